@@ -1,0 +1,13 @@
+"""newsdesk's knowledge library: indexing, retrieval, answers, briefings and storage.
+
+It never imports discord: the same service runs the CLI, the tests and the bot."""
+
+from .config import KnowledgeConfig
+from .errors import KnowledgeError
+from .models import Answer, Briefing, Citation, Document, IndexReport, Passage, SearchHit, Story
+from .service import GLOBAL_SCOPE, KnowledgeBase, Scope
+
+__all__ = [
+    "Answer", "Briefing", "Citation", "Document", "GLOBAL_SCOPE", "IndexReport", "KnowledgeBase",
+    "KnowledgeConfig", "KnowledgeError", "Passage", "Scope", "SearchHit", "Story",
+]

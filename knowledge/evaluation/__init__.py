@@ -1,0 +1,1 @@
+"""`newsdesk eval ...`: measured quality on BEIR-layout and JSONL evaluation sets."""

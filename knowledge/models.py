@@ -1,0 +1,104 @@
+"""The dataclasses the knowledge service returns. Plain data: the bot and the CLI render them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Document:
+    id: int
+    title: str
+    source: str | None          # publisher or site ("South China Morning Post")
+    published: dt.date | None   # publication date when known
+    author: str | None
+    guild_id: int | None        # None: global (seeds, CLI); otherwise visible in that guild only
+    origin: str                 # file name, URL or "pasted text"
+    content_hash: str
+    added_at: dt.datetime       # UTC, when it entered the knowledge base
+    passages: int = 0
+    words: int = 0
+    published_precision: str = "day"  # "day", "month" or "year" (e.g. only a copyright year was found)
+
+
+@dataclass(frozen=True)
+class Passage:
+    id: int
+    document_id: int
+    ordinal: int                # position of the passage in its document
+    paragraph_index: int        # index of the first paragraph it covers
+    char_start: int             # offsets into the document's clean text
+    char_end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    passage: Passage
+    document: Document
+    score: float                # fused score, higher is better (not comparable across queries)
+    bm25_rank: int | None = None
+    dense_rank: int | None = None
+    dense_score: float | None = None
+
+
+@dataclass(frozen=True)
+class Citation:
+    number: int                 # the n of "[n]"
+    document_id: int
+    title: str
+    source: str | None
+    published: dt.date | None
+    passage_id: int
+    quote: str                  # verbatim substring of the document's stored text
+    paragraph_index: int
+    char_start: int             # offsets of the quote in the document's clean text
+    char_end: int
+    score: float
+    origin: str = ""
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    text: str                   # sentences ending with their "[n]" markers
+    citations: list[Citation]
+    abstained: bool = False
+    related: list[Citation] = field(default_factory=list)  # closest passages offered on refusal
+    resolved_question: str = ""  # question after follow-up / date-word resolution
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    confidence: float = 0.0
+    latency_ms: float = 0.0
+
+
+@dataclass(frozen=True)
+class Story:
+    headline: str               # a document title or sentence, never invented
+    summary: str                # sentences ending with their "[n]" markers
+    citations: list[Citation]
+    document_ids: list[int]
+    sources: int                # how many documents cover the story
+
+
+@dataclass(frozen=True)
+class Briefing:
+    since: dt.datetime
+    until: dt.datetime
+    stories: list[Story]
+    documents: int              # documents in the window
+    text: str = ""              # the whole briefing rendered as plain text ("nothing new since ...")
+
+    @property
+    def empty(self) -> bool:
+        return not self.stories
+
+
+@dataclass(frozen=True)
+class IndexReport:
+    added: list[Document] = field(default_factory=list)
+    updated: list[Document] = field(default_factory=list)
+    unchanged: list[Document] = field(default_factory=list)
+    removed: list[Document] = field(default_factory=list)
+    errors: list[Exception] = field(default_factory=list)  # KnowledgeError per failed file

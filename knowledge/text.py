@@ -1,0 +1,99 @@
+"""Sentences with their character offsets, words and hashes: the small text tools that ingest,
+retrieval, answers and briefings share."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+_WORD = re.compile(r"\w+(?:['’]\w+)*", re.UNICODE)
+
+# Common English function words: kept out of BM25 queries and lexical overlap scores, where they only
+# add noise (FTS5 has no stopword list of its own).
+STOPWORDS = frozenset("""
+a about above after again against all am an and any are aren't as at be because been before being below
+between both but by can can't cannot could couldn't did didn't do does doesn't doing don't down during each
+few for from further had hadn't has hasn't have haven't having he he'd he'll he's her here here's hers herself
+him himself his how how's i i'd i'll i'm i've if in into is isn't it it's its itself let's me more most
+mustn't my myself no nor not of off on once only or other ought our ours ourselves out over own same shan't she
+she'd she'll she's should shouldn't so some such than that that's the their theirs them themselves then there
+there's these they they'd they'll they're they've this those through to too under until up very was wasn't we
+we'd we'll we're we've were weren't what what's when when's where where's which while who who's whom why why's
+with won't would wouldn't you you'd you'll you're you've your yours yourself yourselves
+also just said says say will may might must shall us new one two
+""".split())
+
+
+@dataclass(frozen=True)
+class Sentence:
+    text: str
+    start: int  # offsets into the text it was split from
+    end: int
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def content_words(text: str) -> list[str]:
+    return [w for w in words(text) if w not in STOPWORDS]
+
+
+def sha256(data: bytes | str) -> str:
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    return hashlib.sha256(data).hexdigest()
+
+
+@lru_cache(maxsize=1)
+def _segmenter():
+    from sentencex import segment  # maintained rule-based segmenter, no model data to download
+
+    return segment
+
+
+# Fallback for abbreviations sentencex leaves alone; also the split used when a "sentence" is
+# absurdly long (tables, lists without punctuation).
+_HARD_SPLIT = re.compile(r"(?<=[.!?;])\s+")
+
+
+def split_sentences(text: str, *, max_chars: int = 600) -> list[Sentence]:
+    """Sentences of ``text`` with offsets such that ``text[s.start:s.end] == s.text``."""
+    out: list[Sentence] = []
+    pos = 0
+    for piece in _segmenter()("en", text):
+        piece = piece.strip()
+        if not piece:
+            continue
+        start = text.find(piece, pos)
+        if start < 0:  # the segmenter normalised something: fall back to a plain split of the rest
+            return out + _regex_sentences(text, pos)
+        end = start + len(piece)
+        pos = end
+        if len(piece) > max_chars:
+            out.extend(_regex_sentences(text[start:end], 0, offset=start, max_chars=max_chars))
+        else:
+            out.append(Sentence(piece, start, end))
+    return out
+
+
+def _regex_sentences(text: str, pos: int, *, offset: int = 0, max_chars: int = 600) -> list[Sentence]:
+    out = []
+    for m in re.finditer(r"\S(?:.*?)(?:[.!?;](?=\s)|$)", text[pos:], re.S):
+        piece = m.group(0).strip()
+        if not piece:
+            continue
+        start = pos + m.start()
+        while len(piece) > max_chars:  # cut at a space so a quote never exceeds what we can show
+            cut = piece.rfind(" ", 0, max_chars)
+            cut = cut if cut > 0 else max_chars
+            out.append(Sentence(piece[:cut], offset + start, offset + start + cut))
+            rest = piece[cut:]
+            skip = len(rest) - len(rest.lstrip())
+            start += cut + skip
+            piece = rest.strip()
+        if piece:
+            out.append(Sentence(piece, offset + start, offset + start + len(piece)))
+    return out
