@@ -496,6 +496,62 @@ class Store:
                                       (channel_id, day.isoformat())) as cur:
             return await cur.fetchone() is not None
 
+    async def interaction(self, row_id: int) -> dict | None:
+        """One interaction-log row by id (e.g. the answer a feedback button refers to)."""
+        sql = ("SELECT id, at, guild_id, channel_id, user_id, kind, input, outcome, answer, passage_ids, scores,"
+               " latency_ms, ref_id FROM interactions WHERE id = ?")
+        async with self._conn.execute(sql, (row_id,)) as cur:
+            names = [c[0] for c in cur.description]
+            row = await cur.fetchone()
+        if row is None:
+            return None
+        item = dict(zip(names, row))
+        item["passage_ids"] = json.loads(item["passage_ids"] or "[]")
+        item["scores"] = json.loads(item["scores"] or "[]")
+        return item
+
+    async def interaction_stats(self, *, guild_id: int | None = None, since: dt.datetime | None = None,
+                                question_kinds: Sequence[str] = ("ask", "mention", "followup"),
+                                top: int = 5) -> dict:
+        """Aggregates for /stats: questions per day, refusals, feedback (each user's last vote per
+        answer), most frequent unanswered questions and refused (denied) actions."""
+        where, args = ["1"], []
+        if since is not None:
+            where.append("at >= ?")
+            args.append(_iso(since))
+        if guild_id is not None:
+            where.append("guild_id = ?")
+            args.append(guild_id)
+        base = " AND ".join(where)
+        kinds = ",".join("?" * len(question_kinds))
+        qargs = [*args, *question_kinds]
+        questions = f"{base} AND kind IN ({kinds}) AND outcome IN ('answered', 'abstained')"
+        async with self._conn.execute(
+                f"SELECT substr(at, 1, 10) AS day, COUNT(*) FROM interactions WHERE {questions}"
+                " GROUP BY day ORDER BY day", qargs) as cur:
+            per_day = [(r[0], r[1]) for r in await cur.fetchall()]
+        async with self._conn.execute(
+                f"SELECT lower(trim(input)) AS q, COUNT(*) AS n, MAX(input) FROM interactions"
+                f" WHERE {questions} AND outcome = 'abstained' GROUP BY q ORDER BY n DESC, MAX(at) DESC LIMIT ?",
+                [*qargs, top]) as cur:
+            unanswered = [(r[2], r[1]) for r in await cur.fetchall()]
+        async with self._conn.execute(
+                f"SELECT COUNT(*) FROM interactions WHERE {questions} AND outcome = 'abstained'", qargs) as cur:
+            refusals = (await cur.fetchone())[0]
+        # A user may click 👍 then 👎: only their last vote on an answer counts.
+        async with self._conn.execute(
+                f"SELECT outcome, COUNT(*) FROM interactions WHERE id IN (SELECT MAX(id) FROM interactions"
+                f" WHERE {base} AND kind = 'feedback' GROUP BY user_id, ref_id) GROUP BY outcome", args) as cur:
+            votes = {r[0]: r[1] for r in await cur.fetchall()}
+        async with self._conn.execute(
+                f"SELECT COUNT(*) FROM interactions WHERE {base} AND kind = 'denied'", args) as cur:
+            denied = (await cur.fetchone())[0]
+        return {
+            "questions_per_day": per_day, "questions": sum(n for _, n in per_day), "refusals": refusals,
+            "thumbs_up": votes.get("up", 0), "thumbs_down": votes.get("down", 0), "unanswered": unanswered,
+            "denied": denied,
+        }
+
     async def record_briefing_post(self, *, channel_id: int, day: dt.date, guild_id: int | None = None,
                                    message_id: int | None = None, at: dt.datetime | None = None) -> bool:
         """Record a post; False when that channel already had its briefing for that day."""
