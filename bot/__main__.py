@@ -1,0 +1,55 @@
+"""``python -m bot`` (and ``newsdesk run``): read settings, configure logging, then run the bot
+when DISCORD_TOKEN is set, else the terminal console."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+from dotenv import load_dotenv
+
+from .settings import Settings, SettingsError
+
+log = logging.getLogger("bot")
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(level=getattr(logging, level, logging.INFO),
+                        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", stream=sys.stderr)
+    # discord.py's HTTP debug lines can include request headers; keep that logger at INFO or above
+    # so the Authorization header (the token) never reaches a log.
+    logging.getLogger("discord.http").setLevel(max(logging.INFO, logging.getLogger().level))
+
+
+async def run_bot(settings: Settings) -> None:
+    from .app import create_bot
+
+    bot = create_bot(settings)
+    async with bot:
+        await bot.start(settings.token)
+
+
+def main() -> int:
+    load_dotenv()  # a real environment variable wins over .env
+    try:
+        settings = Settings.from_env()
+    except SettingsError as e:
+        print(f"newsdesk: {e}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+    try:
+        if settings.token:
+            log.info("starting the Discord bot (database %s)", settings.knowledge.db_path)
+            asyncio.run(run_bot(settings))
+        else:
+            from .console import run_console
+
+            asyncio.run(run_console(settings))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

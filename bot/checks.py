@@ -1,0 +1,90 @@
+"""Who may do what, and how often: the moderator rule and the per-user rate limit.
+
+Moderator-only subcommands are checked here, inside the bot, because Discord's
+``default_permissions`` cannot be set per subcommand (discord.py drops it on a subcommand, and on a
+group it would hide the read-only ``/doc list`` and ``/doc show`` too).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+
+import discord
+from discord import app_commands
+
+
+class NotModerator(app_commands.CheckFailure):
+    """The member is neither in the moderator role nor has Manage Server."""
+
+
+class RateLimited(app_commands.CheckFailure):
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"rate limited for {retry_after:.0f} s")
+        self.retry_after = retry_after
+
+
+class NotInGuild(app_commands.CheckFailure):
+    pass
+
+
+def is_moderator(member: discord.abc.User, moderator_role: str | None) -> bool:
+    """Manage Server always counts; otherwise a role named ``moderator_role`` (case-insensitive)."""
+    if not isinstance(member, discord.Member):
+        return False
+    if member.guild_permissions.manage_guild:
+        return True
+    if moderator_role:
+        wanted = moderator_role.casefold()
+        return any(role.name.casefold() == wanted for role in member.roles)
+    return False
+
+
+class RateLimiter:
+    """At most ``per_minute`` actions per user in any sliding 60-second window; 0 disables it.
+
+    Uses ``time.monotonic`` so wall-clock jumps never lock anyone out."""
+
+    def __init__(self, per_minute: int, *, window_s: float = 60.0) -> None:
+        self.per_minute = per_minute
+        self.window_s = window_s
+        self._hits: dict[int, deque[float]] = {}
+
+    def hit(self, user_id: int) -> float:
+        """Record an action; returns 0 when allowed, else the seconds until the next one is."""
+        if self.per_minute <= 0:
+            return 0.0
+        now = time.monotonic()
+        hits = self._hits.setdefault(user_id, deque())
+        while hits and now - hits[0] >= self.window_s:
+            hits.popleft()
+        if len(hits) >= self.per_minute:
+            return max(0.1, self.window_s - (now - hits[0]))
+        hits.append(now)
+        return 0.0
+
+
+def moderator_only():
+    """App-command check: refuses non-moderators with :class:`NotModerator` (answered and logged by
+    the tree's error handler)."""
+
+    async def predicate(interaction: discord.Interaction) -> bool:
+        if interaction.guild is None:
+            raise NotInGuild("this command works in a server only")
+        if not is_moderator(interaction.user, interaction.client.settings.moderator_role):
+            raise NotModerator("moderators only")
+        return True
+
+    return app_commands.check(predicate)
+
+
+def rate_limited():
+    """App-command check: the per-user limit shared by /ask, /brief, mentions and follow-ups."""
+
+    async def predicate(interaction: discord.Interaction) -> bool:
+        retry = interaction.client.rate_limiter.hit(interaction.user.id)
+        if retry:
+            raise RateLimited(retry)
+        return True
+
+    return app_commands.check(predicate)

@@ -1,0 +1,1 @@
+"""One cog per feature area: asking, documents, briefings, admin."""

@@ -1,0 +1,173 @@
+"""/ask, @mentions and follow-ups in answer threads."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from knowledge import GLOBAL_SCOPE
+from knowledge.models import Answer
+
+from .. import render
+from ..app import NewsdeskBot
+from ..checks import rate_limited
+from ..views import FeedbackButton, MoreSourcesButton, answer_view
+
+log = logging.getLogger(__name__)
+
+THREAD_NAME_LIMIT = 100
+HISTORY_MESSAGES = 50
+QUESTION_LIMIT = 1000
+
+
+def outcome_of(answer: Answer) -> str:
+    return "abstained" if answer.abstained else "answered"
+
+
+def cited(answer: Answer) -> tuple[list[int], list[float]]:
+    shown = answer.related if answer.abstained else answer.citations
+    return [c.passage_id for c in shown], [c.score for c in shown]
+
+
+def strip_mentions(text: str, user_id: int) -> str:
+    return re.sub(rf"<@!?{user_id}>", " ", text).strip()
+
+
+class Asking(commands.Cog):
+    def __init__(self, bot: NewsdeskBot) -> None:
+        self.bot = bot
+        # Threads this process started for answers. Survives nothing: after a restart any thread
+        # the bot owns counts as an answer thread (the bot starts no other threads).
+        self.answer_threads: set[int] = set()
+
+    async def cog_load(self) -> None:
+        self.bot.add_dynamic_items(FeedbackButton, MoreSourcesButton)
+
+    async def cog_unload(self) -> None:
+        self.bot.remove_dynamic_items(FeedbackButton, MoreSourcesButton)
+
+    async def log_answer(self, kind: str, answer: Answer, question: str, **where) -> int | None:
+        passage_ids, scores = cited(answer)
+        return await self.bot.record(kind, input=question, outcome=outcome_of(answer), answer=answer.text,
+                                     passage_ids=passage_ids, scores=scores, latency_ms=answer.latency_ms, **where)
+
+    # ------------------------------------------------------------------ /ask
+
+    @app_commands.command(name="ask", description="Ask a question about the documents; the answer cites its sources")
+    @app_commands.describe(question="What do you want to know?")
+    @rate_limited()
+    async def ask(self, interaction: discord.Interaction,
+                  question: app_commands.Range[str, 1, QUESTION_LIMIT]) -> None:
+        # Acknowledge first: Discord drops an interaction not answered within 3 s.
+        await interaction.response.defer(thinking=True)
+        answer = await self.bot.kb.ask(question, scope=interaction.guild_id or GLOBAL_SCOPE)
+        row = await self.log_answer("ask", answer, question, interaction=interaction)
+        await send_answer(interaction.followup.send, answer, row)
+
+    # ------------------------------------------------------------------ mentions and follow-ups
+
+    @commands.Cog.listener()
+    async def on_message(self, message: discord.Message) -> None:
+        me = self.bot.user
+        if me is None or message.author.bot or message.guild is None:
+            return
+        channel = message.channel
+        if isinstance(channel, discord.Thread) and self.is_answer_thread(channel):
+            await self.follow_up(message, channel)
+        elif me in message.mentions:
+            await self.mention(message)
+
+    def is_answer_thread(self, thread: discord.Thread) -> bool:
+        return thread.id in self.answer_threads or (self.bot.user is not None and thread.owner_id == self.bot.user.id)
+
+    async def _allowed(self, message: discord.Message, kind: str, question: str) -> bool:
+        retry = self.bot.rate_limiter.hit(message.author.id)
+        if retry:
+            await self.bot.record(kind, message=message, input=question, outcome="rate_limited")
+            await message.reply(f"You're asking a lot at once. Please wait {retry:.0f} s and ask again.",
+                                mention_author=False)
+            return False
+        return True
+
+    async def mention(self, message: discord.Message) -> None:
+        question = strip_mentions(message.content, self.bot.user.id)[:QUESTION_LIMIT]
+        if not question:
+            await message.reply("Ask me a question after the mention, e.g. “@me what happened in Kazakhstan?”",
+                                mention_author=False)
+            return
+        if not await self._allowed(message, "mention", question):
+            return
+        async with message.channel.typing():
+            answer = await self.bot.kb.ask(question, scope=message.guild.id)
+        row = await self.log_answer("mention", answer, question, message=message)
+        thread = await self._start_thread(message, question)
+        if thread is not None:
+            self.answer_threads.add(thread.id)
+            await send_answer(thread.send, answer, row)
+        else:
+            await send_answer(message.reply, answer, row, mention_author=False)
+
+    async def _start_thread(self, message: discord.Message, question: str) -> discord.Thread | None:
+        channel = message.channel
+        if not isinstance(channel, discord.TextChannel):
+            return None
+        perms = channel.permissions_for(message.guild.me)
+        if not (perms.create_public_threads and perms.send_messages_in_threads):
+            return None
+        try:
+            return await message.create_thread(name=render.trim(render.one_line(question), THREAD_NAME_LIMIT),
+                                               auto_archive_duration=1440)
+        except discord.HTTPException:
+            log.warning("could not start an answer thread in %s; replying inline", channel.id, exc_info=True)
+            return None
+
+    async def follow_up(self, message: discord.Message, thread: discord.Thread) -> None:
+        question = strip_mentions(message.content, self.bot.user.id)[:QUESTION_LIMIT]
+        if not question:
+            return
+        if not await self._allowed(message, "followup", question):
+            return
+        async with thread.typing():
+            history = await self.thread_history(thread, before=message)
+            answer = await self.bot.kb.ask(question, scope=message.guild.id, history=history)
+        row = await self.log_answer("followup", answer, question, message=message)
+        await send_answer(thread.send, answer, row)
+
+    async def thread_history(self, thread: discord.Thread, *, before: discord.Message) -> list[str]:
+        """The thread's earlier turns, oldest first: the question that started it, then each
+        question and answer text (an answer's text is its first embed's description)."""
+        turns: list[str] = []
+        starter = thread.starter_message
+        if starter is None and thread.parent is not None:
+            try:
+                starter = await thread.parent.fetch_message(thread.id)
+            except discord.HTTPException:
+                starter = None
+        if starter is not None and not starter.author.bot:
+            turns.append(strip_mentions(starter.content, self.bot.user.id))
+        async for msg in thread.history(limit=HISTORY_MESSAGES, before=before, oldest_first=True):
+            if msg.author.id == self.bot.user.id:
+                if msg.embeds and msg.embeds[0].description:
+                    turns.append(msg.embeds[0].description)
+            elif not msg.author.bot and msg.content:
+                turns.append(strip_mentions(msg.content, self.bot.user.id))
+        return [t for t in turns if t]
+
+
+async def send_answer(send, answer: Answer, row_id: int | None, **kwargs) -> None:
+    """Send the answer's messages; the buttons go under the last one (below the sources)."""
+    messages = render.answer_messages(answer)
+    for i, embeds in enumerate(messages):
+        extra = dict(kwargs)
+        view = answer_view(row_id) if i == len(messages) - 1 else None
+        if view is not None:
+            extra["view"] = view
+        await send(embeds=embeds, **extra)
+
+
+async def setup(bot: NewsdeskBot) -> None:
+    await bot.add_cog(Asking(bot))

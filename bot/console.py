@@ -1,0 +1,158 @@
+"""A terminal console over the same knowledge base, for trying newsdesk without a Discord token.
+
+Commands: ask QUESTION, brief [SINCE], doc add PATH, doc list [PAGE], doc remove ID, stats, help,
+quit. Reads lines from stdin, so it also works piped (``printf 'ask ...\\nquit\\n' | python -m bot``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import shlex
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TextIO
+
+from knowledge import KnowledgeBase
+from knowledge.errors import KnowledgeError
+
+from . import render, schedule
+from .settings import Settings
+
+HELP = """Commands:
+  ask QUESTION        answer from the documents, with numbered sources
+  brief [SINCE]       what was added recently (SINCE: 12h, 3d, 1w or 2024-05-01; default 24h)
+  doc add PATH        add a file (.txt .md .html .pdf .docx) or a folder
+  doc list [PAGE]     list documents
+  doc remove ID       remove a document
+  stats               usage of the last 7 days
+  help                this text
+  quit                leave (Ctrl-D works too)"""
+
+PROMPT = "newsdesk> "
+
+
+class Console:
+    def __init__(self, kb: KnowledgeBase, settings: Settings, *, out: TextIO = sys.stdout) -> None:
+        self.kb = kb
+        self.settings = settings
+        self.out = out
+        self.history: list[str] = []
+
+    def say(self, text: str = "") -> None:
+        print(text, file=self.out, flush=True)
+
+    async def run(self, read_line: Callable[[], str] | None = None, *, interactive: bool | None = None) -> None:
+        read_line = read_line or sys.stdin.readline
+        if interactive is None:
+            interactive = sys.stdin.isatty()
+        self.say("newsdesk console: no DISCORD_TOKEN set, so the bot is not connecting. Type `help`.")
+        while True:
+            if interactive:
+                print(PROMPT, end="", file=self.out, flush=True)
+            # stdin is read in a thread: the event loop stays free for the model's work.
+            line = await asyncio.to_thread(read_line)
+            if not line:
+                break  # end of input
+            if not await self.handle(line.strip()):
+                break
+
+    async def handle(self, line: str) -> bool:
+        """Run one command line; False means quit."""
+        if not line:
+            return True
+        try:
+            words = shlex.split(line)
+        except ValueError:
+            words = line.split()
+        command, rest = words[0].lower(), line[len(line.split(maxsplit=1)[0]):].strip()
+        try:
+            if command in ("quit", "exit"):
+                return False
+            if command == "help":
+                self.say(HELP)
+            elif command == "ask":
+                await self.ask(rest)
+            elif command == "brief":
+                await self.brief(rest)
+            elif command == "doc" and len(words) >= 2:
+                await self.doc(words[1].lower(), words[2:])
+            elif command == "stats":
+                await self.stats()
+            else:
+                self.say(f"Unknown command: {line!r}. Type `help`.")
+        except KnowledgeError as e:
+            self.say(f"error: {e}")
+        return True
+
+    async def ask(self, question: str) -> None:
+        if not question:
+            self.say("usage: ask QUESTION")
+            return
+        answer = await self.kb.ask(question, scope=None, history=self.history[-6:])
+        self.history += [question, answer.text]
+        passage_ids = [c.passage_id for c in (answer.related if answer.abstained else answer.citations)]
+        await self.kb.log_interaction("ask", input=question, outcome="abstained" if answer.abstained else "answered",
+                                      answer=answer.text, passage_ids=passage_ids, latency_ms=answer.latency_ms)
+        self.say(render.answer_text(answer))
+
+    async def brief(self, since: str) -> None:
+        now = dt.datetime.now(dt.timezone.utc)
+        try:
+            start = schedule.parse_since(since or None, now, self.settings.tz)
+        except ValueError as e:
+            self.say(f"error: {e}")
+            return
+        briefing = await self.kb.brief(since=start, scope=None, max_words=self.settings.briefing_max_words)
+        await self.kb.log_interaction("brief", input=since or "24h", outcome="empty" if briefing.empty else "posted",
+                                      answer=briefing.text)
+        self.say(briefing.text or ("Nothing new." if briefing.empty else ""))
+
+    async def doc(self, sub: str, args: list[str]) -> None:
+        if sub == "add" and args:
+            for arg in args:
+                path = Path(arg).expanduser()
+                if path.is_dir():
+                    report = await self.kb.index_paths([path])
+                    for d in report.added + report.updated:
+                        self.say(f"added #{d.id} {d.title}")
+                    for e in report.errors:
+                        self.say(f"error: {e}")
+                    self.say(f"{len(report.added)} added, {len(report.updated)} updated, "
+                             f"{len(report.unchanged)} unchanged, {len(report.errors)} failed")
+                else:
+                    doc = await self.kb.add_file(path)
+                    await self.kb.log_interaction("doc_add", input=f"file {path.name}", outcome="added", ref_id=doc.id)
+                    self.say(f"added #{doc.id} {doc.title} ({doc.passages} passages)")
+        elif sub == "list":
+            page = int(args[0]) if args and args[0].isdigit() else 1
+            per = render.DOCUMENTS_PER_PAGE
+            total = await self.kb.count_documents(scope=None)
+            docs = await self.kb.list_documents(scope=None, limit=per, offset=(page - 1) * per)
+            for d in docs:
+                self.say(f"#{d.id:<5} {d.title}  ({d.source or 'unknown'}, {render.format_date(d.published)})")
+            pages = max(1, -(-total // per))
+            self.say(f"page {page} of {pages}, {total} document(s)")
+        elif sub == "remove" and args and args[0].lstrip("#").isdigit():
+            doc = await self.kb.remove_document(int(args[0].lstrip("#")))
+            await self.kb.log_interaction("doc_remove", input=f"#{doc.id} {doc.title}", outcome="removed", ref_id=doc.id)
+            self.say(f"removed #{doc.id} {doc.title}")
+        else:
+            self.say("usage: doc add PATH | doc list [PAGE] | doc remove ID")
+
+    async def stats(self) -> None:
+        now = dt.datetime.now(dt.timezone.utc)
+        raw = await self.kb.store.interaction_stats(since=now - dt.timedelta(days=7))
+        self.say(render.stats_text(render.Stats(days=7, **raw)))
+
+
+async def run_console(settings: Settings, *, read_line: Callable[[], str] | None = None,
+                      out: TextIO = sys.stdout, interactive: bool | None = None) -> None:
+    async with await KnowledgeBase.open(settings.knowledge, embedder=settings.embedder) as kb:
+        existing = [p for p in settings.seeds if p.exists()]
+        if existing:
+            report = await kb.index_paths(existing)
+            if report.added or report.updated:
+                print(f"seeds: {len(report.added)} added, {len(report.updated)} updated", file=out, flush=True)
+        await Console(kb, settings, out=out).run(read_line, interactive=interactive)

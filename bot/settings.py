@@ -1,0 +1,93 @@
+"""The bot's settings: read once, in ``main()`` (or by a test), never at import time."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from knowledge.config import KnowledgeConfig
+from knowledge.embed import Embedder
+
+
+class SettingsError(ValueError):
+    """A setting has a value the bot cannot use; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    # repr=False: a settings object may be logged or shown in a traceback, the token never.
+    token: str | None = field(default=None, repr=False)
+    knowledge: KnowledgeConfig = field(default_factory=KnowledgeConfig)
+    seeds: tuple[Path, ...] = (Path("seeds"),)
+    briefing_channel_id: int | None = None
+    briefing_time: dt.time = dt.time(8, 0)
+    briefing_tz: str = "UTC"
+    briefing_max_words: int = 350
+    moderator_role: str | None = None
+    dev_guild_id: int | None = None
+    rate_limit_per_minute: int = 6
+    log_level: str = "INFO"
+    # Tests inject a fast deterministic embedder; None loads the real model.
+    embedder: Embedder | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.briefing_tz)
+
+    @property
+    def briefing_at(self) -> dt.time:
+        """The daily briefing time in the briefing time zone (what ``tasks.loop(time=...)`` takes)."""
+        return self.briefing_time.replace(tzinfo=self.tz)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        env = dict(os.environ if env is None else env)
+
+        def get(name: str) -> str | None:
+            value = env.get(name, "").strip()
+            return value or None
+
+        tz = get("BRIEFING_TZ") or "UTC"
+        try:
+            ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError) as e:
+            raise SettingsError(f"BRIEFING_TZ: unknown time zone {tz!r} (use an IANA name like Europe/Paris)") from e
+        seeds = get("NEWSDESK_SEEDS") or "seeds"
+        return cls(
+            token=get("DISCORD_TOKEN"),
+            knowledge=KnowledgeConfig.from_env(env),
+            seeds=tuple(Path(p) for p in seeds.split(os.pathsep) if p.strip()),
+            briefing_channel_id=_int(get("BRIEFING_CHANNEL_ID"), "BRIEFING_CHANNEL_ID"),
+            briefing_time=_time(get("BRIEFING_TIME") or "08:00"),
+            briefing_tz=tz,
+            briefing_max_words=_int(get("BRIEFING_MAX_WORDS"), "BRIEFING_MAX_WORDS") or 350,
+            moderator_role=get("MODERATOR_ROLE"),
+            dev_guild_id=_int(get("DEV_GUILD_ID"), "DEV_GUILD_ID"),
+            rate_limit_per_minute=_int(get("RATE_LIMIT_PER_MINUTE"), "RATE_LIMIT_PER_MINUTE", allow_zero=True)
+            if get("RATE_LIMIT_PER_MINUTE") is not None else 6,
+            log_level=(get("LOG_LEVEL") or "INFO").upper(),
+        )
+
+
+def _int(value: str | None, name: str, *, allow_zero: bool = False) -> int | None:
+    if value is None:
+        return None
+    try:
+        number = int(value)
+    except ValueError as e:
+        raise SettingsError(f"{name}: expected a whole number, got {value!r}") from e
+    if number < 0 or (number == 0 and not allow_zero):
+        raise SettingsError(f"{name}: expected a positive number, got {value!r}")
+    return number
+
+
+def _time(value: str) -> dt.time:
+    try:
+        hour, minute = (int(part) for part in value.split(":"))
+        return dt.time(hour, minute)
+    except ValueError as e:
+        raise SettingsError(f"BRIEFING_TIME: expected HH:MM (24 h), got {value!r}") from e

@@ -1,0 +1,104 @@
+"""The one error handler: every app-command, view and modal error ends here.
+
+Users get a short ephemeral message; anything unexpected is logged with its traceback and the user
+sees no traceback. Refusals and failures are written to the interaction log.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+
+from knowledge.errors import KnowledgeError
+
+from . import render
+from .checks import NotInGuild, NotModerator, RateLimited
+
+if TYPE_CHECKING:
+    from .app import NewsdeskBot
+
+log = logging.getLogger(__name__)
+
+
+class BadInput(app_commands.AppCommandError):
+    """The user gave options the bot cannot use; the message says what to do instead."""
+
+
+def interaction_kind(interaction: discord.Interaction) -> str:
+    """The interaction log's ``kind`` for an interaction: ``doc add`` -> ``doc_add``."""
+    command = interaction.command
+    if command is not None:
+        return command.qualified_name.replace(" ", "_")
+    if interaction.type is discord.InteractionType.modal_submit:
+        return "doc_add"
+    return "component"
+
+
+def interaction_input(interaction: discord.Interaction) -> str:
+    """A short, loggable summary of the options the user gave."""
+    namespace = getattr(interaction, "namespace", None)
+    if namespace is None:
+        return ""
+    parts = []
+    for name, value in namespace:
+        if isinstance(value, discord.Attachment):
+            value = f"{value.filename} ({value.size} bytes)"
+        parts.append(f"{name}={value}")
+    return render.trim(" ".join(parts), 1000)
+
+
+class NewsdeskTree(app_commands.CommandTree):
+    client: "NewsdeskBot"
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception, /) -> None:  # type: ignore[override]
+        original = getattr(error, "original", None) or error
+        kind = interaction_kind(interaction)
+        if isinstance(original, NotModerator):
+            role = self.client.settings.moderator_role
+            who = f"the **{role}** role or " if role else ""
+            message = f"Only moderators ({who}Manage Server) can do that."
+            outcome, log_kind = "denied", "denied"
+        elif isinstance(original, RateLimited):
+            message = (f"You're asking a lot at once. Please wait {original.retry_after:.0f} s and try again "
+                       f"(limit: {self.client.settings.rate_limit_per_minute} per minute).")
+            outcome, log_kind = "rate_limited", kind
+        elif isinstance(original, NotInGuild):
+            message = "This command works in a server only."
+            outcome, log_kind = "denied", "denied"
+        elif isinstance(original, app_commands.CheckFailure):
+            message = "You can't use this command here."
+            outcome, log_kind = "denied", "denied"
+        elif isinstance(original, BadInput):
+            message = str(original)
+            outcome, log_kind = "bad_input", kind
+        elif isinstance(original, KnowledgeError):
+            message = str(original)
+            outcome, log_kind = f"error: {type(original).__name__}", kind
+            log.info("%s refused: %s", kind, original)
+        else:
+            log.error("unhandled error in %s", kind, exc_info=original)
+            message = "Something went wrong on my side; it has been logged. Please try again later."
+            outcome, log_kind = f"error: {type(original).__name__}", kind
+        await self.client.record(log_kind, interaction=interaction, input=_input_for(kind, interaction),
+                                 outcome=outcome)
+        await send_ephemeral(interaction, message)
+
+
+def _input_for(kind: str, interaction: discord.Interaction) -> str:
+    summary = interaction_input(interaction)
+    return f"{kind} {summary}".strip() if kind else summary
+
+
+async def send_ephemeral(interaction: discord.Interaction, message: str) -> None:
+    """Reply privately whether or not the interaction was already acknowledged (deferred)."""
+    text = render.error_message(message)
+    try:
+        if interaction.response.is_done():
+            await interaction.followup.send(text, ephemeral=True)
+        else:
+            await interaction.response.send_message(text, ephemeral=True)
+    except discord.HTTPException:
+        log.warning("could not deliver an error message for interaction %s", interaction.id, exc_info=True)
