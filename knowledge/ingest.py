@@ -161,7 +161,8 @@ async def fetch_url(url: str, *, max_bytes: int, timeout_s: float) -> tuple[byte
 @dataclass
 class _Block:
     text: str
-    heading: bool = False  # the format marked it as a heading: never taken for a teaser
+    heading: bool = False    # the format marked it as a heading: never taken for a teaser
+    list_item: bool = False  # an item of a list the format marked as one: short and unpunctuated by nature
 
 
 @dataclass
@@ -302,11 +303,16 @@ def _read_markdown(text: str) -> _Draft:
     blocks: list[_Block] = []
     row: list[str] | None = None
     heading = False
+    lists = 0
     for token in tokens:
         if token.type == "heading_open":
             heading = True
         elif token.type == "heading_close":
             heading = False
+        elif token.type in ("bullet_list_open", "ordered_list_open"):
+            lists += 1
+        elif token.type in ("bullet_list_close", "ordered_list_close"):
+            lists -= 1
         elif token.type == "tr_open":
             row = []
         elif token.type == "tr_close" and row is not None:
@@ -318,7 +324,7 @@ def _read_markdown(text: str) -> _Draft:
             if row is not None:
                 row.append(content)
             elif content:
-                blocks.append(_Block(content, heading=heading))
+                blocks.append(_Block(content, heading=heading, list_item=lists > 0))
         elif token.type in ("fence", "code_block") and token.content.strip():
             blocks.append(_Block(_normalise(token.content).strip()))
     draft = _Draft(blocks, source=meta.get("source") or meta.get("publisher") or meta.get("site") or None,
@@ -375,7 +381,7 @@ def _html_element_blocks(element) -> list[_Block]:
         return " ".join(_normalise("".join(node.itertext())).split())
 
     if element.tag == "list":
-        return [_Block(t) for t in (text_of(item) for item in element.iter("item")) if t]
+        return [_Block(t, list_item=True) for t in (text_of(item) for item in element.iter("item")) if t]
     if element.tag == "table":
         rows = (" | ".join(text_of(cell) for cell in row.iter("cell")) for row in element.iter("row"))
         return [_Block(r) for r in rows if r.strip(" |")]
@@ -487,7 +493,8 @@ def _read_docx(data: bytes, name: str) -> _Draft:
         if not text:
             continue
         style = (item.style.name if item.style is not None else "") or ""
-        blocks.append(_Block(text, heading=style.startswith("Heading") or style == "Title"))
+        blocks.append(_Block(text, heading=style.startswith("Heading") or style == "Title",
+                             list_item=style.startswith("List")))
     props = document.core_properties
     draft = _Draft(blocks, title=_useful_title(props.title), author=_clean_author(props.author))
     # A first paragraph styled as a title or heading is the title the reader sees.
@@ -578,14 +585,14 @@ _SENTENCE_END = re.compile(r"[.!?…:;\"”’'»]\)?$")
 _READING_TIME = re.compile(
     r"^(?:(?:estimated\s+)?reading\s+time:?\s*)?(?:about\s+)?\d+(?:\s*[-–]\s*\d+)?\s*[-‑]?\s*"
     r"(?:min(?:ute)?s?|m)\.?(?:\s+(?:read|reading|to\s+read|listen))?$", re.I)
-_BYLINE = re.compile(r"^(?:by|words\s+by|written\s+by)\s+(?P<names>[A-Z][\w'’.-]*(?:[ ,]+(?:and\s+|&\s+)?"
+_BYLINE = re.compile(r"^(?i:by|words\s+by|written\s+by)\s+(?P<names>[A-Z][\w'’.-]*(?:[ ,]+(?:and\s+|&\s+)?"
                      r"[A-Z][\w'’.-]*){0,8})(?:\s*[,|/–—-]\s*(?P<org>[A-Z][\w&'’. -]{1,40}))?$")
 _DATE_WORDS = re.compile(
     r"\b(?:published|updated|last\s+updated|first\s+published|posted|modified|on|at|as\s+of|"
     r"mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun|monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
     r"am|pm|a\.m|p\.m|gmt|utc|bst|cet|cest|est|edt|cst|cdt|mst|mdt|pst|pdt|et|pt|hkt|sgt|jst|ist|aest|"
     r"local\s+time|time)\b\.?", re.I)
-_TIME = re.compile(r"(?:\b|(?<=\dT))\d{1,2}[:.]\d{2}(?::\d{2}(?:\.\d+)?)?(?:\s*[ap]\.?m\.?)?(?:Z\b)?|"
+_TIME = re.compile(r"(?<![\w:])T?\d{1,2}[:.]\d{2}(?::\d{2}(?:\.\d+)?)?(?:\s*[ap]\.?m\.?)?Z?(?!\w)|"
                    r"[+-]\d{2}:?\d{2}\b", re.I)
 _SEPARATORS = re.compile(r"\s*[·•|]\s*|\s+[-–—]\s+")
 
@@ -671,7 +678,7 @@ def _is_teaser(block: _Block) -> bool:
     """An inserted related-story headline: a short standalone line with a headline's shape and no
     sentence ending. Under four words it is more likely a section heading, which is kept."""
     text = block.text
-    if block.heading or _SENTENCE_END.search(text) or _LIST_ITEM.match(text) or len(text) > 160:
+    if block.heading or block.list_item or _SENTENCE_END.search(text) or _LIST_ITEM.match(text) or len(text) > 160:
         return False
     words = text.split()
     return 4 <= len(words) <= 22 and (text[0].isupper() or text[0].isdigit() or text[0] in "\"“‘'")
