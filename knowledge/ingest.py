@@ -594,6 +594,8 @@ _DATE_WORDS = re.compile(
     r"local\s+time|time)\b\.?", re.I)
 _TIME = re.compile(r"(?<![\w:])T?\d{1,2}[:.]\d{2}(?::\d{2}(?:\.\d+)?)?(?:\s*[ap]\.?m\.?)?Z?(?!\w)|"
                    r"[+-]\d{2}:?\d{2}\b", re.I)
+# A dateline cut off from its paragraph: "Atlanta CNN —", "LONDON (Reuters) -".
+_PLACE_LINE = re.compile(r"^(?:[A-Z][\w.'’-]*,?\s+){1,4}\(?(?P<org>[A-Z][A-Za-z&.]*[A-Z])\)?\s*[-–—]{1,2}$")
 _SEPARATORS = re.compile(r"\s*[·•|]\s*|\s+[-–—]\s+")
 
 # Lines that only lead readers elsewhere. Imperative ones ("Subscribe", "Sign up") are checked for
@@ -604,18 +606,23 @@ _LEAD_IN = re.compile(
     r"(?:advertisement|advert|ad|sponsored(?:\s+content)?)\b.{0,40}$|"
     r"(?:the\s+)?(?:story|article)\s+continues\b|continue\s+reading\b|scroll\s+(?:down\s+)?to\s+continue\b|"
     r"sign\s+up\b|subscribe\b|follow\s+(?:us|@)|click\s+here\b|tap\s+here\b|watch\s*:|listen\s*:|"
-    r"(?:photo|image|picture|video|graphic)s?\s*(?:credit)?\s*:|share\s+this\b|download\s+(?:our|the)\b)",
+    r"(?:photo(?:graph)?|image|picture|video|graphic)s?\s*(?:credit|caption|source)?\s*[:,]|share\s+this\b|download\s+(?:our|the)\b)",
     re.I)
 _REPORTING = re.compile(r"\b(?:said|says|say|told|according\s+to|reported|announced|added)\b", re.I)
 _CREDIT = re.compile(
     r"^\(?\s*(?:additional\s+)?(?:reporting|writing|editing|edited|compiled|research|fact[- ]checking|"
     r"graphics|produced)\s+by\b", re.I)
+# Credits are names and places only: "Reporting by the BBC found ..." is a sentence and stays.
+_CREDIT_WORDS = frozenset("and in by with from of at additional reporting writing editing edited compiled research "
+                          "fact-checking fact checking graphics produced".split())
 _CONTRIBUTED = re.compile(r"\bcontributed\s+(?:to\s+)?(?:this|the)\s+(?:report|story|article|coverage)\b\.?\)?$",
                           re.I)
+# About this very text ("This article ...", or a note that starts "Originally published ..."), so that
+# "The novel was first published in 1851" in a story stays.
 _ORIGIN = re.compile(
-    r"(?i:\b(?:this|the)\s+(?:article|story|piece|report|content|post)\s+(?:was\s+|is\s+)?"
-    r"(?:originally|first)\s+(?:appeared|published|posted|ran)\b|\b(?:originally|first)\s+(?:appeared|published)"
-    r"\s+(?:in|on|by|at)\b|\brepublished\s+(?:with|by)\s+permission\b)")
+    r"(?i:\bthis\s+(?:article|story|piece|report|content|post|interview|column|essay)\s+(?:was\s+|is\s+|has\s+been\s+)?"
+    r"(?:originally|first)\s+(?:appeared|published|posted|ran)\b|^\(?(?:this\s+\w+\s+)?(?:was\s+)?(?:originally|first)"
+    r"\s+(?:appeared|published|posted)\s+(?:in|on|by|at)\b|\brepublished\s+(?:here\s+)?(?:with|by)\s+permission\b)")
 # A notice, not a paragraph about copyright law: the mark is followed by a year or a capitalised holder.
 _COPYRIGHT_START = re.compile(r"^(?i:copyright|©|\(c\))\s*(?:(?i:©|\(c\))\s*)?(?:(?:19|20)\d\d|[A-Z][^.]{0,60}"
                               r"(?:19|20)\d\d)")
@@ -690,6 +697,17 @@ def _lead_in(text: str) -> bool:
     return not _REPORTING.search(text)
 
 
+def _is_credit(text: str) -> bool:
+    if len(text) > 300:
+        return False
+    if _CONTRIBUTED.search(text):
+        return True
+    if not _CREDIT.match(text):
+        return False
+    words = re.findall(r"[^\s;,()&.]+", text)
+    return all(w[0].isupper() or not w[0].isalpha() or w.lower() in _CREDIT_WORDS for w in words)
+
+
 def _is_copyright(text: str) -> bool:
     return bool(_COPYRIGHT_START.match(text) and len(text) < 400 or _RIGHTS.search(text) and len(text) < 300)
 
@@ -716,6 +734,7 @@ def _dateline_date(part: str) -> tuple[dt.date, str] | None:
 class _Header:
     """Metadata found in the lines at the top of an article."""
     author: str | None = None
+    org: str | None = None  # "By Jane Doe, CNN": a weak hint at the publisher
     date: tuple[dt.date, str] | None = None
     updated: tuple[dt.date, str] | None = None
 
@@ -733,8 +752,13 @@ def _header_line(text: str, header: _Header) -> bool:
         if _is_reading_time(part):
             kinds.append("time")
         elif match := _BYLINE.match(part):
-            found.author = found.author or _names(match["names"])
+            names, org = _byline_names(match["names"])
+            found.author = found.author or names
+            found.org = found.org or match["org"] or org
             kinds.append("byline")
+        elif match := _PLACE_LINE.match(part):
+            found.org = found.org or match["org"]
+            kinds.append("place")
         elif date := _dateline_date(part):
             if re.match(r"^\s*(?:last\s+)?updated\b", part, re.I):
                 found.updated = found.updated or date
@@ -748,13 +772,20 @@ def _header_line(text: str, header: _Header) -> bool:
     if not kinds or all(k == "name" for k in kinds):
         return False
     header.author = header.author or found.author
+    header.org = header.org or (found.org.strip() if found.org else None)
     header.date = header.date or found.date
     header.updated = header.updated or found.updated
     return True
 
 
-def _names(names: str) -> str:
-    return " ".join(names.split()).strip(" ,.")
+def _byline_names(names: str) -> tuple[str, str | None]:
+    """"Kevin Liptak and Maegan Vazquez, CNN" → the people, and the one-word organisation after them
+    (a person's name has two words or more)."""
+    names = " ".join(names.split()).strip(" ,.")
+    head, sep, last = names.rpartition(",")
+    if sep and head and len(last.split()) == 1:
+        return head.strip(" ,"), last.strip()
+    return names, None
 
 
 def _publisher(text: str) -> str | None:
@@ -824,13 +855,15 @@ def _finish(draft: _Draft, *, name: str, fallback_title: str | None) -> ParsedDo
         if in_header and (i >= _HEADER_SPAN or (_is_prose(text) and not _is_reading_time(text))):
             in_header = False
         reason = None
-        if in_header and not block.heading and _header_line(text, header):
+        if not any(ch.isalnum() for ch in text):
+            reason = "rule"  # "___", "* * *": decoration between sections
+        elif in_header and not block.heading and _header_line(text, header):
             reason = "header"
         elif _is_reading_time(text):
             reason = "reading time"
         elif _lead_in(text):
             reason = "lead-in"
-        elif _CREDIT.match(text) and len(text) < 300 or _CONTRIBUTED.search(text) and len(text) < 300:
+        elif _is_credit(text):
             reason = "credit"
         elif _ORIGIN.search(text) and len(text) < 800:
             reason = "origin"
@@ -865,7 +898,7 @@ def _finish(draft: _Draft, *, name: str, fallback_title: str | None) -> ParsedDo
             holder, year = _copyright(text)
             if holder or year:
                 break
-    source = source or publisher or holder or _agency(paragraphs[0])
+    source = source or publisher or holder or header.org or _agency(paragraphs[0])
     if published is None and year:
         published, precision = dt.date(year, 1, 1), "year"
 

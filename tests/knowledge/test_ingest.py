@@ -570,3 +570,64 @@ async def test_fetch_connection_refused():
 async def test_fetch_refuses_other_schemes(url):
     with pytest.raises(FetchError, match="http"):
         await ingest.fetch_url(url, max_bytes=1000, timeout_s=1)
+
+
+@pytest.mark.parametrize("text", [
+    "Reporting by the BBC found that the ministry had kept the figures back for two years.",
+    "The novel was first published in London in 1851 and sold fewer than 3,000 copies at first.",
+    "Related to the strike, the union also asked for a shorter working week from next year.",
+])
+def test_sentences_that_start_like_boilerplate_are_kept(text):
+    doc = ingest.parse_text("Archive story\n\nThe archive opened to the public on Monday after a long delay.\n\n"
+                            + text)
+    assert text in doc.paragraphs
+
+
+CNN_STYLE = """Biden pushes filibuster change in Atlanta speech
+
+By Kevin Liptak and Maegan Vazquez, CNN
+
+Updated 5:44 PM EST, Tue January 11, 2022
+
+Atlanta CNN —
+
+President Joe Biden on Tuesday forcefully backed changing Senate rules to pass voting rights legislation.
+
+Story continues below advertisement
+
+"I will not yield. I will not flinch," Biden said.
+
+Georgia has become a focal point in the fight over voting laws
+
+The president's speech came as Democrats face long odds in the Senate.
+
+Sign up for CNN's Meanwhile in America newsletter, the daily email about US politics for global readers.
+
+CNN's Manu Raju contributed to this report.
+"""
+
+
+def test_cnn_style_byline_dateline_and_teaser():
+    doc = ingest.parse_text(CNN_STYLE)
+    assert doc.title == "Biden pushes filibuster change in Atlanta speech"
+    assert doc.author == "Kevin Liptak and Maegan Vazquez"
+    assert doc.source == "CNN"
+    assert (doc.published, doc.published_precision) == (dt.date(2022, 1, 11), "day")
+    assert doc.paragraphs == [
+        "President Joe Biden on Tuesday forcefully backed changing Senate rules to pass voting rights legislation.",
+        '"I will not yield. I will not flinch," Biden said.',
+        "The president's speech came as Democrats face long odds in the Senate.",
+    ]
+    assert len(doc.removed) == 7
+
+
+def test_ap_style_rule_credit_and_copyright():
+    body = ["WASHINGTON (AP) — The Senate on Thursday passed a bill to keep the government open through March.",
+            "The vote was 65-27. The House passed the measure on Wednesday."]
+    text = "\n\n".join(body + ["___", "Associated Press writer Lisa Mascaro contributed to this report.",
+                              "Copyright 2023 The Associated Press. All rights reserved. This material may not be "
+                              "published, broadcast, rewritten or redistributed without permission."])
+    doc = ingest.parse_text(text, title="Senate passes stopgap")
+    assert doc.paragraphs == body
+    assert doc.source == "The Associated Press"
+    assert (doc.published, doc.published_precision) == (dt.date(2023, 1, 1), "year")
