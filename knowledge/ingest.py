@@ -192,6 +192,7 @@ def _normalise(text: str) -> str:
     """Line endings to \\n, exotic spaces to one plain space, invisible and control characters gone,
     NFC composition; the characters themselves (curly quotes, dashes, accents) are kept."""
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u2028", "\n").replace("\u2029", "\n\n")
+    text = text.replace("\f", "\n").replace("\v", "\n")  # page and line feeds break lines, not words
     text = text.replace("\u00ad\n", "")  # a soft hyphen at a line end: one word across two lines
     text = unicodedata.normalize("NFC", text.translate(_INVISIBLE))
     text = _CONTROL.sub("", text)
@@ -395,7 +396,8 @@ def _read_pdf(data: bytes, name: str) -> _Draft:
 
     try:
         reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted:
+        # Many PDFs are encrypted with an empty password only to set permissions: those open fine.
+        if reader.is_encrypted and not reader.decrypt(""):
             raise CorruptFile(f"{name}: the PDF is password-protected")
         pages = [page.extract_text() or "" for page in reader.pages]
         info = reader.metadata
@@ -409,7 +411,8 @@ def _read_pdf(data: bytes, name: str) -> _Draft:
                             "run it through OCR first")
     lines_per_page = [[l for l in _normalise(p).split("\n")] for p in pages]
     lines_per_page = _drop_running_lines(lines_per_page)
-    text = "\n\n".join("\n".join(lines) for lines in lines_per_page)
+    # One line break between pages: a paragraph running over a page break is one paragraph.
+    text = "\n".join("\n".join(lines) for lines in lines_per_page)
     draft = _Draft(_pdf_blocks(text))
     if info is not None:
         try:

@@ -631,3 +631,20 @@ def test_ap_style_rule_credit_and_copyright():
     assert doc.paragraphs == body
     assert doc.source == "The Associated Press"
     assert (doc.published, doc.published_precision) == (dt.date(2023, 1, 1), "year")
+
+
+def test_pdf_paragraph_running_over_a_page_break_stays_one_paragraph():
+    from fpdf import FPDF
+
+    places = ["Aberdeen", "Bristol", "Cardiff", "Derby", "Exeter", "Falkirk", "Glasgow", "Hull", "Ipswich",
+              "Jarrow", "Kendal", "Leeds", "Margate", "Newport"]
+    long_paragraph = " ".join(f"The committee heard from farmers in {place} about the drought and its effect "
+                              f"on grain prices, which rose again in {place} this spring." for place in places)
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=12)
+    pdf.set_y(230)  # close to the bottom: the paragraph must continue on page 2
+    pdf.multi_cell(0, 6, long_paragraph)
+    assert pdf.page_no() == 2
+    doc = ingest.parse_bytes(bytes(pdf.output()), "drought.pdf")
+    assert doc.paragraphs == [long_paragraph]
