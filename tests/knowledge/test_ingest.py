@@ -648,3 +648,11 @@ def test_pdf_paragraph_running_over_a_page_break_stays_one_paragraph():
     assert pdf.page_no() == 2
     doc = ingest.parse_bytes(bytes(pdf.output()), "drought.pdf")
     assert doc.paragraphs == [long_paragraph]
+
+
+@pytest.mark.parametrize("data, filename", [
+    (b"<html><body><nav><a href='/'>Home</a></nav></body></html>", "menu.html"),
+    (b"---\ntitle: Only front matter\n---\n", "front.md"),
+])
+def test_nothing_readable_is_empty(data, filename):
+    _raises(EmptyDocument, data, filename)
