@@ -71,7 +71,8 @@ def parse_bytes(data: bytes, filename: str, *, max_bytes: int | None = None) -> 
 
 
 def parse_text(text: str, *, title: str | None = None, name: str = "pasted text") -> ParsedDocument:
-    """Pasted or plain text: the same cleaning as a .txt file."""
+    """Pasted or plain text: the same cleaning as a .txt file. With ``title`` given (even "") the
+    text is all body and no title line is looked for."""
     if not text or not text.strip():
         raise EmptyDocument(f"{name}: the text is empty")
     if "\x00" in text:
@@ -274,7 +275,8 @@ def _plain_blocks(text: str) -> list[_Block]:
 
 def _read_plain(text: str, *, given_title: str | None = None) -> _Draft:
     draft = _Draft(_plain_blocks(text))
-    if given_title:
+    # A caller-given title, even an empty one, means the text is all body: no title line is looked for.
+    if given_title is not None:
         draft.title = _normalise(given_title).replace("\n", " ")
     return draft
 

@@ -11,6 +11,7 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -100,95 +101,41 @@ class KnowledgeBase:
 
     # ------------------------------------------------------------------ documents
 
-    async def add_file(self, path: Path | str, *, guild_id: int | None = None, title: str | None = None,
-                       replace: bool = False) -> Document:
-        path = Path(path)
-        name = path.name
-        if path.suffix.lower() not in ingest.SUPPORTED_SUFFIXES:
-            raise UnsupportedFileType(f"{name}: unsupported file type {path.suffix or '(none)'}; "
-                                      f"use {', '.join(ingest.SUPPORTED_SUFFIXES)}")
-        try:
-            size = path.stat().st_size
-        except OSError as e:
-            raise KnowledgeError(f"{name}: cannot read the file ({e.strerror or e})") from e
-        if size > self.config.max_file_bytes:
-            raise FileTooLarge(f"{name}: file is {_mb(size)}, over the {_mb(self.config.max_file_bytes)} limit")
-        data = await asyncio.to_thread(path.read_bytes)
-        return await self.add_bytes(data, name, guild_id=guild_id, title=title, origin=str(path), replace=replace)
+    async def add_file(self, path: Path | str, *, guild_id: int | None = None, title: str | None = None) -> Document:
+        item = await self._read_file(Path(path), guild_id=guild_id, title=title)
+        return _single(await self._index_items([item]))
 
     async def add_bytes(self, data: bytes, filename: str, *, guild_id: int | None = None, title: str | None = None,
-                        origin: str | None = None, replace: bool = False) -> Document:
-        """Index a file's bytes (an upload, an attachment). ``replace``: a document from the same
-        origin is replaced by this one (re-indexing a changed file)."""
-        if len(data) > self.config.max_file_bytes:
-            raise FileTooLarge(f"{filename}: file is {_mb(len(data))}, over the "
-                               f"{_mb(self.config.max_file_bytes)} limit")
-        if not data.strip():
-            raise EmptyDocument(f"{filename}: the file is empty")
-        parsed = await asyncio.to_thread(ingest.parse_bytes, data, filename, max_bytes=self.config.max_file_bytes)
-        return await self._add_parsed(parsed, content_hash=sha256(data), origin=origin or filename,
-                                      guild_id=guild_id, title=title, replace=replace, name=filename)
+                        origin: str | None = None) -> Document:
+        """Index a file's bytes (an upload, an attachment)."""
+        item = await asyncio.to_thread(self._prepare_bytes, data, filename, guild_id=guild_id, title=title,
+                                       origin=origin or filename)
+        return _single(await self._index_items([item]))
 
     async def add_text(self, text: str, *, guild_id: int | None = None, title: str | None = None,
                        source: str | None = None, published: dt.date | None = None,
                        origin: str = "pasted text", added_at: dt.datetime | None = None) -> Document:
-        if not text or not text.strip():
-            raise EmptyDocument("the text is empty")
-        if len(text.encode("utf-8")) > self.config.max_file_bytes:
-            raise FileTooLarge(f"the text is over the {_mb(self.config.max_file_bytes)} limit")
-        parsed = await asyncio.to_thread(ingest.parse_text, text, title=title)
-        if source or published:
-            parsed = ingest.with_metadata(parsed, source=source, published=published)
-        return await self._add_parsed(parsed, content_hash=sha256(text.strip()), origin=origin,
-                                      guild_id=guild_id, title=title, replace=False, name=title or origin,
-                                      added_at=added_at)
+        """Index pasted text. With ``title`` given the text is all body (no title line is looked for)."""
+        item = await asyncio.to_thread(self._prepare_text, TextItem(text, title=title, source=source,
+                                       published=published, origin=origin, added_at=added_at), guild_id)
+        return _single(await self._index_items([item]))
+
+    async def add_texts(self, items: Sequence["TextItem"], *, guild_id: int | None = None) -> IndexReport:
+        """Index many texts at once: embeddings are computed in large batches across documents,
+        each document is still written in its own transaction. Failures are reported, not raised."""
+        report = IndexReport()
+        for i in range(0, len(items), _BATCH_DOCUMENTS):
+            prepared = await asyncio.to_thread(
+                lambda chunk: [_attempt(self._prepare_text, it, guild_id) for it in chunk],
+                items[i:i + _BATCH_DOCUMENTS])
+            for result in await self._index_items(prepared):
+                (report.errors if isinstance(result, Exception) else report.added).append(result)
+        return report
 
     async def add_url(self, url: str, *, guild_id: int | None = None, title: str | None = None) -> Document:
         data, filename = await ingest.fetch_url(url, max_bytes=self.config.max_file_bytes,
                                                 timeout_s=self.config.url_timeout_s)
         return await self.add_bytes(data, filename, guild_id=guild_id, title=title, origin=url)
-
-    async def _add_parsed(self, parsed: "ingest.ParsedDocument", *, content_hash: str, origin: str,
-                          guild_id: int | None, title: str | None, replace: bool, name: str,
-                          added_at: dt.datetime | None = None) -> Document:
-        if not parsed.paragraphs:
-            raise EmptyDocument(f"{name}: no readable text found")
-        doc = NewDocument(
-            title=(title or parsed.title or name).strip()[:300], source=parsed.source, published=parsed.published,
-            published_precision=parsed.published_precision, author=parsed.author, guild_id=guild_id,
-            origin=origin, content_hash=content_hash, text=parsed.text, words=len(parsed.text.split()),
-        )
-        passages = chunking.chunk_paragraphs(parsed.paragraphs)
-        async with self._write_lock:
-            existing = await self.store.find_by_hash(content_hash, guild_id)
-            if existing is not None:
-                raise DuplicateDocument(f"{name}: already indexed as #{existing.id} “{existing.title}”",
-                                        existing_id=existing.id)
-            old = await self.store.find_by_origin(origin, guild_id) if replace else None
-            vectors = await self._vectors_for(doc.title, passages)
-            doc_id, ids = await self.store.insert_document(doc, passages, vectors, self.model_id,
-                                                           replace_id=old.id if old else None, added_at=added_at)
-            if old is not None:
-                self.dense.remove_document(old.id)
-            stored = await self.store.get_document(doc_id)
-            self.dense.add(ids, doc_id, guild_id, stored.published, vectors)
-        log.info("indexed #%d %r: %d passages", doc_id, doc.title, len(ids))
-        return stored
-
-    async def _vectors_for(self, title: str, passages: Sequence) -> np.ndarray:
-        """Embed passages, reusing stored vectors of unchanged text (same hash, same model)."""
-        known = await self.store.vectors_by_hash(self.model_id, [p.text_hash for p in passages])
-        todo = [p for p in passages if p.text_hash not in known]
-        fresh: dict[str, np.ndarray] = {}
-        if todo:
-            texts = [retrieval.passage_embedding_text(title, p.text) for p in todo]
-            vecs = await asyncio.to_thread(self.embedder.encode, texts, bulk=len(texts) > 1)
-            fresh = {p.text_hash: v for p, v in zip(todo, vecs)}
-        dim = self.embedder.dim or (len(next(iter(known.values()))) // 4 if known else 0)
-        out = np.zeros((len(passages), dim), dtype=np.float32)
-        for i, p in enumerate(passages):
-            out[i] = fresh[p.text_hash] if p.text_hash in fresh else np.frombuffer(known[p.text_hash], dtype="<f4")
-        return out
 
     async def index_paths(self, paths: Iterable[Path | str], *, guild_id: int | None = None,
                           progress: Callable[[Path, str], None] | None = None) -> IndexReport:
@@ -196,32 +143,142 @@ class KnowledgeBase:
         nothing, a changed one replaces its passages. A failing file never stops the batch; its
         error is in the report."""
         report = IndexReport()
-        for path in _expand(paths):
-            status = "error"
-            try:
-                existing = await self.store.find_by_origin(str(path), guild_id)
-                if existing is not None:
-                    data = await asyncio.to_thread(path.read_bytes)
-                    if sha256(data) == existing.content_hash:
+        files = _expand(paths)
+        for i in range(0, len(files), _BATCH_DOCUMENTS):
+            batch: list[tuple[Path, _Prepared | KnowledgeError]] = []
+            for path in files[i:i + _BATCH_DOCUMENTS]:
+                try:
+                    existing = await self.store.find_by_origin(str(path), guild_id)
+                    data = await asyncio.to_thread(_read_checked, path, self.config.max_file_bytes)
+                    if existing is not None and sha256(data) == existing.content_hash:
                         report.unchanged.append(existing)
-                        status = "unchanged"
+                        if progress:
+                            progress(path, "unchanged")
                         continue
-                    doc = await self.add_bytes(data, path.name, guild_id=guild_id, origin=str(path), replace=True)
-                    report.updated.append(doc)
+                    item = await asyncio.to_thread(self._prepare_bytes, data, path.name, guild_id=guild_id,
+                                                   title=None, origin=str(path))
+                    if existing is not None:
+                        item.replace_id = existing.id
+                    batch.append((path, item))
+                except KnowledgeError as e:
+                    batch.append((path, e))
+            results = await self._index_items([item for _, item in batch])
+            for (path, item), result in zip(batch, results):
+                if isinstance(result, Exception):
+                    log.warning("not indexed: %s", result)
+                    report.errors.append(result)
+                    status = "error"
+                elif isinstance(item, _Prepared) and item.replace_id is not None:
+                    report.updated.append(result)
                     status = "updated"
                 else:
-                    doc = await self.add_file(path, guild_id=guild_id)
-                    report.added.append(doc)
+                    report.added.append(result)
                     status = "added"
-            except KnowledgeError as e:
-                log.warning("not indexed: %s", e)
-                report.errors.append(e)
-            except OSError as e:
-                report.errors.append(KnowledgeError(f"{path.name}: cannot read the file ({e.strerror or e})"))
-            finally:
-                if progress is not None:
+                if progress:
                     progress(path, status)
         return report
+
+    # ------------------------------------------------------------------ indexing internals
+
+    async def _read_file(self, path: Path, *, guild_id: int | None, title: str | None) -> "_Prepared":
+        data = await asyncio.to_thread(_read_checked, path, self.config.max_file_bytes)
+        return await asyncio.to_thread(self._prepare_bytes, data, path.name, guild_id=guild_id, title=title,
+                                       origin=str(path))
+
+    def _prepare_bytes(self, data: bytes, filename: str, *, guild_id: int | None, title: str | None,
+                       origin: str) -> "_Prepared":
+        if Path(filename).suffix.lower() not in ingest.SUPPORTED_SUFFIXES:
+            raise UnsupportedFileType(f"{filename}: unsupported file type {Path(filename).suffix or '(none)'}; "
+                                      f"use {', '.join(ingest.SUPPORTED_SUFFIXES)}")
+        if len(data) > self.config.max_file_bytes:
+            raise FileTooLarge(f"{filename}: file is {_mb(len(data))}, over the "
+                               f"{_mb(self.config.max_file_bytes)} limit")
+        if not data.strip():
+            raise EmptyDocument(f"{filename}: the file is empty")
+        parsed = ingest.parse_bytes(data, filename, max_bytes=self.config.max_file_bytes)
+        return self._prepare(parsed, content_hash=sha256(data), origin=origin, guild_id=guild_id,
+                             title=title, name=filename)
+
+    def _prepare_text(self, item: "TextItem", guild_id: int | None) -> "_Prepared":
+        name = item.title or item.origin
+        if not item.text or not item.text.strip():
+            raise EmptyDocument(f"{name}: the text is empty")
+        if len(item.text.encode("utf-8")) > self.config.max_file_bytes:
+            raise FileTooLarge(f"{name}: the text is over the {_mb(self.config.max_file_bytes)} limit")
+        parsed = ingest.parse_text(item.text, title=item.title)
+        if item.source or item.published:
+            parsed = ingest.with_metadata(parsed, source=item.source, published=item.published)
+        return self._prepare(parsed, content_hash=sha256(item.text.strip()), origin=item.origin,
+                             guild_id=guild_id, title=item.title, name=name, added_at=item.added_at)
+
+    def _prepare(self, parsed: "ingest.ParsedDocument", *, content_hash: str, origin: str, guild_id: int | None,
+                 title: str | None, name: str, added_at: dt.datetime | None = None) -> "_Prepared":
+        if not parsed.paragraphs:
+            raise EmptyDocument(f"{name}: no readable text found")
+        # The title that is indexed (FTS title column, embedding prefix) is only a real one; an
+        # untitled text gets a display title from its first words, indexed once, as body text.
+        index_title = (title if title is not None else parsed.title or "").strip()[:300]
+        doc = NewDocument(
+            title=index_title or _display_title(parsed.paragraphs[0], name), source=parsed.source,
+            published=parsed.published, published_precision=parsed.published_precision, author=parsed.author,
+            guild_id=guild_id, origin=origin, content_hash=content_hash, text=parsed.text,
+            words=len(parsed.text.split()),
+        )
+        passages = chunking.chunk_paragraphs(parsed.paragraphs, title=index_title)
+        return _Prepared(doc=doc, passages=passages, index_title=index_title, name=name, added_at=added_at)
+
+    async def _index_items(self, items: Sequence["_Prepared | KnowledgeError"]) -> list["Document | KnowledgeError"]:
+        """Write prepared documents: duplicates refused, all new passage texts embedded in one bulk
+        call, then one transaction per document."""
+        results: list[Document | KnowledgeError | None] = [None] * len(items)
+        async with self._write_lock:
+            todo: list[tuple[int, _Prepared]] = []
+            seen: dict[tuple[str, int], str] = {}
+            for i, item in enumerate(items):
+                if isinstance(item, Exception):
+                    results[i] = item
+                    continue
+                key = (item.doc.content_hash, item.doc.guild_id or 0)
+                existing = await self.store.find_by_hash(item.doc.content_hash, item.doc.guild_id)
+                if existing is not None and existing.id != item.replace_id:
+                    results[i] = DuplicateDocument(f"{item.name}: already indexed as #{existing.id} "
+                                                   f"“{existing.title}”", existing_id=existing.id)
+                elif key in seen:
+                    results[i] = DuplicateDocument(f"{item.name}: same content as {seen[key]} in this batch")
+                else:
+                    seen[key] = item.name
+                    todo.append((i, item))
+            vectors = await self._vectors_for([item for _, item in todo])
+            for (i, item), vecs in zip(todo, vectors):
+                doc_id, ids = await self.store.insert_document(item.doc, item.passages, vecs, self.model_id,
+                                                               replace_id=item.replace_id, added_at=item.added_at)
+                if item.replace_id is not None:
+                    self.dense.remove_document(item.replace_id)
+                self.dense.add(ids, doc_id, item.doc.guild_id, item.doc.published, vecs)
+                results[i] = await self.store.get_document(doc_id)
+                log.info("indexed #%d %r: %d passages", doc_id, item.doc.title, len(ids))
+        return results  # type: ignore[return-value]
+
+    async def _vectors_for(self, items: Sequence["_Prepared"]) -> list[np.ndarray]:
+        """Vectors for every passage of ``items``: stored vectors of unchanged text (same hash, same
+        model) are reused, the rest embedded together in one bulk call."""
+        hashes = [p.text_hash for item in items for p in item.passages]
+        known = await self.store.vectors_by_hash(self.model_id, hashes)
+        texts: dict[str, str] = {}
+        for item in items:
+            for p in item.passages:
+                if p.text_hash not in known:
+                    texts.setdefault(p.text_hash, retrieval.passage_embedding_text(item.index_title, p.text))
+        fresh: dict[str, np.ndarray] = {}
+        if texts:
+            vecs = await asyncio.to_thread(self.embedder.encode, list(texts.values()), bulk=len(texts) > 1)
+            fresh = dict(zip(texts, vecs))
+        out = []
+        for item in items:
+            rows = [fresh[p.text_hash] if p.text_hash in fresh else np.frombuffer(known[p.text_hash], dtype="<f4")
+                    for p in item.passages]
+            out.append(np.vstack(rows).astype(np.float32) if rows else np.zeros((0, self.embedder.dim), np.float32))
+        return out
 
     async def remove_document(self, doc_id: int, *, guild_id: int | None = None) -> Document:
         """Remove a document with its passages, vectors and FTS rows. With ``guild_id`` only that
@@ -276,6 +333,71 @@ class KnowledgeBase:
 
     async def log_interaction(self, kind: str, **fields) -> int:
         return await self.store.log_interaction(kind, **fields)
+
+
+# Documents parsed and embedded together: large enough for efficient embedding batches, small
+# enough that a progress bar moves and memory stays flat on big folders.
+_BATCH_DOCUMENTS = 256
+
+
+@dataclass(frozen=True)
+class TextItem:
+    """One text to index with ``add_texts`` (evaluation corpora, pasted text)."""
+
+    text: str
+    title: str | None = None
+    source: str | None = None
+    published: dt.date | None = None
+    origin: str = "pasted text"
+    added_at: dt.datetime | None = None
+
+
+@dataclass
+class _Prepared:
+    doc: NewDocument
+    passages: list
+    index_title: str
+    name: str
+    added_at: dt.datetime | None = None
+    replace_id: int | None = None
+
+
+def _attempt(fn: Callable, *args):
+    try:
+        return fn(*args)
+    except KnowledgeError as e:
+        return e
+
+
+def _single(results: list) -> Document:
+    if isinstance(results[0], Exception):
+        raise results[0]
+    return results[0]
+
+
+def _read_checked(path: Path, max_bytes: int) -> bytes:
+    name = path.name
+    if path.suffix.lower() not in ingest.SUPPORTED_SUFFIXES:
+        raise UnsupportedFileType(f"{name}: unsupported file type {path.suffix or '(none)'}; "
+                                  f"use {', '.join(ingest.SUPPORTED_SUFFIXES)}")
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise FileTooLarge(f"{name}: file is {_mb(size)}, over the {_mb(max_bytes)} limit")
+        return path.read_bytes()
+    except OSError as e:
+        raise KnowledgeError(f"{name}: cannot read the file ({e.strerror or e})") from e
+
+
+def _display_title(first_paragraph: str, fallback: str) -> str:
+    """A title for an untitled text: its first words, cut at a word boundary."""
+    text = " ".join(first_paragraph.split())
+    if not text:
+        return fallback
+    if len(text) <= 80:
+        return text
+    cut = text.rfind(" ", 0, 78)
+    return text[: cut if cut > 20 else 78].rstrip(",;:-") + "…"
 
 
 def _with_latency(answer: Answer, ms: float) -> Answer:

@@ -1,0 +1,79 @@
+"""Splitting a document's clean paragraphs into passages.
+
+A passage is an exact slice of the document's stored text (paragraphs joined by a blank line), so a
+citation can point at the very characters it quotes. Short neighbouring paragraphs are packed
+together up to ``target_words``; a paragraph over ``max_words`` is cut between sentences. Sizes are a
+measured choice (see README, "Passage size"): all-MiniLM-L6-v2 reads 256 word pieces at most and was
+trained on short texts, so passages of about a paragraph keep the dense side sharp while BM25 still
+sees enough context.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .store import NewPassage
+from .text import sha256, split_sentences
+
+PARAGRAPH_SEPARATOR = "\n\n"
+TARGET_WORDS = 90
+MAX_WORDS = 150
+
+
+def embedding_key(title: str, text: str) -> str:
+    """Hash of what is embedded for a passage (title + text): equal keys share one vector."""
+    return sha256(f"{title}\n{text}")
+
+
+def chunk_paragraphs(paragraphs: Sequence[str], *, title: str = "", target_words: int = TARGET_WORDS,
+                     max_words: int = MAX_WORDS) -> list[NewPassage]:
+    text = PARAGRAPH_SEPARATOR.join(paragraphs)
+    # (start, end, paragraph index) of every piece: whole paragraphs, or sentence runs of long ones.
+    pieces: list[tuple[int, int, int, int]] = []  # start, end, paragraph index, words
+    pos = 0
+    for index, para in enumerate(paragraphs):
+        n = len(para.split())
+        if n <= max_words:
+            pieces.append((pos, pos + len(para), index, n))
+        else:
+            pieces.extend(_sentence_runs(para, pos, index, target_words))
+        pos += len(para) + len(PARAGRAPH_SEPARATOR)
+
+    passages: list[NewPassage] = []
+    group: list[tuple[int, int, int, int]] = []
+
+    def flush() -> None:
+        if not group:
+            return
+        start, end = group[0][0], group[-1][1]
+        body = text[start:end]
+        passages.append(NewPassage(ordinal=len(passages), paragraph_index=group[0][2], char_start=start,
+                                   char_end=end, text=body, text_hash=embedding_key(title, body)))
+        group.clear()
+
+    for piece in pieces:
+        words = sum(p[3] for p in group)
+        # A sentence run of a long paragraph always stands alone; whole paragraphs are packed.
+        if group and (words + piece[3] > target_words or piece[2] == group[-1][2]):
+            flush()
+        group.append(piece)
+    flush()
+    return passages
+
+
+def _sentence_runs(para: str, offset: int, index: int, target_words: int) -> list[tuple[int, int, int, int]]:
+    runs: list[tuple[int, int, int, int]] = []
+    start = end = None
+    words = 0
+    for s in split_sentences(para):
+        n = len(s.text.split())
+        if start is not None and words + n > target_words:
+            runs.append((offset + start, offset + end, index, words))
+            start, words = None, 0
+        if start is None:
+            start = s.start
+        end = s.end
+        words += n
+    if start is not None:
+        runs.append((offset + start, offset + end, index, words))
+    return runs

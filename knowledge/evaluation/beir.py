@@ -1,0 +1,94 @@
+"""Reading a BEIR-layout folder and building a fresh knowledge base from its corpus through the
+same ingest path as any pasted text (each corpus line a document: title + text, metadata.date as
+its published date)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import tempfile
+import time
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import AsyncIterator
+
+from ..config import KnowledgeConfig
+from ..embed import Embedder
+from ..service import KnowledgeBase, TextItem
+
+
+@dataclass(frozen=True)
+class Query:
+    id: str
+    text: str
+    answers: list[str]
+    date: dt.date | None
+
+
+@dataclass(frozen=True)
+class BeirSet:
+    corpus: list[dict]
+    queries: list[Query]
+    qrels: dict[str, dict[str, float]]
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def parse_date(value: str | None) -> dt.date | None:
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value.strip()[:10].replace("/", "-"))
+    except ValueError:
+        return None
+
+
+def read_queries(path: Path) -> list[Query]:
+    out = []
+    for q in read_jsonl(path):
+        meta = q.get("metadata") or {}
+        answers = meta.get("answers") or ([meta["answer"]] if meta.get("answer") else [])
+        out.append(Query(id=str(q["_id"]), text=q["text"], answers=[str(a) for a in answers],
+                         date=parse_date(meta.get("date"))))
+    return out
+
+
+def read_beir(folder: Path) -> BeirSet:
+    folder = Path(folder)
+    qrels: dict[str, dict[str, float]] = {}
+    with open(folder / "qrels.tsv", encoding="utf-8") as f:
+        for i, line in enumerate(f):
+            parts = line.rstrip("\n").split("\t")
+            if i == 0 and not parts[-1].replace(".", "").isdigit():
+                continue  # header
+            if len(parts) >= 3:
+                qrels.setdefault(parts[0], {})[parts[1]] = float(parts[2])
+    return BeirSet(corpus=read_jsonl(folder / "corpus.jsonl"), queries=read_queries(folder / "queries.jsonl"),
+                   qrels=qrels)
+
+
+@asynccontextmanager
+async def corpus_knowledge_base(corpus: list[dict], *, embedder: Embedder | None = None,
+                                config: KnowledgeConfig | None = None) -> AsyncIterator[tuple[KnowledgeBase, dict[int, str], float]]:
+    """A knowledge base in a temporary directory holding ``corpus``; yields (kb, document id ->
+    corpus id, seconds spent indexing)."""
+    with tempfile.TemporaryDirectory(prefix="newsdesk-eval-") as tmp:
+        base = config or KnowledgeConfig()
+        config = KnowledgeConfig(**{**base.__dict__, "db_path": Path(tmp) / "eval.db"})
+        kb = await KnowledgeBase.open(config, embedder=embedder)
+        try:
+            items = [TextItem(text=row.get("text") or "", title=(row.get("title") or "").replace("_", " "),
+                              published=parse_date((row.get("metadata") or {}).get("date")),
+                              origin=str(row["_id"]))
+                     for row in corpus]
+            started = time.perf_counter()
+            report = await kb.add_texts(items)
+            seconds = time.perf_counter() - started
+            doc_to_corpus = {d.id: d.origin for d in report.added}
+            yield kb, doc_to_corpus, seconds
+        finally:
+            await kb.close()
