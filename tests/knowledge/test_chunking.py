@@ -1,0 +1,134 @@
+"""knowledge.chunking: passages are exact slices of the stored text, short paragraphs are packed, long
+ones are cut between sentences under MAX_WORDS, and no paragraph text is lost."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from knowledge import ingest
+from knowledge.chunking import MAX_WORDS, PARAGRAPH_SEPARATOR, TARGET_WORDS, chunk_paragraphs, embedding_key
+
+ROOT = Path(__file__).resolve().parents[2]
+SEEDS = sorted((ROOT / "seeds").glob("*.txt"))
+
+SENTENCES = [
+    "Troops arrived in Almaty on Thursday after days of unrest over fuel prices.",
+    "The government said order had been restored in most cities.",
+    "Analysts in Moscow and Beijing watched the crisis closely.",
+    "Dr. Smith, a historian at the university, said the alliance had never acted like this before.",
+    "Prices for liquefied gas doubled overnight on January 1.",
+    "Why did the protests spread so quickly?",
+    "Internet access was cut across the country for several days.",
+    "The president called the protesters terrorists trained abroad.",
+]
+
+
+def _sentence_paragraph(rng: random.Random, sentences: int) -> str:
+    return " ".join(rng.choice(SENTENCES) for _ in range(sentences))
+
+
+def _random_paragraphs(seed: int) -> list[str]:
+    rng = random.Random(seed)
+    # short (packed), medium, exactly-at-the-limit-ish and long (cut) paragraphs in random order
+    return [_sentence_paragraph(rng, rng.choice([1, 2, 3, 6, 12, 20, 35])) for _ in range(rng.randint(1, 14))]
+
+
+def _paragraph_spans(paragraphs: list[str]) -> list[tuple[int, int]]:
+    spans, pos = [], 0
+    for p in paragraphs:
+        spans.append((pos, pos + len(p)))
+        pos += len(p) + len(PARAGRAPH_SEPARATOR)
+    return spans
+
+
+CASES = [_random_paragraphs(seed) for seed in range(25)] + [
+    ingest.parse_bytes(path.read_bytes(), path.name).paragraphs for path in SEEDS]
+
+
+@pytest.mark.parametrize("paragraphs", CASES)
+def test_passages_are_exact_slices_of_the_document_text(paragraphs):
+    text = PARAGRAPH_SEPARATOR.join(paragraphs)
+    passages = chunk_paragraphs(paragraphs, title="T")
+    assert passages
+    for p in passages:
+        assert text[p.char_start:p.char_end] == p.text
+        assert p.text == p.text.strip()
+
+
+@pytest.mark.parametrize("paragraphs", CASES)
+def test_paragraph_index_is_the_paragraph_holding_the_first_character(paragraphs):
+    spans = _paragraph_spans(paragraphs)
+    for p in chunk_paragraphs(paragraphs):
+        start, end = spans[p.paragraph_index]
+        assert start <= p.char_start < end
+
+
+@pytest.mark.parametrize("paragraphs", CASES)
+def test_every_paragraph_character_is_in_exactly_one_passage(paragraphs):
+    passages = chunk_paragraphs(paragraphs)
+    covered: dict[int, int] = {}
+    for p in passages:
+        for i in range(p.char_start, p.char_end):
+            covered[i] = covered.get(i, 0) + 1
+    text = PARAGRAPH_SEPARATOR.join(paragraphs)
+    for start, end in _paragraph_spans(paragraphs):
+        for i in range(start, end):
+            if not text[i].isspace():  # whitespace between two cut sentences may fall between passages
+                assert covered.get(i) == 1, (i, text[max(0, i - 20):i + 20])
+
+
+@pytest.mark.parametrize("paragraphs", CASES)
+def test_passages_are_ordered_and_numbered(paragraphs):
+    passages = chunk_paragraphs(paragraphs)
+    assert [p.ordinal for p in passages] == list(range(len(passages)))
+    assert all(a.char_end <= b.char_start for a, b in zip(passages, passages[1:]))
+
+
+@pytest.mark.parametrize("paragraphs", CASES)
+def test_no_passage_is_over_max_words(paragraphs):
+    assert all(len(p.text.split()) <= MAX_WORDS for p in chunk_paragraphs(paragraphs))
+
+
+def test_long_paragraph_is_cut_between_sentences():
+    long = " ".join(SENTENCES * 4)  # 8 sentences x 4, about 340 words
+    assert len(long.split()) > MAX_WORDS
+    passages = chunk_paragraphs([long])
+    assert len(passages) > 1
+    assert all(p.paragraph_index == 0 for p in passages)
+    starts = {s.split()[0] for s in SENTENCES}
+    for p in passages:
+        assert p.text.split()[0] in starts  # each cut starts a sentence ...
+        assert p.text[-1] in ".?"  # ... and ends one
+        assert len(p.text.split()) <= TARGET_WORDS
+
+
+def test_paragraph_at_max_words_stays_whole():
+    para = " ".join(["word"] * (MAX_WORDS - 1)) + " end."
+    assert [p.text for p in chunk_paragraphs([para])] == [para]
+
+
+def test_short_paragraphs_are_packed_up_to_target_words():
+    paragraphs = [" ".join([f"w{i}"] * 20) for i in range(5)]  # 20 words each; 4 fit in 90
+    passages = chunk_paragraphs(paragraphs)
+    assert [p.paragraph_index for p in passages] == [0, 4]
+    assert passages[0].text == PARAGRAPH_SEPARATOR.join(paragraphs[:4])
+    assert passages[1].text == paragraphs[4]
+
+
+def test_paragraph_that_would_overflow_the_target_starts_a_new_passage():
+    paragraphs = [" ".join(["a"] * 60), " ".join(["b"] * 40)]
+    assert [p.text for p in chunk_paragraphs(paragraphs)] == paragraphs
+
+
+def test_text_hash_covers_title_and_text():
+    [p] = chunk_paragraphs(["Some body text."], title="Title")
+    assert p.text_hash == embedding_key("Title", "Some body text.")
+    [q] = chunk_paragraphs(["Some body text."], title="Other title")
+    assert q.text_hash != p.text_hash
+
+
+def test_no_paragraphs_give_no_passages():
+    assert chunk_paragraphs([]) == []
