@@ -104,6 +104,10 @@ MIGRATIONS: list[str] = [
         UNIQUE (channel_id, day)
     );
     """,
+    # 3: per-term document counts of the full-text index (IDF weights for answer sentences)
+    """
+    CREATE VIRTUAL TABLE passages_vocab USING fts5vocab(passages_fts, 'row');
+    """,
 ]
 
 
@@ -193,10 +197,12 @@ class Store:
             path.parent.mkdir(parents=True, exist_ok=True)
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, one transaction per document.
         conn = await aiosqlite.connect(str(path), isolation_level=None)
-        await conn.execute("PRAGMA journal_mode=WAL")
-        await conn.execute("PRAGMA synchronous=NORMAL")
-        await conn.execute("PRAGMA foreign_keys=ON")
-        await conn.execute("PRAGMA busy_timeout=5000")
+        # Each PRAGMA's cursor is closed at once: an open cursor that still holds a row (journal_mode,
+        # busy_timeout return one) keeps its statement "in progress" and the next COMMIT fails.
+        for pragma in ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON",
+                       "PRAGMA busy_timeout=5000"):
+            async with conn.execute(pragma):
+                pass
         store = cls(conn, path)
         await store.migrate()
         return store
@@ -256,7 +262,8 @@ class Store:
         """Insert a document with its passages, FTS rows and vectors in one transaction; when
         ``replace_id`` is given that document is deleted in the same transaction."""
         vectors = np.ascontiguousarray(vectors, dtype="<f4")
-        assert len(vectors) == len(passages)
+        if len(vectors) != len(passages):  # not an assert: under -O zip() would silently drop passages
+            raise ValueError(f"{len(passages)} passages but {len(vectors)} vectors")
         async with self.transaction() as conn:
             if replace_id is not None:
                 await conn.execute("DELETE FROM documents WHERE id = ?", (replace_id,))
@@ -444,6 +451,15 @@ class Store:
             params = [*weights, match, *weights, limit]
         async with self._conn.execute(sql, params) as cur:
             return [(r[0], float(r[1])) for r in await cur.fetchall()]
+
+    async def term_document_counts(self, stems: Sequence[str]) -> dict[str, int]:
+        """How many passages hold each (porter-stemmed) term, from the FTS index itself."""
+        stems = list(dict.fromkeys(stems))
+        if not stems:
+            return {}
+        marks = ",".join("?" * len(stems))
+        async with self._conn.execute(f"SELECT term, doc FROM passages_vocab WHERE term IN ({marks})", stems) as cur:
+            return {r[0]: r[1] for r in await cur.fetchall()}
 
     # ----------------------------------------------------------------- interaction log
 
