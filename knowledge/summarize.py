@@ -1,0 +1,187 @@
+"""Extractive summaries of a group of news documents: whole sentences, verbatim, with their offsets,
+so every line of a briefing can be cited to its document and place.
+
+The method is lexical and fast (tens of milliseconds per cluster on one core):
+
+* candidate sentences: split with ``text.split_sentences``; captions, credits, share/sign-up lines,
+  teasers ("..."), headline-like lines without final punctuation and very short or very long
+  sentences are skipped;
+* concepts: the content-word stems of a sentence and its adjacent content-word bigrams, each weighted
+  by how many documents of the group mention it times log(1 + occurrences) — what several articles
+  repeat is what the story is about (Gillick & Favre's concept coverage);
+* greedy selection: at each step the sentence with the best mix of *new* concept weight per content
+  word (already covered concepts count nothing, which removes redundancy) and a lead prior
+  exp(-position / 6) — news puts the essentials first.
+
+With a single document there is no cross-document agreement to measure, so the lead prior weighs
+more and shorter sentences are allowed (single news articles: lead sentences are a strong baseline).
+
+Sentence embeddings were measured too (MiniLM centroid similarity as a third term): no gain on
+Multi-News and about 40x slower, so the summariser stays lexical.
+
+Budget rule: sentences are added until the summary reaches ``budget_words``; the sentence that
+crosses the budget is kept, so a summary is never more than one sentence over the budget (and never
+over it when ``strict=True``). Measured with ROUGE F1, stopping after the crossing sentence beat
+stopping before it (+0.4 ROUGE-1) and "whichever is closer" (+0.3).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from .text import Sentence, content_words, split_sentences
+
+
+@dataclass(frozen=True)
+class SummarySentence:
+    document: int   # index of the document in the list given to ``summarize``
+    start: int      # offsets of the sentence in that document's text
+    end: int
+    text: str       # == documents[document][start:end]
+    position: int   # index among the document's usable sentences (0 = its lead)
+
+
+@dataclass(frozen=True)
+class _Settings:
+    lead_weight: float      # share of the score given to the lead prior (the rest: concept gain)
+    min_words: int
+    max_words: int = 80
+    lead_decay: float = 6.0  # position at which the lead prior has fallen to 1/e
+    bigram_weight: float = 1.5
+
+
+# Chosen on half of a public multi-document news set (tuned on even clusters, checked on odd ones)
+# and on single articles of that set; round values, a handful of parameters.
+_MULTI = _Settings(lead_weight=0.3, min_words=10)
+_SINGLE = _Settings(lead_weight=0.7, min_words=6)
+
+# Lines that are page furniture rather than reporting: photo captions and credits, share and
+# sign-up prompts, cookie and browser notices, links.
+_FURNITURE = re.compile(
+    r"(photo|image|getty|reuters/|caption|copyright|\bshare|tweet|sign up|subscribe|newsletter|click"
+    r"|read more|cookie|advertis|all rights reserved|follow (?:us|him|her)|@|https?:|www\.|\.com\b"
+    r"|pic\.twitter|e-?mail|javascript|\bbrowser)",
+    re.IGNORECASE,
+)
+_CLOSERS = "\"'”’)]"
+_FINAL_PUNCT = re.compile(r"[.!?][\"'”’)\]]*$")
+_OPENERS = "\"“‘'("
+
+
+def _usable(text: str, settings: _Settings) -> bool:
+    n = len(text.split())
+    if n < settings.min_words or n > settings.max_words:
+        return False
+    bare = text.rstrip(_CLOSERS)
+    if bare.endswith(("...", "…")):  # teasers and cut-off excerpts
+        return False
+    if not _FINAL_PUNCT.search(text):  # headlines, datelines, list items
+        return False
+    if not (text[0].isalnum() or text[0] in _OPENERS):  # bullets, "*", "—" credit lines
+        return False
+    if _FURNITURE.search(text):
+        return False
+    letters = [c for c in text if c.isalpha()]
+    return not letters or sum(c.isupper() for c in letters) <= 0.3 * len(letters)
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    # NLTK comes with rouge-score (a dependency); the same Porter stemmer the ROUGE scorer uses.
+    from nltk.stem.porter import PorterStemmer
+
+    return PorterStemmer()
+
+
+@lru_cache(maxsize=65536)
+def _stem(word: str) -> str:
+    return _stemmer().stem(word)
+
+
+@dataclass
+class _Candidate:
+    document: int
+    sentence: Sentence
+    position: int
+    concepts: frozenset[str]
+    length: int  # content words
+
+
+def _candidates(documents: Sequence[str], settings: _Settings) -> list[_Candidate]:
+    out = []
+    for d, text in enumerate(documents):
+        position = 0
+        for sentence in split_sentences(text or ""):
+            if not _usable(sentence.text, settings):
+                continue
+            stems = [_stem(w) for w in content_words(sentence.text)]
+            if not stems:
+                continue
+            concepts = set(stems) | {f"{a} {b}" for a, b in zip(stems, stems[1:])}
+            out.append(_Candidate(d, sentence, position, frozenset(concepts), len(stems)))
+            position += 1
+    return out
+
+
+def _concept_weights(candidates: list[_Candidate], bigram_weight: float) -> dict[str, float]:
+    count: dict[str, int] = {}
+    docs: dict[str, set[int]] = {}
+    for c in candidates:
+        for concept in c.concepts:
+            count[concept] = count.get(concept, 0) + 1
+            docs.setdefault(concept, set()).add(c.document)
+    return {
+        concept: len(docs[concept]) * math.log1p(n) * (bigram_weight if " " in concept else 1.0)
+        for concept, n in count.items()
+    }
+
+
+def summarize(documents: Sequence[str], budget_words: int, *, max_sentences: int | None = None,
+              strict: bool = False) -> list[SummarySentence]:
+    """An extractive summary of ``documents`` (one story) in about ``budget_words`` words.
+
+    Sentences are returned in reading order: by document, then by place in the document. The
+    summary reaches the budget with at most one sentence over it (none over with ``strict``);
+    ``max_sentences`` caps the number of sentences. Empty input gives an empty summary.
+    """
+    if budget_words <= 0 or max_sentences == 0:
+        return []
+    settings = _MULTI if sum(1 for d in documents if d and d.strip()) > 1 else _SINGLE
+    candidates = _candidates(documents, settings)
+    if not candidates:
+        return []
+    weights = _concept_weights(candidates, settings.bigram_weight)
+    lead = [math.exp(-c.position / settings.lead_decay) for c in candidates]
+
+    covered: set[str] = set()
+    chosen: list[int] = []
+    available = set(range(len(candidates)))
+    words = 0
+    while available and (max_sentences is None or len(chosen) < max_sentences):
+        gains = {i: sum(weights[x] for x in candidates[i].concepts - covered) / candidates[i].length
+                 for i in available}
+        best_gain = max(gains.values())
+        if best_gain <= 0:
+            break
+        pick = max(available, key=lambda i: ((1 - settings.lead_weight) * gains[i] / best_gain
+                                             + settings.lead_weight * lead[i], -i))
+        n = len(candidates[pick].sentence.text.split())
+        available.discard(pick)
+        if strict and words + n > budget_words:
+            continue  # a shorter sentence may still fit
+        chosen.append(pick)
+        covered |= candidates[pick].concepts
+        words += n
+        if words >= budget_words:
+            break
+
+    chosen.sort(key=lambda i: (candidates[i].document, candidates[i].sentence.start))
+    return [
+        SummarySentence(document=c.document, start=c.sentence.start, end=c.sentence.end,
+                        text=c.sentence.text, position=c.position)
+        for c in (candidates[i] for i in chosen)
+    ]
