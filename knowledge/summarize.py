@@ -43,6 +43,7 @@ class SummarySentence:
     end: int
     text: str       # == documents[document][start:end]
     position: int   # index among the document's usable sentences (0 = its lead)
+    score: float    # selection score when picked, in [0, 1]
 
 
 @dataclass(frozen=True)
@@ -52,12 +53,16 @@ class _Settings:
     max_words: int = 80
     lead_decay: float = 6.0  # position at which the lead prior has fallen to 1/e
     bigram_weight: float = 1.5
+    filtered: bool = True    # skip captions, teasers, headline-like lines (see ``_usable``)
 
 
 # Chosen on half of a public multi-document news set (tuned on even clusters, checked on odd ones)
 # and on single articles of that set; round values, a handful of parameters.
 _MULTI = _Settings(lead_weight=0.3, min_words=10)
 _SINGLE = _Settings(lead_weight=0.7, min_words=6)
+# When nothing passes the filters (short notes, lists, a headline and two lines), any sentence with
+# content words may be used: a short document still gets a summary.
+_RELAXED = _Settings(lead_weight=0.7, min_words=1, max_words=10_000, filtered=False)
 
 # Lines that are page furniture rather than reporting: photo captions and credits, share and
 # sign-up prompts, cookie and browser notices, links.
@@ -73,6 +78,8 @@ _OPENERS = "\"“‘'("
 
 
 def _usable(text: str, settings: _Settings) -> bool:
+    if not settings.filtered:
+        return True
     n = len(text.split())
     if n < settings.min_words or n > settings.max_words:
         return False
@@ -151,14 +158,14 @@ def summarize(documents: Sequence[str], budget_words: int, *, max_sentences: int
     if budget_words <= 0 or max_sentences == 0:
         return []
     settings = _MULTI if sum(1 for d in documents if d and d.strip()) > 1 else _SINGLE
-    candidates = _candidates(documents, settings)
+    candidates = _candidates(documents, settings) or _candidates(documents, _RELAXED)
     if not candidates:
         return []
     weights = _concept_weights(candidates, settings.bigram_weight)
     lead = [math.exp(-c.position / settings.lead_decay) for c in candidates]
 
     covered: set[str] = set()
-    chosen: list[int] = []
+    chosen: dict[int, float] = {}  # candidate -> its score when picked
     available = set(range(len(candidates)))
     words = 0
     while available and (max_sentences is None or len(chosen) < max_sentences):
@@ -167,21 +174,22 @@ def summarize(documents: Sequence[str], budget_words: int, *, max_sentences: int
         best_gain = max(gains.values())
         if best_gain <= 0:
             break
-        pick = max(available, key=lambda i: ((1 - settings.lead_weight) * gains[i] / best_gain
-                                             + settings.lead_weight * lead[i], -i))
+        scores = {i: (1 - settings.lead_weight) * gains[i] / best_gain + settings.lead_weight * lead[i]
+                  for i in available}
+        pick = max(available, key=lambda i: (scores[i], -i))
         n = len(candidates[pick].sentence.text.split())
         available.discard(pick)
         if strict and words + n > budget_words:
             continue  # a shorter sentence may still fit
-        chosen.append(pick)
+        chosen[pick] = scores[pick]
         covered |= candidates[pick].concepts
         words += n
         if words >= budget_words:
             break
 
-    chosen.sort(key=lambda i: (candidates[i].document, candidates[i].sentence.start))
+    order = sorted(chosen, key=lambda i: (candidates[i].document, candidates[i].sentence.start))
     return [
         SummarySentence(document=c.document, start=c.sentence.start, end=c.sentence.end,
-                        text=c.sentence.text, position=c.position)
-        for c in (candidates[i] for i in chosen)
+                        text=c.sentence.text, position=c.position, score=round(chosen[i], 4))
+        for i, c in ((i, candidates[i]) for i in order)
     ]

@@ -1,0 +1,111 @@
+"""The extractive summariser on small hand-made clusters whose right picks are known."""
+
+from __future__ import annotations
+
+from knowledge.summarize import summarize
+
+FLOOD_A = (
+    "Heavy rain flooded the river town of Millbrook on Tuesday, forcing hundreds of residents from their homes.\n\n"
+    "Photo: Residents wade through water on Main Street (Getty Images)\n\n"
+    "The mayor of Millbrook declared a state of emergency as the river rose above its banks overnight.\n\n"
+    "Local bakeries reported a busy weekend before the storm arrived, with long queues for bread and pastries.\n\n"
+    "Emergency crews used boats to rescue families trapped on the upper floors of their flooded homes."
+)
+FLOOD_B = (
+    "Officials in Millbrook ordered evacuations after the river burst its banks and flooded homes across town.\n\n"
+    "Rescue crews in boats pulled families from flooded homes as the water kept rising through the night.\n\n"
+    "The town's football team postponed its match against a rival club because of the weather forecast.\n\n"
+    "Share this story on Facebook and Twitter and sign up for our newsletter for more updates."
+)
+FLOOD_C = (
+    "The river flooded Millbrook after two days of heavy rain, and the mayor declared a state of emergency.\n\n"
+    "Forecasters expect the rain to ease by Thursday, although the river may stay high for several days.\n\n"
+    "A local artist opened an exhibition of watercolour landscapes at the town library last month."
+)
+CLUSTER = [FLOOD_A, FLOOD_B, FLOOD_C]
+
+
+def _words(sentences) -> list[int]:
+    return [len(s.text.split()) for s in sentences]
+
+
+def test_every_sentence_is_a_verbatim_slice_of_its_document():
+    summary = summarize(CLUSTER, 60)
+    assert summary
+    for s in summary:
+        assert CLUSTER[s.document][s.start:s.end] == s.text
+
+
+def test_sentences_come_in_reading_order():
+    summary = summarize(CLUSTER, 80)
+    keys = [(s.document, s.start) for s in summary]
+    assert keys == sorted(keys)
+
+
+def test_summary_is_at_most_one_sentence_over_the_budget():
+    for budget in (5, 20, 35, 50, 70, 90):
+        lengths = _words(summarize(CLUSTER, budget))
+        # the sentence that crossed the budget is the only one allowed past it
+        assert sum(lengths) - max(lengths) < budget, budget
+
+
+def test_strict_summary_never_exceeds_the_budget():
+    for budget in (20, 35, 50, 70):
+        assert sum(_words(summarize(CLUSTER, budget, strict=True))) <= budget
+
+
+def test_summary_stops_once_the_budget_is_reached():
+    lengths = _words(summarize(CLUSTER, 40))
+    assert sum(lengths) >= 40
+
+
+def test_max_sentences_caps_the_summary():
+    assert len(summarize(CLUSTER, 500, max_sentences=2)) == 2
+
+
+def test_what_several_articles_repeat_is_chosen_over_side_stories():
+    text = " ".join(s.text for s in summarize(CLUSTER, 30))
+    assert "flood" in text.lower()
+    for side_story in ("bakeries", "football", "watercolour"):
+        assert side_story not in text
+
+
+def test_captions_and_share_prompts_are_never_chosen():
+    text = " ".join(s.text for s in summarize(CLUSTER, 1000))
+    assert "Photo:" not in text
+    assert "newsletter" not in text
+
+
+def test_the_same_sentence_in_two_articles_is_chosen_once():
+    shared = "The central bank raised interest rates by half a percentage point on Wednesday to fight inflation."
+    docs = [
+        shared + "\n\nMarkets fell sharply after the central bank announcement as investors sold shares in banks.",
+        shared + "\n\nThe central bank governor said further increases in interest rates may follow this year.",
+    ]
+    texts = [s.text for s in summarize(docs, 60)]
+    assert texts.count(shared) == 1
+
+
+def test_a_single_article_starts_with_its_lead():
+    article = (
+        "The city council approved a new budget for public transport on Monday after a long debate.\n\n"
+        "The plan adds twelve bus routes and extends the evening service of the tram lines by two hours.\n\n"
+        "Some council members argued that the money should instead go to repairing roads and bridges.\n\n"
+        "A spokesperson for the transport authority said the new routes would start running in the spring."
+    )
+    summary = summarize([article], 15)
+    assert summary[0].position == 0
+    assert summary[0].text.startswith("The city council approved")
+
+
+def test_a_document_of_short_lines_still_gets_a_summary():
+    note = "Server outage today.\n\nLogins failed for an hour.\n\nFixed at noon."
+    summary = summarize([note], 10)
+    assert summary
+    assert all(note[s.start:s.end] == s.text for s in summary)
+
+
+def test_nothing_to_summarise_gives_an_empty_summary():
+    assert summarize([], 50) == []
+    assert summarize(["", "   "], 50) == []
+    assert summarize(CLUSTER, 0) == []
