@@ -24,7 +24,7 @@ from .errors import (
     UnsupportedFileType,
 )
 from .models import Answer, Briefing, Document, IndexReport, SearchHit
-from .store import NewDocument, Store, utcnow
+from .store import NewDocument, Store, inserted_document, utcnow
 from .text import sha256
 
 log = logging.getLogger(__name__)
@@ -234,12 +234,14 @@ class KnowledgeBase:
         async with self._write_lock:
             todo: list[tuple[int, _Prepared]] = []
             seen: dict[tuple[str, int], str] = {}
+            stored = await self.store.find_by_hashes(
+                (item.doc.content_hash, item.doc.guild_id) for item in items if not isinstance(item, Exception))
             for i, item in enumerate(items):
                 if isinstance(item, Exception):
                     results[i] = item
                     continue
                 key = (item.doc.content_hash, item.doc.guild_id or 0)
-                existing = await self.store.find_by_hash(item.doc.content_hash, item.doc.guild_id)
+                existing = stored.get(key)
                 if existing is not None and existing.id != item.replace_id:
                     results[i] = DuplicateDocument(f"{item.name}: already indexed as #{existing.id} "
                                                    f"“{existing.title}”", existing_id=existing.id)
@@ -250,12 +252,13 @@ class KnowledgeBase:
                     todo.append((i, item))
             vectors = await self._vectors_for([item for _, item in todo])
             for (i, item), vecs in zip(todo, vectors):
+                added_at = item.added_at or utcnow()
                 doc_id, ids = await self.store.insert_document(item.doc, item.passages, vecs, self.model_id,
-                                                               replace_id=item.replace_id, added_at=item.added_at)
+                                                               replace_id=item.replace_id, added_at=added_at)
                 if item.replace_id is not None:
                     self.dense.remove_document(item.replace_id)
                 self.dense.add(ids, doc_id, item.doc.guild_id, item.doc.published, vecs)
-                results[i] = await self.store.get_document(doc_id)
+                results[i] = inserted_document(item.doc, doc_id, len(ids), added_at)
                 log.info("indexed #%d %r: %d passages", doc_id, item.doc.title, len(ids))
         return results  # type: ignore[return-value]
 

@@ -185,6 +185,17 @@ def _document(row: Sequence, passages: int = 0) -> Document:
     )
 
 
+def inserted_document(doc: NewDocument, doc_id: int, passages: int, added_at: dt.datetime) -> Document:
+    """The ``Document`` that ``Store.get_document`` reads back for a row just written with
+    ``insert_document(..., added_at=added_at)``: saves one query per indexed document."""
+    return Document(
+        id=doc_id, title=doc.title, source=doc.source, published=doc.published, author=doc.author,
+        guild_id=doc.guild_id, origin=doc.origin, content_hash=doc.content_hash,
+        added_at=_parse_ts(_iso(added_at)), passages=passages, words=doc.words,
+        published_precision=doc.published_precision,
+    )
+
+
 class Store:
     def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
         self._conn = conn
@@ -243,6 +254,23 @@ class Store:
             row = await cur.fetchone()
         return _document(row) if row else None
 
+    async def find_by_hashes(self, keys: Iterable[tuple[str, int | None]]) -> dict[tuple[str, int], Document]:
+        """``find_by_hash`` for many (content hash, guild id) pairs in one query per 500 hashes; keyed
+        by (hash, guild id or 0)."""
+        wanted = {(h, g or 0) for h, g in keys}
+        hashes = sorted({h for h, _ in wanted})
+        found: dict[tuple[str, int], Document] = {}
+        for i in range(0, len(hashes), 500):
+            chunk = hashes[i:i + 500]
+            sql = (f"SELECT {_DOC_COLUMNS}, IFNULL(d.guild_id, 0) FROM documents d"
+                   f" WHERE d.content_hash IN ({','.join('?' * len(chunk))})")
+            async with self._conn.execute(sql, chunk) as cur:
+                for row in await cur.fetchall():
+                    key = (row[7], row[_NDOC])
+                    if key in wanted:
+                        found[key] = _document(row[:_NDOC])
+        return found
+
     async def find_by_origin(self, origin: str, guild_id: int | None) -> Document | None:
         sql = f"SELECT {_DOC_COLUMNS} FROM documents d WHERE d.origin = ? AND IFNULL(d.guild_id, 0) = ? ORDER BY d.id DESC"
         async with self._conn.execute(sql, (origin, guild_id or 0)) as cur:
@@ -275,19 +303,24 @@ class Store:
                  doc.guild_id, doc.origin, doc.content_hash, doc.text, doc.words, _iso(added_at or utcnow())),
             )
             doc_id = cur.lastrowid
-            ids: list[int] = []
-            for p, vec in zip(passages, vectors):
-                cur = await conn.execute(
-                    "INSERT INTO passages (document_id, ordinal, paragraph_index, char_start, char_end, text,"
-                    " text_hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (doc_id, p.ordinal, p.paragraph_index, p.char_start, p.char_end, p.text, p.text_hash),
-                )
-                pid = cur.lastrowid
-                ids.append(pid)
-                await conn.execute("INSERT INTO passages_fts (rowid, text, title) VALUES (?, ?, ?)",
-                                   (pid, p.text, doc.title))
-                await conn.execute("INSERT INTO vectors (passage_id, model, dim, vector) VALUES (?, ?, ?, ?)",
-                                   (pid, model, int(vec.shape[0]), vec.tobytes()))
+            if not passages:
+                return doc_id, []
+            # Three executemany calls instead of three statements per passage: every await is a hop to
+            # aiosqlite's thread, and those hops were most of ingest's cost besides the model. The ids
+            # are the ones SQLite would pick itself (MAX + 1), safe because BEGIN IMMEDIATE holds the
+            # write lock until COMMIT.
+            async with conn.execute("SELECT IFNULL(MAX(id), 0) FROM passages") as cur:
+                (last,) = await cur.fetchone()
+            ids = list(range(last + 1, last + 1 + len(passages)))
+            await conn.executemany(
+                "INSERT INTO passages (id, document_id, ordinal, paragraph_index, char_start, char_end, text,"
+                " text_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(pid, doc_id, p.ordinal, p.paragraph_index, p.char_start, p.char_end, p.text, p.text_hash)
+                 for pid, p in zip(ids, passages)])
+            await conn.executemany("INSERT INTO passages_fts (rowid, text, title) VALUES (?, ?, ?)",
+                                   [(pid, p.text, doc.title) for pid, p in zip(ids, passages)])
+            await conn.executemany("INSERT INTO vectors (passage_id, model, dim, vector) VALUES (?, ?, ?, ?)",
+                                   [(pid, model, int(vec.shape[0]), vec.tobytes()) for pid, vec in zip(ids, vectors)])
         return doc_id, ids
 
     async def delete_document(self, doc_id: int) -> list[int]:

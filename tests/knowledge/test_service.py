@@ -180,6 +180,13 @@ async def test_changed_file_vectors_belong_to_their_passages(kb, changed):
         assert np.allclose(row[p.id], vector)
 
 
+async def test_indexed_document_is_what_the_store_reads_back(kb):
+    doc = await kb.add_text("Dam opens\n\nThe new dam opened on the river.", published=dt.date(2024, 2, 29),
+                            source="River Times", guild_id=3)
+    assert doc == await kb.store.get_document(doc.id)
+    assert doc.passages == 1 and doc.guild_id == 3 and doc.published == dt.date(2024, 2, 29)
+
+
 # ---------------------------------------------------------------------------------------------- duplicates
 
 
