@@ -295,22 +295,20 @@ class Store:
         async with self.transaction() as conn:
             if replace_id is not None:
                 await conn.execute("DELETE FROM documents WHERE id = ?", (replace_id,))
-            cur = await conn.execute(
+            # RETURNING hands back the passage id to start from in the same round trip: the ids are the
+            # ones SQLite would pick itself (MAX + 1), safe because BEGIN IMMEDIATE holds the write lock
+            # until COMMIT. Then three executemany calls instead of three statements per passage: every
+            # await is a hop to aiosqlite's thread, and those hops were most of ingest's cost besides
+            # the model.
+            async with conn.execute(
                 "INSERT INTO documents (title, source, published, published_precision, author, guild_id, origin,"
-                " content_hash, text, words, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " content_hash, text, words, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " RETURNING id, (SELECT IFNULL(MAX(id), 0) FROM passages)",
                 (doc.title, doc.source, doc.published.isoformat() if doc.published else None,
                  doc.published_precision, doc.author,
                  doc.guild_id, doc.origin, doc.content_hash, doc.text, doc.words, _iso(added_at or utcnow())),
-            )
-            doc_id = cur.lastrowid
-            if not passages:
-                return doc_id, []
-            # Three executemany calls instead of three statements per passage: every await is a hop to
-            # aiosqlite's thread, and those hops were most of ingest's cost besides the model. The ids
-            # are the ones SQLite would pick itself (MAX + 1), safe because BEGIN IMMEDIATE holds the
-            # write lock until COMMIT.
-            async with conn.execute("SELECT IFNULL(MAX(id), 0) FROM passages") as cur:
-                (last,) = await cur.fetchone()
+            ) as cur:
+                [(doc_id, last)] = await cur.fetchall()
             ids = list(range(last + 1, last + 1 + len(passages)))
             await conn.executemany(
                 "INSERT INTO passages (id, document_id, ordinal, paragraph_index, char_start, char_end, text,"
