@@ -1,0 +1,297 @@
+"""The daily briefing: what arrived in a window, grouped into stories, most covered first, each story
+a headline taken from its documents and two or three extractive sentences cited like answers.
+
+Grouping uses the passage vectors already stored for search (a document's vector is the mean of its
+passages'), so a briefing embeds nothing new. Same-story articles are merged by average-linkage
+clustering over cosine similarity; near-duplicates (the same article syndicated or uploaded twice)
+always land in one story and are summarised once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .models import Briefing, Citation, Document, Passage, Story
+from .retrieval import passage_embedding_text
+from .summarize import SummarySentence, summarize
+from .text import words
+
+if TYPE_CHECKING:
+    from .service import KnowledgeBase
+
+log = logging.getLogger(__name__)
+
+# Average cosine between two groups' documents above which they are one story. Measured with
+# all-MiniLM-L6-v2 on mixed windows of public multi-document news clusters (15 stories, ~43 articles):
+# 0.45 -> pairwise precision 0.92 / recall 0.75, 0.5 -> 0.94 / 0.69, 0.6 -> 0.96 / 0.58. Merging two
+# different stories is the worse error in a briefing, so the stricter side of the knee.
+STORY_THRESHOLD = 0.5
+# Shared word 5-grams (relative to the shorter text) from which two documents are the same article.
+NEAR_DUPLICATE_OVERLAP = 0.7
+# Per story: two or three sentences, about 75 words; a story needs at least this many words left.
+STORY_WORDS = 75
+STORY_SENTENCES = 3
+MIN_STORY_WORDS = 20
+
+PARAGRAPH_SEPARATOR = "\n\n"
+
+
+# ---------------------------------------------------------------------------- pure parts
+
+
+def shingles(text: str, n: int = 5) -> frozenset[tuple[str, ...]]:
+    tokens = words(text)
+    if len(tokens) < n:
+        return frozenset([tuple(tokens)]) if tokens else frozenset()
+    return frozenset(tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1))
+
+
+def near_duplicate(a: frozenset, b: frozenset, *, overlap: float = NEAR_DUPLICATE_OVERLAP) -> bool:
+    """Same article: most word 5-grams of the shorter text are in the longer one (syndicated copies
+    with a different first line or footer still match)."""
+    if not a or not b:
+        return False
+    return len(a & b) >= overlap * min(len(a), len(b))
+
+
+def group_stories(similarity: np.ndarray, *, threshold: float = STORY_THRESHOLD) -> list[list[int]]:
+    """Groups of row indices whose average pairwise similarity stays at or above ``threshold``
+    (average-linkage agglomerative clustering: no chaining of A~B~C into one story when A and C
+    differ). Each group is sorted; groups are in order of their first member."""
+    n = len(similarity)
+    if n == 0:
+        return []
+    link = np.array(similarity, dtype=np.float64, copy=True)
+    np.fill_diagonal(link, -np.inf)
+    members: dict[int, list[int]] = {i: [i] for i in range(n)}
+    alive = list(range(n))
+    while len(alive) > 1:
+        sub = link[np.ix_(alive, alive)]
+        flat = int(np.argmax(sub))
+        a, b = alive[flat // len(alive)], alive[flat % len(alive)]
+        if sub.flat[flat] < threshold:
+            break
+        na, nb = len(members[a]), len(members[b])
+        # average linkage (Lance-Williams): the merged group's mean similarity to every other group
+        merged = (na * link[a] + nb * link[b]) / (na + nb)
+        link[a], link[:, a] = merged, merged
+        link[a, a] = -np.inf
+        members[a] += members.pop(b)
+        alive.remove(b)
+    return sorted((sorted(members[i]) for i in alive), key=lambda g: g[0])
+
+
+def central_member(similarity: np.ndarray, group: Sequence[int]) -> int:
+    """The group's document most similar on average to the others (ties: the first)."""
+    if len(group) == 1:
+        return group[0]
+    sub = similarity[np.ix_(group, group)]
+    return group[int(np.argmax(sub.sum(axis=1)))]
+
+
+def order_stories(groups: list[list[int]], latest: Sequence[float]) -> list[list[int]]:
+    """Most important first: stories covered by more documents, then the more recent (``latest``:
+    a timestamp per document; a story is as recent as its newest document)."""
+    return sorted(groups, key=lambda g: (-len(g), -max(latest[i] for i in g)))
+
+
+def containing_passage(passages: Sequence[Passage], start: int, end: int) -> Passage | None:
+    """The passage holding a sentence; if a sentence straddles two, the one holding its start."""
+    for p in passages:
+        if p.char_start <= start and end <= p.char_end:
+            return p
+    for p in passages:
+        if p.char_start <= start < p.char_end:
+            return p
+    return None
+
+
+# ---------------------------------------------------------------------------- the briefing
+
+
+@dataclass
+class _Window:
+    docs: list[Document]
+    texts: dict[int, str]
+    passages: dict[int, list[Passage]]
+    vectors: dict[int, np.ndarray]   # one L2-normalised vector per document
+
+
+async def build_briefing(kb: "KnowledgeBase", *, since: dt.datetime, until: dt.datetime, scope: int | None,
+                         max_words: int, by: str = "added") -> Briefing:
+    """The briefing of documents that arrived in [since, until) (``by="added"``) or were published
+    between since's and until's dates (``by="published"``). ``max_words`` bounds the words of all
+    story summaries together; stories that do not fit are counted in the text."""
+    if by not in ("added", "published"):
+        raise ValueError(f"by must be 'added' or 'published', not {by!r}")
+    if by == "added":
+        docs = await kb.store.list_documents(scope=scope, added_since=since, added_until=until)
+    else:
+        docs = await kb.store.list_documents(scope=scope, published_from=since.date(), published_to=until.date())
+    if not docs:
+        return Briefing(since=since, until=until, stories=[], documents=0,
+                        text=f"Nothing new since {_when(since, by)}.")
+
+    ids = [d.id for d in docs]
+    texts = await kb.store.document_texts(ids)
+    passages: dict[int, list[Passage]] = {}
+    for p in await kb.store.passages_of_documents(ids):
+        passages.setdefault(p.document_id, []).append(p)
+    window = _Window(docs, texts, passages, await _document_vectors(kb, docs, passages))
+    stories, more = await asyncio.to_thread(_compose, window, max_words, by)
+    briefing = Briefing(since=since, until=until, stories=stories, documents=len(docs))
+    return replace(briefing, text=format_briefing(briefing, more_stories=more, by=by))
+
+
+async def _document_vectors(kb: "KnowledgeBase", docs: list[Document],
+                            passages: dict[int, list[Passage]]) -> dict[int, np.ndarray]:
+    """Mean of each document's stored passage vectors; a document without stored vectors (none
+    should lack them) is embedded from its title and first passage."""
+    stored = kb.dense.vectors([p.id for ps in passages.values() for p in ps])
+    out: dict[int, np.ndarray] = {}
+    missing: list[Document] = []
+    for d in docs:
+        rows = [stored[p.id] for p in passages.get(d.id, []) if p.id in stored]
+        if rows:
+            out[d.id] = _unit(np.mean(rows, axis=0))
+        else:
+            missing.append(d)
+    if missing:
+        log.warning("briefing: %d documents without stored vectors, embedding them", len(missing))
+        texts = [passage_embedding_text(d.title, passages[d.id][0].text if passages.get(d.id) else "")
+                 for d in missing]
+        vecs = await asyncio.to_thread(kb.embedder.encode, texts, bulk=len(texts) > 1)
+        out.update({d.id: _unit(v) for d, v in zip(missing, vecs)})
+    return out
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    v = np.asarray(v, dtype=np.float32)
+    norm = float(np.linalg.norm(v))
+    return v / norm if norm > 0 else v
+
+
+def _compose(window: _Window, max_words: int, by: str) -> tuple[list[Story], int]:
+    docs = window.docs
+    matrix = np.stack([window.vectors[d.id] for d in docs]) if docs else np.zeros((0, 1))
+    similarity = matrix @ matrix.T
+    grams = [shingles(window.texts.get(d.id, "")) for d in docs]
+    duplicate_of = _near_duplicates(similarity, grams)
+    for i, j in duplicate_of.items():  # the same article is always the same story
+        similarity[i, j] = similarity[j, i] = 1.0
+    groups = group_stories(similarity)
+    ordered = order_stories(groups, [_timestamp(d, by) for d in docs])
+
+    stories: list[Story] = []
+    number = 1
+    left = max_words
+    shown = 0
+    for group in ordered:
+        if left < MIN_STORY_WORDS:
+            break
+        story = _story(window, similarity, group, duplicate_of, min(STORY_WORDS, left), number)
+        if story is None:
+            continue
+        stories.append(story)
+        shown += 1
+        number += len(story.citations)
+        left -= sum(len(c.quote.split()) for c in story.citations)
+    return stories, len(ordered) - shown
+
+
+def _near_duplicates(similarity: np.ndarray, grams: list[frozenset]) -> dict[int, int]:
+    """index -> index of the earlier document it duplicates. Only pairs already close in meaning
+    are compared word by word."""
+    out: dict[int, int] = {}
+    for j in range(len(grams)):
+        for i in range(j):
+            if i not in out and similarity[i, j] >= 0.8 and near_duplicate(grams[i], grams[j]):
+                out[j] = i
+                break
+    return out
+
+
+def _story(window: _Window, similarity: np.ndarray, group: list[int], duplicate_of: dict[int, int],
+           budget: int, first_number: int) -> Story | None:
+    docs = window.docs
+    centre = central_member(similarity, group)
+    # Central document first (summaries read in document order), then the closest to it; copies of
+    # an article already in the story are left out of the summary.
+    readers = sorted((i for i in group if i not in duplicate_of or duplicate_of[i] not in group),
+                     key=lambda i: (i != centre, -similarity[centre, i]))
+    texts = [window.texts.get(docs[i].id, "") for i in readers]
+    picked = summarize(texts, budget, max_sentences=STORY_SENTENCES, strict=True)
+    if not picked:  # every sentence longer than the budget: one short enough for what is left
+        picked = summarize(texts, budget, max_sentences=1, strict=True)
+    citations: list[Citation] = []
+    parts: list[str] = []
+    for s in picked:
+        doc = docs[readers[s.document]]
+        citation = _citation(first_number + len(citations), doc, window.passages.get(doc.id, []), s)
+        if citation is None:
+            continue
+        citations.append(citation)
+        parts.append(f"{s.text} [{citation.number}]")
+    if not citations:
+        return None
+    return Story(headline=docs[centre].title, summary=" ".join(parts), citations=citations,
+                 document_ids=[docs[i].id for i in sorted(group, key=lambda i: (i != centre, i))],
+                 sources=len(group))
+
+
+def _citation(number: int, doc: Document, passages: Sequence[Passage], s: SummarySentence) -> Citation | None:
+    passage = containing_passage(passages, s.start, s.end)
+    if passage is None:
+        log.warning("briefing: no passage of #%d holds chars %d-%d", doc.id, s.start, s.end)
+        return None
+    paragraph = passage.paragraph_index + passage.text.count(PARAGRAPH_SEPARATOR, 0, s.start - passage.char_start)
+    return Citation(number=number, document_id=doc.id, title=doc.title, source=doc.source,
+                    published=doc.published, passage_id=passage.id, quote=s.text, paragraph_index=paragraph,
+                    char_start=s.start, char_end=s.end, score=s.score, origin=doc.origin)
+
+
+def _timestamp(doc: Document, by: str) -> float:
+    if by == "published" and doc.published is not None:
+        return dt.datetime.combine(doc.published, dt.time(), tzinfo=dt.timezone.utc).timestamp()
+    added = doc.added_at if doc.added_at.tzinfo else doc.added_at.replace(tzinfo=dt.timezone.utc)
+    return added.timestamp() if by == "added" else -math.inf
+
+
+# ---------------------------------------------------------------------------- rendering
+
+
+def _when(ts: dt.datetime, by: str = "added") -> str:
+    if by == "published":
+        return ts.date().isoformat()
+    if ts.tzinfo is None:
+        ts = ts.replace(tzinfo=dt.timezone.utc)
+    return ts.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def format_briefing(b: Briefing, *, more_stories: int = 0, by: str = "added") -> str:
+    """Plain text: the window and counts, then per story its headline, sources, cited summary and
+    numbered sources; "Nothing new since ..." for an empty window."""
+    if b.empty and not b.documents:
+        return f"Nothing new since {_when(b.since, by)}."
+    lines = [f"Briefing for {_when(b.since, by)} – {_when(b.until, by)}: {_plural(b.documents, 'new document')}"]
+    for k, story in enumerate(b.stories, start=1):
+        lines += ["", f"{k}. {story.headline} ({_plural(story.sources, 'source')})", story.summary]
+        for c in story.citations:
+            when = c.published.isoformat() if c.published else "undated"
+            source = f" · {c.source}" if c.source else ""
+            lines.append(f"   [{c.number}] {c.title} — {when}{source} (#{c.document_id} ¶{c.paragraph_index + 1})")
+    if more_stories:
+        lines += ["", f"…and {more_stories} more {'story' if more_stories == 1 else 'stories'} not shown."]
+    return "\n".join(lines)

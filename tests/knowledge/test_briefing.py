@@ -1,0 +1,231 @@
+"""The briefing: story grouping and ordering as pure functions on hand-made numbers, then whole
+briefings from a real KnowledgeBase on a temp SQLite file with the fast fake embedder."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+import pytest_asyncio
+
+from knowledge.briefing import (
+    central_member, containing_passage, format_briefing, group_stories, near_duplicate, order_stories, shingles,
+)
+from knowledge.config import KnowledgeConfig
+from knowledge.embed import HashingEmbedder
+from knowledge.models import Briefing, Passage
+from knowledge.service import KnowledgeBase
+
+NOW = dt.datetime(2024, 5, 2, 8, 0, tzinfo=dt.timezone.utc)
+
+# ---------------------------------------------------------------------------- pure functions
+
+
+def test_documents_above_the_threshold_form_one_story():
+    sim = np.array([[1.0, 0.8, 0.1],
+                    [0.8, 1.0, 0.2],
+                    [0.1, 0.2, 1.0]])
+    assert group_stories(sim, threshold=0.5) == [[0, 1], [2]]
+
+
+def test_a_chain_of_similar_pairs_is_not_one_story():
+    # 0~1 and 1~2 are close, 0 and 2 are not: average linkage keeps 2 apart (single linkage would not)
+    sim = np.array([[1.0, 0.9, 0.0],
+                    [0.9, 1.0, 0.6],
+                    [0.0, 0.6, 1.0]])
+    assert group_stories(sim, threshold=0.5) == [[0, 1], [2]]
+
+
+def test_every_document_is_in_exactly_one_story():
+    rng = np.random.default_rng(7)
+    v = rng.normal(size=(12, 8))
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    groups = group_stories(v @ v.T, threshold=0.3)
+    assert sorted(i for g in groups for i in g) == list(range(12))
+
+
+def test_no_documents_no_stories():
+    assert group_stories(np.zeros((0, 0))) == []
+
+
+def test_the_central_document_is_the_most_similar_to_the_others():
+    sim = np.array([[1.0, 0.5, 0.4],
+                    [0.5, 1.0, 0.9],
+                    [0.4, 0.9, 1.0]])
+    assert central_member(sim, [0, 1, 2]) == 1
+    assert central_member(sim, [2]) == 2
+
+
+def test_stories_with_more_sources_come_first_then_newer():
+    groups = [[0], [1, 2], [3]]
+    latest = [100.0, 10.0, 20.0, 300.0]
+    assert order_stories(groups, latest) == [[1, 2], [3], [0]]
+
+
+def test_near_duplicates_share_most_of_their_word_five_grams():
+    article = ("The harbour workers ended their strike on Monday after the port authority agreed to raise wages "
+               "by six percent and to hire more crane operators before the summer season begins.")
+    syndicated = "LONDON (Wire) — " + article + " Copyright 2024 Wire Service."
+    other = ("The port authority said on Monday that the harbour would reopen fully by Friday, with crane "
+             "operators working double shifts to clear the backlog of ships.")
+    assert near_duplicate(shingles(article), shingles(syndicated))
+    assert not near_duplicate(shingles(article), shingles(other))
+    assert not near_duplicate(shingles(""), shingles(article))
+
+
+def test_the_passage_holding_a_sentence_is_found():
+    passages = [Passage(1, 9, 0, 0, 0, 100, "x" * 100), Passage(2, 9, 1, 2, 102, 250, "y" * 148)]
+    assert containing_passage(passages, 110, 140).id == 2
+    assert containing_passage(passages, 90, 120).id == 1  # straddles: the passage of its start
+    assert containing_passage(passages, 400, 420) is None
+
+
+def test_an_empty_briefing_says_nothing_is_new():
+    since = NOW - dt.timedelta(hours=24)
+    text = format_briefing(Briefing(since=since, until=NOW, stories=[], documents=0))
+    assert text == "Nothing new since 2024-05-01 08:00 UTC."
+
+
+# ---------------------------------------------------------------------------- through a KnowledgeBase
+
+HARBOUR = [
+    ("Harbour strike ends with pay deal",
+     "Harbour workers in Porthaven ended their strike on Monday after the port authority agreed to a pay deal.\n\n"
+     "The harbour strike had stopped all cargo ships in Porthaven for nine days, and crane operators "
+     "said the pay deal gives them a six percent raise.\n\n"
+     "The port authority said cargo ships would return to the harbour on Tuesday."),
+    ("Porthaven port reopens as harbour strike ends",
+     "The port authority in Porthaven reached a pay deal with striking harbour workers on Monday.\n\n"
+     "Crane operators at the harbour accepted a six percent raise, ending a strike that stopped cargo ships "
+     "for nine days.\n\n"
+     "Cargo ships are expected back in the Porthaven harbour on Tuesday, the port authority said."),
+    ("Harbour workers accept pay deal in Porthaven",
+     "Striking harbour workers in Porthaven accepted the port authority's pay deal on Monday.\n\n"
+     "The strike by crane operators had stopped cargo ships at the harbour for nine days; the pay deal "
+     "gives crane operators a six percent raise.\n\n"
+     "Cargo ships will return to Porthaven harbour on Tuesday."),
+]
+GLACIER = ("Glacier melt speeds up in the Alps",
+           "Scientists measured the Rhone glacier melting faster than ever this spring, losing ice at record pace.\n\n"
+           "Meltwater from the glacier raised the level of Lake Geneva, and researchers warned the glacier "
+           "could vanish within decades.")
+OLD = ("Library opens new reading room",
+       "The city library opened a new reading room for students last month, with long desks and quiet hours.")
+
+
+@pytest_asyncio.fixture
+async def kb(tmp_path):
+    kb = await KnowledgeBase.open(KnowledgeConfig(db_path=tmp_path / "kb.db"), embedder=HashingEmbedder())
+    yield kb
+    await kb.close()
+
+
+async def _add(kb, title, text, *, hours_ago, source="Wire", published=None):
+    return await kb.add_text(text, title=title, source=source, published=published,
+                             added_at=NOW - dt.timedelta(hours=hours_ago))
+
+
+@pytest_asyncio.fixture
+async def newsroom(kb):
+    """Three harbour articles and a glacier article added in the last day, a library article a week ago."""
+    ids = {"harbour": [], "glacier": None, "old": None}
+    for k, (title, text) in enumerate(HARBOUR):
+        doc = await _add(kb, title, text, hours_ago=2 + k, source=f"Paper {k}", published=dt.date(2024, 5, 1))
+        ids["harbour"].append(doc.id)
+    ids["glacier"] = (await _add(kb, *GLACIER, hours_ago=1, published=dt.date(2024, 5, 2))).id
+    ids["old"] = (await _add(kb, *OLD, hours_ago=24 * 7, published=dt.date(2024, 4, 20))).id
+    return ids
+
+
+async def test_same_story_articles_are_one_story_with_their_sources_counted(kb, newsroom):
+    b = await kb.brief(since=NOW - dt.timedelta(hours=24), until=NOW)
+    harbour = [s for s in b.stories if set(s.document_ids) & set(newsroom["harbour"])]
+    assert len(harbour) == 1
+    assert sorted(harbour[0].document_ids) == sorted(newsroom["harbour"])
+    assert harbour[0].sources == 3
+
+
+async def test_the_most_covered_story_comes_first(kb, newsroom):
+    b = await kb.brief(since=NOW - dt.timedelta(hours=24), until=NOW)
+    assert [s.sources for s in b.stories] == [3, 1]
+    assert b.stories[1].document_ids == [newsroom["glacier"]]
+
+
+async def test_headlines_are_document_titles(kb, newsroom):
+    b = await kb.brief(since=NOW - dt.timedelta(hours=24), until=NOW)
+    titles = {t for t, _ in HARBOUR} | {GLACIER[0]}
+    assert all(s.headline in titles for s in b.stories)
+
+
+async def test_only_documents_added_in_the_window_are_briefed(kb, newsroom):
+    b = await kb.brief(since=NOW - dt.timedelta(hours=24), until=NOW)
+    assert b.documents == 4
+    assert newsroom["old"] not in {i for s in b.stories for i in s.document_ids}
+
+
+async def test_published_dates_can_define_the_window(kb, newsroom):
+    b = await kb.brief(since=dt.datetime(2024, 5, 2, tzinfo=dt.timezone.utc), until=NOW, by="published")
+    assert [s.document_ids for s in b.stories] == [[newsroom["glacier"]]]
+
+
+async def test_every_sentence_is_cited_with_an_exact_quote_at_its_offsets(kb, newsroom):
+    b = await kb.brief(since=NOW - dt.timedelta(hours=24), until=NOW)
+    numbers = []
+    for story in b.stories:
+        assert 2 <= len(story.citations) <= 3
+        passages = {p.id: p for p in await kb.store.passages_of_documents(story.document_ids)}
+        for c in story.citations:
+            text = await kb.store.document_text(c.document_id)
+            assert text[c.char_start:c.char_end] == c.quote
+            passage = passages[c.passage_id]
+            assert passage.document_id == c.document_id
+            assert passage.char_start <= c.char_start and c.char_end <= passage.char_end
+            assert c.paragraph_index == text.count("\n\n", 0, c.char_start)
+            assert f"{c.quote} [{c.number}]" in story.summary
+            numbers.append(c.number)
+    assert numbers == list(range(1, len(numbers) + 1))
+
+
+async def test_the_briefing_stays_within_its_word_budget(kb, newsroom):
+    for max_words in (25, 40, 80, 350):
+        b = await kb.brief(since=NOW - dt.timedelta(hours=24), until=NOW, max_words=max_words)
+        assert sum(len(c.quote.split()) for s in b.stories for c in s.citations) <= max_words
+    b = await kb.brief(since=NOW - dt.timedelta(hours=24), until=NOW, max_words=25)
+    assert len(b.stories) == 1 and "more story not shown" in b.text
+
+
+async def test_the_text_lists_stories_with_their_numbered_sources(kb, newsroom):
+    b = await kb.brief(since=NOW - dt.timedelta(hours=24), until=NOW)
+    assert b.text.startswith("Briefing for 2024-05-01 08:00 UTC – 2024-05-02 08:00 UTC: 4 new documents")
+    assert "(3 sources)" in b.text and "(1 source)" in b.text
+    for c in (c for s in b.stories for c in s.citations):
+        assert f"[{c.number}] {c.title}" in b.text
+
+
+async def test_a_near_duplicate_is_merged_and_summarised_once(kb, newsroom):
+    title, text = HARBOUR[0]
+    copy = await _add(kb, title + " (syndicated)", "By Wire staff\n\n" + text, hours_ago=1, source="Other")
+    b = await kb.brief(since=NOW - dt.timedelta(hours=24), until=NOW)
+    story = next(s for s in b.stories if copy.id in s.document_ids)
+    assert story.sources == 4
+    quotes = [c.quote for c in story.citations]
+    assert len(quotes) == len(set(quotes))
+
+
+async def test_an_empty_window_gives_a_nothing_new_briefing(kb, newsroom):
+    since = NOW + dt.timedelta(days=1)
+    b = await kb.brief(since=since, until=since + dt.timedelta(hours=24))
+    assert b.empty and b.documents == 0
+    assert b.text == "Nothing new since 2024-05-03 08:00 UTC."
+
+
+async def test_an_empty_knowledge_base_gives_a_nothing_new_briefing(kb):
+    b = await kb.brief(since=NOW - dt.timedelta(hours=24), until=NOW)
+    assert b.empty
+    assert b.text.startswith("Nothing new since")
+
+
+async def test_an_unknown_window_kind_is_refused(kb):
+    with pytest.raises(ValueError):
+        await kb.brief(since=NOW - dt.timedelta(hours=24), until=NOW, by="modified")
