@@ -96,17 +96,21 @@ def _usable(text: str, settings: _Settings) -> bool:
     return not letters or sum(c.isupper() for c in letters) <= 0.3 * len(letters)
 
 
-@lru_cache(maxsize=1)
-def _stemmer():
-    # NLTK comes with rouge-score (a dependency); the same Porter stemmer the ROUGE scorer uses.
-    from nltk.stem.porter import PorterStemmer
-
-    return PorterStemmer()
+_SUFFIXES = (("ies", "y"), ("sses", "ss"), ("ing", ""), ("ed", ""), ("es", ""), ("s", ""), ("ly", ""))
 
 
 @lru_cache(maxsize=65536)
 def _stem(word: str) -> str:
-    return _stemmer().stem(word)
+    """A light suffix stripper: "rescued", "rescues", "rescuing" all count as one concept. (Porter
+    would do as well but NLTK takes seconds to import.)"""
+    if len(word) <= 4 or not word.isalpha():
+        return word
+    for suffix, replacement in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            if suffix == "s" and word.endswith(("ss", "us", "is")):
+                return word
+            return (word[: len(word) - len(suffix)] + replacement).rstrip("e")
+    return word.rstrip("e")
 
 
 @dataclass
