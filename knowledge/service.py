@@ -124,12 +124,21 @@ class KnowledgeBase:
         """Index many texts at once: embeddings are computed in large batches across documents,
         each document is still written in its own transaction. Failures are reported, not raised."""
         report = IndexReport()
-        for i in range(0, len(items), _BATCH_DOCUMENTS):
-            prepared = await asyncio.to_thread(
-                lambda chunk: [_attempt(self._prepare_text, it, guild_id) for it in chunk],
-                items[i:i + _BATCH_DOCUMENTS])
-            for result in await self._index_items(prepared):
+        pending: list[_Prepared | KnowledgeError] = []
+
+        async def flush() -> None:
+            for result in await self._index_items(pending):
                 (report.errors if isinstance(result, Exception) else report.added).append(result)
+            pending.clear()
+
+        for i in range(0, len(items), _PREPARE_DOCUMENTS):
+            pending += await asyncio.to_thread(
+                lambda chunk: [_attempt(self._prepare_text, it, guild_id) for it in chunk],
+                items[i:i + _PREPARE_DOCUMENTS])
+            if _passage_count(pending) >= _BATCH_PASSAGES:
+                await flush()
+        if pending:
+            await flush()
         return report
 
     async def add_url(self, url: str, *, guild_id: int | None = None, title: str | None = None) -> Document:
@@ -143,25 +152,11 @@ class KnowledgeBase:
         nothing, a changed one replaces its passages. A failing file never stops the batch; its
         error is in the report."""
         report = IndexReport()
-        files = _expand(paths)
-        for i in range(0, len(files), _BATCH_DOCUMENTS):
-            batch: list[tuple[Path, _Prepared | KnowledgeError]] = []
-            for path in files[i:i + _BATCH_DOCUMENTS]:
-                try:
-                    existing = await self.store.find_by_origin(str(path), guild_id)
-                    data = await asyncio.to_thread(_read_checked, path, self.config.max_file_bytes)
-                    if existing is not None and sha256(data) == existing.content_hash:
-                        report.unchanged.append(existing)
-                        if progress:
-                            progress(path, "unchanged")
-                        continue
-                    item = await asyncio.to_thread(self._prepare_bytes, data, path.name, guild_id=guild_id,
-                                                   title=None, origin=str(path))
-                    if existing is not None:
-                        item.replace_id = existing.id
-                    batch.append((path, item))
-                except KnowledgeError as e:
-                    batch.append((path, e))
+        batch: list[tuple[Path, _Prepared | KnowledgeError]] = []
+        passages = 0
+
+        async def flush() -> None:
+            nonlocal passages
             results = await self._index_items([item for _, item in batch])
             for (path, item), result in zip(batch, results):
                 if isinstance(result, Exception):
@@ -176,6 +171,30 @@ class KnowledgeBase:
                     status = "added"
                 if progress:
                     progress(path, status)
+            batch.clear()
+            passages = 0
+
+        for path in _expand(paths):
+            try:
+                existing = await self.store.find_by_origin(str(path), guild_id)
+                data = await asyncio.to_thread(_read_checked, path, self.config.max_file_bytes)
+                if existing is not None and sha256(data) == existing.content_hash:
+                    report.unchanged.append(existing)
+                    if progress:
+                        progress(path, "unchanged")
+                    continue
+                item = await asyncio.to_thread(self._prepare_bytes, data, path.name, guild_id=guild_id,
+                                               title=None, origin=str(path))
+                if existing is not None:
+                    item.replace_id = existing.id
+                batch.append((path, item))
+                passages += len(item.passages)
+            except KnowledgeError as e:
+                batch.append((path, e))
+            if passages >= _BATCH_PASSAGES:
+                await flush()
+        if batch:
+            await flush()
         return report
 
     # ------------------------------------------------------------------ indexing internals
@@ -338,9 +357,17 @@ class KnowledgeBase:
         return await self.store.log_interaction(kind, **fields)
 
 
-# Documents parsed and embedded together: large enough for efficient embedding batches, small
-# enough that a progress bar moves and memory stays flat on big folders.
-_BATCH_DOCUMENTS = 256
+# Passages embedded together (across documents). One encode call sorts its texts by length, so few
+# large calls waste less on padding than many small ones: measured on 642 news passages, three calls
+# of 256 documents took 25% longer than one call. Small enough that a progress bar still moves
+# (about a minute on 2 CPU cores) and memory stays flat on big folders.
+_BATCH_PASSAGES = 2048
+# Texts parsed per worker-thread call by ``add_texts``.
+_PREPARE_DOCUMENTS = 256
+
+
+def _passage_count(items: Iterable["_Prepared | KnowledgeError"]) -> int:
+    return sum(len(item.passages) for item in items if isinstance(item, _Prepared))
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from knowledge.embed import HashingEmbedder
 from knowledge.errors import (CorruptFile, DocumentNotFound, DuplicateDocument, EmptyDocument, FileTooLarge,
                               KnowledgeError, UndecodableText, UnsupportedFileType)
 from knowledge.retrieval import fts_match_expression
+from knowledge import service
 from knowledge.service import GLOBAL_SCOPE, KnowledgeBase, TextItem
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -116,6 +117,25 @@ async def test_reindexing_after_reopening_embeds_nothing(tmp_path, folder):
         report = await kb.index_paths([folder])
     assert len(report.unchanged) == len(FILES)
     assert again.encoded == []
+
+
+async def test_index_paths_in_several_embedding_batches_reports_every_file_once(kb, folder, monkeypatch):
+    monkeypatch.setattr(service, "_BATCH_PASSAGES", 2)
+    (folder / "table.csv").write_text("a,b", encoding="utf-8")
+    seen: list[tuple[str, str]] = []
+    report = await kb.index_paths([folder], progress=lambda path, status: seen.append((path.name, status)))
+    assert sorted(seen) == sorted([(name, "added") for name in FILES] + [("table.csv", "error")])
+    assert len(report.added) == len(FILES) and len(report.errors) == 1
+    assert _db_counts(kb.config.db_path)["passages"] == len(kb.dense) == 8
+
+
+async def test_add_texts_in_several_embedding_batches_indexes_everything(kb, monkeypatch):
+    monkeypatch.setattr(service, "_BATCH_PASSAGES", 1)
+    monkeypatch.setattr(service, "_PREPARE_DOCUMENTS", 2)
+    items = [TextItem(f"Story {i}\n\nThe {i}th story about dams.") for i in range(5)] + [TextItem("")]
+    report = await kb.add_texts(items)
+    assert sorted(d.title for d in report.added) == [f"Story {i}" for i in range(5)]
+    assert [type(e) for e in report.errors] == [EmptyDocument]
 
 
 @pytest_asyncio.fixture(loop_scope="function")
