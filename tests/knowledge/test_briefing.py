@@ -229,3 +229,39 @@ async def test_an_empty_knowledge_base_gives_a_nothing_new_briefing(kb):
 async def test_an_unknown_window_kind_is_refused(kb):
     with pytest.raises(ValueError):
         await kb.brief(since=NOW - dt.timedelta(hours=24), until=NOW, by="modified")
+
+
+# ---------------------------------------------------------------------------- the real model
+
+STORIES = [
+    ("storm", "Storm Ilse cuts power to thousands on the coast",
+     "Storm Ilse brought winds of 140 km/h to the northern coast overnight, cutting electricity to about "
+     "40,000 homes.\n\nUtility crews expect to restore power by Thursday, and schools in three towns stayed closed."),
+    ("storm", "Tens of thousands without electricity after Ilse",
+     "About forty thousand households lost power when Storm Ilse hit the coast with hurricane-force gusts on "
+     "Tuesday night.\n\nThe grid operator said repairs could take until Thursday; several coastal schools shut."),
+    ("vote", "Parliament passes pension reform after all-night session",
+     "Lawmakers approved the pension reform by 312 votes to 270 early on Wednesday, raising the retirement "
+     "age to 65 over ten years.\n\nUnions called a national strike for next week in response."),
+    ("vote", "Retirement age to rise to 65 as pension bill clears parliament",
+     "The pension bill cleared parliament on Wednesday morning after a night of debate, lifting the retirement "
+     "age gradually to 65.\n\nTrade unions announced a general strike against the reform."),
+    ("football", "City win the cup in extra time",
+     "City beat United 2-1 in extra time to win the national cup final on Saturday, with a late header from "
+     "their captain.\n\nIt is the club's first cup title in twenty years."),
+]
+
+
+@pytest.mark.model
+async def test_real_model_groups_reworded_reports_of_the_same_story(tmp_path, real_embedder):
+    kb = await KnowledgeBase.open(KnowledgeConfig(db_path=tmp_path / "kb.db"), embedder=real_embedder)
+    try:
+        story_of = {}
+        for k, (story, title, text) in enumerate(STORIES):
+            doc = await _add(kb, title, text, hours_ago=1 + k)
+            story_of[doc.id] = story
+        b = await kb.brief(since=NOW - dt.timedelta(hours=24), until=NOW)
+    finally:
+        await kb.close()
+    grouped = sorted(sorted(story_of[i] for i in s.document_ids) for s in b.stories)
+    assert grouped == [["football"], ["storm", "storm"], ["vote", "vote"]]
