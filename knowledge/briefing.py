@@ -229,8 +229,6 @@ def _story(window: _Window, similarity: np.ndarray, group: list[int], duplicate_
                      key=lambda i: (i != centre, -similarity[centre, i]))
     texts = [window.texts.get(docs[i].id, "") for i in readers]
     picked = summarize(texts, budget, max_sentences=STORY_SENTENCES, strict=True)
-    if not picked:  # every sentence longer than the budget: one short enough for what is left
-        picked = summarize(texts, budget, max_sentences=1, strict=True)
     citations: list[Citation] = []
     parts: list[str] = []
     for s in picked:
