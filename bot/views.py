@@ -167,8 +167,8 @@ class DocumentPager(Pager):
 
 
 class PasteTextModal(discord.ui.Modal, title="Add a document"):
-    doc_title = discord.ui.TextInput(label="Title (optional)", required=False, max_length=200)
-    body = discord.ui.TextInput(label="Text", style=discord.TextStyle.paragraph, min_length=1, max_length=4000,
+    doc_title = discord.ui.TextInput(label="Title (optional)", custom_id="doc_title", required=False, max_length=200)
+    body = discord.ui.TextInput(label="Text", custom_id="body", style=discord.TextStyle.paragraph, min_length=1, max_length=4000,
                                 placeholder="Paste the article or notes here")
 
     def __init__(self, *, title_hint: str | None = None) -> None:
