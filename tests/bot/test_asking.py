@@ -1,0 +1,132 @@
+"""/ask, the answer buttons, @mentions answered in a thread, follow-ups with the thread's history,
+mentions that cannot ping, and the per-user rate limit."""
+
+import discord
+import pytest
+
+from bot_helpers import acknowledged_by_defer, reply_of
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+QUESTION = "Which troops arrived in Kazakhstan?"
+
+
+def button_labels(message) -> list[str]:
+    return [c.label for row in message.components for c in row.children]
+
+
+async def test_ask_answers_with_cited_sources_and_buttons(world):
+    result = await world.user.slash(world.channel, "ask", question=QUESTION)
+    assert acknowledged_by_defer(world.env)
+    reply = reply_of(result)
+    assert not reply.ephemeral
+    embed = reply.embeds[0]
+    assert embed.title == QUESTION
+    assert "Collective Security Treaty" in embed.description and "[1]" in embed.description
+    assert embed.fields[0].name.startswith("[1] ") and "> " in embed.fields[0].value
+    assert "paragraph" in embed.fields[0].value
+    assert button_labels(reply.message) == ["👍", "👎", "More sources"]
+    [row] = await world.rows("ask")
+    assert (row["input"], row["outcome"], row["user_id"], row["guild_id"]) == (QUESTION, "answered", world.user.id, world.guild.id)
+    assert row["passage_ids"] and row["latency_ms"] is not None and row["answer"] == embed.description
+
+
+async def test_feedback_buttons_are_recorded_against_the_answer(world):
+    result = await world.user.slash(world.channel, "ask", question=QUESTION)
+    message = reply_of(result).message
+    up = await world.user.click(message, label="👍")
+    assert up.ephemeral and "feedback" in up.response.content
+    await world.mod.click(message, label="👎")
+    [ask] = await world.rows("ask")
+    votes = await world.rows("feedback")
+    assert [(v["outcome"], v["user_id"], v["ref_id"]) for v in votes] == [
+        ("up", world.user.id, ask["id"]), ("down", world.mod.id, ask["id"])]
+
+
+async def test_buttons_still_work_after_a_restart(world, settings):
+    result = await world.user.slash(world.channel, "ask", question=QUESTION)
+    message = reply_of(result).message
+    from bot.app import create_bot
+
+    await world.env.restart_bot(create_bot(settings))
+    clicked = await world.user.click(message, label="👍")
+    assert "feedback" in clicked.response.content
+    assert [v["outcome"] for v in await world.rows("feedback")] == ["up"]
+
+
+async def test_more_sources_is_ephemeral_and_paginated(world):
+    for i in range(6):
+        await world.kb.add_text(f"Kazakhstan troops report {i}: soldiers arrived in Almaty, report number {i}.",
+                                guild_id=world.guild.id, title=f"Report {i}")
+    result = await world.user.slash(world.channel, "ask", question=QUESTION)
+    more = await world.user.click(reply_of(result).message, label="More sources")
+    page = reply_of(more)
+    assert page.ephemeral
+    embed = page.embeds[0]
+    assert embed.title.startswith("More sources") and embed.footer.text == "Page 1 of 2"
+    assert len(embed.fields) == 4
+    turned = await world.user.click(page.message, label="Next")
+    assert turned.response.embeds[0].footer.text == "Page 2 of 2"
+    assert turned.response.embeds[0].fields[0].name.startswith("[5]")
+
+
+async def test_refusal_says_so_and_offers_closest_passages(world):
+    result = await world.user.slash(world.channel, "ask", question="What is the capital of Peru?")
+    embed = reply_of(result).embeds[0]
+    assert embed.title.startswith("No answer found")
+    assert embed.fields, "the closest passages are shown"
+    assert (await world.rows("ask"))[-1]["outcome"] == "abstained"
+
+
+async def test_quoted_everyone_does_not_ping(world):
+    await world.kb.add_text("Notice: @everyone must evacuate the harbour district by noon, the mayor said.",
+                            guild_id=world.guild.id, title="Evacuation @here")
+    result = await world.user.slash(world.channel, "ask", question="Who must evacuate the harbour district?")
+    message = reply_of(result).message
+    assert not message.mention_everyone
+    assert message.role_mentions == [] and message.mentions == []
+    text = " ".join([message.embeds[0].description or ""] + [f.value for f in message.embeds[0].fields])
+    assert "evacuate" in text and "@everyone" not in text
+
+
+async def test_bot_wide_allowed_mentions_forbid_every_ping(world):
+    mentions = world.bot.allowed_mentions
+    assert not mentions.everyone and not mentions.users and not mentions.roles
+
+
+async def test_mention_is_answered_in_a_new_thread(world):
+    await world.user.send(world.channel, f"<@{world.bot.user.id}> {QUESTION}")
+    [thread] = world.channel.threads
+    answer = thread.last_message
+    assert answer.author.id == world.bot.user.id
+    assert "Collective Security Treaty" in answer.embeds[0].description
+    assert thread.name.startswith("Which troops")
+    [row] = await world.rows("mention")
+    assert (row["input"], row["outcome"], row["channel_id"]) == (QUESTION, "answered", world.channel.id)
+
+
+async def test_follow_up_in_the_thread_uses_earlier_turns(world, monkeypatch):
+    await world.user.send(world.channel, f"<@{world.bot.user.id}> {QUESTION}")
+    [thread] = world.channel.threads
+    seen = {}
+    real_ask = world.kb.ask
+
+    async def spy(question, **kw):
+        seen["history"] = kw.get("history")
+        return await real_ask(question, **kw)
+
+    monkeypatch.setattr(world.kb, "ask", spy)
+    await world.user.send(thread, "And when did they arrive?")
+    history = seen["history"]
+    assert history[0] == QUESTION
+    assert "Collective Security Treaty" in history[1]
+    assert len(thread.history()) == 3  # answer, follow-up, second answer
+    assert thread.last_message.author.id == world.bot.user.id
+    [row] = await world.rows("followup")
+    assert row["input"] == "And when did they arrive?" and row["channel_id"] == thread.id
+
+
+async def test_messages_in_other_threads_and_without_mention_are_ignored(world):
+    await world.user.send(world.channel, "just chatting about Kazakhstan")
+    assert len(world.channel.history()) == 1
+    assert await world.rows() == []
