@@ -7,7 +7,7 @@ import asyncio
 import logging
 import sys
 
-from dotenv import load_dotenv
+from dotenv import find_dotenv, load_dotenv
 
 from .settings import Settings, SettingsError
 
@@ -31,7 +31,8 @@ async def run_bot(settings: Settings) -> None:
 
 
 def main() -> int:
-    load_dotenv()  # a real environment variable wins over .env
+    # .env of the directory it is run from (or above); a real environment variable wins over it.
+    load_dotenv(find_dotenv(usecwd=True))
     try:
         settings = Settings.from_env()
     except SettingsError as e:

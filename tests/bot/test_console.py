@@ -1,0 +1,63 @@
+"""The terminal console (no DISCORD_TOKEN): the same commands over the same knowledge base, driven
+through piped input."""
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.console import run_console
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def lines(*commands: str):
+    feed = iter([c + "\n" for c in commands])
+    return lambda: next(feed, "")
+
+
+async def test_console_commands_work_from_piped_input(settings, tmp_path):
+    note = tmp_path / "strike.txt"
+    note.write_text("Port strike\n\nDock workers in Rotterdam stopped work on Monday over pay.\n")
+    out = io.StringIO()
+    await run_console(settings, out=out, interactive=False, read_line=lines(
+        "help", f"doc add {note}", "doc list", "ask Why did dock workers in Rotterdam strike?",
+        "brief", "stats", "doc remove 2", "doc list", "frobnicate", "quit", "ask never reached"))
+    text = out.getvalue()
+    assert "doc add PATH" in text  # help
+    assert "added #2 Port strike" in text
+    assert "page 1 of 1, 2 document(s)" in text
+    assert "Dock workers in Rotterdam stopped work on Monday over pay. [1]" in text
+    assert "[1] Port strike" in text
+    assert "questions: 1" in text  # stats saw the ask
+    assert "removed #2 Port strike" in text
+    assert "page 1 of 1, 1 document(s)" in text
+    assert "Unknown command" in text
+    assert "never reached" not in text
+
+
+async def test_console_reports_errors_without_a_traceback(settings, tmp_path):
+    out = io.StringIO()
+    await run_console(settings, out=out, interactive=False,
+                      read_line=lines(f"doc add {tmp_path / 'photo.png'}", "doc remove 999"))
+    text = out.getvalue()
+    assert "error: photo.png: unsupported file type .png" in text
+    assert "error: no document #999" in text
+    assert "Traceback" not in text
+
+
+@pytest.mark.model
+def test_python_m_bot_without_a_token_opens_the_console(tmp_path, seed_dir):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "NEWSDESK_", "BRIEFING_"))}
+    env.update(DISCORD_TOKEN="", NEWSDESK_DB=str(tmp_path / "nd.db"), NEWSDESK_SEEDS=str(seed_dir),
+               PYTHONPATH=str(ROOT), LOG_LEVEL="WARNING")
+    result = subprocess.run([sys.executable, "-m", "bot"], input="ask Which soldiers went to Kazakhstan?\nquit\n",
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "newsdesk console" in result.stdout
+    assert "Collective Security Treaty Organization" in result.stdout  # the real model found the paraphrase
+    assert "[1]" in result.stdout

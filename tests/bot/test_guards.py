@@ -1,0 +1,62 @@
+"""Guards: every extension loads, command names are unique, the bot opens and closes its
+knowledge base, and nothing in bot/ reaches Discord at import time."""
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from discord import app_commands
+
+from bot.app import EXTENSIONS, create_bot
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def test_every_extension_loads(world):
+    assert world.bot.extension_errors == {}
+    assert set(world.bot.extensions) == set(EXTENSIONS)
+    assert {c.qualified_name for c in world.bot.cogs.values()} == {"Asking", "Documents", "Briefings", "Admin"}
+
+
+async def test_command_names_are_unique_and_expected(world):
+    names = []
+    for command in world.bot.tree.walk_commands():
+        if isinstance(command, app_commands.Command):
+            names.append(command.qualified_name)
+    assert len(names) == len(set(names))
+    assert set(names) == {"ask", "brief", "doc add", "doc remove", "doc list", "doc show", "stats", "sync"}
+    top = [c.name for c in world.bot.tree.get_commands()]
+    assert len(top) == len(set(top))
+
+
+async def test_dev_guild_gets_the_commands_at_start(world):
+    puts = [r.path for r in world.env.http_requests if r.method == "PUT" and r.path.endswith("/commands")]
+    assert puts == [f"/applications/{world.bot.application_id}/guilds/{world.guild.id}/commands"]
+
+
+async def test_knowledge_base_is_opened_in_setup_hook_and_closed_by_close(settings):
+    bot = create_bot(settings)
+    with pytest.raises(RuntimeError):
+        bot.kb
+    bot.settings = settings.__class__(**{**settings.__dict__, "seeds": (), "dev_guild_id": None})
+    await bot.setup_hook()
+    kb = bot.kb
+    assert await kb.store.schema_version() >= 2
+    await bot.close()
+    with pytest.raises(RuntimeError):
+        kb.store  # closed
+
+
+def test_importing_the_bot_starts_nothing():
+    code = textwrap.dedent("""
+        import threading, bot.app, bot.render, bot.console, bot.__main__
+        import bot.cogs.asking, bot.cogs.documents, bot.cogs.briefings, bot.cogs.admin
+        import sys
+        print(threading.active_count(), 'sentence_transformers' in sys.modules)
+    """)
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["1", "False"]
