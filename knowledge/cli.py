@@ -291,14 +291,13 @@ def format_answer(answer: Answer) -> str:
         lines.append("Sources:")
         lines += [_format_citation(c) for c in answer.citations]
     elif answer.related:
-        lines.append("Possibly related:")
         lines += [_format_citation(c) for c in answer.related]
     return "\n".join(lines).rstrip()
 
 
 def _format_citation(c: Citation) -> str:
     where = f"#{c.document_id} ¶{c.paragraph_index + 1}, chars {c.char_start}–{c.char_end}"
-    head = f"[{c.number}] {c.title} — {_date(c.published)}{' · ' + c.source if c.source else ''} ({where})"
+    head = f"[{c.number}] {c.title} — {_date(c.published, c.published_precision)}{' · ' + c.source if c.source else ''} ({where})"
     return f"{head}\n{_indent('“' + c.quote + '”')}"
 
 

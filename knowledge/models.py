@@ -57,6 +57,7 @@ class Citation:
     char_end: int
     score: float
     origin: str = ""
+    published_precision: str = "day"  # "year" when only a copyright year dates the document
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ she'd she'll she's should shouldn't so some such than that that's the their thei
 there's these they they'd they'll they're they've this those through to too under until up very was wasn't we
 we'd we'll we're we've were weren't what what's when when's where where's which while who who's whom why why's
 with won't would wouldn't you you'd you'll you're you've your yours yourself yourselves
-also just said says say will may might must shall us new one two
+also just said says say will may might must shall us new one two many much whose
 """.split())
 
 

@@ -1,0 +1,413 @@
+"""Extractive answers: the sentences of the retrieved passages that answer the question, each cited
+to its document and place, or an honest refusal with the closest passages.
+
+No generative model runs here, so an answer is made only of sentences quoted verbatim from stored
+documents. The steps:
+
+1. the question is cleaned (greetings, empty or enormous questions get a reply of their own),
+   resolved against the conversation (follow-ups) and its date words turned into a window;
+2. hybrid retrieval gives the candidate passages (``retrieval``);
+3. every sentence of the best passages is scored by how well it answers: its own cosine with the
+   question, the IDF-weighted share of the question's terms it contains, and its passage's score;
+4. a calibrated confidence decides between answering and refusing (README, "Refusals");
+5. the best sentences (1–4) become the answer, each with its ``[n]``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+
+from . import retrieval
+from .dates import DateIntent, parse_date_intent
+from .models import Answer, Citation, Document, Passage
+from .text import STOPWORDS, split_sentences
+
+if TYPE_CHECKING:
+    from .service import KnowledgeBase
+
+MAX_QUESTION_CHARS = 1000      # a question longer than this is cut (Discord allows 4,000 in a modal)
+PASSAGES_READ = 6              # passages whose sentences are scored
+MAX_SENTENCES = 4
+MAX_ANSWER_WORDS = 110
+RELATED_SHOWN = 3
+
+
+@dataclass(frozen=True)
+class AnswerSettings:
+    """Weights chosen on the dev sets (realtimeqa-dev with its unanswerable questions, xquad-en);
+    README "Answers" gives the measurements behind each."""
+
+    w_terms: float = 0.5           # sentence score: IDF-weighted share of question terms it holds ...
+    w_position: float = 0.001      # ... a nudge towards earlier sentences of a passage ...
+    # ... on top of its passage's fused retrieval score (z-scores, plus the recency prior below).
+    recency_weight: float = 1.0    # news questions are about now: documents dated near "now" get up to
+    recency_days: float = 30.0     # this much extra score, decaying over this many days
+    related_ratio: float = 0.5     # a further passage joins the answer if its score is at least this share of the best
+    top_sentences: int = 2         # sentences the best passage may give
+    abstain_below: float = 0.43    # calibrated probability of "answerable" under which we refuse
+
+
+SETTINGS = AnswerSettings()
+
+_GREETING = re.compile(
+    r"^\s*(?:hi+|hello+|hey+|yo|hiya|howdy|greetings|good\s+(?:morning|afternoon|evening|day)|"
+    r"thanks?(?:\s+you)?|thank\s+you|thx|ty|cheers|ok(?:ay)?|cool|bye|goodbye)"
+    r"(?:\s+(?:there|all|everyone|folks|bot|newsdesk|so\s+much|a\s+lot))*\s*[!.?,:)]*\s*$", re.I)
+_MENTION = re.compile(r"<@[!&]?\d+>|@(?:everyone|here)\b")
+_MARKER = re.compile(r"\[\d+\]")
+_FOLLOW_UP = re.compile(
+    r"^\s*(?:and|but|also|what about|how about|and what about|and how about|what of|same for|"
+    r"what else|why|how come|when|where|who else|is that|was that|did (?:he|she|they|it)|"
+    r"(?:and )?(?:he|she|they|it|that|this|those|these|them|his|her|their|its)\b)", re.I)
+_PROPER = re.compile(r"\b[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)*")
+
+
+# ---------------------------------------------------------------------------- question handling
+
+
+def clean_question(question: str) -> tuple[str, bool]:
+    """The question without mentions and with whitespace folded, cut to MAX_QUESTION_CHARS at a
+    word boundary; and whether it was cut."""
+    text = " ".join(_MENTION.sub(" ", question or "").split())
+    if len(text) <= MAX_QUESTION_CHARS:
+        return text, False
+    cut = text.rfind(" ", 0, MAX_QUESTION_CHARS)
+    return text[: cut if cut > 0 else MAX_QUESTION_CHARS], True
+
+
+def is_greeting(question: str) -> bool:
+    return bool(_GREETING.match(question))
+
+
+def previous_question(history: Sequence[str]) -> str | None:
+    """The latest user turn of ``history`` (oldest first). Answer turns carry ``[n]`` markers or
+    are long; they are skipped."""
+    for turn in reversed(history):
+        turn = " ".join((turn or "").split())
+        if turn and not _MARKER.search(turn) and len(turn) <= MAX_QUESTION_CHARS and not is_greeting(turn):
+            return turn
+    return None
+
+
+def resolve_follow_up(question: str, history: Sequence[str]) -> str:
+    """A follow-up ("and what about Russia?") resolved against the previous question: its topic
+    words are carried over, and names the follow-up replaces are dropped. A question that stands on
+    its own is returned unchanged."""
+    previous = previous_question(history)
+    if not previous:
+        return question
+    own_terms = retrieval.query_terms(question)
+    if not (_FOLLOW_UP.match(question) or len(own_terms) <= 2):
+        return question
+    new_names = {n.lower() for n in _proper_names(question)}
+    carried = previous
+    if new_names:
+        # "China" in the previous question gives way to "Russia" in "what about Russia?": as many
+        # earlier names as the follow-up brings, the first ones (usually the subject), are replaced.
+        replaced = [n for n in _proper_names(previous) if n.lower() not in new_names][:len(new_names)]
+        for name in replaced:
+            carried = re.sub(rf"\b{re.escape(name)}\b", " ", carried)
+    carried = " ".join(carried.split())
+    stripped = re.sub(r"^\s*(?:and|but|also)\s+", "", question, flags=re.I).strip()
+    return f"{stripped} ({carried})" if carried else stripped
+
+
+def _proper_names(text: str) -> list[str]:
+    names = []
+    for m in _PROPER.finditer(text):
+        words = [w for w in m.group(0).split() if w.lower() not in STOPWORDS]
+        if m.start() == 0 and words and len(m.group(0).split()) == 1:
+            continue  # a capitalised first word is usually just the sentence start
+        if words:
+            names.append(" ".join(words))
+    return names
+
+
+# ---------------------------------------------------------------------------- scoring (pure)
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    from nltk.stem.porter import PorterStemmer  # the algorithm FTS5's porter tokenizer implements
+
+    return PorterStemmer(mode=PorterStemmer.ORIGINAL_ALGORITHM)
+
+
+@lru_cache(maxsize=50_000)
+def stem(word: str) -> str:
+    return _stemmer().stem(word)
+
+
+def stems(text: str) -> set[str]:
+    return {stem(w) for w in retrieval.query_terms(text)}
+
+
+def idf(term_docs: int, total: int) -> float:
+    """BM25's IDF, floored at a small positive value so common terms still count a little."""
+    return max(0.05, math.log(1 + (total - term_docs + 0.5) / (term_docs + 0.5)))
+
+
+def term_coverage(question_weights: dict[str, float], sentence_stems: set[str]) -> float:
+    """IDF-weighted share of the question's terms present in a sentence (0..1)."""
+    total = sum(question_weights.values())
+    if total <= 0:
+        return 0.0
+    return sum(w for t, w in question_weights.items() if t in sentence_stems) / total
+
+
+@dataclass(frozen=True)
+class ScoredSentence:
+    passage_id: int
+    rank: int                 # of its passage in the answer ranking (0 = best)
+    index: int                # position of the sentence in its passage
+    start: int                # offsets in the passage text
+    end: int
+    text: str
+    coverage: float
+    passage_score: float
+    score: float
+
+
+def sentence_score(passage_score: float, coverage: float, index: int, s: AnswerSettings = SETTINGS) -> float:
+    return passage_score + s.w_terms * coverage - s.w_position * index
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the refusal decision looks at (all cheap: no extra model call)."""
+
+    top_cosine: float         # best dense cosine among the candidates
+    peak: float               # best cosine minus the 10th best: a clear match stands out
+    unknown_terms: float      # share of the question's terms that occur in no passage at all
+
+    @classmethod
+    def of(cls, dense: dict[int, float], unknown_terms: float) -> "Evidence":
+        cosines = sorted(dense.values(), reverse=True)
+        if not cosines:
+            return cls(0.0, 0.0, unknown_terms)
+        return cls(cosines[0], cosines[0] - cosines[min(9, len(cosines) - 1)], unknown_terms)
+
+
+# Logistic model of "the documents answer this", fitted on realtimeqa-dev questions against its
+# unanswerable.jsonl (5-fold cross-validated; README, "Refusals", has the trade-off curve). Few
+# features on purpose, each with a plain meaning and none that grows with the question's length
+# (raw BM25 and term counts separate the dev sets better only because their questions differ in
+# length, which would not hold elsewhere).
+_ANSWERABLE_COEF = {"top_cosine": 7.41, "peak": 6.52, "unknown_terms": -4.64}
+_ANSWERABLE_BIAS = -4.37
+
+
+def answerability(e: Evidence) -> float:
+    z = _ANSWERABLE_BIAS + sum(w * getattr(e, name) for name, w in _ANSWERABLE_COEF.items())
+    return 1.0 / (1.0 + math.exp(-z))
+
+
+def select_sentences(ranked_passages: Sequence[Sequence[ScoredSentence]], *, s: AnswerSettings = SETTINGS,
+                     max_sentences: int = MAX_SENTENCES, max_words: int = MAX_ANSWER_WORDS) -> list[ScoredSentence]:
+    """Up to ``top_sentences`` best sentences of the best passage, then the best sentence of each
+    following passage that scores at least ``related_ratio`` of the best passage (an answer that
+    several sources support cites them all), within the sentence and word budgets. Near-repeats
+    are skipped. Returned in reading order: by passage rank, then position."""
+    chosen: list[ScoredSentence] = []
+    words = 0
+    best_score = None
+    for rank, sentences in enumerate(ranked_passages):
+        if not sentences:
+            continue
+        passage_score = sentences[0].passage_score
+        if best_score is None:
+            best_score = passage_score
+        elif best_score <= 0 or passage_score < s.related_ratio * best_score:
+            break
+        take = s.top_sentences if not chosen else 1
+        for sent in sorted(sentences, key=lambda x: -x.score)[:take]:
+            n = len(sent.text.split())
+            if len(chosen) >= max_sentences or (chosen and words + n > max_words):
+                continue
+            if any(_overlap(sent.text, c.text) > 0.6 for c in chosen):
+                continue
+            chosen.append(sent)
+            words += n
+        if len(chosen) >= max_sentences:
+            break
+    return sorted(chosen, key=lambda x: (x.rank, x.index))
+
+
+def _overlap(a: str, b: str) -> float:
+    wa, wb = set(retrieval.query_terms(a)), set(retrieval.query_terms(b))
+    if not wa or not wb:
+        return 0.0
+    return len(wa & wb) / min(len(wa), len(wb))
+
+
+def score_sentences(top: Sequence[tuple[int, float]], passages: dict[int, Passage], weights: dict[str, float],
+                    s: AnswerSettings = SETTINGS) -> list[list[ScoredSentence]]:
+    """Every sentence of the ranked passages with its score; fragments (a byline, "Photo: AP")
+    are skipped."""
+    ranked: list[list[ScoredSentence]] = []
+    for rank, (pid, pscore) in enumerate(top):
+        sentences = []
+        for i, sent in enumerate(split_sentences(passages[pid].text)):
+            if len(sent.text.split()) < 3 and len(sent.text) < 20:
+                continue
+            cov = term_coverage(weights, stems(sent.text))
+            sentences.append(ScoredSentence(pid, rank, i, sent.start, sent.end, sent.text, cov, pscore,
+                                            sentence_score(pscore, cov, i, s)))
+        ranked.append(sentences)
+    return ranked
+
+
+def recency_boost(published: dt.date | None, today: dt.date, s: AnswerSettings = SETTINGS) -> float:
+    """Documents dated near "now" score higher: news questions are about the present (the top
+    complaint about peers is "latest" questions answered from old material). Undated: no boost."""
+    if published is None:
+        return 0.0
+    return s.recency_weight * math.exp(-abs((today - published).days) / s.recency_days)
+
+
+# ---------------------------------------------------------------------------- the answer
+
+
+async def answer_question(kb: "KnowledgeBase", question: str, *, scope: int | None = None,
+                          history: Sequence[str] = (), now: dt.datetime | None = None,
+                          settings: AnswerSettings = SETTINGS) -> Answer:
+    now = now or dt.datetime.now(dt.timezone.utc)
+    text, cut = clean_question(question)
+    if not text or not retrieval.query_terms(text) and not is_greeting(text):
+        return Answer(question=question, abstained=True, citations=[],
+                      text="Ask me a question about the documents, for example: "
+                           "“What did the experts say about China's role in Central Asia?”")
+    if is_greeting(text):
+        return Answer(question=question, abstained=False, citations=[],
+                      text="Hello! Ask me anything about the documents and I will answer with the passages "
+                           "that support it.")
+
+    resolved = resolve_follow_up(text, history)
+    intent = parse_date_intent(resolved, now=now)
+    query = intent.query
+    cands = await retrieval.candidates(kb, query, scope=scope, date_from=intent.date_from, date_to=intent.date_to)
+    fused = retrieval.fuse_scores(cands.dense, cands.bm25)
+    if not fused:
+        return _refusal(question, resolved, intent, [], why=_nothing_found(intent))
+
+    pool = retrieval.top_k(fused, PASSAGES_READ * 3)
+    rows = await kb.store.passages_with_documents([pid for pid, _ in pool])
+    scores = _prefer({pid: score for pid, score in pool if pid in rows}, retrieval.quoted_phrases(text),
+                     intent, rows, now.date(), settings)
+    top = retrieval.top_k(scores, PASSAGES_READ)
+
+    # Stemming and sentence splitting are CPU work (and the stemmer's first use imports NLTK):
+    # off the event loop.
+    q_stems = await asyncio.to_thread(stems, query)
+    counts = await kb.store.term_document_counts(sorted(q_stems))
+    weights = {t: idf(counts.get(t, 0), len(kb.dense) or 1) for t in q_stems}
+    ranked = await asyncio.to_thread(score_sentences, top, {pid: rows[pid][0] for pid, _ in top}, weights, settings)
+    if not any(ranked):
+        return _refusal(question, resolved, intent, _related(rows, top), why=_nothing_found(intent))
+
+    evidence = Evidence.of(cands.dense, sum(counts.get(t, 0) == 0 for t in q_stems) / max(1, len(q_stems)))
+    conf = answerability(evidence)
+    phrases = retrieval.quoted_phrases(text)
+    if phrases and any(p.lower() in rows[top[0][0]][0].text.lower() for p in phrases):
+        conf = max(conf, 0.9)  # the exact words the user quoted are there: that is the answer's place
+    if conf < settings.abstain_below:
+        why = _nothing_found(intent) if intent.window else "I couldn't find this in the documents."
+        return _refusal(question, resolved, intent, _related(rows, top), confidence=conf, why=why)
+
+    chosen = select_sentences(ranked, s=settings)
+    citations, parts = _cite(chosen, rows)
+    body = " ".join(parts)
+    if cut:
+        body = f"(Your question was long; I used its first {MAX_QUESTION_CHARS} characters.) " + body
+    if intent.window or intent.recency:
+        dates = sorted({c.published for c in citations if c.published}, reverse=True)
+        when = ", ".join(d.isoformat() for d in dates[:3]) or "undated"
+        body = f"{body}\n(Sources dated {when}; you asked for {intent.describe()}.)"
+    return Answer(question=question, text=body, citations=citations, abstained=False,
+                  resolved_question=resolved if resolved != text else "", date_from=intent.date_from,
+                  date_to=intent.date_to, confidence=round(conf, 4))
+
+
+def _prefer(scores: dict[int, float], phrases: list[str], intent: DateIntent,
+            rows: dict[int, tuple[Passage, Document]], today: dt.date,
+            settings: AnswerSettings = SETTINGS) -> dict[int, float]:
+    """Boosts on top of retrieval, applied only to candidates retrieval already found: a passage
+    holding a quoted phrase exactly, documents dated near today, and for "latest" questions the
+    newest of the candidates."""
+    out = dict(scores)
+    dated = sorted({d.published for _, d in rows.values() if d.published}, reverse=True)
+    for pid in out:
+        passage, doc = rows[pid]
+        if phrases and any(p.lower() in passage.text.lower() for p in phrases):
+            out[pid] += 1.0
+        out[pid] += recency_boost(doc.published, today, settings)
+        if intent.recency and doc.published:
+            out[pid] += 1.0 - dated.index(doc.published) / max(1, len(dated))
+    return out
+
+
+def _cite(chosen: Sequence[ScoredSentence], rows: dict[int, tuple[Passage, Document]]) -> tuple[list[Citation], list[str]]:
+    """One citation per passage (numbered in reading order) quoting its chosen sentences; each
+    answer sentence carries its passage's marker."""
+    numbers: dict[int, int] = {}
+    spans: dict[int, list[ScoredSentence]] = {}
+    parts = []
+    for sent in chosen:
+        n = numbers.setdefault(sent.passage_id, len(numbers) + 1)
+        spans.setdefault(sent.passage_id, []).append(sent)
+        parts.append(f"{sent.text} [{n}]")
+    citations = []
+    for pid, n in numbers.items():
+        passage, doc = rows[pid]
+        group = spans[pid]
+        start, end = min(s.start for s in group), max(s.end for s in group)
+        citations.append(_citation(n, passage, doc, start, end, max(s.score for s in group)))
+    return citations, parts
+
+
+def _citation(number: int, passage: Passage, doc: Document, start: int, end: int, score: float) -> Citation:
+    return Citation(
+        number=number, document_id=doc.id, title=doc.title, source=doc.source, published=doc.published,
+        passage_id=passage.id, quote=passage.text[start:end], paragraph_index=_paragraph_of(passage, start),
+        char_start=passage.char_start + start, char_end=passage.char_start + end, score=round(float(score), 4),
+        origin=doc.origin, published_precision=doc.published_precision,
+    )
+
+
+def _paragraph_of(passage: Passage, offset: int) -> int:
+    """Paragraph of an offset inside a passage that may span several (joined by a blank line)."""
+    return passage.paragraph_index + passage.text.count("\n\n", 0, offset)
+
+
+def _related(rows: dict[int, tuple[Passage, Document]], top: Sequence[tuple[int, float]]) -> list[Citation]:
+    out = []
+    for pid, score in top[:RELATED_SHOWN]:
+        passage, doc = rows[pid]
+        first = split_sentences(passage.text)
+        end = first[min(1, len(first) - 1)].end if first else len(passage.text)
+        out.append(_citation(len(out) + 1, passage, doc, 0, end, score))
+    return out
+
+
+def _nothing_found(intent: DateIntent) -> str:
+    if intent.window:
+        return f"I found nothing in the documents dated {intent.describe()} about this."
+    return "I couldn't find this in the documents."
+
+
+def _refusal(question: str, resolved: str, intent: DateIntent, related: list[Citation], *,
+             why: str, confidence: float = 0.0) -> Answer:
+    text = why
+    if related:
+        text += " These passages are the closest I have; they may be related:"
+    return Answer(question=question, text=text, citations=[], abstained=True, related=related,
+                  resolved_question=resolved if resolved != question else "", date_from=intent.date_from,
+                  date_to=intent.date_to, confidence=round(confidence, 4))

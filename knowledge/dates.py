@@ -1,0 +1,170 @@
+"""Date words in questions ("latest", "this week", "yesterday", "in 2022", "since March") turned into
+a date window relative to *now*, plus the question with those words taken out for retrieval.
+
+Pure functions: ``now`` is always passed in, so tests (and evaluation, where a question's own date
+is "now") are deterministic.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
+MONTHS.update({name.lower(): i for i, name in enumerate(calendar.month_abbr) if name})
+MONTHS["sept"] = 9
+_MONTH = r"(?P<month>" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.?"
+_YEAR = r"(?P<year>(?:19|20)\d\d)"
+
+
+@dataclass(frozen=True)
+class DateIntent:
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    recency: bool = False        # "latest", "recent", "newest": prefer newer documents
+    phrase: str = ""             # the words that set the window, as written ("this week")
+    query: str = ""              # the question without those words
+
+    @property
+    def window(self) -> bool:
+        return self.date_from is not None or self.date_to is not None
+
+    def describe(self) -> str:
+        """The window in words for answers ("from 2022-03-01 to 2022-11-28")."""
+        if self.date_from and self.date_to:
+            if self.date_from == self.date_to:
+                return f"on {self.date_from.isoformat()}"
+            return f"from {self.date_from.isoformat()} to {self.date_to.isoformat()}"
+        if self.date_from:
+            return f"since {self.date_from.isoformat()}"
+        if self.date_to:
+            return f"up to {self.date_to.isoformat()}"
+        return "most recent first" if self.recency else ""
+
+
+def _month_end(year: int, month: int) -> dt.date:
+    return dt.date(year, month, calendar.monthrange(year, month)[1])
+
+
+def _last_month_named(month: int, today: dt.date) -> int:
+    """The year of the most recent ``month`` not after today ("since March" in January means last March)."""
+    return today.year if month <= today.month else today.year - 1
+
+
+# Each rule: a pattern and a function of (match, today) -> (from, to, recency).
+def _rules():
+    def days(n_from: int, n_to: int = 0):
+        return lambda m, t: (t - dt.timedelta(days=n_from), t - dt.timedelta(days=n_to), False)
+
+    def week(offset: int):
+        def f(m, t):
+            start = t - dt.timedelta(days=t.weekday()) - dt.timedelta(weeks=offset)
+            return start, (t if offset == 0 else start + dt.timedelta(days=6)), False
+        return f
+
+    def month(offset: int):
+        def f(m, t):
+            y, mo = t.year, t.month - offset
+            while mo <= 0:
+                y, mo = y - 1, mo + 12
+            return dt.date(y, mo, 1), (t if offset == 0 else _month_end(y, mo)), False
+        return f
+
+    def year(offset: int):
+        return lambda m, t: (dt.date(t.year - offset, 1, 1), t if offset == 0 else dt.date(t.year - offset, 12, 31), False)
+
+    def past_n(m, t):
+        n = int(m.group("n"))
+        unit = m.group("unit").lower()
+        delta = {"day": dt.timedelta(days=n), "week": dt.timedelta(weeks=n),
+                 "month": dt.timedelta(days=30 * n), "year": dt.timedelta(days=365 * n)}[unit.rstrip("s")]
+        return t - delta, t, False
+
+    def month_year(m, t):
+        mo, y = MONTHS[m.group("month").lower()], int(m.group("year"))
+        return dt.date(y, mo, 1), _month_end(y, mo), False
+
+    def in_month(m, t):
+        mo = MONTHS[m.group("month").lower()]
+        y = _last_month_named(mo, t)
+        return dt.date(y, mo, 1), _month_end(y, mo), False
+
+    def since_month_year(m, t):
+        return dt.date(int(m.group("year")), MONTHS[m.group("month").lower()], 1), t, False
+
+    def since_month(m, t):
+        mo = MONTHS[m.group("month").lower()]
+        return dt.date(_last_month_named(mo, t), mo, 1), t, False
+
+    def since_year(m, t):
+        return dt.date(int(m.group("year")), 1, 1), t, False
+
+    def before_year(m, t):
+        return None, dt.date(int(m.group("year")) - 1, 12, 31), False
+
+    def in_year(m, t):
+        y = int(m.group("year"))
+        return dt.date(y, 1, 1), dt.date(y, 12, 31), False
+
+    def iso_day(m, t):
+        d = dt.date(int(m.group("year")), int(m.group("mm")), int(m.group("dd")))
+        return d, d, False
+
+    def recency(m, t):
+        return None, None, True
+
+    b = r"\b"
+    return [
+        (rf"{b}(?:on\s+)?{_YEAR}-(?P<mm>\d\d)-(?P<dd>\d\d){b}", iso_day),
+        (rf"{b}since\s+{_MONTH}\s+{_YEAR}{b}", since_month_year),
+        (rf"{b}(?:in|during|from|of)?\s*{_MONTH}\s+(?:of\s+)?{_YEAR}{b}", month_year),
+        (rf"{b}since\s+{_MONTH}(?!\w){b}", since_month),
+        (rf"{b}since\s+{_YEAR}{b}", since_year),
+        (rf"{b}(?:before|prior to)\s+{_YEAR}{b}", before_year),
+        (rf"{b}(?:in|during)\s+{_MONTH}(?!\w)", in_month),
+        (rf"{b}(?:in|during|of|from)\s+{_YEAR}{b}", in_year),
+        (rf"{b}(?:in|over|during)?\s*the\s+(?:past|last)\s+(?P<n>\d{{1,3}})\s+(?P<unit>days?|weeks?|months?|years?){b}", past_n),
+        (rf"{b}today{b}", days(0)),
+        (rf"{b}yesterday{b}", days(1, 1)),
+        (rf"{b}this\s+week{b}", week(0)),
+        (rf"{b}(?:last|past)\s+week{b}", week(1)),
+        (rf"{b}this\s+month{b}", month(0)),
+        (rf"{b}(?:last|past)\s+month{b}", month(1)),
+        (rf"{b}this\s+year{b}", year(0)),
+        (rf"{b}last\s+year{b}", year(1)),
+        (rf"{b}(?:the\s+)?(?:latest|most\s+recent(?:ly)?|newest|recent(?:ly)?|lately|current(?:ly)?|right\s+now|these\s+days)(?:\s+news)?(?:\s+(?:on|about))?{b}", recency),
+    ]
+
+
+_COMPILED = [(re.compile(p, re.I), f) for p, f in _rules()]
+
+
+def parse_date_intent(question: str, *, now: dt.datetime | dt.date) -> DateIntent:
+    """The date window a question asks for. The first window rule that matches wins; recency words
+    are noted in addition. Words that set the window are removed from ``query``."""
+    today = now.date() if isinstance(now, dt.datetime) else now
+    query = question
+    date_from = date_to = None
+    recency = False
+    phrases: list[str] = []
+    # Date words inside a quoted phrase are part of the phrase ("first increase since 2018").
+    masked = re.sub(r"[\"“”][^\"“”]*[\"“”]", lambda m: "\0" * len(m.group(0)), query)
+    for pattern, rule in _COMPILED:
+        m = pattern.search(masked)
+        if not m:
+            continue
+        start, end, is_recent = rule(m, today)
+        if is_recent:
+            recency = True
+        elif date_from is None and date_to is None:
+            date_from, date_to = start, end
+        else:
+            continue
+        phrases.append(m.group(0).strip())
+        query = query[: m.start()] + " " * (m.end() - m.start()) + query[m.end():]
+        masked = masked[: m.start()] + " " * (m.end() - m.start()) + masked[m.end():]
+    query = re.sub(r"\s+([?.!,])", r"\1", re.sub(r"\s{2,}", " ", query)).strip(" ,")
+    return DateIntent(date_from=date_from, date_to=date_to, recency=recency, phrase=", ".join(phrases),
+                      query=query or question)

@@ -1,0 +1,96 @@
+"""``newsdesk eval qa DIR [--unanswerable FILE]``: answer quality of ``KnowledgeBase.ask`` on a
+BEIR-layout folder.
+
+A question is *answerable* when one of its gold answers occurs (case-insensitively) in one of its
+relevant documents. ``answer_hit``: the answer text holds a gold answer (citation markers such as
+``[2]`` are removed first, so a gold answer "2" is not matched by a marker); ``cited_gold``: a
+citation points at a relevant document; ``false_abstain``: answerable questions refused;
+``correct_abstain``: questions of FILE refused. A question whose metadata has a date is asked "on"
+that date (end of that day, UTC), so its date words ("this week") mean what they meant then.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..embed import Embedder
+from .beir import Query, corpus_knowledge_base, read_beir, read_queries
+
+_MARKER = re.compile(r"\s*\[\d+\]")
+
+
+@dataclass(frozen=True)
+class QaRecord:
+    query_id: str
+    answerable: bool | None     # None: from the unanswerable file
+    hit: bool
+    cited_gold: bool
+    abstained: bool
+    confidence: float
+    ms: float
+
+
+def asked_at(query: Query) -> dt.datetime | None:
+    if query.date is None:
+        return None
+    return dt.datetime.combine(query.date, dt.time(23, 59), tzinfo=dt.timezone.utc)
+
+
+def answer_contains(answer_text: str, answers: list[str]) -> bool:
+    text = _MARKER.sub("", answer_text).lower()
+    return any(a.strip() and a.strip().lower() in text for a in answers)
+
+
+async def run_qa(folder: Path, *, unanswerable: Path | None = None, embedder: Embedder | None = None,
+                 progress: Callable[[int, int], None] | None = None) -> list[QaRecord]:
+    data = read_beir(folder)
+    texts = {str(row["_id"]): (row.get("text") or "") for row in data.corpus}
+    extra = read_queries(unanswerable) if unanswerable else []
+    records: list[QaRecord] = []
+    async with corpus_knowledge_base(data.corpus, embedder=embedder) as (kb, doc_to_corpus, _):
+        todo = [(q, True) for q in data.queries if q.id in data.qrels] + [(q, False) for q in extra]
+        for i, (q, from_set) in enumerate(todo):
+            started = time.perf_counter()
+            answer = await kb.ask(q.text, now=asked_at(q))
+            ms = (time.perf_counter() - started) * 1000
+            if from_set:
+                relevant = {c for c, s in data.qrels[q.id].items() if s > 0}
+                answerable = any(a.strip() and a.lower() in texts.get(c, "").lower()
+                                 for a in q.answers for c in relevant)
+                cited = any(doc_to_corpus.get(c.document_id) in relevant for c in answer.citations)
+                records.append(QaRecord(q.id, answerable, (not answer.abstained) and answer_contains(answer.text, q.answers),
+                                        cited, answer.abstained, answer.confidence, ms))
+            else:
+                records.append(QaRecord(q.id, None, False, False, answer.abstained, answer.confidence, ms))
+            if progress:
+                progress(i + 1, len(todo))
+    return records
+
+
+def summarise(records: list[QaRecord]) -> dict:
+    answerable = [r for r in records if r.answerable]
+    negatives = [r for r in records if r.answerable is None]
+    share = lambda xs: round(sum(xs) / len(xs), 4) if xs else 0.0  # noqa: E731
+    ms = [r.ms for r in records]
+    return {
+        "answerable": len(answerable),
+        "answer_hit": share([r.hit for r in answerable]),
+        "cited_gold": share([r.cited_gold for r in answerable]),
+        "false_abstain": share([r.abstained for r in answerable]),
+        "unanswerable": len(negatives),
+        "correct_abstain": share([r.abstained for r in negatives]),
+        "query_ms_p50": round(float(np.percentile(ms, 50)), 2) if ms else 0.0,
+        "query_ms_p95": round(float(np.percentile(ms, 95)), 2) if ms else 0.0,
+    }
+
+
+async def evaluate_qa(folder: Path, *, unanswerable: Path | None = None, embedder: Embedder | None = None,
+                      progress: Callable[[int, int], None] | None = None) -> dict:
+    return summarise(await run_qa(folder, unanswerable=unanswerable, embedder=embedder, progress=progress))

@@ -1,0 +1,266 @@
+"""Cited answers with the real model on a small corpus with known answers: citation integrity,
+refusals, follow-ups, date words and hostile questions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+import pytest
+
+from knowledge import KnowledgeBase, KnowledgeConfig
+from knowledge.answer import (
+    AnswerSettings, ScoredSentence, clean_question, is_greeting, previous_question, recency_boost,
+    resolve_follow_up, select_sentences, term_coverage,
+)
+
+SEEDS = Path(__file__).resolve().parents[2] / "seeds"
+NOW = dt.datetime(2022, 1, 14, 12, 0, tzinfo=dt.timezone.utc)
+
+ARTICLES = [
+    ("Rail strike halts trains across the north", dt.date(2022, 1, 13),
+     "Train drivers in the northern region walked out on Wednesday in a dispute over pay.\n\n"
+     "The union said 4,000 drivers joined the strike, the largest in two decades. Commuters were told to "
+     "work from home until services resume on Friday."),
+    ("Central bank raises interest rates to 3 per cent", dt.date(2022, 1, 12),
+     "The central bank raised its main interest rate to 3 per cent on Tuesday, its first increase since 2018.\n\n"
+     "Governor Maria Lopez said inflation had reached 7.5 per cent and was expected to stay high through the spring."),
+    ("Harbour city opens its first offshore wind farm", dt.date(2021, 6, 2),
+     "The offshore wind farm near the harbour city has 40 turbines and can power 300,000 homes.\n\n"
+     "Construction took three years and cost 1.2 billion euros, the energy ministry said."),
+    ("Russia's grain exports hit a record", dt.date(2022, 1, 10),
+     "Russia exported a record 38 million tonnes of grain last season, the agriculture ministry said.\n\n"
+     "Wheat accounted for most of the shipments, which went mainly to Egypt and Turkey."),
+    ("Everyone notice: town hall meeting moved", dt.date(2022, 1, 11),
+     "@everyone the town hall meeting about the new library has moved to Thursday at 7 pm.\n\n"
+     "The mayor said the larger hall was needed because more than 500 residents registered."),
+]
+
+QUESTIONS = [
+    ("How many troops did the CSTO send to Kazakhstan?", "2,500"),
+    ("How many drivers joined the rail strike?", "4,000"),
+    ("What interest rate did the central bank set?", "3 per cent"),
+    ("How many turbines does the offshore wind farm have?", "40"),
+    ("How much grain did Russia export last season?", "38 million tonnes"),
+    ("When did the CSTO form?", "2002"),
+    ("How much has China invested in Kazakhstan?", "19.2 billion"),
+    ("What inflation rate did the governor mention?", "7.5 per cent"),
+    ("When is the town hall meeting about the library?", "Thursday"),
+    ("How much did the wind farm cost?", "1.2 billion euros"),
+]
+
+
+@pytest.fixture(scope="module")
+async def kb(tmp_path_factory, real_embedder):
+    db = tmp_path_factory.mktemp("answers") / "kb.db"
+    kb = await KnowledgeBase.open(KnowledgeConfig(db_path=db), embedder=real_embedder)
+    await kb.index_paths([SEEDS])
+    for title, published, text in ARTICLES:
+        await kb.add_text(text, title=title, source="Test Wire", published=published)
+    yield kb
+    await kb.close()
+
+
+# ---------------------------------------------------------------------------- with the real model
+
+
+
+@pytest.mark.model
+@pytest.mark.parametrize(("question", "expected"), QUESTIONS)
+async def test_answer_contains_the_fact_and_cites_it(kb, question, expected):
+    answer = await kb.ask(question, now=NOW)
+    assert not answer.abstained, answer.text
+    assert expected in answer.text
+    assert any(expected in c.quote for c in answer.citations)
+
+
+@pytest.mark.model
+async def test_every_quote_is_verbatim_at_its_offsets_and_every_marker_has_a_citation(kb):
+    questions = [q for q, _ in QUESTIONS] + [
+        "Why does China benefit from the intervention?", "What did Yang Shu say?", "Who is the governor?",
+        "What did Wang Yi say about terrorism?", "What happens to commuters?", "Where did the wheat go?",
+    ]
+    checked = 0
+    for question in questions:
+        answer = await kb.ask(question, now=NOW)
+        markers = {int(n) for n in re.findall(r"\[(\d+)\]", answer.text)}
+        assert markers == {c.number for c in answer.citations}, question
+        for c in answer.citations + answer.related:
+            text = await kb.document_text(c.document_id)
+            assert text[c.char_start:c.char_end] == c.quote
+            assert c.quote.strip()
+            assert text.split("\n\n")[c.paragraph_index] in text[c.char_start - 1 if c.char_start else 0:] or \
+                c.quote.split("\n\n")[0] in text.split("\n\n")[c.paragraph_index]
+            checked += 1
+        # every answer sentence is a verbatim quote of its cited passage
+        for sentence, n in re.findall(r"(.+?) \[(\d+)\](?:\s|$)", answer.text.split("\n(")[0]):
+            quote = next(c.quote for c in answer.citations if c.number == int(n))
+            assert sentence.strip() in quote
+    assert checked >= len(questions)
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("question", [
+    "What is the boiling point of mercury?",
+    "Who painted the Mona Lisa?",
+    "How do I reset my router password?",
+])
+async def test_unsupported_question_is_refused_with_related_passages(kb, question):
+    answer = await kb.ask(question, now=NOW)
+    assert answer.abstained
+    assert answer.citations == []
+    assert "couldn't find" in answer.text
+    assert answer.related and all(c.quote for c in answer.related)
+
+
+@pytest.mark.model
+async def test_follow_up_is_resolved_against_history(kb):
+    first = "How much grain did Russia export last season?"
+    answer = await kb.ask("and what about wheat, where did it go?", history=[first], now=NOW)
+    assert not answer.abstained
+    assert "Egypt" in answer.text
+    assert answer.resolved_question  # the follow-up was rewritten with the earlier question
+
+
+@pytest.mark.model
+async def test_yesterday_filters_by_date_and_shows_dates(kb):
+    answer = await kb.ask("What happened yesterday?", now=NOW)
+    assert answer.date_from == answer.date_to == dt.date(2022, 1, 13)
+    if not answer.abstained:
+        assert all(c.published == dt.date(2022, 1, 13) for c in answer.citations)
+        assert "2022-01-13" in answer.text
+
+
+@pytest.mark.model
+async def test_date_window_without_documents_says_so(kb):
+    answer = await kb.ask("What did the central bank do in 2019?", now=NOW)
+    assert answer.abstained
+    assert "2019" in answer.text
+
+
+@pytest.mark.model
+async def test_in_a_year_only_cites_that_year(kb):
+    answer = await kb.ask("Which offshore wind farm opened in 2021?", now=NOW)
+    assert not answer.abstained
+    assert {c.published.year for c in answer.citations} == {2021}
+
+
+@pytest.mark.model
+async def test_quoted_phrase_prefers_exact_match(kb):
+    answer = await kb.ask('Which article mentions "first increase since 2018"?', now=NOW)
+    assert not answer.abstained
+    assert "first increase since 2018" in answer.citations[0].quote
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("question", [
+    "", "   ", "?!", '"unbalanced quote', "NEAR(troops AND) OR NOT -* ^col:x", "(((", "@everyone",
+])
+async def test_hostile_or_empty_questions_get_a_reply_not_an_exception(kb, question):
+    answer = await kb.ask(question, now=NOW)
+    assert answer.text
+    assert "@everyone" not in answer.text or answer.citations
+
+
+@pytest.mark.model
+async def test_ten_thousand_character_question_is_cut_and_answered(kb):
+    question = "How many troops did the CSTO send to Kazakhstan? " + "blah " * 2000
+    assert len(question) >= 10_000
+    answer = await kb.ask(question, now=NOW)
+    assert answer.text
+    assert "long" in answer.text or answer.abstained
+
+
+@pytest.mark.model
+async def test_greeting_gets_a_greeting(kb):
+    answer = await kb.ask("hello there!", now=NOW)
+    assert not answer.citations
+    assert answer.text.startswith("Hello")
+
+
+@pytest.mark.model
+async def test_document_pinging_everyone_is_quoted_as_text(kb):
+    answer = await kb.ask("When is the town hall meeting about the library?", now=NOW)
+    assert any("@everyone" in c.quote for c in answer.citations + answer.related) or "Thursday" in answer.text
+
+
+@pytest.mark.model
+async def test_scope_hides_other_guilds_documents(tmp_path, real_embedder):
+    kb = await KnowledgeBase.open(KnowledgeConfig(db_path=tmp_path / "kb.db"), embedder=real_embedder)
+    try:
+        await kb.add_text("The secret project codenamed Bluebird launches in March with 12 engineers.",
+                          title="Bluebird", guild_id=111)
+        mine = await kb.ask("How many engineers work on project Bluebird?", scope=111)
+        theirs = await kb.ask("How many engineers work on project Bluebird?", scope=222)
+    finally:
+        await kb.close()
+    assert "12 engineers" in mine.text
+    assert "12 engineers" not in theirs.text and all("Bluebird" != c.title for c in theirs.related)
+
+
+# ---------------------------------------------------------------------------- pure functions
+
+
+def test_clean_question_cuts_at_a_word_boundary_and_drops_mentions():
+    text, cut = clean_question("<@123> what " + "word " * 400)
+    assert cut and len(text) <= 1000 and not text.endswith("wor")
+    assert "<@" not in text
+
+
+def test_greetings_are_recognised_and_questions_are_not():
+    assert is_greeting("Hi!") and is_greeting("good morning everyone") and is_greeting("thanks a lot")
+    assert not is_greeting("hi, how many troops were sent?")
+
+
+def test_previous_question_skips_answer_turns():
+    history = ["How many troops were sent?", "Some 2,500 troops arrived. [1]"]
+    assert previous_question(history) == "How many troops were sent?"
+
+
+def test_follow_up_replaces_the_name_it_changes():
+    resolved = resolve_follow_up("and what about Russia?", ["Why does China benefit from the Kazakhstan intervention?"])
+    assert "Russia" in resolved and "Kazakhstan intervention" in resolved
+    assert "China" not in resolved
+
+
+def test_standalone_question_is_not_rewritten():
+    question = "How many drivers joined the rail strike in the north?"
+    assert resolve_follow_up(question, ["What did the central bank do?"]) == question
+
+
+def test_term_coverage_is_idf_weighted_share():
+    weights = {"troop": 1.0, "kazakhstan": 3.0}
+    assert term_coverage(weights, {"kazakhstan"}) == pytest.approx(0.75)
+    assert term_coverage(weights, set()) == 0.0
+
+
+def test_recency_boost_decays_with_distance_from_today():
+    s = AnswerSettings(recency_weight=1.0, recency_days=30.0)
+    today = dt.date(2022, 1, 31)
+    assert recency_boost(today, today, s) == pytest.approx(1.0)
+    assert recency_boost(dt.date(2022, 1, 1), today, s) == pytest.approx(0.3679, abs=1e-3)
+    assert recency_boost(None, today, s) == 0.0
+
+
+def _sent(pid, rank, index, text, pscore, score=None):
+    return ScoredSentence(pid, rank, index, 0, len(text), text, 0.0, pscore, pscore if score is None else score)
+
+
+def test_select_takes_two_from_best_passage_then_one_per_close_passage():
+    s = AnswerSettings(related_ratio=0.5, top_sentences=2)
+    ranked = [
+        [_sent(1, 0, 0, "Alpha one fact here.", 4.0, 4.2), _sent(1, 0, 1, "Alpha two other detail.", 4.0, 4.1),
+         _sent(1, 0, 2, "Alpha three extra words.", 4.0, 4.0)],
+        [_sent(2, 1, 0, "Beta supports the claim.", 2.5), _sent(2, 1, 1, "Beta second sentence.", 2.5, 2.4)],
+        [_sent(3, 2, 0, "Gamma is too weak.", 1.5)],
+    ]
+    chosen = select_sentences(ranked, s=s)
+    assert [c.text for c in chosen] == ["Alpha one fact here.", "Alpha two other detail.", "Beta supports the claim."]
+
+
+def test_select_skips_near_repeats():
+    s = AnswerSettings(related_ratio=0.1, top_sentences=1)
+    ranked = [[_sent(1, 0, 0, "The union said 4,000 drivers joined the strike.", 3.0)],
+              [_sent(2, 1, 0, "4,000 drivers joined the strike, the union said.", 2.9)]]
+    assert len(select_sentences(ranked, s=s)) == 1

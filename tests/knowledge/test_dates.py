@@ -1,0 +1,65 @@
+"""Date words become windows relative to the ``now`` passed in (a Saturday, 2026-11-28)."""
+
+import datetime as dt
+
+import pytest
+
+from knowledge.dates import parse_date_intent
+
+NOW = dt.datetime(2026, 11, 28, 15, 0, tzinfo=dt.timezone.utc)
+
+
+@pytest.mark.parametrize(
+    ("question", "date_from", "date_to"),
+    [
+        ("What happened yesterday in Kazakhstan?", dt.date(2026, 11, 27), dt.date(2026, 11, 27)),
+        ("Any news today?", dt.date(2026, 11, 28), dt.date(2026, 11, 28)),
+        ("What happened this week in Ukraine?", dt.date(2026, 11, 23), dt.date(2026, 11, 28)),
+        ("What happened last week?", dt.date(2026, 11, 16), dt.date(2026, 11, 22)),
+        ("Chinese investment in 2022", dt.date(2022, 1, 1), dt.date(2022, 12, 31)),
+        ("What changed since March?", dt.date(2026, 3, 1), dt.date(2026, 11, 28)),
+        ("What changed since March 2021?", dt.date(2021, 3, 1), dt.date(2026, 11, 28)),
+        ("Who won in January 2022?", dt.date(2022, 1, 1), dt.date(2022, 1, 31)),
+        ("protests in the past 3 days", dt.date(2026, 11, 25), dt.date(2026, 11, 28)),
+        ("troop numbers before 2020", None, dt.date(2019, 12, 31)),
+        ("events on 2022-01-11", dt.date(2022, 1, 11), dt.date(2022, 1, 11)),
+    ],
+)
+def test_date_words_become_a_window(question, date_from, date_to):
+    intent = parse_date_intent(question, now=NOW)
+    assert (intent.date_from, intent.date_to) == (date_from, date_to)
+
+
+def test_since_a_later_month_means_last_year():
+    intent = parse_date_intent("since December", now=NOW)
+    assert intent.date_from == dt.date(2025, 12, 1)
+
+
+def test_latest_is_a_recency_preference_not_a_window():
+    intent = parse_date_intent("What is the latest on the CSTO?", now=NOW)
+    assert intent.recency and not intent.window
+    assert "latest" not in intent.query.lower()
+    assert "CSTO" in intent.query
+
+
+def test_date_words_are_removed_from_the_query():
+    intent = parse_date_intent("What did Wang Yi say yesterday?", now=NOW)
+    assert intent.query == "What did Wang Yi say?"
+    assert intent.phrase == "yesterday"
+
+
+def test_question_without_date_words_is_untouched():
+    intent = parse_date_intent("How many troops did the CSTO send?", now=NOW)
+    assert not intent.window and not intent.recency
+    assert intent.query == "How many troops did the CSTO send?"
+
+
+def test_describe_names_the_window():
+    assert parse_date_intent("news in 2022", now=NOW).describe() == "from 2022-01-01 to 2022-12-31"
+    assert parse_date_intent("news yesterday", now=NOW).describe() == "on 2026-11-27"
+
+
+def test_date_words_inside_a_quoted_phrase_are_left_alone():
+    intent = parse_date_intent('Which article mentions "first increase since 2018"?', now=NOW)
+    assert not intent.window
+    assert intent.query == 'Which article mentions "first increase since 2018"?'
