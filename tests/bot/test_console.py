@@ -2,17 +2,12 @@
 through piped input."""
 
 import io
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from bot.console import run_console
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def lines(*commands: str):
@@ -48,16 +43,3 @@ async def test_console_reports_errors_without_a_traceback(settings, tmp_path):
     assert "error: photo.png: unsupported file type .png" in text
     assert "error: no document #999" in text
     assert "Traceback" not in text
-
-
-@pytest.mark.model
-def test_python_m_bot_without_a_token_opens_the_console(tmp_path, seed_dir):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "NEWSDESK_", "BRIEFING_"))}
-    env.update(DISCORD_TOKEN="", NEWSDESK_DB=str(tmp_path / "nd.db"), NEWSDESK_SEEDS=str(seed_dir),
-               PYTHONPATH=str(ROOT), LOG_LEVEL="WARNING")
-    result = subprocess.run([sys.executable, "-m", "bot"], input="ask Which soldiers went to Kazakhstan?\nquit\n",
-                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
-    assert "newsdesk console" in result.stdout
-    assert "Collective Security Treaty Organization" in result.stdout  # the real model found the paraphrase
-    assert "[1]" in result.stdout

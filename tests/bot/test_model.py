@@ -1,0 +1,23 @@
+"""The bot over the real embedding model (loaded once per session), end to end through /ask."""
+
+import pytest
+
+from bot_helpers import reply_of
+from conftest import with_settings
+
+pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.model]
+
+
+@pytest.fixture
+def settings(settings, real_embedder):
+    return with_settings(settings, embedder=real_embedder)
+
+
+async def test_ask_with_the_real_model_cites_the_seed(world):
+    result = await world.user.slash(world.channel, "ask", question="Which troops arrived in Kazakhstan?")
+    embed = reply_of(result).embeds[0]
+    assert not embed.title.startswith("No answer")
+    assert "Collective Security Treaty Organization" in embed.description
+    assert embed.fields[0].name.startswith("[1] Kazakhstan")
+    [row] = await world.rows("ask")
+    assert row["outcome"] == "answered" and row["passage_ids"]
