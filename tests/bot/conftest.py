@@ -18,20 +18,38 @@ from knowledge.embed import HashingEmbedder
 DEV_GUILD = 880_000_000_000_000_001
 OTHER_GUILD = 880_000_000_000_000_002
 
-SEED_TEXT = """Kazakhstan intervention benefits China and Russia
+# A small corpus: the answer engine's calibrated refusal needs several documents to compare with.
+SEEDS = {
+    "kazakhstan.txt": """Kazakhstan intervention benefits China and Russia
 
-Troops of the Collective Security Treaty Organization arrived in Kazakhstan in January 2022 after
-protests over fuel prices turned violent in Almaty.
+Some 2,500 troops of the Collective Security Treaty Organization arrived in Kazakhstan to quell protests
+over fuel prices that turned violent in Almaty.
 
 Analysts said the intervention helped both China and Russia keep stability in Central Asia.
-"""
+""",
+    "tram.txt": """Council approves tram line
+
+The city council approved the new eastern tram line on Thursday after a two-year debate.
+
+Construction of the tram line will start in spring and cost 400 million euros.
+""",
+    "wildfire.txt": """Wildfire forces evacuations in Catalonia
+
+Firefighters battled a wildfire north of Barcelona that forced 900 residents to leave their homes.
+
+Strong winds pushed the wildfire towards the coast overnight, officials said.
+""",
+}
+QUESTION = "When did the council approve the tram line?"
+ANSWER_SENTENCE = "The city council approved the new eastern tram line on Thursday"
 
 
 @pytest.fixture
 def seed_dir(tmp_path: Path) -> Path:
     folder = tmp_path / "seeds"
     folder.mkdir()
-    (folder / "kazakhstan.txt").write_text(SEED_TEXT, encoding="utf-8")
+    for name, text in SEEDS.items():
+        (folder / name).write_text(text, encoding="utf-8")
     return folder
 
 

@@ -5,12 +5,13 @@ import pytest
 import simcord
 
 from bot_helpers import reply_of
+from conftest import QUESTION
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
 async def test_stats_counts_questions_refusals_and_feedback(world):
-    answered = await world.user.slash(world.channel, "ask", question="Which troops arrived in Kazakhstan?")
+    answered = await world.user.slash(world.channel, "ask", question=QUESTION)
     for _ in range(2):
         await world.user.slash(world.channel, "ask", question="What is the capital of Peru?")
     await world.user.click(reply_of(answered).message, label="👍")

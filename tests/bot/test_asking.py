@@ -5,10 +5,10 @@ import discord
 import pytest
 
 from bot_helpers import acknowledged_by_defer, reply_of
+from conftest import ANSWER_SENTENCE, QUESTION
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
-QUESTION = "Which troops arrived in Kazakhstan?"
 
 
 def button_labels(message) -> list[str]:
@@ -22,7 +22,7 @@ async def test_ask_answers_with_cited_sources_and_buttons(world):
     assert not reply.ephemeral
     embed = reply.embeds[0]
     assert embed.title == QUESTION
-    assert "Collective Security Treaty" in embed.description and "[1]" in embed.description
+    assert ANSWER_SENTENCE in embed.description and "[1]" in embed.description
     assert embed.fields[0].name.startswith("[1] ") and "> " in embed.fields[0].value
     assert "paragraph" in embed.fields[0].value
     assert button_labels(reply.message) == ["👍", "👎", "More sources"]
@@ -56,18 +56,23 @@ async def test_buttons_still_work_after_a_restart(world, settings):
 
 async def test_more_sources_is_ephemeral_and_paginated(world):
     for i in range(6):
-        await world.kb.add_text(f"Kazakhstan troops report {i}: soldiers arrived in Almaty, report number {i}.",
+        await world.kb.add_text(f"Tram report {i}: the council debated the tram line again, report number {i}.",
                                 guild_id=world.guild.id, title=f"Report {i}")
     result = await world.user.slash(world.channel, "ask", question=QUESTION)
     more = await world.user.click(reply_of(result).message, label="More sources")
     page = reply_of(more)
     assert page.ephemeral
     embed = page.embeds[0]
-    assert embed.title.startswith("More sources") and embed.footer.text == "Page 1 of 2"
+    hits = await world.kb.search(QUESTION, k=12, scope=world.guild.id)
+    pages = -(-len(hits) // 4)
+    assert pages >= 2  # six extra reports plus the seeds
+    assert embed.title.startswith("More sources") and embed.footer.text == f"Page 1 of {pages}"
     assert len(embed.fields) == 4
     turned = await world.user.click(page.message, label="Next")
-    assert turned.response.embeds[0].footer.text == "Page 2 of 2"
+    assert turned.response.embeds[0].footer.text == f"Page 2 of {pages}"
     assert turned.response.embeds[0].fields[0].name.startswith("[5]")
+    back = await world.user.click(page.message, label="Previous")
+    assert back.response.embeds[0].footer.text == f"Page 1 of {pages}"
 
 
 async def test_refusal_says_so_and_offers_closest_passages(world):
@@ -99,8 +104,8 @@ async def test_mention_is_answered_in_a_new_thread(world):
     [thread] = world.channel.threads
     answer = thread.last_message
     assert answer.author.id == world.bot.user.id
-    assert "Collective Security Treaty" in answer.embeds[0].description
-    assert thread.name.startswith("Which troops")
+    assert ANSWER_SENTENCE in answer.embeds[0].description
+    assert thread.name == QUESTION
     [row] = await world.rows("mention")
     assert (row["input"], row["outcome"], row["channel_id"]) == (QUESTION, "answered", world.channel.id)
 
@@ -116,17 +121,17 @@ async def test_follow_up_in_the_thread_uses_earlier_turns(world, monkeypatch):
         return await real_ask(question, **kw)
 
     monkeypatch.setattr(world.kb, "ask", spy)
-    await world.user.send(thread, "And when did they arrive?")
+    await world.user.send(thread, "And how much will it cost?")
     history = seen["history"]
     assert history[0] == QUESTION
-    assert "Collective Security Treaty" in history[1]
+    assert ANSWER_SENTENCE in history[1]
     assert len(thread.history()) == 3  # answer, follow-up, second answer
     assert thread.last_message.author.id == world.bot.user.id
     [row] = await world.rows("followup")
-    assert row["input"] == "And when did they arrive?" and row["channel_id"] == thread.id
+    assert row["input"] == "And how much will it cost?" and row["channel_id"] == thread.id
 
 
 async def test_messages_in_other_threads_and_without_mention_are_ignored(world):
-    await world.user.send(world.channel, "just chatting about Kazakhstan")
+    await world.user.send(world.channel, "just chatting about the tram line")
     assert len(world.channel.history()) == 1
     assert await world.rows() == []

@@ -21,16 +21,16 @@ async def test_console_commands_work_from_piped_input(settings, tmp_path):
     out = io.StringIO()
     await run_console(settings, out=out, interactive=False, read_line=lines(
         "help", f"doc add {note}", "doc list", "ask Why did dock workers in Rotterdam strike?",
-        "brief", "stats", "doc remove 2", "doc list", "frobnicate", "quit", "ask never reached"))
+        "brief", "stats", "doc remove 4", "doc list", "frobnicate", "quit", "ask never reached"))
     text = out.getvalue()
     assert "doc add PATH" in text  # help
-    assert "added #2 Port strike" in text
-    assert "page 1 of 1, 2 document(s)" in text
+    assert "added #4 Port strike" in text
+    assert "page 1 of 1, 4 document(s)" in text
     assert "Dock workers in Rotterdam stopped work on Monday over pay. [1]" in text
     assert "[1] Port strike" in text
     assert "questions: 1" in text  # stats saw the ask
-    assert "removed #2 Port strike" in text
-    assert "page 1 of 1, 1 document(s)" in text
+    assert "removed #4 Port strike" in text
+    assert "page 1 of 1, 3 document(s)" in text
     assert "Unknown command" in text
     assert "never reached" not in text
 

@@ -29,10 +29,10 @@ def test_python_m_bot_without_a_token_opens_the_console(tmp_path, seed_dir):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "NEWSDESK_", "BRIEFING_"))}
     env.update(DISCORD_TOKEN="", NEWSDESK_DB=str(tmp_path / "nd.db"), NEWSDESK_SEEDS=str(seed_dir),
                PYTHONPATH=str(ROOT), LOG_LEVEL="WARNING")
-    result = subprocess.run([sys.executable, "-m", "bot"], input="ask Which troops arrived in Kazakhstan?\nquit\n",
+    result = subprocess.run([sys.executable, "-m", "bot"], input="ask When did the council approve the tram line?\nquit\n",
                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert "newsdesk console" in result.stdout
     assert "couldn't find" not in result.stdout
-    assert "Troops of the Collective Security Treaty Organization arrived in Kazakhstan" in result.stdout
-    assert "Sources:" in result.stdout and "[1] Kazakhstan" in result.stdout
+    assert "The city council approved the new eastern tram line on Thursday" in result.stdout
+    assert "Sources:" in result.stdout and "[1] Council approves tram line" in result.stdout

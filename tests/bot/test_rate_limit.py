@@ -6,11 +6,10 @@ import simcord
 
 from bot.settings import Settings
 from bot_helpers import reply_of
-from conftest import with_settings
+from conftest import QUESTION, with_settings
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
-QUESTION = "Which troops arrived in Kazakhstan?"
 
 
 @pytest.fixture
