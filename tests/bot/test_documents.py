@@ -213,3 +213,13 @@ async def test_a_guilds_document_is_invisible_from_another_guild(world):
     asked = await stranger.slash(other_channel, "ask", question="Why did dock workers in Rotterdam strike?")
     embed = reply_of(asked).embeds[0]
     assert all("Port strike" not in f.name for f in embed.fields)
+
+
+async def test_modal_errors_reach_the_one_error_handler(world):
+    await world.kb.add_text("The council approved the new eastern tram line on Thursday after a debate.",
+                            guild_id=world.guild.id, title="Tram")
+    shown = await world.mod.slash(world.channel, "doc add", text=True)
+    submitted = await world.mod.submit_modal(shown, {"body": "The council approved the new eastern tram line on Thursday after a debate."})
+    simcord.assert_error(world.env, DuplicateDocument)
+    assert "already indexed" in reply_of(submitted).content and reply_of(submitted).ephemeral
+    assert (await world.rows("doc_add"))[-1]["outcome"] == "error: DuplicateDocument"

@@ -36,3 +36,12 @@ def test_python_m_bot_without_a_token_opens_the_console(tmp_path, seed_dir):
     assert "couldn't find" not in result.stdout
     assert "The city council approved the new eastern tram line on Thursday" in result.stdout
     assert "Sources:" in result.stdout and "[1] Council approves tram line" in result.stdout
+
+
+def test_bad_settings_exit_with_a_message_and_no_traceback(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "NEWSDESK_", "BRIEFING_"))}
+    env.update(BRIEFING_TIME="8 o'clock", PYTHONPATH=str(ROOT))
+    result = subprocess.run([sys.executable, "-m", "bot"], input="", cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert "BRIEFING_TIME" in result.stderr and "Traceback" not in result.stderr
