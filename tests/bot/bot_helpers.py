@@ -1,5 +1,41 @@
 """Small helpers shared by the bot tests (imported as a plain module: tests/ has no packages)."""
 
+from dataclasses import replace
+
+from bot.settings import Settings
+
+DEV_GUILD = 880_000_000_000_000_001
+OTHER_GUILD = 880_000_000_000_000_002
+
+# A small corpus: the answer engine's calibrated refusal needs several documents to compare with.
+SEEDS = {
+    "kazakhstan.txt": """Kazakhstan intervention benefits China and Russia
+
+Some 2,500 troops of the Collective Security Treaty Organization arrived in Kazakhstan to quell protests
+over fuel prices that turned violent in Almaty.
+
+Analysts said the intervention helped both China and Russia keep stability in Central Asia.
+""",
+    "tram.txt": """Council approves tram line
+
+The city council approved the new eastern tram line on Thursday after a two-year debate.
+
+Construction of the tram line will start in spring and cost 400 million euros.
+""",
+    "wildfire.txt": """Wildfire forces evacuations in Catalonia
+
+Firefighters battled a wildfire north of Barcelona that forced 900 residents to leave their homes.
+
+Strong winds pushed the wildfire towards the coast overnight, officials said.
+""",
+}
+QUESTION = "When did the council approve the tram line?"
+ANSWER_SENTENCE = "The city council approved the new eastern tram line on Thursday"
+
+
+def with_settings(settings: Settings, **changes) -> Settings:
+    return replace(settings, **changes)
+
 
 def reply_of(result):
     """The bot's visible reply: after ``defer(thinking=True)`` the first followup replaces the

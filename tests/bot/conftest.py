@@ -4,7 +4,6 @@ real model is exercised by the tests marked ``model``."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import discord
@@ -15,34 +14,7 @@ from bot.settings import Settings
 from knowledge.config import KnowledgeConfig
 from knowledge.embed import HashingEmbedder
 
-DEV_GUILD = 880_000_000_000_000_001
-OTHER_GUILD = 880_000_000_000_000_002
-
-# A small corpus: the answer engine's calibrated refusal needs several documents to compare with.
-SEEDS = {
-    "kazakhstan.txt": """Kazakhstan intervention benefits China and Russia
-
-Some 2,500 troops of the Collective Security Treaty Organization arrived in Kazakhstan to quell protests
-over fuel prices that turned violent in Almaty.
-
-Analysts said the intervention helped both China and Russia keep stability in Central Asia.
-""",
-    "tram.txt": """Council approves tram line
-
-The city council approved the new eastern tram line on Thursday after a two-year debate.
-
-Construction of the tram line will start in spring and cost 400 million euros.
-""",
-    "wildfire.txt": """Wildfire forces evacuations in Catalonia
-
-Firefighters battled a wildfire north of Barcelona that forced 900 residents to leave their homes.
-
-Strong winds pushed the wildfire towards the coast overnight, officials said.
-""",
-}
-QUESTION = "When did the council approve the tram line?"
-ANSWER_SENTENCE = "The city council approved the new eastern tram line on Thursday"
-
+from bot_helpers import DEV_GUILD, SEEDS
 
 @pytest.fixture
 def seed_dir(tmp_path: Path) -> Path:
@@ -104,8 +76,3 @@ async def world(simcord_env) -> World:
     if w.bot.seed_task is not None:
         await simcord_env.settle()
     return w
-
-
-def with_settings(settings: Settings, **changes) -> Settings:
-    return replace(settings, **changes)
-

@@ -5,7 +5,7 @@ import pytest
 import simcord
 
 from bot_helpers import reply_of
-from conftest import QUESTION
+from bot_helpers import QUESTION
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

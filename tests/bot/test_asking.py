@@ -5,7 +5,7 @@ import discord
 import pytest
 
 from bot_helpers import acknowledged_by_defer, reply_of
-from conftest import ANSWER_SENTENCE, QUESTION
+from bot_helpers import ANSWER_SENTENCE, QUESTION
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

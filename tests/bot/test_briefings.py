@@ -10,7 +10,7 @@ import simcord
 from bot.app import create_bot
 from bot.tree import BadInput
 from bot_helpers import acknowledged_by_defer, reply_of
-from conftest import with_settings
+from bot_helpers import with_settings
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -7,7 +7,7 @@ import simcord
 from aiohttp import web
 
 from bot_helpers import acknowledged_by_defer, reply_of
-from conftest import OTHER_GUILD
+from bot_helpers import OTHER_GUILD
 from knowledge.errors import DocumentNotFound, DuplicateDocument, EmptyDocument, FetchError, FileTooLarge, UnsupportedFileType
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")

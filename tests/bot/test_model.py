@@ -3,7 +3,7 @@
 import pytest
 
 from bot_helpers import reply_of
-from conftest import ANSWER_SENTENCE, QUESTION, with_settings
+from bot_helpers import ANSWER_SENTENCE, QUESTION, with_settings
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.model]
 

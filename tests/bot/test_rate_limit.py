@@ -6,7 +6,7 @@ import simcord
 
 from bot.settings import Settings
 from bot_helpers import reply_of
-from conftest import QUESTION, with_settings
+from bot_helpers import QUESTION, with_settings
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

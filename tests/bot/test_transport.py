@@ -14,7 +14,7 @@ import yarl
 from aiohttp import WSMsgType, web
 
 from bot.app import create_bot
-from conftest import DEV_GUILD, with_settings
+from bot_helpers import DEV_GUILD, with_settings
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
