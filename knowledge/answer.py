@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 MAX_QUESTION_CHARS = 1000      # a question longer than this is cut (Discord allows 4,000 in a modal)
 PASSAGES_READ = 6              # passages whose sentences are scored
 MAX_SENTENCES = 4
-MAX_ANSWER_WORDS = 110
+MAX_ANSWER_WORDS = 130
 RELATED_SHOWN = 3
 
 
@@ -48,9 +48,9 @@ class AnswerSettings:
     w_terms: float = 0.5           # sentence score: IDF-weighted share of question terms it holds ...
     w_position: float = 0.001      # ... a nudge towards earlier sentences of a passage ...
     # ... on top of its passage's fused retrieval score (z-scores, plus the recency prior below).
-    recency_weight: float = 1.0    # news questions are about now: documents dated near "now" get up to
-    recency_days: float = 30.0     # this much extra score, decaying over this many days
-    related_ratio: float = 0.5     # a further passage joins the answer if its score is at least this share of the best
+    recency_weight: float = 1.5    # news questions are about now: documents dated near "now" get up to
+    recency_days: float = 14.0     # this much extra score, decaying over this many days
+    related_ratio: float = 0.3     # a further passage joins the answer if its score is at least this share of the best
     top_sentences: int = 2         # sentences the best passage may give
     abstain_below: float = 0.43    # calibrated probability of "answerable" under which we refuse
 
