@@ -135,3 +135,24 @@ async def test_messages_in_other_threads_and_without_mention_are_ignored(world):
     await world.user.send(world.channel, "just chatting about the tram line")
     assert len(world.channel.history()) == 1
     assert await world.rows() == []
+
+
+async def test_mention_where_threads_are_not_allowed_is_answered_inline(world):
+    closed = world.guild.create_text_channel(
+        "no-threads", overwrites={world.guild.me: discord.PermissionOverwrite(create_public_threads=False)})
+    question_message = await world.user.send(closed, f"<@{world.bot.user.id}> {QUESTION}")
+    assert closed.threads == []
+    reply = closed.last_message
+    assert reply.author.id == world.bot.user.id
+    assert reply.reference is not None and reply.reference.message_id == question_message.id
+    assert ANSWER_SENTENCE in reply.embeds[0].description
+    assert not reply.mentions  # the reply does not ping the asker
+
+
+async def test_direct_message_sees_only_global_documents(world):
+    await world.kb.add_text("The harbour master resigned on Friday after the audit.", guild_id=world.guild.id,
+                            title="Harbour master")
+    await world.admin.slash(world.channel, "sync", scope="global")
+    listed = await world.user.user.slash("doc list")
+    description = listed.response.embeds[0].description
+    assert "Council approves tram line" in description and "Harbour master" not in description
