@@ -206,10 +206,19 @@ def fuse_scores(dense: Mapping[int, float], bm25: Mapping[int, float],
     """Weighted sum of standardised scores over the union of both candidate lists; a candidate
     missing from one side gets that side's lowest standardised score (it ranked below all of them)."""
     dz, bz = standardise(dense), standardise(bm25)
-    dense_floor = min(dz.values()) if dz else 0.0
-    bm25_floor = min(bz.values()) if bz else 0.0
+    dense_floor, bm25_floor = _floor(dz), _floor(bz)
     return {pid: dz.get(pid, dense_floor) + weights.bm25_weight * bz.get(pid, bm25_floor)
             for pid in set(dz) | set(bz)}
+
+
+def _floor(z: Mapping[int, float]) -> float:
+    """The score of a candidate a side did not return: its lowest. When every returned candidate
+    scored alike (a lone BM25 match on a rare name), standardising gives them all 0, so the missing
+    ones are put one deviation lower: being found must count."""
+    if not z:
+        return 0.0
+    low = min(z.values())
+    return low - 1.0 if max(z.values()) == low else low
 
 
 def top_k(scores: Mapping[int, float], k: int) -> list[tuple[int, float]]:

@@ -26,8 +26,10 @@ log = logging.getLogger(__name__)
 MIGRATIONS: list[str] = [
     # 1: documents, passages, vectors, full-text index
     """
+    -- AUTOINCREMENT: ids are never reused, so "#7" and the passage ids kept in the interaction log
+    -- never come to mean another text after a removal.
     CREATE TABLE documents (
-        id INTEGER PRIMARY KEY,
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
         title TEXT NOT NULL,
         source TEXT,
         published TEXT,                 -- ISO date, NULL when unknown
@@ -46,7 +48,7 @@ MIGRATIONS: list[str] = [
     CREATE INDEX documents_published ON documents(published);
 
     CREATE TABLE passages (
-        id INTEGER PRIMARY KEY,
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
         document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
         ordinal INTEGER NOT NULL,
         paragraph_index INTEGER NOT NULL,
@@ -77,7 +79,7 @@ MIGRATIONS: list[str] = [
     # 2: interaction log and briefing posts
     """
     CREATE TABLE interactions (
-        id INTEGER PRIMARY KEY,
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
         at TEXT NOT NULL,               -- UTC ISO timestamp
         guild_id INTEGER,
         channel_id INTEGER,
@@ -296,14 +298,14 @@ class Store:
             if replace_id is not None:
                 await conn.execute("DELETE FROM documents WHERE id = ?", (replace_id,))
             # RETURNING hands back the passage id to start from in the same round trip: the ids are the
-            # ones SQLite would pick itself (MAX + 1), safe because BEGIN IMMEDIATE holds the write lock
+            # ones SQLite would pick itself (AUTOINCREMENT's sequence + 1), safe because BEGIN IMMEDIATE holds the write lock
             # until COMMIT. Then three executemany calls instead of three statements per passage: every
             # await is a hop to aiosqlite's thread, and those hops were most of ingest's cost besides
             # the model.
             async with conn.execute(
                 "INSERT INTO documents (title, source, published, published_precision, author, guild_id, origin,"
                 " content_hash, text, words, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                " RETURNING id, (SELECT IFNULL(MAX(id), 0) FROM passages)",
+                " RETURNING id, (SELECT IFNULL(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'passages')",
                 (doc.title, doc.source, doc.published.isoformat() if doc.published else None,
                  doc.published_precision, doc.author,
                  doc.guild_id, doc.origin, doc.content_hash, doc.text, doc.words, _iso(added_at or utcnow())),

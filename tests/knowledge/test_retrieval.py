@@ -289,3 +289,11 @@ def test_dense_search_with_everything_filtered_out_is_empty():
 def test_passage_embedding_text_prefixes_the_title():
     assert retrieval.passage_embedding_text("Big_news ", "Body.") == "Big news. Body."
     assert retrieval.passage_embedding_text("", "Body.") == "Body."
+
+
+def test_a_lone_bm25_match_outranks_an_equal_dense_candidate_it_holds():
+    from knowledge.retrieval import fuse_scores
+
+    # Two passages equally close on the dense side; only passage 2 holds the rare keyword.
+    fused = fuse_scores({1: 0.5, 2: 0.5, 3: 0.1}, {2: 7.0})
+    assert fused[2] > fused[1] > fused[3]

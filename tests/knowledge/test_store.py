@@ -260,3 +260,20 @@ async def test_reopening_with_the_same_model_embeds_nothing(tmp_path):
     async with await KnowledgeBase.open(config, embedder=again) as kb:
         assert again.texts == 0
         assert len(kb.dense) == await kb.store.count_passages() > 0
+
+
+async def test_ids_are_never_reused_after_a_removal(tmp_path):
+    from knowledge import KnowledgeBase, KnowledgeConfig
+    from knowledge.embed import HashingEmbedder
+
+    kb = await KnowledgeBase.open(KnowledgeConfig(db_path=tmp_path / "kb.db"), embedder=HashingEmbedder())
+    try:
+        first = await kb.add_text("The first report talks about harbour cranes.", title="First")
+        first_passages = [p.id for p in await kb.store.passages_of_documents([first.id])]
+        await kb.remove_document(first.id)
+        second = await kb.add_text("The second report talks about rail freight.", title="Second")
+        second_passages = [p.id for p in await kb.store.passages_of_documents([second.id])]
+    finally:
+        await kb.close()
+    assert second.id > first.id
+    assert min(second_passages) > max(first_passages)
