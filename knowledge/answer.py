@@ -21,7 +21,6 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -30,7 +29,7 @@ import numpy as np
 from . import retrieval
 from .dates import DateIntent, parse_date_intent
 from .models import Answer, Citation, Document, Passage
-from .text import STOPWORDS, split_sentences
+from .text import STOPWORDS, split_sentences, stem
 
 if TYPE_CHECKING:
     from .service import KnowledgeBase
@@ -134,18 +133,6 @@ def _proper_names(text: str) -> list[str]:
 
 
 # ---------------------------------------------------------------------------- scoring (pure)
-
-
-@lru_cache(maxsize=1)
-def _stemmer():
-    from nltk.stem.porter import PorterStemmer  # the algorithm FTS5's porter tokenizer implements
-
-    return PorterStemmer(mode=PorterStemmer.ORIGINAL_ALGORITHM)
-
-
-@lru_cache(maxsize=50_000)
-def stem(word: str) -> str:
-    return _stemmer().stem(word)
 
 
 def stems(text: str) -> set[str]:

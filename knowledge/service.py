@@ -44,6 +44,7 @@ class KnowledgeBase:
         )
         self._store: Store | None = None
         self.dense = retrieval.DenseIndex()
+        self.lexical = retrieval.LexicalIndex()
         # One writer at a time: documents are indexed one transaction after another, and the dense
         # index is updated in the same order.
         self._write_lock = asyncio.Lock()
@@ -98,6 +99,9 @@ class KnowledgeBase:
     async def _load_dense(self) -> None:
         pids, dids, gids, days, matrix = await self.store.load_vectors(self.model_id)
         self.dense = retrieval.DenseIndex(pids, dids, gids, days, matrix)
+        texts = await self.store.passage_texts(self.model_id)  # same rows, same order
+        self.lexical = retrieval.LexicalIndex()
+        await asyncio.to_thread(self.lexical.add, [(title, text) for _, title, text in texts])
 
     # ------------------------------------------------------------------ documents
 
@@ -277,6 +281,8 @@ class KnowledgeBase:
                 if item.replace_id is not None:
                     self.dense.remove_document(item.replace_id)
                 self.dense.add(ids, doc_id, item.doc.guild_id, item.doc.published, vecs)
+                # Same rows as the dense index, in the same order (we hold the write lock).
+                await asyncio.to_thread(self.lexical.add, [(item.doc.title, p.text) for p in item.passages])
                 results[i] = inserted_document(item.doc, doc_id, len(ids), added_at)
                 log.info("indexed #%d %r: %d passages", doc_id, item.doc.title, len(ids))
         return results  # type: ignore[return-value]

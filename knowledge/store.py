@@ -464,6 +464,14 @@ class Store:
         return (np.array(pids, dtype=np.int64), np.array(dids, dtype=np.int64), np.array(gids, dtype=np.int64),
                 np.array(days, dtype=np.int32), matrix.astype(np.float32, copy=False))
 
+    async def passage_texts(self, model: str) -> list[tuple[int, str, str]]:
+        """(passage id, document title, text) of every passage with a vector of ``model``, in the
+        order of ``load_vectors``, for the in-memory BM25 postings."""
+        sql = ("SELECT p.id, d.title, p.text FROM vectors v JOIN passages p ON p.id = v.passage_id"
+               " JOIN documents d ON d.id = p.document_id WHERE v.model = ? ORDER BY v.passage_id")
+        async with self._conn.execute(sql, (model,)) as cur:
+            return [tuple(r) for r in await cur.fetchall()]
+
     async def fts_search(
         self, match: str, *, limit: int, scope: int | None = None,
         date_from: dt.date | None = None, date_to: dt.date | None = None,

@@ -48,6 +48,32 @@ def sha256(data: bytes | str) -> str:
 
 
 @lru_cache(maxsize=1)
+def _stemmer():
+    from nltk.stem.porter import PorterStemmer  # the original algorithm, as FTS5's porter tokenizer
+
+    return PorterStemmer(mode=PorterStemmer.ORIGINAL_ALGORITHM)
+
+
+@lru_cache(maxsize=200_000)
+def stem(word: str) -> str:
+    return _stemmer().stem(word)
+
+
+_INDEX_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+def index_tokens(text: str) -> list[str]:
+    """Tokens as SQLite FTS5's ``porter unicode61 remove_diacritics 2`` makes them: runs of letters
+    and digits, lowercased, accents removed, Porter-stemmed."""
+    text = text.lower()
+    if not text.isascii():
+        import unicodedata
+
+        text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    return [stem(t) or t for t in _INDEX_TOKEN.findall(text)]
+
+
+@lru_cache(maxsize=1)
 def _segmenter():
     from sentencex import segment  # maintained rule-based segmenter, no model data to download
 

@@ -297,3 +297,34 @@ def test_a_lone_bm25_match_outranks_an_equal_dense_candidate_it_holds():
     # Two passages equally close on the dense side; only passage 2 holds the rare keyword.
     fused = fuse_scores({1: 0.5, 2: 0.5, 3: 0.1}, {2: 7.0})
     assert fused[2] > fused[1] > fused[3]
+
+
+async def test_in_memory_bm25_ranks_like_fts5_bm25(tmp_path):
+    """The in-memory postings follow FTS5's bm25() (same tokens, k1, b, IDF, title weight):
+    on a small corpus both give the same ranking and nearly the same scores."""
+    from knowledge import KnowledgeBase, KnowledgeConfig
+    from knowledge.embed import HashingEmbedder
+    from knowledge.retrieval import fts_match_expression, index_tokens, query_terms
+
+    kb = await KnowledgeBase.open(KnowledgeConfig(db_path=tmp_path / "kb.db"), embedder=HashingEmbedder())
+    try:
+        texts = [
+            ("Rail strike", "Train drivers walked out over pay. The rail union said 4,000 drivers joined the strike."),
+            ("Rates", "The central bank raised interest rates to 3 per cent, its first increase since 2018."),
+            ("Wind", "The offshore wind farm has 40 turbines and powers 300,000 homes near the harbour."),
+            ("Grain", "Russia exported a record 38 million tonnes of grain; wheat went to Egypt and Turkey."),
+            ("Café", "The café owners protested the rail closures that cut their trade by half."),
+            ("Strike talks", "Talks to end the strike resume on Friday, the drivers' union and the rail operator said."),
+        ]
+        for title, text in texts:
+            await kb.add_text(text, title=title)
+        for question in ["rail strike drivers", "interest rates bank", "cafe rail", "wheat Egypt grain record"]:
+            terms = index_tokens(" ".join(query_terms(question)))
+            keep = kb.dense.mask(None, None, None)
+            memory = [(kb.dense.pid(r), s) for r, s in kb.lexical.search(terms, keep, 10)]
+            fts = await kb.store.fts_search(fts_match_expression(question), limit=10)
+            assert [p for p, _ in memory] == [p for p, _ in fts], question
+            for (_, a), (_, b) in zip(memory, fts):
+                assert a == pytest.approx(b, rel=0.02)
+    finally:
+        await kb.close()
