@@ -21,6 +21,7 @@ import logging
 import os
 import re
 import sys
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from .config import KnowledgeConfig
@@ -125,6 +126,15 @@ async def _open(config: KnowledgeConfig):
     return await KnowledgeBase.open(config)
 
 
+@asynccontextmanager
+async def _knowledge(config: KnowledgeConfig):
+    kb = await _open(config)
+    try:
+        yield kb
+    finally:
+        await kb.close()
+
+
 def parse_since(value: str, *, now: dt.datetime | None = None) -> dt.datetime:
     """``24h``, ``90m``, ``7d``, ``2w`` or an ISO date/time; a KnowledgeError otherwise."""
     now = now or dt.datetime.now(dt.timezone.utc)
@@ -150,16 +160,13 @@ async def cmd_index(args: argparse.Namespace, config: KnowledgeConfig) -> int:
 
     paths = args.paths or [os.environ.get("NEWSDESK_SEEDS", "seeds")]
     files = _expand(paths)
-    kb = await _open(config)
-    try:
+    async with _knowledge(config) as kb:
         with tqdm(total=len(files), unit="file", file=sys.stderr, disable=not files) as bar:
             def progress(path: Path, status: str) -> None:
                 bar.set_postfix_str(f"{status}: {path.name}"[:60])
                 bar.update(1)
             report = await kb.index_paths(files, progress=progress)
         passages = await kb.store.count_passages()
-    finally:
-        await kb.close()
     print(f"added {len(report.added)}, updated {len(report.updated)}, unchanged {len(report.unchanged)}, "
           f"failed {len(report.errors)}; {passages} passages in {config.db_path}")
     for e in report.errors:
@@ -168,11 +175,8 @@ async def cmd_index(args: argparse.Namespace, config: KnowledgeConfig) -> int:
 
 
 async def cmd_search(args: argparse.Namespace, config: KnowledgeConfig) -> int:
-    kb = await _open(config)
-    try:
+    async with _knowledge(config) as kb:
         hits = await kb.search(args.question, k=args.k)
-    finally:
-        await kb.close()
     if not hits:
         print("No matching passages.")
     for i, h in enumerate(hits, 1):
@@ -185,32 +189,23 @@ async def cmd_search(args: argparse.Namespace, config: KnowledgeConfig) -> int:
 
 
 async def cmd_ask(args: argparse.Namespace, config: KnowledgeConfig) -> int:
-    kb = await _open(config)
-    try:
+    async with _knowledge(config) as kb:
         answer = await kb.ask(args.question)
-    finally:
-        await kb.close()
     print(format_answer(answer))
     return 0
 
 
 async def cmd_brief(args: argparse.Namespace, config: KnowledgeConfig) -> int:
     since = parse_since(args.since)
-    kb = await _open(config)
-    try:
+    async with _knowledge(config) as kb:
         briefing = await kb.brief(since=since, max_words=args.words, by="published" if args.published else "added")
-    finally:
-        await kb.close()
     print(briefing.text)
     return 0
 
 
 async def cmd_docs_list(args: argparse.Namespace, config: KnowledgeConfig) -> int:
-    kb = await _open(config)
-    try:
+    async with _knowledge(config) as kb:
         docs = await kb.list_documents()
-    finally:
-        await kb.close()
     if not docs:
         print("No documents. Add some with: newsdesk index PATH")
     for d in docs:
@@ -221,11 +216,8 @@ async def cmd_docs_list(args: argparse.Namespace, config: KnowledgeConfig) -> in
 
 
 async def cmd_docs_remove(args: argparse.Namespace, config: KnowledgeConfig) -> int:
-    kb = await _open(config)
-    try:
+    async with _knowledge(config) as kb:
         doc = await kb.remove_document(args.id)
-    finally:
-        await kb.close()
     print(f"removed #{doc.id} “{doc.title}”")
     return 0
 
