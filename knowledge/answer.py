@@ -7,9 +7,11 @@ documents. The steps:
 1. the question is cleaned (greetings, empty or enormous questions get a reply of their own),
    resolved against the conversation (follow-ups) and its date words turned into a window;
 2. hybrid retrieval gives the candidate passages (``retrieval``);
-3. every sentence of the best passages is scored by how well it answers: its own cosine with the
-   question, the IDF-weighted share of the question's terms it contains, and its passage's score;
-4. a calibrated confidence decides between answering and refusing (README, "Refusals");
+3. the best passages are re-ranked with a recency prior (news questions are about "now") and
+   every sentence in them is scored: its passage's score plus the IDF-weighted share of the
+   question's terms it contains (a per-sentence model call was measured too slow for the budget);
+4. a calibrated model of "the documents answer this" decides between answering and refusing
+   (README, "Refusals");
 5. the best sentences (1–4) become the answer, each with its ``[n]``.
 """
 
@@ -24,7 +26,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-
 
 from . import retrieval
 from .dates import DateIntent, parse_date_intent
