@@ -156,10 +156,10 @@ def parse_since(value: str, *, now: dt.datetime | None = None) -> dt.datetime:
 async def cmd_index(args: argparse.Namespace, config: KnowledgeConfig) -> int:
     from tqdm import tqdm
 
-    from .service import _expand
+    from .service import expand_paths
 
     paths = args.paths or [os.environ.get("NEWSDESK_SEEDS", "seeds")]
-    files = _expand(paths)
+    files = expand_paths(paths)
     async with _knowledge(config) as kb:
         with tqdm(total=len(files), unit="file", file=sys.stderr, disable=not files) as bar:
             def progress(path: Path, status: str) -> None:

@@ -178,7 +178,7 @@ class KnowledgeBase:
             batch.clear()
             passages = 0
 
-        for path in _expand(paths):
+        for path in expand_paths(paths):
             try:
                 existing = await self.store.find_by_origin(str(path), guild_id)
                 data = await asyncio.to_thread(_read_checked, path, self.config.max_file_bytes)
@@ -452,7 +452,8 @@ def _mb(n: int) -> str:
     return f"{n / 1024 / 1024:.1f} MB"
 
 
-def _expand(paths: Iterable[Path | str]) -> list[Path]:
+def expand_paths(paths: Iterable[Path | str]) -> list[Path]:
+    """Files of ``paths``, folders walked recursively (hidden files skipped), in a stable order."""
     out: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
