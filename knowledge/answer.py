@@ -317,7 +317,7 @@ async def answer_question(kb: "KnowledgeBase", question: str, *, scope: int | No
     # Stemming and sentence splitting are CPU work (and the stemmer's first use imports NLTK):
     # off the event loop.
     q_stems = await asyncio.to_thread(stems, query)
-    counts = await kb.store.term_document_counts(sorted(q_stems))
+    counts = kb.lexical.document_frequencies(sorted(q_stems))
     weights = {t: idf(counts.get(t, 0), len(kb.dense) or 1) for t in q_stems}
     ranked = await asyncio.to_thread(score_sentences, top, {pid: rows[pid][0] for pid, _ in top}, weights, settings)
     if not any(ranked):

@@ -227,6 +227,10 @@ class LexicalIndex:
                 self._tfs[t] = [np.concatenate(self._tfs[t])]
         self._n += len(texts)
 
+    def document_frequencies(self, terms: Sequence[str]) -> dict[str, int]:
+        """How many rows hold each term (removed rows included until the next start)."""
+        return {t: sum(len(chunk) for chunk in self._rows.get(t, ())) for t in terms}
+
     def search(self, terms: Sequence[str], keep: np.ndarray, k: int) -> list[tuple[int, float]]:
         """(row, BM25 score) of the ``k`` best rows where ``keep`` is true, best first. ``terms``
         are index tokens (``index_tokens`` of the query)."""

@@ -106,7 +106,8 @@ MIGRATIONS: list[str] = [
         UNIQUE (channel_id, day)
     );
     """,
-    # 3: per-term document counts of the full-text index (IDF weights for answer sentences)
+    # 3: per-term document counts of the full-text index (for inspecting IDF from SQL; search and
+    # answers take document frequencies from the in-memory postings)
     """
     CREATE VIRTUAL TABLE passages_vocab USING fts5vocab(passages_fts, 'row');
     """,
@@ -492,15 +493,6 @@ class Store:
             params = [*weights, match, *weights, limit]
         async with self._conn.execute(sql, params) as cur:
             return [(r[0], float(r[1])) for r in await cur.fetchall()]
-
-    async def term_document_counts(self, stems: Sequence[str]) -> dict[str, int]:
-        """How many passages hold each (porter-stemmed) term, from the FTS index itself."""
-        stems = list(dict.fromkeys(stems))
-        if not stems:
-            return {}
-        marks = ",".join("?" * len(stems))
-        async with self._conn.execute(f"SELECT term, doc FROM passages_vocab WHERE term IN ({marks})", stems) as cur:
-            return {r[0]: r[1] for r in await cur.fetchall()}
 
     # ----------------------------------------------------------------- interaction log
 

@@ -328,3 +328,12 @@ async def test_in_memory_bm25_ranks_like_fts5_bm25(tmp_path):
                 assert a == pytest.approx(b, rel=0.02)
     finally:
         await kb.close()
+
+
+def test_document_frequencies_count_rows_holding_each_term():
+    from knowledge.retrieval import LexicalIndex
+
+    index = LexicalIndex()
+    index.add([("", "Drivers strike over pay."), ("Strike", "Talks resume on Friday."), ("", "Rates rise.")])
+    index.add([("", "The strike ends.")])  # a second batch lands in another postings chunk
+    assert index.document_frequencies(["strike", "talk", "missing"]) == {"strike": 3, "talk": 1, "missing": 0}
