@@ -131,7 +131,8 @@ class Console:
             total = await self.kb.count_documents(scope=None)
             docs = await self.kb.list_documents(scope=None, limit=per, offset=(page - 1) * per)
             for d in docs:
-                self.say(f"#{d.id:<5} {d.title}  ({d.source or 'unknown'}, {render.format_date(d.published)})")
+                when = render.format_date(d.published, d.published_precision)
+                self.say(f"#{d.id:<5} {d.title}  ({d.source or 'unknown'}, {when})")
             pages = max(1, -(-total // per))
             self.say(f"page {page} of {pages}, {total} document(s)")
         elif sub == "remove" and args and args[0].lstrip("#").isdigit():

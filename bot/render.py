@@ -106,8 +106,11 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def format_date(day: dt.date | None) -> str:
-    return day.isoformat() if day else "undated"
+def format_date(day: dt.date | None, precision: str = "day") -> str:
+    """A date as precise as it is known: only a copyright year gives "2022", not "2022-01-01"."""
+    if day is None:
+        return "undated"
+    return {"year": str(day.year), "month": day.strftime("%Y-%m")}.get(precision, day.isoformat())
 
 
 def safe(text: str | None) -> str:
@@ -196,7 +199,7 @@ def citation_location(c: Citation) -> str:
 
 
 def citation_field(c: Citation, *, quote_chars: int = ANSWER_QUOTE_CHARS) -> Field:
-    meta = " · ".join(x for x in (c.source, format_date(c.published)) if x)
+    meta = " · ".join(x for x in (c.source, format_date(c.published, c.published_precision)) if x)
     where = f"*{citation_location(c)}*"
     head = f"{meta}\n" if meta else ""
     room = FIELD_VALUE_LIMIT - len(head) - len(where) - 3
@@ -232,7 +235,8 @@ def sources_page(hits: Sequence[SearchHit], page: int, *, question: str = "",
         doc, passage = hit.document, hit.passage
         c = Citation(number=i, document_id=doc.id, title=doc.title, source=doc.source, published=doc.published,
                      passage_id=passage.id, quote=passage.text, paragraph_index=passage.paragraph_index,
-                     char_start=passage.char_start, char_end=passage.char_end, score=hit.score)
+                     char_start=passage.char_start, char_end=passage.char_end, score=hit.score,
+                     published_precision=doc.published_precision)
         fields.append(citation_field(c, quote_chars=SOURCE_PAGE_QUOTE_CHARS))
     if not fields:
         description = "No other passages found."
@@ -255,7 +259,7 @@ def _fit_single(embed: discord.Embed) -> discord.Embed:
 # ---------------------------------------------------------------------------- briefings
 
 def _story_field(story: Story) -> Field:
-    sources = "; ".join(f"[{c.number}] {one_line(c.title)} ({format_date(c.published)})" for c in story.citations)
+    sources = "; ".join(f"[{c.number}] {one_line(c.title)} ({format_date(c.published, c.published_precision)})" for c in story.citations)
     tail = f"\n*{story.sources} source(s): {sources}*" if sources else ""
     room = FIELD_VALUE_LIMIT - min(len(tail), FIELD_VALUE_LIMIT // 2)
     return Field(name=one_line(story.headline), value=trim(story.summary.strip(), room) + trim(tail, FIELD_VALUE_LIMIT - room))
@@ -277,7 +281,7 @@ def briefing_messages(briefing: Briefing, *, tz: dt.tzinfo = dt.timezone.utc) ->
 
 def document_line(doc: Document) -> str:
     scope = "🌐" if doc.guild_id is None else "📌"
-    meta = ", ".join(x for x in (doc.source, format_date(doc.published)) if x)
+    meta = ", ".join(x for x in (doc.source, format_date(doc.published, doc.published_precision)) if x)
     return f"{scope} `#{doc.id}` **{trim(one_line(doc.title), 120)}** ({meta})"
 
 
@@ -293,7 +297,7 @@ def document_list_page(docs: Sequence[Document], *, page: int, pages: int, total
 def document_embed(doc: Document, text: str = "", *, excerpt_chars: int = 1500) -> discord.Embed:
     fields = [
         Field("Source", doc.source or "unknown", inline=True),
-        Field("Published", format_date(doc.published), inline=True),
+        Field("Published", format_date(doc.published, doc.published_precision), inline=True),
         Field("Author", doc.author or "unknown", inline=True),
         Field("Origin", doc.origin, inline=True),
         Field("Size", f"{doc.passages} passage(s), {doc.words} words", inline=True),
@@ -367,7 +371,8 @@ def answer_text(answer: Answer) -> str:
         lines.append("")
         lines.append("Closest passages:" if answer.abstained else "Sources:")
     for c in shown:
-        lines.append(f"[{c.number}] {one_line(c.title)} ({', '.join(x for x in (c.source, format_date(c.published)) if x)})"
+        meta = ", ".join(x for x in (c.source, format_date(c.published, c.published_precision)) if x)
+        lines.append(f"[{c.number}] {one_line(c.title)} ({meta})"
                      f" {citation_location(c)}")
         lines.append(f"    “{trim(one_line(c.quote), 400)}”")
     return "\n".join(lines)

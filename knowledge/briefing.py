@@ -253,7 +253,8 @@ def _citation(number: int, doc: Document, passages: Sequence[Passage], s: Summar
     paragraph = passage.paragraph_index + passage.text.count(PARAGRAPH_SEPARATOR, 0, s.start - passage.char_start)
     return Citation(number=number, document_id=doc.id, title=doc.title, source=doc.source,
                     published=doc.published, passage_id=passage.id, quote=s.text, paragraph_index=paragraph,
-                    char_start=s.start, char_end=s.end, score=s.score, origin=doc.origin)
+                    char_start=s.start, char_end=s.end, score=s.score, origin=doc.origin,
+                    published_precision=doc.published_precision)
 
 
 def _timestamp(doc: Document, by: str) -> float:
