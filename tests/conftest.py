@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
 import pytest
 
 from knowledge.config import DEFAULT_MODEL
@@ -15,3 +18,25 @@ def real_embedder() -> SentenceTransformerEmbedder:
     embedder = SentenceTransformerEmbedder(DEFAULT_MODEL)
     embedder.load()
     return embedder
+
+
+@asynccontextmanager
+async def _serve_on_loopback(app) -> AsyncIterator[str]:
+    from aiohttp import web
+
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)  # port 0: the OS picks a free one
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+def loopback_server() -> Callable[..., AbstractAsyncContextManager[str]]:
+    """``async with loopback_server(app) as base_url``: an aiohttp app served on 127.0.0.1 (tests
+    never reach the internet). A plain fixture returning the context manager, so the server runs
+    on whichever event loop the test or its async fixture uses."""
+    return _serve_on_loopback

@@ -110,7 +110,7 @@ async def test_non_moderator_gets_no_modal(world):
 
 
 @pytest.fixture
-async def web_server():
+async def web_server(loopback_server):
     async def page(request):
         return web.Response(body=PAGE, content_type="text/html")
 
@@ -120,13 +120,8 @@ async def web_server():
     app = web.Application()
     app.router.add_get("/harbour", page)
     app.router.add_get("/missing", missing)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}"
-    await runner.cleanup()
+    async with loopback_server(app) as url:
+        yield url
 
 
 async def test_url_is_fetched_and_added(world, web_server):

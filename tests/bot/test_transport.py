@@ -86,17 +86,13 @@ class FakeDiscord:
 
 
 @pytest.fixture
-async def fake_discord(monkeypatch, request):
+async def fake_discord(monkeypatch, request, loopback_server):
     fake = FakeDiscord(**getattr(request, "param", {}))
-    runner = web.AppRunner(fake.app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
-    monkeypatch.setattr(discord.http.Route, "BASE", f"http://127.0.0.1:{port}/api/v10")
-    monkeypatch.setattr(discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(f"ws://127.0.0.1:{port}/gateway"))
-    yield fake
-    await runner.cleanup()
+    async with loopback_server(fake.app) as base:
+        monkeypatch.setattr(discord.http.Route, "BASE", f"{base}/api/v10")
+        monkeypatch.setattr(discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY",
+                            yarl.URL(base.replace("http://", "ws://") + "/gateway"))
+        yield fake
 
 
 async def run_until_ready(settings):

@@ -469,7 +469,7 @@ def test_messages_name_the_file_not_its_directories():
 
 
 @pytest_asyncio.fixture(loop_scope="function")  # the loop the tests run in, not the session's
-async def server():
+async def server(loopback_server):
     from aiohttp import web
 
     big = b"<html><body>" + b"<p>x</p>" * 50_000 + b"</body></html>"
@@ -506,13 +506,8 @@ async def server():
     app.add_routes([web.get("/news/port-strike", page), web.get("/logo", image), web.get("/huge", huge),
                     web.get("/stream", streamed), web.get("/slow", slow), web.get("/old", moved),
                     web.get("/files/coal.pdf", pdf)])
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}"
-    await runner.cleanup()
+    async with loopback_server(app) as url:
+        yield url
 
 
 async def test_fetch_html_gives_a_parsable_html_file(server):
