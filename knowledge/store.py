@@ -515,63 +515,26 @@ class Store:
     async def interactions(
         self, *, since: dt.datetime | None = None, guild_id: int | None = None, kind: str | None = None,
     ) -> list[dict]:
-        clauses, args = ["1"], []
-        if since is not None:
-            clauses.append("at >= ?")
-            args.append(_iso(since))
-        if guild_id is not None:
-            clauses.append("guild_id = ?")
-            args.append(guild_id)
-        if kind is not None:
-            clauses.append("kind = ?")
-            args.append(kind)
-        sql = (f"SELECT id, at, guild_id, channel_id, user_id, kind, input, outcome, answer, passage_ids, scores,"
-               f" latency_ms, ref_id FROM interactions WHERE {' AND '.join(clauses)} ORDER BY id")
+        where, args = _interaction_filters(since=since, guild_id=guild_id, kind=kind)
+        sql = f"SELECT {_INTERACTION_COLUMNS} FROM interactions WHERE {where} ORDER BY id"
         async with self._conn.execute(sql, args) as cur:
             names = [c[0] for c in cur.description]
-            rows = await cur.fetchall()
-        out = []
-        for r in rows:
-            item = dict(zip(names, r))
-            item["passage_ids"] = json.loads(item["passage_ids"] or "[]")
-            item["scores"] = json.loads(item["scores"] or "[]")
-            out.append(item)
-        return out
-
-    # ----------------------------------------------------------------- briefing posts
-
-    async def briefing_posted(self, channel_id: int, day: dt.date) -> bool:
-        async with self._conn.execute("SELECT 1 FROM briefing_posts WHERE channel_id = ? AND day = ?",
-                                      (channel_id, day.isoformat())) as cur:
-            return await cur.fetchone() is not None
+            return [_interaction(names, r) for r in await cur.fetchall()]
 
     async def interaction(self, row_id: int) -> dict | None:
         """One interaction-log row by id (e.g. the answer a feedback button refers to)."""
-        sql = ("SELECT id, at, guild_id, channel_id, user_id, kind, input, outcome, answer, passage_ids, scores,"
-               " latency_ms, ref_id FROM interactions WHERE id = ?")
-        async with self._conn.execute(sql, (row_id,)) as cur:
+        async with self._conn.execute(f"SELECT {_INTERACTION_COLUMNS} FROM interactions WHERE id = ?",
+                                      (row_id,)) as cur:
             names = [c[0] for c in cur.description]
             row = await cur.fetchone()
-        if row is None:
-            return None
-        item = dict(zip(names, row))
-        item["passage_ids"] = json.loads(item["passage_ids"] or "[]")
-        item["scores"] = json.loads(item["scores"] or "[]")
-        return item
+        return _interaction(names, row) if row else None
 
     async def interaction_stats(self, *, guild_id: int | None = None, since: dt.datetime | None = None,
                                 question_kinds: Sequence[str] = ("ask", "mention", "followup"),
                                 top: int = 5) -> dict:
         """Aggregates for /stats: questions per day, refusals, feedback (each user's last vote per
         answer), most frequent unanswered questions and refused (denied) actions."""
-        where, args = ["1"], []
-        if since is not None:
-            where.append("at >= ?")
-            args.append(_iso(since))
-        if guild_id is not None:
-            where.append("guild_id = ?")
-            args.append(guild_id)
-        base = " AND ".join(where)
+        base, args = _interaction_filters(since=since, guild_id=guild_id)
         kinds = ",".join("?" * len(question_kinds))
         qargs = [*args, *question_kinds]
         questions = f"{base} AND kind IN ({kinds}) AND outcome IN ('answered', 'abstained')"
@@ -601,6 +564,13 @@ class Store:
             "denied": denied,
         }
 
+    # ----------------------------------------------------------------- briefing posts
+
+    async def briefing_posted(self, channel_id: int, day: dt.date) -> bool:
+        async with self._conn.execute("SELECT 1 FROM briefing_posts WHERE channel_id = ? AND day = ?",
+                                      (channel_id, day.isoformat())) as cur:
+            return await cur.fetchone() is not None
+
     async def record_briefing_post(self, *, channel_id: int, day: dt.date, guild_id: int | None = None,
                                    message_id: int | None = None, at: dt.datetime | None = None) -> bool:
         """Record a post; False when that channel already had its briefing for that day."""
@@ -617,6 +587,32 @@ class Store:
                                       (channel_id,)) as cur:
             row = await cur.fetchone()
         return _parse_ts(row[0]) if row and row[0] else None
+
+
+_INTERACTION_COLUMNS = ("id, at, guild_id, channel_id, user_id, kind, input, outcome, answer, passage_ids, scores,"
+                        " latency_ms, ref_id")
+
+
+def _interaction(names: Sequence[str], row: Sequence) -> dict:
+    item = dict(zip(names, row))
+    item["passage_ids"] = json.loads(item["passage_ids"] or "[]")
+    item["scores"] = json.loads(item["scores"] or "[]")
+    return item
+
+
+def _interaction_filters(*, since: dt.datetime | None = None, guild_id: int | None = None,
+                         kind: str | None = None) -> tuple[str, list]:
+    clauses, args = ["1"], []
+    if since is not None:
+        clauses.append("at >= ?")
+        args.append(_iso(since))
+    if guild_id is not None:
+        clauses.append("guild_id = ?")
+        args.append(guild_id)
+    if kind is not None:
+        clauses.append("kind = ?")
+        args.append(kind)
+    return " AND ".join(clauses), args
 
 
 def _statements(script: str) -> list[str]:
