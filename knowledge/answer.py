@@ -310,24 +310,27 @@ async def answer_question(kb: "KnowledgeBase", question: str, *, scope: int | No
 
     pool = retrieval.top_k(fused, PASSAGES_READ * 3)
     rows = await kb.store.passages_with_documents([pid for pid, _ in pool])
-    scores = _prefer({pid: score for pid, score in pool if pid in rows}, retrieval.quoted_phrases(text),
-                     intent, rows, now.date(), settings)
+    phrases = retrieval.quoted_phrases(text)
+    scores = _prefer({pid: score for pid, score in pool if pid in rows}, phrases, intent, rows, now.date(), settings)
     top = retrieval.top_k(scores, PASSAGES_READ)
+    retrieval_order = [pid for pid, _ in pool if pid in rows][:3]
 
-    # Stemming and sentence splitting are CPU work (and the stemmer's first use imports NLTK):
-    # off the event loop.
-    q_stems = await asyncio.to_thread(stems, query)
-    counts = kb.lexical.document_frequencies(sorted(q_stems))
-    weights = {t: idf(counts.get(t, 0), len(kb.dense) or 1) for t in q_stems}
-    ranked = await asyncio.to_thread(score_sentences, top, {pid: rows[pid][0] for pid, _ in top}, weights, settings)
+    def read() -> tuple[list[list[ScoredSentence]], Evidence]:
+        # Stemming and sentence splitting are CPU work (and the stemmer's first use imports NLTK):
+        # one trip off the event loop for all of it.
+        q_stems = stems(query)
+        counts = kb.lexical.document_frequencies(sorted(q_stems))
+        weights = {t: idf(counts.get(t, 0), len(kb.dense) or 1) for t in q_stems}
+        ranked = score_sentences(top, {pid: rows[pid][0] for pid, _ in top}, weights, settings)
+        evidence = gather_evidence(cands.dense, weights, {t for t in q_stems if counts.get(t, 0) == 0},
+                                   [stems(rows[pid][0].text) for pid in retrieval_order])
+        return ranked, evidence
+
+    ranked, evidence = await asyncio.to_thread(read)
     if not any(ranked):
         return _refusal(question, resolved, intent, _related(rows, top), why=_nothing_found(intent))
 
-    retrieval_order = [pid for pid, _ in pool if pid in rows][:3]
-    evidence = gather_evidence(cands.dense, weights, {t for t in q_stems if counts.get(t, 0) == 0},
-                               await asyncio.to_thread(lambda: [stems(rows[pid][0].text) for pid in retrieval_order]))
     conf = answerability(evidence)
-    phrases = retrieval.quoted_phrases(text)
     if phrases and any(p.lower() in rows[top[0][0]][0].text.lower() for p in phrases):
         conf = max(conf, 0.9)  # the exact words the user quoted are there: that is the answer's place
     if conf < settings.abstain_below:
