@@ -1,5 +1,6 @@
-"""Hybrid retrieval: BM25 through SQLite FTS5 plus exact cosine over an in-memory float32 matrix,
-fused by pure functions over ids and scores.
+"""Hybrid retrieval: BM25 (FTS5's formula and tokens, scored from in-memory postings; see
+``LexicalIndex``) plus exact cosine over an in-memory float32 matrix, fused by pure functions over
+ids and scores. User text reaches FTS5 only quoted term by term (``fts_match_expression``).
 
 Why not plain reciprocal rank fusion: measured on realtimeqa-dev it *loses* to dense alone (0.730 vs
 0.748 nDCG@10 here), because it gives a weak BM25 list as much say as a strong dense one and ignores
