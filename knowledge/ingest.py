@@ -45,15 +45,22 @@ class ParsedDocument:
 # ---------------------------------------------------------------------------------------------- public
 
 
-def parse_bytes(data: bytes, filename: str, *, max_bytes: int | None = None) -> ParsedDocument:
-    """Parse a file's bytes by its suffix. Raises a KnowledgeError subclass naming the file."""
+def check_file(filename: str, size: int, max_bytes: int | None) -> None:
+    """Refuse an unsupported type or an oversized file, before its bytes are read or parsed."""
     name = _display_name(filename)
     suffix = PurePosixPath(name).suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise UnsupportedFileType(f"{name}: unsupported file type {suffix or '(none)'}; "
                                   f"use {', '.join(SUPPORTED_SUFFIXES)}")
-    if max_bytes is not None and len(data) > max_bytes:
-        raise FileTooLarge(f"{name}: file is {_mb(len(data))}, over the {_mb(max_bytes)} limit")
+    if max_bytes is not None and size > max_bytes:
+        raise FileTooLarge(f"{name}: file is {_mb(size)}, over the {_mb(max_bytes)} limit")
+
+
+def parse_bytes(data: bytes, filename: str, *, max_bytes: int | None = None) -> ParsedDocument:
+    """Parse a file's bytes by its suffix. Raises a KnowledgeError subclass naming the file."""
+    check_file(filename, len(data), max_bytes)
+    name = _display_name(filename)
+    suffix = PurePosixPath(name).suffix.lower()
     if not data.strip():
         raise EmptyDocument(f"{name}: the file is empty")
 

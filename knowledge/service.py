@@ -19,10 +19,7 @@ import numpy as np
 from . import chunking, ingest, retrieval
 from .config import KnowledgeConfig
 from .embed import Embedder, SentenceTransformerEmbedder
-from .errors import (
-    DocumentNotFound, DuplicateDocument, EmptyDocument, FileTooLarge, KnowledgeError,
-    UnsupportedFileType,
-)
+from .errors import DocumentNotFound, DuplicateDocument, EmptyDocument, FileTooLarge, KnowledgeError
 from .models import Answer, Briefing, Document, IndexReport, SearchHit
 from .store import NewDocument, Store, inserted_document, utcnow
 from .text import sha256
@@ -210,14 +207,6 @@ class KnowledgeBase:
 
     def _prepare_bytes(self, data: bytes, filename: str, *, guild_id: int | None, title: str | None,
                        origin: str) -> "_Prepared":
-        if Path(filename).suffix.lower() not in ingest.SUPPORTED_SUFFIXES:
-            raise UnsupportedFileType(f"{filename}: unsupported file type {Path(filename).suffix or '(none)'}; "
-                                      f"use {', '.join(ingest.SUPPORTED_SUFFIXES)}")
-        if len(data) > self.config.max_file_bytes:
-            raise FileTooLarge(f"{filename}: file is {_mb(len(data))}, over the "
-                               f"{_mb(self.config.max_file_bytes)} limit")
-        if not data.strip():
-            raise EmptyDocument(f"{filename}: the file is empty")
         parsed = ingest.parse_bytes(data, filename, max_bytes=self.config.max_file_bytes)
         return self._prepare(parsed, content_hash=sha256(data), origin=origin, guild_id=guild_id,
                              title=title, name=filename)
@@ -412,17 +401,12 @@ def _single(results: list) -> Document:
 
 
 def _read_checked(path: Path, max_bytes: int) -> bytes:
-    name = path.name
-    if path.suffix.lower() not in ingest.SUPPORTED_SUFFIXES:
-        raise UnsupportedFileType(f"{name}: unsupported file type {path.suffix or '(none)'}; "
-                                  f"use {', '.join(ingest.SUPPORTED_SUFFIXES)}")
+    ingest.check_file(path.name, 0, None)  # the type first: no stat of a file we would refuse anyway
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise FileTooLarge(f"{name}: file is {_mb(size)}, over the {_mb(max_bytes)} limit")
+        ingest.check_file(path.name, path.stat().st_size, max_bytes)
         return path.read_bytes()
     except OSError as e:
-        raise KnowledgeError(f"{name}: cannot read the file ({e.strerror or e})") from e
+        raise KnowledgeError(f"{path.name}: cannot read the file ({e.strerror or e})") from e
 
 
 def _display_title(first_paragraph: str, fallback: str) -> str:
