@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TextIO
 
 from knowledge import KnowledgeBase
+from knowledge import plain
 from knowledge.errors import KnowledgeError
 
 from . import render, schedule
@@ -95,7 +96,7 @@ class Console:
         passage_ids = [c.passage_id for c in (answer.related if answer.abstained else answer.citations)]
         await self.kb.log_interaction("ask", input=question, outcome="abstained" if answer.abstained else "answered",
                                       answer=answer.text, passage_ids=passage_ids, latency_ms=answer.latency_ms)
-        self.say(render.answer_text(answer))
+        self.say(plain.format_answer(answer))
 
     async def brief(self, since: str) -> None:
         now = dt.datetime.now(dt.timezone.utc)
@@ -131,7 +132,7 @@ class Console:
             total = await self.kb.count_documents(scope=None)
             docs = await self.kb.list_documents(scope=None, limit=per, offset=(page - 1) * per)
             for d in docs:
-                when = render.format_date(d.published, d.published_precision)
+                when = plain.format_date(d.published, d.published_precision)
                 self.say(f"#{d.id:<5} {d.title}  ({d.source or 'unknown'}, {when})")
             pages = max(1, -(-total // per))
             self.say(f"page {page} of {pages}, {total} document(s)")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import discord
 
 from knowledge.models import Answer, Briefing, Citation, Document, SearchHit, Story
+from knowledge.plain import format_date
 
 # Discord's documented limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
 CONTENT_LIMIT = 2000
@@ -104,13 +105,6 @@ def split_text(text: str, limit: int) -> list[str]:
 
 def one_line(text: str) -> str:
     return " ".join(text.split())
-
-
-def format_date(day: dt.date | None, precision: str = "day") -> str:
-    """A date as precise as it is known: only a copyright year gives "2022", not "2022-01-01"."""
-    if day is None:
-        return "undated"
-    return {"year": str(day.year), "month": day.strftime("%Y-%m")}.get(precision, day.isoformat())
 
 
 def safe(text: str | None) -> str:
@@ -359,22 +353,6 @@ def stats_text(stats: Stats) -> str:
     lines += [f"  {day}  {n}" for day, n in stats.questions_per_day] or ["  none"]
     lines.append("most frequent unanswered questions:")
     lines += [f"  {n}x {one_line(q)}" for q, n in stats.unanswered] or ["  none"]
-    return "\n".join(lines)
-
-
-# ---------------------------------------------------------------------------- plain text (console)
-
-def answer_text(answer: Answer) -> str:
-    lines = [answer.text.strip() or "(no answer)"]
-    shown = answer.related if answer.abstained else answer.citations
-    if shown:
-        lines.append("")
-        lines.append("Closest passages:" if answer.abstained else "Sources:")
-    for c in shown:
-        meta = ", ".join(x for x in (c.source, format_date(c.published, c.published_precision)) if x)
-        lines.append(f"[{c.number}] {one_line(c.title)} ({meta})"
-                     f" {citation_location(c)}")
-        lines.append(f"    “{trim(one_line(c.quote), 400)}”")
     return "\n".join(lines)
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from .config import KnowledgeConfig
 from .errors import KnowledgeError
-from .models import Answer, Citation
+from .plain import format_answer, format_date, indent
 
 log = logging.getLogger(__name__)
 
@@ -181,9 +181,9 @@ async def cmd_search(args: argparse.Namespace, config: KnowledgeConfig) -> int:
         print("No matching passages.")
     for i, h in enumerate(hits, 1):
         d = h.document
-        print(f"{i}. {d.title} — {_date(d.published, d.published_precision)}"
+        print(f"{i}. {d.title} — {format_date(d.published, d.published_precision)}"
               f"{' · ' + d.source if d.source else ''}  (score {h.score:.3f}, #{d.id} ¶{h.passage.paragraph_index + 1})")
-        print(_indent(h.passage.text))
+        print(indent(h.passage.text))
         print()
     return 0
 
@@ -210,7 +210,7 @@ async def cmd_docs_list(args: argparse.Namespace, config: KnowledgeConfig) -> in
         print("No documents. Add some with: newsdesk index PATH")
     for d in docs:
         scope = "global" if d.guild_id is None else f"guild {d.guild_id}"
-        print(f"#{d.id:<5} {d.title[:70]:<70}  {_date(d.published, d.published_precision):<10}  "
+        print(f"#{d.id:<5} {d.title[:70]:<70}  {format_date(d.published, d.published_precision):<10}  "
               f"{d.passages:>4} passages  {scope}")
     return 0
 
@@ -274,36 +274,7 @@ async def cmd_log_export(args: argparse.Namespace, config: KnowledgeConfig) -> i
     return 0
 
 
-# ---------------------------------------------------------------------------- rendering
-
-
-def format_answer(answer: Answer) -> str:
-    lines = [answer.text, ""]
-    if answer.citations:
-        lines.append("Sources:")
-        lines += [_format_citation(c) for c in answer.citations]
-    elif answer.related:
-        lines += [_format_citation(c) for c in answer.related]
-    return "\n".join(lines).rstrip()
-
-
-def _format_citation(c: Citation) -> str:
-    where = f"#{c.document_id} ¶{c.paragraph_index + 1}, chars {c.char_start}–{c.char_end}"
-    head = f"[{c.number}] {c.title} — {_date(c.published, c.published_precision)}{' · ' + c.source if c.source else ''} ({where})"
-    return f"{head}\n{_indent('“' + c.quote + '”')}"
-
-
-def _date(value: dt.date | None, precision: str = "day") -> str:
-    if value is None:
-        return "undated"
-    return str(value.year) if precision == "year" else value.strftime("%Y-%m") if precision == "month" else value.isoformat()
-
-
-def _indent(text: str, width: int = 100) -> str:
-    import textwrap
-
-    return "\n".join(textwrap.fill(p, width=width, initial_indent="    ", subsequent_indent="    ")
-                     for p in text.split("\n") if p.strip())
+# ---------------------------------------------------------------------------- output
 
 
 def _print_result(result: dict, as_json: bool) -> None:

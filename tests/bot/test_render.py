@@ -161,14 +161,3 @@ def test_stats_embed_shows_refusal_rate_and_feedback():
     assert values["Feedback"] == "👍 2 · 👎 1"
     assert "2× capital of peru?" in values["Most frequent unanswered questions"]
     assert "`2024-01-02` 1" in values["Questions per day"]
-
-
-def test_a_date_known_only_by_its_year_is_shown_as_the_year():
-    import datetime as dt
-
-    from bot.render import format_date
-
-    assert format_date(dt.date(2022, 1, 1), "year") == "2022"
-    assert format_date(dt.date(2022, 3, 1), "month") == "2022-03"
-    assert format_date(dt.date(2022, 3, 9)) == "2022-03-09"
-    assert format_date(None) == "undated"

@@ -1,0 +1,39 @@
+"""Plain-text rendering of answers and dates, for terminals: the ``newsdesk`` CLI and the bot's
+console (the Discord layer renders embeds of its own in ``bot/render.py``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import textwrap
+
+from .models import Answer, Citation
+
+
+def format_date(day: dt.date | None, precision: str = "day") -> str:
+    """A date as precise as it is known: only a copyright year gives "2022", not "2022-01-01"."""
+    if day is None:
+        return "undated"
+    return {"year": str(day.year), "month": day.strftime("%Y-%m")}.get(precision, day.isoformat())
+
+
+def format_answer(answer: Answer) -> str:
+    """The answer, then its numbered sources (or, for a refusal, the closest passages)."""
+    lines = [answer.text, ""]
+    if answer.citations:
+        lines.append("Sources:")
+        lines += [format_citation(c) for c in answer.citations]
+    elif answer.related:
+        lines += [format_citation(c) for c in answer.related]
+    return "\n".join(lines).rstrip()
+
+
+def format_citation(c: Citation) -> str:
+    where = f"#{c.document_id} ¶{c.paragraph_index + 1}, chars {c.char_start}–{c.char_end}"
+    source = f" · {c.source}" if c.source else ""
+    head = f"[{c.number}] {c.title} — {format_date(c.published, c.published_precision)}{source} ({where})"
+    return f"{head}\n{indent('“' + c.quote + '”')}"
+
+
+def indent(text: str, width: int = 100) -> str:
+    return "\n".join(textwrap.fill(p, width=width, initial_indent="    ", subsequent_indent="    ")
+                     for p in text.split("\n") if p.strip())

@@ -1,0 +1,12 @@
+"""Plain-text rendering for terminals (the CLI and the bot's console)."""
+
+
+def test_a_date_known_only_by_its_year_is_shown_as_the_year():
+    import datetime as dt
+
+    from knowledge.plain import format_date
+
+    assert format_date(dt.date(2022, 1, 1), "year") == "2022"
+    assert format_date(dt.date(2022, 3, 1), "month") == "2022-03"
+    assert format_date(dt.date(2022, 3, 9)) == "2022-03-09"
+    assert format_date(None) == "undated"
