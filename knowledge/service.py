@@ -144,8 +144,10 @@ class KnowledgeBase:
 
     async def add_url(self, url: str, *, guild_id: int | None = None, title: str | None = None) -> Document:
         data, filename = await ingest.fetch_url(url, max_bytes=self.config.max_file_bytes,
-                                                timeout_s=self.config.url_timeout_s)
-        return await self.add_bytes(data, filename, guild_id=guild_id, title=title, origin=url)
+                                                timeout_s=self.config.url_timeout_s, allow=self.config.fetch_allow)
+        # A user:password in the link must not reach the stored origin, /doc show or the log.
+        return await self.add_bytes(data, filename, guild_id=guild_id, title=title,
+                                    origin=ingest.strip_credentials(url))
 
     async def index_paths(self, paths: Iterable[Path | str], *, guild_id: int | None = None,
                           progress: Callable[[Path, str], None] | None = None) -> IndexReport:

@@ -19,12 +19,12 @@ from pathlib import PurePosixPath
 from ..errors import EmptyDocument, FileTooLarge, UndecodableText, UnsupportedFileType
 from .clean import finish
 from .document import SUPPORTED_SUFFIXES, ParsedDocument, display_name, mb
-from .fetch import fetch_url
+from .fetch import fetch_url, strip_credentials
 from .metadata import title_from_filename
 from .readers import read, read_plain
 
 __all__ = ["SUPPORTED_SUFFIXES", "ParsedDocument", "check_file", "fetch_url", "parse_bytes", "parse_text",
-           "with_metadata"]
+           "strip_credentials", "with_metadata"]
 
 
 def check_file(filename: str, size: int, max_bytes: int | None) -> None:

@@ -1,6 +1,8 @@
 """/doc add, remove, list and show through simcord: permission paths, attachments, the modal, URLs
 from a local HTTP server, errors, scopes, and the log rows each writes."""
 
+from dataclasses import replace
+
 import discord
 import pytest
 import simcord
@@ -107,6 +109,13 @@ async def test_non_moderator_gets_no_modal(world):
     shown = await world.user.slash(world.channel, "doc add", text=True)
     simcord.assert_error(world.env, discord.app_commands.CheckFailure)
     assert shown.modal is None and "Only moderators" in shown.response.content
+
+
+@pytest.fixture
+def settings(settings):
+    """The loopback web server below is opted in, as an intranet would be (loopback is refused by
+    default: tests/hostile/test_hostile_fetch.py)."""
+    return replace(settings, knowledge=replace(settings.knowledge, fetch_allow=("127.0.0.1",)))
 
 
 @pytest.fixture
