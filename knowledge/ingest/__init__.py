@@ -13,17 +13,20 @@ again."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import replace
 from pathlib import PurePosixPath
 
-from ..errors import EmptyDocument, FileTooLarge, UndecodableText, UnsupportedFileType
+from ..errors import CorruptFile, EmptyDocument, FileTooLarge, KnowledgeError, UndecodableText, UnsupportedFileType
 from .clean import finish
-from .document import SUPPORTED_SUFFIXES, ParsedDocument, display_name, mb
+from .document import SUPPORTED_SUFFIXES, ParsedDocument, clean_name, display_name, mb
 from .fetch import fetch_url, strip_credentials
 from .metadata import title_from_filename
 from .readers import read, read_plain
 
-__all__ = ["SUPPORTED_SUFFIXES", "ParsedDocument", "check_file", "fetch_url", "parse_bytes", "parse_text",
+log = logging.getLogger(__name__)
+
+__all__ = ["SUPPORTED_SUFFIXES", "ParsedDocument", "check_file", "clean_name", "fetch_url", "parse_bytes", "parse_text",
            "strip_credentials", "with_metadata"]
 
 
@@ -44,7 +47,17 @@ def parse_bytes(data: bytes, filename: str, *, max_bytes: int | None = None) -> 
     name = display_name(filename)
     if not data.strip():
         raise EmptyDocument(f"{name}: the file is empty")
-    draft = read(data, PurePosixPath(name).suffix.lower(), name)
+    suffix = PurePosixPath(name).suffix.lower()
+    try:
+        draft = read(data, suffix, name)
+    except KnowledgeError:
+        raise
+    except Exception as e:
+        # pypdf, python-docx, lxml and trafilatura raise whatever their code meets on hostile input
+        # (NotImplementedError, pypdf's DeprecationError, AttributeError, RecursionError ...): one
+        # damaged file is that file's error, never the batch's.
+        log.warning("%s: the %s reader failed: %r", name, suffix, e)
+        raise CorruptFile(f"{name}: the file is damaged or not a valid {suffix} file") from e
     return finish(draft, name=name, fallback_title=title_from_filename(name))
 
 

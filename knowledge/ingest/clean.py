@@ -9,7 +9,7 @@ import logging
 import re
 
 from ..errors import EmptyDocument
-from .document import LIST_ITEM, SENTENCE_END, Block, Draft, ParsedDocument, same_text
+from .document import LIST_ITEM, SENTENCE_END, Block, Draft, ParsedDocument, clean_name, same_text
 from .metadata import (RIGHTS, Header, copyright_notice, credit_author, header_line, is_reading_time,
                        origin_publisher, title_from_text, wire_agency, wire_date)
 
@@ -205,5 +205,6 @@ def finish(draft: Draft, *, name: str, fallback_title: str | None) -> ParsedDocu
 
     if not title:
         title = fallback_title or title_from_text(paragraphs[0])
-    return ParsedDocument(title=title, paragraphs=paragraphs, source=source, published=published,
-                          published_precision=precision, author=author, removed=removed)
+    return ParsedDocument(title=clean_name(title), paragraphs=paragraphs, source=source and clean_name(source),
+                          published=published, published_precision=precision,
+                          author=author and clean_name(author), removed=removed)

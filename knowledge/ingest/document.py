@@ -84,9 +84,20 @@ def same_text(a: str, b: str) -> bool:
     return key(a) == key(b)
 
 
+# Bidirectional controls (embeddings, overrides, isolates, LRM/RLM, the Arabic letter mark) turn
+# "txt.exe" into "exe.txt" on screen and can make a title or name read as something else. Body text
+# keeps LRM/RLM, which right-to-left prose needs; names and titles don't.
+_BIDI = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"), None)
+
+
+def clean_name(text: str) -> str:
+    """A title, author, source or file name without bidirectional control characters."""
+    return text.translate(_BIDI)
+
+
 def display_name(filename: str) -> str:
     """Only the file's own name goes into messages, never the directories above it."""
-    return PurePosixPath(filename.replace("\\", "/")).name or filename
+    return clean_name(PurePosixPath(filename.replace("\\", "/")).name or filename)
 
 
 def mb(n: int) -> str:

@@ -10,7 +10,7 @@ import unicodedata
 from collections import Counter
 
 from ..errors import CorruptFile, EmptyDocument, UndecodableText
-from .document import LIST_ITEM, SENTENCE_END, Block, Draft, normalise, same_text
+from .document import LIST_ITEM, SENTENCE_END, Block, Draft, mb, normalise, same_text
 from .metadata import clean_author, find_date, useful_title
 
 log = logging.getLogger(__name__)
@@ -281,6 +281,65 @@ def _pdf_blocks(text: str) -> list[Block]:
     return blocks
 
 
+# Limits for zip-based formats (.docx). A long real report is a few MB of XML and a docx with many
+# images a few hundred parts; a 3 MB zip bomb declares gigabytes (deflate reaches ~1000:1), and
+# python-docx would inflate every part into memory.
+MAX_UNZIPPED_BYTES = 64 * 1024 * 1024
+MAX_ZIP_PARTS = 1000
+_MAX_RATIO = 200           # per part over _RATIO_FLOOR: XML deflates 5-20:1, a bomb far more
+_RATIO_FLOOR = 1024 * 1024
+_UNZIP_CHUNK = 64 * 1024
+
+
+def vetted_zip(data: bytes, name: str, *, label: str = "Word file") -> bytes:
+    """The archive's parts, checked and copied into an uncompressed zip that the format library
+    then reads without inflating anything.
+
+    The central directory is checked first (part count, declared total size, per-part ratio), so a
+    bomb is refused before a byte is inflated. Each part is then inflated in small chunks against its
+    declared size and the total limit: a part whose header lies is refused at the limit, not after
+    gigabytes (``ZipFile.read`` inflates a whole part in one call)."""
+    import zipfile
+    import zlib
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            parts = [info for info in archive.infolist() if not info.is_dir()]
+            if len(parts) > MAX_ZIP_PARTS:
+                raise CorruptFile(f"{name}: the {label} has {len(parts)} parts, over the limit of {MAX_ZIP_PARTS}")
+            declared = sum(info.file_size for info in parts)
+            if declared > MAX_UNZIPPED_BYTES:
+                raise CorruptFile(f"{name}: the {label} would expand to {mb(declared)}, "
+                                  f"over the {mb(MAX_UNZIPPED_BYTES)} limit")
+            if any(info.file_size > _RATIO_FLOOR and info.file_size > _MAX_RATIO * max(1, info.compress_size)
+                   for info in parts):
+                raise CorruptFile(f"{name}: the {label} is compressed suspiciously much (a zip bomb?)")
+            out = io.BytesIO()
+            total = 0
+            seen: set[str] = set()
+            with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as copy:
+                for info in parts:
+                    if info.filename in seen:
+                        continue
+                    seen.add(info.filename)
+                    body = bytearray()
+                    with archive.open(info) as part:
+                        while chunk := part.read(_UNZIP_CHUNK):
+                            body += chunk
+                            total += len(chunk)
+                            if len(body) > info.file_size or total > MAX_UNZIPPED_BYTES:
+                                raise CorruptFile(f"{name}: the {label} expands beyond what it declares "
+                                                  "(a zip bomb?)")
+                    copy.writestr(info.filename, bytes(body))
+            return out.getvalue()
+    except CorruptFile:
+        raise
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, NotImplementedError, RuntimeError, EOFError,
+            OSError, ValueError) as e:  # RuntimeError: an encrypted part; NotImplementedError: unknown method
+        log.info("unzipping %s failed: %r", name, e)
+        raise CorruptFile(f"{name}: the {label} is damaged or not a .docx file") from e
+
+
 def read_docx(data: bytes, name: str) -> Draft:
     import zipfile
 
@@ -288,6 +347,7 @@ def read_docx(data: bytes, name: str) -> Draft:
     from docx.opc.exceptions import PackageNotFoundError
     from docx.table import Table
 
+    data = vetted_zip(data, name)
     try:
         document = docx.Document(io.BytesIO(data))
     except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as e:
