@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -43,5 +44,8 @@ class KnowledgeConfig:
             config = replace(config, index_threads=int(env["NEWSDESK_INDEX_THREADS"]))
         if env.get("NEWSDESK_FETCH_ALLOW"):
             allow = tuple(e.strip() for e in env["NEWSDESK_FETCH_ALLOW"].split(",") if e.strip())
+            for entry in allow:
+                if "/" in entry:  # a network: a typo must fail at start, not at the first /doc add url
+                    ipaddress.ip_network(entry, strict=False)
             config = replace(config, fetch_allow=allow)
         return config
