@@ -146,6 +146,18 @@ async def test_unfetchable_url_is_a_clear_error(world, web_server):
     assert "404" in reply_of(result).content and reply_of(result).ephemeral
 
 
+async def test_credentials_in_a_url_stay_out_of_the_origin_and_the_log(world, web_server):
+    secret = web_server.replace("http://", "http://editor:hunter2@")
+    await world.mod.slash(world.channel, "doc add", url=f"{secret}/harbour")
+    await world.mod.slash(world.channel, "doc add", url=f"{secret}/missing")
+    simcord.assert_error(world.env, FetchError)
+    [doc] = await own_documents(world)
+    assert doc.origin == f"{web_server}/harbour"
+    added, failed = (await world.rows("doc_add"))[-2:]
+    assert added["outcome"] == "added" and failed["outcome"] == "error: FetchError"
+    assert "hunter2" not in added["input"] and "hunter2" not in failed["input"]
+
+
 async def test_remove_with_autocomplete_offers_only_this_servers_documents(world):
     await world.mod.slash(world.channel, "doc add", file=("strike.txt", ARTICLE))
     [doc] = await own_documents(world)
