@@ -13,6 +13,7 @@ import discord
 from discord import app_commands
 
 from knowledge.errors import KnowledgeError
+from knowledge.ingest import strip_credentials
 
 from . import render
 from .checks import NotInGuild, NotModerator, RateLimited
@@ -46,6 +47,8 @@ def interaction_input(interaction: discord.Interaction) -> str:
     for name, value in namespace:
         if isinstance(value, discord.Attachment):
             value = f"{value.filename} ({value.size} bytes)"
+        elif name == "url" and isinstance(value, str):
+            value = strip_credentials(value)  # a user:password in the link stays out of the log
         parts.append(f"{name}={value}")
     return render.trim(" ".join(parts), 1000)
 

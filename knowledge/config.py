@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -23,6 +24,9 @@ class KnowledgeConfig:
     index_threads: int = field(default_factory=lambda: max(1, os.cpu_count() or 1))
     embed_batch_size: int = 64
     url_timeout_s: float = 15.0
+    # Hosts and networks that /doc add url may fetch although they are local or private (an
+    # intranet wiki, the tests' loopback servers); everything else non-public is refused.
+    fetch_allow: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "KnowledgeConfig":
@@ -38,4 +42,10 @@ class KnowledgeConfig:
             config = replace(config, query_threads=int(env["NEWSDESK_QUERY_THREADS"]))
         if env.get("NEWSDESK_INDEX_THREADS"):
             config = replace(config, index_threads=int(env["NEWSDESK_INDEX_THREADS"]))
+        if env.get("NEWSDESK_FETCH_ALLOW"):
+            allow = tuple(e.strip() for e in env["NEWSDESK_FETCH_ALLOW"].split(",") if e.strip())
+            for entry in allow:
+                if "/" in entry:  # a network: a typo must fail at start, not at the first /doc add url
+                    ipaddress.ip_network(entry, strict=False)
+            config = replace(config, fetch_allow=allow)
         return config

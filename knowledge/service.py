@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import os
+import stat
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -19,7 +21,8 @@ import numpy as np
 from . import chunking, ingest, retrieval
 from .config import KnowledgeConfig
 from .embed import Embedder, SentenceTransformerEmbedder
-from .errors import DocumentNotFound, DuplicateDocument, EmptyDocument, FileTooLarge, KnowledgeError
+from .errors import (DocumentNotFound, DuplicateDocument, EmptyDocument, FileTooLarge, KnowledgeError,
+                     UnsupportedFileType)
 from .models import Answer, Briefing, Document, IndexReport, SearchHit
 from .store import NewDocument, Store, inserted_document, utcnow
 from .text import sha256
@@ -144,8 +147,10 @@ class KnowledgeBase:
 
     async def add_url(self, url: str, *, guild_id: int | None = None, title: str | None = None) -> Document:
         data, filename = await ingest.fetch_url(url, max_bytes=self.config.max_file_bytes,
-                                                timeout_s=self.config.url_timeout_s)
-        return await self.add_bytes(data, filename, guild_id=guild_id, title=title, origin=url)
+                                                timeout_s=self.config.url_timeout_s, allow=self.config.fetch_allow)
+        # A user:password in the link must not reach the stored origin, /doc show or the log.
+        return await self.add_bytes(data, filename, guild_id=guild_id, title=title,
+                                    origin=ingest.clean_name(ingest.strip_credentials(url)))
 
     async def index_paths(self, paths: Iterable[Path | str], *, guild_id: int | None = None,
                           progress: Callable[[Path, str], None] | None = None) -> IndexReport:
@@ -230,9 +235,13 @@ class KnowledgeBase:
         # The title that is indexed (FTS title column, embedding prefix) is only a real one; an
         # untitled text gets a display title from its first words, indexed once, as body text.
         index_title = (title if title is not None else parsed.title or "").strip()[:300]
+        # Bidi controls go from every name a user gives or a document carries. Not from a file's origin:
+        # it must match the path on the next incremental run.
+        index_title = ingest.clean_name(index_title)
         doc = NewDocument(
-            title=index_title or _display_title(parsed.paragraphs[0], name), source=parsed.source,
-            published=parsed.published, published_precision=parsed.published_precision, author=parsed.author,
+            title=index_title or ingest.clean_name(_display_title(parsed.paragraphs[0], name)),
+            source=parsed.source and ingest.clean_name(parsed.source), published=parsed.published,
+            published_precision=parsed.published_precision, author=parsed.author and ingest.clean_name(parsed.author),
             guild_id=guild_id, origin=origin, content_hash=content_hash, text=parsed.text,
             words=len(parsed.text.split()),
         )
@@ -401,12 +410,24 @@ def _single(results: list) -> Document:
 
 
 def _read_checked(path: Path, max_bytes: int) -> bytes:
+    """A regular file's bytes, at most ``max_bytes``. A FIFO, socket or device (``/dev/zero``, a named
+    pipe) is refused before any read: opening a FIFO waits for a writer, a device never ends."""
     ingest.check_file(path.name, 0, None)  # the type first: no stat of a file we would refuse anyway
+    name = ingest.clean_name(path.name)
     try:
-        ingest.check_file(path.name, path.stat().st_size, max_bytes)
-        return path.read_bytes()
+        # O_NONBLOCK: opening a FIFO returns at once instead of waiting for a writer; the checks run
+        # on the opened file (fstat), so it can't be swapped between check and read.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as f:
+            st = os.fstat(f.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                raise UnsupportedFileType(f"{name}: not a regular file (a folder, pipe or device)")
+            ingest.check_file(name, st.st_size, max_bytes)
+            data = f.read(max_bytes + 1)  # the size can change after the stat
     except OSError as e:
-        raise KnowledgeError(f"{path.name}: cannot read the file ({e.strerror or e})") from e
+        raise KnowledgeError(f"{name}: cannot read the file ({e.strerror or e})") from e
+    ingest.check_file(name, len(data), max_bytes)
+    return data
 
 
 def _display_title(first_paragraph: str, fallback: str) -> str:
@@ -437,11 +458,32 @@ def _mb(n: int) -> str:
 
 
 def expand_paths(paths: Iterable[Path | str]) -> list[Path]:
-    """Files of ``paths``, folders walked recursively (hidden files skipped), in a stable order."""
+    """Files of ``paths``, folders walked recursively (hidden files skipped), in a stable order.
+
+    Inside a folder, a link is followed only to a regular file inside that same folder: a
+    ``seeds/notes.txt`` link to ``../.env`` would put a secret into every answer. FIFOs, sockets and
+    devices are skipped (reading one hangs or never ends). A path given directly is taken as it is;
+    ``_read_checked`` refuses what is not a regular file."""
     out: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            out.extend(sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith(".")))
+            root = p.resolve()
+            out.extend(sorted(f for f in p.rglob("*") if not f.name.startswith(".") and _inside_regular(f, root)))
         else:
             out.append(p)
     return out
+
+
+def _inside_regular(path: Path, root: Path) -> bool:
+    """A regular file whose real location (links resolved) is inside the folder ``root``."""
+    try:
+        if stat.S_ISDIR(path.lstat().st_mode):
+            return False
+        real = path.resolve(strict=True)
+        inside = real.is_relative_to(root) and stat.S_ISREG(real.stat().st_mode)
+    except (OSError, RuntimeError) as e:  # a dangling link or a loop (RuntimeError on Python 3.11)
+        log.warning("skipped %s: %s", path, e)
+        return False
+    if not inside:
+        log.warning("skipped %s: not a regular file inside the folder (a link out of it, a FIFO or a device)", path)
+    return inside

@@ -15,7 +15,7 @@ from discord.ext import commands
 
 from knowledge import GLOBAL_SCOPE
 from knowledge.errors import FileTooLarge, UnsupportedFileType
-from knowledge.ingest import SUPPORTED_SUFFIXES
+from knowledge.ingest import SUPPORTED_SUFFIXES, strip_credentials
 
 from .. import render
 from ..app import NewsdeskBot
@@ -72,7 +72,7 @@ class Documents(commands.GroupCog, group_name="doc", group_description="The docu
         else:
             assert url is not None
             doc = await self.bot.kb.add_url(url.strip(), guild_id=guild_id, title=title)
-            what = f"url {url.strip()}"
+            what = f"url {strip_credentials(url)}"  # a user:password in the link stays out of the log
         await self.bot.record("doc_add", interaction=interaction, input=what, outcome="added", ref_id=doc.id)
         await interaction.followup.send(render.document_added(doc), ephemeral=True)
 

@@ -1,6 +1,8 @@
 """/doc add, remove, list and show through simcord: permission paths, attachments, the modal, URLs
 from a local HTTP server, errors, scopes, and the log rows each writes."""
 
+from dataclasses import replace
+
 import discord
 import pytest
 import simcord
@@ -110,6 +112,13 @@ async def test_non_moderator_gets_no_modal(world):
 
 
 @pytest.fixture
+def settings(settings):
+    """The loopback web server below is opted in, as an intranet would be (loopback is refused by
+    default: tests/hostile/test_hostile_fetch.py)."""
+    return replace(settings, knowledge=replace(settings.knowledge, fetch_allow=("127.0.0.1",)))
+
+
+@pytest.fixture
 async def web_server(loopback_server):
     async def page(request):
         return web.Response(body=PAGE, content_type="text/html")
@@ -135,6 +144,18 @@ async def test_unfetchable_url_is_a_clear_error(world, web_server):
     result = await world.mod.slash(world.channel, "doc add", url=f"{web_server}/missing")
     simcord.assert_error(world.env, FetchError)
     assert "404" in reply_of(result).content and reply_of(result).ephemeral
+
+
+async def test_credentials_in_a_url_stay_out_of_the_origin_and_the_log(world, web_server):
+    secret = web_server.replace("http://", "http://editor:hunter2@")
+    await world.mod.slash(world.channel, "doc add", url=f"{secret}/harbour")
+    await world.mod.slash(world.channel, "doc add", url=f"{secret}/missing")
+    simcord.assert_error(world.env, FetchError)
+    [doc] = await own_documents(world)
+    assert doc.origin == f"{web_server}/harbour"
+    added, failed = (await world.rows("doc_add"))[-2:]
+    assert added["outcome"] == "added" and failed["outcome"] == "error: FetchError"
+    assert "hunter2" not in added["input"] and "hunter2" not in failed["input"]
 
 
 async def test_remove_with_autocomplete_offers_only_this_servers_documents(world):

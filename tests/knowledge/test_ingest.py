@@ -467,6 +467,10 @@ def test_messages_name_the_file_not_its_directories():
 
 # ---------------------------------------------------------------------------------------------- fetch_url
 
+# The loopback test servers are opted in, as an intranet would be (loopback is refused by default:
+# tests/hostile/test_hostile_fetch.py).
+LOOPBACK = ("127.0.0.1",)
+
 
 @pytest_asyncio.fixture(loop_scope="function")  # the loop the tests run in, not the session's
 async def server(loopback_server):
@@ -511,18 +515,20 @@ async def server(loopback_server):
 
 
 async def test_fetch_html_gives_a_parsable_html_file(server):
-    data, filename = await ingest.fetch_url(server + "/news/port-strike", max_bytes=1_000_000, timeout_s=5)
+    data, filename = await ingest.fetch_url(server + "/news/port-strike",
+                                            max_bytes=1_000_000, timeout_s=5, allow=LOOPBACK)
     assert filename == "port-strike.html"
     assert ingest.parse_bytes(data, filename).paragraphs == HTML_BODY
 
 
 async def test_fetch_follows_redirects(server):
-    _, filename = await ingest.fetch_url(server + "/old", max_bytes=1_000_000, timeout_s=5)
+    _, filename = await ingest.fetch_url(server + "/old", max_bytes=1_000_000, timeout_s=5, allow=LOOPBACK)
     assert filename == "port-strike.html"
 
 
 async def test_fetch_octet_stream_uses_the_link_suffix(server):
-    data, filename = await ingest.fetch_url(server + "/files/coal.pdf", max_bytes=1_000_000, timeout_s=5)
+    data, filename = await ingest.fetch_url(server + "/files/coal.pdf",
+                                            max_bytes=1_000_000, timeout_s=5, allow=LOOPBACK)
     assert filename == "coal.pdf"
     assert data.startswith(b"%PDF")
 
@@ -530,24 +536,24 @@ async def test_fetch_octet_stream_uses_the_link_suffix(server):
 async def test_fetch_404(server):
     url = server + "/missing"
     with pytest.raises(FetchError, match="404") as info:
-        await ingest.fetch_url(url, max_bytes=1_000_000, timeout_s=5)
+        await ingest.fetch_url(url, max_bytes=1_000_000, timeout_s=5, allow=LOOPBACK)
     assert url in str(info.value)
 
 
 async def test_fetch_wrong_content_type(server):
     with pytest.raises(UnsupportedFileType, match="image/png"):
-        await ingest.fetch_url(server + "/logo", max_bytes=1_000_000, timeout_s=5)
+        await ingest.fetch_url(server + "/logo", max_bytes=1_000_000, timeout_s=5, allow=LOOPBACK)
 
 
 @pytest.mark.parametrize("path", ["/huge", "/stream"])
 async def test_fetch_too_large(server, path):
     with pytest.raises(FileTooLarge, match="limit"):
-        await ingest.fetch_url(server + path, max_bytes=100_000, timeout_s=5)
+        await ingest.fetch_url(server + path, max_bytes=100_000, timeout_s=5, allow=LOOPBACK)
 
 
 async def test_fetch_timeout(server):
     with pytest.raises(FetchError, match="no answer"):
-        await ingest.fetch_url(server + "/slow", max_bytes=100_000, timeout_s=0.3)
+        await ingest.fetch_url(server + "/slow", max_bytes=100_000, timeout_s=0.3, allow=LOOPBACK)
 
 
 async def test_fetch_connection_refused():
@@ -556,7 +562,7 @@ async def test_fetch_connection_refused():
         port = s.getsockname()[1]
         url = f"http://127.0.0.1:{port}/x"
         with pytest.raises(FetchError, match="could not connect") as info:
-            await ingest.fetch_url(url, max_bytes=1000, timeout_s=5)
+            await ingest.fetch_url(url, max_bytes=1000, timeout_s=5, allow=LOOPBACK)
     assert url in str(info.value)
 
 
@@ -564,7 +570,7 @@ async def test_fetch_connection_refused():
                                  "not a url"])
 async def test_fetch_refuses_other_schemes(url):
     with pytest.raises(FetchError, match="http"):
-        await ingest.fetch_url(url, max_bytes=1000, timeout_s=1)
+        await ingest.fetch_url(url, max_bytes=1000, timeout_s=1, allow=LOOPBACK)
 
 
 @pytest.mark.parametrize("text", [

@@ -1,0 +1,210 @@
+"""The boilerplate rules and the cleaning pass shared by every format: title line, header zone
+(bylines, datelines, reading times), lead-ins, credits, origin and copyright notes, promotions and
+inserted related-story headlines."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+
+from ..errors import EmptyDocument
+from .document import LIST_ITEM, SENTENCE_END, Block, Draft, ParsedDocument, clean_name, same_text
+from .metadata import (RIGHTS, Header, copyright_notice, credit_author, header_line, is_reading_time,
+                       origin_publisher, title_from_text, wire_agency, wire_date)
+
+log = logging.getLogger(__name__)
+
+
+# ---------------------------------------------------------------------------------------------- rules
+#
+# Every rule looks at the shape of one paragraph (its length, its ending, its first words, its
+# vocabulary), never at a particular publisher's wording, so the same rules work for wire copy,
+# newspaper sites and newsletters.
+
+
+# Lines that only lead readers elsewhere. Imperative ones ("Subscribe", "Sign up") are checked for
+# reporting verbs so that "Sign-ups rose, the ministry said." is not taken for one.
+_LEAD_IN = re.compile(
+    r"^(?:read\s+more\b|read\s+next\b|read\s+also\b|also\s+read\b|more\s*:|related\b(?:\s+(?:coverage|stories|"
+    r"articles?|content|reading|news|topics))?\s*(?::|$)|see\s+also\b|"
+    r"(?:advertisement|advert|ad|sponsored(?:\s+content)?)\b.{0,40}$|"
+    r"(?:the\s+)?(?:story|article)\s+continues\b|continue\s+reading\b|scroll\s+(?:down\s+)?to\s+continue\b|"
+    r"sign\s+up\b|subscribe\b|follow\s+(?:us|@)|click\s+here\b|tap\s+here\b|watch\s*:|listen\s*:|"
+    r"(?:photo(?:graph)?|image|picture|video|graphic)s?\s*(?:credit|caption|source)?\s*[:,]|share\s+this\b|download\s+(?:our|the)\b)",
+    re.I)
+_REPORTING = re.compile(r"\b(?:said|says|say|told|according\s+to|reported|announced|added)\b", re.I)
+_CREDIT = re.compile(
+    r"^\(?\s*(?:additional\s+)?(?:reporting|writing|editing|edited|compiled|research|fact[- ]checking|"
+    r"graphics|produced)\s+by\b", re.I)
+# Credits are names and places only: "Reporting by the BBC found ..." is a sentence and stays.
+_CREDIT_WORDS = frozenset("and in by with from of at additional reporting writing editing edited compiled research "
+                          "fact-checking fact checking graphics produced".split())
+_CONTRIBUTED = re.compile(r"\bcontributed\s+(?:to\s+)?(?:this|the)\s+(?:report|story|article|coverage)\b\.?\)?$",
+                          re.I)
+# About this very text ("This article ...", or a note that starts "Originally published ..."), so that
+# "The novel was first published in 1851" in a story stays.
+_ORIGIN = re.compile(
+    r"(?i:\bthis\s+(?:article|story|piece|report|content|post|interview|column|essay)\s+(?:was\s+|is\s+|has\s+been\s+)?"
+    r"(?:originally|first)\s+(?:appeared|published|posted|ran)\b|^\(?(?:this\s+\w+\s+)?(?:was\s+)?(?:originally|first)"
+    r"\s+(?:appeared|published|posted)\s+(?:in|on|by|at)\b|\brepublished\s+(?:here\s+)?(?:with|by)\s+permission\b)")
+# A notice, not a paragraph about copyright law: the mark is followed by a year or a capitalised holder.
+_COPYRIGHT_START = re.compile(r"^(?i:copyright|©|\(c\))\s*(?:(?i:©|\(c\))\s*)?(?:(?:19|20)\d\d|[A-Z][^.]{0,60}"
+                              r"(?:19|20)\d\d)")
+
+
+# Promotional vocabulary: each hit is evidence, none alone is proof.
+_MARKETING = re.compile(
+    r"\bsubscri(?:be|bing|ption)s?\b|\bnewsletters?\b|\bsign(?:ing)?[- ]up\b|\b(?:our|the)\s+app\b|"
+    r"\bdownload\b|\bplatform\b|\bcurated\b|\bbrought\s+to\s+you\b|\baward[- ]winning\b|\bget\s+the\s+answers\b|"
+    r"\b(?:unlimited|full|exclusive|premium|digital)\s+(?:access|content|coverage|membership)\b|\bfree\s+trial\b|"
+    r"\binbox\b|\bexplore\b|\bfollow\s+us\b|\bclick\b|\btap\s+here\b|\bspecial\s+offer\b|\blimited[- ]time\b|"
+    r"\bmembership\b|\bsponsored\b|\bpartner\s+content\b|\bsupport\s+(?:our|independent|quality)\s+journalism\b|"
+    r"\bpodcasts?\b|\bexplainers?\b|\bdon['’]?t\s+miss\b|\bstay\s+(?:informed|up\s+to\s+date|updated|ahead)\b|"
+    r"\blearn\s+more\b|\bfind\s+out\s+more\b|\bdelivered\s+(?:to|straight|right)\b|\bregister\s+(?:now|today|for)\b|"
+    r"\bbreaking\s+news\s+alerts?\b|\bdaily\s+(?:briefing|digest)\b|\bvisit\b|\bour\s+(?:new|team|journalists)\b",
+    re.I)
+_SECOND_PERSON = re.compile(r"\byou(?:r|rs|rself|['’](?:ll|re|ve|d))?\b", re.I)
+_PUBLISHER_VOICE = re.compile(r"\b(?:our|we|us)\b", re.I)
+_IMPERATIVE = re.compile(r"^(?:get|sign|subscribe|join|download|explore|discover|try|read|listen|watch|follow|"
+                         r"register|support|visit|stay|find|learn|click|tap|don['’]?t)\b", re.I)
+
+
+def _is_prose(text: str) -> bool:
+    return bool(SENTENCE_END.search(text)) and len(text.split()) >= 8 or len(text) > 200
+
+
+def _promo_score(text: str) -> int:
+    """Evidence that a paragraph sells rather than reports: marketing words count double, addressing
+    the reader and speaking as "we/our" count once each (capped so a chatty quote can't score alone)."""
+    marketing = len(_MARKETING.findall(text))
+    if not marketing:
+        return 0
+    you = min(2, len(_SECOND_PERSON.findall(text)))
+    we = min(2, len(_PUBLISHER_VOICE.findall(text)))
+    return 2 * marketing + you + we + (1 if _IMPERATIVE.match(text) else 0)
+
+
+def _is_promotion(text: str) -> bool:
+    if text[:1] in "\"“'‘«" or _REPORTING.search(text):
+        return False  # a quote or a reported statement: news about marketing, not marketing
+    reader_directed = bool(_SECOND_PERSON.search(text) or _IMPERATIVE.match(text))
+    return reader_directed and _promo_score(text) >= 5
+
+
+def _is_teaser(block: Block) -> bool:
+    """An inserted related-story headline: a short standalone line with a headline's shape and no
+    sentence ending. Under four words it is more likely a section heading, which is kept."""
+    text = block.text
+    if block.heading or block.list_item or SENTENCE_END.search(text) or LIST_ITEM.match(text) or len(text) > 160:
+        return False
+    words = text.split()
+    return 4 <= len(words) <= 22 and (text[0].isupper() or text[0].isdigit() or text[0] in "\"“‘'")
+
+
+def _lead_in(text: str) -> bool:
+    if not _LEAD_IN.match(text) or len(text) > 400:
+        return False
+    return not _REPORTING.search(text)
+
+
+def _is_credit(text: str) -> bool:
+    if len(text) > 300:
+        return False
+    if _CONTRIBUTED.search(text):
+        return True
+    if not _CREDIT.match(text):
+        return False
+    words = re.findall(r"[^\s;,()&.]+", text)
+    return all(w[0].isupper() or not w[0].isalpha() or w.lower() in _CREDIT_WORDS for w in words)
+
+
+def _is_copyright(text: str) -> bool:
+    return bool(_COPYRIGHT_START.match(text) and len(text) < 400 or RIGHTS.search(text) and len(text) < 300)
+
+
+def _looks_like_title(text: str) -> bool:
+    return len(text) <= 200 and len(text.split()) <= 30 and not text.endswith(".") and "\n" not in text
+
+
+# ---------------------------------------------------------------------------------------------- cleaning
+
+
+_HEADER_SPAN = 8  # paragraphs at the top where bylines and datelines live
+
+
+def finish(draft: Draft, *, name: str, fallback_title: str | None) -> ParsedDocument:
+    blocks = [b for b in draft.blocks if b.text]
+    removed: list[str] = []
+    title = draft.title
+    header = Header()
+
+    # The title line: the first block when it has a title's shape (or equals the known title).
+    if blocks and draft.title_in_body:
+        first = blocks[0].text
+        if title and same_text(first, title):
+            blocks.pop(0)
+        elif title is None and _looks_like_title(first) and not header_line(first, Header()) \
+                and not is_reading_time(first) and (len(blocks) > 1 or blocks[0].heading):
+            title = blocks.pop(0).text
+
+    # The header zone: bylines, datelines and reading times before the first real paragraph.
+    kept: list[Block] = []
+    in_header = True
+    for i, block in enumerate(blocks):
+        text = block.text
+        if in_header and (i >= _HEADER_SPAN or (_is_prose(text) and not is_reading_time(text))):
+            in_header = False
+        reason = None
+        if not any(ch.isalnum() for ch in text):
+            reason = "rule"  # "___", "* * *": decoration between sections
+        elif in_header and not block.heading and header_line(text, header):
+            reason = "header"
+        elif is_reading_time(text):
+            reason = "reading time"
+        elif _lead_in(text):
+            reason = "lead-in"
+        elif _is_credit(text):
+            reason = "credit"
+        elif _ORIGIN.search(text) and len(text) < 800:
+            reason = "origin"
+        elif _is_copyright(text):
+            reason = "copyright"
+        elif _is_promotion(text):
+            reason = "promotion"
+        elif not in_header and kept and _is_teaser(block):
+            reason = "teaser"
+        if reason:
+            log.debug("%s: dropped %s: %.80r", name, reason, text)
+            removed.append(text)
+        else:
+            kept.append(block)
+
+    paragraphs = [b.text for b in kept]
+    if not paragraphs:
+        if removed:
+            raise EmptyDocument(f"{name}: no text left after removing boilerplate")
+        raise EmptyDocument(f"{name}: no readable text found")
+
+    source, published, precision, author = draft.source, draft.published, draft.precision, draft.author
+    author = author or header.author or credit_author(removed)
+    # A dateline in the text beats a file's creation date, never a page's own publication metadata.
+    text_date = header.date or header.updated or wire_date(paragraphs[0])
+    if text_date and (published is None or draft.weak_date):
+        published, precision = text_date
+    publisher = next((p for p in map(origin_publisher, removed) if p), None)
+    holder, year = None, None
+    for text in removed:
+        if re.search(r"(?i:copyright|©|\(c\))", text):
+            holder, year = copyright_notice(text)
+            if holder or year:
+                break
+    source = source or publisher or holder or header.org or wire_agency(paragraphs[0])
+    if published is None and year:
+        published, precision = dt.date(year, 1, 1), "year"
+
+    if not title:
+        title = fallback_title or title_from_text(paragraphs[0])
+    return ParsedDocument(title=clean_name(title), paragraphs=paragraphs, source=source and clean_name(source),
+                          published=published, published_precision=precision,
+                          author=author and clean_name(author), removed=removed)

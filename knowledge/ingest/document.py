@@ -1,0 +1,104 @@
+"""What the stages of ingest pass to each other (``Block``, ``Draft``, ``ParsedDocument``) and the one
+text normaliser every reader uses."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
+
+
+@dataclass(frozen=True)
+class ParsedDocument:
+    title: str
+    paragraphs: list[str]                 # clean paragraphs, in order, none empty
+    source: str | None = None             # publisher / site name
+    published: dt.date | None = None
+    published_precision: str = "day"      # "day", "month" or "year" (a copyright year only)
+    author: str | None = None
+    removed: list[str] = field(default_factory=list)  # boilerplate dropped, for tests and debugging
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(self.paragraphs)
+
+
+# ---------------------------------------------------------------------------------------------- model
+
+
+@dataclass
+class Block:
+    text: str
+    heading: bool = False    # the format marked it as a heading: never taken for a teaser
+    list_item: bool = False  # an item of a list the format marked as one: short and unpunctuated by nature
+
+
+@dataclass
+class Draft:
+    """What a format reader found, before the shared cleaning."""
+    blocks: list[Block]
+    title: str | None = None          # from the format's metadata (front matter, <title>, core props)
+    title_in_body: bool = True        # the first block may be the title line itself
+    source: str | None = None
+    published: dt.date | None = None
+    precision: str = "day"
+    author: str | None = None
+    weak_date: bool = False           # a file-creation date: a dateline in the text is better
+
+
+# ---------------------------------------------------------------------------------------------- text
+
+
+# Invisible characters that only get in the way of matching and quoting. Joiners (U+200C/D) stay:
+# scripts such as Persian and emoji sequences need them.
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u2060\ufeff\u00ad"), None)
+_SPACE = re.compile(r"[^\S\n]+")  # any whitespace but a newline (tabs, NBSP, thin and ideographic spaces)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def normalise(text: str) -> str:
+    """Line endings to \\n, exotic spaces to one plain space, invisible and control characters gone,
+    NFC composition; the characters themselves (curly quotes, dashes, accents) are kept."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u2028", "\n").replace("\u2029", "\n\n")
+    text = text.replace("\f", "\n").replace("\v", "\n")  # page and line feeds break lines, not words
+    text = text.replace("\u00ad\n", "")  # a soft hyphen at a line end: one word across two lines
+    text = unicodedata.normalize("NFC", text.translate(_INVISIBLE))
+    text = _CONTROL.sub("", text)
+    return "\n".join(_SPACE.sub(" ", line).strip() for line in text.split("\n"))
+
+
+LIST_ITEM = re.compile(r"^(?:[-*•–]|\d{1,3}[.)]|[a-z][.)])\s")
+
+
+SENTENCE_END = re.compile(r"[.!?…:;\"”’'»]\)?$")
+
+
+def same_text(a: str, b: str) -> bool:
+    def key(s: str) -> str:
+        return " ".join(re.sub(r"[^\w\s]", "", s.casefold()).split())
+
+    return key(a) == key(b)
+
+
+# Bidirectional controls (embeddings, overrides, isolates, LRM/RLM, the Arabic letter mark) turn
+# "txt.exe" into "exe.txt" on screen and can make a title or name read as something else. Body text
+# keeps LRM/RLM, which right-to-left prose needs; names and titles don't.
+_BIDI = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"), None)
+
+
+def clean_name(text: str) -> str:
+    """A title, author, source or file name without bidirectional control characters."""
+    return text.translate(_BIDI)
+
+
+def display_name(filename: str) -> str:
+    """Only the file's own name goes into messages, never the directories above it."""
+    return clean_name(PurePosixPath(filename.replace("\\", "/")).name or filename)
+
+
+def mb(n: int) -> str:
+    return f"{n / (1024 * 1024):.1f} MB"

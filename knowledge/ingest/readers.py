@@ -1,0 +1,397 @@
+"""Format readers: bytes of a txt, md, html, pdf or docx file → a ``Draft`` (paragraph blocks, whether
+the format marked each as a heading or list item, and the metadata the format itself carries)."""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+import unicodedata
+from collections import Counter
+
+from ..errors import CorruptFile, EmptyDocument, UndecodableText
+from .document import LIST_ITEM, SENTENCE_END, Block, Draft, mb, normalise, same_text
+from .metadata import clean_author, find_date, useful_title
+
+log = logging.getLogger(__name__)
+
+
+def decode(data: bytes, name: str) -> str:
+    """UTF-8 (with or without BOM), UTF-16 when a BOM says so, else strict cp1252; binary is refused."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        candidates = ["utf-8-sig"]
+    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        candidates = ["utf-16"]
+    else:
+        candidates = ["utf-8", "cp1252"]
+    for encoding in candidates:
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        _reject_binary(text, name)
+        return text
+    raise UndecodableText(f"{name}: could not read the text (not UTF-8, UTF-16 or Windows-1252)")
+
+
+def _reject_binary(text: str, name: str) -> None:
+    # Real text has no NULs and at most a stray form feed; binary data decoded as cp1252 is ~12% controls.
+    controls = sum(1 for ch in text if unicodedata.category(ch) == "Cc" and ch not in "\n\r\t\f\v")
+    if "\x00" in text or controls > max(2, len(text) // 100):
+        raise UndecodableText(f"{name}: this looks like binary data, not text")
+
+
+_WRAP_MAX = 200  # nobody hard-wraps wider than this: longer lines are paragraphs of their own
+
+
+def _lines_to_paragraphs(lines: list[str]) -> list[str]:
+    """Lines of one blank-line-separated block → paragraphs. A line break is kept when it was meant
+    (the next line's first word would have fitted on this line, or the next line is a list item);
+    otherwise it is a wrap and the lines are joined."""
+    lines = [l for l in lines if l]
+    if not lines:
+        return []
+    width = max(len(l) for l in lines)
+    if len(lines) == 1 or width > _WRAP_MAX:
+        return lines
+    out = [lines[0]]
+    prev = lines[0]
+    for line in lines[1:]:
+        first_word = line.split(" ", 1)[0]
+        if len(prev) + 1 + len(first_word) <= width or LIST_ITEM.match(line):
+            out.append(line)
+        else:
+            out[-1] = _join_wrapped(out[-1], line)
+        prev = line
+    return out
+
+
+def _join_wrapped(text: str, line: str) -> str:
+    # A word broken at a hyphen keeps its hyphen ("well-" + "known"): dropping it would invent
+    # "wellknown" as often as it repairs "inter-national".
+    if re.search(r"[^\W\d_]-$", text) and line[:1].islower():
+        return text + line
+    return text + " " + line
+
+
+def _plain_blocks(text: str) -> list[Block]:
+    text = normalise(text)
+    blocks: list[Block] = []
+    for chunk in re.split(r"\n\s*\n", text):
+        for paragraph in _lines_to_paragraphs(chunk.split("\n")):
+            blocks.append(Block(paragraph))
+    return blocks
+
+
+# ---------------------------------------------------------------------------------------------- readers
+
+
+def read_plain(text: str, *, given_title: str | None = None) -> Draft:
+    draft = Draft(_plain_blocks(text))
+    # A caller-given title, even an empty one, means the text is all body: no title line is looked for.
+    if given_title is not None:
+        draft.title = normalise(given_title).replace("\n", " ")
+    return draft
+
+
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.S)
+
+
+def _front_matter(text: str) -> tuple[dict[str, str], str]:
+    """A leading ``---`` block of ``key: value`` lines (the simple YAML subset people write by hand)."""
+    match = _FRONT_MATTER.match(text)
+    if not match:
+        return {}, text
+    meta: dict[str, str] = {}
+    for line in match.group(1).split("\n"):
+        key, sep, value = line.partition(":")
+        if sep and key.strip() and not key.startswith((" ", "\t", "#")):
+            meta[key.strip().lower()] = value.strip().strip("'\"").strip()
+    return meta, text[match.end():]
+
+
+def read_markdown(text: str) -> Draft:
+    from markdown_it import MarkdownIt
+
+    text = normalise(text)
+    meta, body = _front_matter(text)
+    tokens = MarkdownIt("commonmark").enable("table").parse(body)
+    blocks: list[Block] = []
+    row: list[str] | None = None
+    heading = False
+    lists = 0
+    for token in tokens:
+        if token.type == "heading_open":
+            heading = True
+        elif token.type == "heading_close":
+            heading = False
+        elif token.type in ("bullet_list_open", "ordered_list_open"):
+            lists += 1
+        elif token.type in ("bullet_list_close", "ordered_list_close"):
+            lists -= 1
+        elif token.type == "tr_open":
+            row = []
+        elif token.type == "tr_close" and row is not None:
+            if any(row):
+                blocks.append(Block(" | ".join(row)))
+            row = None
+        elif token.type == "inline":
+            content = _inline_text(token)
+            if row is not None:
+                row.append(content)
+            elif content:
+                blocks.append(Block(content, heading=heading, list_item=lists > 0))
+        elif token.type in ("fence", "code_block") and token.content.strip():
+            blocks.append(Block(normalise(token.content).strip()))
+    draft = Draft(blocks, source=meta.get("source") or meta.get("publisher") or meta.get("site") or None,
+                   author=meta.get("author") or None)
+    if meta.get("title"):
+        draft.title = meta["title"]
+    elif blocks and blocks[0].heading:
+        draft.title = blocks.pop(0).text
+        draft.title_in_body = False
+    if meta.get("date"):
+        found = find_date(meta["date"])
+        if found:
+            draft.published, draft.precision = found
+    return draft
+
+
+def _inline_text(token) -> str:
+    """The reader-visible text of a markdown inline token: link text kept, markup and images dropped."""
+    parts: list[str] = []
+    for child in token.children or []:
+        if child.type in ("text", "code_inline", "html_inline"):
+            parts.append(child.content if child.type != "html_inline" else "")
+        elif child.type in ("softbreak", "hardbreak"):
+            parts.append(" ")
+    return re.sub(r" {2,}", " ", "".join(parts)).strip()
+
+
+def read_html(data: bytes, name: str) -> Draft:
+    import trafilatura
+
+    try:
+        doc = trafilatura.bare_extraction(data, with_metadata=True, include_comments=False,
+                                          include_tables=True, include_images=False, favor_recall=True)
+    except Exception as e:  # lxml and trafilatura raise many types on malformed input
+        log.info("trafilatura failed on %s: %r", name, e)
+        raise CorruptFile(f"{name}: could not read this web page") from e
+    if doc is None or doc.body is None:
+        raise EmptyDocument(f"{name}: no article text found on this page")
+    blocks = []
+    for element in doc.body:
+        blocks.extend(_html_element_blocks(element))
+    draft = Draft(blocks, title=normalise(doc.title or "").replace("\n", " ") or None,
+                   source=doc.sitename or None, author=clean_author(doc.author))
+    if doc.date:
+        found = find_date(doc.date)
+        if found:
+            draft.published, draft.precision = found
+    return draft
+
+
+def _html_element_blocks(element) -> list[Block]:
+    # trafilatura's own XML: <p>, <head>, <list><item>, <table><row><cell>, <quote> ...
+    def text_of(node) -> str:
+        return " ".join(normalise("".join(node.itertext())).split())
+
+    if element.tag == "list":
+        return [Block(t, list_item=True) for t in (text_of(item) for item in element.iter("item")) if t]
+    if element.tag == "table":
+        rows = (" | ".join(text_of(cell) for cell in row.iter("cell")) for row in element.iter("row"))
+        return [Block(r) for r in rows if r.strip(" |")]
+    text = text_of(element)
+    return [Block(text)] if text else []
+
+
+def read_pdf(data: bytes, name: str) -> Draft:
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        # Many PDFs are encrypted with an empty password only to set permissions: those open fine.
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise CorruptFile(f"{name}: the PDF is password-protected")
+        pages = [page.extract_text() or "" for page in reader.pages]
+        info = reader.metadata
+    except CorruptFile:
+        raise
+    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, OSError, RecursionError) as e:
+        log.info("pypdf failed on %s: %r", name, e)
+        raise CorruptFile(f"{name}: the PDF is damaged or not a PDF") from e
+    if not any(p.strip() for p in pages):
+        raise EmptyDocument(f"{name}: the PDF has no text layer (it may be a scanned image); "
+                            "run it through OCR first")
+    lines_per_page = [[l for l in normalise(p).split("\n")] for p in pages]
+    lines_per_page = _drop_running_lines(lines_per_page)
+    # One line break between pages: a paragraph running over a page break is one paragraph.
+    text = "\n".join("\n".join(lines) for lines in lines_per_page)
+    draft = Draft(_pdf_blocks(text))
+    if info is not None:
+        try:
+            draft.title = useful_title(info.title)
+            draft.author = clean_author(info.author)
+            created = info.creation_date
+        except (PyPdfError, ValueError, TypeError) as e:  # malformed metadata is no reason to fail
+            log.info("unreadable PDF metadata in %s: %r", name, e)
+            created = None
+        if created is not None:
+            draft.published, draft.weak_date = created.date(), True
+    return draft
+
+
+_PAGE_NUMBER = re.compile(r"^(?:page\s*)?[-–—]?\s*\d{1,4}\s*(?:(?:of|/)\s*\d{1,4})?\s*[-–—]?$", re.I)
+
+
+def _drop_running_lines(pages: list[list[str]]) -> list[list[str]]:
+    """Page numbers and running headers/footers (the same line at the top or bottom of most pages)."""
+    edges: Counter[str] = Counter()
+    for lines in pages:
+        content = [l for l in lines if l]
+        edges.update({re.sub(r"\d+", "#", l) for l in content[:2] + content[-2:]})
+    repeated = {l for l, n in edges.items() if len(pages) >= 2 and n >= max(2, len(pages) // 2 + 1)}
+    out = []
+    for lines in pages:
+        out.append([l for l in lines if not _PAGE_NUMBER.match(l) and re.sub(r"\d+", "#", l) not in repeated])
+    return out
+
+
+def _pdf_blocks(text: str) -> list[Block]:
+    """PDF text comes as visual lines, usually without blank lines between paragraphs: a break is a
+    paragraph end when the line ends a sentence well short of the column width (proportional fonts
+    make character counts vary, hence the margins), or when the line is very short (a heading)."""
+    blocks: list[Block] = []
+    for chunk in re.split(r"\n\s*\n", text):
+        lines = [l for l in chunk.split("\n") if l]
+        if not lines:
+            continue
+        width = sorted(len(l) for l in lines)[int((len(lines) - 1) * 0.9)]
+        current, prev = lines[0], lines[0]
+        for line in lines[1:]:
+            ends_sentence = bool(SENTENCE_END.search(prev))
+            if (ends_sentence and len(prev) < 0.8 * width) or len(prev) < 0.5 * width or LIST_ITEM.match(line):
+                blocks.append(Block(current))
+                current = line
+            else:
+                current = _join_wrapped(current, line)
+            prev = line
+        blocks.append(Block(current))
+    return blocks
+
+
+# Limits for zip-based formats (.docx). A long real report is a few MB of XML and a docx with many
+# images a few hundred parts; a 3 MB zip bomb declares gigabytes (deflate reaches ~1000:1), and
+# python-docx would inflate every part into memory.
+MAX_UNZIPPED_BYTES = 64 * 1024 * 1024
+MAX_ZIP_PARTS = 1000
+_MAX_RATIO = 200           # per part over _RATIO_FLOOR: XML deflates 5-20:1, a bomb far more
+_RATIO_FLOOR = 1024 * 1024
+_UNZIP_CHUNK = 64 * 1024
+
+
+def vetted_zip(data: bytes, name: str, *, label: str = "Word file") -> bytes:
+    """The archive's parts, checked and copied into an uncompressed zip that the format library
+    then reads without inflating anything.
+
+    The central directory is checked first (part count, declared total size, per-part ratio), so a
+    bomb is refused before a byte is inflated. Each part is then inflated in small chunks against its
+    declared size and the total limit: a part whose header lies is refused at the limit, not after
+    gigabytes (``ZipFile.read`` inflates a whole part in one call)."""
+    import zipfile
+    import zlib
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            parts = [info for info in archive.infolist() if not info.is_dir()]
+            if len(parts) > MAX_ZIP_PARTS:
+                raise CorruptFile(f"{name}: the {label} has {len(parts)} parts, over the limit of {MAX_ZIP_PARTS}")
+            declared = sum(info.file_size for info in parts)
+            if declared > MAX_UNZIPPED_BYTES:
+                raise CorruptFile(f"{name}: the {label} would expand to {mb(declared)}, "
+                                  f"over the {mb(MAX_UNZIPPED_BYTES)} limit")
+            if any(info.file_size > _RATIO_FLOOR and info.file_size > _MAX_RATIO * max(1, info.compress_size)
+                   for info in parts):
+                raise CorruptFile(f"{name}: the {label} is compressed suspiciously much (a zip bomb?)")
+            out = io.BytesIO()
+            total = 0
+            seen: set[str] = set()
+            with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as copy:
+                for info in parts:
+                    if info.filename in seen:
+                        continue
+                    seen.add(info.filename)
+                    body = bytearray()
+                    with archive.open(info) as part:
+                        while chunk := part.read(_UNZIP_CHUNK):
+                            body += chunk
+                            total += len(chunk)
+                            if len(body) > info.file_size or total > MAX_UNZIPPED_BYTES:
+                                raise CorruptFile(f"{name}: the {label} expands beyond what it declares "
+                                                  "(a zip bomb?)")
+                    copy.writestr(info.filename, bytes(body))
+            return out.getvalue()
+    except CorruptFile:
+        raise
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, NotImplementedError, RuntimeError, EOFError,
+            OSError, ValueError) as e:  # RuntimeError: an encrypted part; NotImplementedError: unknown method
+        log.info("unzipping %s failed: %r", name, e)
+        raise CorruptFile(f"{name}: the {label} is damaged or not a .docx file") from e
+
+
+def read_docx(data: bytes, name: str) -> Draft:
+    import zipfile
+
+    import docx
+    from docx.opc.exceptions import PackageNotFoundError
+    from docx.table import Table
+
+    data = vetted_zip(data, name)
+    try:
+        document = docx.Document(io.BytesIO(data))
+    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as e:
+        log.info("python-docx failed on %s: %r", name, e)
+        raise CorruptFile(f"{name}: the Word file is damaged or not a .docx file") from e
+    except Exception as e:  # lxml raises its own XMLSyntaxError for broken parts
+        if type(e).__module__.startswith("lxml"):
+            raise CorruptFile(f"{name}: the Word file is damaged") from e
+        raise
+    blocks: list[Block] = []
+    for item in document.iter_inner_content():
+        if isinstance(item, Table):
+            for row in item.rows:
+                cells = [" ".join(normalise(c.text).split()) for c in row.cells]
+                # merged cells repeat their text across the row
+                cells = [c for i, c in enumerate(cells) if c and (i == 0 or c != cells[i - 1])]
+                if cells:
+                    blocks.append(Block(" | ".join(cells)))
+            continue
+        text = " ".join(normalise(item.text).split())  # manual line breaks inside a paragraph → spaces
+        if not text:
+            continue
+        style = (item.style.name if item.style is not None else "") or ""
+        blocks.append(Block(text, heading=style.startswith("Heading") or style == "Title",
+                             list_item=style.startswith("List")))
+    props = document.core_properties
+    draft = Draft(blocks, title=useful_title(props.title), author=clean_author(props.author))
+    # A first paragraph styled as a title or heading is the title the reader sees.
+    if blocks and blocks[0].heading and (draft.title is None or same_text(blocks[0].text, draft.title)):
+        draft.title = blocks.pop(0).text
+        draft.title_in_body = False
+    if props.created is not None:
+        draft.published, draft.weak_date = props.created.date(), True
+    return draft
+
+
+def read(data: bytes, suffix: str, name: str) -> Draft:
+    """The reader for ``suffix`` (one of ``SUPPORTED_SUFFIXES``)."""
+    if suffix == ".txt":
+        return read_plain(decode(data, name))
+    if suffix in (".md", ".markdown"):
+        return read_markdown(decode(data, name))
+    if suffix in (".html", ".htm"):
+        return read_html(data, name)
+    if suffix == ".pdf":
+        return read_pdf(data, name)
+    return read_docx(data, name)
