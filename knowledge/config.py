@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -41,7 +42,7 @@ class KnowledgeConfig:
         if get("NEWSDESK_DB"):
             config = replace(config, db_path=Path(get("NEWSDESK_DB")))
         if get("NEWSDESK_MODEL"):
-            config = replace(config, model=get("NEWSDESK_MODEL"))
+            config = replace(config, model=_model(get("NEWSDESK_MODEL")))
         if get("NEWSDESK_MAX_FILE_MB"):
             mb = _number(get("NEWSDESK_MAX_FILE_MB"), "NEWSDESK_MAX_FILE_MB", low=0.001, high=4096)
             config = replace(config, max_file_bytes=int(mb * 1024 * 1024))
@@ -53,6 +54,20 @@ class KnowledgeConfig:
             config = replace(config, db_busy_timeout_s=_number(get("NEWSDESK_DB_BUSY_TIMEOUT_S"),
                                                                "NEWSDESK_DB_BUSY_TIMEOUT_S", low=0, high=3600))
         return config
+
+
+def _model(value: str) -> str:
+    """An installed model package or a folder (see ``embed.resolve_model_path``), checked without
+    importing it: a typo is a clear line at start, not an import traceback at the first question."""
+    if Path(value).is_dir():
+        return value
+    try:
+        found = importlib.util.find_spec(value.replace("-", "_")) is not None
+    except (ImportError, ValueError):  # "a.b": its parent package "a" is imported and may not exist
+        found = False
+    if not found:
+        raise SettingsError(f"NEWSDESK_MODEL: no installed model package or folder named {value[:80]!r}")
+    return value
 
 
 def _number(value: str, name: str, *, low: float, high: float) -> float:

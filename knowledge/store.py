@@ -233,11 +233,14 @@ class Store:
             # Each PRAGMA's cursor is closed at once: an open cursor that still holds a row (journal_mode,
             # busy_timeout return one) keeps its statement "in progress" and the next COMMIT fails.
             # busy_timeout first: the other PRAGMAs may already need a lock another process holds.
-            for pragma in (f"PRAGMA busy_timeout={max(0, int(busy_timeout_s * 1000))}",
-                           "PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON"):
+            async with conn.execute(f"PRAGMA busy_timeout={max(0, int(busy_timeout_s * 1000))}"):
+                pass
+            store = cls(conn, path)
+            # Before anything writes (journal_mode=WAL rewrites the header): a newer schema is left as it is.
+            await store._check_version()
+            for pragma in ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON"):
                 async with conn.execute(pragma):
                     pass
-            store = cls(conn, path)
             await store.migrate()
         except BaseException as e:
             await conn.close()
@@ -277,13 +280,16 @@ class Store:
         except sqlite3.Error as e:  # the error being raised matters more than this one
             log.warning("rollback failed: %s", e)
 
-    async def migrate(self) -> None:
-        async with self._conn.execute("PRAGMA user_version") as cur:
-            (version,) = await cur.fetchone()
+    async def _check_version(self) -> int:
+        version = await self.schema_version()
         if version > len(MIGRATIONS):
             # Refused, not used: this code would write rows a newer schema does not expect.
             raise DatabaseError(f"its schema version is {version}, newer than this newsdesk knows "
                                 f"({len(MIGRATIONS)}); upgrade newsdesk or use another database")
+        return version
+
+    async def migrate(self) -> None:
+        version = await self._check_version()
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
             log.info("applying migration %d", number)
             async with self.transaction() as conn:
@@ -676,7 +682,7 @@ def _database_error(e: sqlite3.Error) -> Exception:
     """A ``DatabaseError`` for a fault of the database itself; anything else (a constraint, a bug in
     a statement) is left as it is."""
     if _code(e):
-        log.warning("database error: %s (%s)", e, getattr(e, "sqlite_errorname", "?"))
+        log.info("database error: %s (%s)", e, getattr(e, "sqlite_errorname", "?"))
         return DatabaseError(_cause(e))
     return e
 
