@@ -15,8 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-from knowledge import KnowledgeBase
-from knowledge import plain
+from knowledge import KnowledgeBase, plain
 from knowledge.answer import normalise_question
 from knowledge.errors import KnowledgeError
 

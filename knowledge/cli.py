@@ -78,7 +78,7 @@ def _parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("search", help="ranked passages for a question")
     s.add_argument("question")
-    s.add_argument("-k", type=int, default=5)
+    s.add_argument("-k", type=_count(1, 100), default=5)
     s.set_defaults(handler=cmd_search)
 
     s = sub.add_parser("ask", help="a cited answer")
@@ -87,7 +87,7 @@ def _parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("brief", help="a briefing of what arrived")
     s.add_argument("--since", default="24h", help="24h, 7d, 90m or YYYY-MM-DD (default 24h)")
-    s.add_argument("--words", type=int, default=350)
+    s.add_argument("--words", type=_count(20, 5000), default=350)
     s.add_argument("--published", action="store_true", help="window on published date instead of added date")
     s.set_defaults(handler=cmd_brief)
 
@@ -122,6 +122,19 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("run", help="start the Discord bot (the console when DISCORD_TOKEN is not set)")
     return p
+
+
+def _count(low: int, high: int):
+    """An argparse type: a whole number from low to high (argparse prints the one-line usage error)."""
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {value[:40]!r}") from None
+        if not low <= number <= high:
+            raise argparse.ArgumentTypeError(f"expected a number from {low} to {high}, got {value[:40]!r}")
+        return number
+    return parse
 
 
 def _quiet_libraries() -> None:

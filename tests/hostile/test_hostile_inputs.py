@@ -301,3 +301,13 @@ def test_csv_export_neutralises_formula_cells_and_jsonl_stays_raw(tmp_path, monk
     assert cli.main(["--db", db, "log", "export", "--format", "jsonl"]) == 0
     first = json.loads(capsys.readouterr().out.splitlines()[0])
     assert first["input"] == text and first["answer"] == text
+
+
+@pytest.mark.parametrize("args", [["search", "dam", "-k", "-5"], ["search", "dam", "-k", str(HUGE_ID)],
+                                  ["brief", "--words", "-5"], ["brief", "--words", str(HUGE_ID)]])
+def test_cli_absurd_counts_are_a_usage_error(tmp_path, monkeypatch, capsys, args):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["--db", str(tmp_path / "cli.db"), *args])
+    assert exited.value.code == 2
+    assert "expected a number from" in capsys.readouterr().err
