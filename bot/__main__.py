@@ -9,6 +9,8 @@ import sys
 
 from dotenv import find_dotenv, load_dotenv
 
+from knowledge.errors import KnowledgeError
+
 from .settings import Settings, SettingsError
 
 log = logging.getLogger("bot")
@@ -31,6 +33,10 @@ async def run_bot(settings: Settings) -> None:
 
 
 def main() -> int:
+    # A lone surrogate (from undecodable input) printed to a strict UTF-8 stream would raise.
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="replace")
     # .env of the directory it is run from (or above); a real environment variable wins over it.
     load_dotenv(find_dotenv(usecwd=True))
     try:
@@ -47,6 +53,11 @@ def main() -> int:
             from .console import run_console
 
             asyncio.run(run_console(settings))
+    except KnowledgeError as e:
+        # A database that cannot be opened: one line and a non-zero exit, so a supervisor sees it
+        # failed (every connection is closed by then, so the process really ends).
+        print(f"newsdesk: {e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         pass
     return 0

@@ -8,18 +8,21 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-from knowledge import KnowledgeBase
-from knowledge import plain
+from knowledge import KnowledgeBase, plain
+from knowledge.answer import normalise_question
 from knowledge.errors import KnowledgeError
 
 from . import render, schedule
 from .settings import Settings
+
+log = logging.getLogger(__name__)
 
 HELP = """Commands:
   ask QUESTION        answer from the documents, with numbered sources
@@ -45,7 +48,11 @@ class Console:
         print(text, file=self.out, flush=True)
 
     async def run(self, read_line: Callable[[], str] | None = None, *, interactive: bool | None = None) -> None:
-        read_line = read_line or sys.stdin.readline
+        if read_line is None:
+            # Bytes that are not UTF-8 (a pasted binary, another encoding) must not end the console.
+            if hasattr(sys.stdin, "reconfigure"):
+                sys.stdin.reconfigure(errors="replace")
+            read_line = sys.stdin.readline
         if interactive is None:
             interactive = sys.stdin.isatty()
         self.say("newsdesk console: no DISCORD_TOKEN set, so the bot is not connecting. Type `help`.")
@@ -85,9 +92,15 @@ class Console:
                 self.say(f"Unknown command: {line!r}. Type `help`.")
         except KnowledgeError as e:
             self.say(f"error: {e}")
+        except Exception:
+            # A console is a loop of independent commands: one that fails unexpectedly is logged with
+            # its traceback and reported, and the next command still runs.
+            log.exception("console command failed: %r", line[:200])
+            self.say("error: that command failed unexpectedly (the log has the details)")
         return True
 
     async def ask(self, question: str) -> None:
+        question = normalise_question(question)
         if not question:
             self.say("usage: ask QUESTION")
             return
@@ -100,11 +113,8 @@ class Console:
 
     async def brief(self, since: str) -> None:
         now = dt.datetime.now(dt.timezone.utc)
-        try:
-            start = schedule.parse_since(since or None, now, self.settings.tz)
-        except ValueError as e:
-            self.say(f"error: {e}")
-            return
+        # The same parser and limits as /brief: an unreadable or absurd window is an InvalidInput.
+        start = schedule.parse_since(since or None, now, self.settings.tz)
         briefing = await self.kb.brief(since=start, scope=None, max_words=self.settings.briefing_max_words)
         await self.kb.log_interaction("brief", input=since or "24h", outcome="empty" if briefing.empty else "posted",
                                       answer=briefing.text)
@@ -127,16 +137,17 @@ class Console:
                     await self.kb.log_interaction("doc_add", input=f"file {path.name}", outcome="added", ref_id=doc.id)
                     self.say(f"added #{doc.id} {doc.title} ({doc.passages} passages)")
         elif sub == "list":
-            page = int(args[0]) if args and args[0].isdigit() else 1
+            page = int(args[0]) if args and args[0].isascii() and args[0].isdigit() else 1
             per = render.DOCUMENTS_PER_PAGE
             total = await self.kb.count_documents(scope=None)
+            page = max(1, min(page, -(-total // per)))  # "doc list 99999999999999999999": the last page
             docs = await self.kb.list_documents(scope=None, limit=per, offset=(page - 1) * per)
             for d in docs:
                 when = plain.format_date(d.published, d.published_precision)
                 self.say(f"#{d.id:<5} {d.title}  ({d.source or 'unknown'}, {when})")
             pages = max(1, -(-total // per))
             self.say(f"page {page} of {pages}, {total} document(s)")
-        elif sub == "remove" and args and args[0].lstrip("#").isdigit():
+        elif sub == "remove" and args and args[0].lstrip("#").isascii() and args[0].lstrip("#").isdigit():
             doc = await self.kb.remove_document(int(args[0].lstrip("#")))
             await self.kb.log_interaction("doc_remove", input=f"#{doc.id} {doc.title}", outcome="removed", ref_id=doc.id)
             self.say(f"removed #{doc.id} {doc.title}")

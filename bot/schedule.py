@@ -4,10 +4,11 @@ is due at start, and what ``/brief since:`` means."""
 from __future__ import annotations
 
 import datetime as dt
-import re
+
+from knowledge import dates
 
 DEFAULT_WINDOW = dt.timedelta(hours=24)
-_DURATION = re.compile(r"^\s*(\d+)\s*(h|hours?|d|days?|w|weeks?)\s*$", re.IGNORECASE)
+MAX_SINCE = dt.timedelta(days=366)
 
 
 def local_day(now: dt.datetime, tz: dt.tzinfo) -> dt.date:
@@ -36,21 +37,6 @@ def briefing_window_start(now: dt.datetime, last_post: dt.datetime | None) -> dt
 
 def parse_since(text: str | None, now: dt.datetime, tz: dt.tzinfo = dt.timezone.utc) -> dt.datetime:
     """``/brief since:``: empty -> 24 hours ago; ``12h``, ``3d``, ``1w``; or a date ``YYYY-MM-DD``
-    (midnight in the briefing time zone). Raises ValueError with a user-readable message."""
-    if text is None or not text.strip():
-        return now - DEFAULT_WINDOW
-    m = _DURATION.match(text)
-    if m:
-        amount, unit = int(m.group(1)), m.group(2)[0].lower()
-        delta = {"h": dt.timedelta(hours=amount), "d": dt.timedelta(days=amount), "w": dt.timedelta(weeks=amount)}[unit]
-        if delta > dt.timedelta(days=366):
-            raise ValueError("`since` can go back one year at most")
-        return now - delta
-    try:
-        day = dt.date.fromisoformat(text.strip())
-    except ValueError:
-        raise ValueError(f"`since` must look like 12h, 3d, 1w or 2024-05-01, not {text.strip()[:40]!r}") from None
-    start = dt.datetime.combine(day, dt.time(0), tzinfo=tz)
-    if start > now:
-        raise ValueError("`since` is in the future")
-    return start
+    (midnight in the briefing time zone), one year back at most. Raises ValueError (``InvalidInput``)
+    with a user-readable message. The one parser of ``knowledge.dates``, shared with the CLI."""
+    return dates.parse_since(text, now, tz, max_back=MAX_SINCE)

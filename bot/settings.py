@@ -11,10 +11,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from knowledge.config import KnowledgeConfig
 from knowledge.embed import Embedder
+from knowledge.errors import SettingsError
 
+__all__ = ["Settings", "SettingsError"]
 
-class SettingsError(ValueError):
-    """A setting has a value the bot cannot use; the message names the variable."""
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_MAX_ID = 2**63 - 1  # Discord ids are 64-bit
 
 
 @dataclass(frozen=True)
@@ -54,9 +56,12 @@ class Settings:
         tz = get("BRIEFING_TZ") or "UTC"
         try:
             ZoneInfo(tz)
-        except (ZoneInfoNotFoundError, ValueError) as e:
-            raise SettingsError(f"BRIEFING_TZ: unknown time zone {tz!r} (use an IANA name like Europe/Paris)") from e
+        except (ZoneInfoNotFoundError, ValueError, OSError) as e:  # OSError: "Europe" is a folder of zones
+            raise SettingsError(f"BRIEFING_TZ: unknown time zone {tz[:40]!r} (use an IANA name like Europe/Paris)") from e
         seeds = get("NEWSDESK_SEEDS") or "seeds"
+        log_level = (get("LOG_LEVEL") or "INFO").upper()
+        if log_level not in _LOG_LEVELS:
+            raise SettingsError(f"LOG_LEVEL: expected one of {', '.join(_LOG_LEVELS)}, got {log_level[:40]!r}")
         return cls(
             token=get("DISCORD_TOKEN"),
             knowledge=KnowledgeConfig.from_env(env),
@@ -64,24 +69,27 @@ class Settings:
             briefing_channel_id=_int(get("BRIEFING_CHANNEL_ID"), "BRIEFING_CHANNEL_ID"),
             briefing_time=_time(get("BRIEFING_TIME") or "08:00"),
             briefing_tz=tz,
-            briefing_max_words=_int(get("BRIEFING_MAX_WORDS"), "BRIEFING_MAX_WORDS") or 350,
+            briefing_max_words=_int(get("BRIEFING_MAX_WORDS"), "BRIEFING_MAX_WORDS", high=5000) or 350,
             moderator_role=get("MODERATOR_ROLE"),
             dev_guild_id=_int(get("DEV_GUILD_ID"), "DEV_GUILD_ID"),
-            rate_limit_per_minute=_int(get("RATE_LIMIT_PER_MINUTE"), "RATE_LIMIT_PER_MINUTE", allow_zero=True)
+            rate_limit_per_minute=_int(get("RATE_LIMIT_PER_MINUTE"), "RATE_LIMIT_PER_MINUTE", allow_zero=True,
+                                       high=10_000)
             if get("RATE_LIMIT_PER_MINUTE") is not None else 6,
-            log_level=(get("LOG_LEVEL") or "INFO").upper(),
+            log_level=log_level,
         )
 
 
-def _int(value: str | None, name: str, *, allow_zero: bool = False) -> int | None:
+def _int(value: str | None, name: str, *, allow_zero: bool = False, high: int = _MAX_ID) -> int | None:
     if value is None:
         return None
     try:
         number = int(value)
     except ValueError as e:
-        raise SettingsError(f"{name}: expected a whole number, got {value!r}") from e
+        raise SettingsError(f"{name}: expected a whole number, got {value[:40]!r}") from e
     if number < 0 or (number == 0 and not allow_zero):
-        raise SettingsError(f"{name}: expected a positive number, got {value!r}")
+        raise SettingsError(f"{name}: expected a positive number, got {value[:40]!r}")
+    if number > high:
+        raise SettingsError(f"{name}: expected a number up to {high}, got {value[:40]!r}")
     return number
 
 
@@ -89,5 +97,5 @@ def _time(value: str) -> dt.time:
     try:
         hour, minute = (int(part) for part in value.split(":"))
         return dt.time(hour, minute)
-    except ValueError as e:
-        raise SettingsError(f"BRIEFING_TIME: expected HH:MM (24 h), got {value!r}") from e
+    except ValueError as e:  # also a wrong number of parts, and hours or minutes out of range
+        raise SettingsError(f"BRIEFING_TIME: expected HH:MM (24 h), got {value[:40]!r}") from e

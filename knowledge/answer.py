@@ -75,6 +75,16 @@ _PROPER = re.compile(r"\b[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)*")
 # ---------------------------------------------------------------------------- question handling
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def normalise_question(question: str | None) -> str:
+    """A question as it can be embedded, stored and printed: a lone surrogate (what Python makes of
+    undecodable bytes in argv, or a broken client sends) becomes U+FFFD instead of an error in the
+    tokenizer, SQLite or the terminal."""
+    return _SURROGATE.sub("\ufffd", question or "")
+
+
 def clean_question(question: str) -> tuple[str, bool]:
     """The question without mentions and with whitespace folded, cut to MAX_QUESTION_CHARS at a
     word boundary; and whether it was cut."""
@@ -290,6 +300,7 @@ async def answer_question(kb: "KnowledgeBase", question: str, *, scope: int | No
                           history: Sequence[str] = (), now: dt.datetime | None = None,
                           settings: AnswerSettings = SETTINGS) -> Answer:
     now = now or dt.datetime.now(dt.timezone.utc)
+    question = normalise_question(question)
     text, cut = clean_question(question)
     if not text or not retrieval.query_terms(text) and not is_greeting(text):
         return Answer(question=question, abstained=True, citations=[],

@@ -19,14 +19,14 @@ import datetime as dt
 import json
 import logging
 import os
-import re
 import sys
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from .config import KnowledgeConfig
-from .errors import KnowledgeError
-from .plain import format_answer, format_date, indent
+from .dates import parse_since as _parse_since
+from .errors import KnowledgeError, SettingsError
+from .plain import csv_cell, format_answer, format_date, indent
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +34,16 @@ log = logging.getLogger(__name__)
 def main(argv: list[str] | None = None) -> int:
     from dotenv import load_dotenv
 
+    # Undecodable bytes in argv arrive as lone surrogates; printed to a strict UTF-8 stream they raise.
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="replace")
     load_dotenv()
     args = _parser().parse_args(argv)
+    if getattr(args, "question", None) is not None:
+        from .answer import normalise_question
+
+        args.question = normalise_question(args.question)
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "WARNING").upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     _quiet_libraries()
@@ -43,7 +51,11 @@ def main(argv: list[str] | None = None) -> int:
         from bot.__main__ import main as run_bot
 
         return run_bot() or 0
-    config = KnowledgeConfig.from_env()
+    try:
+        config = KnowledgeConfig.from_env()
+    except SettingsError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     if getattr(args, "db", None):
         config = KnowledgeConfig(**{**config.__dict__, "db_path": Path(args.db)})
     try:
@@ -66,7 +78,7 @@ def _parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("search", help="ranked passages for a question")
     s.add_argument("question")
-    s.add_argument("-k", type=int, default=5)
+    s.add_argument("-k", type=_count(1, 100), default=5)
     s.set_defaults(handler=cmd_search)
 
     s = sub.add_parser("ask", help="a cited answer")
@@ -75,7 +87,7 @@ def _parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("brief", help="a briefing of what arrived")
     s.add_argument("--since", default="24h", help="24h, 7d, 90m or YYYY-MM-DD (default 24h)")
-    s.add_argument("--words", type=int, default=350)
+    s.add_argument("--words", type=_count(20, 5000), default=350)
     s.add_argument("--published", action="store_true", help="window on published date instead of added date")
     s.set_defaults(handler=cmd_brief)
 
@@ -112,6 +124,19 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _count(low: int, high: int):
+    """An argparse type: a whole number from low to high (argparse prints the one-line usage error)."""
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {value[:40]!r}") from None
+        if not low <= number <= high:
+            raise argparse.ArgumentTypeError(f"expected a number from {low} to {high}, got {value[:40]!r}")
+        return number
+    return parse
+
+
 def _quiet_libraries() -> None:
     for name in ("sentence_transformers", "transformers", "httpx", "urllib3", "trafilatura", "htmldate"):
         logging.getLogger(name).setLevel(logging.ERROR)
@@ -136,18 +161,9 @@ async def _knowledge(config: KnowledgeConfig):
 
 
 def parse_since(value: str, *, now: dt.datetime | None = None) -> dt.datetime:
-    """``24h``, ``90m``, ``7d``, ``2w`` or an ISO date/time; a KnowledgeError otherwise."""
-    now = now or dt.datetime.now(dt.timezone.utc)
-    m = re.fullmatch(r"\s*(\d+)\s*([mhdw])\s*", value or "")
-    if m:
-        n, unit = int(m.group(1)), m.group(2)
-        return now - {"m": dt.timedelta(minutes=n), "h": dt.timedelta(hours=n), "d": dt.timedelta(days=n),
-                      "w": dt.timedelta(weeks=n)}[unit]
-    try:
-        parsed = dt.datetime.fromisoformat(value.strip())
-    except (ValueError, AttributeError):
-        raise KnowledgeError(f"cannot read the time {value!r}: use 24h, 7d or YYYY-MM-DD") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+    """``24h``, ``90m``, ``7d``, ``2w`` or an ISO date/time (UTC unless it says); an ``InvalidInput``
+    (a KnowledgeError) otherwise. The parser the bot's ``/brief`` uses too."""
+    return _parse_since(value, now or dt.datetime.now(dt.timezone.utc))
 
 
 # ---------------------------------------------------------------------------- commands
@@ -249,12 +265,16 @@ async def cmd_eval_summaries(args: argparse.Namespace, config: KnowledgeConfig) 
 async def cmd_log_export(args: argparse.Namespace, config: KnowledgeConfig) -> int:
     from .store import Store
 
-    store = await Store.open(config.db_path)
+    since = parse_since(args.since) if args.since else None
+    store = await Store.open(config.db_path, busy_timeout_s=config.db_busy_timeout_s)
     try:
-        rows = await store.interactions(since=parse_since(args.since) if args.since else None)
+        rows = await store.interactions(since=since)
     finally:
         await store.close()
-    out = open(args.output, "w", encoding="utf-8", newline="") if args.output else sys.stdout
+    try:
+        out = open(args.output, "w", encoding="utf-8", newline="") if args.output else sys.stdout
+    except OSError as e:
+        raise KnowledgeError(f"cannot write {args.output}: {e.strerror or e}") from None
     try:
         if args.format == "jsonl":
             for row in rows:
@@ -265,8 +285,11 @@ async def cmd_log_export(args: argparse.Namespace, config: KnowledgeConfig) -> i
             writer = csv.DictWriter(out, fieldnames=fields, extrasaction="ignore")
             writer.writeheader()
             for row in rows:
-                writer.writerow({**row, "passage_ids": json.dumps(row["passage_ids"]),
-                                 "scores": json.dumps(row["scores"])})
+                # Cells a spreadsheet would run as a formula (=HYPERLINK(...) typed as a question)
+                # are neutralised; JSONL stays raw, it is read by programs.
+                writer.writerow({key: csv_cell(value) for key, value in
+                                 {**row, "passage_ids": json.dumps(row["passage_ids"]),
+                                  "scores": json.dumps(row["scores"])}.items()})
     finally:
         if args.output:
             out.close()

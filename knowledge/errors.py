@@ -48,3 +48,17 @@ class IndexingError(KnowledgeError):
     def __init__(self, errors: list[KnowledgeError]) -> None:
         super().__init__("; ".join(str(e) for e in errors))
         self.errors = errors
+
+
+class DatabaseError(KnowledgeError):
+    """The database cannot be opened, read or written: damaged, full, locked by another process,
+    read-only, or of a newer schema than this code knows."""
+
+
+class InvalidInput(KnowledgeError, ValueError):
+    """A value typed by a user (a time window, an id) that cannot be used; a ValueError too, so
+    callers that validate with ``except ValueError`` keep working."""
+
+
+class SettingsError(KnowledgeError, ValueError):
+    """A setting has a value that cannot be used; the message names the variable."""

@@ -37,3 +37,15 @@ def format_citation(c: Citation) -> str:
 def indent(text: str, width: int = 100) -> str:
     return "\n".join(textwrap.fill(p, width=width, initial_indent="    ", subsequent_indent="    ")
                      for p in text.split("\n") if p.strip())
+
+
+# What a spreadsheet reads as the start of a formula (OWASP's list for CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> object:
+    """A CSV cell a spreadsheet shows as text: a string starting like a formula gets a leading
+    single quote. Numbers are left as they are (a negative number is not a formula)."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value

@@ -10,6 +10,7 @@ import asyncio
 import datetime as dt
 import logging
 import os
+import sqlite3
 import stat
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -21,8 +22,8 @@ import numpy as np
 from . import chunking, ingest, retrieval
 from .config import KnowledgeConfig
 from .embed import Embedder, SentenceTransformerEmbedder
-from .errors import (DocumentNotFound, DuplicateDocument, EmptyDocument, FileTooLarge, KnowledgeError,
-                     UnsupportedFileType)
+from .errors import (DatabaseError, DocumentNotFound, DuplicateDocument, EmptyDocument, FileTooLarge,
+                     KnowledgeError, UnsupportedFileType)
 from .models import Answer, Briefing, Document, IndexReport, SearchHit
 from .store import NewDocument, Store, inserted_document, utcnow
 from .text import sha256
@@ -58,9 +59,16 @@ class KnowledgeBase:
         return kb
 
     async def start(self) -> None:
-        self._store = await Store.open(self.config.db_path)
-        await self._embed_missing()
-        await self._load_dense()
+        self._store = await Store.open(self.config.db_path, busy_timeout_s=self.config.db_busy_timeout_s)
+        try:
+            await self._embed_missing()
+            await self._load_dense()
+        except BaseException as e:
+            # Closed on every path: a connection left open keeps the failed process alive.
+            await self.close()
+            if isinstance(e, sqlite3.DatabaseError):  # damage deeper in the file than Store.open reads
+                raise DatabaseError(f"cannot open the database {self.config.db_path}: {e}") from e
+            raise
 
     async def close(self) -> None:
         if self._store is not None:
@@ -338,7 +346,10 @@ class KnowledgeBase:
 
     async def search(self, query: str, *, k: int = 10, scope: Scope = None,
                      date_from: dt.date | None = None, date_to: dt.date | None = None) -> list[SearchHit]:
-        return await retrieval.search(self, query, k=k, scope=scope, date_from=date_from, date_to=date_to)
+        from .answer import normalise_question
+
+        return await retrieval.search(self, normalise_question(query), k=k, scope=scope, date_from=date_from,
+                                      date_to=date_to)
 
     async def ask(self, question: str, *, scope: Scope = None, history: Sequence[str] | None = None,
                   now: dt.datetime | None = None) -> Answer:

@@ -7,6 +7,7 @@ so a crash never leaves half a document indexed.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import logging
@@ -19,9 +20,17 @@ from pathlib import Path
 import aiosqlite
 import numpy as np
 
+from .errors import DatabaseError
 from .models import Document, Passage
 
 log = logging.getLogger(__name__)
+
+# How long a write waits for another process's write transaction (a `newsdesk index` beside the
+# bot) before giving up with "the database is busy".
+DEFAULT_BUSY_TIMEOUT_S = 30.0
+# SQLite INTEGER range: a larger id (a typo of 20 digits) matches no row, and binding it raises
+# OverflowError.
+_MAX_ID = 2**63 - 1
 
 MIGRATIONS: list[str] = [
     # 1: documents, passages, vectors, full-text index
@@ -205,20 +214,40 @@ class Store:
         self.path = path
 
     @classmethod
-    async def open(cls, path: Path | str) -> "Store":
+    async def open(cls, path: Path | str, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> "Store":
+        """Open (creating when missing) and migrate the database. Any failure is a ``DatabaseError``
+        naming the file and the cause, and leaves no connection open: aiosqlite's worker thread is
+        not a daemon, so one left open keeps a failed process alive for ever."""
         path = Path(path)
-        if str(path) != ":memory:":
-            path.parent.mkdir(parents=True, exist_ok=True)
+        memory = str(path) == ":memory:"
+        if not memory:
+            await asyncio.to_thread(_check_path, path)
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, one transaction per document.
-        conn = await aiosqlite.connect(str(path), isolation_level=None)
-        # Each PRAGMA's cursor is closed at once: an open cursor that still holds a row (journal_mode,
-        # busy_timeout return one) keeps its statement "in progress" and the next COMMIT fails.
-        for pragma in ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON",
-                       "PRAGMA busy_timeout=5000"):
-            async with conn.execute(pragma):
+        conn = aiosqlite.connect(str(path), isolation_level=None)
+        try:
+            await conn
+        except sqlite3.Error as e:
+            await _stopped(conn)
+            raise DatabaseError(f"cannot open the database {path}: {_cause(e)}") from e
+        try:
+            # Each PRAGMA's cursor is closed at once: an open cursor that still holds a row (journal_mode,
+            # busy_timeout return one) keeps its statement "in progress" and the next COMMIT fails.
+            # busy_timeout first: the other PRAGMAs may already need a lock another process holds.
+            async with conn.execute(f"PRAGMA busy_timeout={max(0, int(busy_timeout_s * 1000))}"):
                 pass
-        store = cls(conn, path)
-        await store.migrate()
+            store = cls(conn, path)
+            # Before anything writes (journal_mode=WAL rewrites the header): a newer schema is left as it is.
+            await store._check_version()
+            for pragma in ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON"):
+                async with conn.execute(pragma):
+                    pass
+            await store.migrate()
+        except BaseException as e:
+            await conn.close()
+            if isinstance(e, (sqlite3.Error, DatabaseError)):
+                cause = _cause(e) if isinstance(e, sqlite3.Error) else str(e)
+                raise DatabaseError(f"cannot open the database {path}: {cause}") from e
+            raise
         return store
 
     async def close(self) -> None:
@@ -226,18 +255,41 @@ class Store:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        await self._conn.execute("BEGIN IMMEDIATE")
+        """One write transaction. A database error (full disk, locked by another process, read-only)
+        becomes a ``DatabaseError`` the caller can show; the transaction is rolled back only when
+        SQLite has not already done so itself (it does on SQLITE_FULL, and a second ROLLBACK would
+        raise "no transaction is active" and hide the real error)."""
+        try:
+            await self._conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as e:
+            raise _database_error(e) from e
         try:
             yield self._conn
-        except BaseException:
-            await self._conn.execute("ROLLBACK")
-            raise
-        else:
             await self._conn.execute("COMMIT")
+        except BaseException as e:
+            await self._rollback()
+            if isinstance(e, sqlite3.Error):
+                raise _database_error(e) from e
+            raise
+
+    async def _rollback(self) -> None:
+        if not self._conn.in_transaction:
+            return
+        try:
+            await self._conn.execute("ROLLBACK")
+        except sqlite3.Error as e:  # the error being raised matters more than this one
+            log.warning("rollback failed: %s", e)
+
+    async def _check_version(self) -> int:
+        version = await self.schema_version()
+        if version > len(MIGRATIONS):
+            # Refused, not used: this code would write rows a newer schema does not expect.
+            raise DatabaseError(f"its schema version is {version}, newer than this newsdesk knows "
+                                f"({len(MIGRATIONS)}); upgrade newsdesk or use another database")
+        return version
 
     async def migrate(self) -> None:
-        async with self._conn.execute("PRAGMA user_version") as cur:
-            (version,) = await cur.fetchone()
+        version = await self._check_version()
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
             log.info("applying migration %d", number)
             async with self.transaction() as conn:
@@ -276,7 +328,7 @@ class Store:
 
     async def find_by_origin(self, origin: str, guild_id: int | None) -> Document | None:
         sql = f"SELECT {_DOC_COLUMNS} FROM documents d WHERE d.origin = ? AND IFNULL(d.guild_id, 0) = ? ORDER BY d.id DESC"
-        async with self._conn.execute(sql, (origin, guild_id or 0)) as cur:
+        async with self._conn.execute(sql, (_storable(origin), guild_id or 0)) as cur:
             row = await cur.fetchone()
         return _document(row) if row else None
 
@@ -307,9 +359,10 @@ class Store:
                 "INSERT INTO documents (title, source, published, published_precision, author, guild_id, origin,"
                 " content_hash, text, words, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " RETURNING id, (SELECT IFNULL(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'passages')",
-                (doc.title, doc.source, doc.published.isoformat() if doc.published else None,
-                 doc.published_precision, doc.author,
-                 doc.guild_id, doc.origin, doc.content_hash, doc.text, doc.words, _iso(added_at or utcnow())),
+                (_storable(doc.title), _storable(doc.source), doc.published.isoformat() if doc.published else None,
+                 doc.published_precision, _storable(doc.author),
+                 doc.guild_id, _storable(doc.origin), doc.content_hash, doc.text, doc.words,
+                 _iso(added_at or utcnow())),
             ) as cur:
                 [(doc_id, last)] = await cur.fetchall()
             ids = list(range(last + 1, last + 1 + len(passages)))
@@ -327,6 +380,8 @@ class Store:
     async def delete_document(self, doc_id: int) -> list[int]:
         """Delete a document; its passages, vectors and FTS rows go with it (cascade + trigger).
         Returns the deleted passage ids."""
+        if not valid_id(doc_id):
+            return []
         async with self.transaction() as conn:
             async with conn.execute("SELECT id FROM passages WHERE document_id = ?", (doc_id,)) as cur:
                 ids = [r[0] for r in await cur.fetchall()]
@@ -334,6 +389,8 @@ class Store:
         return ids
 
     async def get_document(self, doc_id: int) -> Document | None:
+        if not valid_id(doc_id):
+            return None
         sql = (f"SELECT {_DOC_COLUMNS}, (SELECT COUNT(*) FROM passages p WHERE p.document_id = d.id)"
                " FROM documents d WHERE d.id = ?")
         async with self._conn.execute(sql, (doc_id,)) as cur:
@@ -364,7 +421,9 @@ class Store:
         sql = (f"SELECT {_DOC_COLUMNS}, (SELECT COUNT(*) FROM passages p WHERE p.document_id = d.id)"
                f" FROM documents d WHERE {' AND '.join(clauses)} ORDER BY d.added_at DESC, d.id DESC"
                " LIMIT ? OFFSET ?")
-        args += [-1 if limit is None else limit, offset]
+        if offset > _MAX_ID:  # a page number typed with 20 digits: past every row, and too big to bind
+            return []
+        args += [-1 if limit is None else min(limit, _MAX_ID), offset]
         async with self._conn.execute(sql, args) as cur:
             rows = await cur.fetchall()
         return [_document(r[:_NDOC], r[_NDOC]) for r in rows]
@@ -379,12 +438,14 @@ class Store:
             return (await cur.fetchone())[0]
 
     async def document_text(self, doc_id: int) -> str | None:
+        if not valid_id(doc_id):
+            return None
         async with self._conn.execute("SELECT text FROM documents WHERE id = ?", (doc_id,)) as cur:
             row = await cur.fetchone()
         return row[0] if row else None
 
     async def document_texts(self, doc_ids: Iterable[int]) -> dict[int, str]:
-        ids = list(dict.fromkeys(doc_ids))
+        ids = [i for i in dict.fromkeys(doc_ids) if valid_id(i)]
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
@@ -506,7 +567,8 @@ class Store:
             cur = await conn.execute(
                 "INSERT INTO interactions (at, guild_id, channel_id, user_id, kind, input, outcome, answer,"
                 " passage_ids, scores, latency_ms, ref_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (_iso(at or utcnow()), guild_id, channel_id, user_id, kind, input, outcome, answer,
+                (_iso(at or utcnow()), guild_id, channel_id, user_id, kind, _storable(input), outcome,
+                 _storable(answer),
                  json.dumps(list(passage_ids)), json.dumps([round(float(s), 4) for s in scores]),
                  latency_ms, ref_id),
             )
@@ -523,6 +585,8 @@ class Store:
 
     async def interaction(self, row_id: int) -> dict | None:
         """One interaction-log row by id (e.g. the answer a feedback button refers to)."""
+        if not valid_id(row_id):
+            return None
         async with self._conn.execute(f"SELECT {_INTERACTION_COLUMNS} FROM interactions WHERE id = ?",
                                       (row_id,)) as cur:
             names = [c[0] for c in cur.description]
@@ -587,6 +651,74 @@ class Store:
                                       (channel_id,)) as cur:
             row = await cur.fetchone()
         return _parse_ts(row[0]) if row and row[0] else None
+
+
+# What each SQLite error code means to whoever runs newsdesk (the raw messages, "disk I/O error",
+# "file is not a database", say little about what to do).
+_CAUSES = {
+    "SQLITE_FULL": "the database is full (no space left on the disk, or its size limit reached)",
+    "SQLITE_BUSY": "the database is busy: another process is writing to it; try again in a moment",
+    "SQLITE_LOCKED": "the database is busy: another process is writing to it; try again in a moment",
+    "SQLITE_READONLY": "the database is read-only (check the permissions of the file and its folder)",
+    "SQLITE_CORRUPT": "the database file is damaged (database disk image is malformed)",
+    "SQLITE_NOTADB": "the file is not a SQLite database (damaged, truncated or another kind of file)",
+    "SQLITE_IOERR": "the database could not be read or written (disk I/O error)",
+    "SQLITE_CANTOPEN": "the database file cannot be opened (check the path and its permissions)",
+    "SQLITE_PERM": "access to the database file is denied",
+}
+
+
+def _code(e: sqlite3.Error) -> str:
+    # Extended codes (SQLITE_IOERR_WRITE, SQLITE_BUSY_SNAPSHOT, ...) share their primary code's meaning.
+    name = getattr(e, "sqlite_errorname", None) or ""
+    return next((code for code in _CAUSES if name == code or name.startswith(code + "_")), "")
+
+
+def _cause(e: sqlite3.Error) -> str:
+    return _CAUSES.get(_code(e), str(e))
+
+
+def _database_error(e: sqlite3.Error) -> Exception:
+    """A ``DatabaseError`` for a fault of the database itself; anything else (a constraint, a bug in
+    a statement) is left as it is."""
+    if _code(e):
+        log.info("database error: %s (%s)", e, getattr(e, "sqlite_errorname", "?"))
+        return DatabaseError(_cause(e))
+    return e
+
+
+def _check_path(path: Path) -> None:
+    """What SQLite would report obscurely or not at all: a folder, a FIFO or a device where the
+    file should be, a folder that cannot be created."""
+    if path.is_dir():
+        raise DatabaseError(f"cannot open the database {path}: it is a folder, not a file")
+    if path.exists() and not path.is_file():
+        raise DatabaseError(f"cannot open the database {path}: it is not a regular file")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise DatabaseError(f"cannot open the database {path}: cannot create its folder ({e.strerror or e})") from e
+
+
+async def _stopped(conn: aiosqlite.Connection) -> None:
+    """Wait for the worker thread of a connection that failed to connect: aiosqlite stops it, but
+    only once the event loop runs again, and a loop closed before then leaves a traceback behind."""
+    thread = getattr(conn, "_thread", None)
+    if thread is not None and thread.is_alive():
+        await asyncio.to_thread(thread.join, 5)
+
+
+def _storable(text: str | None) -> str | None:
+    """Text SQLite can store: a lone surrogate (undecodable bytes in a file name or a question, kept
+    by Python's surrogateescape) would raise UnicodeEncodeError; it becomes "?"."""
+    if text is None or text.isascii():
+        return text
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
+def valid_id(row_id: int) -> bool:
+    """Whether an id can name a row at all: SQLite integers are 64-bit."""
+    return 0 < row_id <= _MAX_ID
 
 
 _INTERACTION_COLUMNS = ("id, at, guild_id, channel_id, user_id, kind, input, outcome, answer, passage_ids, scores,"
