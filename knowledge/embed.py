@@ -8,6 +8,8 @@ import importlib
 import logging
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
@@ -35,25 +37,98 @@ def resolve_model_path(model: str) -> Path:
     return Path(module.get_model_path())
 
 
-class SentenceTransformerEmbedder:
-    """sentence-transformers behind a lock: torch's thread count is process-wide, so a single query
-    runs with ``query_threads`` (fast and fair to the event loop's core) and bulk indexing with
-    ``index_threads``."""
+class EncodeGate:
+    """One encoder at a time, and waiting queries before waiting bulk batches.
+
+    Why one at a time: torch's thread count is process-wide, so a query (``query_threads``) and a
+    bulk batch (``index_threads``) cannot run side by side with their own settings. Why priority:
+    bulk work is split into batches that each take the gate anew; a query that arrives during a
+    bulk encode waits for the batch in flight only, never for the rest of the upload."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._busy = False
+        self._queries_waiting = 0
+
+    @contextmanager
+    def hold(self, *, bulk: bool) -> Iterator[None]:
+        with self._cond:
+            if not bulk:
+                self._queries_waiting += 1
+            try:
+                while self._busy or (bulk and self._queries_waiting):
+                    self._cond.wait()
+            finally:
+                if not bulk:
+                    self._queries_waiting -= 1
+            self._busy = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._busy = False
+                self._cond.notify_all()
+
+
+class GatedEmbedder:
+    """An embedder whose bulk encodes go in bounded batches through an ``EncodeGate``. Subclasses
+    give ``_encode_batch`` (called with the gate held) and ``batch_size``."""
+
+    model_id: str
+    dim: int
+    batch_size: int
+
+    def __init__(self) -> None:
+        self.gate = EncodeGate()
+
+    def _encode_batch(self, texts: list[str], *, bulk: bool) -> np.ndarray:
+        raise NotImplementedError
+
+    def _prepare(self) -> None:
+        """Anything to do once before the first batch (a model load), gate held."""
+
+    def encode(self, texts: list[str], *, bulk: bool = False) -> np.ndarray:
+        if not texts or not bulk:
+            with self.gate.hold(bulk=False):
+                self._prepare()
+                if not texts:
+                    return np.zeros((0, self.dim), dtype=np.float32)
+                return np.asarray(self._encode_batch(texts, bulk=False), dtype=np.float32)
+        # Longest first, then cut into batches: the same batches the model would form for one big
+        # call (sentence-transformers sorts the same way), so no extra padding is paid.
+        order = np.argsort([-len(t) for t in texts])
+        out: np.ndarray | None = None
+        for start in range(0, len(texts), self.batch_size):
+            rows = order[start:start + self.batch_size]
+            with self.gate.hold(bulk=True):
+                self._prepare()
+                vectors = np.asarray(self._encode_batch([texts[i] for i in rows], bulk=True), dtype=np.float32)
+            if out is None:
+                out = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
+            out[rows] = vectors
+        assert out is not None
+        return out
+
+
+class SentenceTransformerEmbedder(GatedEmbedder):
+    """sentence-transformers behind an ``EncodeGate``: torch's thread count is process-wide, so a
+    single query runs with ``query_threads`` (fast and fair to the event loop's core) and bulk
+    indexing with ``index_threads``, one batch of ``batch_size`` texts at a time."""
 
     def __init__(self, model: str, *, query_threads: int = 1, index_threads: int = 2, batch_size: int = 64) -> None:
+        super().__init__()
         self.model_id = model
         self._query_threads = query_threads
         self._index_threads = index_threads
-        self._batch_size = batch_size
-        self._lock = threading.Lock()
+        self.batch_size = batch_size
         self._model = None
         self.dim = 0
 
     def load(self) -> None:
-        with self._lock:
-            self._load_locked()
+        with self.gate.hold(bulk=False):
+            self._prepare()
 
-    def _load_locked(self) -> None:
+    def _prepare(self) -> None:
         if self._model is not None:
             return
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -65,20 +140,15 @@ class SentenceTransformerEmbedder:
         self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
         self.dim = int(self._model.get_embedding_dimension())
 
-    def encode(self, texts: list[str], *, bulk: bool = False) -> np.ndarray:
+    def _encode_batch(self, texts: list[str], *, bulk: bool) -> np.ndarray:
         import torch
 
-        with self._lock:
-            self._load_locked()
-            if not texts:
-                return np.zeros((0, self.dim), dtype=np.float32)
-            torch.set_num_threads(self._index_threads if bulk else self._query_threads)
-            with torch.inference_mode():
-                vectors = self._model.encode(
-                    texts, batch_size=self._batch_size, normalize_embeddings=True,
-                    convert_to_numpy=True, show_progress_bar=False,
-                )
-        return np.asarray(vectors, dtype=np.float32)
+        torch.set_num_threads(self._index_threads if bulk else self._query_threads)
+        with torch.inference_mode():
+            return self._model.encode(
+                texts, batch_size=self.batch_size, normalize_embeddings=True,
+                convert_to_numpy=True, show_progress_bar=False,
+            )
 
 
 class HashingEmbedder:
