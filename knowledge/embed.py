@@ -3,6 +3,7 @@ local folder: nothing is ever downloaded. Callers run ``encode`` off the event l
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import importlib
 import logging
@@ -139,6 +140,10 @@ class SentenceTransformerEmbedder(GatedEmbedder):
         log.info("loading embedding model %s from %s", self.model_id, path)
         self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
         self.dim = int(self._model.get_embedding_dimension())
+        # torch and transformers leave millions of long-lived objects; a full garbage collection
+        # scanning them holds the GIL long enough to stall the event loop (see service._freeze_heap).
+        gc.collect()
+        gc.freeze()
 
     def _encode_batch(self, texts: list[str], *, bulk: bool) -> np.ndarray:
         import torch
