@@ -9,6 +9,7 @@ import importlib
 import logging
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -72,15 +73,27 @@ class EncodeGate:
 
 
 class GatedEmbedder:
-    """An embedder whose bulk encodes go in bounded batches through an ``EncodeGate``. Subclasses
-    give ``_encode_batch`` (called with the gate held) and ``batch_size``."""
+    """An embedder whose bulk encodes go in bounded slices through an ``EncodeGate``. Subclasses
+    give ``_encode_batch`` (called with the gate held) and ``batch_size`` (the most texts a slice
+    holds)."""
 
     model_id: str
     dim: int
     batch_size: int
 
+    # A bulk slice (texts encoded per hold of the gate) is sized to take about this long, from the
+    # measured speed: the model's own batch of 64 long passages took up to 9 s on a busy 2-core box,
+    # far too long for a question to wait.
+    SLICE_SECONDS = 0.25
+
     def __init__(self) -> None:
         self.gate = EncodeGate()
+        self._seconds_per_text: float | None = None
+
+    def _slice(self) -> int:
+        if self._seconds_per_text is None:
+            return min(self.batch_size, 8)
+        return max(1, min(self.batch_size, int(self.SLICE_SECONDS / max(self._seconds_per_text, 1e-6))))
 
     def _encode_batch(self, texts: list[str], *, bulk: bool) -> np.ndarray:
         raise NotImplementedError
@@ -95,15 +108,22 @@ class GatedEmbedder:
                 if not texts:
                     return np.zeros((0, self.dim), dtype=np.float32)
                 return np.asarray(self._encode_batch(texts, bulk=False), dtype=np.float32)
-        # Longest first, then cut into batches: the same batches the model would form for one big
-        # call (sentence-transformers sorts the same way), so no extra padding is paid.
+        # Longest first (as sentence-transformers sorts one big call), then cut into slices: each
+        # slice holds texts of similar length, so little is paid for padding.
         order = np.argsort([-len(t) for t in texts])
         out: np.ndarray | None = None
-        for start in range(0, len(texts), self.batch_size):
-            rows = order[start:start + self.batch_size]
+        start = 0
+        while start < len(texts):
+            rows = order[start:start + self._slice()]
+            start += len(rows)
             with self.gate.hold(bulk=True):
                 self._prepare()
+                began = time.perf_counter()
                 vectors = np.asarray(self._encode_batch([texts[i] for i in rows], bulk=True), dtype=np.float32)
+                per_text = (time.perf_counter() - began) / len(rows)
+            # longest texts come first, so the estimate errs on the slow (short-slice) side
+            self._seconds_per_text = per_text if self._seconds_per_text is None else \
+                0.5 * self._seconds_per_text + 0.5 * per_text
             if out is None:
                 out = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
             out[rows] = vectors
