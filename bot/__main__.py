@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from dataclasses import replace
 
 from dotenv import find_dotenv, load_dotenv
 
@@ -45,6 +46,7 @@ def main() -> int:
         print(f"newsdesk: {e}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level)
+    settings = replace(settings, knowledge=replace(settings.knowledge, freeze_heap=True))
     try:
         if settings.token:
             log.info("starting the Discord bot (database %s)", settings.knowledge.db_path)

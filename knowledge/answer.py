@@ -330,8 +330,10 @@ async def answer_question(kb: "KnowledgeBase", question: str, *, scope: int | No
         # Stemming and sentence splitting are CPU work (and the stemmer's first use imports NLTK):
         # one trip off the event loop for all of it.
         q_stems = stems(query)
-        counts = kb.lexical.document_frequencies(sorted(q_stems))
-        weights = {t: idf(counts.get(t, 0), len(kb.dense) or 1) for t in q_stems}
+        # Term statistics from the snapshot the candidates were scored on, not a later one.
+        snapshot = cands.snapshot or kb.index.snapshot()
+        counts = snapshot.document_frequencies(sorted(q_stems))
+        weights = {t: idf(counts.get(t, 0), len(snapshot) or 1) for t in q_stems}
         ranked = score_sentences(top, {pid: rows[pid][0] for pid, _ in top}, weights, settings)
         evidence = gather_evidence(cands.dense, weights, {t for t in q_stems if counts.get(t, 0) == 0},
                                    [stems(rows[pid][0].text) for pid in retrieval_order])

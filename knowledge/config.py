@@ -32,6 +32,11 @@ class KnowledgeConfig:
     fetch_allow: tuple[str, ...] = ()
     # How long a write waits for another process's write (e.g. `newsdesk index` beside the bot).
     db_busy_timeout_s: float = 30.0
+    # Long-running processes (the bot, the console) move what start-up built out of the garbage
+    # collector's reach (gc.freeze), so full collections stop stalling the event loop. Off for
+    # libraries and tests: a frozen object is never collected, so a connection alive at freeze time
+    # and dropped unclosed later would keep its worker thread, and the process, alive.
+    freeze_heap: bool = False
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "KnowledgeConfig":

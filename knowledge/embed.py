@@ -3,11 +3,15 @@ local folder: nothing is ever downloaded. Callers run ``encode`` off the event l
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import importlib
 import logging
 import os
 import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
@@ -35,25 +39,119 @@ def resolve_model_path(model: str) -> Path:
     return Path(module.get_model_path())
 
 
-class SentenceTransformerEmbedder:
-    """sentence-transformers behind a lock: torch's thread count is process-wide, so a single query
-    runs with ``query_threads`` (fast and fair to the event loop's core) and bulk indexing with
-    ``index_threads``."""
+class EncodeGate:
+    """One encoder at a time, and waiting queries before waiting bulk batches.
 
-    def __init__(self, model: str, *, query_threads: int = 1, index_threads: int = 2, batch_size: int = 64) -> None:
+    Why one at a time: torch's thread count is process-wide, so a query (``query_threads``) and a
+    bulk batch (``index_threads``) cannot run side by side with their own settings. Why priority:
+    bulk work is split into batches that each take the gate anew; a query that arrives during a
+    bulk encode waits for the batch in flight only, never for the rest of the upload."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._busy = False
+        self._queries_waiting = 0
+
+    @contextmanager
+    def hold(self, *, bulk: bool) -> Iterator[None]:
+        with self._cond:
+            if not bulk:
+                self._queries_waiting += 1
+            try:
+                while self._busy or (bulk and self._queries_waiting):
+                    self._cond.wait()
+            finally:
+                if not bulk:
+                    self._queries_waiting -= 1
+            self._busy = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._busy = False
+                self._cond.notify_all()
+
+
+class GatedEmbedder:
+    """An embedder whose bulk encodes go in bounded slices through an ``EncodeGate``. Subclasses
+    give ``_encode_batch`` (called with the gate held) and ``batch_size`` (the most texts a slice
+    holds)."""
+
+    model_id: str
+    dim: int
+    batch_size: int
+
+    # A bulk slice (texts encoded per hold of the gate) is sized to take about this long, from the
+    # measured speed: the model's own batch of 64 long passages took up to 9 s on a busy 2-core box,
+    # far too long for a question to wait.
+    SLICE_SECONDS = 0.25
+
+    def __init__(self) -> None:
+        self.gate = EncodeGate()
+        self._seconds_per_text: float | None = None
+
+    def _slice(self) -> int:
+        if self._seconds_per_text is None:
+            return min(self.batch_size, 8)
+        return max(1, min(self.batch_size, int(self.SLICE_SECONDS / max(self._seconds_per_text, 1e-6))))
+
+    def _encode_batch(self, texts: list[str], *, bulk: bool) -> np.ndarray:
+        raise NotImplementedError
+
+    def _prepare(self) -> None:
+        """Anything to do once before the first batch (a model load), gate held."""
+
+    def encode(self, texts: list[str], *, bulk: bool = False) -> np.ndarray:
+        if not texts or not bulk:
+            with self.gate.hold(bulk=False):
+                self._prepare()
+                if not texts:
+                    return np.zeros((0, self.dim), dtype=np.float32)
+                return np.asarray(self._encode_batch(texts, bulk=False), dtype=np.float32)
+        # Longest first (as sentence-transformers sorts one big call), then cut into slices: each
+        # slice holds texts of similar length, so little is paid for padding.
+        order = np.argsort([-len(t) for t in texts])
+        out: np.ndarray | None = None
+        start = 0
+        while start < len(texts):
+            rows = order[start:start + self._slice()]
+            start += len(rows)
+            with self.gate.hold(bulk=True):
+                self._prepare()
+                began = time.perf_counter()
+                vectors = np.asarray(self._encode_batch([texts[i] for i in rows], bulk=True), dtype=np.float32)
+                per_text = (time.perf_counter() - began) / len(rows)
+            # longest texts come first, so the estimate errs on the slow (short-slice) side
+            self._seconds_per_text = per_text if self._seconds_per_text is None else \
+                0.5 * self._seconds_per_text + 0.5 * per_text
+            if out is None:
+                out = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
+            out[rows] = vectors
+        assert out is not None
+        return out
+
+
+class SentenceTransformerEmbedder(GatedEmbedder):
+    """sentence-transformers behind an ``EncodeGate``: torch's thread count is process-wide, so a
+    single query runs with ``query_threads`` (fast and fair to the event loop's core) and bulk
+    indexing with ``index_threads``, one batch of ``batch_size`` texts at a time."""
+
+    def __init__(self, model: str, *, query_threads: int = 1, index_threads: int = 2, batch_size: int = 64,
+                 freeze_heap: bool = False) -> None:
+        super().__init__()
         self.model_id = model
+        self._freeze_heap = freeze_heap
         self._query_threads = query_threads
         self._index_threads = index_threads
-        self._batch_size = batch_size
-        self._lock = threading.Lock()
+        self.batch_size = batch_size
         self._model = None
         self.dim = 0
 
     def load(self) -> None:
-        with self._lock:
-            self._load_locked()
+        with self.gate.hold(bulk=False):
+            self._prepare()
 
-    def _load_locked(self) -> None:
+    def _prepare(self) -> None:
         if self._model is not None:
             return
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -64,21 +162,22 @@ class SentenceTransformerEmbedder:
         log.info("loading embedding model %s from %s", self.model_id, path)
         self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
         self.dim = int(self._model.get_embedding_dimension())
+        if self._freeze_heap:
+            # torch and transformers leave millions of long-lived objects; a full garbage collection
+            # scanning them holds the GIL long enough to stall the event loop (see
+            # KnowledgeConfig.freeze_heap).
+            gc.collect()
+            gc.freeze()
 
-    def encode(self, texts: list[str], *, bulk: bool = False) -> np.ndarray:
+    def _encode_batch(self, texts: list[str], *, bulk: bool) -> np.ndarray:
         import torch
 
-        with self._lock:
-            self._load_locked()
-            if not texts:
-                return np.zeros((0, self.dim), dtype=np.float32)
-            torch.set_num_threads(self._index_threads if bulk else self._query_threads)
-            with torch.inference_mode():
-                vectors = self._model.encode(
-                    texts, batch_size=self._batch_size, normalize_embeddings=True,
-                    convert_to_numpy=True, show_progress_bar=False,
-                )
-        return np.asarray(vectors, dtype=np.float32)
+        torch.set_num_threads(self._index_threads if bulk else self._query_threads)
+        with torch.inference_mode():
+            return self._model.encode(
+                texts, batch_size=self.batch_size, normalize_embeddings=True,
+                convert_to_numpy=True, show_progress_bar=False,
+            )
 
 
 class HashingEmbedder:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import gc
 import logging
 import os
 import sqlite3
@@ -41,13 +42,13 @@ class KnowledgeBase:
         self.config = config
         self.embedder: Embedder = embedder or SentenceTransformerEmbedder(
             config.model, query_threads=config.query_threads, index_threads=config.index_threads,
-            batch_size=config.embed_batch_size,
+            batch_size=config.embed_batch_size, freeze_heap=config.freeze_heap,
         )
         self._store: Store | None = None
-        self.dense = retrieval.DenseIndex()
-        self.lexical = retrieval.LexicalIndex()
-        # One writer at a time: documents are indexed one transaction after another, and the dense
-        # index is updated in the same order.
+        # Dense and BM25 sides together; questions read its published snapshots (retrieval.HybridIndex).
+        self.index = retrieval.HybridIndex()
+        # One writer at a time: documents are indexed one transaction after another, and the index
+        # is updated in the same order.
         self._write_lock = asyncio.Lock()
 
     # ------------------------------------------------------------------ lifecycle
@@ -69,6 +70,8 @@ class KnowledgeBase:
             if isinstance(e, sqlite3.DatabaseError):  # damage deeper in the file than Store.open reads
                 raise DatabaseError(f"cannot open the database {self.config.db_path}: {e}") from e
             raise
+        if self.config.freeze_heap:
+            _freeze_heap()
 
     async def close(self) -> None:
         if self._store is not None:
@@ -90,6 +93,14 @@ class KnowledgeBase:
         return self._store
 
     @property
+    def dense(self) -> retrieval.DenseIndex:
+        return self.index.dense
+
+    @property
+    def lexical(self) -> retrieval.LexicalIndex:
+        return self.index.lexical
+
+    @property
     def model_id(self) -> str:
         return self.embedder.model_id
 
@@ -106,10 +117,9 @@ class KnowledgeBase:
 
     async def _load_dense(self) -> None:
         pids, dids, gids, days, matrix = await self.store.load_vectors(self.model_id)
-        self.dense = retrieval.DenseIndex(pids, dids, gids, days, matrix)
         texts = await self.store.passage_texts(self.model_id)  # same rows, same order
-        self.lexical = retrieval.LexicalIndex()
-        await asyncio.to_thread(self.lexical.add, [(title, text) for _, title, text in texts])
+        self.index = await asyncio.to_thread(retrieval.HybridIndex.build, pids, dids, gids, days, matrix,
+                                             [(title, text) for _, title, text in texts])
 
     # ------------------------------------------------------------------ documents
 
@@ -284,11 +294,11 @@ class KnowledgeBase:
                 added_at = item.added_at or utcnow()
                 doc_id, ids = await self.store.insert_document(item.doc, item.passages, vecs, self.model_id,
                                                                replace_id=item.replace_id, added_at=added_at)
-                if item.replace_id is not None:
-                    self.dense.remove_document(item.replace_id)
-                self.dense.add(ids, doc_id, item.doc.guild_id, item.doc.published, vecs)
-                # Same rows as the dense index, in the same order (we hold the write lock).
-                await asyncio.to_thread(self.lexical.add, [(item.doc.title, p.text) for p in item.passages])
+                # Both sides in one publish (the old version of a replaced document goes in the same
+                # step), in a worker: tokenising and a matrix growth must not stall the event loop.
+                await asyncio.to_thread(self.index.add, ids, doc_id, item.doc.guild_id, item.doc.published, vecs,
+                                        [(item.doc.title, p.text) for p in item.passages],
+                                        replaces=item.replace_id)
                 results[i] = inserted_document(item.doc, doc_id, len(ids), added_at)
                 log.info("indexed #%d %r: %d passages", doc_id, item.doc.title, len(ids))
         return results  # type: ignore[return-value]
@@ -303,16 +313,20 @@ class KnowledgeBase:
             for p in item.passages:
                 if p.text_hash not in known:
                     texts.setdefault(p.text_hash, retrieval.passage_embedding_text(item.index_title, p.text))
-        fresh: dict[str, np.ndarray] = {}
-        if texts:
-            vecs = await asyncio.to_thread(self.embedder.encode, list(texts.values()), bulk=len(texts) > 1)
-            fresh = dict(zip(texts, vecs))
-        out = []
-        for item in items:
-            rows = [fresh[p.text_hash] if p.text_hash in fresh else np.frombuffer(known[p.text_hash], dtype="<f4")
-                    for p in item.passages]
-            out.append(np.vstack(rows).astype(np.float32) if rows else np.zeros((0, self.embedder.dim), np.float32))
-        return out
+        def embed_and_assemble() -> list[np.ndarray]:
+            # Bulk encoding goes batch by batch, so a question waits at most one batch (embed.py);
+            # assembling thousands of rows is worker work too.
+            fresh: dict[str, np.ndarray] = {}
+            if texts:
+                fresh = dict(zip(texts, self.embedder.encode(list(texts.values()), bulk=len(texts) > 1)))
+            out = []
+            for item in items:
+                rows = [fresh[p.text_hash] if p.text_hash in fresh else np.frombuffer(known[p.text_hash], dtype="<f4")
+                        for p in item.passages]
+                out.append(np.vstack(rows).astype(np.float32) if rows else np.zeros((0, self.embedder.dim), np.float32))
+            return out
+
+        return await asyncio.to_thread(embed_and_assemble)
 
     async def remove_document(self, doc_id: int, *, guild_id: int | None = None) -> Document:
         """Remove a document with its passages, vectors and FTS rows. With ``guild_id`` only that
@@ -322,7 +336,7 @@ class KnowledgeBase:
             if doc is None or (guild_id is not None and doc.guild_id != guild_id):
                 raise DocumentNotFound(f"no document #{doc_id} that can be removed here")
             await self.store.delete_document(doc_id)
-            self.dense.remove_document(doc_id)
+            await asyncio.to_thread(self.index.remove_document, doc_id)
         return doc
 
     async def get_document(self, doc_id: int, *, scope: Scope = None) -> Document:
@@ -405,6 +419,15 @@ class _Prepared:
     name: str
     added_at: dt.datetime | None = None
     replace_id: int | None = None
+
+
+def _freeze_heap() -> None:
+    """Move what start-up built (the index, imported libraries) out of the garbage collector's
+    reach. A full collection holds the GIL for its whole scan of the heap, whichever thread runs
+    it: measured at 50-80 ms in indexing workers, each one an event-loop stall. Long-lived objects
+    need no scanning; new garbage is still collected."""
+    gc.collect()
+    gc.freeze()
 
 
 def _attempt(fn: Callable, *args):
