@@ -15,7 +15,7 @@ from discord import app_commands
 from knowledge.errors import KnowledgeError
 
 from . import render
-from .checks import NotInGuild, NotModerator, RateLimited
+from .checks import Busy, NotInGuild, NotModerator, RateLimited
 
 if TYPE_CHECKING:
     from .app import NewsdeskBot
@@ -34,11 +34,27 @@ def interaction_kind(interaction: discord.Interaction) -> str:
         return command.qualified_name.replace(" ", "_")
     if interaction.type is discord.InteractionType.modal_submit:
         return "doc_add"
+    custom_id = _custom_id(interaction)
+    for prefix, kind in _COMPONENT_KINDS:
+        if custom_id.startswith(prefix):
+            return kind
     return "component"
+
+
+# Custom-id prefixes of the bot's persistent buttons (bot/views.py) -> the log's kind.
+_COMPONENT_KINDS = (("nd:more:", "more_sources"), ("nd:fb:", "feedback"))
+
+
+def _custom_id(interaction: discord.Interaction) -> str:
+    data = interaction.data or {}
+    custom_id = data.get("custom_id") if isinstance(data, dict) else None
+    return custom_id if isinstance(custom_id, str) else ""
 
 
 def interaction_input(interaction: discord.Interaction) -> str:
     """A short, loggable summary of the options the user gave."""
+    if interaction.type is discord.InteractionType.component:
+        return render.trim(f"button {_custom_id(interaction)}".strip(), 1000)
     namespace = getattr(interaction, "namespace", None)
     if namespace is None:
         return ""
@@ -46,7 +62,7 @@ def interaction_input(interaction: discord.Interaction) -> str:
     for name, value in namespace:
         if isinstance(value, discord.Attachment):
             value = f"{value.filename} ({value.size} bytes)"
-        parts.append(f"{name}={value}")
+        parts.append(f"{name}={render.clean_input(str(value))}")
     return render.trim(" ".join(parts), 1000)
 
 
@@ -65,6 +81,9 @@ class NewsdeskTree(app_commands.CommandTree):
             message = (f"You're asking a lot at once. Please wait {original.retry_after:.0f} s and try again "
                        f"(limit: {self.client.settings.rate_limit_per_minute} per minute).")
             outcome, log_kind = "rate_limited", kind
+        elif isinstance(original, Busy):
+            message = str(original)
+            outcome, log_kind = "busy", kind
         elif isinstance(original, NotInGuild):
             message = "This command works in a server only."
             outcome, log_kind = "denied", "denied"
@@ -75,7 +94,8 @@ class NewsdeskTree(app_commands.CommandTree):
             message = str(original)
             outcome, log_kind = "bad_input", kind
         elif isinstance(original, KnowledgeError):
-            message = str(original)
+            # The library's messages quote file names, titles and URLs: escaped like any document text.
+            message = render.escape(str(original))
             outcome, log_kind = f"error: {type(original).__name__}", kind
             log.info("%s refused: %s", kind, original)
         else:
