@@ -8,6 +8,8 @@ import re
 
 DEFAULT_WINDOW = dt.timedelta(hours=24)
 _DURATION = re.compile(r"^\s*(\d+)\s*(h|hours?|d|days?|w|weeks?)\s*$", re.IGNORECASE)
+MAX_SINCE = dt.timedelta(days=366)
+_UNIT_HOURS = {"h": 1, "d": 24, "w": 24 * 7}
 
 
 def local_day(now: dt.datetime, tz: dt.tzinfo) -> dt.date:
@@ -41,11 +43,12 @@ def parse_since(text: str | None, now: dt.datetime, tz: dt.tzinfo = dt.timezone.
         return now - DEFAULT_WINDOW
     m = _DURATION.match(text)
     if m:
-        amount, unit = int(m.group(1)), m.group(2)[0].lower()
-        delta = {"h": dt.timedelta(hours=amount), "d": dt.timedelta(days=amount), "w": dt.timedelta(weeks=amount)}[unit]
-        if delta > dt.timedelta(days=366):
+        digits, unit = m.group(1), m.group(2)[0].lower()
+        # Compared as whole hours before building a timedelta: 99999999999d overflows one.
+        hours = int(digits) * _UNIT_HOURS[unit] if len(digits) <= 12 else None
+        if hours is None or hours > MAX_SINCE.days * 24:
             raise ValueError("`since` can go back one year at most")
-        return now - delta
+        return now - dt.timedelta(hours=hours)
     try:
         day = dt.date.fromisoformat(text.strip())
     except ValueError:
