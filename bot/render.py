@@ -54,7 +54,8 @@ _ANGLE_SYNTAX = re.compile(r"<(?=[#:/]|t:|a:|id:)")
 # rows and for user and guild names.
 BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
 _BIDI = re.compile(f"[{BIDI_CONTROLS}]")
-_URL = r"<[^: >]+:/[^ >]+>|(?:https?|steam)://[^\s<]+[^<.,:;\"'\]\s]"
+# Brackets end a URL here (Discord would take them in): a URL kept whole must never carry "](".
+_URL = r"<[^: >\[\]]+:/[^ >\[\]]+>|(?:https?|steam)://[^\s<\[\]]+[^<.,:;\"'\[\]\s]"
 # One pass over the text, so an escape is never escaped again:
 #   url:   kept whole (a backslash inside would break it), wrapped in <> so it is never previewed;
 #   char:  the inline markers * _ ~ | ` and the backslash itself;

@@ -81,6 +81,8 @@ PAYLOADS = {
     "masked link": ("[click me](https://evil.example/x)", [r"\]\("]),
     "nested masked link": ("[[a](https://evil.example/y)", [r"\]\("]),
     "angle masked link": ("[a](<https://evil.example>)", [r"\]\("]),
+    "url swallowing a link": ("[click](https://ok.example/x](https://evil.example))", [r"\]\("]),
+    "angle url swallowing a link": ("[click](<https://ok.example/x](https://evil.example)>)", [r"\]\("]),
     "link hiding bold": ("[**x**](https://evil.example) and **y**", [r"\]\(", r"(?<!\\)\*\*[xy]"]),
     "bold": ("**loud** words", [r"(?<![\\*])\*\*loud"]),
     "underline": ("__under__ line", [r"(?<!\\)__under"]),
