@@ -7,8 +7,10 @@ group it would hide the read-only ``/doc list`` and ``/doc show`` too).
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import deque
+from collections.abc import AsyncIterator
 
 import discord
 from discord import app_commands
@@ -26,6 +28,34 @@ class RateLimited(app_commands.CheckFailure):
 
 class NotInGuild(app_commands.CheckFailure):
     pass
+
+
+class Busy(app_commands.CheckFailure):
+    """The same expensive work is already running for this server; ``str()`` is the user's message."""
+
+
+class InFlight:
+    """At most one run per key (a guild) of an expensive command at a time. Not a lock: a second
+    caller is refused at once instead of queueing behind the first, so a burst of /brief costs one
+    briefing, not one per click."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        self._keys: set[object] = set()
+
+    def busy(self, key: object) -> bool:
+        return key in self._keys
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: object) -> AsyncIterator[None]:
+        """Raises :class:`Busy` when ``key`` is already held; released however the body ends."""
+        if key in self._keys:
+            raise Busy(self.message)
+        self._keys.add(key)
+        try:
+            yield
+        finally:
+            self._keys.discard(key)
 
 
 def is_moderator(member: discord.abc.User, moderator_role: str | None) -> bool:

@@ -46,20 +46,97 @@ SOURCES_PER_PAGE = 4
 DOCUMENTS_PER_PAGE = 10
 
 _MENTION = re.compile(r"@(everyone|here)|<@([!&]?)(\d+)>")
+# Other angle-bracket syntax Discord turns into something live: channel links <#id>, timestamps
+# <t:…>, slash-command mentions </name:id>, custom emoji <:name:id> and <a:name:id>.
+_ANGLE_SYNTAX = re.compile(r"<(?=[#:/]|t:|a:|id:)")
+# Bidirectional controls let a title or a name display in a different order than it reads
+# (U+202E turns "cod.exe" into "exe.doc"); ingest strips them, render strips them again for old
+# rows and for user and guild names.
+BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+_BIDI = re.compile(f"[{BIDI_CONTROLS}]")
+# Brackets end a URL here (Discord would take them in): a URL kept whole must never carry "](".
+_URL = r"<[^: >\[\]]+:/[^ >\[\]]+>|(?:https?|steam)://[^\s<\[\]]+[^<.,:;\"'\[\]\s]"
+# One pass over the text, so an escape is never escaped again:
+#   url:   kept whole (a backslash inside would break it), wrapped in <> so it is never previewed;
+#   char:  the inline markers * _ ~ | ` and the backslash itself;
+#   link:  the "(" right after "]": a masked link [text](url) needs "](" adjacent, whatever
+#          precedes it, so this alone defeats every masked link, nested or not, and keeps the
+#          answers' [1] markers readable;
+#   block: headings, subtext, block quotes and list markers at the start of a line.
+_MARKDOWN = re.compile(
+    rf"(?P<url>{_URL})"
+    r"|(?P<char>[\\*_~|`])"
+    r"|(?P<link>(?<=\])\()"
+    r"|^(?P<lead>[ \t]*)(?P<block>#{1,3}(?=\s)|-#(?=\s)|>(?:>>)?(?=\s)|[-+](?=\s)|\d{1,9}\.(?=\s))",
+    re.MULTILINE,
+)
 
 
 # ---------------------------------------------------------------------------- text helpers
 
 def neutralise_mentions(text: str) -> str:
-    """Break ``@everyone``, ``@here`` and ``<@id>`` / ``<@&id>`` with a zero-width space so quoted
-    text can never ping, even if the bot-wide ``allowed_mentions`` were lost. Looks the same."""
+    """Break ``@everyone``, ``@here``, ``<@id>`` / ``<@&id>`` and the other ``<…>`` syntax (channel
+    links, timestamps, command mentions, emoji) with a zero-width space so quoted text can never
+    ping or turn live, even if the bot-wide ``allowed_mentions`` were lost. Looks the same."""
 
     def repl(m: re.Match[str]) -> str:
         if m.group(1):
             return f"@{ZWSP}{m.group(1)}"
         return f"<@{ZWSP}{m.group(2)}{m.group(3)}>"
 
-    return _MENTION.sub(repl, text)
+    return _ANGLE_SYNTAX.sub("<" + ZWSP, _MENTION.sub(repl, text))
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def clean_input(text: str | None) -> str:
+    """Text typed into Discord, made safe to store and search: a lone surrogate (valid JSON,
+    invalid UTF-8) becomes U+FFFD, control characters other than tab and newline go."""
+    text = (text or "").encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return _CONTROL.sub("", text)
+
+
+def strip_bidi(text: str) -> str:
+    """``text`` without bidirectional control characters."""
+    return _BIDI.sub("", text)
+
+
+def escape(text: str | None) -> str:
+    """Text from a document, a question or a name, made inert for Discord: no formatting, no
+    masked link, no heading or quote, no mention, no bidirectional control; URLs stay readable
+    but are never previewed. Escape first, then trim (``trim`` never splits an escape).
+
+    Not ``discord.utils.escape_markdown``: it escapes a whole ``[..](..)`` span as one match, which
+    leaves the formatting inside it live and a nested ``[[a](url)`` still a link."""
+
+    def repl(m: re.Match[str]) -> str:
+        if m["url"]:
+            url = m["url"]
+            return url if url.startswith("<") else f"<{url}>"
+        if m["char"]:
+            return "\\" + m["char"]
+        if m["link"]:
+            return "\\("
+        block = m["block"]
+        if block[0].isdigit():
+            return m["lead"] + block[:-1] + "\\."
+        return m["lead"] + "".join("\\" + c for c in block)
+
+    return neutralise_mentions(_MARKDOWN.sub(repl, strip_bidi(text or "")))
+
+
+def _unsplit_escape(text: str, cut: int) -> int:
+    """Move a cut position left by one when it would separate a backslash from the character it
+    escapes (or a zero-width space from the ``@``/``<`` it neutralises)."""
+    run = 0
+    while run < cut and text[cut - 1 - run] == "\\":
+        run += 1
+    if run % 2:
+        return cut - 1
+    if 0 < cut < len(text) and text[cut] == ZWSP:
+        return cut - 1
+    return cut
 
 
 def trim(text: str, limit: int) -> str:
@@ -71,7 +148,7 @@ def trim(text: str, limit: int) -> str:
         return text
     if limit == 1:
         return ELLIPSIS
-    cut = text[: limit - 1]
+    cut = text[: _unsplit_escape(text, limit - 1)]
     space = cut.rfind(" ")
     if space >= limit * 0.6:
         cut = cut[:space]
@@ -95,7 +172,7 @@ def split_text(text: str, limit: int) -> list[str]:
                 cut = at + (1 if sep == ". " else 0)
                 break
         if cut <= 0:
-            cut = limit
+            cut = max(1, _unsplit_escape(rest, limit))
         pieces.append(rest[:cut].rstrip())
         rest = rest[cut:].lstrip()
     if rest:
@@ -108,7 +185,9 @@ def one_line(text: str) -> str:
 
 
 def safe(text: str | None) -> str:
-    return neutralise_mentions(text or "")
+    """Last line of defence on every string sent (formatting is escaped earlier, where the text
+    comes from a document or a user): no mention, no bidirectional control."""
+    return neutralise_mentions(strip_bidi(text or ""))
 
 
 # ---------------------------------------------------------------------------- packing
@@ -193,28 +272,28 @@ def citation_location(c: Citation) -> str:
 
 
 def citation_field(c: Citation, *, quote_chars: int = ANSWER_QUOTE_CHARS) -> Field:
-    meta = " · ".join(x for x in (c.source, format_date(c.published, c.published_precision)) if x)
+    meta = " · ".join(x for x in (escape(one_line(c.source or "")), format_date(c.published, c.published_precision)) if x)
     where = f"*{citation_location(c)}*"
     head = f"{meta}\n" if meta else ""
     room = FIELD_VALUE_LIMIT - len(head) - len(where) - 3
-    quote = trim(one_line(c.quote), max(20, min(quote_chars, room)))
-    return Field(name=f"[{c.number}] {one_line(c.title)}", value=f"{head}> {quote}\n{where}")
+    quote = trim(escape(one_line(c.quote)), max(20, min(quote_chars, room)))
+    return Field(name=f"[{c.number}] {escape(one_line(c.title))}", value=f"{head}> {quote}\n{where}")
 
 
 def answer_messages(answer: Answer, *, quote_chars: int = ANSWER_QUOTE_CHARS) -> list[list[discord.Embed]]:
     """The answer (or the refusal) as embeds: the answer text with its [n] markers, then one field
     per numbered source with title, date, quote and where the quote sits in its document."""
-    question = one_line(answer.question)
+    question = escape(one_line(answer.question))
     footer = f"{len(answer.citations)} source(s) · {answer.latency_ms:.0f} ms" if not answer.abstained else None
     if answer.abstained:
-        text = answer.text.strip() or "I could not find an answer to that in the documents I have."
+        text = escape(answer.text.strip()) or "I could not find an answer to that in the documents I have."
         if answer.related:
             text += "\n\nThe closest passages I found:"
         fields = [citation_field(c, quote_chars=quote_chars) for c in answer.related]
         return pack_embeds(title=f"No answer found: {question}", description=text, fields=fields,
                            colour=REFUSAL_COLOUR, footer="Nothing here is claimed as an answer.")
     fields = [citation_field(c, quote_chars=quote_chars) for c in answer.citations]
-    return pack_embeds(title=question, description=answer.text, fields=fields, footer=footer,
+    return pack_embeds(title=question, description=escape(answer.text), fields=fields, footer=footer,
                        colour=ANSWER_COLOUR)
 
 
@@ -236,7 +315,7 @@ def sources_page(hits: Sequence[SearchHit], page: int, *, question: str = "",
         description = "No other passages found."
     else:
         description = ""
-    title = f"More sources: {one_line(question)}" if question else "More sources"
+    title = f"More sources: {escape(one_line(question))}" if question else "More sources"
     embed = pack_embeds(title=title, description=description, fields=fields,
                         footer=f"Page {page + 1} of {pages}", colour=ANSWER_COLOUR)[0][0]
     return _fit_single(embed), pages
@@ -253,10 +332,11 @@ def _fit_single(embed: discord.Embed) -> discord.Embed:
 # ---------------------------------------------------------------------------- briefings
 
 def _story_field(story: Story) -> Field:
-    sources = "; ".join(f"[{c.number}] {one_line(c.title)} ({format_date(c.published, c.published_precision)})" for c in story.citations)
+    sources = "; ".join(f"[{c.number}] {escape(one_line(c.title))} ({format_date(c.published, c.published_precision)})" for c in story.citations)
     tail = f"\n*{story.sources} source(s): {sources}*" if sources else ""
     room = FIELD_VALUE_LIMIT - min(len(tail), FIELD_VALUE_LIMIT // 2)
-    return Field(name=one_line(story.headline), value=trim(story.summary.strip(), room) + trim(tail, FIELD_VALUE_LIMIT - room))
+    return Field(name=escape(one_line(story.headline)),
+                 value=trim(escape(story.summary.strip()), room) + trim(tail, FIELD_VALUE_LIMIT - room))
 
 
 def briefing_messages(briefing: Briefing, *, tz: dt.tzinfo = dt.timezone.utc) -> list[list[discord.Embed]]:
@@ -264,7 +344,7 @@ def briefing_messages(briefing: Briefing, *, tz: dt.tzinfo = dt.timezone.utc) ->
     until = briefing.until.astimezone(tz).strftime("%Y-%m-%d %H:%M")
     title = f"Briefing: {since} to {until}"
     if briefing.empty:
-        text = briefing.text.strip() or f"Nothing new since {since}."
+        text = escape(briefing.text.strip()) or f"Nothing new since {since}."
         return pack_embeds(title=title, description=text, colour=BRIEFING_COLOUR)
     description = f"{len(briefing.stories)} stories from {briefing.documents} new document(s)."
     return pack_embeds(title=title, description=description, fields=[_story_field(s) for s in briefing.stories],
@@ -275,8 +355,8 @@ def briefing_messages(briefing: Briefing, *, tz: dt.tzinfo = dt.timezone.utc) ->
 
 def document_line(doc: Document) -> str:
     scope = "🌐" if doc.guild_id is None else "📌"
-    meta = ", ".join(x for x in (doc.source, format_date(doc.published, doc.published_precision)) if x)
-    return f"{scope} `#{doc.id}` **{trim(one_line(doc.title), 120)}** ({meta})"
+    meta = ", ".join(x for x in (escape(one_line(doc.source or "")), format_date(doc.published, doc.published_precision)) if x)
+    return f"{scope} `#{doc.id}` **{trim(escape(one_line(doc.title)), 120)}** ({meta})"
 
 
 def document_list_page(docs: Sequence[Document], *, page: int, pages: int, total: int) -> discord.Embed:
@@ -290,27 +370,27 @@ def document_list_page(docs: Sequence[Document], *, page: int, pages: int, total
 
 def document_embed(doc: Document, text: str = "", *, excerpt_chars: int = 1500) -> discord.Embed:
     fields = [
-        Field("Source", doc.source or "unknown", inline=True),
+        Field("Source", escape(doc.source) or "unknown", inline=True),
         Field("Published", format_date(doc.published, doc.published_precision), inline=True),
-        Field("Author", doc.author or "unknown", inline=True),
-        Field("Origin", doc.origin, inline=True),
+        Field("Author", escape(doc.author) or "unknown", inline=True),
+        Field("Origin", escape(doc.origin), inline=True),
         Field("Size", f"{doc.passages} passage(s), {doc.words} words", inline=True),
         Field("Added", doc.added_at.strftime("%Y-%m-%d %H:%M UTC"), inline=True),
         Field("Visible", "everywhere" if doc.guild_id is None else "this server only", inline=True),
     ]
-    description = trim(text.strip(), excerpt_chars) if text else ""
-    return pack_embeds(title=f"#{doc.id} {one_line(doc.title)}", description=description, fields=fields,
+    description = trim(escape(text.strip()), excerpt_chars) if text else ""
+    return pack_embeds(title=f"#{doc.id} {escape(one_line(doc.title))}", description=description, fields=fields,
                        colour=ANSWER_COLOUR)[0][0]
 
 
 def document_added(doc: Document) -> str:
     where = "everywhere" if doc.guild_id is None else "in this server"
-    return trim(safe(f"Added `#{doc.id}` “{one_line(doc.title)}”: {doc.passages} passage(s), visible {where}."),
+    return trim(safe(f"Added `#{doc.id}` “{escape(one_line(doc.title))}”: {doc.passages} passage(s), visible {where}."),
                 CONTENT_LIMIT)
 
 
 def document_removed(doc: Document) -> str:
-    return trim(safe(f"Removed `#{doc.id}` “{one_line(doc.title)}”."), CONTENT_LIMIT)
+    return trim(safe(f"Removed `#{doc.id}` “{escape(one_line(doc.title))}”."), CONTENT_LIMIT)
 
 
 # ---------------------------------------------------------------------------- stats
@@ -333,7 +413,7 @@ class Stats:
 
 def stats_embed(stats: Stats) -> discord.Embed:
     per_day = "\n".join(f"`{day}` {n}" for day, n in stats.questions_per_day) or "no questions"
-    unanswered = "\n".join(f"{n}× {trim(one_line(q), 150)}" for q, n in stats.unanswered) or "none"
+    unanswered = "\n".join(f"{n}× {trim(escape(one_line(q)), 150)}" for q, n in stats.unanswered) or "none"
     fields = [
         Field("Questions", str(stats.questions), inline=True),
         Field("Refusal rate", f"{stats.refusal_rate:.0%} ({stats.refusals})", inline=True),
@@ -357,4 +437,12 @@ def stats_text(stats: Stats) -> str:
 
 
 def error_message(text: str) -> str:
+    """A message the bot wrote (its own formatting kept); text from a document, a file name or a
+    user inside it must be passed through :func:`escape` by whoever builds it."""
     return trim(safe(text), CONTENT_LIMIT)
+
+
+def plain_name(text: str | None, limit: int) -> str:
+    """A thread name or an autocomplete choice: no markdown is rendered there, but bidirectional
+    controls and line breaks would still mislead."""
+    return trim(one_line(strip_bidi(text or "")), limit)

@@ -16,7 +16,7 @@ from knowledge.errors import KnowledgeError
 from knowledge.ingest import strip_credentials
 
 from . import render
-from .checks import NotInGuild, NotModerator, RateLimited
+from .checks import Busy, NotInGuild, NotModerator, RateLimited
 
 if TYPE_CHECKING:
     from .app import NewsdeskBot
@@ -35,11 +35,27 @@ def interaction_kind(interaction: discord.Interaction) -> str:
         return command.qualified_name.replace(" ", "_")
     if interaction.type is discord.InteractionType.modal_submit:
         return "doc_add"
+    custom_id = _custom_id(interaction)
+    for prefix, kind in _COMPONENT_KINDS:
+        if custom_id.startswith(prefix):
+            return kind
     return "component"
+
+
+# Custom-id prefixes of the bot's persistent buttons (bot/views.py) -> the log's kind.
+_COMPONENT_KINDS = (("nd:more:", "more_sources"), ("nd:fb:", "feedback"))
+
+
+def _custom_id(interaction: discord.Interaction) -> str:
+    data = interaction.data or {}
+    custom_id = data.get("custom_id") if isinstance(data, dict) else None
+    return custom_id if isinstance(custom_id, str) else ""
 
 
 def interaction_input(interaction: discord.Interaction) -> str:
     """A short, loggable summary of the options the user gave."""
+    if interaction.type is discord.InteractionType.component:
+        return render.trim(f"button {_custom_id(interaction)}".strip(), 1000)
     namespace = getattr(interaction, "namespace", None)
     if namespace is None:
         return ""
@@ -49,7 +65,7 @@ def interaction_input(interaction: discord.Interaction) -> str:
             value = f"{value.filename} ({value.size} bytes)"
         elif name == "url" and isinstance(value, str):
             value = strip_credentials(value)  # a user:password in the link stays out of the log
-        parts.append(f"{name}={value}")
+        parts.append(f"{name}={render.clean_input(str(value))}")
     return render.trim(" ".join(parts), 1000)
 
 
@@ -68,6 +84,9 @@ class NewsdeskTree(app_commands.CommandTree):
             message = (f"You're asking a lot at once. Please wait {original.retry_after:.0f} s and try again "
                        f"(limit: {self.client.settings.rate_limit_per_minute} per minute).")
             outcome, log_kind = "rate_limited", kind
+        elif isinstance(original, Busy):
+            message = str(original)
+            outcome, log_kind = "busy", kind
         elif isinstance(original, NotInGuild):
             message = "This command works in a server only."
             outcome, log_kind = "denied", "denied"
@@ -78,7 +97,8 @@ class NewsdeskTree(app_commands.CommandTree):
             message = str(original)
             outcome, log_kind = "bad_input", kind
         elif isinstance(original, KnowledgeError):
-            message = str(original)
+            # The library's messages quote file names, titles and URLs: escaped like any document text.
+            message = render.escape(str(original))
             outcome, log_kind = f"error: {type(original).__name__}", kind
             log.info("%s refused: %s", kind, original)
         else:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -36,7 +37,17 @@ async def _on_view_error(interaction: discord.Interaction, error: Exception) -> 
     await interaction.client.tree.on_error(interaction, error)  # type: ignore[attr-defined]
 
 
-class FeedbackButton(discord.ui.DynamicItem[discord.ui.Button], template=r"nd:fb:(?P<vote>up|down):(?P<row>\d+)"):
+async def _guarded(interaction: discord.Interaction, work: Awaitable[None]) -> None:
+    """Run a DynamicItem's work through the one error handler. discord.py never calls a
+    DynamicItem's ``on_error``: it only logs the exception, which left a failing "More sources"
+    thinking forever, with no reply and no log row."""
+    try:
+        await work
+    except Exception as error:  # every failure is answered, logged and recorded by the handler
+        await _on_view_error(interaction, error)
+
+
+class FeedbackButton(discord.ui.DynamicItem[discord.ui.Button], template=r"nd:fb:(?P<vote>up|down):(?P<row>\d{1,18})"):
     def __init__(self, vote: str, row_id: int) -> None:
         super().__init__(discord.ui.Button(
             label="👍" if vote == "up" else "👎", style=discord.ButtonStyle.secondary,
@@ -51,16 +62,16 @@ class FeedbackButton(discord.ui.DynamicItem[discord.ui.Button], template=r"nd:fb
         return cls(match["vote"], int(match["row"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
+        await _guarded(interaction, self._vote(interaction))
+
+    async def _vote(self, interaction: discord.Interaction) -> None:
         bot: NewsdeskBot = interaction.client  # type: ignore[assignment]
         await bot.record("feedback", interaction=interaction, outcome=self.vote, ref_id=self.row_id,
                          input=f"answer {self.row_id}")
         await interaction.response.send_message("Thanks, your feedback is recorded.", ephemeral=True)
 
-    async def on_error(self, interaction: discord.Interaction, error: Exception, /) -> None:  # type: ignore[override]
-        await _on_view_error(interaction, error)
 
-
-class MoreSourcesButton(discord.ui.DynamicItem[discord.ui.Button], template=r"nd:more:(?P<row>\d+)"):
+class MoreSourcesButton(discord.ui.DynamicItem[discord.ui.Button], template=r"nd:more:(?P<row>\d{1,18})"):
     def __init__(self, row_id: int) -> None:
         super().__init__(discord.ui.Button(label="More sources", style=discord.ButtonStyle.primary,
                                            custom_id=f"nd:more:{row_id}"))
@@ -72,6 +83,9 @@ class MoreSourcesButton(discord.ui.DynamicItem[discord.ui.Button], template=r"nd
         return cls(int(match["row"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
+        await _guarded(interaction, self._more(interaction))
+
+    async def _more(self, interaction: discord.Interaction) -> None:
         bot: NewsdeskBot = interaction.client  # type: ignore[assignment]
         await interaction.response.defer(ephemeral=True, thinking=True)  # search may take over a second
         row = await bot.kb.store.interaction(self.row_id)
@@ -82,9 +96,6 @@ class MoreSourcesButton(discord.ui.DynamicItem[discord.ui.Button], template=r"nd
         view = SourcesPager(hits, question=question, owner_id=interaction.user.id)
         embed, _ = render.sources_page(hits, 0, question=question)
         await interaction.followup.send(embed=embed, view=view.updated(), ephemeral=True)
-
-    async def on_error(self, interaction: discord.Interaction, error: Exception, /) -> None:  # type: ignore[override]
-        await _on_view_error(interaction, error)
 
 
 def answer_view(row_id: int | None) -> discord.ui.View | None:

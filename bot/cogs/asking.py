@@ -37,6 +37,12 @@ def strip_mentions(text: str, user_id: int) -> str:
     return re.sub(rf"<@!?{user_id}>", " ", text).strip()
 
 
+def clean_question(text: str) -> str:
+    """A question as typed, storable and searchable (no lone surrogate, no control character),
+    within the length /ask accepts."""
+    return render.clean_input(text).strip()[:QUESTION_LIMIT]
+
+
 class Asking(commands.Cog):
     def __init__(self, bot: NewsdeskBot) -> None:
         self.bot = bot
@@ -64,6 +70,7 @@ class Asking(commands.Cog):
                   question: app_commands.Range[str, 1, QUESTION_LIMIT]) -> None:
         # Acknowledge first: Discord drops an interaction not answered within 3 s.
         await interaction.response.defer(thinking=True)
+        question = clean_question(question) or "?"
         answer = await self.bot.kb.ask(question, scope=interaction.guild_id or GLOBAL_SCOPE)
         row = await self.log_answer("ask", answer, question, interaction=interaction)
         await send_answer(interaction.followup.send, answer, row)
@@ -94,7 +101,7 @@ class Asking(commands.Cog):
         return True
 
     async def mention(self, message: discord.Message) -> None:
-        question = strip_mentions(message.content, self.bot.user.id)[:QUESTION_LIMIT]
+        question = clean_question(strip_mentions(message.content, self.bot.user.id))
         if not question:
             await message.reply("Ask me a question after the mention, e.g. “@me what happened in Kazakhstan?”",
                                 mention_author=False)
@@ -119,14 +126,14 @@ class Asking(commands.Cog):
         if not (perms.create_public_threads and perms.send_messages_in_threads):
             return None
         try:
-            return await message.create_thread(name=render.trim(render.one_line(question), THREAD_NAME_LIMIT),
+            return await message.create_thread(name=render.plain_name(question, THREAD_NAME_LIMIT),
                                                auto_archive_duration=1440)
         except discord.HTTPException:
             log.warning("could not start an answer thread in %s; replying inline", channel.id, exc_info=True)
             return None
 
     async def follow_up(self, message: discord.Message, thread: discord.Thread) -> None:
-        question = strip_mentions(message.content, self.bot.user.id)[:QUESTION_LIMIT]
+        question = clean_question(strip_mentions(message.content, self.bot.user.id))
         if not question:
             return
         if not await self._allowed(message, "followup", question):

@@ -14,7 +14,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from knowledge import GLOBAL_SCOPE
-from knowledge.errors import FileTooLarge, UnsupportedFileType
+from knowledge.errors import DocumentNotFound, FileTooLarge, KnowledgeError, UnsupportedFileType
 from knowledge.ingest import SUPPORTED_SUFFIXES, strip_credentials
 
 from .. import render
@@ -26,6 +26,18 @@ from ..views import DocumentPager, PasteTextModal
 log = logging.getLogger(__name__)
 
 AUTOCOMPLETE_CHOICES = 25  # Discord's maximum
+# What a user types into an autocomplete box is matched against titles; nothing longer is useful.
+AUTOCOMPLETE_QUERY_CHARS = 100
+# SQLite integers are signed 64-bit: a larger id (a forged or mistyped option) would raise
+# OverflowError deep in the driver instead of "no such document".
+MAX_DOCUMENT_ID = 2**63 - 1
+
+
+def document_id(value: int) -> int:
+    """``value`` as a document id, or :class:`DocumentNotFound` when no document can have it."""
+    if not 1 <= value <= MAX_DOCUMENT_ID:
+        raise DocumentNotFound(f"no document #{value}"[:80])
+    return value
 
 
 def _mb(n: int) -> str:
@@ -83,7 +95,7 @@ class Documents(commands.GroupCog, group_name="doc", group_description="The docu
     @moderator_only()
     async def remove(self, interaction: discord.Interaction, document: int) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        doc = await self.bot.kb.remove_document(document, guild_id=interaction.guild_id)
+        doc = await self.bot.kb.remove_document(document_id(document), guild_id=interaction.guild_id)
         await self.bot.record("doc_remove", interaction=interaction, input=f"#{doc.id} {doc.title}",
                               outcome="removed", ref_id=doc.id)
         await interaction.followup.send(render.document_removed(doc), ephemeral=True)
@@ -91,10 +103,21 @@ class Documents(commands.GroupCog, group_name="doc", group_description="The docu
     @remove.autocomplete("document")
     async def remove_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[int]]:
         # Only this server's own documents can be removed; seeds are shared by every server.
-        docs = await self.bot.kb.list_documents(scope=interaction.guild_id, title_like=current.strip() or None,
-                                                limit=100)
+        if interaction.guild_id is None:
+            return []
+        docs = await self._matching(interaction.guild_id, current, limit=100)
         own = [d for d in docs if d.guild_id == interaction.guild_id]
         return [_choice(d) for d in own[:AUTOCOMPLETE_CHOICES]]
+
+    async def _matching(self, scope: int, current: str, *, limit: int) -> list:
+        """Documents whose title matches what the user typed. discord.py only logs an autocomplete
+        exception and the user sees "loading options failed", so a refusal here is an empty list."""
+        query = render.one_line(render.strip_bidi(render.clean_input(current)))[:AUTOCOMPLETE_QUERY_CHARS] or None
+        try:
+            return await self.bot.kb.list_documents(scope=scope, title_like=query, limit=limit)
+        except KnowledgeError as e:
+            log.info("autocomplete for %r refused: %s", query, e)
+            return []
 
     # ------------------------------------------------------------------ list and show
 
@@ -111,20 +134,20 @@ class Documents(commands.GroupCog, group_name="doc", group_description="The docu
     @app_commands.describe(document="Start typing a title")
     async def show(self, interaction: discord.Interaction, document: int) -> None:
         scope = interaction.guild_id or GLOBAL_SCOPE
+        document = document_id(document)
         doc = await self.bot.kb.get_document(document, scope=scope)
         text = await self.bot.kb.document_text(document, scope=scope)
         await interaction.response.send_message(embed=render.document_embed(doc, text), ephemeral=True)
 
     @show.autocomplete("document")
     async def show_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[int]]:
-        docs = await self.bot.kb.list_documents(scope=interaction.guild_id or GLOBAL_SCOPE,
-                                                title_like=current.strip() or None, limit=AUTOCOMPLETE_CHOICES)
+        docs = await self._matching(interaction.guild_id or GLOBAL_SCOPE, current, limit=AUTOCOMPLETE_CHOICES)
         return [_choice(d) for d in docs]
 
 
 def _choice(doc) -> app_commands.Choice[int]:
     # Choice names are limited to 100 characters.
-    return app_commands.Choice(name=render.trim(f"#{doc.id} {render.one_line(doc.title)}", 100), value=doc.id)
+    return app_commands.Choice(name=render.plain_name(f"#{doc.id} {doc.title}", 100), value=doc.id)
 
 
 async def setup(bot: NewsdeskBot) -> None:

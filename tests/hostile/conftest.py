@@ -25,3 +25,89 @@ async def kb(kb_config: KnowledgeConfig) -> AsyncIterator[KnowledgeBase]:
     """A knowledge base over a real SQLite file with the fast fake embedder."""
     async with await KnowledgeBase.open(kb_config, embedder=HashingEmbedder()) as base:
         yield base
+
+
+# ---------------------------------------------------------------------------- simcord (Discord paths)
+# The real bot over a real SQLite file, driven by simcord. Constants come from tests/bot/bot_helpers.py,
+# imported by its dotted path: this folder does not have tests/bot on sys.path.
+
+from tests.bot.bot_helpers import DEV_GUILD, OTHER_GUILD, SEEDS  # noqa: E402
+
+import discord  # noqa: E402
+
+from bot.app import create_bot  # noqa: E402
+from bot.settings import Settings  # noqa: E402
+
+
+@pytest.fixture
+def seed_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "seeds"
+    folder.mkdir()
+    for name, text in SEEDS.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def settings(tmp_path: Path, seed_dir: Path) -> Settings:
+    return Settings(
+        knowledge=KnowledgeConfig(db_path=tmp_path / "bot.db", max_file_bytes=64 * 1024),
+        seeds=(seed_dir,),
+        moderator_role="Moderator",
+        dev_guild_id=DEV_GUILD,
+        rate_limit_per_minute=100,
+        embedder=HashingEmbedder(),
+    )
+
+
+@pytest.fixture
+def simcord_bot(settings: Settings):
+    return create_bot(settings)
+
+
+class World:
+    """Two guilds and a DM: the dev guild (moderator by role, server manager, administrator, plain
+    reader), another guild with its own member, and a user outside both. Commands are synced
+    globally too, so the other guild and DMs see them."""
+
+    def __init__(self, env) -> None:
+        self.env = env
+        self.guild = env.create_guild("Newsroom", id=DEV_GUILD)
+        self.channel = self.guild.create_text_channel("news")
+        mod_role = self.guild.create_role("Moderator")
+        manager_role = self.guild.create_role("Editors", permissions=discord.Permissions(manage_guild=True))
+        admin_role = self.guild.create_role("Admins", permissions=discord.Permissions(administrator=True))
+        self.mod = self.guild.add_member(env.create_user("mod"), roles=[mod_role])
+        self.manager = self.guild.add_member(env.create_user("manager"), roles=[manager_role])
+        self.admin = self.guild.add_member(env.create_user("admin"), roles=[admin_role])
+        self.user = self.guild.add_member(env.create_user("reader"))
+        self.other_guild = env.create_guild("Elsewhere", id=OTHER_GUILD)
+        self.other_channel = self.other_guild.create_text_channel("general")
+        self.stranger = self.other_guild.add_member(env.create_user("stranger"))
+        self.loner = env.create_user("loner")
+
+    @property
+    def bot(self):
+        return self.env.bot
+
+    @property
+    def kb(self):
+        return self.env.bot.kb
+
+    async def rows(self, kind: str | None = None) -> list[dict]:
+        return await self.kb.store.interactions(kind=kind)
+
+
+@pytest.fixture
+async def world(simcord_env) -> World:
+    w = World(simcord_env)
+    if w.bot.seed_task is not None:
+        await simcord_env.settle()
+    return w
+
+
+@pytest.fixture
+async def synced_world(world: World) -> World:
+    """The world after an administrator's global sync: commands exist in the other guild and DMs."""
+    await world.admin.slash(world.channel, "sync", scope="global")
+    return world
