@@ -155,9 +155,7 @@ class Console:
             self.say("usage: doc add PATH | doc list [PAGE] | doc remove ID")
 
     async def stats(self) -> None:
-        now = dt.datetime.now(dt.timezone.utc)
-        raw = await self.kb.store.interaction_stats(since=now - dt.timedelta(days=7))
-        self.say(render.stats_text(render.Stats(days=7, **raw)))
+        self.say(render.stats_text(await self.kb.store.interaction_stats(days=7)))
 
 
 async def run_console(settings: Settings, *, read_line: Callable[[], str] | None = None,

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -24,8 +25,10 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from .config import KnowledgeConfig
+from .db import iso
 from .dates import parse_since as _parse_since
 from .errors import KnowledgeError, SettingsError
+from .models import Interaction
 from .plain import csv_cell, format_answer, format_date, indent
 
 log = logging.getLogger(__name__)
@@ -278,18 +281,17 @@ async def cmd_log_export(args: argparse.Namespace, config: KnowledgeConfig) -> i
     try:
         if args.format == "jsonl":
             for row in rows:
-                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+                out.write(json.dumps(_exported(row), ensure_ascii=False) + "\n")
         else:
-            fields = ["id", "at", "guild_id", "channel_id", "user_id", "kind", "input", "outcome", "answer",
-                      "passage_ids", "scores", "latency_ms", "ref_id"]
+            fields = [f.name for f in dataclasses.fields(Interaction)]
             writer = csv.DictWriter(out, fieldnames=fields, extrasaction="ignore")
             writer.writeheader()
             for row in rows:
                 # Cells a spreadsheet would run as a formula (=HYPERLINK(...) typed as a question)
                 # are neutralised; JSONL stays raw, it is read by programs.
                 writer.writerow({key: csv_cell(value) for key, value in
-                                 {**row, "passage_ids": json.dumps(row["passage_ids"]),
-                                  "scores": json.dumps(row["scores"])}.items()})
+                                 {**_exported(row), "passage_ids": json.dumps(row.passage_ids),
+                                  "scores": json.dumps(row.scores)}.items()})
     finally:
         if args.output:
             out.close()
@@ -298,6 +300,11 @@ async def cmd_log_export(args: argparse.Namespace, config: KnowledgeConfig) -> i
 
 
 # ---------------------------------------------------------------------------- output
+
+
+def _exported(row: Interaction) -> dict:
+    """An interaction-log row as exported: the time as stored (UTC ISO), the rest as it is."""
+    return {**dataclasses.asdict(row), "at": iso(row.at)}
 
 
 def _print_result(result: dict, as_json: bool) -> None:

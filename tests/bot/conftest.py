@@ -13,6 +13,7 @@ from bot.app import create_bot
 from bot.settings import Settings
 from knowledge.config import KnowledgeConfig
 from knowledge.embed import HashingEmbedder
+from knowledge.models import Interaction
 
 from bot_helpers import DEV_GUILD, SEEDS
 
@@ -65,7 +66,7 @@ class World:
     def kb(self):
         return self.env.bot.kb
 
-    async def rows(self, kind: str | None = None) -> list[dict]:
+    async def rows(self, kind: str | None = None) -> list[Interaction]:
         return await self.kb.store.interactions(kind=kind)
 
 

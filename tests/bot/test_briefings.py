@@ -36,7 +36,7 @@ async def test_brief_on_demand(world):
     assert embed.title.startswith("Briefing")
     assert any("Kazakhstan" in f.name for f in embed.fields)
     [row] = await world.rows("brief")
-    assert row["outcome"] == "posted" and row["input"] == "24h" and row["passage_ids"]
+    assert row.outcome == "posted" and row.input == "24h" and row.passage_ids
 
 
 async def test_brief_with_a_bad_since_is_a_clear_error(world):
@@ -57,8 +57,8 @@ async def test_daily_briefing_posts_at_the_configured_time_every_day(world, sett
     assert len(briefings_in(world.channel, bot_id)) == 2
     assert await world.kb.store.briefing_posted(world.channel.id, dt.date(2026, 1, 2))
     rows = await world.rows("brief")
-    assert [r["input"] for r in rows] == ["scheduled 2026-01-01", "scheduled 2026-01-02"]
-    assert all(r["channel_id"] == world.channel.id for r in rows)
+    assert [r.input for r in rows] == ["scheduled 2026-01-01", "scheduled 2026-01-02"]
+    assert all(r.channel_id == world.channel.id for r in rows)
 
 
 async def test_restart_after_the_post_does_not_post_twice(world, settings):

@@ -20,4 +20,4 @@ async def test_ask_with_the_real_model_cites_the_seed(world):
     assert ANSWER_SENTENCE in embed.description
     assert embed.fields[0].name.startswith("[1] Council approves tram line")
     [row] = await world.rows("ask")
-    assert row["outcome"] == "answered" and row["passage_ids"]
+    assert row.outcome == "answered" and row.passage_ids

@@ -79,7 +79,7 @@ async def test_hostile_question_never_raises(strict_kb, question):
     assert all(h.document.title == "Dam opens" for h in hits)
     # What the console and the bot do next: the question goes to the interaction log.
     row = await strict_kb.log_interaction("ask", input=question, answer=answer.text)
-    assert (await strict_kb.store.interaction(row))["input"]
+    assert (await strict_kb.store.interaction(row)).input
 
 
 async def test_an_impossible_date_is_no_window_but_a_real_one_still_is(strict_kb):
