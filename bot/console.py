@@ -15,11 +15,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-from knowledge import KnowledgeBase, plain
+from knowledge import KnowledgeBase, dates, plain
 from knowledge.answer import normalise_question
 from knowledge.errors import KnowledgeError
 
-from . import render, schedule
+from . import render
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -114,7 +114,7 @@ class Console:
     async def brief(self, since: str) -> None:
         now = dt.datetime.now(dt.timezone.utc)
         # The same parser and limits as /brief: an unreadable or absurd window is an InvalidInput.
-        start = schedule.parse_since(since or None, now, self.settings.tz)
+        start = dates.parse_since(since or None, now, self.settings.tz)
         briefing = await self.kb.brief(since=start, scope=None, max_words=self.settings.briefing_max_words)
         await self.kb.log_interaction("brief", input=since or "24h", outcome="empty" if briefing.empty else "posted",
                                       answer=briefing.text)

@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import csv
 import dataclasses
-import datetime as dt
 import json
 import logging
 import os
@@ -25,8 +24,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from .config import KnowledgeConfig
-from .db import iso
-from .dates import parse_since as _parse_since
+from .db import iso, utcnow
+from .dates import MAX_BACK, parse_since
 from .errors import KnowledgeError, SettingsError
 from .models import Interaction
 from .plain import csv_cell, format_answer, format_date, indent
@@ -163,12 +162,6 @@ async def _knowledge(config: KnowledgeConfig):
         await kb.close()
 
 
-def parse_since(value: str, *, now: dt.datetime | None = None) -> dt.datetime:
-    """``24h``, ``90m``, ``7d``, ``2w`` or an ISO date/time (UTC unless it says); an ``InvalidInput``
-    (a KnowledgeError) otherwise. The parser the bot's ``/brief`` uses too."""
-    return _parse_since(value, now or dt.datetime.now(dt.timezone.utc))
-
-
 # ---------------------------------------------------------------------------- commands
 
 
@@ -215,7 +208,7 @@ async def cmd_ask(args: argparse.Namespace, config: KnowledgeConfig) -> int:
 
 
 async def cmd_brief(args: argparse.Namespace, config: KnowledgeConfig) -> int:
-    since = parse_since(args.since)
+    since = parse_since(args.since, utcnow())  # the parser and limits of /brief
     async with _knowledge(config) as kb:
         briefing = await kb.brief(since=since, max_words=args.words, by="published" if args.published else "added")
     print(briefing.text)
@@ -268,7 +261,7 @@ async def cmd_eval_summaries(args: argparse.Namespace, config: KnowledgeConfig) 
 async def cmd_log_export(args: argparse.Namespace, config: KnowledgeConfig) -> int:
     from .store import Store
 
-    since = parse_since(args.since) if args.since else None
+    since = parse_since(args.since, utcnow(), max_back=MAX_BACK) if args.since else None
     store = await Store.open(config.db_path, busy_timeout_s=config.db_busy_timeout_s)
     try:
         rows = await store.interactions(since=since)

@@ -39,6 +39,14 @@ async def test_brief_on_demand(world):
     assert row.outcome == "posted" and row.input == "24h" and row.passage_ids
 
 
+async def test_brief_since_90_minutes_reads_what_the_cli_reads(world):
+    # /brief once had its own parser, which refused "90m" that `newsdesk brief --since` took.
+    result = await world.user.slash(world.channel, "brief", since="90m")
+    assert reply_of(result).embeds[0].title.startswith("Briefing")
+    [row] = await world.rows("brief")
+    assert row.input == "90m" and row.outcome == "posted"
+
+
 async def test_brief_with_a_bad_since_is_a_clear_error(world):
     result = await world.user.slash(world.channel, "brief", since="last tuesday")
     simcord.assert_error(world.env, BadInput)

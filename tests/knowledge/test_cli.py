@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from knowledge import cli
+from knowledge.dates import parse_since
 from knowledge.embed import HashingEmbedder
 from knowledge.store import Store
 
@@ -215,8 +216,9 @@ def test_log_export_with_an_unreadable_since_is_an_error(capsys, db):
                                           ("7d", dt.timedelta(days=7)), ("2w", dt.timedelta(weeks=2))])
 def test_parse_since_relative(value, delta):
     now = dt.datetime(2024, 5, 1, 12, tzinfo=dt.timezone.utc)
-    assert cli.parse_since(value, now=now) == now - delta
+    assert parse_since(value, now) == now - delta
 
 
 def test_parse_since_date_is_utc_midnight():
-    assert cli.parse_since("2024-05-01") == dt.datetime(2024, 5, 1, tzinfo=dt.timezone.utc)
+    now = dt.datetime(2024, 5, 2, tzinfo=dt.timezone.utc)
+    assert parse_since("2024-05-01", now) == dt.datetime(2024, 5, 1, tzinfo=dt.timezone.utc)
