@@ -23,7 +23,7 @@ import sys
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from .config import KnowledgeConfig
+from .config import KnowledgeConfig, seed_paths
 from .db import iso, utcnow
 from .dates import MAX_BACK, parse_since
 from .errors import KnowledgeError, SettingsError
@@ -170,7 +170,7 @@ async def cmd_index(args: argparse.Namespace, config: KnowledgeConfig) -> int:
 
     from .service import expand_paths
 
-    paths = args.paths or [os.environ.get("NEWSDESK_SEEDS", "seeds")]
+    paths = args.paths or seed_paths()
     files = expand_paths(paths)
     async with _knowledge(config) as kb:
         with tqdm(total=len(files), unit="file", file=sys.stderr, disable=not files) as bar:

@@ -229,7 +229,7 @@ class KnowledgeBase:
         if not item.text or not item.text.strip():
             raise EmptyDocument(f"{name}: the text is empty")
         if len(item.text.encode("utf-8")) > self.config.max_file_bytes:
-            raise FileTooLarge(f"{name}: the text is over the {_mb(self.config.max_file_bytes)} limit")
+            raise FileTooLarge(f"{name}: the text is over the {ingest.mb(self.config.max_file_bytes)} limit")
         parsed = ingest.parse_text(item.text, title=item.title)
         if item.source or item.published:
             parsed = ingest.with_metadata(parsed, source=item.source, published=item.published)
@@ -462,10 +462,6 @@ def _visible(doc: Document, scope: Scope) -> bool:
     if scope is None:
         return True
     return doc.guild_id is None or (scope != GLOBAL_SCOPE and doc.guild_id == scope)
-
-
-def _mb(n: int) -> str:
-    return f"{n / 1024 / 1024:.1f} MB"
 
 
 def expand_paths(paths: Iterable[Path | str]) -> list[Path]:

@@ -8,6 +8,7 @@ import csv
 import datetime as dt
 import io
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -60,6 +61,17 @@ def test_index_without_paths_indexes_the_seeds_folder(capsys, db):
     assert code == 0
     assert out.startswith("added 2, updated 0, unchanged 0, failed 0; 2 passages in ")
     assert str(db) in out
+
+
+def test_index_without_paths_indexes_every_seeds_folder_of_the_path_list(capsys, db, tmp_path, monkeypatch):
+    # NEWSDESK_SEEDS is a list like PATH for the bot; `newsdesk index` once read it as one folder name.
+    more = tmp_path / "more seeds"
+    more.mkdir()
+    (more / "extra.txt").write_text("Extra\n\nA third document about the harbour.", encoding="utf-8")
+    monkeypatch.setenv("NEWSDESK_SEEDS", os.pathsep.join([str(tmp_path / "seeds"), str(more)]))
+    code, out, _ = run(capsys, db, "index")
+    assert code == 0
+    assert out.startswith("added 3, updated 0, unchanged 0, failed 0;")
 
 
 def test_index_twice_reports_unchanged(capsys, db):
