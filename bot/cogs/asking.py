@@ -10,18 +10,18 @@ from discord import app_commands
 from discord.ext import commands
 
 from knowledge import GLOBAL_SCOPE
+from knowledge.answer import MAX_QUESTION_CHARS
 from knowledge.models import Answer
 
 from .. import render
 from ..app import NewsdeskBot
-from ..checks import rate_limited
+from ..checks import rate_limit_message, rate_limited
 from ..views import FeedbackButton, MoreSourcesButton, answer_view
 
 log = logging.getLogger(__name__)
 
 THREAD_NAME_LIMIT = 100
 HISTORY_MESSAGES = 50
-QUESTION_LIMIT = 1000
 
 
 def outcome_of(answer: Answer) -> str:
@@ -61,7 +61,7 @@ class Asking(commands.Cog):
     @app_commands.describe(question="What do you want to know?")
     @rate_limited()
     async def ask(self, interaction: discord.Interaction,
-                  question: app_commands.Range[str, 1, QUESTION_LIMIT]) -> None:
+                  question: app_commands.Range[str, 1, MAX_QUESTION_CHARS]) -> None:
         # Acknowledge first: Discord drops an interaction not answered within 3 s.
         await interaction.response.defer(thinking=True)
         answer = await self.bot.kb.ask(question, scope=interaction.guild_id or GLOBAL_SCOPE)
@@ -88,13 +88,13 @@ class Asking(commands.Cog):
         retry = self.bot.rate_limiter.hit(message.author.id)
         if retry:
             await self.bot.record(kind, message=message, input=question, outcome="rate_limited")
-            await message.reply(f"You're asking a lot at once. Please wait {retry:.0f} s and ask again.",
+            await message.reply(rate_limit_message(retry, self.bot.settings.rate_limit_per_minute),
                                 mention_author=False)
             return False
         return True
 
     async def mention(self, message: discord.Message) -> None:
-        question = strip_mentions(message.content, self.bot.user.id)[:QUESTION_LIMIT]
+        question = strip_mentions(message.content, self.bot.user.id)[:MAX_QUESTION_CHARS]
         if not question:
             await message.reply("Ask me a question after the mention, e.g. “@me what happened in Kazakhstan?”",
                                 mention_author=False)
@@ -126,7 +126,7 @@ class Asking(commands.Cog):
             return None
 
     async def follow_up(self, message: discord.Message, thread: discord.Thread) -> None:
-        question = strip_mentions(message.content, self.bot.user.id)[:QUESTION_LIMIT]
+        question = strip_mentions(message.content, self.bot.user.id)[:MAX_QUESTION_CHARS]
         if not question:
             return
         if not await self._allowed(message, "followup", question):
