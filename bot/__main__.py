@@ -1,4 +1,4 @@
-"""``python -m bot`` (and ``newsdesk run``): read settings, configure logging, then run the bot
+"""``python -m bot`` (and ``newsdesk-bot``, ``make run``): read settings, configure logging, then run the bot
 when DISCORD_TOKEN is set, else the terminal console."""
 
 from __future__ import annotations

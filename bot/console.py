@@ -17,6 +17,7 @@ from typing import TextIO
 
 from knowledge import KnowledgeBase, dates, plain
 from knowledge.answer import normalise_question
+from knowledge.embed import Embedder
 from knowledge.errors import KnowledgeError
 
 from . import render
@@ -159,8 +160,10 @@ class Console:
 
 
 async def run_console(settings: Settings, *, read_line: Callable[[], str] | None = None,
-                      out: TextIO = sys.stdout, interactive: bool | None = None) -> None:
-    async with await KnowledgeBase.open(settings.knowledge, embedder=settings.embedder) as kb:
+                      out: TextIO = sys.stdout, interactive: bool | None = None,
+                      embedder: Embedder | None = None) -> None:
+    """The console over its own knowledge base; ``embedder``: tests pass a fast one, None loads the model."""
+    async with await KnowledgeBase.open(settings.knowledge, embedder=embedder) as kb:
         existing = [p for p in settings.seeds if p.exists()]
         if existing:
             report = await kb.index_paths(existing)

@@ -10,7 +10,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from knowledge.config import KnowledgeConfig, seed_paths
-from knowledge.embed import Embedder
 from knowledge.errors import SettingsError
 
 __all__ = ["Settings", "SettingsError"]
@@ -33,8 +32,6 @@ class Settings:
     dev_guild_id: int | None = None
     rate_limit_per_minute: int = 6
     log_level: str = "INFO"
-    # Tests inject a fast deterministic embedder; None loads the real model.
-    embedder: Embedder | None = field(default=None, repr=False, compare=False)
 
     @property
     def tz(self) -> ZoneInfo:

@@ -7,7 +7,9 @@
     newsdesk docs list | docs remove ID
     newsdesk eval retrieval|qa|summaries ...
     newsdesk log export [--format csv|jsonl] [--since ...]
-    newsdesk run                         the Discord bot (or the console without a token)
+
+The Discord bot (or its console without a token) is ``newsdesk-bot`` or ``python -m bot``: the
+library never imports the bot.
 """
 
 from __future__ import annotations
@@ -23,19 +25,23 @@ import sys
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from dotenv import load_dotenv
+from tqdm import tqdm
+
+from .answer import normalise_question
 from .config import KnowledgeConfig, seed_paths
 from .db import iso, utcnow
 from .dates import MAX_BACK, parse_since
 from .errors import KnowledgeError, SettingsError
 from .models import Interaction
 from .plain import csv_cell, format_answer, format_date, indent
+from .service import KnowledgeBase, expand_paths
+from .store import Store
 
 log = logging.getLogger(__name__)
 
 
 def main(argv: list[str] | None = None) -> int:
-    from dotenv import load_dotenv
-
     # Undecodable bytes in argv arrive as lone surrogates; printed to a strict UTF-8 stream they raise.
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):
@@ -43,16 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     load_dotenv()
     args = _parser().parse_args(argv)
     if getattr(args, "question", None) is not None:
-        from .answer import normalise_question
-
         args.question = normalise_question(args.question)
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "WARNING").upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     _quiet_libraries()
-    if args.command == "run":
-        from bot.__main__ import main as run_bot
-
-        return run_bot() or 0
     try:
         config = KnowledgeConfig.from_env()
     except SettingsError as e:
@@ -121,8 +121,6 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--since", help="24h, 7d or YYYY-MM-DD")
     s.add_argument("--output", "-o", type=Path, help="file to write (default: standard output)")
     s.set_defaults(handler=cmd_log_export)
-
-    sub.add_parser("run", help="start the Discord bot (the console when DISCORD_TOKEN is not set)")
     return p
 
 
@@ -147,9 +145,7 @@ def _quiet_libraries() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
-async def _open(config: KnowledgeConfig):
-    from .service import KnowledgeBase
-
+async def _open(config: KnowledgeConfig) -> KnowledgeBase:
     return await KnowledgeBase.open(config)
 
 
@@ -166,10 +162,6 @@ async def _knowledge(config: KnowledgeConfig):
 
 
 async def cmd_index(args: argparse.Namespace, config: KnowledgeConfig) -> int:
-    from tqdm import tqdm
-
-    from .service import expand_paths
-
     paths = args.paths or seed_paths()
     files = expand_paths(paths)
     async with _knowledge(config) as kb:
@@ -235,7 +227,7 @@ async def cmd_docs_remove(args: argparse.Namespace, config: KnowledgeConfig) -> 
 
 
 async def cmd_eval_retrieval(args: argparse.Namespace, config: KnowledgeConfig) -> int:
-    from .evaluation.retrieval import evaluate_retrieval
+    from .evaluation.retrieval import evaluate_retrieval  # only `eval` needs it (a guard test reads it here)
 
     result = await evaluate_retrieval(args.dir, progress=_progress_bar("queries"))
     _print_result(result, args.json)
@@ -243,7 +235,7 @@ async def cmd_eval_retrieval(args: argparse.Namespace, config: KnowledgeConfig) 
 
 
 async def cmd_eval_qa(args: argparse.Namespace, config: KnowledgeConfig) -> int:
-    from .evaluation.qa import evaluate_qa
+    from .evaluation.qa import evaluate_qa  # only `eval` needs it (a guard test reads it here)
 
     result = await evaluate_qa(args.dir, unanswerable=args.unanswerable, progress=_progress_bar("questions"))
     _print_result(result, args.json)
@@ -251,7 +243,7 @@ async def cmd_eval_qa(args: argparse.Namespace, config: KnowledgeConfig) -> int:
 
 
 async def cmd_eval_summaries(args: argparse.Namespace, config: KnowledgeConfig) -> int:
-    from .evaluation.summaries import evaluate_summaries
+    from .evaluation.summaries import evaluate_summaries  # only `eval` needs it (a guard test reads it here)
 
     result = await asyncio.to_thread(evaluate_summaries, args.file)
     _print_result(result, args.json)
@@ -259,8 +251,6 @@ async def cmd_eval_summaries(args: argparse.Namespace, config: KnowledgeConfig) 
 
 
 async def cmd_log_export(args: argparse.Namespace, config: KnowledgeConfig) -> int:
-    from .store import Store
-
     since = parse_since(args.since, utcnow(), max_back=MAX_BACK) if args.since else None
     store = await Store.open(config.db_path, busy_timeout_s=config.db_busy_timeout_s)
     try:
@@ -311,8 +301,6 @@ def _print_result(result: dict, as_json: bool) -> None:
 def _progress_bar(unit: str):
     if not sys.stderr.isatty():
         return None
-    from tqdm import tqdm
-
     bar: dict = {}
 
     def update(done: int, total: int) -> None:

@@ -48,7 +48,7 @@ async def test_buttons_still_work_after_a_restart(world, settings):
     message = reply_of(result).message
     from bot.app import create_bot
 
-    await world.env.restart_bot(create_bot(settings))
+    await world.env.restart_bot(create_bot(settings, embedder=world.kb.embedder))
     clicked = await world.user.click(message, label="👍")
     assert "feedback" in clicked.response.content
     assert [v.outcome for v in await world.rows("feedback")] == ["up"]

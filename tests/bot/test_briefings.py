@@ -25,7 +25,7 @@ def briefings_in(channel, bot_id):
 async def start_with_briefings(world, settings, **changes):
     """Restart the bot configured to post in the world's channel (its id is known only now)."""
     configured = with_settings(settings, briefing_channel_id=world.channel.id, **changes)
-    await world.env.restart_bot(create_bot(configured))
+    await world.env.restart_bot(create_bot(configured, embedder=world.kb.embedder))
     return configured
 
 
@@ -73,7 +73,7 @@ async def test_restart_after_the_post_does_not_post_twice(world, settings):
     configured = await start_with_briefings(world, settings, briefing_time=dt.time(8, 0))
     await world.env.advance_time(8 * HOUR + 60)
     assert len(briefings_in(world.channel, world.bot.user.id)) == 1
-    await world.env.restart_bot(create_bot(configured))
+    await world.env.restart_bot(create_bot(configured, embedder=world.kb.embedder))
     await world.env.advance_time(HOUR)
     assert len(briefings_in(world.channel, world.bot.user.id)) == 1
 
@@ -83,7 +83,7 @@ async def test_missed_briefing_is_posted_once_at_start(world, settings):
     configured = await start_with_briefings(world, settings, briefing_time=dt.time(8, 0), briefing_tz="Asia/Tokyo")
     assert len(briefings_in(world.channel, world.bot.user.id)) == 1
     assert await world.kb.store.briefing_posted(world.channel.id, dt.date(2026, 1, 1))
-    await world.env.restart_bot(create_bot(configured))
+    await world.env.restart_bot(create_bot(configured, embedder=world.kb.embedder))
     assert len(briefings_in(world.channel, world.bot.user.id)) == 1
     # and the schedule goes on: next post at 08:00 Tokyo = 23:00 UTC
     await world.env.advance_time(23 * HOUR + 60)
