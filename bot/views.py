@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
+from knowledge import GLOBAL_SCOPE
 from knowledge.models import SearchHit
 
 from . import render
@@ -26,8 +27,6 @@ MORE_SOURCES_K = 12
 
 
 def scope_of(interaction: discord.Interaction) -> int:
-    from knowledge import GLOBAL_SCOPE
-
     return interaction.guild_id or GLOBAL_SCOPE
 
 

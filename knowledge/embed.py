@@ -7,6 +7,7 @@ import hashlib
 import importlib
 import logging
 import os
+import re
 import threading
 from pathlib import Path
 from typing import Protocol
@@ -66,7 +67,7 @@ class SentenceTransformerEmbedder:
         self.dim = int(self._model.get_embedding_dimension())
 
     def encode(self, texts: list[str], *, bulk: bool = False) -> np.ndarray:
-        import torch
+        import torch  # lazy, with sentence_transformers: seconds to import, the real model only
 
         with self._lock:
             self._load_locked()
@@ -90,8 +91,6 @@ class HashingEmbedder:
         self.model_id = model_id
 
     def encode(self, texts: list[str], *, bulk: bool = False) -> np.ndarray:
-        import re
-
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for i, text in enumerate(texts):
             for word in re.findall(r"\w+", text.lower()):

@@ -4,6 +4,7 @@ mentions that cannot ping, and the per-user rate limit."""
 import discord
 import pytest
 
+from bot.app import create_bot
 from bot_helpers import acknowledged_by_defer, reply_of
 from bot_helpers import ANSWER_SENTENCE, QUESTION
 
@@ -46,8 +47,6 @@ async def test_feedback_buttons_are_recorded_against_the_answer(world):
 async def test_buttons_still_work_after_a_restart(world, settings):
     result = await world.user.slash(world.channel, "ask", question=QUESTION)
     message = reply_of(result).message
-    from bot.app import create_bot
-
     await world.env.restart_bot(create_bot(settings, embedder=world.kb.embedder))
     clicked = await world.user.click(message, label="👍")
     assert "feedback" in clicked.response.content

@@ -16,6 +16,7 @@ import pytest
 from knowledge import cli
 from knowledge.dates import parse_since
 from knowledge.embed import HashingEmbedder
+from knowledge.service import KnowledgeBase
 from knowledge.store import Store
 
 SEEDS = {
@@ -38,8 +39,6 @@ def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)  # no .env of the working copy is read
 
     async def open_fast(config):
-        from knowledge.service import KnowledgeBase
-
         return await KnowledgeBase.open(config, embedder=HashingEmbedder())
 
     monkeypatch.setattr(cli, "_open", open_fast)
