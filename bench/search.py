@@ -41,7 +41,7 @@ from knowledge.chunking import embedding_key  # noqa: E402
 from knowledge.config import KnowledgeConfig  # noqa: E402
 from knowledge.embed import SentenceTransformerEmbedder  # noqa: E402
 from knowledge.evaluation.beir import read_jsonl  # noqa: E402
-from knowledge.service import GLOBAL_SCOPE, KnowledgeBase  # noqa: E402
+from knowledge.service import KnowledgeBase  # noqa: E402
 from knowledge.store import NewDocument, NewPassage, Store  # noqa: E402
 from knowledge.text import sha256  # noqa: E402
 

@@ -1,4 +1,4 @@
-"""``python -m bot`` (and ``newsdesk run``): read settings, configure logging, then run the bot
+"""``python -m bot`` (and ``newsdesk-bot``, ``make run``): read settings, configure logging, then run the bot
 when DISCORD_TOKEN is set, else the terminal console."""
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from dotenv import find_dotenv, load_dotenv
 
 from knowledge.errors import KnowledgeError
 
+from .app import create_bot
+from .console import run_console
 from .settings import Settings, SettingsError
 
 log = logging.getLogger("bot")
@@ -26,8 +28,6 @@ def configure_logging(level: str) -> None:
 
 
 async def run_bot(settings: Settings) -> None:
-    from .app import create_bot
-
     bot = create_bot(settings)
     async with bot:
         await bot.start(settings.token)
@@ -52,8 +52,6 @@ def main() -> int:
             log.info("starting the Discord bot (database %s)", settings.knowledge.db_path)
             asyncio.run(run_bot(settings))
         else:
-            from .console import run_console
-
             asyncio.run(run_console(settings))
     except KnowledgeError as e:
         # A database that cannot be opened: one line and a non-zero exit, so a supervisor sees it

@@ -11,6 +11,7 @@ import discord
 from discord.ext import commands
 
 from knowledge import KnowledgeBase
+from knowledge.embed import Embedder
 
 from .checks import RateLimiter
 from .settings import Settings
@@ -37,7 +38,8 @@ def intents() -> discord.Intents:
 
 
 class NewsdeskBot(commands.Bot):
-    def __init__(self, settings: Settings, *, kb: KnowledgeBase | None = None) -> None:
+    def __init__(self, settings: Settings, *, kb: KnowledgeBase | None = None,
+                 embedder: Embedder | None = None) -> None:
         super().__init__(
             # No prefix commands: everything is a slash command or a mention, handled by the cogs.
             command_prefix=commands.when_mentioned,
@@ -51,6 +53,7 @@ class NewsdeskBot(commands.Bot):
         self.settings = settings
         self._kb = kb
         self._owns_kb = kb is None
+        self._embedder = embedder
         self.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
         self.seed_task: asyncio.Task[None] | None = None
         self.extension_errors: dict[str, BaseException] = {}
@@ -63,7 +66,7 @@ class NewsdeskBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         if self._kb is None:
-            self._kb = await KnowledgeBase.open(self.settings.knowledge, embedder=self.settings.embedder)
+            self._kb = await KnowledgeBase.open(self.settings.knowledge, embedder=self._embedder)
             self._owns_kb = True
         for extension in EXTENSIONS:
             try:
@@ -131,7 +134,9 @@ class NewsdeskBot(commands.Bot):
                 self._kb = None
 
 
-def create_bot(settings: Settings, *, kb: KnowledgeBase | None = None) -> commands.Bot:
+def create_bot(settings: Settings, *, kb: KnowledgeBase | None = None,
+               embedder: Embedder | None = None) -> commands.Bot:
     """The bot, ready to ``start``. ``kb``: an already open knowledge base to share (the bot then
-    leaves closing it to the caller); by default the bot opens its own in ``setup_hook``."""
-    return NewsdeskBot(settings, kb=kb)
+    leaves closing it to the caller); by default the bot opens its own in ``setup_hook``, with
+    ``embedder`` (tests pass a fast deterministic one; None loads the real model)."""
+    return NewsdeskBot(settings, kb=kb, embedder=embedder)

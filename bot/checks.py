@@ -58,6 +58,12 @@ class InFlight:
             self._keys.discard(key)
 
 
+def rate_limit_message(retry_after: float, per_minute: int) -> str:
+    """What a rate-limited user reads, after a slash command or a mention alike."""
+    return (f"You're asking a lot at once. Please wait {retry_after:.0f} s and try again "
+            f"(limit: {per_minute} per minute).")
+
+
 def is_moderator(member: discord.abc.User, moderator_role: str | None) -> bool:
     """Manage Server always counts; otherwise a role named ``moderator_role`` (case-insensitive)."""
     if not isinstance(member, discord.Member):

@@ -15,11 +15,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-from knowledge import KnowledgeBase, plain
+from knowledge import KnowledgeBase, dates, plain
 from knowledge.answer import normalise_question
+from knowledge.embed import Embedder
 from knowledge.errors import KnowledgeError
 
-from . import render, schedule
+from . import render
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -114,7 +115,7 @@ class Console:
     async def brief(self, since: str) -> None:
         now = dt.datetime.now(dt.timezone.utc)
         # The same parser and limits as /brief: an unreadable or absurd window is an InvalidInput.
-        start = schedule.parse_since(since or None, now, self.settings.tz)
+        start = dates.parse_since(since or None, now, self.settings.tz)
         briefing = await self.kb.brief(since=start, scope=None, max_words=self.settings.briefing_max_words)
         await self.kb.log_interaction("brief", input=since or "24h", outcome="empty" if briefing.empty else "posted",
                                       answer=briefing.text)
@@ -155,14 +156,14 @@ class Console:
             self.say("usage: doc add PATH | doc list [PAGE] | doc remove ID")
 
     async def stats(self) -> None:
-        now = dt.datetime.now(dt.timezone.utc)
-        raw = await self.kb.store.interaction_stats(since=now - dt.timedelta(days=7))
-        self.say(render.stats_text(render.Stats(days=7, **raw)))
+        self.say(render.stats_text(await self.kb.store.interaction_stats(days=7)))
 
 
 async def run_console(settings: Settings, *, read_line: Callable[[], str] | None = None,
-                      out: TextIO = sys.stdout, interactive: bool | None = None) -> None:
-    async with await KnowledgeBase.open(settings.knowledge, embedder=settings.embedder) as kb:
+                      out: TextIO = sys.stdout, interactive: bool | None = None,
+                      embedder: Embedder | None = None) -> None:
+    """The console over its own knowledge base; ``embedder``: tests pass a fast one, None loads the model."""
+    async with await KnowledgeBase.open(settings.knowledge, embedder=embedder) as kb:
         existing = [p for p in settings.seeds if p.exists()]
         if existing:
             report = await kb.index_paths(existing)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import discord
 
-from knowledge.models import Answer, Briefing, Citation, Document, SearchHit, Story
+from knowledge.models import Answer, Briefing, Citation, Document, SearchHit, Story, UsageStats
 from knowledge.plain import format_date
 
 # Discord's documented limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
@@ -395,20 +395,7 @@ def document_removed(doc: Document) -> str:
 
 # ---------------------------------------------------------------------------- stats
 
-@dataclass(frozen=True)
-class Stats:
-    questions_per_day: list[tuple[str, int]]    # (YYYY-MM-DD, questions), oldest first
-    questions: int
-    refusals: int
-    thumbs_up: int
-    thumbs_down: int
-    unanswered: list[tuple[str, int]]           # (question, times asked), most frequent first
-    denied: int = 0
-    days: int = 7
-
-    @property
-    def refusal_rate(self) -> float:
-        return self.refusals / self.questions if self.questions else 0.0
+Stats = UsageStats  # what Store.interaction_stats returns, rendered as is
 
 
 def stats_embed(stats: Stats) -> discord.Embed:

@@ -1,14 +1,12 @@
 """Pure date arithmetic for briefings: which day a scheduled post belongs to, whether a missed one
-is due at start, and what ``/brief since:`` means."""
+is due at start. What ``/brief since:`` means is ``knowledge.dates.parse_since``, shared with the
+console and ``newsdesk brief``."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from knowledge import dates
-
 DEFAULT_WINDOW = dt.timedelta(hours=24)
-MAX_SINCE = dt.timedelta(days=366)
 
 
 def local_day(now: dt.datetime, tz: dt.tzinfo) -> dt.date:
@@ -34,9 +32,3 @@ def briefing_window_start(now: dt.datetime, last_post: dt.datetime | None) -> dt
         return now - DEFAULT_WINDOW
     return last_post
 
-
-def parse_since(text: str | None, now: dt.datetime, tz: dt.tzinfo = dt.timezone.utc) -> dt.datetime:
-    """``/brief since:``: empty -> 24 hours ago; ``12h``, ``3d``, ``1w``; or a date ``YYYY-MM-DD``
-    (midnight in the briefing time zone), one year back at most. Raises ValueError (``InvalidInput``)
-    with a user-readable message. The one parser of ``knowledge.dates``, shared with the CLI."""
-    return dates.parse_since(text, now, tz, max_back=MAX_SINCE)

@@ -9,8 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from knowledge.config import KnowledgeConfig
-from knowledge.embed import Embedder
+from knowledge.config import KnowledgeConfig, seed_paths
 from knowledge.errors import SettingsError
 
 __all__ = ["Settings", "SettingsError"]
@@ -33,8 +32,6 @@ class Settings:
     dev_guild_id: int | None = None
     rate_limit_per_minute: int = 6
     log_level: str = "INFO"
-    # Tests inject a fast deterministic embedder; None loads the real model.
-    embedder: Embedder | None = field(default=None, repr=False, compare=False)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -58,14 +55,13 @@ class Settings:
             ZoneInfo(tz)
         except (ZoneInfoNotFoundError, ValueError, OSError) as e:  # OSError: "Europe" is a folder of zones
             raise SettingsError(f"BRIEFING_TZ: unknown time zone {tz[:40]!r} (use an IANA name like Europe/Paris)") from e
-        seeds = get("NEWSDESK_SEEDS") or "seeds"
         log_level = (get("LOG_LEVEL") or "INFO").upper()
         if log_level not in _LOG_LEVELS:
             raise SettingsError(f"LOG_LEVEL: expected one of {', '.join(_LOG_LEVELS)}, got {log_level[:40]!r}")
         return cls(
             token=get("DISCORD_TOKEN"),
             knowledge=KnowledgeConfig.from_env(env),
-            seeds=tuple(Path(p) for p in seeds.split(os.pathsep) if p.strip()),
+            seeds=seed_paths(env),
             briefing_channel_id=_int(get("BRIEFING_CHANNEL_ID"), "BRIEFING_CHANNEL_ID"),
             briefing_time=_time(get("BRIEFING_TIME") or "08:00"),
             briefing_tz=tz,

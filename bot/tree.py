@@ -16,7 +16,7 @@ from knowledge.errors import KnowledgeError
 from knowledge.ingest import strip_credentials
 
 from . import render
-from .checks import Busy, NotInGuild, NotModerator, RateLimited
+from .checks import Busy, NotInGuild, NotModerator, RateLimited, rate_limit_message
 
 if TYPE_CHECKING:
     from .app import NewsdeskBot
@@ -81,8 +81,7 @@ class NewsdeskTree(app_commands.CommandTree):
             message = f"Only moderators ({who}Manage Server) can do that."
             outcome, log_kind = "denied", "denied"
         elif isinstance(original, RateLimited):
-            message = (f"You're asking a lot at once. Please wait {original.retry_after:.0f} s and try again "
-                       f"(limit: {self.client.settings.rate_limit_per_minute} per minute).")
+            message = rate_limit_message(original.retry_after, self.client.settings.rate_limit_per_minute)
             outcome, log_kind = "rate_limited", kind
         elif isinstance(original, Busy):
             message = str(original)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
+from knowledge import GLOBAL_SCOPE
 from knowledge.models import SearchHit
 
 from . import render
@@ -27,8 +28,6 @@ MORE_SOURCES_K = 12
 
 
 def scope_of(interaction: discord.Interaction) -> int:
-    from knowledge import GLOBAL_SCOPE
-
     return interaction.guild_id or GLOBAL_SCOPE
 
 
@@ -89,7 +88,7 @@ class MoreSourcesButton(discord.ui.DynamicItem[discord.ui.Button], template=r"nd
         bot: NewsdeskBot = interaction.client  # type: ignore[assignment]
         await interaction.response.defer(ephemeral=True, thinking=True)  # search may take over a second
         row = await bot.kb.store.interaction(self.row_id)
-        question = (row or {}).get("input") or ""
+        question = (row.input if row else None) or ""
         if not question and interaction.message and interaction.message.embeds:
             question = interaction.message.embeds[0].title or ""
         hits = await bot.kb.search(question, k=MORE_SOURCES_K, scope=scope_of(interaction)) if question else []

@@ -226,7 +226,7 @@ _ANSWERABLE_BIAS = -0.728
 
 
 def answerability(e: Evidence) -> float:
-    z = _ANSWERABLE_BIAS + sum(w * x for w, x in zip(_ANSWERABLE_COEF, e.features()))
+    z = _ANSWERABLE_BIAS + sum(w * x for w, x in zip(_ANSWERABLE_COEF, e.features(), strict=True))
     return 1.0 / (1.0 + math.exp(-z))
 
 

@@ -7,7 +7,9 @@
     newsdesk docs list | docs remove ID
     newsdesk eval retrieval|qa|summaries ...
     newsdesk log export [--format csv|jsonl] [--since ...]
-    newsdesk run                         the Discord bot (or the console without a token)
+
+The Discord bot (or its console without a token) is ``newsdesk-bot`` or ``python -m bot``: the
+library never imports the bot.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
-import datetime as dt
+import dataclasses
 import json
 import logging
 import os
@@ -23,17 +25,23 @@ import sys
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from .config import KnowledgeConfig
-from .dates import parse_since as _parse_since
+from dotenv import load_dotenv
+from tqdm import tqdm
+
+from .answer import normalise_question
+from .config import KnowledgeConfig, seed_paths
+from .db import iso, utcnow
+from .dates import MAX_BACK, parse_since
 from .errors import KnowledgeError, SettingsError
+from .models import Interaction
 from .plain import csv_cell, format_answer, format_date, indent
+from .service import KnowledgeBase, expand_paths
+from .store import Store
 
 log = logging.getLogger(__name__)
 
 
 def main(argv: list[str] | None = None) -> int:
-    from dotenv import load_dotenv
-
     # Undecodable bytes in argv arrive as lone surrogates; printed to a strict UTF-8 stream they raise.
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):
@@ -41,16 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     load_dotenv()
     args = _parser().parse_args(argv)
     if getattr(args, "question", None) is not None:
-        from .answer import normalise_question
-
         args.question = normalise_question(args.question)
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "WARNING").upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     _quiet_libraries()
-    if args.command == "run":
-        from bot.__main__ import main as run_bot
-
-        return run_bot() or 0
     try:
         config = KnowledgeConfig.from_env()
     except SettingsError as e:
@@ -119,8 +121,6 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--since", help="24h, 7d or YYYY-MM-DD")
     s.add_argument("--output", "-o", type=Path, help="file to write (default: standard output)")
     s.set_defaults(handler=cmd_log_export)
-
-    sub.add_parser("run", help="start the Discord bot (the console when DISCORD_TOKEN is not set)")
     return p
 
 
@@ -145,9 +145,7 @@ def _quiet_libraries() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
-async def _open(config: KnowledgeConfig):
-    from .service import KnowledgeBase
-
+async def _open(config: KnowledgeConfig) -> KnowledgeBase:
     return await KnowledgeBase.open(config)
 
 
@@ -160,21 +158,11 @@ async def _knowledge(config: KnowledgeConfig):
         await kb.close()
 
 
-def parse_since(value: str, *, now: dt.datetime | None = None) -> dt.datetime:
-    """``24h``, ``90m``, ``7d``, ``2w`` or an ISO date/time (UTC unless it says); an ``InvalidInput``
-    (a KnowledgeError) otherwise. The parser the bot's ``/brief`` uses too."""
-    return _parse_since(value, now or dt.datetime.now(dt.timezone.utc))
-
-
 # ---------------------------------------------------------------------------- commands
 
 
 async def cmd_index(args: argparse.Namespace, config: KnowledgeConfig) -> int:
-    from tqdm import tqdm
-
-    from .service import expand_paths
-
-    paths = args.paths or [os.environ.get("NEWSDESK_SEEDS", "seeds")]
+    paths = args.paths or seed_paths()
     files = expand_paths(paths)
     async with _knowledge(config) as kb:
         with tqdm(total=len(files), unit="file", file=sys.stderr, disable=not files) as bar:
@@ -212,7 +200,7 @@ async def cmd_ask(args: argparse.Namespace, config: KnowledgeConfig) -> int:
 
 
 async def cmd_brief(args: argparse.Namespace, config: KnowledgeConfig) -> int:
-    since = parse_since(args.since)
+    since = parse_since(args.since, utcnow())  # the parser and limits of /brief
     async with _knowledge(config) as kb:
         briefing = await kb.brief(since=since, max_words=args.words, by="published" if args.published else "added")
     print(briefing.text)
@@ -239,7 +227,7 @@ async def cmd_docs_remove(args: argparse.Namespace, config: KnowledgeConfig) -> 
 
 
 async def cmd_eval_retrieval(args: argparse.Namespace, config: KnowledgeConfig) -> int:
-    from .evaluation.retrieval import evaluate_retrieval
+    from .evaluation.retrieval import evaluate_retrieval  # only `eval` needs it (a guard test reads it here)
 
     result = await evaluate_retrieval(args.dir, progress=_progress_bar("queries"))
     _print_result(result, args.json)
@@ -247,7 +235,7 @@ async def cmd_eval_retrieval(args: argparse.Namespace, config: KnowledgeConfig) 
 
 
 async def cmd_eval_qa(args: argparse.Namespace, config: KnowledgeConfig) -> int:
-    from .evaluation.qa import evaluate_qa
+    from .evaluation.qa import evaluate_qa  # only `eval` needs it (a guard test reads it here)
 
     result = await evaluate_qa(args.dir, unanswerable=args.unanswerable, progress=_progress_bar("questions"))
     _print_result(result, args.json)
@@ -255,7 +243,7 @@ async def cmd_eval_qa(args: argparse.Namespace, config: KnowledgeConfig) -> int:
 
 
 async def cmd_eval_summaries(args: argparse.Namespace, config: KnowledgeConfig) -> int:
-    from .evaluation.summaries import evaluate_summaries
+    from .evaluation.summaries import evaluate_summaries  # only `eval` needs it (a guard test reads it here)
 
     result = await asyncio.to_thread(evaluate_summaries, args.file)
     _print_result(result, args.json)
@@ -263,9 +251,7 @@ async def cmd_eval_summaries(args: argparse.Namespace, config: KnowledgeConfig) 
 
 
 async def cmd_log_export(args: argparse.Namespace, config: KnowledgeConfig) -> int:
-    from .store import Store
-
-    since = parse_since(args.since) if args.since else None
+    since = parse_since(args.since, utcnow(), max_back=MAX_BACK) if args.since else None
     store = await Store.open(config.db_path, busy_timeout_s=config.db_busy_timeout_s)
     try:
         rows = await store.interactions(since=since)
@@ -278,18 +264,17 @@ async def cmd_log_export(args: argparse.Namespace, config: KnowledgeConfig) -> i
     try:
         if args.format == "jsonl":
             for row in rows:
-                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+                out.write(json.dumps(_exported(row), ensure_ascii=False) + "\n")
         else:
-            fields = ["id", "at", "guild_id", "channel_id", "user_id", "kind", "input", "outcome", "answer",
-                      "passage_ids", "scores", "latency_ms", "ref_id"]
+            fields = [f.name for f in dataclasses.fields(Interaction)]
             writer = csv.DictWriter(out, fieldnames=fields, extrasaction="ignore")
             writer.writeheader()
             for row in rows:
                 # Cells a spreadsheet would run as a formula (=HYPERLINK(...) typed as a question)
                 # are neutralised; JSONL stays raw, it is read by programs.
                 writer.writerow({key: csv_cell(value) for key, value in
-                                 {**row, "passage_ids": json.dumps(row["passage_ids"]),
-                                  "scores": json.dumps(row["scores"])}.items()})
+                                 {**_exported(row), "passage_ids": json.dumps(row.passage_ids),
+                                  "scores": json.dumps(row.scores)}.items()})
     finally:
         if args.output:
             out.close()
@@ -298,6 +283,11 @@ async def cmd_log_export(args: argparse.Namespace, config: KnowledgeConfig) -> i
 
 
 # ---------------------------------------------------------------------------- output
+
+
+def _exported(row: Interaction) -> dict:
+    """An interaction-log row as exported: the time as stored (UTC ISO), the rest as it is."""
+    return {**dataclasses.asdict(row), "at": iso(row.at)}
 
 
 def _print_result(result: dict, as_json: bool) -> None:
@@ -311,8 +301,6 @@ def _print_result(result: dict, as_json: bool) -> None:
 def _progress_bar(unit: str):
     if not sys.stderr.isatty():
         return None
-    from tqdm import tqdm
-
     bar: dict = {}
 
     def update(done: int, total: int) -> None:

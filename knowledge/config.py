@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import ipaddress
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -65,6 +66,13 @@ class KnowledgeConfig:
         if get("NEWSDESK_FETCH_ALLOW"):
             config = replace(config, fetch_allow=_fetch_allow(get("NEWSDESK_FETCH_ALLOW")))
         return config
+
+
+def seed_paths(env: Mapping[str, str] | None = None) -> tuple[Path, ...]:
+    """The seed folders or files: ``NEWSDESK_SEEDS``, several joined by the path separator (``:``,
+    ``;`` on Windows) like ``PATH``; ``seeds`` when unset. For the bot and ``newsdesk index`` alike."""
+    value = (os.environ if env is None else env).get("NEWSDESK_SEEDS") or ""
+    return tuple(Path(p.strip()) for p in value.split(os.pathsep) if p.strip()) or (Path("seeds"),)
 
 
 def _model(value: str) -> str:

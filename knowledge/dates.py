@@ -181,15 +181,19 @@ def parse_date_intent(question: str, *, now: dt.datetime | dt.date) -> DateInten
 # ---------------------------------------------------------------------------- "since" windows
 
 DEFAULT_SINCE = dt.timedelta(hours=24)
-# Far enough for any real window, and well inside what datetime can subtract from now.
-_MAX_BACK = dt.timedelta(days=365 * 100)
+# How far back a briefing may reach, the same for /brief, the console and `newsdesk brief`: a
+# "briefing" of more than a year is the whole collection, not news.
+BRIEFING_MAX_BACK = dt.timedelta(days=366)
+# For `newsdesk log export`: far enough for any real window, and well inside what datetime can
+# subtract from now.
+MAX_BACK = dt.timedelta(days=365 * 100)
 _DURATION = re.compile(r"\s*(\d{1,12})\s*(m|mins?|minutes?|h|hours?|d|days?|w|weeks?)\s*", re.IGNORECASE)
 _UNITS = {"m": dt.timedelta(minutes=1), "h": dt.timedelta(hours=1), "d": dt.timedelta(days=1),
           "w": dt.timedelta(weeks=1)}
 
 
 def parse_since(text: str | None, now: dt.datetime, tz: dt.tzinfo = dt.timezone.utc, *,
-                max_back: dt.timedelta | None = None) -> dt.datetime:
+                max_back: dt.timedelta = BRIEFING_MAX_BACK) -> dt.datetime:
     """The start of a "since" window, for ``newsdesk brief --since``, ``log export --since``, the
     console's ``brief`` and the bot's ``/brief since:``: empty is 24 hours ago; ``90m``, ``12h``,
     ``3 days``, ``1w``; an ISO date (midnight in ``tz``) or date and time (in ``tz`` unless it
@@ -197,7 +201,7 @@ def parse_since(text: str | None, now: dt.datetime, tz: dt.tzinfo = dt.timezone.
     message a user can act on otherwise: never an OverflowError for ``99999999999d``."""
     if text is None or not text.strip():
         return now - DEFAULT_SINCE
-    limit = min(max_back or _MAX_BACK, _MAX_BACK)
+    limit = min(max_back, MAX_BACK)
     m = _DURATION.fullmatch(text)
     if m:
         amount, unit = int(m.group(1)), m.group(2)[0].lower()

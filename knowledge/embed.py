@@ -8,6 +8,7 @@ import hashlib
 import importlib
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -170,7 +171,7 @@ class SentenceTransformerEmbedder(GatedEmbedder):
             gc.freeze()
 
     def _encode_batch(self, texts: list[str], *, bulk: bool) -> np.ndarray:
-        import torch
+        import torch  # lazy, with sentence_transformers: seconds to import, the real model only
 
         torch.set_num_threads(self._index_threads if bulk else self._query_threads)
         with torch.inference_mode():
@@ -189,8 +190,6 @@ class HashingEmbedder:
         self.model_id = model_id
 
     def encode(self, texts: list[str], *, bulk: bool = False) -> np.ndarray:
-        import re
-
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for i, text in enumerate(texts):
             for word in re.findall(r"\w+", text.lower()):

@@ -42,14 +42,6 @@ class FetchError(KnowledgeError):
     """A URL could not be fetched (network error, bad status, wrong content type)."""
 
 
-class IndexingError(KnowledgeError):
-    """Several files failed in one batch; ``errors`` holds each file's own error."""
-
-    def __init__(self, errors: list[KnowledgeError]) -> None:
-        super().__init__("; ".join(str(e) for e in errors))
-        self.errors = errors
-
-
 class DatabaseError(KnowledgeError):
     """The database cannot be opened, read or written: damaged, full, locked by another process,
     read-only, or of a newer schema than this code knows."""

@@ -101,5 +101,39 @@ class IndexReport:
     added: list[Document] = field(default_factory=list)
     updated: list[Document] = field(default_factory=list)
     unchanged: list[Document] = field(default_factory=list)
-    removed: list[Document] = field(default_factory=list)
     errors: list[Exception] = field(default_factory=list)  # KnowledgeError per failed file
+
+
+@dataclass(frozen=True)
+class Interaction:
+    """One row of the interaction log: what was asked or done, by whom, and how it ended."""
+    id: int
+    at: dt.datetime             # UTC
+    guild_id: int | None
+    channel_id: int | None
+    user_id: int | None
+    kind: str                   # ask, mention, followup, brief, doc_add, doc_remove, feedback, denied, ...
+    input: str | None
+    outcome: str | None         # answered, abstained, denied, error: ..., up, down, ...
+    answer: str | None
+    passage_ids: list[int]      # the passages cited (or offered, on a refusal)
+    scores: list[float]
+    latency_ms: float | None
+    ref_id: int | None          # e.g. the interaction a feedback row is about
+
+
+@dataclass(frozen=True)
+class UsageStats:
+    """Usage over the last ``days`` days (/stats, the console's ``stats``)."""
+    questions_per_day: list[tuple[str, int]]    # (YYYY-MM-DD, questions), oldest first
+    questions: int
+    refusals: int
+    thumbs_up: int
+    thumbs_down: int
+    unanswered: list[tuple[str, int]]           # (question, times asked), most frequent first
+    denied: int = 0                             # refused moderator actions
+    days: int = 7
+
+    @property
+    def refusal_rate(self) -> float:
+        return self.refusals / self.questions if self.questions else 0.0

@@ -15,12 +15,14 @@ import sqlite3
 import stat
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from . import chunking, ingest, retrieval
+from .answer import answer_question, normalise_question
+from .briefing import build_briefing
 from .config import KnowledgeConfig
 from .embed import Embedder, SentenceTransformerEmbedder
 from .errors import (DatabaseError, DocumentNotFound, DuplicateDocument, EmptyDocument, FileTooLarge,
@@ -239,7 +241,7 @@ class KnowledgeBase:
         if not item.text or not item.text.strip():
             raise EmptyDocument(f"{name}: the text is empty")
         if len(item.text.encode("utf-8")) > self.config.max_file_bytes:
-            raise FileTooLarge(f"{name}: the text is over the {_mb(self.config.max_file_bytes)} limit")
+            raise FileTooLarge(f"{name}: the text is over the {ingest.mb(self.config.max_file_bytes)} limit")
         parsed = ingest.parse_text(item.text, title=item.title)
         if item.source or item.published:
             parsed = ingest.with_metadata(parsed, source=item.source, published=item.published)
@@ -360,23 +362,17 @@ class KnowledgeBase:
 
     async def search(self, query: str, *, k: int = 10, scope: Scope = None,
                      date_from: dt.date | None = None, date_to: dt.date | None = None) -> list[SearchHit]:
-        from .answer import normalise_question
-
         return await retrieval.search(self, normalise_question(query), k=k, scope=scope, date_from=date_from,
                                       date_to=date_to)
 
     async def ask(self, question: str, *, scope: Scope = None, history: Sequence[str] | None = None,
                   now: dt.datetime | None = None) -> Answer:
-        from .answer import answer_question
-
         started = time.perf_counter()
         answer = await answer_question(self, question, scope=scope, history=list(history or []), now=now or utcnow())
         return _with_latency(answer, (time.perf_counter() - started) * 1000)
 
     async def brief(self, *, since: dt.datetime, until: dt.datetime | None = None, scope: Scope = None,
                     max_words: int = 350, by: str = "added") -> Briefing:
-        from .briefing import build_briefing
-
         return await build_briefing(self, since=since, until=until or utcnow(), scope=scope,
                                     max_words=max_words, by=by)
 
@@ -476,8 +472,6 @@ def _display_title(first_paragraph: str, fallback: str) -> str:
 
 
 def _with_latency(answer: Answer, ms: float) -> Answer:
-    from dataclasses import replace
-
     return replace(answer, latency_ms=round(ms, 1))
 
 
@@ -485,10 +479,6 @@ def _visible(doc: Document, scope: Scope) -> bool:
     if scope is None:
         return True
     return doc.guild_id is None or (scope != GLOBAL_SCOPE and doc.guild_id == scope)
-
-
-def _mb(n: int) -> str:
-    return f"{n / 1024 / 1024:.1f} MB"
 
 
 def expand_paths(paths: Iterable[Path | str]) -> list[Path]:

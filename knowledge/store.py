@@ -1,4 +1,6 @@
-"""All SQL of newsdesk lives here: one SQLite file, one long-lived aiosqlite connection.
+"""All SQL of newsdesk lives here, in ``store_log`` (the interaction log and briefing posts) and in
+``db`` (opening, migrating, transactions): one SQLite file, one long-lived aiosqlite connection, rows
+read by column name (``sqlite3.Row``).
 
 Migrations are an append-only list applied by ``PRAGMA user_version``, each in one transaction:
 never edit an applied migration, add a new one. Writes of one document happen in one transaction,
@@ -7,30 +9,20 @@ so a crash never leaves half a document indexed.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import json
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
-import aiosqlite
 import numpy as np
 
-from .errors import DatabaseError
+from .db import MAX_ID, iso, parse_ts, storable, utcnow, valid_id
 from .models import Document, Passage
+from .store_log import InteractionLog
 
 log = logging.getLogger(__name__)
 
-# How long a write waits for another process's write transaction (a `newsdesk index` beside the
-# bot) before giving up with "the database is busy".
-DEFAULT_BUSY_TIMEOUT_S = 30.0
-# SQLite INTEGER range: a larger id (a typo of 20 digits) matches no row, and binding it raises
-# OverflowError.
-_MAX_ID = 2**63 - 1
 
 MIGRATIONS: list[str] = [
     # 1: documents, passages, vectors, full-text index
@@ -123,21 +115,6 @@ MIGRATIONS: list[str] = [
 ]
 
 
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
-
-
-def _iso(ts: dt.datetime) -> str:
-    if ts.tzinfo is None:
-        ts = ts.replace(tzinfo=dt.timezone.utc)
-    return ts.astimezone(dt.timezone.utc).isoformat(timespec="microseconds")
-
-
-def _parse_ts(value: str) -> dt.datetime:
-    ts = dt.datetime.fromisoformat(value)
-    return ts if ts.tzinfo else ts.replace(tzinfo=dt.timezone.utc)
-
-
 def scope_clause(scope: int | None, column: str = "d.guild_id") -> tuple[str, list]:
     """SQL for a scope: None = every document (CLI, admin), 0 = global documents only,
     a guild id = global documents plus that guild's own."""
@@ -183,18 +160,30 @@ class NewDocument:
     published_precision: str = "day"
 
 
+# Named, not numbered: a query adds what it needs (a passage count, a scope key) beside these.
 _DOC_COLUMNS = ("d.id, d.title, d.source, d.published, d.author, d.guild_id, d.origin, d.content_hash, d.added_at,"
                 " d.words, d.published_precision")
-_NDOC = 11
+# Subquery for a document's passage count, read as row["passages"].
+_PASSAGE_COUNT = "(SELECT COUNT(*) FROM passages p WHERE p.document_id = d.id) AS passages"
 
 
-def _document(row: Sequence, passages: int = 0) -> Document:
+def _document(row: sqlite3.Row, passages: int = 0) -> Document:
     return Document(
-        id=row[0], title=row[1], source=row[2],
-        published=dt.date.fromisoformat(row[3]) if row[3] else None,
-        author=row[4], guild_id=row[5], origin=row[6], content_hash=row[7],
-        added_at=_parse_ts(row[8]), words=row[9], passages=passages, published_precision=row[10],
+        id=row["id"], title=row["title"], source=row["source"],
+        published=dt.date.fromisoformat(row["published"]) if row["published"] else None,
+        author=row["author"], guild_id=row["guild_id"], origin=row["origin"], content_hash=row["content_hash"],
+        added_at=parse_ts(row["added_at"]), words=row["words"], passages=passages,
+        published_precision=row["published_precision"],
     )
+
+
+_PASSAGE_COLUMNS = "p.document_id, p.ordinal, p.paragraph_index, p.char_start, p.char_end, p.text AS passage_text"
+
+
+def _passage(row: sqlite3.Row, passage_id: int) -> Passage:
+    return Passage(id=passage_id, document_id=row["document_id"], ordinal=row["ordinal"],
+                   paragraph_index=row["paragraph_index"], char_start=row["char_start"], char_end=row["char_end"],
+                   text=row["passage_text"])
 
 
 def inserted_document(doc: NewDocument, doc_id: int, passages: int, added_at: dt.datetime) -> Document:
@@ -203,132 +192,39 @@ def inserted_document(doc: NewDocument, doc_id: int, passages: int, added_at: dt
     return Document(
         id=doc_id, title=doc.title, source=doc.source, published=doc.published, author=doc.author,
         guild_id=doc.guild_id, origin=doc.origin, content_hash=doc.content_hash,
-        added_at=_parse_ts(_iso(added_at)), passages=passages, words=doc.words,
+        added_at=parse_ts(iso(added_at)), passages=passages, words=doc.words,
         published_precision=doc.published_precision,
     )
 
 
-class Store:
-    def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
-        self._conn = conn
-        self.path = path
+class Store(InteractionLog):
+    """Documents, passages, vectors and the full-text index; the interaction log and briefing posts
+    come from ``InteractionLog``, opening and transactions from ``db.Database``."""
 
-    @classmethod
-    async def open(cls, path: Path | str, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> "Store":
-        """Open (creating when missing) and migrate the database. Any failure is a ``DatabaseError``
-        naming the file and the cause, and leaves no connection open: aiosqlite's worker thread is
-        not a daemon, so one left open keeps a failed process alive for ever."""
-        path = Path(path)
-        memory = str(path) == ":memory:"
-        if not memory:
-            await asyncio.to_thread(_check_path, path)
-        # isolation_level=None: we issue BEGIN/COMMIT ourselves, one transaction per document.
-        conn = aiosqlite.connect(str(path), isolation_level=None)
-        try:
-            await conn
-        except sqlite3.Error as e:
-            await _stopped(conn)
-            raise DatabaseError(f"cannot open the database {path}: {_cause(e)}") from e
-        try:
-            # Each PRAGMA's cursor is closed at once: an open cursor that still holds a row (journal_mode,
-            # busy_timeout return one) keeps its statement "in progress" and the next COMMIT fails.
-            # busy_timeout first: the other PRAGMAs may already need a lock another process holds.
-            async with conn.execute(f"PRAGMA busy_timeout={max(0, int(busy_timeout_s * 1000))}"):
-                pass
-            store = cls(conn, path)
-            # Before anything writes (journal_mode=WAL rewrites the header): a newer schema is left as it is.
-            await store._check_version()
-            for pragma in ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON"):
-                async with conn.execute(pragma):
-                    pass
-            await store.migrate()
-        except BaseException as e:
-            await conn.close()
-            if isinstance(e, (sqlite3.Error, DatabaseError)):
-                cause = _cause(e) if isinstance(e, sqlite3.Error) else str(e)
-                raise DatabaseError(f"cannot open the database {path}: {cause}") from e
-            raise
-        return store
-
-    async def close(self) -> None:
-        await self._conn.close()
-
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """One write transaction. A database error (full disk, locked by another process, read-only)
-        becomes a ``DatabaseError`` the caller can show; the transaction is rolled back only when
-        SQLite has not already done so itself (it does on SQLITE_FULL, and a second ROLLBACK would
-        raise "no transaction is active" and hide the real error)."""
-        try:
-            await self._conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as e:
-            raise _database_error(e) from e
-        try:
-            yield self._conn
-            await self._conn.execute("COMMIT")
-        except BaseException as e:
-            await self._rollback()
-            if isinstance(e, sqlite3.Error):
-                raise _database_error(e) from e
-            raise
-
-    async def _rollback(self) -> None:
-        if not self._conn.in_transaction:
-            return
-        try:
-            await self._conn.execute("ROLLBACK")
-        except sqlite3.Error as e:  # the error being raised matters more than this one
-            log.warning("rollback failed: %s", e)
-
-    async def _check_version(self) -> int:
-        version = await self.schema_version()
-        if version > len(MIGRATIONS):
-            # Refused, not used: this code would write rows a newer schema does not expect.
-            raise DatabaseError(f"its schema version is {version}, newer than this newsdesk knows "
-                                f"({len(MIGRATIONS)}); upgrade newsdesk or use another database")
-        return version
-
-    async def migrate(self) -> None:
-        version = await self._check_version()
-        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-            log.info("applying migration %d", number)
-            async with self.transaction() as conn:
-                for statement in _statements(script):
-                    await conn.execute(statement)
-                await conn.execute(f"PRAGMA user_version = {number}")
-
-    async def schema_version(self) -> int:
-        async with self._conn.execute("PRAGMA user_version") as cur:
-            return (await cur.fetchone())[0]
+    migrations = MIGRATIONS
 
     # ----------------------------------------------------------------- documents
 
-    async def find_by_hash(self, content_hash: str, guild_id: int | None) -> Document | None:
-        sql = f"SELECT {_DOC_COLUMNS} FROM documents d WHERE d.content_hash = ? AND IFNULL(d.guild_id, 0) = ?"
-        async with self._conn.execute(sql, (content_hash, guild_id or 0)) as cur:
-            row = await cur.fetchone()
-        return _document(row) if row else None
-
     async def find_by_hashes(self, keys: Iterable[tuple[str, int | None]]) -> dict[tuple[str, int], Document]:
-        """``find_by_hash`` for many (content hash, guild id) pairs in one query per 500 hashes; keyed
+        """The documents of many (content hash, guild id) pairs in one query per 500 hashes; keyed
         by (hash, guild id or 0)."""
         wanted = {(h, g or 0) for h, g in keys}
         hashes = sorted({h for h, _ in wanted})
         found: dict[tuple[str, int], Document] = {}
         for i in range(0, len(hashes), 500):
             chunk = hashes[i:i + 500]
-            sql = (f"SELECT {_DOC_COLUMNS}, IFNULL(d.guild_id, 0) FROM documents d"
+            sql = (f"SELECT {_DOC_COLUMNS}, IFNULL(d.guild_id, 0) AS scope FROM documents d"
                    f" WHERE d.content_hash IN ({','.join('?' * len(chunk))})")
             async with self._conn.execute(sql, chunk) as cur:
                 for row in await cur.fetchall():
-                    key = (row[7], row[_NDOC])
+                    key = (row["content_hash"], row["scope"])
                     if key in wanted:
-                        found[key] = _document(row[:_NDOC])
+                        found[key] = _document(row)
         return found
 
     async def find_by_origin(self, origin: str, guild_id: int | None) -> Document | None:
         sql = f"SELECT {_DOC_COLUMNS} FROM documents d WHERE d.origin = ? AND IFNULL(d.guild_id, 0) = ? ORDER BY d.id DESC"
-        async with self._conn.execute(sql, (_storable(origin), guild_id or 0)) as cur:
+        async with self._conn.execute(sql, (storable(origin), guild_id or 0)) as cur:
             row = await cur.fetchone()
         return _document(row) if row else None
 
@@ -358,13 +254,14 @@ class Store:
             async with conn.execute(
                 "INSERT INTO documents (title, source, published, published_precision, author, guild_id, origin,"
                 " content_hash, text, words, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                " RETURNING id, (SELECT IFNULL(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'passages')",
-                (_storable(doc.title), _storable(doc.source), doc.published.isoformat() if doc.published else None,
-                 doc.published_precision, _storable(doc.author),
-                 doc.guild_id, _storable(doc.origin), doc.content_hash, doc.text, doc.words,
-                 _iso(added_at or utcnow())),
+                " RETURNING id, (SELECT IFNULL(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'passages') AS last",
+                (storable(doc.title), storable(doc.source), doc.published.isoformat() if doc.published else None,
+                 doc.published_precision, storable(doc.author),
+                 doc.guild_id, storable(doc.origin), doc.content_hash, doc.text, doc.words,
+                 iso(added_at or utcnow())),
             ) as cur:
-                [(doc_id, last)] = await cur.fetchall()
+                [row] = await cur.fetchall()
+            doc_id, last = row["id"], row["last"]
             ids = list(range(last + 1, last + 1 + len(passages)))
             await conn.executemany(
                 "INSERT INTO passages (id, document_id, ordinal, paragraph_index, char_start, char_end, text,"
@@ -384,18 +281,17 @@ class Store:
             return []
         async with self.transaction() as conn:
             async with conn.execute("SELECT id FROM passages WHERE document_id = ?", (doc_id,)) as cur:
-                ids = [r[0] for r in await cur.fetchall()]
+                ids = [r["id"] for r in await cur.fetchall()]
             await conn.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
         return ids
 
     async def get_document(self, doc_id: int) -> Document | None:
         if not valid_id(doc_id):
             return None
-        sql = (f"SELECT {_DOC_COLUMNS}, (SELECT COUNT(*) FROM passages p WHERE p.document_id = d.id)"
-               " FROM documents d WHERE d.id = ?")
+        sql = f"SELECT {_DOC_COLUMNS}, {_PASSAGE_COUNT} FROM documents d WHERE d.id = ?"
         async with self._conn.execute(sql, (doc_id,)) as cur:
             row = await cur.fetchone()
-        return _document(row[:_NDOC], row[_NDOC]) if row else None
+        return _document(row, row["passages"]) if row else None
 
     async def list_documents(
         self, *, scope: int | None = None, limit: int | None = None, offset: int = 0,
@@ -407,10 +303,10 @@ class Store:
         clauses = [where]
         if added_since is not None:
             clauses.append("d.added_at >= ?")
-            args.append(_iso(added_since))
+            args.append(iso(added_since))
         if added_until is not None:
             clauses.append("d.added_at < ?")
-            args.append(_iso(added_until))
+            args.append(iso(added_until))
         dc, dargs = date_clause(published_from, published_to)
         clauses.append(dc)
         args += dargs
@@ -418,31 +314,31 @@ class Store:
             clauses.append("d.title LIKE ? ESCAPE '\\'")
             escaped = title_like.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             args.append(f"%{escaped}%")
-        sql = (f"SELECT {_DOC_COLUMNS}, (SELECT COUNT(*) FROM passages p WHERE p.document_id = d.id)"
+        sql = (f"SELECT {_DOC_COLUMNS}, {_PASSAGE_COUNT}"
                f" FROM documents d WHERE {' AND '.join(clauses)} ORDER BY d.added_at DESC, d.id DESC"
                " LIMIT ? OFFSET ?")
-        if offset > _MAX_ID:  # a page number typed with 20 digits: past every row, and too big to bind
+        if offset > MAX_ID:  # a page number typed with 20 digits: past every row, and too big to bind
             return []
-        args += [-1 if limit is None else min(limit, _MAX_ID), offset]
+        args += [-1 if limit is None else min(limit, MAX_ID), offset]
         async with self._conn.execute(sql, args) as cur:
             rows = await cur.fetchall()
-        return [_document(r[:_NDOC], r[_NDOC]) for r in rows]
+        return [_document(r, r["passages"]) for r in rows]
 
     async def count_documents(self, *, scope: int | None = None) -> int:
         where, args = scope_clause(scope)
-        async with self._conn.execute(f"SELECT COUNT(*) FROM documents d WHERE {where}", args) as cur:
-            return (await cur.fetchone())[0]
+        async with self._conn.execute(f"SELECT COUNT(*) AS n FROM documents d WHERE {where}", args) as cur:
+            return (await cur.fetchone())["n"]
 
     async def count_passages(self) -> int:
-        async with self._conn.execute("SELECT COUNT(*) FROM passages") as cur:
-            return (await cur.fetchone())[0]
+        async with self._conn.execute("SELECT COUNT(*) AS n FROM passages") as cur:
+            return (await cur.fetchone())["n"]
 
     async def document_text(self, doc_id: int) -> str | None:
         if not valid_id(doc_id):
             return None
         async with self._conn.execute("SELECT text FROM documents WHERE id = ?", (doc_id,)) as cur:
             row = await cur.fetchone()
-        return row[0] if row else None
+        return row["text"] if row else None
 
     async def document_texts(self, doc_ids: Iterable[int]) -> dict[int, str]:
         ids = [i for i in dict.fromkeys(doc_ids) if valid_id(i)]
@@ -450,7 +346,7 @@ class Store:
             return {}
         marks = ",".join("?" * len(ids))
         async with self._conn.execute(f"SELECT id, text FROM documents WHERE id IN ({marks})", ids) as cur:
-            return {r[0]: r[1] for r in await cur.fetchall()}
+            return {r["id"]: r["text"] for r in await cur.fetchall()}
 
     # ----------------------------------------------------------------- passages
 
@@ -458,21 +354,21 @@ class Store:
         if not passage_ids:
             return {}
         marks = ",".join("?" * len(passage_ids))
-        sql = (f"SELECT p.id, p.document_id, p.ordinal, p.paragraph_index, p.char_start, p.char_end, p.text,"
-               f" {_DOC_COLUMNS} FROM passages p JOIN documents d ON d.id = p.document_id"
-               f" WHERE p.id IN ({marks})")
+        # The passage's id is aliased: the document's columns bring their own "id".
+        sql = (f"SELECT p.id AS passage_id, {_PASSAGE_COLUMNS}, {_DOC_COLUMNS} FROM passages p"
+               f" JOIN documents d ON d.id = p.document_id WHERE p.id IN ({marks})")
         async with self._conn.execute(sql, list(passage_ids)) as cur:
             rows = await cur.fetchall()
-        return {r[0]: (Passage(*r[:7]), _document(r[7:])) for r in rows}
+        return {r["passage_id"]: (_passage(r, r["passage_id"]), _document(r)) for r in rows}
 
     async def passages_of_documents(self, doc_ids: Sequence[int]) -> list[Passage]:
         if not doc_ids:
             return []
         marks = ",".join("?" * len(doc_ids))
-        sql = (f"SELECT id, document_id, ordinal, paragraph_index, char_start, char_end, text FROM passages"
-               f" WHERE document_id IN ({marks}) ORDER BY document_id, ordinal")
+        sql = (f"SELECT p.id, {_PASSAGE_COLUMNS} FROM passages p"
+               f" WHERE p.document_id IN ({marks}) ORDER BY p.document_id, p.ordinal")
         async with self._conn.execute(sql, list(doc_ids)) as cur:
-            return [Passage(*r) for r in await cur.fetchall()]
+            return [_passage(r, r["id"]) for r in await cur.fetchall()]
 
     async def vectors_by_hash(self, model: str, hashes: Iterable[str]) -> dict[str, bytes]:
         """Existing vectors for passage texts already embedded with this model: unchanged text is
@@ -485,8 +381,8 @@ class Store:
             sql = (f"SELECT p.text_hash, v.vector FROM passages p JOIN vectors v ON v.passage_id = p.id"
                    f" WHERE v.model = ? AND p.text_hash IN ({marks})")
             async with self._conn.execute(sql, [model, *chunk]) as cur:
-                for h, blob in await cur.fetchall():
-                    found.setdefault(h, blob)
+                for r in await cur.fetchall():
+                    found.setdefault(r["text_hash"], r["vector"])
         return found
 
     async def passages_missing_vectors(self, model: str) -> list[tuple[int, str, str]]:
@@ -508,19 +404,19 @@ class Store:
         """Every vector of ``model`` with what the dense index filters on:
         (passage ids, document ids, guild ids (-1 = global), published day ordinals (0 = unknown),
         float32 matrix)."""
-        sql = ("SELECT v.passage_id, p.document_id, IFNULL(d.guild_id, -1), d.published, v.dim, v.vector"
+        sql = ("SELECT v.passage_id, p.document_id, IFNULL(d.guild_id, -1) AS guild_id, d.published, v.dim, v.vector"
                " FROM vectors v JOIN passages p ON p.id = v.passage_id JOIN documents d ON d.id = p.document_id"
                " WHERE v.model = ? ORDER BY v.passage_id")
         pids, dids, gids, days, blobs = [], [], [], [], []
         dim = 0
         async with self._conn.execute(sql, (model,)) as cur:
-            async for pid, did, gid, published, d, blob in cur:
-                pids.append(pid)
-                dids.append(did)
-                gids.append(gid)
-                days.append(dt.date.fromisoformat(published).toordinal() if published else 0)
-                dim = d
-                blobs.append(blob)
+            async for r in cur:
+                pids.append(r["passage_id"])
+                dids.append(r["document_id"])
+                gids.append(r["guild_id"])
+                days.append(dt.date.fromisoformat(r["published"]).toordinal() if r["published"] else 0)
+                dim = r["dim"]
+                blobs.append(r["vector"])
         matrix = (np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(blobs), dim)
                   if blobs else np.zeros((0, 0), dtype=np.float32))
         return (np.array(pids, dtype=np.int64), np.array(dids, dtype=np.int64), np.array(gids, dtype=np.int64),
@@ -544,218 +440,14 @@ class Store:
         dc, dargs = date_clause(date_from, date_to)
         filtered = where != "1" or dc != "1"
         if filtered:
-            sql = (f"SELECT f.rowid, -bm25(passages_fts, ?, ?) AS s FROM passages_fts f"
+            sql = (f"SELECT f.rowid AS passage_id, -bm25(passages_fts, ?, ?) AS score FROM passages_fts f"
                    f" JOIN passages p ON p.id = f.rowid JOIN documents d ON d.id = p.document_id"
                    f" WHERE passages_fts MATCH ? AND {where} AND {dc} ORDER BY bm25(passages_fts, ?, ?) LIMIT ?")
             params = [*weights, match, *args, *dargs, *weights, limit]
         else:
-            sql = ("SELECT rowid, -bm25(passages_fts, ?, ?) FROM passages_fts WHERE passages_fts MATCH ?"
+            sql = ("SELECT rowid AS passage_id, -bm25(passages_fts, ?, ?) AS score FROM passages_fts"
+                   " WHERE passages_fts MATCH ?"
                    " ORDER BY bm25(passages_fts, ?, ?) LIMIT ?")
             params = [*weights, match, *weights, limit]
         async with self._conn.execute(sql, params) as cur:
-            return [(r[0], float(r[1])) for r in await cur.fetchall()]
-
-    # ----------------------------------------------------------------- interaction log
-
-    async def log_interaction(
-        self, kind: str, *, guild_id: int | None = None, channel_id: int | None = None,
-        user_id: int | None = None, input: str | None = None, outcome: str | None = None,
-        answer: str | None = None, passage_ids: Sequence[int] = (), scores: Sequence[float] = (),
-        latency_ms: float | None = None, ref_id: int | None = None, at: dt.datetime | None = None,
-    ) -> int:
-        async with self.transaction() as conn:
-            cur = await conn.execute(
-                "INSERT INTO interactions (at, guild_id, channel_id, user_id, kind, input, outcome, answer,"
-                " passage_ids, scores, latency_ms, ref_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (_iso(at or utcnow()), guild_id, channel_id, user_id, kind, _storable(input), outcome,
-                 _storable(answer),
-                 json.dumps(list(passage_ids)), json.dumps([round(float(s), 4) for s in scores]),
-                 latency_ms, ref_id),
-            )
-            return cur.lastrowid
-
-    async def interactions(
-        self, *, since: dt.datetime | None = None, guild_id: int | None = None, kind: str | None = None,
-    ) -> list[dict]:
-        where, args = _interaction_filters(since=since, guild_id=guild_id, kind=kind)
-        sql = f"SELECT {_INTERACTION_COLUMNS} FROM interactions WHERE {where} ORDER BY id"
-        async with self._conn.execute(sql, args) as cur:
-            names = [c[0] for c in cur.description]
-            return [_interaction(names, r) for r in await cur.fetchall()]
-
-    async def interaction(self, row_id: int) -> dict | None:
-        """One interaction-log row by id (e.g. the answer a feedback button refers to)."""
-        if not valid_id(row_id):
-            return None
-        async with self._conn.execute(f"SELECT {_INTERACTION_COLUMNS} FROM interactions WHERE id = ?",
-                                      (row_id,)) as cur:
-            names = [c[0] for c in cur.description]
-            row = await cur.fetchone()
-        return _interaction(names, row) if row else None
-
-    async def interaction_stats(self, *, guild_id: int | None = None, since: dt.datetime | None = None,
-                                question_kinds: Sequence[str] = ("ask", "mention", "followup"),
-                                top: int = 5) -> dict:
-        """Aggregates for /stats: questions per day, refusals, feedback (each user's last vote per
-        answer), most frequent unanswered questions and refused (denied) actions."""
-        base, args = _interaction_filters(since=since, guild_id=guild_id)
-        kinds = ",".join("?" * len(question_kinds))
-        qargs = [*args, *question_kinds]
-        questions = f"{base} AND kind IN ({kinds}) AND outcome IN ('answered', 'abstained')"
-        async with self._conn.execute(
-                f"SELECT substr(at, 1, 10) AS day, COUNT(*) FROM interactions WHERE {questions}"
-                " GROUP BY day ORDER BY day", qargs) as cur:
-            per_day = [(r[0], r[1]) for r in await cur.fetchall()]
-        async with self._conn.execute(
-                f"SELECT lower(trim(input)) AS q, COUNT(*) AS n, MAX(input) FROM interactions"
-                f" WHERE {questions} AND outcome = 'abstained' GROUP BY q ORDER BY n DESC, MAX(at) DESC LIMIT ?",
-                [*qargs, top]) as cur:
-            unanswered = [(r[2], r[1]) for r in await cur.fetchall()]
-        async with self._conn.execute(
-                f"SELECT COUNT(*) FROM interactions WHERE {questions} AND outcome = 'abstained'", qargs) as cur:
-            refusals = (await cur.fetchone())[0]
-        # A user may click 👍 then 👎: only their last vote on an answer counts.
-        async with self._conn.execute(
-                f"SELECT outcome, COUNT(*) FROM interactions WHERE id IN (SELECT MAX(id) FROM interactions"
-                f" WHERE {base} AND kind = 'feedback' GROUP BY user_id, ref_id) GROUP BY outcome", args) as cur:
-            votes = {r[0]: r[1] for r in await cur.fetchall()}
-        async with self._conn.execute(
-                f"SELECT COUNT(*) FROM interactions WHERE {base} AND kind = 'denied'", args) as cur:
-            denied = (await cur.fetchone())[0]
-        return {
-            "questions_per_day": per_day, "questions": sum(n for _, n in per_day), "refusals": refusals,
-            "thumbs_up": votes.get("up", 0), "thumbs_down": votes.get("down", 0), "unanswered": unanswered,
-            "denied": denied,
-        }
-
-    # ----------------------------------------------------------------- briefing posts
-
-    async def briefing_posted(self, channel_id: int, day: dt.date) -> bool:
-        async with self._conn.execute("SELECT 1 FROM briefing_posts WHERE channel_id = ? AND day = ?",
-                                      (channel_id, day.isoformat())) as cur:
-            return await cur.fetchone() is not None
-
-    async def record_briefing_post(self, *, channel_id: int, day: dt.date, guild_id: int | None = None,
-                                   message_id: int | None = None, at: dt.datetime | None = None) -> bool:
-        """Record a post; False when that channel already had its briefing for that day."""
-        async with self.transaction() as conn:
-            cur = await conn.execute(
-                "INSERT OR IGNORE INTO briefing_posts (guild_id, channel_id, day, posted_at, message_id)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (guild_id, channel_id, day.isoformat(), _iso(at or utcnow()), message_id),
-            )
-            return cur.rowcount == 1
-
-    async def last_briefing_at(self, channel_id: int) -> dt.datetime | None:
-        async with self._conn.execute("SELECT MAX(posted_at) FROM briefing_posts WHERE channel_id = ?",
-                                      (channel_id,)) as cur:
-            row = await cur.fetchone()
-        return _parse_ts(row[0]) if row and row[0] else None
-
-
-# What each SQLite error code means to whoever runs newsdesk (the raw messages, "disk I/O error",
-# "file is not a database", say little about what to do).
-_CAUSES = {
-    "SQLITE_FULL": "the database is full (no space left on the disk, or its size limit reached)",
-    "SQLITE_BUSY": "the database is busy: another process is writing to it; try again in a moment",
-    "SQLITE_LOCKED": "the database is busy: another process is writing to it; try again in a moment",
-    "SQLITE_READONLY": "the database is read-only (check the permissions of the file and its folder)",
-    "SQLITE_CORRUPT": "the database file is damaged (database disk image is malformed)",
-    "SQLITE_NOTADB": "the file is not a SQLite database (damaged, truncated or another kind of file)",
-    "SQLITE_IOERR": "the database could not be read or written (disk I/O error)",
-    "SQLITE_CANTOPEN": "the database file cannot be opened (check the path and its permissions)",
-    "SQLITE_PERM": "access to the database file is denied",
-}
-
-
-def _code(e: sqlite3.Error) -> str:
-    # Extended codes (SQLITE_IOERR_WRITE, SQLITE_BUSY_SNAPSHOT, ...) share their primary code's meaning.
-    name = getattr(e, "sqlite_errorname", None) or ""
-    return next((code for code in _CAUSES if name == code or name.startswith(code + "_")), "")
-
-
-def _cause(e: sqlite3.Error) -> str:
-    return _CAUSES.get(_code(e), str(e))
-
-
-def _database_error(e: sqlite3.Error) -> Exception:
-    """A ``DatabaseError`` for a fault of the database itself; anything else (a constraint, a bug in
-    a statement) is left as it is."""
-    if _code(e):
-        log.info("database error: %s (%s)", e, getattr(e, "sqlite_errorname", "?"))
-        return DatabaseError(_cause(e))
-    return e
-
-
-def _check_path(path: Path) -> None:
-    """What SQLite would report obscurely or not at all: a folder, a FIFO or a device where the
-    file should be, a folder that cannot be created."""
-    if path.is_dir():
-        raise DatabaseError(f"cannot open the database {path}: it is a folder, not a file")
-    if path.exists() and not path.is_file():
-        raise DatabaseError(f"cannot open the database {path}: it is not a regular file")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise DatabaseError(f"cannot open the database {path}: cannot create its folder ({e.strerror or e})") from e
-
-
-async def _stopped(conn: aiosqlite.Connection) -> None:
-    """Wait for the worker thread of a connection that failed to connect: aiosqlite stops it, but
-    only once the event loop runs again, and a loop closed before then leaves a traceback behind."""
-    thread = getattr(conn, "_thread", None)
-    if thread is not None and thread.is_alive():
-        await asyncio.to_thread(thread.join, 5)
-
-
-def _storable(text: str | None) -> str | None:
-    """Text SQLite can store: a lone surrogate (undecodable bytes in a file name or a question, kept
-    by Python's surrogateescape) would raise UnicodeEncodeError; it becomes "?"."""
-    if text is None or text.isascii():
-        return text
-    return text.encode("utf-8", "replace").decode("utf-8")
-
-
-def valid_id(row_id: int) -> bool:
-    """Whether an id can name a row at all: SQLite integers are 64-bit."""
-    return 0 < row_id <= _MAX_ID
-
-
-_INTERACTION_COLUMNS = ("id, at, guild_id, channel_id, user_id, kind, input, outcome, answer, passage_ids, scores,"
-                        " latency_ms, ref_id")
-
-
-def _interaction(names: Sequence[str], row: Sequence) -> dict:
-    item = dict(zip(names, row))
-    item["passage_ids"] = json.loads(item["passage_ids"] or "[]")
-    item["scores"] = json.loads(item["scores"] or "[]")
-    return item
-
-
-def _interaction_filters(*, since: dt.datetime | None = None, guild_id: int | None = None,
-                         kind: str | None = None) -> tuple[str, list]:
-    clauses, args = ["1"], []
-    if since is not None:
-        clauses.append("at >= ?")
-        args.append(_iso(since))
-    if guild_id is not None:
-        clauses.append("guild_id = ?")
-        args.append(guild_id)
-    if kind is not None:
-        clauses.append("kind = ?")
-        args.append(kind)
-    return " AND ".join(clauses), args
-
-
-def _statements(script: str) -> list[str]:
-    """Split a migration script into statements (trigger bodies hold semicolons)."""
-    out, buf = [], []
-    for line in script.strip().splitlines():
-        buf.append(line)
-        joined = "\n".join(buf).strip()
-        if joined.endswith(";") and sqlite3.complete_statement(joined):
-            out.append(joined)
-            buf = []
-    if "\n".join(buf).strip():
-        out.append("\n".join(buf).strip())
-    return out
+            return [(r["passage_id"], float(r["score"])) for r in await cur.fetchall()]

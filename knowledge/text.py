@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+
+from sentencex import segment  # maintained rule-based segmenter, no model data to download
 
 _WORD = re.compile(r"\w+(?:['’]\w+)*", re.UNICODE)
 
@@ -49,7 +52,8 @@ def sha256(data: bytes | str) -> str:
 
 @lru_cache(maxsize=1)
 def _stemmer():
-    from nltk.stem.porter import PorterStemmer  # the original algorithm, as FTS5's porter tokenizer
+    # Lazy: nltk takes over a second to import. The original algorithm, as FTS5's porter tokenizer.
+    from nltk.stem.porter import PorterStemmer
 
     return PorterStemmer(mode=PorterStemmer.ORIGINAL_ALGORITHM)
 
@@ -67,17 +71,8 @@ def index_tokens(text: str) -> list[str]:
     and digits, lowercased, accents removed, Porter-stemmed."""
     text = text.lower()
     if not text.isascii():
-        import unicodedata
-
         text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
     return [stem(t) or t for t in _INDEX_TOKEN.findall(text)]
-
-
-@lru_cache(maxsize=1)
-def _segmenter():
-    from sentencex import segment  # maintained rule-based segmenter, no model data to download
-
-    return segment
 
 
 # Fallback for abbreviations sentencex leaves alone; also the split used when a "sentence" is
@@ -89,7 +84,7 @@ def split_sentences(text: str, *, max_chars: int = 600) -> list[Sentence]:
     """Sentences of ``text`` with offsets such that ``text[s.start:s.end] == s.text``."""
     out: list[Sentence] = []
     pos = 0
-    for piece in _segmenter()("en", text):
+    for piece in segment("en", text):
         piece = piece.strip()
         if not piece:
             continue

@@ -10,18 +10,18 @@ from discord import app_commands
 from discord.ext import commands
 
 from knowledge import GLOBAL_SCOPE
+from knowledge.answer import MAX_QUESTION_CHARS
 from knowledge.models import Answer
 
 from .. import render
 from ..app import NewsdeskBot
-from ..checks import rate_limited
+from ..checks import rate_limit_message, rate_limited
 from ..views import FeedbackButton, MoreSourcesButton, answer_view
 
 log = logging.getLogger(__name__)
 
 THREAD_NAME_LIMIT = 100
 HISTORY_MESSAGES = 50
-QUESTION_LIMIT = 1000
 
 
 def outcome_of(answer: Answer) -> str:
@@ -38,9 +38,9 @@ def strip_mentions(text: str, user_id: int) -> str:
 
 
 def clean_question(text: str) -> str:
-    """A question as typed, storable and searchable (no lone surrogate, no control character),
-    within the length /ask accepts."""
-    return render.clean_input(text).strip()[:QUESTION_LIMIT]
+    """A question as typed, storable and searchable (no lone surrogate, no control character). Its
+    length is the library's to cut (``MAX_QUESTION_CHARS``), which tells the user it did."""
+    return render.clean_input(text).strip()
 
 
 class Asking(commands.Cog):
@@ -67,7 +67,7 @@ class Asking(commands.Cog):
     @app_commands.describe(question="What do you want to know?")
     @rate_limited()
     async def ask(self, interaction: discord.Interaction,
-                  question: app_commands.Range[str, 1, QUESTION_LIMIT]) -> None:
+                  question: app_commands.Range[str, 1, MAX_QUESTION_CHARS]) -> None:
         # Acknowledge first: Discord drops an interaction not answered within 3 s.
         await interaction.response.defer(thinking=True)
         question = clean_question(question) or "?"
@@ -95,7 +95,7 @@ class Asking(commands.Cog):
         retry = self.bot.rate_limiter.hit(message.author.id)
         if retry:
             await self.bot.record(kind, message=message, input=question, outcome="rate_limited")
-            await message.reply(f"You're asking a lot at once. Please wait {retry:.0f} s and ask again.",
+            await message.reply(rate_limit_message(retry, self.bot.settings.rate_limit_per_minute),
                                 mention_author=False)
             return False
         return True

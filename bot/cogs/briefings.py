@@ -16,7 +16,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands, tasks
 
-from knowledge import GLOBAL_SCOPE
+from knowledge import GLOBAL_SCOPE, dates
 from knowledge.models import Briefing
 
 from .. import render, schedule
@@ -76,7 +76,7 @@ class Briefings(commands.Cog):
     async def brief(self, interaction: discord.Interaction, since: str | None = None) -> None:
         now = discord.utils.utcnow()
         try:
-            start = schedule.parse_since(since, now, self.settings.tz)
+            start = dates.parse_since(since, now, self.settings.tz)
         except ValueError as e:
             # The message quotes what the user typed: escaped like any other user text.
             raise BadInput(render.escape(str(e))) from None

@@ -7,15 +7,14 @@ showing are for everyone. A document added in a server is visible in that server
 from __future__ import annotations
 
 import logging
-from pathlib import PurePosixPath
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from knowledge import GLOBAL_SCOPE
-from knowledge.errors import DocumentNotFound, FileTooLarge, KnowledgeError, UnsupportedFileType
-from knowledge.ingest import SUPPORTED_SUFFIXES, strip_credentials
+from knowledge.errors import DocumentNotFound, KnowledgeError
+from knowledge.ingest import check_file, strip_credentials
 
 from .. import render
 from ..app import NewsdeskBot
@@ -38,10 +37,6 @@ def document_id(value: int) -> int:
     if not 1 <= value <= MAX_DOCUMENT_ID:
         raise DocumentNotFound(f"no document #{value}"[:80])
     return value
-
-
-def _mb(n: int) -> str:
-    return f"{n / 1024 / 1024:.1f} MB"
 
 
 class Documents(commands.GroupCog, group_name="doc", group_description="The documents the bot answers from"):
@@ -69,14 +64,8 @@ class Documents(commands.GroupCog, group_name="doc", group_description="The docu
         await interaction.response.defer(ephemeral=True, thinking=True)
         guild_id = interaction.guild_id
         if file is not None:
-            suffix = PurePosixPath(file.filename).suffix.lower()
-            if suffix not in SUPPORTED_SUFFIXES:
-                raise UnsupportedFileType(f"{file.filename}: unsupported file type {suffix or '(none)'}; "
-                                          f"use {', '.join(SUPPORTED_SUFFIXES)}")
-            limit = self.bot.settings.knowledge.max_file_bytes
             # Checked before downloading: Discord tells us the size, no need to fetch 500 MB to refuse it.
-            if file.size > limit:
-                raise FileTooLarge(f"{file.filename}: file is {_mb(file.size)}, over the {_mb(limit)} limit")
+            check_file(file.filename, file.size, self.bot.settings.knowledge.max_file_bytes)
             data = await file.read()
             doc = await self.bot.kb.add_bytes(data, file.filename, guild_id=guild_id, title=title,
                                               origin=f"attachment {file.filename}")

@@ -27,7 +27,7 @@ from .readers import read, read_plain
 log = logging.getLogger(__name__)
 
 __all__ = ["SUPPORTED_SUFFIXES", "ParsedDocument", "check_file", "clean_name", "fetch_url", "parse_bytes", "parse_text",
-           "strip_credentials", "with_metadata"]
+           "mb", "strip_credentials", "with_metadata"]
 
 
 def check_file(filename: str, size: int, max_bytes: int | None) -> None:

@@ -101,4 +101,5 @@ def display_name(filename: str) -> str:
 
 
 def mb(n: int) -> str:
+    """A size as every limit message states it: "2.5 MB"."""
     return f"{n / (1024 * 1024):.1f} MB"

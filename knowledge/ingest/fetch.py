@@ -43,7 +43,7 @@ async def fetch_url(url: str, *, max_bytes: int, timeout_s: float,
     router), before connecting and again after every redirect, unless ``allow`` (host names, IP
     addresses or networks, ``NEWSDESK_FETCH_ALLOW``) names them. Names are resolved once and only a
     vetted address is connected to, so a second DNS answer can't point the connection elsewhere."""
-    import aiohttp
+    import aiohttp  # lazy: ~0.2 s to import, and only fetching a URL needs it
 
     policy = AddressPolicy.parse(allow)
     shown = short_url(url)
@@ -235,7 +235,7 @@ class _VettingResolver:
     the connector connects to exactly those, so DNS rebinding between check and connect is moot."""
 
     def __init__(self, policy: AddressPolicy) -> None:
-        from aiohttp.resolver import DefaultResolver
+        from aiohttp.resolver import DefaultResolver  # lazy, as aiohttp in fetch_url
 
         self._inner = DefaultResolver()
         self._policy = policy

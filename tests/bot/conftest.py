@@ -12,7 +12,8 @@ import pytest
 from bot.app import create_bot
 from bot.settings import Settings
 from knowledge.config import KnowledgeConfig
-from knowledge.embed import HashingEmbedder
+from knowledge.embed import Embedder, HashingEmbedder
+from knowledge.models import Interaction
 
 from bot_helpers import DEV_GUILD, SEEDS
 
@@ -33,13 +34,17 @@ def settings(tmp_path: Path, seed_dir: Path) -> Settings:
         moderator_role="Moderator",
         dev_guild_id=DEV_GUILD,
         rate_limit_per_minute=50,
-        embedder=HashingEmbedder(),
     )
 
 
 @pytest.fixture
-def simcord_bot(settings: Settings):
-    return create_bot(settings)
+def embedder() -> Embedder:
+    return HashingEmbedder()
+
+
+@pytest.fixture
+def simcord_bot(settings: Settings, embedder: Embedder):
+    return create_bot(settings, embedder=embedder)
 
 
 class World:
@@ -65,7 +70,7 @@ class World:
     def kb(self):
         return self.env.bot.kb
 
-    async def rows(self, kind: str | None = None) -> list[dict]:
+    async def rows(self, kind: str | None = None) -> list[Interaction]:
         return await self.kb.store.interactions(kind=kind)
 
 

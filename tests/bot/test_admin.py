@@ -32,7 +32,7 @@ async def test_stats_is_for_moderators_only(world):
     result = await world.user.slash(world.channel, "stats")
     simcord.assert_error(world.env, discord.app_commands.CheckFailure)
     assert result.ephemeral and "Only moderators" in result.response.content
-    assert (await world.rows("denied"))[-1]["input"].startswith("stats")
+    assert (await world.rows("denied"))[-1].input.startswith("stats")
 
 
 async def test_sync_is_hidden_from_members_and_refused_without_administrator(world):
@@ -49,4 +49,4 @@ async def test_global_sync_publishes_commands_everywhere(world):
     global_puts = [r for r in world.env.http_requests
                    if r.method == "PUT" and r.path.endswith("/commands") and "/guilds/" not in r.path]
     assert len(global_puts) == 1
-    assert (await world.rows("sync"))[-1]["input"] == "global"
+    assert (await world.rows("sync"))[-1].input == "global"

@@ -4,6 +4,7 @@ mentions that cannot ping, and the per-user rate limit."""
 import discord
 import pytest
 
+from bot.app import create_bot
 from bot_helpers import acknowledged_by_defer, reply_of
 from bot_helpers import ANSWER_SENTENCE, QUESTION
 
@@ -27,8 +28,8 @@ async def test_ask_answers_with_cited_sources_and_buttons(world):
     assert "paragraph" in embed.fields[0].value
     assert button_labels(reply.message) == ["👍", "👎", "More sources"]
     [row] = await world.rows("ask")
-    assert (row["input"], row["outcome"], row["user_id"], row["guild_id"]) == (QUESTION, "answered", world.user.id, world.guild.id)
-    assert row["passage_ids"] and row["latency_ms"] is not None and row["answer"] == embed.description
+    assert (row.input, row.outcome, row.user_id, row.guild_id) == (QUESTION, "answered", world.user.id, world.guild.id)
+    assert row.passage_ids and row.latency_ms is not None and row.answer == embed.description
 
 
 async def test_feedback_buttons_are_recorded_against_the_answer(world):
@@ -39,19 +40,17 @@ async def test_feedback_buttons_are_recorded_against_the_answer(world):
     await world.mod.click(message, label="👎")
     [ask] = await world.rows("ask")
     votes = await world.rows("feedback")
-    assert [(v["outcome"], v["user_id"], v["ref_id"]) for v in votes] == [
-        ("up", world.user.id, ask["id"]), ("down", world.mod.id, ask["id"])]
+    assert [(v.outcome, v.user_id, v.ref_id) for v in votes] == [
+        ("up", world.user.id, ask.id), ("down", world.mod.id, ask.id)]
 
 
 async def test_buttons_still_work_after_a_restart(world, settings):
     result = await world.user.slash(world.channel, "ask", question=QUESTION)
     message = reply_of(result).message
-    from bot.app import create_bot
-
-    await world.env.restart_bot(create_bot(settings))
+    await world.env.restart_bot(create_bot(settings, embedder=world.kb.embedder))
     clicked = await world.user.click(message, label="👍")
     assert "feedback" in clicked.response.content
-    assert [v["outcome"] for v in await world.rows("feedback")] == ["up"]
+    assert [v.outcome for v in await world.rows("feedback")] == ["up"]
 
 
 async def test_more_sources_is_ephemeral_and_paginated(world):
@@ -80,7 +79,7 @@ async def test_refusal_says_so_and_offers_closest_passages(world):
     embed = reply_of(result).embeds[0]
     assert embed.title.startswith("No answer found")
     assert embed.fields, "the closest passages are shown"
-    assert (await world.rows("ask"))[-1]["outcome"] == "abstained"
+    assert (await world.rows("ask"))[-1].outcome == "abstained"
 
 
 async def test_quoted_everyone_does_not_ping(world):
@@ -107,7 +106,7 @@ async def test_mention_is_answered_in_a_new_thread(world):
     assert ANSWER_SENTENCE in answer.embeds[0].description
     assert thread.name == QUESTION
     [row] = await world.rows("mention")
-    assert (row["input"], row["outcome"], row["channel_id"]) == (QUESTION, "answered", world.channel.id)
+    assert (row.input, row.outcome, row.channel_id) == (QUESTION, "answered", world.channel.id)
 
 
 async def test_follow_up_in_the_thread_uses_earlier_turns(world, monkeypatch):
@@ -128,7 +127,7 @@ async def test_follow_up_in_the_thread_uses_earlier_turns(world, monkeypatch):
     assert len(thread.history()) == 3  # answer, follow-up, second answer
     assert thread.last_message.author.id == world.bot.user.id
     [row] = await world.rows("followup")
-    assert row["input"] == "And how much will it cost?" and row["channel_id"] == thread.id
+    assert row.input == "And how much will it cost?" and row.channel_id == thread.id
 
 
 async def test_messages_in_other_threads_and_without_mention_are_ignored(world):

@@ -25,7 +25,7 @@ def briefings_in(channel, bot_id):
 async def start_with_briefings(world, settings, **changes):
     """Restart the bot configured to post in the world's channel (its id is known only now)."""
     configured = with_settings(settings, briefing_channel_id=world.channel.id, **changes)
-    await world.env.restart_bot(create_bot(configured))
+    await world.env.restart_bot(create_bot(configured, embedder=world.kb.embedder))
     return configured
 
 
@@ -36,7 +36,15 @@ async def test_brief_on_demand(world):
     assert embed.title.startswith("Briefing")
     assert any("Kazakhstan" in f.name for f in embed.fields)
     [row] = await world.rows("brief")
-    assert row["outcome"] == "posted" and row["input"] == "24h" and row["passage_ids"]
+    assert row.outcome == "posted" and row.input == "24h" and row.passage_ids
+
+
+async def test_brief_since_90_minutes_reads_what_the_cli_reads(world):
+    # /brief once had its own parser, which refused "90m" that `newsdesk brief --since` took.
+    result = await world.user.slash(world.channel, "brief", since="90m")
+    assert reply_of(result).embeds[0].title.startswith("Briefing")
+    [row] = await world.rows("brief")
+    assert row.input == "90m" and row.outcome == "posted"
 
 
 async def test_brief_with_a_bad_since_is_a_clear_error(world):
@@ -57,15 +65,15 @@ async def test_daily_briefing_posts_at_the_configured_time_every_day(world, sett
     assert len(briefings_in(world.channel, bot_id)) == 2
     assert await world.kb.store.briefing_posted(world.channel.id, dt.date(2026, 1, 2))
     rows = await world.rows("brief")
-    assert [r["input"] for r in rows] == ["scheduled 2026-01-01", "scheduled 2026-01-02"]
-    assert all(r["channel_id"] == world.channel.id for r in rows)
+    assert [r.input for r in rows] == ["scheduled 2026-01-01", "scheduled 2026-01-02"]
+    assert all(r.channel_id == world.channel.id for r in rows)
 
 
 async def test_restart_after_the_post_does_not_post_twice(world, settings):
     configured = await start_with_briefings(world, settings, briefing_time=dt.time(8, 0))
     await world.env.advance_time(8 * HOUR + 60)
     assert len(briefings_in(world.channel, world.bot.user.id)) == 1
-    await world.env.restart_bot(create_bot(configured))
+    await world.env.restart_bot(create_bot(configured, embedder=world.kb.embedder))
     await world.env.advance_time(HOUR)
     assert len(briefings_in(world.channel, world.bot.user.id)) == 1
 
@@ -75,7 +83,7 @@ async def test_missed_briefing_is_posted_once_at_start(world, settings):
     configured = await start_with_briefings(world, settings, briefing_time=dt.time(8, 0), briefing_tz="Asia/Tokyo")
     assert len(briefings_in(world.channel, world.bot.user.id)) == 1
     assert await world.kb.store.briefing_posted(world.channel.id, dt.date(2026, 1, 1))
-    await world.env.restart_bot(create_bot(configured))
+    await world.env.restart_bot(create_bot(configured, embedder=world.kb.embedder))
     assert len(briefings_in(world.channel, world.bot.user.id)) == 1
     # and the schedule goes on: next post at 08:00 Tokyo = 23:00 UTC
     await world.env.advance_time(23 * HOUR + 60)

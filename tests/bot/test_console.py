@@ -15,11 +15,11 @@ def lines(*commands: str):
     return lambda: next(feed, "")
 
 
-async def test_console_commands_work_from_piped_input(settings, tmp_path):
+async def test_console_commands_work_from_piped_input(settings, embedder, tmp_path):
     note = tmp_path / "strike.txt"
     note.write_text("Port strike\n\nDock workers in Rotterdam stopped work on Monday over pay.\n")
     out = io.StringIO()
-    await run_console(settings, out=out, interactive=False, read_line=lines(
+    await run_console(settings, embedder=embedder, out=out, interactive=False, read_line=lines(
         "help", f"doc add {note}", "doc list", "ask Why did dock workers in Rotterdam strike?",
         "brief", "stats", "doc remove 4", "doc list", "frobnicate", "quit", "ask never reached"))
     text = out.getvalue()
@@ -35,9 +35,9 @@ async def test_console_commands_work_from_piped_input(settings, tmp_path):
     assert "never reached" not in text
 
 
-async def test_console_reports_errors_without_a_traceback(settings, tmp_path):
+async def test_console_reports_errors_without_a_traceback(settings, embedder, tmp_path):
     out = io.StringIO()
-    await run_console(settings, out=out, interactive=False,
+    await run_console(settings, embedder=embedder, out=out, interactive=False,
                       read_line=lines(f"doc add {tmp_path / 'photo.png'}", "doc remove 999"))
     text = out.getvalue()
     assert "error: photo.png: unsupported file type .png" in text

@@ -34,8 +34,8 @@ async def test_moderator_adds_an_attachment(world):
     [doc] = await own_documents(world)
     assert doc.title == "Port strike"
     row = (await world.rows("doc_add"))[-1]
-    assert (row["outcome"], row["user_id"], row["guild_id"], row["ref_id"]) == ("added", world.mod.id, world.guild.id, doc.id)
-    assert row["channel_id"] == world.channel.id and "strike.txt" in row["input"]
+    assert (row.outcome, row.user_id, row.guild_id, row.ref_id) == ("added", world.mod.id, world.guild.id, doc.id)
+    assert row.channel_id == world.channel.id and "strike.txt" in row.input
 
 
 async def test_manage_server_counts_as_moderator(world):
@@ -50,7 +50,7 @@ async def test_member_without_the_role_is_refused_and_logged(world):
     assert result.ephemeral and "Only moderators" in result.response.content
     assert await own_documents(world) == []
     [row] = await world.rows("denied")
-    assert row["user_id"] == world.user.id and row["outcome"] == "denied" and row["input"].startswith("doc_add")
+    assert row.user_id == world.user.id and row.outcome == "denied" and row.input.startswith("doc_add")
 
 
 async def test_unsupported_file_type_is_a_clear_ephemeral_error(world):
@@ -58,7 +58,7 @@ async def test_unsupported_file_type_is_a_clear_ephemeral_error(world):
     simcord.assert_error(world.env, UnsupportedFileType)
     reply = reply_of(result)
     assert reply.ephemeral and "unsupported file type .png" in reply.content
-    assert (await world.rows("doc_add"))[-1]["outcome"] == "error: UnsupportedFileType"
+    assert (await world.rows("doc_add"))[-1].outcome == "error: UnsupportedFileType"
 
 
 async def test_too_large_file_is_refused(world):
@@ -97,7 +97,7 @@ async def test_text_opens_a_modal_and_submitting_adds_the_text(world):
     assert "Added" in reply_of(submitted).content and reply_of(submitted).ephemeral
     [doc] = await own_documents(world)
     assert doc.title == "Council notes" and doc.origin == "pasted text"
-    assert (await world.rows("doc_add"))[-1]["outcome"] == "added"
+    assert (await world.rows("doc_add"))[-1].outcome == "added"
 
 
 async def test_no_option_opens_the_modal_too(world):
@@ -154,8 +154,8 @@ async def test_credentials_in_a_url_stay_out_of_the_origin_and_the_log(world, we
     [doc] = await own_documents(world)
     assert doc.origin == f"{web_server}/harbour"
     added, failed = (await world.rows("doc_add"))[-2:]
-    assert added["outcome"] == "added" and failed["outcome"] == "error: FetchError"
-    assert "hunter2" not in added["input"] and "hunter2" not in failed["input"]
+    assert added.outcome == "added" and failed.outcome == "error: FetchError"
+    assert "hunter2" not in added.input and "hunter2" not in failed.input
 
 
 async def test_remove_with_autocomplete_offers_only_this_servers_documents(world):
@@ -168,7 +168,7 @@ async def test_remove_with_autocomplete_offers_only_this_servers_documents(world
     result = await world.mod.slash(world.channel, "doc remove", document=doc.id)
     assert "Removed" in reply_of(result).content
     assert await own_documents(world) == []
-    assert (await world.rows("doc_remove"))[-1]["ref_id"] == doc.id
+    assert (await world.rows("doc_remove"))[-1].ref_id == doc.id
 
 
 async def test_a_seed_cannot_be_removed_from_a_server(world):
@@ -186,7 +186,7 @@ async def test_member_cannot_remove(world):
     simcord.assert_error(world.env, discord.app_commands.CheckFailure)
     assert "Only moderators" in result.response.content
     assert len(await own_documents(world)) == 1
-    assert (await world.rows("denied"))[-1]["user_id"] == world.user.id
+    assert (await world.rows("denied"))[-1].user_id == world.user.id
 
 
 async def test_list_is_paginated_for_everyone(world):
@@ -238,4 +238,4 @@ async def test_modal_errors_reach_the_one_error_handler(world):
     submitted = await world.mod.submit_modal(shown, {"body": "The council approved the new eastern tram line on Thursday after a debate."})
     simcord.assert_error(world.env, DuplicateDocument)
     assert "already indexed" in reply_of(submitted).content and reply_of(submitted).ephemeral
-    assert (await world.rows("doc_add"))[-1]["outcome"] == "error: DuplicateDocument"
+    assert (await world.rows("doc_add"))[-1].outcome == "error: DuplicateDocument"

@@ -31,8 +31,8 @@ async def test_dev_guild_gets_the_commands_at_start(world):
     assert puts == [f"/applications/{world.bot.application_id}/guilds/{world.guild.id}/commands"]
 
 
-async def test_knowledge_base_is_opened_in_setup_hook_and_closed_by_close(settings):
-    bot = create_bot(settings)
+async def test_knowledge_base_is_opened_in_setup_hook_and_closed_by_close(settings, embedder):
+    bot = create_bot(settings, embedder=embedder)
     with pytest.raises(RuntimeError):
         bot.kb
     bot.settings = settings.__class__(**{**settings.__dict__, "seeds": (), "dev_guild_id": None})

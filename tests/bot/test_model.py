@@ -3,14 +3,14 @@
 import pytest
 
 from bot_helpers import reply_of
-from bot_helpers import ANSWER_SENTENCE, QUESTION, with_settings
+from bot_helpers import ANSWER_SENTENCE, QUESTION
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.model]
 
 
 @pytest.fixture
-def settings(settings, real_embedder):
-    return with_settings(settings, embedder=real_embedder)
+def embedder(real_embedder):
+    return real_embedder
 
 
 async def test_ask_with_the_real_model_cites_the_seed(world):
@@ -20,4 +20,4 @@ async def test_ask_with_the_real_model_cites_the_seed(world):
     assert ANSWER_SENTENCE in embed.description
     assert embed.fields[0].name.startswith("[1] Council approves tram line")
     [row] = await world.rows("ask")
-    assert row["outcome"] == "answered" and row["passage_ids"]
+    assert row.outcome == "answered" and row.passage_ids

@@ -29,7 +29,7 @@ async def test_rate_limit_gives_a_friendly_message_and_resets(world):
     await world.env.advance_time(61)
     again = await world.user.slash(world.channel, "ask", question=QUESTION)
     assert reply_of(again).embeds
-    assert [r["outcome"] for r in await world.rows("ask")].count("rate_limited") == 1
+    assert [r.outcome for r in await world.rows("ask")].count("rate_limited") == 1
 
 
 async def test_mentions_share_the_limit(world):
@@ -38,5 +38,6 @@ async def test_mentions_share_the_limit(world):
     await world.user.send(world.channel, f"<@{world.bot.user.id}> {QUESTION}")
     reply = world.channel.last_message
     assert reply.author.id == world.bot.user.id and "Please wait" in reply.content
+    assert "(limit: 2 per minute)" in reply.content  # the slash command's message, not a drifted copy
     assert world.channel.threads == []
-    assert (await world.rows("mention"))[-1]["outcome"] == "rate_limited"
+    assert (await world.rows("mention"))[-1].outcome == "rate_limited"

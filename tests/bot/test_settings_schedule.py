@@ -5,6 +5,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot import schedule
+from knowledge import dates
 from bot.settings import Settings, SettingsError
 
 UTC = dt.timezone.utc
@@ -66,12 +67,14 @@ def test_briefing_window_starts_at_the_last_post_or_24h_ago():
 
 
 def test_parse_since():
+    """What /brief since: reads: knowledge.dates.parse_since, as the bot calls it."""
     now = dt.datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
-    assert schedule.parse_since(None, now) == now - dt.timedelta(hours=24)
-    assert schedule.parse_since("12h", now) == now - dt.timedelta(hours=12)
-    assert schedule.parse_since("3 days", now) == now - dt.timedelta(days=3)
-    assert schedule.parse_since("1w", now) == now - dt.timedelta(weeks=1)
-    assert schedule.parse_since("2026-03-01", now) == dt.datetime(2026, 3, 1, tzinfo=UTC)
+    assert dates.parse_since(None, now) == now - dt.timedelta(hours=24)
+    assert dates.parse_since("12h", now) == now - dt.timedelta(hours=12)
+    assert dates.parse_since("3 days", now) == now - dt.timedelta(days=3)
+    assert dates.parse_since("1w", now) == now - dt.timedelta(weeks=1)
+    assert dates.parse_since("90m", now) == now - dt.timedelta(minutes=90)  # /brief refused it once
+    assert dates.parse_since("2026-03-01", now) == dt.datetime(2026, 3, 1, tzinfo=UTC)
     for bad in ("yesterday", "2027-01-01", "900d"):
         with pytest.raises(ValueError):
-            schedule.parse_since(bad, now)
+            dates.parse_since(bad, now)

@@ -14,6 +14,7 @@ import yarl
 from aiohttp import WSMsgType, web
 
 from bot.app import create_bot
+from knowledge.embed import HashingEmbedder
 from bot_helpers import DEV_GUILD, with_settings
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -96,7 +97,7 @@ async def fake_discord(monkeypatch, request, loopback_server):
 
 
 async def run_until_ready(settings):
-    bot = create_bot(settings)
+    bot = create_bot(settings, embedder=HashingEmbedder())
     bot._connection.guild_ready_timeout = 0.05  # no guilds to wait for; default would wait 2 s
     task = asyncio.create_task(bot.start(TOKEN))
     try:

@@ -56,13 +56,12 @@ def settings(tmp_path: Path, seed_dir: Path) -> Settings:
         moderator_role="Moderator",
         dev_guild_id=DEV_GUILD,
         rate_limit_per_minute=100,
-        embedder=HashingEmbedder(),
     )
 
 
 @pytest.fixture
 def simcord_bot(settings: Settings):
-    return create_bot(settings)
+    return create_bot(settings, embedder=HashingEmbedder())
 
 
 class World:

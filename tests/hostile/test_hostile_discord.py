@@ -251,7 +251,7 @@ async def test_search_syntax_in_a_question_is_just_text(world, question):
     embed = reply_of(result).embeds[0]
     assert embed.title  # an answer or a refusal, never an error
     [row] = await world.rows("ask")
-    assert row["outcome"] in ("answered", "abstained")
+    assert row.outcome in ("answered", "abstained")
     assert await world.kb.count_documents(scope=world.guild.id) == 3
 
 
@@ -269,8 +269,8 @@ async def test_lone_surrogates_and_control_characters_in_a_question(world, quest
     result = await world.user.slash(world.channel, "ask", question=question)
     assert reply_of(result).embeds[0].title
     [row] = await world.rows("ask")
-    row["input"].encode("utf-8")  # stored as valid UTF-8
-    assert not re.search(r"[\x00-\x08\x0b-\x1f]", row["input"])
+    row.input.encode("utf-8")  # stored as valid UTF-8
+    assert not re.search(r"[\x00-\x08\x0b-\x1f]", row.input)
     assert_inert(shown(reply_of(result)))
 
 
@@ -309,7 +309,7 @@ async def test_a_reader_cannot_run_moderator_commands(world, command):
     assert result.ephemeral
     assert re.search(r"Only (moderators|administrators)", reply_of(result).content)
     assert await world.kb.count_documents(scope=world.guild.id) == before
-    assert [r["outcome"] for r in await world.rows("denied")] == ["denied"]
+    assert [r.outcome for r in await world.rows("denied")] == ["denied"]
 
 
 # ---------------------------------------------------------------------------- other servers and DMs
@@ -417,7 +417,7 @@ async def test_a_failing_more_sources_answers_with_an_error_and_a_log_row(world,
     assert "index exploded" not in reply.content
     assert "index exploded" in caplog.text  # the traceback is logged
     [row] = await world.rows("more_sources")
-    assert row["outcome"].startswith("error") and row["user_id"] == world.user.id
+    assert row.outcome.startswith("error") and row.user_id == world.user.id
 
 
 async def test_a_failing_feedback_button_answers_with_an_error(world):
@@ -426,7 +426,7 @@ async def test_a_failing_feedback_button_answers_with_an_error(world):
     clicked = await world.user.click(reply_of(result).message, label="👍")
     simcord.assert_error(world.env, discord.HTTPException)
     assert clicked.ephemeral and "Something went wrong" in clicked.response.content
-    assert [r["outcome"] for r in await world.rows("feedback")][-1].startswith("error")
+    assert [r.outcome for r in await world.rows("feedback")][-1].startswith("error")
 
 
 async def test_a_failing_page_turn_answers_with_an_error(world, monkeypatch):
@@ -442,7 +442,7 @@ async def test_a_failing_page_turn_answers_with_an_error(world, monkeypatch):
     turned = await world.user.click(listed.response.message, label="Next")
     simcord.assert_error(world.env, sqlite3.OperationalError)
     assert turned.ephemeral and "Something went wrong" in reply_of(turned).content
-    assert (await world.rows("component"))[-1]["outcome"].startswith("error")
+    assert (await world.rows("component"))[-1].outcome.startswith("error")
 
 
 # ---------------------------------------------------------------------------- attachments
@@ -466,7 +466,7 @@ async def test_bad_attachments_get_a_clean_answer(world, filename, data):
     assert_inert(reply.content)
     if "Added" not in reply.content:
         simcord.assert_error(world.env, KnowledgeError)
-        assert (await world.rows("doc_add"))[-1]["outcome"].startswith("error: ")
+        assert (await world.rows("doc_add"))[-1].outcome.startswith("error: ")
 
 
 async def test_a_duplicate_document_is_refused_cleanly(world):
@@ -518,7 +518,7 @@ async def test_a_second_brief_while_one_is_prepared_is_refused(world):
         assert other.response is not None
     done = await world.user.slash(world.channel, "brief")
     assert reply_of(done).embeds[0].title.startswith("Briefing")
-    assert [r["outcome"] for r in await world.rows("brief")] == ["busy", "posted"]
+    assert [r.outcome for r in await world.rows("brief")] == ["busy", "posted"]
 
 
 async def test_the_brief_guard_is_released_when_a_briefing_fails(world, monkeypatch):

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -36,15 +36,23 @@ NEWS = "Dam opens\n\nThe new dam on the Mekong river opened on Monday after six 
 # ---------------------------------------------------------------------------------------------- helpers
 
 
-def _workers() -> list[threading.Thread]:
-    """aiosqlite's worker threads still running after up to 2 s (not daemons: one left running keeps
-    a process alive). A closed connection's thread ends just after it hands back its last result."""
+def _workers(before: Iterable[threading.Thread] = ()) -> list[threading.Thread]:
+    """aiosqlite's worker threads, other than ``before``, still running after up to 2 s (not daemons:
+    one left running keeps a process alive). A closed connection's thread ends just after it hands
+    back its last result. Threads of earlier tests are excluded rather than counted: the garbage
+    collector may end theirs at any moment, which made a count before and after flaky."""
+    known = set(before)
     deadline = time.monotonic() + 2
     while True:
-        alive = [t for t in threading.enumerate() if "_connection_worker_thread" in t.name and t.is_alive()]
+        alive = [t for t in threading.enumerate()
+                 if "_connection_worker_thread" in t.name and t.is_alive() and t not in known]
         if not alive or time.monotonic() > deadline:
             return alive
         time.sleep(0.01)
+
+
+def _running_workers() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if "_connection_worker_thread" in t.name and t.is_alive()]
 
 
 def _drop_file_permission_override() -> None:
@@ -214,14 +222,12 @@ def test_log_export_on_a_bad_database_prints_one_line_and_exits(tmp_path):
 
 
 async def test_a_failed_open_leaves_no_connection_behind(tmp_path):
-    # Threads of connections that other tests left to the garbage collector may come and go
-    # meanwhile: only threads started by these opens count.
-    before = set(threading.enumerate())
+    before = _running_workers()
     for make in (_corrupt, _truncated, _future_schema, _text_file):
         path = await asyncio.to_thread(make, tmp_path)
         with pytest.raises(DatabaseError, match=path.name):
             await Store.open(path)
-    assert [t for t in _workers() if t not in before] == []
+    assert _workers(before) == []
 
 
 async def test_knowledge_base_that_fails_after_the_store_opened_closes_it(tmp_path):
@@ -231,11 +237,11 @@ async def test_knowledge_base_that_fails_after_the_store_opened_closes_it(tmp_pa
         def encode(self, texts, *, bulk=False):
             raise RuntimeError("model files are missing")
 
-    before = len(_workers())
+    before = _running_workers()
     # Another model id: the passages have no vectors of it, so opening embeds them, and fails.
     with pytest.raises(RuntimeError, match="model files"):
         await KnowledgeBase.open(KnowledgeConfig(db_path=path), embedder=BrokenEmbedder(model_id="other"))
-    assert len(_workers()) == before
+    assert _workers(before) == []
 
 
 def test_a_valid_database_still_opens_and_migrates(tmp_path):

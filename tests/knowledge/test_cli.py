@@ -8,12 +8,15 @@ import csv
 import datetime as dt
 import io
 import json
+import os
 from pathlib import Path
 
 import pytest
 
 from knowledge import cli
+from knowledge.dates import parse_since
 from knowledge.embed import HashingEmbedder
+from knowledge.service import KnowledgeBase
 from knowledge.store import Store
 
 SEEDS = {
@@ -36,8 +39,6 @@ def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)  # no .env of the working copy is read
 
     async def open_fast(config):
-        from knowledge.service import KnowledgeBase
-
         return await KnowledgeBase.open(config, embedder=HashingEmbedder())
 
     monkeypatch.setattr(cli, "_open", open_fast)
@@ -59,6 +60,17 @@ def test_index_without_paths_indexes_the_seeds_folder(capsys, db):
     assert code == 0
     assert out.startswith("added 2, updated 0, unchanged 0, failed 0; 2 passages in ")
     assert str(db) in out
+
+
+def test_index_without_paths_indexes_every_seeds_folder_of_the_path_list(capsys, db, tmp_path, monkeypatch):
+    # NEWSDESK_SEEDS is a list like PATH for the bot; `newsdesk index` once read it as one folder name.
+    more = tmp_path / "more seeds"
+    more.mkdir()
+    (more / "extra.txt").write_text("Extra\n\nA third document about the harbour.", encoding="utf-8")
+    monkeypatch.setenv("NEWSDESK_SEEDS", os.pathsep.join([str(tmp_path / "seeds"), str(more)]))
+    code, out, _ = run(capsys, db, "index")
+    assert code == 0
+    assert out.startswith("added 3, updated 0, unchanged 0, failed 0;")
 
 
 def test_index_twice_reports_unchanged(capsys, db):
@@ -215,8 +227,9 @@ def test_log_export_with_an_unreadable_since_is_an_error(capsys, db):
                                           ("7d", dt.timedelta(days=7)), ("2w", dt.timedelta(weeks=2))])
 def test_parse_since_relative(value, delta):
     now = dt.datetime(2024, 5, 1, 12, tzinfo=dt.timezone.utc)
-    assert cli.parse_since(value, now=now) == now - delta
+    assert parse_since(value, now) == now - delta
 
 
 def test_parse_since_date_is_utc_midnight():
-    assert cli.parse_since("2024-05-01") == dt.datetime(2024, 5, 1, tzinfo=dt.timezone.utc)
+    now = dt.datetime(2024, 5, 2, tzinfo=dt.timezone.utc)
+    assert parse_since("2024-05-01", now) == dt.datetime(2024, 5, 1, tzinfo=dt.timezone.utc)

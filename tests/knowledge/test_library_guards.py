@@ -37,6 +37,12 @@ def test_knowledge_module_never_imports_discord(path):
     assert not {m for m in _imported_modules(path) if m == "discord" or m.startswith("discord.")}
 
 
+@pytest.mark.parametrize("path", sorted(KNOWLEDGE.rglob("*.py")), ids=lambda p: str(p.relative_to(ROOT)))
+def test_knowledge_module_never_imports_the_bot(path):
+    # The library does not reach up into the layer built on it (`newsdesk run` once imported bot.__main__).
+    assert not {m for m in _imported_modules(path) if m == "bot" or m.startswith("bot.")}
+
+
 def test_importing_every_knowledge_module_loads_no_discord():
     # transitive imports too: run in a fresh interpreter so this test session's imports don't count
     code = textwrap.dedent("""
