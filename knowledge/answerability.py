@@ -1,0 +1,273 @@
+"""Does what we found answer the question? The evidence the refusal decision looks at, and its
+logistic model.
+
+Every feature is cheap (string and array work on what retrieval already returned; no extra model
+call). The hard case is the *near miss*: a news question on the same beat as the corpus whose own
+article is missing. Its neighbours share the question's topic words, so term coverage and cosine
+stay high; what gives it away is that the question's *specific* words (names, numbers, years) are
+missing from what we would quote, that the quoted sentence holds nothing of the kind asked for (a
+"who" question answered by a sentence naming nobody new), that the best document is from another
+time than the question, and that no document stands out from its neighbours.
+
+The coefficients are fitted by ``scripts/train_refusal.py`` on the public dev sets (README,
+"Refusals", has the cross-validated trade-off; ``newsdesk eval refusals`` reproduces it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .dates import MONTHS
+from .text import STOPWORDS, stem
+
+# ---------------------------------------------------------------------------- specific words
+
+
+def term_coverage(question_weights: dict[str, float], sentence_stems: set[str]) -> float:
+    """IDF-weighted share of the question's terms present in a sentence (0..1)."""
+    total = sum(question_weights.values())
+    if total <= 0:
+        return 0.0
+    return sum(w for t, w in question_weights.items() if t in sentence_stems) / total
+
+
+_NUMBER = re.compile(r"\d[\d,.]*\d|\d")
+_CAPITALISED = re.compile(r"[A-Z][\w'’-]*")
+_WORD = re.compile(r"[\w'’-]+")
+_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
+# Capitalised words that are grammar, not names ("What", "This", "In").
+_NOT_NAMES = STOPWORDS | {
+    "what", "which", "who", "whom", "whose", "when", "where", "why", "how", "this", "these", "that", "those",
+    "according", "after", "before", "during", "in", "on", "at", "for", "the", "a", "an", "name", "true",
+    "false", "fill", "blank", "following", "mr", "mrs", "ms", "dr",
+}
+
+
+def _norm_number(token: str) -> str:
+    return token.replace(",", "").rstrip(".")
+
+
+def _word_key(word: str) -> str:
+    return stem(word.lower().strip("'’-").removesuffix("'s").removesuffix("’s"))
+
+
+def specific_terms(question: str) -> set[str]:
+    """The question's specific words: numbers (years included) and the words of proper names,
+    lowercased and stemmed (numbers without thousands separators). A capitalised first word
+    counts only when the next word is capitalised too ("Joe Biden said ..."): alone it is usually
+    just the sentence start ("Which ...")."""
+    out = {_norm_number(m.group(0)) for m in _NUMBER.finditer(question)}
+    tokens = list(_WORD.finditer(question))
+    for i, m in enumerate(tokens):
+        word = m.group(0)
+        if not _CAPITALISED.fullmatch(word) or word.lower() in _NOT_NAMES:
+            continue
+        if i == 0 and not (len(tokens) > 1 and _CAPITALISED.fullmatch(tokens[1].group(0))):
+            continue
+        out.add(_word_key(word))
+    return {t for t in out if t}
+
+
+def text_keys(text: str) -> set[str]:
+    """The keys ``specific_terms`` are matched against: every word's stem and every number."""
+    keys = {_word_key(w) for w in _WORD.findall(text)}
+    keys.update(_norm_number(m.group(0)) for m in _NUMBER.finditer(text))
+    return keys
+
+
+def missing_share(terms: set[str], keys: set[str]) -> float:
+    """Share of ``terms`` not among ``keys``; 0 when there are no terms (nothing to miss)."""
+    if not terms:
+        return 0.0
+    return sum(1 for t in terms if t not in keys) / len(terms)
+
+
+# ---------------------------------------------------------------------------- answer type
+
+_NAME_NOUNS = (
+    r"person|man|woman|people|artist|singer|rapper|musician|band|actor|actress|player|athlete|star|"
+    r"author|writer|leader|politician|lawmaker|senator|governor|president|prime minister|ceo|founder|"
+    r"official|judge|justice|candidate|company|companies|firm|brand|team|club|organization|group|"
+    r"country|countries|nation|state|city|town|region|province|island|continent|capital|place|"
+    r"network|airline|retailer|automaker|agency|university|school|party|league|film|movie|show|song|album|book"
+)
+ANSWER_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("number", re.compile(r"\bhow (?:many|much|long|old|far|big|tall|high|often|fast)\b|"
+                          r"\bwhat (?:percentage|percent|number|amount|share|fraction)\b|"
+                          r"\b(?:the )?(?:number|amount|percentage) of\b", re.I)),
+    ("date", re.compile(r"\bwhen\b|\b(?:what|which|in what) (?:year|date|day|month|decade)\b", re.I)),
+    ("name", re.compile(rf"\bwho(?:m|se)?\b|\bwhere\b|\b(?:which|what|this|these|whose)\s+(?:\w+\s+)?(?:{_NAME_NOUNS})\b",
+                        re.I)),
+)
+_NUMBER_WORDS = frozenset(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred thousand "
+    "million billion trillion dozen dozens half percent first second third fourth fifth".split())
+_DATE_WORDS = frozenset(set(MONTHS) | {
+    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "yesterday", "today",
+    "tomorrow", "tonight", "week", "weekend", "month", "year", "decade", "century", "spring", "summer",
+    "autumn", "fall", "winter", "morning", "evening", "night"})
+
+
+def answer_type(question: str) -> str | None:
+    """What kind of thing the question asks for: ``number``, ``date``, ``name`` (a person, place
+    or organisation: without a tagger they look alike) or None when it cannot be told."""
+    for kind, pattern in ANSWER_TYPES:
+        if pattern.search(question):
+            return kind
+    return None
+
+
+def has_answer_of_type(kind: str | None, sentences: Iterable[str], question: str) -> bool:
+    """Whether the sentences hold something of ``kind`` that the question itself does not (an
+    answer is new information: "Who won?" is not answered by a sentence naming only the question's
+    own names). True when ``kind`` is None."""
+    if kind is None:
+        return True
+    asked = text_keys(question) | {w.lower() for w in _WORD.findall(question)}
+    for sentence in sentences:
+        tokens = _WORD.findall(sentence)
+        for i, token in enumerate(tokens):
+            low = token.lower()
+            if low in asked or _word_key(token) in asked:
+                continue
+            if kind == "number" and (_NUMBER.fullmatch(token) or low in _NUMBER_WORDS):
+                return True
+            if kind == "date" and (_YEAR.fullmatch(token) or low in _DATE_WORDS):
+                return True
+            if kind == "name" and _CAPITALISED.fullmatch(token) and low not in _NOT_NAMES and (
+                    i > 0 or (len(tokens) > 1 and _CAPITALISED.fullmatch(tokens[1]))):
+                return True
+    return False
+
+
+# ---------------------------------------------------------------------------- time
+
+def age_of(published: dt.date | None, today: dt.date) -> float:
+    """How far a document's date is from the day the question is asked, in either direction, on a
+    log scale: 0 the same day, 0.5 about 18 days, 1 a year or more. Undated documents: 0 (no
+    evidence either way)."""
+    if published is None:
+        return 0.0
+    days = abs((today - published).days)
+    return min(1.0, math.log1p(days) / math.log1p(365))
+
+
+def year_mismatch(question: str, passage_text: str, published: dt.date | None) -> float:
+    """1 when the question names years and the passage neither mentions one of them nor is dated in
+    one of them (or the year after, when a year is usually looked back on); else 0."""
+    years = {int(y) for y in _YEAR.findall(question)}
+    if not years:
+        return 0.0
+    if any(str(y) in passage_text for y in years):
+        return 0.0
+    if published is not None and (published.year in years or published.year - 1 in years):
+        return 0.0
+    return 1.0
+
+
+# ---------------------------------------------------------------------------- margins
+
+def lead_over_rest(scores: Mapping[int, float], best: int, document_of: Mapping[int, int], *,
+                   low: float = -1.0, high: float = 3.0) -> float:
+    """How far passage ``best`` scores above the best passage of any *other* document, clipped to
+    [low, high]: a question whose document is in the corpus usually has one that stands out; a near
+    miss has a crowd of neighbours. ``high`` when no other document was found."""
+    doc = document_of.get(best)
+    others = [s for pid, s in scores.items() if document_of.get(pid) != doc]
+    if best not in scores or not others:
+        return high
+    return float(min(high, max(low, scores[best] - max(others))))
+
+
+# ---------------------------------------------------------------------------- the evidence
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the refusal decision looks at. All cheap: no extra model call."""
+
+    top_cosine: float         # best dense cosine among the candidates
+    peak: float               # best cosine minus the 10th best: a clear match stands out
+    unknown_terms: float      # share of the question's terms that occur in no passage at all
+    dense_z: float            # best cosine in standard deviations above the candidates' mean
+    coverage: float           # IDF-weighted share of the question's terms in the best passage
+    coverage3: float          # ... in the best three passages together
+    rarest_found: float       # 1 when the question's rarest known term is in the best three passages
+    specific_missing: float = 0.0           # share of the question's names/numbers not in the cited passage
+    specific_missing_answer: float = 0.0    # ... not in the answer's sentences
+    type_missing: float = 0.0               # 1: the question asks who/when/how many and the answer holds none
+    age: float = 0.0                        # the cited document's distance in time from "now" (age_of)
+    year_mismatch: float = 0.0              # the question's year is not the cited passage's
+    doc_margin: float = 0.0                 # how far the cited document is ahead of the next (answer score)
+    dense_margin: float = 0.0               # ... in dense cosine
+    sentence_coverage: float = 0.0          # IDF-weighted share of the question's terms in the best answer sentence
+    has_specific: float = 0.0               # 1 when the question names anything specific
+    typed: float = 0.0                      # 1 when the question's answer type is known
+
+    def features(self) -> list[float]:
+        return [self.top_cosine, self.peak, self.unknown_terms, self.dense_z, self.coverage, self.coverage3,
+                self.rarest_found, self.top_cosine * self.coverage3, max(self.top_cosine - 0.35, 0.0) * self.peak,
+                self.specific_missing, self.specific_missing_answer, self.type_missing, self.age,
+                self.year_mismatch, self.doc_margin, self.dense_margin, self.sentence_coverage, self.has_specific,
+                self.typed]
+
+
+FEATURES = ("top_cosine", "peak", "unknown_terms", "dense_z", "coverage", "coverage3", "rarest_found",
+            "cosine_x_coverage3", "cosine_x_peak", "specific_missing", "specific_missing_answer", "type_missing",
+            "age", "year_mismatch", "doc_margin", "dense_margin", "sentence_coverage", "has_specific", "typed")
+
+
+def gather_evidence(dense: dict[int, float], weights: dict[str, float], unknown: set[str],
+                    passage_stems: Sequence[set[str]], *, question: str = "", cited_text: str = "",
+                    answer_sentences: Sequence[str] = (), cited_date: dt.date | None = None,
+                    today: dt.date | None = None, margin: float = 0.0, dense_margin: float = 0.0,
+                    sentence_coverage: float = 0.0) -> Evidence:
+    """``passage_stems``: the stems of the best passages in retrieval order; ``cited_text``: the
+    passage the answer would quote first (with its document's title), ``cited_date`` its
+    document's date, ``answer_sentences`` the sentences it would quote."""
+    cosines = np.sort(np.fromiter(dense.values(), dtype=np.float64, count=len(dense)))[::-1]
+    top = float(cosines[0]) if len(cosines) else 0.0
+    tenth = float(cosines[min(9, len(cosines) - 1)]) if len(cosines) else 0.0
+    std = float(cosines.std()) if len(cosines) else 0.0
+    dense_z = (top - float(cosines.mean())) / std if std > 1e-9 else 0.0
+    first = passage_stems[0] if passage_stems else set()
+    three = set().union(*passage_stems[:3]) if passage_stems else set()
+    known = {t: w for t, w in weights.items() if t not in unknown}
+    rarest = max(known, key=known.get) if known else None
+    specific = specific_terms(question)
+    kind = answer_type(question)
+    return Evidence(
+        top_cosine=top, peak=top - tenth, unknown_terms=len(unknown) / max(1, len(weights)), dense_z=dense_z,
+        coverage=term_coverage(weights, first), coverage3=term_coverage(weights, three),
+        rarest_found=1.0 if rarest is not None and rarest in three else 0.0,
+        specific_missing=missing_share(specific, text_keys(cited_text)),
+        specific_missing_answer=missing_share(specific, text_keys(" ".join(answer_sentences))),
+        type_missing=0.0 if has_answer_of_type(kind, answer_sentences, question) else 1.0,
+        age=age_of(cited_date, today) if today else 0.0,
+        year_mismatch=year_mismatch(question, cited_text, cited_date),
+        doc_margin=margin, dense_margin=dense_margin, sentence_coverage=sentence_coverage,
+        has_specific=1.0 if specific else 0.0, typed=1.0 if kind else 0.0,
+    )
+
+
+# Logistic model of "the documents answer this": see scripts/train_refusal.py, which writes these.
+_ANSWERABLE_COEF = (3.196, 16.229, -3.766, -0.949, 2.613, -2.21, -0.172, 3.442, 5.343,
+                    0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+_ANSWERABLE_BIAS = -0.728
+ABSTAIN_BELOW = 0.325        # refuse when the probability of "answerable" is below this
+
+
+def probability(features: Sequence[float], coef: Sequence[float], bias: float) -> float:
+    z = bias + sum(w * x for w, x in zip(coef, features))
+    return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
+
+
+def answerability(e: Evidence) -> float:
+    return probability(e.features(), _ANSWERABLE_COEF, _ANSWERABLE_BIAS)
