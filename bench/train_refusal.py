@@ -52,51 +52,12 @@ async def gather(eval_dir: Path) -> tuple[list[Sample], list[str]]:
     return samples, sources
 
 
-def weights(samples: list[Sample], sources: list[str]) -> np.ndarray:
-    """Each class weighs the same; within it each (set, kind) the same."""
-    keys = [(s.label, src, s.kind) for s, src in zip(samples, sources)]
-    out = np.zeros(len(samples))
-    for label in (0, 1):
-        groups = {k for k in keys if k[0] == label}
-        for g in groups:
-            idx = [i for i, k in enumerate(keys) if k == g]
-            out[idx] = 1.0 / (len(groups) * len(idx))
-    return out * len(samples) / out.sum()
-
-
-def report(samples: list[Sample], sources: list[str], refused: np.ndarray) -> dict:
-    out = {}
-    for src in SOURCES:
-        for kind in SOURCES[src]:
-            mask = np.array([s.kind == kind and x == src for s, x in zip(samples, sources)])
-            if mask.any():
-                out[f"{src}:{kind}"] = round(float(refused[mask].mean()), 4)
-    return out
-
-
-def cross_validated(samples: list[Sample], sources: list[str], *, k: int, targets: list[float], l2: float) -> list[dict]:
-    fold = np.array(refusals.folds_of(samples, k))
-    refused = {t: np.zeros(len(samples), dtype=bool) for t in targets}
-    for f in range(k):
-        train = [i for i in range(len(samples)) if fold[i] != f and samples[i].features is not None]
-        test = np.flatnonzero(fold == f)
-        tr = [samples[i] for i in train]
-        coef, bias = refusals.fit_logistic(np.array([s.features for s in tr]), np.array([s.label for s in tr]),
-                                           weights(tr, [sources[i] for i in train]), l2=l2)
-        p_train = refusals.probabilities(tr, coef, bias)
-        p_test = refusals.probabilities([samples[i] for i in test], coef, bias)
-        for t in targets:
-            threshold = _threshold(p_train, tr, [sources[i] for i in train], t)
-            refused[t][test] = p_test < threshold
-    return [{"target": t, **report(samples, sources, refused[t])} for t in targets]
-
-
-def _threshold(p: np.ndarray, samples: list[Sample], sources: list[str], target: float) -> float:
+def threshold(p: np.ndarray, samples: list[Sample], sources: list[str], target: float) -> float:
     """The highest threshold that refuses at most ``target`` of the answerable questions of *each*
-    set (the stricter of the two)."""
+    set (the stricter of the two), on out-of-fold probabilities."""
     out = 1.0
     for src in SOURCES:
-        pos = p[[s.label == 1 and x == src for s, x in zip(samples, sources)]]
+        pos = p[[s.label == 1 and x == src and not np.isnan(v) for s, x, v in zip(samples, sources, p)]]
         if len(pos):
             out = min(out, refusals.threshold_for(pos, target))
     return out
@@ -134,21 +95,23 @@ def main() -> int:
         samples = [replace(s, features=tuple(0.0 if i in drop else x for i, x in enumerate(s.features)))
                    if s.features is not None else s for s in samples]
 
-    targets = sorted({0.02, 0.03, 0.04, 0.05, 0.06, 0.08, args.target})
-    curve = cross_validated(samples, sources, k=args.folds, targets=targets, l2=args.l2)
-    fit = [i for i, s in enumerate(samples) if s.features is not None]
+    targets = sorted({0.02, 0.04, 0.05, 0.06, 0.08, 0.10, args.target})
+    curve = refusals.cross_validate(samples, k=args.folds, targets=targets, sources=sources, l2=args.l2)["curve"]
+    # The threshold: from out-of-fold probabilities (a model is too kind to its own training questions).
+    oof = refusals.out_of_fold(samples, np.array(refusals.folds_of(samples, args.folds)), sources, l2=args.l2)
+    fit = [i for i, s in enumerate(samples) if refusals.trainable(s)]
     tr = [samples[i] for i in fit]
     coef, bias = refusals.fit_logistic(np.array([s.features for s in tr]), np.array([s.label for s in tr]),
-                                       weights(tr, [sources[i] for i in fit]), l2=args.l2)
-    threshold = _threshold(refusals.probabilities(tr, coef, bias), tr, [sources[i] for i in fit], args.target)
-    in_sample = report(samples, sources, refusals.probabilities(samples, coef, bias) < threshold)
+                                       refusals.balanced_weights(tr, [sources[i] for i in fit]), l2=args.l2)
+    cut = threshold(oof, samples, sources, args.target)
+    in_sample = refusals.rates(samples, refusals.probabilities(samples, coef, bias) < cut, sources)
     for row in curve:
         print(json.dumps(row), file=sys.stderr)
     print(json.dumps({"features": list(FEATURES), "coef": [round(float(c), 4) for c in coef], "bias": round(bias, 4),
-                      "threshold": round(threshold, 4), "target": args.target, "in_sample": in_sample,
+                      "threshold": round(cut, 4), "target": args.target, "in_sample": in_sample,
                       "cross_validated": curve}))
     if args.write:
-        write(coef, bias, threshold)
+        write(coef, bias, cut)
     return 0
 
 

@@ -42,6 +42,7 @@ PASSAGES_READ = 6              # passages whose sentences are scored
 MAX_SENTENCES = 4
 MAX_ANSWER_WORDS = 130
 RELATED_SHOWN = 3
+FRESH_DAYS = 7                 # "now" for a question without date words: the past (or next) week
 
 
 @dataclass(frozen=True)
@@ -318,7 +319,8 @@ async def read_question(kb: "KnowledgeBase", question: str, *, scope: int | None
             cited_text=f"{doc.title}\n{passage.text}", answer_sentences=[c.text for c in chosen],
             cited_date=doc.published, today=now.date(), margin=lead_over_rest(scores, best, document_of),
             dense_margin=lead_over_rest({pid: cands.dense.get(pid, floor) for pid in scores}, best, document_of),
-            sentence_coverage=max((c.coverage for c in chosen), default=0.0))
+            sentence_coverage=max((c.coverage for c in chosen), default=0.0),
+            cited_cosine=cands.dense.get(best, floor), fresh_cosine=_fresh_cosine(cands.dense, rows, now.date(), intent))
         return ranked, chosen, evidence
 
     ranked, chosen, evidence = await asyncio.to_thread(read)
@@ -328,6 +330,17 @@ async def read_question(kb: "KnowledgeBase", question: str, *, scope: int | None
     phrase_found = bool(phrases) and any(p.lower() in rows[top[0][0]][0].text.lower() for p in phrases)
     return Reading(question, text=text, cut=cut, resolved=resolved, intent=intent, rows=rows, top=top,
                    ranked=ranked, chosen=chosen, evidence=evidence, phrase_found=phrase_found)
+
+
+def _fresh_cosine(dense: dict[int, float], rows: dict[int, tuple[Passage, Document]], today: dt.date,
+                  intent: DateIntent) -> float:
+    """Best cosine among the read passages from the time the question implies: its date window when
+    it names one (retrieval kept only those), else within a week of today (news questions are about
+    now). Undated passages count as fresh: no evidence against them."""
+    floor = min(dense.values(), default=0.0)
+    return max((dense.get(pid, floor) for pid, (_, d) in rows.items()
+                if intent.window or d.published is None or abs((today - d.published).days) <= FRESH_DAYS),
+               default=floor)
 
 
 async def _restricted_candidates(kb: "KnowledgeBase", query: str, scope: int | None, intent: DateIntent,

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .dates import MONTHS
-from .text import STOPWORDS, stem
+from .text import STOPWORDS, content_words, stem
 
 # ---------------------------------------------------------------------------- specific words
 
@@ -88,6 +88,32 @@ def missing_share(terms: set[str], keys: set[str]) -> float:
     return sum(1 for t in terms if t not in keys) / len(terms)
 
 
+def weighted_missing_share(terms: set[str], keys: set[str], weights: Mapping[str, float]) -> float:
+    """``missing_share`` with each term weighted by its IDF (``weights``; terms the question's
+    weights lack count as rare): missing "Kuechly" matters, missing "US" hardly."""
+    if not terms:
+        return 0.0
+    top = max(weights.values(), default=1.0)
+    w = {t: weights.get(t, top) for t in terms}
+    return sum(v for t, v in w.items() if t not in keys) / sum(w.values())
+
+
+def bigrams(text: str) -> set[tuple[str, str]]:
+    """Pairs of neighbouring content words (stemmed), stopwords skipped."""
+    stems_ = [stem(w) for w in content_words(text)]
+    return set(zip(stems_, stems_[1:]))
+
+
+def bigram_coverage(question: str, text: str) -> float:
+    """Share of the question's neighbouring word pairs that ``text`` holds as neighbours too: a
+    near miss shares the question's topic words, less often its phrases. 1 when the question has
+    no pair."""
+    asked = bigrams(question)
+    if not asked:
+        return 1.0
+    return len(asked & bigrams(text)) / len(asked)
+
+
 # ---------------------------------------------------------------------------- answer type
 
 _NAME_NOUNS = (
@@ -109,6 +135,7 @@ _NUMBER_WORDS = frozenset(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
     "seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred thousand "
     "million billion trillion dozen dozens half percent first second third fourth fifth".split())
+_COUNT_WORDS = _NUMBER_WORDS - {"first", "second", "third", "fourth", "fifth"}  # "the first to ..." counts nothing
 _DATE_WORDS = frozenset(set(MONTHS) | {
     "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "yesterday", "today",
     "tomorrow", "tonight", "week", "weekend", "month", "year", "decade", "century", "spring", "summer",
@@ -143,6 +170,28 @@ def has_answer_of_type(kind: str | None, sentences: Iterable[str], question: str
                 return True
             if kind == "name" and _CAPITALISED.fullmatch(token) and low not in _NOT_NAMES and (
                     i > 0 or (len(tokens) > 1 and _CAPITALISED.fullmatch(tokens[1]))):
+                return True
+    return False
+
+
+_HOW_MANY = re.compile(r"\bhow (?:many|much)\s+((?:[\w'’-]+\s+){0,2}[\w'’-]+)", re.I)
+
+
+def has_quantity(question: str, sentences: Iterable[str], *, window: int = 4) -> bool:
+    """For "how many X?" ("how many criminal charges"): whether a number stands within ``window``
+    words before one of X's words in the sentences ("34 felony criminal charges"); a sentence
+    about X without a count does not answer. True for other questions."""
+    m = _HOW_MANY.search(question)
+    if not m:
+        return True
+    wanted = {_word_key(w) for w in m.group(1).split() if w.lower() not in STOPWORDS}
+    if not wanted:
+        return True
+    for sentence in sentences:
+        tokens = _WORD.findall(sentence)
+        for i, token in enumerate(tokens):
+            if _word_key(token) in wanted and any(
+                    _NUMBER.fullmatch(t) or t.lower() in _COUNT_WORDS for t in tokens[max(0, i - window):i]):
                 return True
     return False
 
@@ -210,25 +259,36 @@ class Evidence:
     sentence_coverage: float = 0.0          # IDF-weighted share of the question's terms in the best answer sentence
     has_specific: float = 0.0               # 1 when the question names anything specific
     typed: float = 0.0                      # 1 when the question's answer type is known
+    specific_missing_idf: float = 0.0       # specific_missing, IDF-weighted
+    rarest_missing: float = 0.0             # 1: the question's rarest term is not in the cited passage
+    bigram_coverage: float = 1.0            # share of the question's word pairs in the cited passage
+    coverage_cited: float = 0.0             # IDF-weighted share of the question's terms in the cited passage
+    cited_cosine: float = 0.0               # dense cosine of the cited passage (the recency prior may promote a weak one)
+    fresh_cosine: float = 0.0               # best cosine among passages dated within a week of now
+    quantity_missing: float = 0.0           # 1: "how many X?" and no number next to X in the answer
 
     def features(self) -> list[float]:
         return [self.top_cosine, self.peak, self.unknown_terms, self.dense_z, self.coverage, self.coverage3,
                 self.rarest_found, self.top_cosine * self.coverage3, max(self.top_cosine - 0.35, 0.0) * self.peak,
                 self.specific_missing, self.specific_missing_answer, self.type_missing, self.age,
                 self.year_mismatch, self.doc_margin, self.dense_margin, self.sentence_coverage, self.has_specific,
-                self.typed]
+                self.typed, self.specific_missing_idf, self.rarest_missing, self.bigram_coverage, self.coverage_cited,
+                self.cited_cosine, self.fresh_cosine, self.quantity_missing]
 
 
 FEATURES = ("top_cosine", "peak", "unknown_terms", "dense_z", "coverage", "coverage3", "rarest_found",
             "cosine_x_coverage3", "cosine_x_peak", "specific_missing", "specific_missing_answer", "type_missing",
-            "age", "year_mismatch", "doc_margin", "dense_margin", "sentence_coverage", "has_specific", "typed")
+            "age", "year_mismatch", "doc_margin", "dense_margin", "sentence_coverage", "has_specific", "typed",
+            "specific_missing_idf", "rarest_missing", "bigram_coverage", "coverage_cited",
+            "cited_cosine", "fresh_cosine", "quantity_missing")
 
 
 def gather_evidence(dense: dict[int, float], weights: dict[str, float], unknown: set[str],
                     passage_stems: Sequence[set[str]], *, question: str = "", cited_text: str = "",
                     answer_sentences: Sequence[str] = (), cited_date: dt.date | None = None,
                     today: dt.date | None = None, margin: float = 0.0, dense_margin: float = 0.0,
-                    sentence_coverage: float = 0.0) -> Evidence:
+                    sentence_coverage: float = 0.0, cited_cosine: float | None = None,
+                    fresh_cosine: float | None = None) -> Evidence:
     """``passage_stems``: the stems of the best passages in retrieval order; ``cited_text``: the
     passage the answer would quote first (with its document's title), ``cited_date`` its
     document's date, ``answer_sentences`` the sentences it would quote."""
@@ -243,25 +303,31 @@ def gather_evidence(dense: dict[int, float], weights: dict[str, float], unknown:
     rarest = max(known, key=known.get) if known else None
     specific = specific_terms(question)
     kind = answer_type(question)
+    cited_keys = text_keys(cited_text)
     return Evidence(
         top_cosine=top, peak=top - tenth, unknown_terms=len(unknown) / max(1, len(weights)), dense_z=dense_z,
         coverage=term_coverage(weights, first), coverage3=term_coverage(weights, three),
         rarest_found=1.0 if rarest is not None and rarest in three else 0.0,
-        specific_missing=missing_share(specific, text_keys(cited_text)),
+        specific_missing=missing_share(specific, cited_keys),
         specific_missing_answer=missing_share(specific, text_keys(" ".join(answer_sentences))),
         type_missing=0.0 if has_answer_of_type(kind, answer_sentences, question) else 1.0,
         age=age_of(cited_date, today) if today else 0.0,
         year_mismatch=year_mismatch(question, cited_text, cited_date),
         doc_margin=margin, dense_margin=dense_margin, sentence_coverage=sentence_coverage,
         has_specific=1.0 if specific else 0.0, typed=1.0 if kind else 0.0,
+        specific_missing_idf=weighted_missing_share(specific, cited_keys, weights),
+        rarest_missing=1.0 if rarest is not None and rarest not in cited_keys else 0.0,
+        bigram_coverage=bigram_coverage(question, cited_text), coverage_cited=term_coverage(weights, cited_keys),
+        cited_cosine=top if cited_cosine is None else cited_cosine,
+        fresh_cosine=top if fresh_cosine is None else fresh_cosine,
+        quantity_missing=0.0 if has_quantity(question, answer_sentences) else 1.0,
     )
 
 
 # Logistic model of "the documents answer this": see scripts/train_refusal.py, which writes these.
-_ANSWERABLE_COEF = (3.196, 16.229, -3.766, -0.949, 2.613, -2.21, -0.172, 3.442, 5.343,
-                    0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
-_ANSWERABLE_BIAS = -0.728
-ABSTAIN_BELOW = 0.325        # refuse when the probability of "answerable" is below this
+_ANSWERABLE_COEF = (4.289, 0.4417, 1.663, -0.4421, 1.213, 1.151, 0.4227, 1.264, -11.33, 0.7892, -0.5666, -0.9052, -0.3656, -0.6379, 0.6128, 4.465, 1.031, -0.3184, -0.03978, 0.2807, -0.3424, 2.126, -1.53, -4.644, 12.18, -0.9988)
+_ANSWERABLE_BIAS = -5.619
+ABSTAIN_BELOW = 0.1824        # refuse when the probability of "answerable" is below this
 
 
 def probability(features: Sequence[float], coef: Sequence[float], bias: float) -> float:

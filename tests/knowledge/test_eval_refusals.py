@@ -13,6 +13,8 @@ import pytest
 from knowledge import cli
 from knowledge.embed import HashingEmbedder
 from knowledge.evaluation import refusals
+from knowledge.answer import Restriction, read_question
+from knowledge.evaluation.beir import corpus_knowledge_base
 from knowledge.evaluation.refusals import Sample
 
 TOPICS = [
@@ -55,6 +57,30 @@ async def test_collect_builds_every_kind_of_negative(tmp_path):
                for s in samples if s.kind == "answerable")
 
 
+async def test_a_restriction_hides_documents_without_reindexing():
+    corpus = [{"_id": "old", "text": "Storm Ida flooded 900 homes in Louisiana.", "metadata": {"date": "2021/08/01"}},
+              {"_id": "new", "text": "Storm Ida flooded 12,000 homes in Louisiana.", "metadata": {"date": "2021/09/01"}}]
+    now = dt.datetime(2021, 9, 2, tzinfo=dt.timezone.utc)
+    question = "How many homes did storm Ida flood in Louisiana?"
+    async with corpus_knowledge_base(corpus, embedder=HashingEmbedder()) as (kb, doc_to_corpus, _):
+        new = next(d for d, c in doc_to_corpus.items() if c == "new")
+        cited = lambda r: {doc_to_corpus[r.rows[pid][1].id] for pid, _ in r.top}  # noqa: E731
+        assert cited(await read_question(kb, question, now=now)) == {"old", "new"}
+        hidden = await read_question(kb, question, now=now, restrict=Restriction(exclude_documents=frozenset({new})))
+        assert cited(hidden) == {"old"}
+        earlier = await read_question(kb, question, now=now, restrict=Restriction(before=dt.date(2021, 8, 15)))
+        assert cited(earlier) == {"old"}
+        assert (await read_question(kb, question, now=now, restrict=Restriction(before=dt.date(2021, 7, 1)))).reply.abstained
+        # the index itself is untouched
+        assert cited(await read_question(kb, question, now=now)) == {"old", "new"}
+
+
+def test_contains_answer_matches_whole_words():
+    assert refusals.contains_answer("The vote was 2 to 1.", ["2"])
+    assert not refusals.contains_answer("In 2023 the vote was held.", ["2"])
+    assert refusals.contains_answer("Won by Marine Le Pen's rival.", ["marine le pen"])
+
+
 def test_cli_eval_refusals_prints_the_json_keys(tmp_path, capsys, monkeypatch):
     write_beir(tmp_path / "set")
     monkeypatch.setattr(refusals, "default_embedder", lambda: HashingEmbedder())
@@ -65,7 +91,8 @@ def test_cli_eval_refusals_prints_the_json_keys(tmp_path, capsys, monkeypatch):
     result = json.loads(out[-1])
     assert {"near_miss", "answerable", "correct_abstain", "false_abstain", "folds"} <= set(result)
     assert result["folds"] == 2
-    assert result["answerable"] == 32 and result["near_miss"] == 64
+    assert result["answerable"] == 32
+    assert result["near_miss"] + result["near_miss_answered_elsewhere"] == 64  # leave-gold-out and time split
     assert 0.0 <= result["correct_abstain"] <= 1.0 and 0.0 <= result["false_abstain"] <= 1.0
     assert [c["target"] for c in result["curve"]] == list(refusals.CURVE_TARGETS)
 

@@ -6,10 +6,13 @@ import datetime as dt
 
 import pytest
 
+from knowledge.answer import _fresh_cosine
 from knowledge.answerability import (
-    FEATURES, Evidence, age_of, answer_type, gather_evidence, has_answer_of_type, lead_over_rest, missing_share,
-    specific_terms, text_keys, year_mismatch,
+    FEATURES, Evidence, age_of, answer_type, bigram_coverage, gather_evidence, has_answer_of_type, has_quantity,
+    lead_over_rest, missing_share, specific_terms, text_keys, weighted_missing_share, year_mismatch,
 )
+from knowledge.dates import DateIntent
+from knowledge.models import Document, Passage
 
 
 @pytest.mark.parametrize("question, expected", [
@@ -117,3 +120,50 @@ def test_gather_evidence_near_miss_against_answerable():
 def test_evidence_defaults_keep_the_old_features_first():
     e = Evidence(0.5, 0.2, 0.0, 3.0, 0.8, 0.9, 1.0)
     assert e.features()[:7] == [0.5, 0.2, 0.0, 3.0, 0.8, 0.9, 1.0]
+
+
+def test_weighted_missing_share_counts_rare_names_more():
+    weights = {"ida": 3.0, "us": 0.5}
+    assert weighted_missing_share({"ida", "us"}, {"us"}, weights) == pytest.approx(3.0 / 3.5)
+    assert weighted_missing_share({"ida", "us"}, {"ida"}, weights) == pytest.approx(0.5 / 3.5)
+    assert weighted_missing_share({"kyiv"}, set(), weights) == 1.0      # unknown to the weights: counts as rare
+    assert weighted_missing_share(set(), set(), weights) == 0.0
+
+
+def test_bigram_coverage_needs_the_question_s_phrases():
+    question = "How many homes did storm Ida flood in Louisiana?"
+    assert bigram_coverage(question, "Storm Ida flooded 12,000 homes in Louisiana.") == pytest.approx(0.5)
+    assert bigram_coverage(question, "Louisiana homes: Ida, a storm, and a flood.") == 0.0
+    assert bigram_coverage("Why?", "anything") == 1.0
+
+
+@pytest.mark.parametrize("sentence, found", [
+    ("Trump pleaded not guilty to 34 felony criminal charges.", True),
+    ("The indictment makes Trump the first ex-president to face criminal charges over $130,000.", False),
+    ("Households can order up to four free Covid-19 tests.", False),   # a count, but of tests
+])
+def test_has_quantity_wants_a_number_next_to_what_is_counted(sentence, found):
+    assert has_quantity("Trump was arraigned on how many criminal charges?", [sentence]) is found
+
+
+def test_has_quantity_is_true_for_other_questions():
+    assert has_quantity("Who won the election?", ["Nobody did."])
+
+
+def _row(pid: int, published: dt.date | None) -> tuple[Passage, Document]:
+    doc = Document(id=pid, title="", source=None, published=published, author=None, guild_id=None, origin="x",
+                   content_hash=str(pid), added_at=dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc))
+    return Passage(pid, pid, 0, 0, 0, 10, "text"), doc
+
+
+def test_fresh_cosine_looks_at_the_time_the_question_implies():
+    today = dt.date(2022, 6, 30)
+    dense = {1: 0.9, 2: 0.5, 3: 0.2}
+    rows = {1: _row(1, dt.date(2022, 1, 1)), 2: _row(2, dt.date(2022, 6, 27)), 3: _row(3, dt.date(2022, 6, 1))}
+    assert _fresh_cosine(dense, rows, today, DateIntent()) == 0.5            # only passage 2 is from this week
+    stale = {1: rows[1], 3: rows[3]}
+    assert _fresh_cosine(dense, stale, today, DateIntent()) == 0.2           # nothing fresh: the floor
+    # a question with a date window: retrieval kept only passages from it, all count
+    assert _fresh_cosine(dense, rows, today, DateIntent(date_from=dt.date(2022, 1, 1))) == 0.9
+    # undated passages are no evidence against
+    assert _fresh_cosine(dense, {1: _row(1, None)}, today, DateIntent()) == 0.9
