@@ -10,8 +10,9 @@ documents. The steps:
 3. the best passages are re-ranked with a recency prior (news questions are about "now") and
    every sentence in them is scored: its passage's score plus the IDF-weighted share of the
    question's terms it contains (a per-sentence model call was measured too slow for the budget);
-4. a calibrated model of "the documents answer this" decides between answering and refusing
-   (README, "Refusals");
+4. a calibrated model of "the documents answer this" (``answerability``) decides between
+   answering and refusing (README, "Refusals"); ``read_question`` does steps 1-3, ``decide`` 4-5,
+   so ``newsdesk eval refusals`` can read a question with some documents hidden (``Restriction``);
 5. the best sentences (1–4) become the answer, each with its ``[n]``.
 """
 
