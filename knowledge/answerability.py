@@ -283,6 +283,18 @@ FEATURES = ("top_cosine", "peak", "unknown_terms", "dense_z", "coverage", "cover
             "cited_cosine", "fresh_cosine", "quantity_missing")
 
 
+# The direction each feature may push, where its meaning fixes it (+1: more of it, more likely
+# answerable; -1: less; 0: free). Fitting keeps to it (``evaluation.refusals.fit_logistic``): on
+# the dev sets correlated features can take the "wrong" sign (a question full of words unknown to
+# the corpus looked *more* answerable once dates explained the rest), which would not hold elsewhere.
+FEATURE_SIGNS = {
+    "top_cosine": 1, "coverage": 1, "coverage3": 1, "rarest_found": 1, "sentence_coverage": 1,
+    "bigram_coverage": 1, "coverage_cited": 1, "fresh_cosine": 1,
+    "unknown_terms": -1, "specific_missing": -1, "specific_missing_answer": -1, "specific_missing_idf": -1,
+    "type_missing": -1, "quantity_missing": -1, "year_mismatch": -1, "rarest_missing": -1, "age": -1,
+}
+
+
 def gather_evidence(dense: dict[int, float], weights: dict[str, float], unknown: set[str],
                     passage_stems: Sequence[set[str]], *, question: str = "", cited_text: str = "",
                     answer_sentences: Sequence[str] = (), cited_date: dt.date | None = None,
@@ -325,9 +337,9 @@ def gather_evidence(dense: dict[int, float], weights: dict[str, float], unknown:
 
 
 # Logistic model of "the documents answer this": see scripts/train_refusal.py, which writes these.
-_ANSWERABLE_COEF = (4.289, 0.4417, 1.663, -0.4421, 1.213, 1.151, 0.4227, 1.264, -11.33, 0.7892, -0.5666, -0.9052, -0.3656, -0.6379, 0.6128, 4.465, 1.031, -0.3184, -0.03978, 0.2807, -0.3424, 2.126, -1.53, -4.644, 12.18, -0.9988)
-_ANSWERABLE_BIAS = -5.619
-ABSTAIN_BELOW = 0.1824        # refuse when the probability of "answerable" is below this
+_ANSWERABLE_COEF = (4.148, -0.1384, 0, -0.4277, 0, 0.8187, 0.6094, 1.276, -10.54, 0, 0, -0.9217, -0.3305, -0.515, 0.5957, 4.713, 0.574, -0.02464, -0.05414, 0, -0.1929, 2.057, 0, -4.699, 11.99, -0.9801)
+_ANSWERABLE_BIAS = -5.253
+ABSTAIN_BELOW = 0.1675        # refuse when the probability of "answerable" is below this
 
 
 def probability(features: Sequence[float], coef: Sequence[float], bias: float) -> float:

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from ..answer import Restriction, clean_question, parse_date_intent, read_question, resolve_follow_up
-from ..answerability import FEATURES
+from ..answerability import FEATURE_SIGNS, FEATURES
 from ..config import KnowledgeConfig
 from ..embed import Embedder, SentenceTransformerEmbedder
 from .beir import Query, corpus_knowledge_base, read_beir, read_queries
@@ -166,7 +166,27 @@ def contains_answer(text: str, answers: Sequence[str]) -> bool:
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None, *,
-                 l2: float = 1.0, iterations: int = 50) -> tuple[np.ndarray, float]:
+                 l2: float = 1.0, signs: Sequence[int] | None = None) -> tuple[np.ndarray, float]:
+    """``_fit_logistic`` keeping each coefficient to its allowed sign (``signs``: +1, -1 or 0 for
+    free, per feature; by default ``answerability.FEATURE_SIGNS`` when ``x`` has those features):
+    a feature that takes the wrong sign is left out and the rest refitted, until none does."""
+    x = np.asarray(x, dtype=np.float64)
+    if signs is None:
+        signs = [FEATURE_SIGNS.get(n, 0) for n in FEATURES] if x.shape[1] == len(FEATURES) else [0] * x.shape[1]
+    signs = np.asarray(signs)
+    active = np.ones(x.shape[1], dtype=bool)
+    while True:
+        coef = np.zeros(x.shape[1])
+        part, bias = _fit_logistic(x[:, active], y, weights, l2=l2)
+        coef[active] = part
+        wrong = (signs * coef) < 0
+        if not wrong.any():
+            return coef, bias
+        active &= ~wrong
+
+
+def _fit_logistic(x: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None, *,
+                  l2: float = 1.0, iterations: int = 50) -> tuple[np.ndarray, float]:
     """L2-regularised logistic regression by Newton's method on standardised features; returns
     (coefficients, bias) for the *raw* features. ``l2`` is the ridge strength on the standardised
     coefficients per unit of total sample weight."""
