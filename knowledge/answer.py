@@ -43,7 +43,8 @@ PASSAGES_READ = 6              # passages whose sentences are scored
 MAX_SENTENCES = 4
 MAX_ANSWER_WORDS = 130
 RELATED_SHOWN = 3
-FRESH_DAYS = 7                 # "now" for a question without date words: the past (or next) week
+FRESH_DAYS = 7                 # "now" for a question without date words: the past (or next) week ...
+FRESH_FADE_DAYS = 21           # ... then fading out over three more weeks
 
 
 @dataclass(frozen=True)
@@ -336,12 +337,21 @@ async def read_question(kb: "KnowledgeBase", question: str, *, scope: int | None
 def _fresh_cosine(dense: dict[int, float], rows: dict[int, tuple[Passage, Document]], today: dt.date,
                   intent: DateIntent) -> float:
     """Best cosine among the read passages from the time the question implies: its date window when
-    it names one (retrieval kept only those), else within a week of today (news questions are about
-    now). Undated passages count as fresh: no evidence against them."""
+    it names one (retrieval kept only those), else about now (news questions are about now): full
+    weight within FRESH_DAYS of today, fading to nothing over the next FRESH_FADE_DAYS, so a fact
+    from a fortnight ago still counts for something. Undated passages count as fresh: no evidence
+    against them."""
     floor = min(dense.values(), default=0.0)
-    return max((dense.get(pid, floor) for pid, (_, d) in rows.items()
-                if intent.window or d.published is None or abs((today - d.published).days) <= FRESH_DAYS),
-               default=floor)
+    best = floor
+    for pid, (_, doc) in rows.items():
+        cosine = dense.get(pid, floor)
+        if intent.window or doc.published is None:
+            weight = 1.0
+        else:
+            days = abs((today - doc.published).days)
+            weight = min(1.0, max(0.0, 1.0 - (days - FRESH_DAYS) / FRESH_FADE_DAYS))
+        best = max(best, floor + weight * (cosine - floor))
+    return best
 
 
 async def _restricted_candidates(kb: "KnowledgeBase", query: str, scope: int | None, intent: DateIntent,

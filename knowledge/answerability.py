@@ -337,9 +337,9 @@ def gather_evidence(dense: dict[int, float], weights: dict[str, float], unknown:
 
 
 # Logistic model of "the documents answer this": see scripts/train_refusal.py, which writes these.
-_ANSWERABLE_COEF = (4.148, -0.1384, 0, -0.4277, 0, 0.8187, 0.6094, 1.276, -10.54, 0, 0, -0.9217, -0.3305, -0.515, 0.5957, 4.713, 0.574, -0.02464, -0.05414, 0, -0.1929, 2.057, 0, -4.699, 11.99, -0.9801)
-_ANSWERABLE_BIAS = -5.253
-ABSTAIN_BELOW = 0.1675        # refuse when the probability of "answerable" is below this
+_ANSWERABLE_COEF = (3.983, -0.1181, 0, -0.4262, 0, 0.8592, 0.5951, 1.141, -10.3, 0, 0, -0.8995, -0.5107, -0.5089, 0.5661, 4.834, 0.5644, -0.05868, -0.04969, 0, -0.2871, 2.027, 0, -4.728, 11.93, -0.9922)
+_ANSWERABLE_BIAS = -5.019
+ABSTAIN_BELOW = 0.1609        # refuse when the probability of "answerable" is below this
 
 
 def probability(features: Sequence[float], coef: Sequence[float], bias: float) -> float:

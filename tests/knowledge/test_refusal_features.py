@@ -160,10 +160,13 @@ def test_fresh_cosine_looks_at_the_time_the_question_implies():
     today = dt.date(2022, 6, 30)
     dense = {1: 0.9, 2: 0.5, 3: 0.2}
     rows = {1: _row(1, dt.date(2022, 1, 1)), 2: _row(2, dt.date(2022, 6, 27)), 3: _row(3, dt.date(2022, 6, 1))}
-    assert _fresh_cosine(dense, rows, today, DateIntent()) == 0.5            # only passage 2 is from this week
+    assert _fresh_cosine(dense, rows, today, DateIntent()) == pytest.approx(0.5)           # only passage 2 is from this week
+    # 29 days old: 22 days into the fade (21) is past it; 14 days old: a third of the way
+    assert _fresh_cosine({1: 0.2, 3: 0.8}, {1: rows[1], 3: _row(3, today - dt.timedelta(days=14))}, today,
+                         DateIntent()) == pytest.approx(0.2 + (1 - 7 / 21) * 0.6)
     stale = {1: rows[1], 3: rows[3]}
-    assert _fresh_cosine(dense, stale, today, DateIntent()) == 0.2           # nothing fresh: the floor
+    assert _fresh_cosine(dense, stale, today, DateIntent()) == pytest.approx(0.2)          # nothing fresh: the floor
     # a question with a date window: retrieval kept only passages from it, all count
-    assert _fresh_cosine(dense, rows, today, DateIntent(date_from=dt.date(2022, 1, 1))) == 0.9
+    assert _fresh_cosine(dense, rows, today, DateIntent(date_from=dt.date(2022, 1, 1))) == pytest.approx(0.9)
     # undated passages are no evidence against
-    assert _fresh_cosine(dense, {1: _row(1, None)}, today, DateIntent()) == 0.9
+    assert _fresh_cosine(dense, {1: _row(1, None)}, today, DateIntent()) == pytest.approx(0.9)
