@@ -23,10 +23,8 @@ import datetime as dt
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
-
-import numpy as np
 
 from . import retrieval
 from .answerability import (ABSTAIN_BELOW, Evidence, answerability, gather_evidence, lead_over_rest,
@@ -253,7 +251,7 @@ class Reading:
     text: str = ""
     cut: bool = False
     resolved: str = ""
-    intent: DateIntent = DateIntent()
+    intent: DateIntent = field(default_factory=DateIntent)
     rows: dict[int, tuple[Passage, Document]] | None = None
     top: list[tuple[int, float]] | None = None
     ranked: list[list[ScoredSentence]] | None = None

@@ -30,7 +30,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..answer import Restriction, clean_question, parse_date_intent, read_question, resolve_follow_up
+from ..answer import (
+    Restriction,
+    clean_question,
+    parse_date_intent,
+    read_question,
+    resolve_follow_up,
+)
 from ..answerability import FEATURE_SIGNS, FEATURES
 from ..config import KnowledgeConfig
 from ..embed import Embedder, SentenceTransformerEmbedder
@@ -370,4 +376,3 @@ async def evaluate_refusals(folder: Path, *, embedder: Embedder | None = None, k
     return summarise(samples, k=k, shipped=shipped_refuses)
 
 
-FEATURE_NAMES = FEATURES

@@ -10,7 +10,13 @@ import time
 import pytest
 
 from knowledge.answerability import (
-    FEATURES, answer_type, answerability, bigram_coverage, gather_evidence, has_answer_of_type, has_quantity,
+    FEATURES,
+    answer_type,
+    answerability,
+    bigram_coverage,
+    gather_evidence,
+    has_answer_of_type,
+    has_quantity,
     specific_terms,
 )
 from knowledge.evaluation.refusals import contains_answer

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from knowledge import cli
+from knowledge.answer import Restriction, read_question
 from knowledge.embed import HashingEmbedder
 from knowledge.evaluation import refusals
-from knowledge.answer import Restriction, read_question
 from knowledge.evaluation.beir import corpus_knowledge_base
 from knowledge.evaluation.refusals import Sample
 

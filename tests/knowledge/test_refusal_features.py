@@ -8,8 +8,20 @@ import pytest
 
 from knowledge.answer import _fresh_cosine
 from knowledge.answerability import (
-    FEATURES, Evidence, age_of, answer_type, bigram_coverage, gather_evidence, has_answer_of_type, has_quantity,
-    lead_over_rest, missing_share, specific_terms, text_keys, weighted_missing_share, year_mismatch,
+    FEATURES,
+    Evidence,
+    age_of,
+    answer_type,
+    bigram_coverage,
+    gather_evidence,
+    has_answer_of_type,
+    has_quantity,
+    lead_over_rest,
+    missing_share,
+    specific_terms,
+    text_keys,
+    weighted_missing_share,
+    year_mismatch,
 )
 from knowledge.dates import DateIntent
 from knowledge.models import Document, Passage
