@@ -10,8 +10,9 @@ documents. The steps:
 3. the best passages are re-ranked with a recency prior (news questions are about "now") and
    every sentence in them is scored: its passage's score plus the IDF-weighted share of the
    question's terms it contains (a per-sentence model call was measured too slow for the budget);
-4. a calibrated model of "the documents answer this" decides between answering and refusing
-   (README, "Refusals");
+4. a calibrated model of "the documents answer this" (``answerability``) decides between
+   answering and refusing (README, "Refusals"); ``read_question`` does steps 1-3, ``decide`` 4-5,
+   so ``newsdesk eval refusals`` can read a question with some documents hidden (``Restriction``);
 5. the best sentences (1–4) become the answer, each with its ``[n]``.
 """
 
@@ -22,12 +23,12 @@ import datetime as dt
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from . import retrieval
+from .answerability import (ABSTAIN_BELOW, Evidence, answerability, gather_evidence, lead_over_rest,
+                            term_coverage)
 from .dates import DateIntent, parse_date_intent
 from .models import Answer, Citation, Document, Passage
 from .text import STOPWORDS, split_sentences, stem
@@ -40,6 +41,8 @@ PASSAGES_READ = 6              # passages whose sentences are scored
 MAX_SENTENCES = 4
 MAX_ANSWER_WORDS = 130
 RELATED_SHOWN = 3
+FRESH_DAYS = 7                 # "now" for a question without date words: the past (or next) week ...
+FRESH_FADE_DAYS = 21           # ... then fading out over three more weeks
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,7 @@ class AnswerSettings:
     recency_days: float = 14.0     # this much extra score, decaying over this many days
     related_ratio: float = 0.3     # a further passage joins the answer if its score is at least this share of the best
     top_sentences: int = 3         # sentences the best passage may give
-    abstain_below: float = 0.325   # calibrated probability of "answerable" under which we refuse
+    abstain_below: float = ABSTAIN_BELOW  # probability of "answerable" under which we refuse (fitted with the model)
 
 
 SETTINGS = AnswerSettings()
@@ -155,14 +158,6 @@ def idf(term_docs: int, total: int) -> float:
     return max(0.05, math.log(1 + (total - term_docs + 0.5) / (term_docs + 0.5)))
 
 
-def term_coverage(question_weights: dict[str, float], sentence_stems: set[str]) -> float:
-    """IDF-weighted share of the question's terms present in a sentence (0..1)."""
-    total = sum(question_weights.values())
-    if total <= 0:
-        return 0.0
-    return sum(w for t, w in question_weights.items() if t in sentence_stems) / total
-
-
 @dataclass(frozen=True)
 class ScoredSentence:
     passage_id: int
@@ -178,56 +173,6 @@ class ScoredSentence:
 
 def sentence_score(passage_score: float, coverage: float, index: int, s: AnswerSettings = SETTINGS) -> float:
     return passage_score + s.w_terms * coverage - s.w_position * index
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """What the refusal decision looks at. All cheap: no extra model call."""
-
-    top_cosine: float         # best dense cosine among the candidates
-    peak: float               # best cosine minus the 10th best: a clear match stands out
-    unknown_terms: float      # share of the question's terms that occur in no passage at all
-    dense_z: float            # best cosine in standard deviations above the candidates' mean
-    coverage: float           # IDF-weighted share of the question's terms in the best passage
-    coverage3: float          # ... in the best three passages together
-    rarest_found: float       # 1 when the question's rarest known term is in the best three passages
-
-    def features(self) -> list[float]:
-        return [self.top_cosine, self.peak, self.unknown_terms, self.dense_z, self.coverage, self.coverage3,
-                self.rarest_found, self.top_cosine * self.coverage3, max(self.top_cosine - 0.35, 0.0) * self.peak]
-
-
-def gather_evidence(dense: dict[int, float], weights: dict[str, float], unknown: set[str],
-                    passage_stems: Sequence[set[str]]) -> Evidence:
-    """``passage_stems``: the stems of the best passages in retrieval order."""
-    cosines = np.sort(np.fromiter(dense.values(), dtype=np.float64, count=len(dense)))[::-1]
-    top = float(cosines[0]) if len(cosines) else 0.0
-    tenth = float(cosines[min(9, len(cosines) - 1)]) if len(cosines) else 0.0
-    std = float(cosines.std()) if len(cosines) else 0.0
-    dense_z = (top - float(cosines.mean())) / std if std > 1e-9 else 0.0
-    first = passage_stems[0] if passage_stems else set()
-    three = set().union(*passage_stems[:3]) if passage_stems else set()
-    known = {t: w for t, w in weights.items() if t not in unknown}
-    rarest = max(known, key=known.get) if known else None
-    return Evidence(
-        top_cosine=top, peak=top - tenth, unknown_terms=len(unknown) / max(1, len(weights)), dense_z=dense_z,
-        coverage=term_coverage(weights, first), coverage3=term_coverage(weights, three),
-        rarest_found=1.0 if rarest is not None and rarest in three else 0.0,
-    )
-
-
-# Logistic model of "the documents answer this", fitted on the dev sets: realtimeqa-dev questions
-# and xquad-en questions (answerable, each against its own corpus) vs realtimeqa-dev's
-# unanswerable.jsonl (README, "Refusals", has the trade-off curve, 5-fold cross-validated). No
-# feature grows with the question's length: raw BM25 scores and term counts separate the dev sets
-# better only because their questions differ in length, which would not hold elsewhere.
-_ANSWERABLE_COEF = (3.196, 16.229, -3.766, -0.949, 2.613, -2.21, -0.172, 3.442, 5.343)
-_ANSWERABLE_BIAS = -0.728
-
-
-def answerability(e: Evidence) -> float:
-    z = _ANSWERABLE_BIAS + sum(w * x for w, x in zip(_ANSWERABLE_COEF, e.features(), strict=True))
-    return 1.0 / (1.0 + math.exp(-z))
 
 
 def select_sentences(ranked_passages: Sequence[Sequence[ScoredSentence]], *, s: AnswerSettings = SETTINGS,
@@ -296,28 +241,67 @@ def recency_boost(published: dt.date | None, today: dt.date, s: AnswerSettings =
 # ---------------------------------------------------------------------------- the answer
 
 
+@dataclass(frozen=True)
+class Restriction:
+    """Documents hidden from one question without re-indexing, so an evaluation can turn an
+    answerable question into a near miss: its own documents left out (leave-gold-out), or only
+    documents dated before a day (a time split; undated documents drop out too)."""
+
+    exclude_documents: frozenset[int] = frozenset()
+    before: dt.date | None = None
+
+
+@dataclass
+class Reading:
+    """Everything ``answer_question`` found before deciding: the evidence for the refusal model,
+    the sentences it would quote. ``reply`` is set when the question got a reply of its own
+    (a greeting, nothing to search, nothing found) and there is nothing to decide."""
+
+    question: str
+    text: str = ""
+    cut: bool = False
+    resolved: str = ""
+    intent: DateIntent = field(default_factory=DateIntent)
+    rows: dict[int, tuple[Passage, Document]] | None = None
+    top: list[tuple[int, float]] | None = None
+    ranked: list[list[ScoredSentence]] | None = None
+    chosen: list[ScoredSentence] | None = None
+    evidence: Evidence | None = None
+    phrase_found: bool = False
+    reply: Answer | None = None
+
+
 async def answer_question(kb: "KnowledgeBase", question: str, *, scope: int | None = None,
                           history: Sequence[str] = (), now: dt.datetime | None = None,
                           settings: AnswerSettings = SETTINGS) -> Answer:
+    reading = await read_question(kb, question, scope=scope, history=history, now=now, settings=settings)
+    return decide(reading, settings)
+
+
+async def read_question(kb: "KnowledgeBase", question: str, *, scope: int | None = None,
+                        history: Sequence[str] = (), now: dt.datetime | None = None,
+                        settings: AnswerSettings = SETTINGS, restrict: Restriction | None = None) -> Reading:
+    """Retrieval, sentence scoring and the refusal evidence for a question (steps 1-3)."""
     now = now or dt.datetime.now(dt.timezone.utc)
     question = normalise_question(question)
     text, cut = clean_question(question)
     if not text or not retrieval.query_terms(text) and not is_greeting(text):
-        return Answer(question=question, abstained=True, citations=[],
-                      text="Ask me a question about the documents, for example: "
-                           "“What did the experts say about China's role in Central Asia?”")
+        return Reading(question, reply=Answer(
+            question=question, abstained=True, citations=[],
+            text="Ask me a question about the documents, for example: "
+                 "“What did the experts say about China's role in Central Asia?”"))
     if is_greeting(text):
-        return Answer(question=question, abstained=False, citations=[],
-                      text="Hello! Ask me anything about the documents and I will answer with the passages "
-                           "that support it.")
+        return Reading(question, reply=Answer(
+            question=question, abstained=False, citations=[],
+            text="Hello! Ask me anything about the documents and I will answer with the passages that support it."))
 
     resolved = resolve_follow_up(text, history)
     intent = parse_date_intent(resolved, now=now)
     query = intent.query
-    cands = await retrieval.candidates(kb, query, scope=scope, date_from=intent.date_from, date_to=intent.date_to)
+    cands = await _restricted_candidates(kb, query, scope, intent, restrict)
     fused = retrieval.fuse_scores(cands.dense, cands.bm25)
     if not fused:
-        return _refusal(question, resolved, intent, [], why=_nothing_found(intent))
+        return Reading(question, reply=_refusal(question, resolved, intent, [], why=_nothing_found(intent)))
 
     pool = retrieval.top_k(fused, PASSAGES_READ * 3)
     rows = await kb.store.passages_with_documents([pid for pid, _ in pool])
@@ -325,8 +309,10 @@ async def answer_question(kb: "KnowledgeBase", question: str, *, scope: int | No
     scores = _prefer({pid: score for pid, score in pool if pid in rows}, phrases, intent, rows, now.date(), settings)
     top = retrieval.top_k(scores, PASSAGES_READ)
     retrieval_order = [pid for pid, _ in pool if pid in rows][:3]
+    if not top:  # every candidate was removed between ranking and loading
+        return Reading(question, reply=_refusal(question, resolved, intent, [], why=_nothing_found(intent)))
 
-    def read() -> tuple[list[list[ScoredSentence]], Evidence]:
+    def read() -> tuple[list[list[ScoredSentence]], list[ScoredSentence], Evidence]:
         # Stemming and sentence splitting are CPU work (and the stemmer's first use imports NLTK):
         # one trip off the event loop for all of it.
         q_stems = stems(query)
@@ -335,32 +321,92 @@ async def answer_question(kb: "KnowledgeBase", question: str, *, scope: int | No
         counts = snapshot.document_frequencies(sorted(q_stems))
         weights = {t: idf(counts.get(t, 0), len(snapshot) or 1) for t in q_stems}
         ranked = score_sentences(top, {pid: rows[pid][0] for pid, _ in top}, weights, settings)
-        evidence = gather_evidence(cands.dense, weights, {t for t in q_stems if counts.get(t, 0) == 0},
-                                   [stems(rows[pid][0].text) for pid in retrieval_order])
-        return ranked, evidence
+        chosen = select_sentences(ranked, s=settings)
+        best = top[0][0]
+        passage, doc = rows[best]
+        document_of = {pid: d.id for pid, (_, d) in rows.items()}
+        floor = min(cands.dense.values(), default=0.0)
+        evidence = gather_evidence(
+            cands.dense, weights, {t for t in q_stems if counts.get(t, 0) == 0},
+            [stems(rows[pid][0].text) for pid in retrieval_order], question=resolved,
+            cited_text=f"{doc.title}\n{passage.text}", answer_sentences=[c.text for c in chosen],
+            cited_date=doc.published, today=now.date(), margin=lead_over_rest(scores, best, document_of),
+            dense_margin=lead_over_rest({pid: cands.dense.get(pid, floor) for pid in scores}, best, document_of),
+            sentence_coverage=max((c.coverage for c in chosen), default=0.0),
+            cited_cosine=cands.dense.get(best, floor), fresh_cosine=_fresh_cosine(cands.dense, rows, now.date(), intent))
+        return ranked, chosen, evidence
 
-    ranked, evidence = await asyncio.to_thread(read)
+    ranked, chosen, evidence = await asyncio.to_thread(read)
     if not any(ranked):
-        return _refusal(question, resolved, intent, _related(rows, top), why=_nothing_found(intent))
+        return Reading(question, reply=_refusal(question, resolved, intent, _related(rows, top),
+                                                why=_nothing_found(intent)))
+    phrase_found = bool(phrases) and any(p.lower() in rows[top[0][0]][0].text.lower() for p in phrases)
+    return Reading(question, text=text, cut=cut, resolved=resolved, intent=intent, rows=rows, top=top,
+                   ranked=ranked, chosen=chosen, evidence=evidence, phrase_found=phrase_found)
 
-    conf = answerability(evidence)
-    if phrases and any(p.lower() in rows[top[0][0]][0].text.lower() for p in phrases):
+
+def _fresh_cosine(dense: dict[int, float], rows: dict[int, tuple[Passage, Document]], today: dt.date,
+                  intent: DateIntent) -> float:
+    """Best cosine among the read passages from the time the question implies: its date window when
+    it names one (retrieval kept only those), else about now (news questions are about now): full
+    weight within FRESH_DAYS of today, fading to nothing over the next FRESH_FADE_DAYS, so a fact
+    from a fortnight ago still counts for something. Undated passages count as fresh: no evidence
+    against them."""
+    floor = min(dense.values(), default=0.0)
+    best = floor
+    for pid, (_, doc) in rows.items():
+        cosine = dense.get(pid, floor)
+        if intent.window or doc.published is None:
+            weight = 1.0
+        else:
+            days = abs((today - doc.published).days)
+            weight = min(1.0, max(0.0, 1.0 - (days - FRESH_DAYS) / FRESH_FADE_DAYS))
+        best = max(best, floor + weight * (cosine - floor))
+    return best
+
+
+async def _restricted_candidates(kb: "KnowledgeBase", query: str, scope: int | None, intent: DateIntent,
+                                 restrict: Restriction | None) -> retrieval.Candidates:
+    if restrict is None:
+        return await retrieval.candidates(kb, query, scope=scope, date_from=intent.date_from, date_to=intent.date_to)
+    date_to = intent.date_to
+    if restrict.before is not None:
+        last = restrict.before - dt.timedelta(days=1)
+        date_to = last if date_to is None else min(date_to, last)
+    hidden = {p.id for p in await kb.store.passages_of_documents(sorted(restrict.exclude_documents))}
+    # Asking for as many more candidates as are hidden, then dropping them, gives exactly the
+    # candidates of an index without them.
+    n = retrieval.CANDIDATES + len(hidden)
+    cands = await retrieval.candidates(kb, query, scope=scope, date_from=intent.date_from, date_to=date_to, n=n)
+    keep = lambda side: dict(retrieval.top_k({p: s for p, s in side.items() if p not in hidden},  # noqa: E731
+                                             retrieval.CANDIDATES))
+    return retrieval.Candidates(dense=keep(cands.dense), bm25=keep(cands.bm25), query_vector=cands.query_vector,
+                                snapshot=cands.snapshot)
+
+
+def decide(reading: Reading, settings: AnswerSettings = SETTINGS, *, confidence: float | None = None) -> Answer:
+    """Answer or refuse (steps 4-5). ``confidence``: a probability from another refusal model (for
+    evaluation); by default the shipped one."""
+    if reading.reply is not None:
+        return reading.reply
+    question, resolved, intent, rows, top = reading.question, reading.resolved, reading.intent, reading.rows, reading.top
+    conf = answerability(reading.evidence) if confidence is None else confidence
+    if reading.phrase_found:
         conf = max(conf, 0.9)  # the exact words the user quoted are there: that is the answer's place
     if conf < settings.abstain_below:
         why = _nothing_found(intent) if intent.window else "I couldn't find this in the documents."
         return _refusal(question, resolved, intent, _related(rows, top), confidence=conf, why=why)
 
-    chosen = select_sentences(ranked, s=settings)
-    citations, parts = _cite(chosen, rows)
+    citations, parts = _cite(reading.chosen, rows)
     body = " ".join(parts)
-    if cut:
+    if reading.cut:
         body = f"(Your question was long; I used its first {MAX_QUESTION_CHARS} characters.) " + body
     if intent.window or intent.recency:
         dates = sorted({c.published for c in citations if c.published}, reverse=True)
         when = ", ".join(d.isoformat() for d in dates[:3]) or "undated"
         body = f"{body}\n(Sources dated {when}; you asked for {intent.describe()}.)"
     return Answer(question=question, text=body, citations=citations, abstained=False,
-                  resolved_question=resolved if resolved != text else "", date_from=intent.date_from,
+                  resolved_question=resolved if resolved != reading.text else "", date_from=intent.date_from,
                   date_to=intent.date_to, confidence=round(conf, 4))
 
 

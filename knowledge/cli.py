@@ -5,7 +5,7 @@
     newsdesk ask "question"              a cited answer
     newsdesk brief [--since 24h|DATE]    the briefing of what arrived
     newsdesk docs list | docs remove ID
-    newsdesk eval retrieval|qa|summaries ...
+    newsdesk eval retrieval|qa|refusals|summaries ...
     newsdesk log export [--format csv|jsonl] [--since ...]
 
 The Discord bot (or its console without a token) is ``newsdesk-bot`` or ``python -m bot``: the
@@ -110,6 +110,11 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--unanswerable", type=Path)
     s.add_argument("--json", action="store_true")
     s.set_defaults(handler=cmd_eval_qa)
+    s = ev.add_parser("refusals", help="refusals of near-miss questions built from a BEIR-layout folder, cross-validated")
+    s.add_argument("dir", type=Path)
+    s.add_argument("--folds", type=int, default=5)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(handler=cmd_eval_refusals)
     s = ev.add_parser("summaries", help="ROUGE on a JSONL file of document clusters")
     s.add_argument("file", type=Path)
     s.add_argument("--json", action="store_true")
@@ -238,6 +243,14 @@ async def cmd_eval_qa(args: argparse.Namespace, config: KnowledgeConfig) -> int:
     from .evaluation.qa import evaluate_qa  # only `eval` needs it (a guard test reads it here)
 
     result = await evaluate_qa(args.dir, unanswerable=args.unanswerable, progress=_progress_bar("questions"))
+    _print_result(result, args.json)
+    return 0
+
+
+async def cmd_eval_refusals(args: argparse.Namespace, config: KnowledgeConfig) -> int:
+    from .evaluation.refusals import evaluate_refusals
+
+    result = await evaluate_refusals(args.dir, k=args.folds, progress=_progress_bar("questions"))
     _print_result(result, args.json)
     return 0
 
