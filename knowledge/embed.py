@@ -41,29 +41,51 @@ def resolve_model_path(model: str) -> Path:
 
 
 class EncodeGate:
-    """One encoder at a time, and waiting queries before waiting bulk batches.
+    """One encoder at a time, and waiting queries before waiting bulk batches, within reason.
 
     Why one at a time: torch's thread count is process-wide, so a query (``query_threads``) and a
     bulk batch (``index_threads``) cannot run side by side with their own settings. Why priority:
     bulk work is split into batches that each take the gate anew; a query that arrives during a
-    bulk encode waits for the batch in flight only, never for the rest of the upload."""
+    bulk encode waits for the batch in flight only, never for the rest of the upload. Why within
+    reason: under a steady stream of questions, strict priority would never let indexing finish, so
+    after ``QUERY_TURNS`` queries in a row ahead of waiting bulk work, one bulk batch goes."""
+
+    QUERY_TURNS = 8
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._busy = False
         self._queries_waiting = 0
+        self._bulk_waiting = 0
+        self._query_turns = 0  # queries served in a row while bulk work waited
+
+    def _must_wait(self, bulk: bool) -> bool:
+        if self._busy:
+            return True
+        turns_left = self._query_turns < self.QUERY_TURNS
+        if bulk:
+            return bool(self._queries_waiting) and turns_left
+        return bool(self._bulk_waiting) and not turns_left
 
     @contextmanager
     def hold(self, *, bulk: bool) -> Iterator[None]:
         with self._cond:
-            if not bulk:
+            if bulk:
+                self._bulk_waiting += 1
+            else:
                 self._queries_waiting += 1
             try:
-                while self._busy or (bulk and self._queries_waiting):
+                while self._must_wait(bulk):
                     self._cond.wait()
             finally:
-                if not bulk:
+                if bulk:
+                    self._bulk_waiting -= 1
+                else:
                     self._queries_waiting -= 1
+            if bulk:
+                self._query_turns = 0
+            elif self._bulk_waiting:
+                self._query_turns += 1
             self._busy = True
         try:
             yield

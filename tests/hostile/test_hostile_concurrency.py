@@ -16,7 +16,7 @@ import pytest
 
 from knowledge import briefing as briefing_module
 from knowledge.config import KnowledgeConfig
-from knowledge.embed import GatedEmbedder, HashingEmbedder
+from knowledge.embed import EncodeGate, GatedEmbedder, HashingEmbedder
 from knowledge.retrieval import HybridIndex, index_tokens
 from knowledge.service import KnowledgeBase, TextItem
 
@@ -334,6 +334,36 @@ def test_queued_queries_all_go_before_the_next_bulk_batch():
     # once a query was served, the four ran with at most one bulk batch between them
     assert order[first_query:].count(False) == 4
     assert order[first_query:first_query + 5].count(False) >= 3
+
+
+def test_a_steady_stream_of_questions_does_not_starve_indexing():
+    embedder = SlowEmbedder(per_batch_s=0.01, batch_size=2)
+    bulk_done = threading.Event()
+    answered = 0
+
+    def asker() -> None:
+        nonlocal answered
+        deadline = time.monotonic() + 20
+        while not bulk_done.is_set() and time.monotonic() < deadline:
+            embedder.encode(["what happened?"])
+            answered += 1
+
+    askers = [threading.Thread(target=asker) for _ in range(4)]
+    for a in askers:
+        a.start()
+    time.sleep(0.05)  # questions are already queueing when the upload starts
+    embedder.encode([f"p{i}" for i in range(40)], bulk=True)
+    bulk_done.set()
+    for a in askers:
+        a.join()
+    order = [bulk for bulk, _ in embedder.batches]
+    # every bulk batch got its turn while questions kept coming, and questions were not shut out
+    assert order.count(True) >= 20 and answered > 0
+    # between the upload's first and last batch, questions ran at most QUERY_TURNS in a row (plus
+    # the one that already held the gate when a batch started waiting)
+    during = order[order.index(True):len(order) - order[::-1].index(True)]
+    runs = [len(run) for run in "".join(" " if b else "q" for b in during).split()]
+    assert max(runs, default=0) <= EncodeGate.QUERY_TURNS + 1
 
 
 # ---------------------------------------------------------------------------------- the event loop
