@@ -144,7 +144,7 @@ class Console:
             page = max(1, min(page, -(-total // per)))  # "doc list 99999999999999999999": the last page
             docs = await self.kb.list_documents(scope=None, limit=per, offset=(page - 1) * per)
             for d in docs:
-                when = plain.format_date(d.published, d.published_precision)
+                when = dates.format_date(d.published, d.published_precision)
                 self.say(f"#{d.id:<5} {d.title}  ({d.source or 'unknown'}, {when})")
             pages = max(1, -(-total // per))
             self.say(f"page {page} of {pages}, {total} document(s)")

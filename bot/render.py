@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import discord
 
 from knowledge.models import Answer, Briefing, Citation, Document, SearchHit, Story, UsageStats
-from knowledge.plain import format_date
+from knowledge.dates import format_date
 
 # Discord's documented limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
 CONTENT_LIMIT = 2000

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from knowledge import GLOBAL_SCOPE
+import knowledge
 from knowledge.models import SearchHit
 
 from . import render
@@ -28,7 +28,7 @@ MORE_SOURCES_K = 12
 
 
 def scope_of(interaction: discord.Interaction) -> int:
-    return interaction.guild_id or GLOBAL_SCOPE
+    return knowledge.scope_of(interaction.guild_id)
 
 
 async def _on_view_error(interaction: discord.Interaction, error: Exception) -> None:

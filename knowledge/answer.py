@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 from . import retrieval
 from .answerability import (ABSTAIN_BELOW, Evidence, answerability, gather_evidence, lead_over_rest,
                             term_coverage)
-from .dates import DateIntent, parse_date_intent
+from .dates import DateIntent, format_date, parse_date_intent
 from .models import Answer, Citation, Document, Passage
 from .text import STOPWORDS, split_sentences, stem
 
@@ -402,8 +402,9 @@ def decide(reading: Reading, settings: AnswerSettings = SETTINGS, *, confidence:
     if reading.cut:
         body = f"(Your question was long; I used its first {MAX_QUESTION_CHARS} characters.) " + body
     if intent.window or intent.recency:
-        dates = sorted({c.published for c in citations if c.published}, reverse=True)
-        when = ", ".join(d.isoformat() for d in dates[:3]) or "undated"
+        dated = sorted({(c.published, c.published_precision) for c in citations if c.published}, reverse=True)
+        shown = list(dict.fromkeys(format_date(d, p) for d, p in dated))
+        when = ", ".join(shown[:3]) or "undated"
         body = f"{body}\n(Sources dated {when}; you asked for {intent.describe()}.)"
     return Answer(question=question, text=body, citations=citations, abstained=False,
                   resolved_question=resolved if resolved != reading.text else "", date_from=intent.date_from,

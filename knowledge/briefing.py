@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .dates import format_date
 from .models import Briefing, Citation, Document, Passage, Story
 from .retrieval import passage_embedding_text
 from .summarize import SummarySentence, summarize
@@ -346,7 +347,7 @@ def format_briefing(b: Briefing, *, more_stories: int = 0, by: str = "added", un
     for k, story in enumerate(b.stories, start=1):
         lines += ["", f"{k}. {story.headline} ({_plural(story.sources, 'source')})", story.summary]
         for c in story.citations:
-            when = c.published.isoformat() if c.published else "undated"
+            when = format_date(c.published, c.published_precision)
             source = f" · {c.source}" if c.source else ""
             lines.append(f"   [{c.number}] {c.title} — {when}{source} (#{c.document_id} ¶{c.paragraph_index + 1})")
     if more_stories:

@@ -31,10 +31,10 @@ from tqdm import tqdm
 from .answer import normalise_question
 from .config import KnowledgeConfig, seed_paths
 from .db import iso, utcnow
-from .dates import MAX_BACK, parse_since
+from .dates import MAX_BACK, format_date, parse_since
 from .errors import KnowledgeError, SettingsError
 from .models import Interaction
-from .plain import csv_cell, format_answer, format_date, indent
+from .plain import csv_cell, format_answer, indent
 from .service import KnowledgeBase, expand_paths
 from .store import Store
 

@@ -21,6 +21,14 @@ _MONTH = r"(?P<month>" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.
 _YEAR = r"(?P<year>(?:19|20)\d\d)"
 
 
+def format_date(day: dt.date | None, precision: str = "day") -> str:
+    """A document's date as precise as it is known, the one renderer for answers, briefings, the CLI,
+    the console and the bot: only a copyright year gives "2022", not "2022-01-01"."""
+    if day is None:
+        return "undated"
+    return {"year": str(day.year), "month": day.strftime("%Y-%m")}.get(precision, day.isoformat())
+
+
 @dataclass(frozen=True)
 class DateIntent:
     date_from: dt.date | None = None

@@ -13,7 +13,7 @@ class Document:
     source: str | None          # publisher or site ("South China Morning Post")
     published: dt.date | None   # publication date when known
     author: str | None
-    guild_id: int | None        # None: global (seeds, CLI); otherwise visible in that guild only
+    guild_id: int | None        # None: global (seeds, CLI; scope.GLOBAL_SCOPE in scopes); else that guild only
     origin: str                 # file name, URL or "pasted text"
     content_hash: str
     added_at: dt.datetime       # UTC, when it entered the knowledge base

@@ -3,17 +3,10 @@ console (the Discord layer renders embeds of its own in ``bot/render.py``)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import textwrap
 
+from .dates import format_date
 from .models import Answer, Citation
-
-
-def format_date(day: dt.date | None, precision: str = "day") -> str:
-    """A date as precise as it is known: only a copyright year gives "2022", not "2022-01-01"."""
-    if day is None:
-        return "undated"
-    return {"year": str(day.year), "month": day.strftime("%Y-%m")}.get(precision, day.isoformat())
 
 
 def format_answer(answer: Answer) -> str:

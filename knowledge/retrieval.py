@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .models import SearchHit
+from .scope import GLOBAL_SCOPE, scope_of
 from .text import STOPWORDS, index_tokens
 
 if TYPE_CHECKING:
@@ -88,7 +89,7 @@ class DenseIndex:
         cap = max(n, 1024)
         self._pids = np.zeros(cap, dtype=np.int64)
         self._dids = np.zeros(cap, dtype=np.int64)
-        self._gids = np.full(cap, -1, dtype=np.int64)
+        self._gids = np.full(cap, GLOBAL_SCOPE, dtype=np.int64)
         self._days = np.zeros(cap, dtype=np.int32)
         self._alive = np.zeros(cap, dtype=bool)
         self._matrix = np.zeros((cap, dim), dtype=np.float32)
@@ -121,7 +122,7 @@ class DenseIndex:
             old = getattr(self, name)
             fresh = np.zeros(new_cap, dtype=old.dtype)
             if name == "_gids":
-                fresh[:] = -1
+                fresh[:] = GLOBAL_SCOPE
             fresh[:cap] = old
             setattr(self, name, fresh)
         matrix = np.zeros((new_cap, self._dim), dtype=np.float32)
@@ -136,7 +137,7 @@ class DenseIndex:
         a, b = self._n, self._n + len(pids)
         self._pids[a:b] = pids
         self._dids[a:b] = did
-        self._gids[a:b] = -1 if gid is None else gid
+        self._gids[a:b] = scope_of(gid)
         self._days[a:b] = published.toordinal() if published else 0
         self._alive[a:b] = True
         self._matrix[a:b] = vectors
@@ -183,7 +184,7 @@ class DenseView:
         keep = self.alive[:n].copy()
         if scope is not None:
             gids = self.gids[:n]
-            keep &= (gids == -1) if scope == 0 else ((gids == -1) | (gids == scope))
+            keep &= (gids == GLOBAL_SCOPE) | (gids == scope)
         if date_from is not None:
             keep &= self.days[:n] >= date_from.toordinal()
         if date_to is not None:

@@ -28,16 +28,11 @@ from .embed import Embedder, SentenceTransformerEmbedder
 from .errors import (DatabaseError, DocumentNotFound, DuplicateDocument, EmptyDocument, FileTooLarge,
                      KnowledgeError, UnsupportedFileType)
 from .models import Answer, Briefing, Document, IndexReport, SearchHit
+from .scope import GLOBAL_SCOPE, Scope, scope_of
 from .store import NewDocument, Store, inserted_document, utcnow
 from .text import sha256
 
 log = logging.getLogger(__name__)
-
-# What a channel, a guild or the CLI can see. None: every document (CLI, admin); 0: global documents
-# only (direct messages); a guild id: global documents plus that guild's own.
-Scope = int | None
-GLOBAL_SCOPE = 0
-
 
 class KnowledgeBase:
     def __init__(self, config: KnowledgeConfig, *, embedder: Embedder | None = None) -> None:
@@ -281,7 +276,7 @@ class KnowledgeBase:
                 if isinstance(item, Exception):
                     results[i] = item
                     continue
-                key = (item.doc.content_hash, item.doc.guild_id or 0)
+                key = (item.doc.content_hash, scope_of(item.doc.guild_id))
                 existing = stored.get(key)
                 if existing is not None and existing.id != item.replace_id:
                     results[i] = DuplicateDocument(f"{item.name}: already indexed as #{existing.id} "

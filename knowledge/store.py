@@ -19,6 +19,7 @@ import numpy as np
 
 from .db import MAX_ID, iso, parse_ts, storable, utcnow, valid_id
 from .models import Document, Passage
+from .scope import GLOBAL_SCOPE, scope_of
 from .store_log import InteractionLog
 
 log = logging.getLogger(__name__)
@@ -120,7 +121,7 @@ def scope_clause(scope: int | None, column: str = "d.guild_id") -> tuple[str, li
     a guild id = global documents plus that guild's own."""
     if scope is None:
         return "1", []
-    if scope == 0:
+    if scope == GLOBAL_SCOPE:
         return f"{column} IS NULL", []
     return f"({column} IS NULL OR {column} = ?)", [scope]
 
@@ -207,8 +208,8 @@ class Store(InteractionLog):
 
     async def find_by_hashes(self, keys: Iterable[tuple[str, int | None]]) -> dict[tuple[str, int], Document]:
         """The documents of many (content hash, guild id) pairs in one query per 500 hashes; keyed
-        by (hash, guild id or 0)."""
-        wanted = {(h, g or 0) for h, g in keys}
+        by (hash, scope_of(guild id))."""
+        wanted = {(h, scope_of(g)) for h, g in keys}
         hashes = sorted({h for h, _ in wanted})
         found: dict[tuple[str, int], Document] = {}
         for i in range(0, len(hashes), 500):
@@ -224,7 +225,7 @@ class Store(InteractionLog):
 
     async def find_by_origin(self, origin: str, guild_id: int | None) -> Document | None:
         sql = f"SELECT {_DOC_COLUMNS} FROM documents d WHERE d.origin = ? AND IFNULL(d.guild_id, 0) = ? ORDER BY d.id DESC"
-        async with self._conn.execute(sql, (storable(origin), guild_id or 0)) as cur:
+        async with self._conn.execute(sql, (storable(origin), scope_of(guild_id))) as cur:
             row = await cur.fetchone()
         return _document(row) if row else None
 
@@ -402,9 +403,9 @@ class Store(InteractionLog):
 
     async def load_vectors(self, model: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Every vector of ``model`` with what the dense index filters on:
-        (passage ids, document ids, guild ids (-1 = global), published day ordinals (0 = unknown),
+        (passage ids, document ids, guild ids (0 = GLOBAL_SCOPE), published day ordinals (0 = unknown),
         float32 matrix)."""
-        sql = ("SELECT v.passage_id, p.document_id, IFNULL(d.guild_id, -1) AS guild_id, d.published, v.dim, v.vector"
+        sql = ("SELECT v.passage_id, p.document_id, IFNULL(d.guild_id, 0) AS guild_id, d.published, v.dim, v.vector"
                " FROM vectors v JOIN passages p ON p.id = v.passage_id JOIN documents d ON d.id = p.document_id"
                " WHERE v.model = ? ORDER BY v.passage_id")
         pids, dids, gids, days, blobs = [], [], [], [], []

@@ -9,14 +9,13 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from knowledge import GLOBAL_SCOPE
 from knowledge.answer import MAX_QUESTION_CHARS
 from knowledge.models import Answer
 
 from .. import render
 from ..app import NewsdeskBot
 from ..checks import rate_limit_message, rate_limited
-from ..views import FeedbackButton, MoreSourcesButton, answer_view
+from ..views import FeedbackButton, MoreSourcesButton, answer_view, scope_of
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +70,7 @@ class Asking(commands.Cog):
         # Acknowledge first: Discord drops an interaction not answered within 3 s.
         await interaction.response.defer(thinking=True)
         question = clean_question(question) or "?"
-        answer = await self.bot.kb.ask(question, scope=interaction.guild_id or GLOBAL_SCOPE)
+        answer = await self.bot.kb.ask(question, scope=scope_of(interaction))
         row = await self.log_answer("ask", answer, question, interaction=interaction)
         await send_answer(interaction.followup.send, answer, row)
 

@@ -16,7 +16,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands, tasks
 
-from knowledge import GLOBAL_SCOPE, dates
+from knowledge import dates, scope_of
 from knowledge.models import Briefing
 
 from .. import render, schedule
@@ -83,7 +83,7 @@ class Briefings(commands.Cog):
         async with self.in_flight.hold(interaction.guild_id or ("dm", interaction.user.id)):
             await interaction.response.defer(thinking=True)  # summarising can take over 3 s
             started = asyncio.get_running_loop().time()
-            briefing = await self.bot.kb.brief(since=start, scope=interaction.guild_id or GLOBAL_SCOPE,
+            briefing = await self.bot.kb.brief(since=start, scope=scope_of(interaction.guild_id),
                                                max_words=self.settings.briefing_max_words)
             latency = (asyncio.get_running_loop().time() - started) * 1000
         await self.bot.record("brief", interaction=interaction, input=since or "24h",
@@ -151,7 +151,7 @@ class Briefings(commands.Cog):
             post.claimed = True
         if post.briefing is None:
             started = asyncio.get_running_loop().time()
-            post.briefing = await self.bot.kb.brief(since=post.since, scope=post.guild_id or GLOBAL_SCOPE,
+            post.briefing = await self.bot.kb.brief(since=post.since, scope=scope_of(post.guild_id),
                                                     max_words=self.settings.briefing_max_words)
             post.latency_ms = (asyncio.get_running_loop().time() - started) * 1000
             post.messages = render.briefing_messages(post.briefing, tz=self.settings.tz)

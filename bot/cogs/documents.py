@@ -12,7 +12,6 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from knowledge import GLOBAL_SCOPE
 from knowledge.errors import DocumentNotFound, KnowledgeError
 from knowledge.ingest import check_file, strip_credentials
 
@@ -20,7 +19,7 @@ from .. import render
 from ..app import NewsdeskBot
 from ..checks import moderator_only
 from ..tree import BadInput
-from ..views import DocumentPager, PasteTextModal
+from ..views import DocumentPager, PasteTextModal, scope_of
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +111,7 @@ class Documents(commands.GroupCog, group_name="doc", group_description="The docu
 
     @app_commands.command(name="list", description="List the documents the bot answers from")
     async def list_(self, interaction: discord.Interaction, page: app_commands.Range[int, 1, 10_000] = 1) -> None:
-        scope = interaction.guild_id or GLOBAL_SCOPE
+        scope = scope_of(interaction)
         total = await self.bot.kb.count_documents(scope=scope)
         pager = DocumentPager(owner_id=interaction.user.id, scope=scope, total=total, page=page - 1)
         pager.page = min(pager.page, pager.pages - 1)
@@ -122,7 +121,7 @@ class Documents(commands.GroupCog, group_name="doc", group_description="The docu
     @app_commands.command(name="show", description="Show a document's details and opening")
     @app_commands.describe(document="Start typing a title")
     async def show(self, interaction: discord.Interaction, document: int) -> None:
-        scope = interaction.guild_id or GLOBAL_SCOPE
+        scope = scope_of(interaction)
         document = document_id(document)
         doc = await self.bot.kb.get_document(document, scope=scope)
         text = await self.bot.kb.document_text(document, scope=scope)
@@ -130,7 +129,7 @@ class Documents(commands.GroupCog, group_name="doc", group_description="The docu
 
     @show.autocomplete("document")
     async def show_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[int]]:
-        docs = await self._matching(interaction.guild_id or GLOBAL_SCOPE, current, limit=AUTOCOMPLETE_CHOICES)
+        docs = await self._matching(scope_of(interaction), current, limit=AUTOCOMPLETE_CHOICES)
         return [_choice(d) for d in docs]
 
 

@@ -265,3 +265,12 @@ async def test_real_model_groups_reworded_reports_of_the_same_story(tmp_path, re
         await kb.close()
     grouped = sorted(sorted(story_of[i] for i in s.document_ids) for s in b.stories)
     assert grouped == [["football"], ["storm", "storm"], ["vote", "vote"]]
+
+
+async def test_a_date_known_only_by_its_year_is_briefed_as_the_year(kb):
+    # Only a copyright footer dates this article: the briefing must not invent "2022-01-01".
+    text = GLACIER[1] + "\n\n© 2022 Alpine Gazette. All rights reserved."
+    doc = await kb.add_text(text, title=GLACIER[0], added_at=NOW - dt.timedelta(hours=1))
+    assert (doc.published, doc.published_precision) == (dt.date(2022, 1, 1), "year")
+    b = await kb.brief(since=NOW - dt.timedelta(hours=24), until=NOW)
+    assert f"[1] {GLACIER[0]} — 2022" in b.text and "2022-01-01" not in b.text

@@ -220,6 +220,21 @@ def test_log_export_with_an_unreadable_since_is_an_error(capsys, db):
     assert err.startswith("error: cannot read the time 'last tuesday'")
 
 
+# ---------------------------------------------------------------------------------------------- brief
+
+
+def test_brief_shows_a_date_known_only_by_its_year_as_the_year(capsys, db, tmp_path):
+    # Only a copyright footer dates this file: "2022", as answers show it, not "2022-01-01".
+    year_only = tmp_path / "glacier.txt"
+    year_only.write_text("Glacier melt speeds up in the Alps\n\nScientists measured the Rhone glacier melting "
+                         "faster than ever this spring.\n\n© 2022 Alpine Gazette. All rights reserved.",
+                         encoding="utf-8")
+    assert run(capsys, db, "index", str(year_only))[0] == 0
+    code, out, _ = run(capsys, db, "brief", "--since", "24h")
+    assert code == 0
+    assert "Glacier melt speeds up in the Alps — 2022" in out and "2022-01-01" not in out
+
+
 # ---------------------------------------------------------------------------------------------- parse_since
 
 

@@ -16,6 +16,7 @@ import pytest_asyncio
 from knowledge import retrieval
 from knowledge.config import KnowledgeConfig
 from knowledge.embed import HashingEmbedder
+from knowledge.scope import GLOBAL_SCOPE
 from knowledge.retrieval import DenseIndex, FusionWeights, fts_match_expression, fuse_scores, ndcg_at_k, rrf
 from knowledge.retrieval import standardise, top_k
 from knowledge.service import KnowledgeBase, TextItem
@@ -179,11 +180,11 @@ class Oracle:
     """Plain rows and a full sort: what DenseIndex must agree with."""
 
     def __init__(self) -> None:
-        self.rows: list[tuple[int, int, int, int, np.ndarray]] = []  # pid, did, gid (-1 global), day, vector
+        self.rows: list[tuple[int, int, int, int, np.ndarray]] = []  # pid, did, gid (GLOBAL_SCOPE = global), day, vector
 
     def add(self, pids, did, gid, published, vectors):
         for pid, v in zip(pids, vectors):
-            self.rows.append((pid, did, -1 if gid is None else gid, published.toordinal() if published else 0, v))
+            self.rows.append((pid, did, GLOBAL_SCOPE if gid is None else gid, published.toordinal() if published else 0, v))
 
     def remove_document(self, did):
         self.rows = [r for r in self.rows if r[1] != did]
@@ -191,9 +192,9 @@ class Oracle:
     def search(self, q, k, scope=None, date_from=None, date_to=None):
         out = []
         for pid, _, gid, day, v in self.rows:
-            if scope == 0 and gid != -1:
+            if scope == 0 and gid != GLOBAL_SCOPE:
                 continue
-            if scope not in (None, 0) and gid not in (-1, scope):
+            if scope not in (None, 0) and gid not in (GLOBAL_SCOPE, scope):
                 continue
             if date_from is not None and day < date_from.toordinal():
                 continue

@@ -15,6 +15,7 @@ import pytest_asyncio
 from knowledge.chunking import chunk_paragraphs
 from knowledge.config import KnowledgeConfig
 from knowledge.embed import HashingEmbedder
+from knowledge.scope import GLOBAL_SCOPE
 from knowledge.service import KnowledgeBase, TextItem
 from knowledge.store import MIGRATIONS, NewDocument, NewPassage, Store
 
@@ -214,6 +215,15 @@ async def test_load_vectors_returns_only_that_models_vectors(store):
     assert np.allclose(mb, other)
     assert await store.passages_missing_vectors("model-b") == []
     assert [m[0] for m in await store.passages_missing_vectors("model-c")] == ids
+
+
+async def test_load_vectors_spells_global_as_the_global_scope(store):
+    # One spelling of "global": the dense index gets the scope value 0, not a sentinel of its own.
+    _, global_ids = await store.insert_document(*_doc("Global", ["Alpha text."]), "model-a")
+    _, guild_ids = await store.insert_document(*_doc("Guild", ["Beta text."], guild_id=42), "model-a")
+    pids, _, gids, _, _ = await store.load_vectors("model-a")
+    by_pid = dict(zip(pids.tolist(), gids.tolist()))
+    assert {by_pid[p] for p in global_ids} == {GLOBAL_SCOPE} and {by_pid[p] for p in guild_ids} == {42}
 
 
 async def test_vectors_by_hash_is_per_model(store):
