@@ -30,12 +30,13 @@ from tqdm import tqdm
 
 from .answer import normalise_question
 from .config import KnowledgeConfig, seed_paths
-from .db import iso, utcnow
 from .dates import MAX_BACK, parse_since
+from .db import iso, utcnow
 from .errors import KnowledgeError, SettingsError
+from .files import expand_paths
 from .models import Interaction
 from .plain import csv_cell, format_answer, format_date, indent
-from .service import KnowledgeBase, expand_paths
+from .service import KnowledgeBase
 from .store import Store
 
 log = logging.getLogger(__name__)

@@ -10,9 +10,7 @@ import asyncio
 import datetime as dt
 import gc
 import logging
-import os
 import sqlite3
-import stat
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -25,8 +23,16 @@ from .answer import answer_question, normalise_question
 from .briefing import build_briefing
 from .config import KnowledgeConfig
 from .embed import Embedder, SentenceTransformerEmbedder
-from .errors import (DatabaseError, DocumentNotFound, DuplicateDocument, EmptyDocument, FileTooLarge,
-                     KnowledgeError, UnsupportedFileType)
+from .errors import (
+    DatabaseError,
+    DocumentNotFound,
+    DuplicateDocument,
+    EmptyDocument,
+    FileTooLarge,
+    KnowledgeError,
+)
+from .files import expand_paths, read_checked
+from .index import DenseIndex, HybridIndex, LexicalIndex
 from .models import Answer, Briefing, Document, IndexReport, SearchHit
 from .store import NewDocument, Store, inserted_document, utcnow
 from .text import sha256
@@ -47,8 +53,8 @@ class KnowledgeBase:
             batch_size=config.embed_batch_size, freeze_heap=config.freeze_heap,
         )
         self._store: Store | None = None
-        # Dense and BM25 sides together; questions read its published snapshots (retrieval.HybridIndex).
-        self.index = retrieval.HybridIndex()
+        # Dense and BM25 sides together; questions read its published snapshots (index.HybridIndex).
+        self.index = HybridIndex()
         # One writer at a time: documents are indexed one transaction after another, and the index
         # is updated in the same order.
         self._write_lock = asyncio.Lock()
@@ -95,11 +101,11 @@ class KnowledgeBase:
         return self._store
 
     @property
-    def dense(self) -> retrieval.DenseIndex:
+    def dense(self) -> DenseIndex:
         return self.index.dense
 
     @property
-    def lexical(self) -> retrieval.LexicalIndex:
+    def lexical(self) -> LexicalIndex:
         return self.index.lexical
 
     @property
@@ -120,7 +126,7 @@ class KnowledgeBase:
     async def _load_dense(self) -> None:
         pids, dids, gids, days, matrix = await self.store.load_vectors(self.model_id)
         texts = await self.store.passage_texts(self.model_id)  # same rows, same order
-        self.index = await asyncio.to_thread(retrieval.HybridIndex.build, pids, dids, gids, days, matrix,
+        self.index = await asyncio.to_thread(HybridIndex.build, pids, dids, gids, days, matrix,
                                              [(title, text) for _, title, text in texts])
 
     # ------------------------------------------------------------------ documents
@@ -203,7 +209,7 @@ class KnowledgeBase:
         for path in expand_paths(paths):
             try:
                 existing = await self.store.find_by_origin(str(path), guild_id)
-                data = await asyncio.to_thread(_read_checked, path, self.config.max_file_bytes)
+                data = await asyncio.to_thread(read_checked, path, self.config.max_file_bytes)
                 if existing is not None and sha256(data) == existing.content_hash:
                     report.unchanged.append(existing)
                     if progress:
@@ -226,7 +232,7 @@ class KnowledgeBase:
     # ------------------------------------------------------------------ indexing internals
 
     async def _read_file(self, path: Path, *, guild_id: int | None, title: str | None) -> "_Prepared":
-        data = await asyncio.to_thread(_read_checked, path, self.config.max_file_bytes)
+        data = await asyncio.to_thread(read_checked, path, self.config.max_file_bytes)
         return await asyncio.to_thread(self._prepare_bytes, data, path.name, guild_id=guild_id, title=title,
                                        origin=str(path))
 
@@ -439,27 +445,6 @@ def _single(results: list) -> Document:
     return results[0]
 
 
-def _read_checked(path: Path, max_bytes: int) -> bytes:
-    """A regular file's bytes, at most ``max_bytes``. A FIFO, socket or device (``/dev/zero``, a named
-    pipe) is refused before any read: opening a FIFO waits for a writer, a device never ends."""
-    ingest.check_file(path.name, 0, None)  # the type first: no stat of a file we would refuse anyway
-    name = ingest.clean_name(path.name)
-    try:
-        # O_NONBLOCK: opening a FIFO returns at once instead of waiting for a writer; the checks run
-        # on the opened file (fstat), so it can't be swapped between check and read.
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-        with os.fdopen(fd, "rb") as f:
-            st = os.fstat(f.fileno())
-            if not stat.S_ISREG(st.st_mode):
-                raise UnsupportedFileType(f"{name}: not a regular file (a folder, pipe or device)")
-            ingest.check_file(name, st.st_size, max_bytes)
-            data = f.read(max_bytes + 1)  # the size can change after the stat
-    except OSError as e:
-        raise KnowledgeError(f"{name}: cannot read the file ({e.strerror or e})") from e
-    ingest.check_file(name, len(data), max_bytes)
-    return data
-
-
 def _display_title(first_paragraph: str, fallback: str) -> str:
     """A title for an untitled text: its first words, cut at a word boundary."""
     text = " ".join(first_paragraph.split())
@@ -479,35 +464,3 @@ def _visible(doc: Document, scope: Scope) -> bool:
     if scope is None:
         return True
     return doc.guild_id is None or (scope != GLOBAL_SCOPE and doc.guild_id == scope)
-
-
-def expand_paths(paths: Iterable[Path | str]) -> list[Path]:
-    """Files of ``paths``, folders walked recursively (hidden files skipped), in a stable order.
-
-    Inside a folder, a link is followed only to a regular file inside that same folder: a
-    ``seeds/notes.txt`` link to ``../.env`` would put a secret into every answer. FIFOs, sockets and
-    devices are skipped (reading one hangs or never ends). A path given directly is taken as it is;
-    ``_read_checked`` refuses what is not a regular file."""
-    out: list[Path] = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            root = p.resolve()
-            out.extend(sorted(f for f in p.rglob("*") if not f.name.startswith(".") and _inside_regular(f, root)))
-        else:
-            out.append(p)
-    return out
-
-
-def _inside_regular(path: Path, root: Path) -> bool:
-    """A regular file whose real location (links resolved) is inside the folder ``root``."""
-    try:
-        if stat.S_ISDIR(path.lstat().st_mode):
-            return False
-        real = path.resolve(strict=True)
-        inside = real.is_relative_to(root) and stat.S_ISREG(real.stat().st_mode)
-    except (OSError, RuntimeError) as e:  # a dangling link or a loop (RuntimeError on Python 3.11)
-        log.warning("skipped %s: %s", path, e)
-        return False
-    if not inside:
-        log.warning("skipped %s: not a regular file inside the folder (a link out of it, a FIFO or a device)", path)
-    return inside

@@ -17,8 +17,9 @@ import pytest
 from knowledge import briefing as briefing_module
 from knowledge.config import KnowledgeConfig
 from knowledge.embed import GatedEmbedder, HashingEmbedder
-from knowledge.retrieval import HybridIndex, index_tokens
+from knowledge.index import HybridIndex
 from knowledge.service import KnowledgeBase, TextItem
+from knowledge.text import index_tokens
 
 GUILD = 7
 TOPICS = ["rail strike drivers union pay", "central bank interest rates inflation", "wind farm turbines energy",

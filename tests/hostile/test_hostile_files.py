@@ -20,7 +20,7 @@ import pytest
 
 from knowledge import ingest
 from knowledge.errors import CorruptFile, KnowledgeError, UnsupportedFileType
-from knowledge.service import expand_paths
+from knowledge.files import expand_paths
 
 ARTICLE = ("Harbour reopens after the storm\n\n"
            "The harbour reopened on Monday after a week of repairs to the sea wall, the port authority said.\n\n"

@@ -16,8 +16,8 @@ import pytest_asyncio
 from knowledge import retrieval
 from knowledge.config import KnowledgeConfig
 from knowledge.embed import HashingEmbedder
-from knowledge.retrieval import DenseIndex, FusionWeights, fts_match_expression, fuse_scores, ndcg_at_k, rrf
-from knowledge.retrieval import standardise, top_k
+from knowledge.index import DenseIndex, LexicalIndex
+from knowledge.retrieval import FusionWeights, fts_match_expression, fuse_scores, ndcg_at_k, rrf, standardise, top_k
 from knowledge.service import KnowledgeBase, TextItem
 
 # ---------------------------------------------------------------------------------------------- pure
@@ -331,8 +331,6 @@ async def test_in_memory_bm25_ranks_like_fts5_bm25(tmp_path):
 
 
 def test_document_frequencies_count_rows_holding_each_term():
-    from knowledge.retrieval import LexicalIndex
-
     index = LexicalIndex()
     index.add([("", "Drivers strike over pay."), ("Strike", "Talks resume on Friday."), ("", "Rates rise.")])
     index.add([("", "The strike ends.")])  # a second batch lands in another postings chunk
