@@ -165,7 +165,7 @@ async def measure(db: Path, n_queries: int) -> dict:
             await kb.search(q, k=10)
 
         total: dict[str, list[float]] = {"all": [], "unscoped": [], "guild": []}
-        for q, scope in zip(qs, scopes):
+        for q, scope in zip(qs, scopes, strict=True):
             t = time.perf_counter()
             hits = await kb.search(q, k=10, scope=scope)
             ms = (time.perf_counter() - t) * 1000
@@ -177,7 +177,7 @@ async def measure(db: Path, n_queries: int) -> dict:
         # (bm25: the in-memory postings search uses; fts5_bm25: SQLite FTS5's bm25(), the on-disk
         # reference it replaced on the query path, for comparison)
         parts: dict[str, list[float]] = {"embed": [], "dense": [], "bm25": [], "fts5_bm25": []}
-        for q, scope in zip(qs, scopes):
+        for q, scope in zip(qs, scopes, strict=True):
             t = time.perf_counter()
             vector = embedder.encode([q])[0]
             parts["embed"].append((time.perf_counter() - t) * 1000)

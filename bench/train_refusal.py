@@ -57,7 +57,7 @@ def threshold(p: np.ndarray, samples: list[Sample], sources: list[str], target: 
     set (the stricter of the two), on out-of-fold probabilities."""
     out = 1.0
     for src in SOURCES:
-        pos = p[[s.label == 1 and x == src and not np.isnan(v) for s, x, v in zip(samples, sources, p)]]
+        pos = p[[s.label == 1 and x == src and not np.isnan(v) for s, x, v in zip(samples, sources, p, strict=True)]]
         if len(pos):
             out = min(out, refusals.threshold_for(pos, target))
     return out

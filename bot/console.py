@@ -113,7 +113,7 @@ class Console:
         self.say(plain.format_answer(answer))
 
     async def brief(self, since: str) -> None:
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         # The same parser and limits as /brief: an unreadable or absurd window is an InvalidInput.
         start = dates.parse_since(since or None, now, self.settings.tz)
         briefing = await self.kb.brief(since=start, scope=None, max_words=self.settings.briefing_max_words)

@@ -339,7 +339,7 @@ def _story_field(story: Story) -> Field:
                  value=trim(escape(story.summary.strip()), room) + trim(tail, FIELD_VALUE_LIMIT - room))
 
 
-def briefing_messages(briefing: Briefing, *, tz: dt.tzinfo = dt.timezone.utc) -> list[list[discord.Embed]]:
+def briefing_messages(briefing: Briefing, *, tz: dt.tzinfo = dt.UTC) -> list[list[discord.Embed]]:
     since = briefing.since.astimezone(tz).strftime("%Y-%m-%d %H:%M")
     until = briefing.until.astimezone(tz).strftime("%Y-%m-%d %H:%M")
     title = f"Briefing: {since} to {until}"

@@ -43,7 +43,7 @@ class Settings:
         return self.briefing_time.replace(tzinfo=self.tz)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)
 
         def get(name: str) -> str | None:

@@ -70,7 +70,7 @@ def interaction_input(interaction: discord.Interaction) -> str:
 
 
 class NewsdeskTree(app_commands.CommandTree):
-    client: "NewsdeskBot"
+    client: NewsdeskBot
 
     async def on_error(self, interaction: discord.Interaction, error: Exception, /) -> None:  # type: ignore[override]
         original = getattr(error, "original", None) or error

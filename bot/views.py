@@ -57,7 +57,7 @@ class FeedbackButton(discord.ui.DynamicItem[discord.ui.Button], template=r"nd:fb
 
     @classmethod
     async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button,
-                             match: re.Match[str], /) -> "FeedbackButton":
+                             match: re.Match[str], /) -> FeedbackButton:
         return cls(match["vote"], int(match["row"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
@@ -78,7 +78,7 @@ class MoreSourcesButton(discord.ui.DynamicItem[discord.ui.Button], template=r"nd
 
     @classmethod
     async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button,
-                             match: re.Match[str], /) -> "MoreSourcesButton":
+                             match: re.Match[str], /) -> MoreSourcesButton:
         return cls(int(match["row"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
@@ -117,7 +117,7 @@ class Pager(discord.ui.View):
         self.pages = max(1, pages)
         self.page = page
 
-    def updated(self) -> "Pager":
+    def updated(self) -> Pager:
         self.previous.disabled = self.page <= 0
         self.next.disabled = self.page >= self.pages - 1
         return self

@@ -27,8 +27,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from . import retrieval
-from .answerability import (ABSTAIN_BELOW, Evidence, answerability, gather_evidence, lead_over_rest,
-                            term_coverage)
+from .answerability import ABSTAIN_BELOW, Evidence, answerability, gather_evidence, lead_over_rest, term_coverage
 from .dates import DateIntent, parse_date_intent
 from .models import Answer, Citation, Document, Passage
 from .text import STOPWORDS, split_sentences, stem
@@ -184,7 +183,7 @@ def select_sentences(ranked_passages: Sequence[Sequence[ScoredSentence]], *, s: 
     chosen: list[ScoredSentence] = []
     words = 0
     best_score = None
-    for rank, sentences in enumerate(ranked_passages):
+    for sentences in ranked_passages:
         if not sentences:
             continue
         passage_score = sentences[0].passage_score
@@ -271,18 +270,18 @@ class Reading:
     reply: Answer | None = None
 
 
-async def answer_question(kb: "KnowledgeBase", question: str, *, scope: int | None = None,
+async def answer_question(kb: KnowledgeBase, question: str, *, scope: int | None = None,
                           history: Sequence[str] = (), now: dt.datetime | None = None,
                           settings: AnswerSettings = SETTINGS) -> Answer:
     reading = await read_question(kb, question, scope=scope, history=history, now=now, settings=settings)
     return decide(reading, settings)
 
 
-async def read_question(kb: "KnowledgeBase", question: str, *, scope: int | None = None,
+async def read_question(kb: KnowledgeBase, question: str, *, scope: int | None = None,
                         history: Sequence[str] = (), now: dt.datetime | None = None,
                         settings: AnswerSettings = SETTINGS, restrict: Restriction | None = None) -> Reading:
     """Retrieval, sentence scoring and the refusal evidence for a question (steps 1-3)."""
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     question = normalise_question(question)
     text, cut = clean_question(question)
     if not text or not retrieval.query_terms(text) and not is_greeting(text):
@@ -365,7 +364,7 @@ def _fresh_cosine(dense: dict[int, float], rows: dict[int, tuple[Passage, Docume
     return best
 
 
-async def _restricted_candidates(kb: "KnowledgeBase", query: str, scope: int | None, intent: DateIntent,
+async def _restricted_candidates(kb: KnowledgeBase, query: str, scope: int | None, intent: DateIntent,
                                  restrict: Restriction | None) -> retrieval.Candidates:
     if restrict is None:
         return await retrieval.candidates(kb, query, scope=scope, date_from=intent.date_from, date_to=intent.date_to)

@@ -101,7 +101,7 @@ def weighted_missing_share(terms: set[str], keys: set[str], weights: Mapping[str
 def bigrams(text: str) -> set[tuple[str, str]]:
     """Pairs of neighbouring content words (stemmed), stopwords skipped."""
     stems_ = [stem(w) for w in content_words(text)]
-    return set(zip(stems_, stems_[1:]))
+    return set(zip(stems_, stems_[1:], strict=False))
 
 
 def bigram_coverage(question: str, text: str) -> float:

@@ -129,7 +129,7 @@ class _Window:
     vectors: dict[int, np.ndarray]   # one L2-normalised vector per document
 
 
-async def build_briefing(kb: "KnowledgeBase", *, since: dt.datetime, until: dt.datetime, scope: int | None,
+async def build_briefing(kb: KnowledgeBase, *, since: dt.datetime, until: dt.datetime, scope: int | None,
                          max_words: int, by: str = "added") -> Briefing:
     """The briefing of documents that arrived in [since, until) (``by="added"``) or were published
     between since's and until's dates (``by="published"``). ``max_words`` bounds the words of all
@@ -156,7 +156,7 @@ async def build_briefing(kb: "KnowledgeBase", *, since: dt.datetime, until: dt.d
     return replace(briefing, text=format_briefing(briefing, more_stories=more, by=by, ungrouped=ungrouped))
 
 
-async def _document_vectors(kb: "KnowledgeBase", docs: list[Document],
+async def _document_vectors(kb: KnowledgeBase, docs: list[Document],
                             passages: dict[int, list[Passage]]) -> dict[int, np.ndarray]:
     """Mean of each document's stored passage vectors; a document without stored vectors (none
     should lack them) is embedded from its title and first passage."""
@@ -180,7 +180,7 @@ async def _document_vectors(kb: "KnowledgeBase", docs: list[Document],
         texts = [passage_embedding_text(d.title, passages[d.id][0].text if passages.get(d.id) else "")
                  for d in missing]
         vecs = await asyncio.to_thread(kb.embedder.encode, texts, bulk=len(texts) > 1)
-        out.update({d.id: _unit(v) for d, v in zip(missing, vecs)})
+        out.update({d.id: _unit(v) for d, v in zip(missing, vecs, strict=True)})
     return out
 
 
@@ -259,7 +259,7 @@ def _attach(matrix: np.ndarray, groups: list[list[int]], extra: list[Document],
         chunk = extra[start:start + 1024]
         sims = np.stack([vectors[d.id] for d in chunk]) @ centroids.T
         best = sims.argmax(axis=1)
-        for d, b, s in zip(chunk, best, sims[np.arange(len(chunk)), best]):
+        for d, b, s in zip(chunk, best, sims[np.arange(len(chunk)), best], strict=True):
             if s >= STORY_THRESHOLD:
                 attached[groups[int(b)][0]].append(d)
     return attached
@@ -317,8 +317,8 @@ def _citation(number: int, doc: Document, passages: Sequence[Passage], s: Summar
 
 def _timestamp(doc: Document, by: str) -> float:
     if by == "published" and doc.published is not None:
-        return dt.datetime.combine(doc.published, dt.time(), tzinfo=dt.timezone.utc).timestamp()
-    added = doc.added_at if doc.added_at.tzinfo else doc.added_at.replace(tzinfo=dt.timezone.utc)
+        return dt.datetime.combine(doc.published, dt.time(), tzinfo=dt.UTC).timestamp()
+    added = doc.added_at if doc.added_at.tzinfo else doc.added_at.replace(tzinfo=dt.UTC)
     return added.timestamp() if by == "added" else -math.inf
 
 
@@ -329,8 +329,8 @@ def _when(ts: dt.datetime, by: str = "added") -> str:
     if by == "published":
         return ts.date().isoformat()
     if ts.tzinfo is None:
-        ts = ts.replace(tzinfo=dt.timezone.utc)
-    return ts.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        ts = ts.replace(tzinfo=dt.UTC)
+    return ts.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _plural(n: int, word: str) -> str:

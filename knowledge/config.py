@@ -40,7 +40,7 @@ class KnowledgeConfig:
     freeze_heap: bool = False
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> "KnowledgeConfig":
+    def from_env(cls, env: dict[str, str] | None = None) -> KnowledgeConfig:
         """Settings from ``NEWSDESK_*`` variables; a ``SettingsError`` naming the variable for a value
         that cannot be used (read here, at start, not as a traceback deep in the first command)."""
         env = dict(os.environ if env is None else env)

@@ -192,7 +192,7 @@ _UNITS = {"m": dt.timedelta(minutes=1), "h": dt.timedelta(hours=1), "d": dt.time
           "w": dt.timedelta(weeks=1)}
 
 
-def parse_since(text: str | None, now: dt.datetime, tz: dt.tzinfo = dt.timezone.utc, *,
+def parse_since(text: str | None, now: dt.datetime, tz: dt.tzinfo = dt.UTC, *,
                 max_back: dt.timedelta = BRIEFING_MAX_BACK) -> dt.datetime:
     """The start of a "since" window, for ``newsdesk brief --since``, ``log export --since``, the
     console's ``brief`` and the bot's ``/brief since:``: empty is 24 hours ago; ``90m``, ``12h``,

@@ -27,18 +27,18 @@ DEFAULT_BUSY_TIMEOUT_S = 30.0
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def iso(ts: dt.datetime) -> str:
     if ts.tzinfo is None:
-        ts = ts.replace(tzinfo=dt.timezone.utc)
-    return ts.astimezone(dt.timezone.utc).isoformat(timespec="microseconds")
+        ts = ts.replace(tzinfo=dt.UTC)
+    return ts.astimezone(dt.UTC).isoformat(timespec="microseconds")
 
 
 def parse_ts(value: str) -> dt.datetime:
     ts = dt.datetime.fromisoformat(value)
-    return ts if ts.tzinfo else ts.replace(tzinfo=dt.timezone.utc)
+    return ts if ts.tzinfo else ts.replace(tzinfo=dt.UTC)
 
 
 # What each SQLite error code means to whoever runs newsdesk (the raw messages, "disk I/O error",

@@ -56,7 +56,7 @@ class DenseIndex:
         """Rows ever added (removed ones included): the row count the lexical side must match."""
         return self._n
 
-    def view(self) -> "DenseView":
+    def view(self) -> DenseView:
         return DenseView(self._n, self._dim, self._pids, self._dids, self._gids, self._days, self._alive,
                          self._matrix)
 
@@ -199,7 +199,7 @@ class LexicalIndex:
     def __len__(self) -> int:
         return self._n
 
-    def view(self) -> "LexicalView":
+    def view(self) -> LexicalView:
         return LexicalView(self._n, self._total, self._lengths, self._postings, self.K1, self.B)
 
     def tokenise(self, texts: Sequence[tuple[str, str]]) -> list[tuple[dict[str, float], int]]:
@@ -336,14 +336,14 @@ class HybridIndex:
 
     @classmethod
     def build(cls, pids: np.ndarray, dids: np.ndarray, gids: np.ndarray, days: np.ndarray, matrix: np.ndarray,
-              texts: Sequence[tuple[str, str]]) -> "HybridIndex":
+              texts: Sequence[tuple[str, str]]) -> HybridIndex:
         """An index of stored rows (CPU-heavy: call it off the event loop). ``texts`` are the
         (title, text) of the same rows, in the same order."""
         lexical = LexicalIndex()
         lexical.add(texts)
         return cls(DenseIndex(pids, dids, gids, days, matrix), lexical)
 
-    def snapshot(self) -> "IndexSnapshot":
+    def snapshot(self) -> IndexSnapshot:
         return self._snapshot
 
     def __len__(self) -> int:

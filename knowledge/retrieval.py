@@ -149,7 +149,7 @@ def score_candidates(snapshot: IndexSnapshot, query: str, vector: np.ndarray, *,
     return Candidates(dense=dict(dense), bm25=dict(bm25), query_vector=vector, snapshot=snapshot)
 
 
-async def candidates(kb: "KnowledgeBase", query: str, *, scope: int | None = None,
+async def candidates(kb: KnowledgeBase, query: str, *, scope: int | None = None,
                      date_from: dt.date | None = None, date_to: dt.date | None = None,
                      n: int = CANDIDATES, query_vector: np.ndarray | None = None) -> Candidates:
     index, embedder = kb.index, kb.embedder
@@ -166,7 +166,7 @@ async def candidates(kb: "KnowledgeBase", query: str, *, scope: int | None = Non
     return await asyncio.to_thread(both_sides, query_vector)
 
 
-async def search(kb: "KnowledgeBase", query: str, *, k: int = 10, scope: int | None = None,
+async def search(kb: KnowledgeBase, query: str, *, k: int = 10, scope: int | None = None,
                  date_from: dt.date | None = None, date_to: dt.date | None = None,
                  weights: FusionWeights = FusionWeights()) -> list[SearchHit]:
     query = (query or "").strip()
@@ -177,7 +177,7 @@ async def search(kb: "KnowledgeBase", query: str, *, k: int = 10, scope: int | N
     return await hits(kb, fused, cands)
 
 
-async def hits(kb: "KnowledgeBase", ranked: Sequence[tuple[int, float]], cands: Candidates) -> list[SearchHit]:
+async def hits(kb: KnowledgeBase, ranked: Sequence[tuple[int, float]], cands: Candidates) -> list[SearchHit]:
     rows = await kb.store.passages_with_documents([pid for pid, _ in ranked])
     dense_rank = {pid: i for i, pid in enumerate(sorted(cands.dense, key=lambda p: -cands.dense[p]), 1)}
     bm25_rank = {pid: i for i, pid in enumerate(sorted(cands.bm25, key=lambda p: -cands.bm25[p]), 1)}

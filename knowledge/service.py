@@ -62,7 +62,7 @@ class KnowledgeBase:
     # ------------------------------------------------------------------ lifecycle
 
     @classmethod
-    async def open(cls, config: KnowledgeConfig, *, embedder: Embedder | None = None) -> "KnowledgeBase":
+    async def open(cls, config: KnowledgeConfig, *, embedder: Embedder | None = None) -> KnowledgeBase:
         kb = cls(config, embedder=embedder)
         await kb.start()
         return kb
@@ -86,7 +86,7 @@ class KnowledgeBase:
             await self._store.close()
             self._store = None
 
-    async def __aenter__(self) -> "KnowledgeBase":
+    async def __aenter__(self) -> KnowledgeBase:
         if self._store is None:
             await self.start()
         return self
@@ -121,7 +121,7 @@ class KnowledgeBase:
         log.info("embedding %d passages for model %s", len(missing), self.model_id)
         texts = [retrieval.passage_embedding_text(title, text) for _, title, text in missing]
         vectors = await asyncio.to_thread(self.embedder.encode, texts, bulk=True)
-        await self.store.add_vectors(self.model_id, list(zip([m[0] for m in missing], vectors)))
+        await self.store.add_vectors(self.model_id, list(zip([m[0] for m in missing], vectors, strict=True)))
 
     async def _load_dense(self) -> None:
         pids, dids, gids, days, matrix = await self.store.load_vectors(self.model_id)
@@ -150,7 +150,7 @@ class KnowledgeBase:
                                        published=published, origin=origin, added_at=added_at), guild_id)
         return _single(await self._index_items([item]))
 
-    async def add_texts(self, items: Sequence["TextItem"], *, guild_id: int | None = None) -> IndexReport:
+    async def add_texts(self, items: Sequence[TextItem], *, guild_id: int | None = None) -> IndexReport:
         """Index many texts at once: embeddings are computed in large batches across documents,
         each document is still written in its own transaction. Failures are reported, not raised."""
         report = IndexReport()
@@ -190,7 +190,7 @@ class KnowledgeBase:
         async def flush() -> None:
             nonlocal passages
             results = await self._index_items([item for _, item in batch])
-            for (path, item), result in zip(batch, results):
+            for (path, item), result in zip(batch, results, strict=True):
                 if isinstance(result, Exception):
                     log.warning("not indexed: %s", result)
                     report.errors.append(result)
@@ -231,18 +231,18 @@ class KnowledgeBase:
 
     # ------------------------------------------------------------------ indexing internals
 
-    async def _read_file(self, path: Path, *, guild_id: int | None, title: str | None) -> "_Prepared":
+    async def _read_file(self, path: Path, *, guild_id: int | None, title: str | None) -> _Prepared:
         data = await asyncio.to_thread(read_checked, path, self.config.max_file_bytes)
         return await asyncio.to_thread(self._prepare_bytes, data, path.name, guild_id=guild_id, title=title,
                                        origin=str(path))
 
     def _prepare_bytes(self, data: bytes, filename: str, *, guild_id: int | None, title: str | None,
-                       origin: str) -> "_Prepared":
+                       origin: str) -> _Prepared:
         parsed = ingest.parse_bytes(data, filename, max_bytes=self.config.max_file_bytes)
         return self._prepare(parsed, content_hash=sha256(data), origin=origin, guild_id=guild_id,
                              title=title, name=filename)
 
-    def _prepare_text(self, item: "TextItem", guild_id: int | None) -> "_Prepared":
+    def _prepare_text(self, item: TextItem, guild_id: int | None) -> _Prepared:
         name = item.title or item.origin
         if not item.text or not item.text.strip():
             raise EmptyDocument(f"{name}: the text is empty")
@@ -254,8 +254,8 @@ class KnowledgeBase:
         return self._prepare(parsed, content_hash=sha256(item.text.strip()), origin=item.origin,
                              guild_id=guild_id, title=item.title, name=name, added_at=item.added_at)
 
-    def _prepare(self, parsed: "ingest.ParsedDocument", *, content_hash: str, origin: str, guild_id: int | None,
-                 title: str | None, name: str, added_at: dt.datetime | None = None) -> "_Prepared":
+    def _prepare(self, parsed: ingest.ParsedDocument, *, content_hash: str, origin: str, guild_id: int | None,
+                 title: str | None, name: str, added_at: dt.datetime | None = None) -> _Prepared:
         if not parsed.paragraphs:
             raise EmptyDocument(f"{name}: no readable text found")
         # The title that is indexed (FTS title column, embedding prefix) is only a real one; an
@@ -274,7 +274,7 @@ class KnowledgeBase:
         passages = chunking.chunk_paragraphs(parsed.paragraphs, title=index_title)
         return _Prepared(doc=doc, passages=passages, index_title=index_title, name=name, added_at=added_at)
 
-    async def _index_items(self, items: Sequence["_Prepared | KnowledgeError"]) -> list["Document | KnowledgeError"]:
+    async def _index_items(self, items: Sequence[_Prepared | KnowledgeError]) -> list[Document | KnowledgeError]:
         """Write prepared documents: duplicates refused, all new passage texts embedded in one bulk
         call, then one transaction per document."""
         results: list[Document | KnowledgeError | None] = [None] * len(items)
@@ -298,7 +298,7 @@ class KnowledgeBase:
                     seen[key] = item.name
                     todo.append((i, item))
             vectors = await self._vectors_for([item for _, item in todo])
-            for (i, item), vecs in zip(todo, vectors):
+            for (i, item), vecs in zip(todo, vectors, strict=True):
                 added_at = item.added_at or utcnow()
                 doc_id, ids = await self.store.insert_document(item.doc, item.passages, vecs, self.model_id,
                                                                replace_id=item.replace_id, added_at=added_at)
@@ -311,7 +311,7 @@ class KnowledgeBase:
                 log.info("indexed #%d %r: %d passages", doc_id, item.doc.title, len(ids))
         return results  # type: ignore[return-value]
 
-    async def _vectors_for(self, items: Sequence["_Prepared"]) -> list[np.ndarray]:
+    async def _vectors_for(self, items: Sequence[_Prepared]) -> list[np.ndarray]:
         """Vectors for every passage of ``items``: stored vectors of unchanged text (same hash, same
         model) are reused, the rest embedded together in one bulk call."""
         hashes = [p.text_hash for item in items for p in item.passages]
@@ -326,7 +326,7 @@ class KnowledgeBase:
             # assembling thousands of rows is worker work too.
             fresh: dict[str, np.ndarray] = {}
             if texts:
-                fresh = dict(zip(texts, self.embedder.encode(list(texts.values()), bulk=len(texts) > 1)))
+                fresh = dict(zip(texts, self.embedder.encode(list(texts.values()), bulk=len(texts) > 1), strict=True))
             out = []
             for item in items:
                 rows = [fresh[p.text_hash] if p.text_hash in fresh else np.frombuffer(known[p.text_hash], dtype="<f4")
@@ -397,7 +397,7 @@ _BATCH_PASSAGES = 2048
 _PREPARE_DOCUMENTS = 256
 
 
-def _passage_count(items: Iterable["_Prepared | KnowledgeError"]) -> int:
+def _passage_count(items: Iterable[_Prepared | KnowledgeError]) -> int:
     return sum(len(item.passages) for item in items if isinstance(item, _Prepared))
 
 

@@ -267,11 +267,11 @@ class Store(InteractionLog):
                 "INSERT INTO passages (id, document_id, ordinal, paragraph_index, char_start, char_end, text,"
                 " text_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [(pid, doc_id, p.ordinal, p.paragraph_index, p.char_start, p.char_end, p.text, p.text_hash)
-                 for pid, p in zip(ids, passages)])
+                 for pid, p in zip(ids, passages, strict=True)])
             await conn.executemany("INSERT INTO passages_fts (rowid, text, title) VALUES (?, ?, ?)",
-                                   [(pid, p.text, doc.title) for pid, p in zip(ids, passages)])
+                                   [(pid, p.text, doc.title) for pid, p in zip(ids, passages, strict=True)])
             await conn.executemany("INSERT INTO vectors (passage_id, model, dim, vector) VALUES (?, ?, ?, ?)",
-                                   [(pid, model, int(vec.shape[0]), vec.tobytes()) for pid, vec in zip(ids, vectors)])
+                                   [(pid, model, int(vec.shape[0]), vec.tobytes()) for pid, vec in zip(ids, vectors, strict=True)])
         return doc_id, ids
 
     async def delete_document(self, doc_id: int) -> list[int]:

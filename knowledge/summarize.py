@@ -133,7 +133,7 @@ def _candidates(documents: Sequence[str], settings: _Settings) -> list[_Candidat
             stems = [_stem(w) for w in content_words(sentence.text)]
             if not stems:
                 continue
-            concepts = set(stems) | {f"{a} {b}" for a, b in zip(stems, stems[1:])}
+            concepts = set(stems) | {f"{a} {b}" for a, b in zip(stems, stems[1:], strict=False)}
             out.append(_Candidate(d, sentence, position, frozenset(concepts), len(stems)))
             position += 1
     return out

@@ -94,7 +94,7 @@ class Briefings(commands.Cog):
 
     # ------------------------------------------------------------------ the daily post
 
-    @tasks.loop(time=dt.time(8, 0, tzinfo=dt.timezone.utc))  # replaced by BRIEFING_TIME in cog_load
+    @tasks.loop(time=dt.time(8, 0, tzinfo=dt.UTC))  # replaced by BRIEFING_TIME in cog_load
     async def daily(self) -> None:
         await self.post_for_day(schedule.local_day(discord.utils.utcnow(), self.settings.tz))
 

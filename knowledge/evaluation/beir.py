@@ -8,10 +8,10 @@ import datetime as dt
 import json
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import AsyncIterator
 
 from ..config import KnowledgeConfig
 from ..embed import Embedder

@@ -40,7 +40,7 @@ class QaRecord:
 def asked_at(query: Query) -> dt.datetime | None:
     if query.date is None:
         return None
-    return dt.datetime.combine(query.date, dt.time(23, 59), tzinfo=dt.timezone.utc)
+    return dt.datetime.combine(query.date, dt.time(23, 59), tzinfo=dt.UTC)
 
 
 def answer_contains(answer_text: str, answers: list[str]) -> bool:

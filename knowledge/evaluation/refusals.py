@@ -90,7 +90,7 @@ class CachingEmbedder:
         if todo:
             vectors = self.inner.encode(todo, bulk=True)
             with self._lock:
-                self._cache.update(zip(todo, vectors))
+                self._cache.update(zip(todo, vectors, strict=True))
 
     def encode(self, texts: list[str], *, bulk: bool = False) -> np.ndarray:
         if bulk or len(texts) != 1:
@@ -120,7 +120,7 @@ def _group(q: Query, gold: Sequence[str]) -> str:
 def _retrieval_text(q: Query) -> str:
     """The text ``read_question`` embeds for ``q`` (its date words taken out)."""
     text, _ = clean_question(q.text)
-    now = asked_at(q) or dt.datetime.now(dt.timezone.utc)
+    now = asked_at(q) or dt.datetime.now(dt.UTC)
     return parse_date_intent(resolve_follow_up(text, ()), now=now).query
 
 
@@ -222,7 +222,7 @@ def balanced_weights(samples: Sequence[Sample], sources: Sequence[str] | None = 
     """Each class weighs the same in total, and within a class each kind (of each source set) the
     same: the model must not learn one kind of negative only."""
     sources = sources or [""] * len(samples)
-    keys = [(s.label, src, s.kind) for s, src in zip(samples, sources)]
+    keys = [(s.label, src, s.kind) for s, src in zip(samples, sources, strict=True)]
     out = np.zeros(len(samples))
     for label in (0, 1):
         kinds = {key for key in keys if key[0] == label}
@@ -313,7 +313,7 @@ def cross_validate(samples: Sequence[Sample], *, k: int = 5, targets: Sequence[f
             threshold = 1.0
             for src in set(sources):
                 pos = inner[[s.label == 1 and sources[i] == src and not np.isnan(inner[j])
-                             for j, (i, s) in enumerate(zip(inside, sub))]]
+                             for j, (i, s) in enumerate(zip(inside, sub, strict=True))]]
                 if len(pos):
                     threshold = min(threshold, threshold_for(pos, t))
             refused[t][test] = outer[test] < threshold

@@ -10,8 +10,18 @@ import re
 
 from ..errors import EmptyDocument
 from .document import LIST_ITEM, SENTENCE_END, Block, Draft, ParsedDocument, clean_name, same_text
-from .metadata import (RIGHTS, Header, copyright_notice, credit_author, header_line, is_reading_time,
-                       origin_publisher, title_from_text, wire_agency, wire_date)
+from .metadata import (
+    RIGHTS,
+    Header,
+    copyright_notice,
+    credit_author,
+    header_line,
+    is_reading_time,
+    origin_publisher,
+    title_from_text,
+    wire_agency,
+    wire_date,
+)
 
 log = logging.getLogger(__name__)
 

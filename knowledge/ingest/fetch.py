@@ -79,7 +79,7 @@ async def fetch_url(url: str, *, max_bytes: int, timeout_s: float,
         raise
     except _Refused as e:
         raise FetchError(f"{shown}: {_REFUSED}") from e
-    except (asyncio.TimeoutError, TimeoutError) as e:
+    except TimeoutError as e:
         raise FetchError(f"{shown}: no answer within {timeout_s:g} s") from e
     except (aiohttp.InvalidURL, ValueError) as e:
         raise FetchError(f"{shown}: not a valid link") from e

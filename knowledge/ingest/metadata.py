@@ -11,7 +11,6 @@ from pathlib import PurePosixPath
 from ..dates import MONTHS
 from .document import SENTENCE_END, normalise
 
-
 # Titles and authors that document generators write on their own: not the article's.
 _GENERATOR_NAMES = re.compile(r"^(?:untitled.*|word document|document\d*|microsoft word - .*|python-docx|"
                               r"administrator|user|author|owner|unknown|microsoft office user|.*\.(?:docx?|pdf))$",

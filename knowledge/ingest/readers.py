@@ -50,10 +50,10 @@ def _lines_to_paragraphs(lines: list[str]) -> list[str]:
     """Lines of one blank-line-separated block → paragraphs. A line break is kept when it was meant
     (the next line's first word would have fitted on this line, or the next line is a list item);
     otherwise it is a wrap and the lines are joined."""
-    lines = [l for l in lines if l]
+    lines = [line for line in lines if line]
     if not lines:
         return []
-    width = max(len(l) for l in lines)
+    width = max(len(line) for line in lines)
     if len(lines) == 1 or width > _WRAP_MAX:
         return lines
     out = [lines[0]]
@@ -227,7 +227,7 @@ def read_pdf(data: bytes, name: str) -> Draft:
     if not any(p.strip() for p in pages):
         raise EmptyDocument(f"{name}: the PDF has no text layer (it may be a scanned image); "
                             "run it through OCR first")
-    lines_per_page = [[l for l in normalise(p).split("\n")] for p in pages]
+    lines_per_page = [[line for line in normalise(p).split("\n")] for p in pages]
     lines_per_page = _drop_running_lines(lines_per_page)
     # One line break between pages: a paragraph running over a page break is one paragraph.
     text = "\n".join("\n".join(lines) for lines in lines_per_page)
@@ -252,12 +252,12 @@ def _drop_running_lines(pages: list[list[str]]) -> list[list[str]]:
     """Page numbers and running headers/footers (the same line at the top or bottom of most pages)."""
     edges: Counter[str] = Counter()
     for lines in pages:
-        content = [l for l in lines if l]
-        edges.update({re.sub(r"\d+", "#", l) for l in content[:2] + content[-2:]})
-    repeated = {l for l, n in edges.items() if len(pages) >= 2 and n >= max(2, len(pages) // 2 + 1)}
+        content = [line for line in lines if line]
+        edges.update({re.sub(r"\d+", "#", line) for line in content[:2] + content[-2:]})
+    repeated = {line for line, n in edges.items() if len(pages) >= 2 and n >= max(2, len(pages) // 2 + 1)}
     out = []
     for lines in pages:
-        out.append([l for l in lines if not _PAGE_NUMBER.match(l) and re.sub(r"\d+", "#", l) not in repeated])
+        out.append([line for line in lines if not _PAGE_NUMBER.match(line) and re.sub(r"\d+", "#", line) not in repeated])
     return out
 
 
@@ -267,10 +267,10 @@ def _pdf_blocks(text: str) -> list[Block]:
     make character counts vary, hence the margins), or when the line is very short (a heading)."""
     blocks: list[Block] = []
     for chunk in re.split(r"\n\s*\n", text):
-        lines = [l for l in chunk.split("\n") if l]
+        lines = [line for line in chunk.split("\n") if line]
         if not lines:
             continue
-        width = sorted(len(l) for l in lines)[int((len(lines) - 1) * 0.9)]
+        width = sorted(len(line) for line in lines)[int((len(lines) - 1) * 0.9)]
         current, prev = lines[0], lines[0]
         for line in lines[1:]:
             ends_sentence = bool(SENTENCE_END.search(prev))

@@ -3,9 +3,7 @@
 import discord
 import pytest
 import simcord
-
-from bot_helpers import reply_of
-from bot_helpers import QUESTION
+from bot_helpers import QUESTION, reply_of
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -3,10 +3,9 @@ mentions that cannot ping, and the per-user rate limit."""
 
 import discord
 import pytest
+from bot_helpers import ANSWER_SENTENCE, QUESTION, acknowledged_by_defer, reply_of
 
 from bot.app import create_bot
-from bot_helpers import acknowledged_by_defer, reply_of
-from bot_helpers import ANSWER_SENTENCE, QUESTION
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

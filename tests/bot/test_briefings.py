@@ -6,11 +6,10 @@ import datetime as dt
 
 import pytest
 import simcord
+from bot_helpers import acknowledged_by_defer, reply_of, with_settings
 
 from bot.app import create_bot
 from bot.tree import BadInput
-from bot_helpers import acknowledged_by_defer, reply_of
-from bot_helpers import with_settings
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

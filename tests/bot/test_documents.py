@@ -7,10 +7,16 @@ import discord
 import pytest
 import simcord
 from aiohttp import web
+from bot_helpers import OTHER_GUILD, acknowledged_by_defer, reply_of
 
-from bot_helpers import acknowledged_by_defer, reply_of
-from bot_helpers import OTHER_GUILD
-from knowledge.errors import DocumentNotFound, DuplicateDocument, EmptyDocument, FetchError, FileTooLarge, UnsupportedFileType
+from knowledge.errors import (
+    DocumentNotFound,
+    DuplicateDocument,
+    EmptyDocument,
+    FetchError,
+    FileTooLarge,
+    UnsupportedFileType,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

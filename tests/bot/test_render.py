@@ -69,7 +69,7 @@ def test_a_10000_character_passage_is_trimmed_within_limits():
 
 def test_a_10000_character_passage_on_a_sources_page_stays_within_limits():
     doc = Document(id=1, title="Long", source=None, published=None, author=None, guild_id=None, origin="x",
-                   content_hash="h", added_at=dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc))
+                   content_hash="h", added_at=dt.datetime(2024, 1, 1, tzinfo=dt.UTC))
     hits = [SearchHit(passage=Passage(id=i, document_id=1, ordinal=i, paragraph_index=i, char_start=0,
                                       char_end=10_000, text="x" * 10_000), document=doc, score=1.0)
             for i in range(9)]
@@ -129,7 +129,7 @@ def test_trim_never_exceeds_the_limit(limit):
 def test_briefing_with_many_long_stories_fits():
     stories = [Story(headline="H" * 300, summary="Summary sentence [1]. " * 200,
                      citations=[citation(1), citation(2)], document_ids=[1, 2], sources=2) for _ in range(40)]
-    b = Briefing(since=dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc), until=dt.datetime(2024, 1, 2, tzinfo=dt.timezone.utc),
+    b = Briefing(since=dt.datetime(2024, 1, 1, tzinfo=dt.UTC), until=dt.datetime(2024, 1, 2, tzinfo=dt.UTC),
                  stories=stories, documents=80)
     messages = render.briefing_messages(b)
     assert_within_limits(messages)
@@ -137,8 +137,8 @@ def test_briefing_with_many_long_stories_fits():
 
 
 def test_empty_briefing_says_nothing_new():
-    b = Briefing(since=dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc),
-                 until=dt.datetime(2024, 1, 2, tzinfo=dt.timezone.utc), stories=[], documents=0)
+    b = Briefing(since=dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
+                 until=dt.datetime(2024, 1, 2, tzinfo=dt.UTC), stories=[], documents=0)
     [[embed]] = render.briefing_messages(b)
     assert "Nothing new" in embed.description
 
@@ -146,7 +146,7 @@ def test_empty_briefing_says_nothing_new():
 def test_document_list_page_marks_scope():
     docs = [Document(id=i, title=f"Doc {i}", source="AP", published=None, author=None,
                      guild_id=None if i % 2 else 7, origin="x", content_hash="h",
-                     added_at=dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)) for i in range(1, 4)]
+                     added_at=dt.datetime(2024, 1, 1, tzinfo=dt.UTC)) for i in range(1, 4)]
     embed = render.document_list_page(docs, page=0, pages=2, total=13)
     assert "🌐 `#1`" in embed.description and "📌 `#2`" in embed.description
     assert embed.footer.text.startswith("Page 1 of 2 · 13 document(s)")

@@ -5,10 +5,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot import schedule
-from knowledge import dates
 from bot.settings import Settings, SettingsError
+from knowledge import dates
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def test_settings_defaults():

@@ -12,10 +12,10 @@ import discord
 import pytest
 import yarl
 from aiohttp import WSMsgType, web
+from bot_helpers import DEV_GUILD, with_settings
 
 from bot.app import create_bot
 from knowledge.embed import HashingEmbedder
-from bot_helpers import DEV_GUILD, with_settings
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -114,7 +114,7 @@ async def _asker(kb: KnowledgeBase, n: int, done: asyncio.Event, failures: list,
             break
         try:
             if n % 2:
-                answer = await kb.ask(question, scope=scope, now=dt.datetime(2022, 12, 31, tzinfo=dt.timezone.utc))
+                answer = await kb.ask(question, scope=scope, now=dt.datetime(2022, 12, 31, tzinfo=dt.UTC))
                 for c in answer.citations:
                     assert _visible(c.title, scope), (scope, c.title)
                     if answer.date_from:
@@ -367,7 +367,7 @@ async def test_briefing_over_5000_documents_is_fast_and_bounded(kb):
     probe = LagProbe()
     lag = asyncio.create_task(probe.run())
     started = time.perf_counter()
-    b = await kb.brief(since=dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc), max_words=350)
+    b = await kb.brief(since=dt.datetime(2000, 1, 1, tzinfo=dt.UTC), max_words=350)
     took = time.perf_counter() - started
     probe.stop()
     await lag
@@ -382,7 +382,7 @@ async def test_capped_grouping_attaches_older_documents_to_their_story(kb, monke
     monkeypatch.setattr(briefing_module, "MAX_GROUPED", 6)
     rail = "Train drivers walked out over pay; the rail union said the strike goes on."
     wind = "The offshore wind farm has forty turbines and powers homes near the harbour."
-    base = dt.datetime(2022, 5, 1, tzinfo=dt.timezone.utc)
+    base = dt.datetime(2022, 5, 1, tzinfo=dt.UTC)
     for i in range(12):
         text = (rail if i % 2 else wind) + f" Update number {i} from the newsroom today."
         await kb.add_text(text, title=f"{'rail' if i % 2 else 'wind'} {i}", added_at=base + dt.timedelta(hours=i))

@@ -19,8 +19,8 @@ from simcord.backend.errors import OptionError
 from bot import render
 from bot.app import create_bot
 from bot.checks import Busy
-from bot.tree import BadInput
 from bot.cogs.briefings import BUSY_MESSAGE
+from bot.tree import BadInput
 from knowledge.errors import DocumentNotFound, KnowledgeError
 from knowledge.models import Answer, Briefing, Citation, Document, Passage, SearchHit, Story
 
@@ -107,7 +107,7 @@ PAYLOADS = {
 def _doc(payload: str, **kw) -> Document:
     return Document(id=kw.get("id", 7), title=payload, source=payload, published=dt.date(2024, 1, 2), author=payload,
                     guild_id=None, origin=f"attachment {payload}", content_hash="h",
-                    added_at=dt.datetime(2024, 1, 3, tzinfo=dt.timezone.utc))
+                    added_at=dt.datetime(2024, 1, 3, tzinfo=dt.UTC))
 
 
 def _citation(payload: str, n: int = 1) -> Citation:
@@ -130,8 +130,8 @@ def _rendered_everywhere(payload: str) -> str:
     texts.append(shown(_Msg([render.document_list_page([doc], page=0, pages=1, total=1)])))
     texts.append(shown(_Msg([render.document_embed(doc, f"{payload}\n\n{payload}")])))
     story = Story(headline=payload, summary=f"{payload} [1].", citations=[_citation(payload)], document_ids=[1], sources=1)
-    briefing = Briefing(since=dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc),
-                        until=dt.datetime(2024, 1, 2, tzinfo=dt.timezone.utc), stories=[story], documents=1)
+    briefing = Briefing(since=dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
+                        until=dt.datetime(2024, 1, 2, tzinfo=dt.UTC), stories=[story], documents=1)
     for embeds in render.briefing_messages(briefing):
         texts.append(shown(_Msg(embeds)))
     texts.append(render.document_added(doc))

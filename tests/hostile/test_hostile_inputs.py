@@ -26,7 +26,7 @@ from knowledge.service import KnowledgeBase
 from knowledge.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
-UTC = dt.timezone.utc
+UTC = dt.UTC
 NOW = dt.datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 NEWS = ("Dam opens\n\nThe new dam on the Mekong river opened on 2022-02-28 after six years of construction, "
         "officials said.")

@@ -11,12 +11,19 @@ import pytest
 
 from knowledge import KnowledgeBase, KnowledgeConfig
 from knowledge.answer import (
-    AnswerSettings, ScoredSentence, clean_question, is_greeting, previous_question, recency_boost,
-    resolve_follow_up, select_sentences, term_coverage,
+    AnswerSettings,
+    ScoredSentence,
+    clean_question,
+    is_greeting,
+    previous_question,
+    recency_boost,
+    resolve_follow_up,
+    select_sentences,
+    term_coverage,
 )
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
-NOW = dt.datetime(2022, 1, 14, 12, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2022, 1, 14, 12, 0, tzinfo=dt.UTC)
 
 ARTICLES = [
     ("Rail strike halts trains across the north", dt.date(2022, 1, 13),

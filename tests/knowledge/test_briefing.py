@@ -10,14 +10,20 @@ import pytest
 import pytest_asyncio
 
 from knowledge.briefing import (
-    central_member, containing_passage, format_briefing, group_stories, near_duplicate, order_stories, shingles,
+    central_member,
+    containing_passage,
+    format_briefing,
+    group_stories,
+    near_duplicate,
+    order_stories,
+    shingles,
 )
 from knowledge.config import KnowledgeConfig
 from knowledge.embed import HashingEmbedder
 from knowledge.models import Briefing, Passage
 from knowledge.service import KnowledgeBase
 
-NOW = dt.datetime(2024, 5, 2, 8, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2024, 5, 2, 8, 0, tzinfo=dt.UTC)
 
 # ---------------------------------------------------------------------------- pure functions
 
@@ -165,7 +171,7 @@ async def test_only_documents_added_in_the_window_are_briefed(kb, newsroom):
 
 
 async def test_published_dates_can_define_the_window(kb, newsroom):
-    b = await kb.brief(since=dt.datetime(2024, 5, 2, tzinfo=dt.timezone.utc), until=NOW, by="published")
+    b = await kb.brief(since=dt.datetime(2024, 5, 2, tzinfo=dt.UTC), until=NOW, by="published")
     assert [s.document_ids for s in b.stories] == [[newsroom["glacier"]]]
 
 

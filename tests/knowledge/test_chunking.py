@@ -84,7 +84,7 @@ def test_every_paragraph_character_is_in_exactly_one_passage(paragraphs):
 def test_passages_are_ordered_and_numbered(paragraphs):
     passages = chunk_paragraphs(paragraphs)
     assert [p.ordinal for p in passages] == list(range(len(passages)))
-    assert all(a.char_end <= b.char_start for a, b in zip(passages, passages[1:]))
+    assert all(a.char_end <= b.char_start for a, b in zip(passages, passages[1:], strict=False))
 
 
 @pytest.mark.parametrize("paragraphs", CASES)

@@ -166,9 +166,9 @@ def _log(db: Path) -> None:
         try:
             await store.log_interaction("ask", guild_id=5, user_id=7, input='Who won, "really"?', outcome="answered",
                                         answer="Nobody [1].", passage_ids=[3, 4], scores=[0.91234, 0.5],
-                                        latency_ms=12.5, at=dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc))
+                                        latency_ms=12.5, at=dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.UTC))
             await store.log_interaction("feedback", outcome="up", ref_id=1,
-                                        at=dt.datetime(2024, 3, 1, tzinfo=dt.timezone.utc))
+                                        at=dt.datetime(2024, 3, 1, tzinfo=dt.UTC))
         finally:
             await store.close()
 
@@ -226,10 +226,10 @@ def test_log_export_with_an_unreadable_since_is_an_error(capsys, db):
 @pytest.mark.parametrize("value, delta", [("24h", dt.timedelta(hours=24)), ("90m", dt.timedelta(minutes=90)),
                                           ("7d", dt.timedelta(days=7)), ("2w", dt.timedelta(weeks=2))])
 def test_parse_since_relative(value, delta):
-    now = dt.datetime(2024, 5, 1, 12, tzinfo=dt.timezone.utc)
+    now = dt.datetime(2024, 5, 1, 12, tzinfo=dt.UTC)
     assert parse_since(value, now) == now - delta
 
 
 def test_parse_since_date_is_utc_midnight():
-    now = dt.datetime(2024, 5, 2, tzinfo=dt.timezone.utc)
-    assert parse_since("2024-05-01", now) == dt.datetime(2024, 5, 1, tzinfo=dt.timezone.utc)
+    now = dt.datetime(2024, 5, 2, tzinfo=dt.UTC)
+    assert parse_since("2024-05-01", now) == dt.datetime(2024, 5, 1, tzinfo=dt.UTC)

@@ -60,7 +60,7 @@ async def test_collect_builds_every_kind_of_negative(tmp_path):
 async def test_a_restriction_hides_documents_without_reindexing():
     corpus = [{"_id": "old", "text": "Storm Ida flooded 900 homes in Louisiana.", "metadata": {"date": "2021/08/01"}},
               {"_id": "new", "text": "Storm Ida flooded 12,000 homes in Louisiana.", "metadata": {"date": "2021/09/01"}}]
-    now = dt.datetime(2021, 9, 2, tzinfo=dt.timezone.utc)
+    now = dt.datetime(2021, 9, 2, tzinfo=dt.UTC)
     question = "How many homes did storm Ida flood in Louisiana?"
     async with corpus_knowledge_base(corpus, embedder=HashingEmbedder()) as (kb, doc_to_corpus, _):
         new = next(d for d, c in doc_to_corpus.items() if c == "new")
@@ -127,7 +127,7 @@ def test_folds_are_contiguous_blocks_of_weeks():
     assert folds == sorted(folds) and set(folds) == {0, 1, 2, 3, 4}
     # both questions of a week are always in the same fold
     by_week: dict[str, set[int]] = {}
-    for s, f in zip(samples, folds):
+    for s, f in zip(samples, folds, strict=True):
         by_week.setdefault(s.group, set()).add(f)
     assert all(len(v) == 1 for v in by_week.values())
 

@@ -14,8 +14,7 @@ import pytest
 import pytest_asyncio
 
 from knowledge import ingest
-from knowledge.errors import (CorruptFile, EmptyDocument, FetchError, FileTooLarge, UndecodableText,
-                              UnsupportedFileType)
+from knowledge.errors import CorruptFile, EmptyDocument, FetchError, FileTooLarge, UndecodableText, UnsupportedFileType
 
 ROOT = Path(__file__).resolve().parents[2]
 SCMP = ROOT / "seeds" / "scmp-2022-kazakhstan-intervention-benefits-china-and-russia.txt"
@@ -385,7 +384,7 @@ def _pdf_bytes(pages: int = 2, text: bool = True) -> bytes:
     pdf = Bulletin()
     pdf.set_title("Coal heating ban passes")
     pdf.set_author("Tomasz Nowak")
-    pdf.set_creation_date(dt.datetime(2024, 4, 18, 12, 0, tzinfo=dt.timezone.utc))
+    pdf.set_creation_date(dt.datetime(2024, 4, 18, 12, 0, tzinfo=dt.UTC))
     for page in range(1, pages + 1):
         pdf.add_page()
         if not text:

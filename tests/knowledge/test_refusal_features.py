@@ -164,7 +164,7 @@ def test_has_quantity_is_true_for_other_questions():
 
 def _row(pid: int, published: dt.date | None) -> tuple[Passage, Document]:
     doc = Document(id=pid, title="", source=None, published=published, author=None, guild_id=None, origin="x",
-                   content_hash=str(pid), added_at=dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc))
+                   content_hash=str(pid), added_at=dt.datetime(2024, 1, 1, tzinfo=dt.UTC))
     return Passage(pid, pid, 0, 0, 0, 10, "text"), doc
 
 

@@ -182,7 +182,7 @@ class Oracle:
         self.rows: list[tuple[int, int, int, int, np.ndarray]] = []  # pid, did, gid (-1 global), day, vector
 
     def add(self, pids, did, gid, published, vectors):
-        for pid, v in zip(pids, vectors):
+        for pid, v in zip(pids, vectors, strict=True):
             self.rows.append((pid, did, -1 if gid is None else gid, published.toordinal() if published else 0, v))
 
     def remove_document(self, did):
@@ -324,7 +324,7 @@ async def test_in_memory_bm25_ranks_like_fts5_bm25(tmp_path):
             memory = [(kb.dense.pid(r), s) for r, s in kb.lexical.search(terms, keep, 10)]
             fts = await kb.store.fts_search(fts_match_expression(question), limit=10)
             assert [p for p, _ in memory] == [p for p, _ in fts], question
-            for (_, a), (_, b) in zip(memory, fts):
+            for (_, a), (_, b) in zip(memory, fts, strict=True):
                 assert a == pytest.approx(b, rel=0.02)
     finally:
         await kb.close()

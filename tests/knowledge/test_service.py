@@ -12,12 +12,20 @@ import numpy as np
 import pytest
 import pytest_asyncio
 
+from knowledge import service
 from knowledge.config import KnowledgeConfig
 from knowledge.embed import HashingEmbedder
-from knowledge.errors import (CorruptFile, DocumentNotFound, DuplicateDocument, EmptyDocument, FileTooLarge,
-                              KnowledgeError, UndecodableText, UnsupportedFileType)
+from knowledge.errors import (
+    CorruptFile,
+    DocumentNotFound,
+    DuplicateDocument,
+    EmptyDocument,
+    FileTooLarge,
+    KnowledgeError,
+    UndecodableText,
+    UnsupportedFileType,
+)
 from knowledge.retrieval import fts_match_expression
-from knowledge import service
 from knowledge.service import GLOBAL_SCOPE, KnowledgeBase, TextItem
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -196,7 +204,7 @@ async def test_changed_file_vectors_belong_to_their_passages(kb, changed):
     row = {int(p): matrix[i] for i, p in enumerate(pids)}
     passages = await kb.store.passages_of_documents([new.id])
     expected = HashingEmbedder().encode([f"Harbour strike ends. {p.text}" for p in passages])
-    for p, vector in zip(passages, expected):
+    for p, vector in zip(passages, expected, strict=True):
         assert np.allclose(row[p.id], vector)
 
 

@@ -206,7 +206,7 @@ async def test_same_content_may_exist_once_per_scope(store):
 async def test_load_vectors_returns_only_that_models_vectors(store):
     _, ids = await store.insert_document(*_doc("Doc", ["Alpha text.", "y " * 100]), "model-a")
     other = np.ones((len(ids), 8), dtype=np.float32) / np.sqrt(8)
-    await store.add_vectors("model-b", list(zip(ids, other)))
+    await store.add_vectors("model-b", list(zip(ids, other, strict=True)))
     pa, _, _, _, ma = await store.load_vectors("model-a")
     pb, _, _, _, mb = await store.load_vectors("model-b")
     assert list(pa) == list(pb) == ids
