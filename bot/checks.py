@@ -11,9 +11,13 @@ import contextlib
 import time
 from collections import deque
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
+
+if TYPE_CHECKING:
+    from .app import NewsdeskBot
 
 
 class NotModerator(app_commands.CheckFailure):
@@ -104,7 +108,7 @@ def moderator_only():
     """App-command check: refuses non-moderators with :class:`NotModerator` (answered and logged by
     the tree's error handler)."""
 
-    async def predicate(interaction: discord.Interaction) -> bool:
+    async def predicate(interaction: discord.Interaction[NewsdeskBot]) -> bool:
         if interaction.guild is None:
             raise NotInGuild("this command works in a server only")
         if not is_moderator(interaction.user, interaction.client.settings.moderator_role):
@@ -117,7 +121,7 @@ def moderator_only():
 def rate_limited():
     """App-command check: the per-user limit shared by /ask, /brief, mentions and follow-ups."""
 
-    async def predicate(interaction: discord.Interaction) -> bool:
+    async def predicate(interaction: discord.Interaction[NewsdeskBot]) -> bool:
         retry = interaction.client.rate_limiter.hit(interaction.user.id)
         if retry:
             raise RateLimited(retry)

@@ -31,9 +31,9 @@ def scope_of(interaction: discord.Interaction) -> int:
     return interaction.guild_id or GLOBAL_SCOPE
 
 
-async def _on_view_error(interaction: discord.Interaction, error: Exception) -> None:
+async def _on_view_error(interaction: discord.Interaction[NewsdeskBot], error: Exception) -> None:
     # One error handler for the whole bot: views and modals use the tree's.
-    await interaction.client.tree.on_error(interaction, error)  # type: ignore[attr-defined]
+    await interaction.client.tree.on_error(interaction, error)
 
 
 async def _guarded(interaction: discord.Interaction, work: Awaitable[None]) -> None:
@@ -63,8 +63,8 @@ class FeedbackButton(discord.ui.DynamicItem[discord.ui.Button], template=r"nd:fb
     async def callback(self, interaction: discord.Interaction) -> None:
         await _guarded(interaction, self._vote(interaction))
 
-    async def _vote(self, interaction: discord.Interaction) -> None:
-        bot: NewsdeskBot = interaction.client  # type: ignore[assignment]
+    async def _vote(self, interaction: discord.Interaction[NewsdeskBot]) -> None:
+        bot = interaction.client
         await bot.record("feedback", interaction=interaction, outcome=self.vote, ref_id=self.row_id,
                          input=f"answer {self.row_id}")
         await interaction.response.send_message("Thanks, your feedback is recorded.", ephemeral=True)
@@ -84,8 +84,8 @@ class MoreSourcesButton(discord.ui.DynamicItem[discord.ui.Button], template=r"nd
     async def callback(self, interaction: discord.Interaction) -> None:
         await _guarded(interaction, self._more(interaction))
 
-    async def _more(self, interaction: discord.Interaction) -> None:
-        bot: NewsdeskBot = interaction.client  # type: ignore[assignment]
+    async def _more(self, interaction: discord.Interaction[NewsdeskBot]) -> None:
+        bot = interaction.client
         await interaction.response.defer(ephemeral=True, thinking=True)  # search may take over a second
         row = await bot.kb.store.interaction(self.row_id)
         question = (row.input if row else None) or ""
@@ -166,8 +166,8 @@ class DocumentPager(Pager):
         self.scope = scope
         self.total = total
 
-    async def render_page(self, interaction: discord.Interaction) -> discord.Embed:
-        bot: NewsdeskBot = interaction.client  # type: ignore[assignment]
+    async def render_page(self, interaction: discord.Interaction[NewsdeskBot]) -> discord.Embed:
+        bot = interaction.client
         self.total = await bot.kb.count_documents(scope=self.scope)
         self.pages = max(1, -(-self.total // render.DOCUMENTS_PER_PAGE))
         self.page = min(self.page, self.pages - 1)
@@ -186,8 +186,8 @@ class PasteTextModal(discord.ui.Modal, title="Add a document"):
         if title_hint:
             self.doc_title.default = title_hint[:200]
 
-    async def on_submit(self, interaction: discord.Interaction, /) -> None:
-        bot: NewsdeskBot = interaction.client  # type: ignore[assignment]
+    async def on_submit(self, interaction: discord.Interaction[NewsdeskBot], /) -> None:
+        bot = interaction.client
         await interaction.response.defer(ephemeral=True, thinking=True)  # embedding may take over 3 s
         title = self.doc_title.value.strip() or None
         doc = await bot.kb.add_text(self.body.value, guild_id=interaction.guild_id, title=title,

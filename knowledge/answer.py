@@ -389,6 +389,8 @@ def decide(reading: Reading, settings: AnswerSettings = SETTINGS, *, confidence:
     if reading.reply is not None:
         return reading.reply
     question, resolved, intent, rows, top = reading.question, reading.resolved, reading.intent, reading.rows, reading.top
+    # A reading without a reply has read the passages: all of these are set.
+    assert reading.evidence is not None and rows is not None and top is not None and reading.chosen is not None
     conf = answerability(reading.evidence) if confidence is None else confidence
     if reading.phrase_found:
         conf = max(conf, 0.9)  # the exact words the user quoted are there: that is the answer's place

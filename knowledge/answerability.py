@@ -312,7 +312,7 @@ def gather_evidence(dense: dict[int, float], weights: dict[str, float], unknown:
     first = passage_stems[0] if passage_stems else set()
     three = set().union(*passage_stems[:3]) if passage_stems else set()
     known = {t: w for t, w in weights.items() if t not in unknown}
-    rarest = max(known, key=known.get) if known else None
+    rarest = max(known, key=lambda t: known[t]) if known else None
     specific = specific_terms(question)
     kind = answer_type(question)
     cited_keys = text_keys(cited_text)

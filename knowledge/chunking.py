@@ -63,7 +63,8 @@ def chunk_paragraphs(paragraphs: Sequence[str], *, title: str = "", target_words
 
 def _sentence_runs(para: str, offset: int, index: int, target_words: int) -> list[tuple[int, int, int, int]]:
     runs: list[tuple[int, int, int, int]] = []
-    start = end = None
+    start: int | None = None
+    end = 0  # set with start: read only while start is not None
     words = 0
     for s in split_sentences(para):
         n = len(s.text.split())

@@ -221,4 +221,11 @@ class Database:
 
     async def schema_version(self) -> int:
         async with self._conn.execute("PRAGMA user_version") as cur:
-            return (await cur.fetchone())["user_version"]
+            return one_row(await cur.fetchone())["user_version"]
+
+
+def one_row(row: aiosqlite.Row | None) -> aiosqlite.Row:
+    """The row of a query that always returns one (``COUNT(*)``, a pragma)."""
+    if row is None:
+        raise DatabaseError("the database returned no row where one is always expected")
+    return row

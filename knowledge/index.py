@@ -44,6 +44,7 @@ class DenseIndex:
         self._alive = np.zeros(cap, dtype=bool)
         self._matrix = np.zeros((cap, dim), dtype=np.float32)
         if n:
+            assert dids is not None and gids is not None and days is not None  # given with pids
             self._pids[:n], self._dids[:n], self._gids[:n], self._days[:n] = pids, dids, gids, days
             self._alive[:n] = True
             self._matrix[:n] = matrix
@@ -267,7 +268,7 @@ class LexicalView:
     b: float = LexicalIndex.B
 
     def _term(self, term: str) -> tuple[np.ndarray, np.ndarray] | None:
-        chunks = tuple(self.postings.get(term, ()))  # one atomic copy of the list
+        chunks: tuple[tuple[np.ndarray, np.ndarray], ...] = tuple(self.postings.get(term, ()))  # one atomic copy
         if not chunks:
             return None
         rows = np.concatenate([c[0] for c in chunks]) if len(chunks) > 1 else chunks[0][0]

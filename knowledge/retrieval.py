@@ -158,9 +158,8 @@ async def candidates(kb: KnowledgeBase, query: str, *, scope: int | None = None,
         # One worker thread, off the event loop. The query is embedded first (it may wait for a
         # bulk batch), and only then is the snapshot taken: mask, rows and statistics all belong
         # to the moment of scoring, never to one from before the wait.
-        if vector is None:
-            vector = embedder.encode([query])[0]
-        return score_candidates(index.snapshot(), query, vector, scope=scope, date_from=date_from,
+        embedded = embedder.encode([query])[0] if vector is None else vector
+        return score_candidates(index.snapshot(), query, embedded, scope=scope, date_from=date_from,
                                 date_to=date_to, n=n)
 
     return await asyncio.to_thread(both_sides, query_vector)

@@ -158,7 +158,10 @@ class KnowledgeBase:
 
         async def flush() -> None:
             for result in await self._index_items(pending):
-                (report.errors if isinstance(result, Exception) else report.added).append(result)
+                if isinstance(result, Exception):
+                    report.errors.append(result)
+                else:
+                    report.added.append(result)
             pending.clear()
 
         for i in range(0, len(items), _PREPARE_DOCUMENTS):

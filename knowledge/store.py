@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .db import MAX_ID, iso, parse_ts, storable, utcnow, valid_id
+from .db import MAX_ID, iso, one_row, parse_ts, storable, utcnow, valid_id
 from .models import Document, Passage
 from .store_log import InteractionLog
 
@@ -327,11 +327,11 @@ class Store(InteractionLog):
     async def count_documents(self, *, scope: int | None = None) -> int:
         where, args = scope_clause(scope)
         async with self._conn.execute(f"SELECT COUNT(*) AS n FROM documents d WHERE {where}", args) as cur:
-            return (await cur.fetchone())["n"]
+            return one_row(await cur.fetchone())["n"]
 
     async def count_passages(self) -> int:
         async with self._conn.execute("SELECT COUNT(*) AS n FROM passages") as cur:
-            return (await cur.fetchone())["n"]
+            return one_row(await cur.fetchone())["n"]
 
     async def document_text(self, doc_id: int) -> str | None:
         if not valid_id(doc_id):

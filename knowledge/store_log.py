@@ -8,7 +8,7 @@ import json
 import sqlite3
 from collections.abc import Sequence
 
-from .db import Database, iso, parse_ts, storable, utcnow, valid_id
+from .db import Database, iso, one_row, parse_ts, storable, utcnow, valid_id
 from .models import Interaction, UsageStats
 
 _INTERACTION_COLUMNS = ("id, at, guild_id, channel_id, user_id, kind, input, outcome, answer, passage_ids, scores,"
@@ -33,6 +33,7 @@ class InteractionLog(Database):
                  json.dumps(list(passage_ids)), json.dumps([round(float(s), 4) for s in scores]),
                  latency_ms, ref_id),
             )
+            assert cur.lastrowid is not None  # an INSERT always sets it
             return cur.lastrowid
 
     async def interactions(
@@ -73,7 +74,7 @@ class InteractionLog(Database):
             unanswered = [(r["question"], r["n"]) for r in await cur.fetchall()]
         async with self._conn.execute(
                 f"SELECT COUNT(*) AS n FROM interactions WHERE {questions} AND outcome = 'abstained'", qargs) as cur:
-            refusals = (await cur.fetchone())["n"]
+            refusals = one_row(await cur.fetchone())["n"]
         # A user may click 👍 then 👎: only their last vote on an answer counts.
         async with self._conn.execute(
                 f"SELECT outcome, COUNT(*) AS n FROM interactions WHERE id IN (SELECT MAX(id) FROM interactions"
@@ -81,7 +82,7 @@ class InteractionLog(Database):
             votes = {r["outcome"]: r["n"] for r in await cur.fetchall()}
         async with self._conn.execute(
                 f"SELECT COUNT(*) AS n FROM interactions WHERE {base} AND kind = 'denied'", args) as cur:
-            denied = (await cur.fetchone())["n"]
+            denied = one_row(await cur.fetchone())["n"]
         return UsageStats(
             questions_per_day=per_day, questions=sum(n for _, n in per_day), refusals=refusals,
             thumbs_up=votes.get("up", 0), thumbs_down=votes.get("down", 0), unanswered=unanswered,
