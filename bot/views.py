@@ -27,16 +27,16 @@ VIEW_TIMEOUT_S = 600
 MORE_SOURCES_K = 12
 
 
-def scope_of(interaction: discord.Interaction) -> int:
+def scope_of(interaction: discord.Interaction[NewsdeskBot]) -> int:
     return interaction.guild_id or GLOBAL_SCOPE
 
 
 async def _on_view_error(interaction: discord.Interaction[NewsdeskBot], error: Exception) -> None:
     # One error handler for the whole bot: views and modals use the tree's.
-    await interaction.client.tree.on_error(interaction, error)
+    await interaction.client.tree.on_error(interaction, error)  # pyright: ignore[reportArgumentType]  # discord.py passes any Exception from views here; the handler takes it
 
 
-async def _guarded(interaction: discord.Interaction, work: Awaitable[None]) -> None:
+async def _guarded(interaction: discord.Interaction[NewsdeskBot], work: Awaitable[None]) -> None:
     """Run a DynamicItem's work through the one error handler. discord.py never calls a
     DynamicItem's ``on_error``: it only logs the exception, which left a failing "More sources"
     thinking forever, with no reply and no log row."""
@@ -56,11 +56,11 @@ class FeedbackButton(discord.ui.DynamicItem[discord.ui.Button], template=r"nd:fb
         self.row_id = row_id
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button,
+    async def from_custom_id(cls, interaction: discord.Interaction[NewsdeskBot], item: discord.ui.Button,
                              match: re.Match[str], /) -> FeedbackButton:
         return cls(match["vote"], int(match["row"]))
 
-    async def callback(self, interaction: discord.Interaction) -> None:
+    async def callback(self, interaction: discord.Interaction[NewsdeskBot]) -> None:
         await _guarded(interaction, self._vote(interaction))
 
     async def _vote(self, interaction: discord.Interaction[NewsdeskBot]) -> None:
@@ -77,11 +77,11 @@ class MoreSourcesButton(discord.ui.DynamicItem[discord.ui.Button], template=r"nd
         self.row_id = row_id
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button,
+    async def from_custom_id(cls, interaction: discord.Interaction[NewsdeskBot], item: discord.ui.Button,
                              match: re.Match[str], /) -> MoreSourcesButton:
         return cls(int(match["row"]))
 
-    async def callback(self, interaction: discord.Interaction) -> None:
+    async def callback(self, interaction: discord.Interaction[NewsdeskBot]) -> None:
         await _guarded(interaction, self._more(interaction))
 
     async def _more(self, interaction: discord.Interaction[NewsdeskBot]) -> None:
@@ -122,29 +122,29 @@ class Pager(discord.ui.View):
         self.next.disabled = self.page >= self.pages - 1
         return self
 
-    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+    async def interaction_check(self, interaction: discord.Interaction[NewsdeskBot], /) -> bool:
         if interaction.user.id != self.owner_id:
             await interaction.response.send_message("These pages belong to someone else.", ephemeral=True)
             return False
         return True
 
-    async def render_page(self, interaction: discord.Interaction) -> discord.Embed:
+    async def render_page(self, interaction: discord.Interaction[NewsdeskBot]) -> discord.Embed:
         raise NotImplementedError
 
-    async def _turn(self, interaction: discord.Interaction, step: int) -> None:
+    async def _turn(self, interaction: discord.Interaction[NewsdeskBot], step: int) -> None:
         self.page = min(max(self.page + step, 0), self.pages - 1)
         embed = await self.render_page(interaction)
         await interaction.response.edit_message(embed=embed, view=self.updated())
 
     @discord.ui.button(label="Previous", style=discord.ButtonStyle.secondary)
-    async def previous(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
+    async def previous(self, interaction: discord.Interaction[NewsdeskBot], button: discord.ui.Button) -> None:
         await self._turn(interaction, -1)
 
     @discord.ui.button(label="Next", style=discord.ButtonStyle.secondary)
-    async def next(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
+    async def next(self, interaction: discord.Interaction[NewsdeskBot], button: discord.ui.Button) -> None:
         await self._turn(interaction, +1)
 
-    async def on_error(self, interaction: discord.Interaction, error: Exception, item: Any, /) -> None:
+    async def on_error(self, interaction: discord.Interaction[NewsdeskBot], error: Exception, item: Any, /) -> None:
         await _on_view_error(interaction, error)
 
 
@@ -155,7 +155,7 @@ class SourcesPager(Pager):
         self.hits = hits
         self.question = question
 
-    async def render_page(self, interaction: discord.Interaction) -> discord.Embed:
+    async def render_page(self, interaction: discord.Interaction[NewsdeskBot]) -> discord.Embed:
         embed, _ = render.sources_page(self.hits, self.page, question=self.question)
         return embed
 
@@ -196,5 +196,5 @@ class PasteTextModal(discord.ui.Modal, title="Add a document"):
                          outcome="added", ref_id=doc.id)
         await interaction.followup.send(render.document_added(doc), ephemeral=True)
 
-    async def on_error(self, interaction: discord.Interaction, error: Exception, /) -> None:  # type: ignore[override]
+    async def on_error(self, interaction: discord.Interaction[NewsdeskBot], error: Exception, /) -> None:  # type: ignore[override]
         await _on_view_error(interaction, error)
