@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install bench eval clean
+.PHONY: run test lint install bench eval clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
@@ -24,6 +24,11 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check bot knowledge bench tests
+	$(BIN)/ruff format --check bot knowledge bench tests
+	$(BIN)/pyright
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py

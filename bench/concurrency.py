@@ -49,8 +49,12 @@ async def main() -> None:
     items, queries = _load(args.docs + args.seed_docs)
     config = KnowledgeConfig.from_env()
     with tempfile.TemporaryDirectory() as tmp:
-        config = KnowledgeConfig(db_path=Path(tmp) / "bench.db", model=config.model,
-                                 query_threads=config.query_threads, index_threads=config.index_threads)
+        config = KnowledgeConfig(
+            db_path=Path(tmp) / "bench.db",
+            model=config.model,
+            query_threads=config.query_threads,
+            index_threads=config.index_threads,
+        )
         async with await KnowledgeBase.open(config) as kb:
             await kb.add_texts(items[: args.seed_docs])
             await kb.ask("warm up question about the Super Bowl")
@@ -80,20 +84,30 @@ async def main() -> None:
 
             async def index() -> float:
                 started = time.perf_counter()
-                rest = items[args.seed_docs:]
+                rest = items[args.seed_docs :]
                 for start in range(0, len(rest), 50):
-                    await kb.add_texts(rest[start:start + 50], guild_id=7 if start % 100 else None)
+                    await kb.add_texts(rest[start : start + 50], guild_id=7 if start % 100 else None)
                     print(f"indexed {min(start + 50, len(rest))}/{len(rest)}", file=sys.stderr)
                 done.set()
                 return time.perf_counter() - started
 
             results = await asyncio.gather(index(), probe(), *(asker(n) for n in range(args.askers)))
-    print(json.dumps({
-        "asks": len(latencies) + len(failures), "failures": len(failures), "failure_kinds": sorted(set(failures))[:5],
-        "ask_ms_p50": round(_pct(latencies, 0.5) * 1000, 1), "ask_ms_p95": round(_pct(latencies, 0.95) * 1000, 1),
-        "ask_ms_max": round(max(latencies, default=0) * 1000, 1), "worst_loop_lag_ms": round(worst_lag * 1000, 1),
-        "index_seconds": round(results[0], 2), "docs_indexed": args.docs, "askers": args.askers,
-    }))
+    print(
+        json.dumps(
+            {
+                "asks": len(latencies) + len(failures),
+                "failures": len(failures),
+                "failure_kinds": sorted(set(failures))[:5],
+                "ask_ms_p50": round(_pct(latencies, 0.5) * 1000, 1),
+                "ask_ms_p95": round(_pct(latencies, 0.95) * 1000, 1),
+                "ask_ms_max": round(max(latencies, default=0) * 1000, 1),
+                "worst_loop_lag_ms": round(worst_lag * 1000, 1),
+                "index_seconds": round(results[0], 2),
+                "docs_indexed": args.docs,
+                "askers": args.askers,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -49,9 +49,14 @@ def news_items(limit: int | None, seed: int = 0) -> tuple[list[TextItem], str]:
     found = [c for c in corpora if c.exists()]
     for corpus in found:
         for row in read_jsonl(corpus):
-            items.append(TextItem(text=row.get("text") or "", title=(row.get("title") or "").replace("_", " ") or None,
-                                  published=parse_date((row.get("metadata") or {}).get("date")),
-                                  origin=str(row["_id"])))
+            items.append(
+                TextItem(
+                    text=row.get("text") or "",
+                    title=(row.get("title") or "").replace("_", " ") or None,
+                    published=parse_date((row.get("metadata") or {}).get("date")),
+                    origin=str(row["_id"]),
+                )
+            )
     source = " + ".join(["seeds", *(c.parent.name for c in found)])
     if not found:  # no evaluation data here: recombine the seeds' paragraphs into distinct articles
         rng = random.Random(seed)
@@ -61,7 +66,7 @@ def news_items(limit: int | None, seed: int = 0) -> tuple[list[TextItem], str]:
             items.append(TextItem("\n\n".join(body), title=f"Recombined article {i}", origin=f"recombined-{i}"))
         source = "seeds (recombined)"
     rng = random.Random(seed)
-    head, rest = items[:len(seeds)], items[len(seeds):]
+    head, rest = items[: len(seeds)], items[len(seeds) :]
     rng.shuffle(rest)  # news and encyclopedia paragraphs interleaved, like a real mixed folder
     items = head + rest
     return (items[:limit] if limit else items), source
@@ -101,8 +106,9 @@ def run_raw(model, texts: list[str], threads: int, batch_size: int) -> float:
     torch.set_num_threads(threads)
     started = time.perf_counter()
     with torch.inference_mode():
-        model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
-                     show_progress_bar=False)
+        model.encode(
+            texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+        )
     return time.perf_counter() - started
 
 
@@ -115,10 +121,13 @@ async def main() -> None:
 
     config = KnowledgeConfig()
     items, source = news_items(args.docs or None)
-    log(f"{len(items)} documents from {source}; torch threads {config.index_threads}, "
-        f"batch {config.embed_batch_size}")
-    real = SentenceTransformerEmbedder(config.model, query_threads=config.query_threads,
-                                       index_threads=config.index_threads, batch_size=config.embed_batch_size)
+    log(f"{len(items)} documents from {source}; torch threads {config.index_threads}, batch {config.embed_batch_size}")
+    real = SentenceTransformerEmbedder(
+        config.model,
+        query_threads=config.query_threads,
+        index_threads=config.index_threads,
+        batch_size=config.embed_batch_size,
+    )
     real.load()
     model = real._model
 
@@ -133,7 +142,7 @@ async def main() -> None:
     raw_runs, ingest_runs = [], []
     for r in range(args.rounds):
         # alternate which side goes first, so a change in machine load hits both alike
-        for side in (("raw", "ingest") if r % 2 == 0 else ("ingest", "raw")):
+        for side in ("raw", "ingest") if r % 2 == 0 else ("ingest", "raw"):
             if side == "raw":
                 raw_runs.append(run_raw(model, texts, config.index_threads, config.embed_batch_size))
                 log(f"round {r + 1}: raw encode {raw_runs[-1]:.2f} s")

@@ -57,8 +57,12 @@ def log(msg: str) -> None:
 
 def source_texts() -> tuple[list[str], str]:
     """Paragraph-sized real texts: the seeds' paragraphs and, when present, the evaluation corpora."""
-    texts = [p for s in sorted((ROOT / "seeds").glob("*.txt"))
-             for p in ingest.parse_bytes(s.read_bytes(), s.name).paragraphs if len(p.split()) >= 8]
+    texts = [
+        p
+        for s in sorted((ROOT / "seeds").glob("*.txt"))
+        for p in ingest.parse_bytes(s.read_bytes(), s.name).paragraphs
+        if len(p.split()) >= 8
+    ]
     used = ["seeds"]
     for name in ("realtimeqa-dev", "xquad-en"):
         corpus = EVAL / name / "corpus.jsonl"
@@ -117,7 +121,7 @@ async def build(db: Path, n: int, base: int, seed: int = 0) -> dict:
                 own = base_sentences[j][:]
                 rng.shuffle(own)
                 extra = rng.sample(sentences, rng.randint(1, 3))
-                bodies.append(" ".join(own[:rng.randint(1, max(1, len(own)))] + extra))
+                bodies.append(" ".join(own[: rng.randint(1, max(1, len(own)))] + extra))
                 mix = base_vectors[j] + 0.35 * base_vectors[rng.randrange(len(base_texts))]
                 vecs.append(mix + nprng.normal(0, 0.02, size=mix.shape))
             vectors = np.asarray(vecs, dtype=np.float32)
@@ -126,14 +130,28 @@ async def build(db: Path, n: int, base: int, seed: int = 0) -> dict:
             text = "\n\n".join(bodies)
             passages, pos = [], 0
             for i, body in enumerate(bodies):
-                passages.append(NewPassage(ordinal=i, paragraph_index=i, char_start=pos, char_end=pos + len(body),
-                                           text=body, text_hash=embedding_key(title, body)))
+                passages.append(
+                    NewPassage(
+                        ordinal=i,
+                        paragraph_index=i,
+                        char_start=pos,
+                        char_end=pos + len(body),
+                        text=body,
+                        text_hash=embedding_key(title, body),
+                    )
+                )
                 pos += len(body) + 2
             doc = NewDocument(
-                title=title, source="bench", author=None, origin=f"bench-{doc_no}",
+                title=title,
+                source="bench",
+                author=None,
+                origin=f"bench-{doc_no}",
                 published=dt.date.fromordinal(day0 + rng.randrange(6 * 365)) if rng.random() < 0.9 else None,
                 guild_id=rng.choice(GUILDS) if rng.random() < 0.2 else None,
-                content_hash=sha256(f"{doc_no}\n{text}"), text=text, words=len(text.split()))
+                content_hash=sha256(f"{doc_no}\n{text}"),
+                text=text,
+                words=len(text.split()),
+            )
             await store.insert_document(doc, passages, vectors, embedder.model_id)
             written += k
             doc_no += 1
@@ -141,8 +159,13 @@ async def build(db: Path, n: int, base: int, seed: int = 0) -> dict:
                 log(f"  {written} passages, {time.perf_counter() - started:.0f} s")
     finally:
         await store.close()
-    return {"passages": written, "documents": doc_no, "build_seconds": round(time.perf_counter() - started, 1),
-            "text_source": used, "base_vectors": len(base_texts)}
+    return {
+        "passages": written,
+        "documents": doc_no,
+        "build_seconds": round(time.perf_counter() - started, 1),
+        "text_source": used,
+        "base_vectors": len(base_texts),
+    }
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -151,8 +174,9 @@ def percentile(values: list[float], q: float) -> float:
 
 async def measure(db: Path, n_queries: int) -> dict:
     config = KnowledgeConfig(db_path=db)
-    embedder = SentenceTransformerEmbedder(config.model, query_threads=config.query_threads,
-                                           index_threads=config.index_threads)
+    embedder = SentenceTransformerEmbedder(
+        config.model, query_threads=config.query_threads, index_threads=config.index_threads
+    )
     started = time.perf_counter()
     kb = await KnowledgeBase.open(config, embedder=embedder)
     try:
@@ -165,7 +189,7 @@ async def measure(db: Path, n_queries: int) -> dict:
             await kb.search(q, k=10)
 
         total: dict[str, list[float]] = {"all": [], "unscoped": [], "guild": []}
-        for q, scope in zip(qs, scopes):
+        for q, scope in zip(qs, scopes, strict=True):
             t = time.perf_counter()
             hits = await kb.search(q, k=10, scope=scope)
             ms = (time.perf_counter() - t) * 1000
@@ -177,7 +201,7 @@ async def measure(db: Path, n_queries: int) -> dict:
         # (bm25: the in-memory postings search uses; fts5_bm25: SQLite FTS5's bm25(), the on-disk
         # reference it replaced on the query path, for comparison)
         parts: dict[str, list[float]] = {"embed": [], "dense": [], "bm25": [], "fts5_bm25": []}
-        for q, scope in zip(qs, scopes):
+        for q, scope in zip(qs, scopes, strict=True):
             t = time.perf_counter()
             vector = embedder.encode([q])[0]
             parts["embed"].append((time.perf_counter() - t) * 1000)
@@ -231,9 +255,22 @@ def main() -> None:
         built: dict = {"build_seconds": None}
         if not db.exists():
             log(f"building a store of {args.passages} passages in {db} ...")
-            child = subprocess.run([sys.executable, __file__, "--build-only", "--db", str(db),
-                                    "--passages", str(args.passages), "--base", str(args.base)],
-                                   stdout=subprocess.PIPE, text=True, check=True)
+            child = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--build-only",
+                    "--db",
+                    str(db),
+                    "--passages",
+                    str(args.passages),
+                    "--base",
+                    str(args.base),
+                ],
+                stdout=subprocess.PIPE,
+                text=True,
+                check=True,
+            )
             built = json.loads(child.stdout.strip().splitlines()[-1])
             log(f"built: {built}")
         result = asyncio.run(measure(db, args.queries))

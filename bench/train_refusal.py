@@ -37,7 +37,7 @@ SOURCES = {
     "realtimeqa-dev": ("answerable", "unanswerable", "leave_gold_out", "time_split"),
     "xquad-en": ("answerable", "leave_gold_out"),
 }
-TARGET = 0.05   # false refusals the threshold allows on the training questions (both sets)
+TARGET = 0.05  # false refusals the threshold allows on the training questions (both sets)
 
 
 async def gather(eval_dir: Path) -> tuple[list[Sample], list[str]]:
@@ -57,7 +57,7 @@ def threshold(p: np.ndarray, samples: list[Sample], sources: list[str], target: 
     set (the stricter of the two), on out-of-fold probabilities."""
     out = 1.0
     for src in SOURCES:
-        pos = p[[s.label == 1 and x == src and not np.isnan(v) for s, x, v in zip(samples, sources, p)]]
+        pos = p[[s.label == 1 and x == src and not np.isnan(v) for s, x, v in zip(samples, sources, p, strict=True)]]
         if len(pos):
             out = min(out, refusals.threshold_for(pos, target))
     return out
@@ -75,7 +75,9 @@ def write(coef: np.ndarray, bias: float, threshold: float) -> None:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--eval-dir", type=Path, default=Path(os.environ.get("NEWSDESK_EVAL_DIR", ROOT.parent / "shared" / "eval")))
+    p.add_argument(
+        "--eval-dir", type=Path, default=Path(os.environ.get("NEWSDESK_EVAL_DIR", ROOT.parent / "shared" / "eval"))
+    )
     p.add_argument("--cache", type=Path, help="pickle of the computed features (reused when it exists)")
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--l2", type=float, default=1.0)
@@ -92,8 +94,12 @@ def main() -> int:
             args.cache.write_bytes(pickle.dumps((samples, sources)))
     drop = {FEATURES.index(n) for n in args.drop.split(",") if n}
     if drop:  # an ablation: the left-out features read as zero
-        samples = [replace(s, features=tuple(0.0 if i in drop else x for i, x in enumerate(s.features)))
-                   if s.features is not None else s for s in samples]
+        samples = [
+            replace(s, features=tuple(0.0 if i in drop else x for i, x in enumerate(s.features)))
+            if s.features is not None
+            else s
+            for s in samples
+        ]
 
     targets = sorted({0.02, 0.04, 0.05, 0.06, 0.08, 0.10, args.target})
     curve = refusals.cross_validate(samples, k=args.folds, targets=targets, sources=sources, l2=args.l2)["curve"]
@@ -101,15 +107,29 @@ def main() -> int:
     oof = refusals.out_of_fold(samples, np.array(refusals.folds_of(samples, args.folds)), sources, l2=args.l2)
     fit = [i for i, s in enumerate(samples) if refusals.trainable(s)]
     tr = [samples[i] for i in fit]
-    coef, bias = refusals.fit_logistic(np.array([s.features for s in tr]), np.array([s.label for s in tr]),
-                                       refusals.balanced_weights(tr, [sources[i] for i in fit]), l2=args.l2)
+    coef, bias = refusals.fit_logistic(
+        np.array([s.features for s in tr]),
+        np.array([s.label for s in tr]),
+        refusals.balanced_weights(tr, [sources[i] for i in fit]),
+        l2=args.l2,
+    )
     cut = threshold(oof, samples, sources, args.target)
     in_sample = refusals.rates(samples, refusals.probabilities(samples, coef, bias) < cut, sources)
     for row in curve:
         print(json.dumps(row), file=sys.stderr)
-    print(json.dumps({"features": list(FEATURES), "coef": [round(float(c), 4) for c in coef], "bias": round(bias, 4),
-                      "threshold": round(cut, 4), "target": args.target, "in_sample": in_sample,
-                      "cross_validated": curve}))
+    print(
+        json.dumps(
+            {
+                "features": list(FEATURES),
+                "coef": [round(float(c), 4) for c in coef],
+                "bias": round(bias, 4),
+                "threshold": round(cut, 4),
+                "target": args.target,
+                "in_sample": in_sample,
+                "cross_validated": curve,
+            }
+        )
+    )
     if args.write:
         write(coef, bias, cut)
     return 0

@@ -20,8 +20,11 @@ log = logging.getLogger("bot")
 
 
 def configure_logging(level: str) -> None:
-    logging.basicConfig(level=getattr(logging, level, logging.INFO),
-                        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=getattr(logging, level, logging.INFO),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
     # discord.py's HTTP debug lines can include request headers; keep that logger at INFO or above
     # so the Authorization header (the token) never reaches a log.
     logging.getLogger("discord.http").setLevel(max(logging.INFO, logging.getLogger().level))

@@ -38,8 +38,9 @@ def intents() -> discord.Intents:
 
 
 class NewsdeskBot(commands.Bot):
-    def __init__(self, settings: Settings, *, kb: KnowledgeBase | None = None,
-                 embedder: Embedder | None = None) -> None:
+    def __init__(
+        self, settings: Settings, *, kb: KnowledgeBase | None = None, embedder: Embedder | None = None
+    ) -> None:
         super().__init__(
             # No prefix commands: everything is a slash command or a mention, handled by the cogs.
             command_prefix=commands.when_mentioned,
@@ -96,16 +97,27 @@ class NewsdeskBot(commands.Bot):
             # A background task: log it (with traceback) instead of losing it; the bot keeps running.
             log.exception("indexing seeds failed")
             return
-        log.info("seeds: %d added, %d updated, %d unchanged, %d failed", len(report.added), len(report.updated),
-                 len(report.unchanged), len(report.errors))
+        log.info(
+            "seeds: %d added, %d updated, %d unchanged, %d failed",
+            len(report.added),
+            len(report.updated),
+            len(report.unchanged),
+            len(report.errors),
+        )
 
     async def on_message(self, message: discord.Message) -> None:
         # Deliberately not calling process_commands: there are no prefix commands, and a mention
         # like "@newsdesk what happened" must reach the asking cog, not fail as an unknown command.
         return
 
-    async def record(self, kind: str, *, interaction: discord.Interaction | None = None,
-                     message: discord.Message | None = None, **fields) -> int | None:
+    async def record(
+        self,
+        kind: str,
+        *,
+        interaction: discord.Interaction | None = None,
+        message: discord.Message | None = None,
+        **fields,
+    ) -> int | None:
         """Write one interaction-log row; a logging failure is logged, never shown to the user."""
         if interaction is not None:
             fields.setdefault("guild_id", interaction.guild_id)
@@ -134,8 +146,9 @@ class NewsdeskBot(commands.Bot):
                 self._kb = None
 
 
-def create_bot(settings: Settings, *, kb: KnowledgeBase | None = None,
-               embedder: Embedder | None = None) -> commands.Bot:
+def create_bot(
+    settings: Settings, *, kb: KnowledgeBase | None = None, embedder: Embedder | None = None
+) -> commands.Bot:
     """The bot, ready to ``start``. ``kb``: an already open knowledge base to share (the bot then
     leaves closing it to the caller); by default the bot opens its own in ``setup_hook``, with
     ``embedder`` (tests pass a fast deterministic one; None loads the real model)."""

@@ -11,9 +11,13 @@ import contextlib
 import time
 from collections import deque
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
+
+if TYPE_CHECKING:
+    from .app import NewsdeskBot
 
 
 class NotModerator(app_commands.CheckFailure):
@@ -60,8 +64,9 @@ class InFlight:
 
 def rate_limit_message(retry_after: float, per_minute: int) -> str:
     """What a rate-limited user reads, after a slash command or a mention alike."""
-    return (f"You're asking a lot at once. Please wait {retry_after:.0f} s and try again "
-            f"(limit: {per_minute} per minute).")
+    return (
+        f"You're asking a lot at once. Please wait {retry_after:.0f} s and try again (limit: {per_minute} per minute)."
+    )
 
 
 def is_moderator(member: discord.abc.User, moderator_role: str | None) -> bool:
@@ -104,7 +109,7 @@ def moderator_only():
     """App-command check: refuses non-moderators with :class:`NotModerator` (answered and logged by
     the tree's error handler)."""
 
-    async def predicate(interaction: discord.Interaction) -> bool:
+    async def predicate(interaction: discord.Interaction[NewsdeskBot]) -> bool:
         if interaction.guild is None:
             raise NotInGuild("this command works in a server only")
         if not is_moderator(interaction.user, interaction.client.settings.moderator_role):
@@ -117,7 +122,7 @@ def moderator_only():
 def rate_limited():
     """App-command check: the per-user limit shared by /ask, /brief, mentions and follow-ups."""
 
-    async def predicate(interaction: discord.Interaction) -> bool:
+    async def predicate(interaction: discord.Interaction[NewsdeskBot]) -> bool:
         retry = interaction.client.rate_limiter.hit(interaction.user.id)
         if retry:
             raise RateLimited(retry)

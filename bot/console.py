@@ -75,7 +75,7 @@ class Console:
             words = shlex.split(line)
         except ValueError:
             words = line.split()
-        command, rest = words[0].lower(), line[len(line.split(maxsplit=1)[0]):].strip()
+        command, rest = words[0].lower(), line[len(line.split(maxsplit=1)[0]) :].strip()
         try:
             if command in ("quit", "exit"):
                 return False
@@ -108,17 +108,24 @@ class Console:
         answer = await self.kb.ask(question, scope=None, history=self.history[-6:])
         self.history += [question, answer.text]
         passage_ids = [c.passage_id for c in (answer.related if answer.abstained else answer.citations)]
-        await self.kb.log_interaction("ask", input=question, outcome="abstained" if answer.abstained else "answered",
-                                      answer=answer.text, passage_ids=passage_ids, latency_ms=answer.latency_ms)
+        await self.kb.log_interaction(
+            "ask",
+            input=question,
+            outcome="abstained" if answer.abstained else "answered",
+            answer=answer.text,
+            passage_ids=passage_ids,
+            latency_ms=answer.latency_ms,
+        )
         self.say(plain.format_answer(answer))
 
     async def brief(self, since: str) -> None:
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         # The same parser and limits as /brief: an unreadable or absurd window is an InvalidInput.
         start = dates.parse_since(since or None, now, self.settings.tz)
         briefing = await self.kb.brief(since=start, scope=None, max_words=self.settings.briefing_max_words)
-        await self.kb.log_interaction("brief", input=since or "24h", outcome="empty" if briefing.empty else "posted",
-                                      answer=briefing.text)
+        await self.kb.log_interaction(
+            "brief", input=since or "24h", outcome="empty" if briefing.empty else "posted", answer=briefing.text
+        )
         self.say(briefing.text or ("Nothing new." if briefing.empty else ""))
 
     async def doc(self, sub: str, args: list[str]) -> None:
@@ -131,8 +138,10 @@ class Console:
                         self.say(f"added #{d.id} {d.title}")
                     for e in report.errors:
                         self.say(f"error: {e}")
-                    self.say(f"{len(report.added)} added, {len(report.updated)} updated, "
-                             f"{len(report.unchanged)} unchanged, {len(report.errors)} failed")
+                    self.say(
+                        f"{len(report.added)} added, {len(report.updated)} updated, "
+                        f"{len(report.unchanged)} unchanged, {len(report.errors)} failed"
+                    )
                 else:
                     doc = await self.kb.add_file(path)
                     await self.kb.log_interaction("doc_add", input=f"file {path.name}", outcome="added", ref_id=doc.id)
@@ -150,7 +159,9 @@ class Console:
             self.say(f"page {page} of {pages}, {total} document(s)")
         elif sub == "remove" and args and args[0].lstrip("#").isascii() and args[0].lstrip("#").isdigit():
             doc = await self.kb.remove_document(int(args[0].lstrip("#")))
-            await self.kb.log_interaction("doc_remove", input=f"#{doc.id} {doc.title}", outcome="removed", ref_id=doc.id)
+            await self.kb.log_interaction(
+                "doc_remove", input=f"#{doc.id} {doc.title}", outcome="removed", ref_id=doc.id
+            )
             self.say(f"removed #{doc.id} {doc.title}")
         else:
             self.say("usage: doc add PATH | doc list [PAGE] | doc remove ID")
@@ -159,9 +170,14 @@ class Console:
         self.say(render.stats_text(await self.kb.store.interaction_stats(days=7)))
 
 
-async def run_console(settings: Settings, *, read_line: Callable[[], str] | None = None,
-                      out: TextIO = sys.stdout, interactive: bool | None = None,
-                      embedder: Embedder | None = None) -> None:
+async def run_console(
+    settings: Settings,
+    *,
+    read_line: Callable[[], str] | None = None,
+    out: TextIO = sys.stdout,
+    interactive: bool | None = None,
+    embedder: Embedder | None = None,
+) -> None:
     """The console over its own knowledge base; ``embedder``: tests pass a fast one, None loads the model."""
     async with await KnowledgeBase.open(settings.knowledge, embedder=embedder) as kb:
         existing = [p for p in settings.seeds if p.exists()]

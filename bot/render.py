@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import discord
 
-from knowledge.models import Answer, Briefing, Citation, Document, SearchHit, Story, UsageStats
 from knowledge.dates import format_date
+from knowledge.models import Answer, Briefing, Citation, Document, SearchHit, Story, UsageStats
 
 # Discord's documented limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
 CONTENT_LIMIT = 2000
@@ -73,6 +73,7 @@ _MARKDOWN = re.compile(
 
 
 # ---------------------------------------------------------------------------- text helpers
+
 
 def neutralise_mentions(text: str) -> str:
     """Break ``@everyone``, ``@here``, ``<@id>`` / ``<@&id>`` and the other ``<…>`` syntax (channel
@@ -192,6 +193,7 @@ def safe(text: str | None) -> str:
 
 # ---------------------------------------------------------------------------- packing
 
+
 @dataclass(frozen=True)
 class Field:
     name: str
@@ -232,8 +234,10 @@ def pack_embeds(
     for f in fields:
         name = trim(safe(f.name), FIELD_NAME_LIMIT) or ZWSP
         value = trim(safe(f.value), FIELD_VALUE_LIMIT) or ZWSP
-        if (len(current.fields) >= FIELDS_PER_EMBED
-                or embed_total(current) + len(name) + len(value) + reserve > MESSAGE_EMBED_TOTAL):
+        if (
+            len(current.fields) >= FIELDS_PER_EMBED
+            or embed_total(current) + len(name) + len(value) + reserve > MESSAGE_EMBED_TOTAL
+        ):
             current = discord.Embed(colour=colour)
             embeds.append(current)
         current.add_field(name=name, value=value, inline=f.inline)
@@ -267,12 +271,15 @@ def split_content(text: str) -> list[str]:
 
 # ---------------------------------------------------------------------------- answers
 
+
 def citation_location(c: Citation) -> str:
     return f"paragraph {c.paragraph_index + 1}, characters {c.char_start}–{c.char_end}"
 
 
 def citation_field(c: Citation, *, quote_chars: int = ANSWER_QUOTE_CHARS) -> Field:
-    meta = " · ".join(x for x in (escape(one_line(c.source or "")), format_date(c.published, c.published_precision)) if x)
+    meta = " · ".join(
+        x for x in (escape(one_line(c.source or "")), format_date(c.published, c.published_precision)) if x
+    )
     where = f"*{citation_location(c)}*"
     head = f"{meta}\n" if meta else ""
     room = FIELD_VALUE_LIMIT - len(head) - len(where) - 3
@@ -290,34 +297,52 @@ def answer_messages(answer: Answer, *, quote_chars: int = ANSWER_QUOTE_CHARS) ->
         if answer.related:
             text += "\n\nThe closest passages I found:"
         fields = [citation_field(c, quote_chars=quote_chars) for c in answer.related]
-        return pack_embeds(title=f"No answer found: {question}", description=text, fields=fields,
-                           colour=REFUSAL_COLOUR, footer="Nothing here is claimed as an answer.")
+        return pack_embeds(
+            title=f"No answer found: {question}",
+            description=text,
+            fields=fields,
+            colour=REFUSAL_COLOUR,
+            footer="Nothing here is claimed as an answer.",
+        )
     fields = [citation_field(c, quote_chars=quote_chars) for c in answer.citations]
-    return pack_embeds(title=question, description=escape(answer.text), fields=fields, footer=footer,
-                       colour=ANSWER_COLOUR)
+    return pack_embeds(
+        title=question, description=escape(answer.text), fields=fields, footer=footer, colour=ANSWER_COLOUR
+    )
 
 
-def sources_page(hits: Sequence[SearchHit], page: int, *, question: str = "",
-                 per_page: int = SOURCES_PER_PAGE) -> tuple[discord.Embed, int]:
+def sources_page(
+    hits: Sequence[SearchHit], page: int, *, question: str = "", per_page: int = SOURCES_PER_PAGE
+) -> tuple[discord.Embed, int]:
     """One page of "More sources" (an ephemeral message holds one embed); returns the embed and
     the page count. ``page`` is clamped into range."""
     pages = max(1, -(-len(hits) // per_page))
     page = min(max(page, 0), pages - 1)
     fields = []
-    for i, hit in enumerate(hits[page * per_page:(page + 1) * per_page], start=page * per_page + 1):
+    for i, hit in enumerate(hits[page * per_page : (page + 1) * per_page], start=page * per_page + 1):
         doc, passage = hit.document, hit.passage
-        c = Citation(number=i, document_id=doc.id, title=doc.title, source=doc.source, published=doc.published,
-                     passage_id=passage.id, quote=passage.text, paragraph_index=passage.paragraph_index,
-                     char_start=passage.char_start, char_end=passage.char_end, score=hit.score,
-                     published_precision=doc.published_precision)
+        c = Citation(
+            number=i,
+            document_id=doc.id,
+            title=doc.title,
+            source=doc.source,
+            published=doc.published,
+            passage_id=passage.id,
+            quote=passage.text,
+            paragraph_index=passage.paragraph_index,
+            char_start=passage.char_start,
+            char_end=passage.char_end,
+            score=hit.score,
+            published_precision=doc.published_precision,
+        )
         fields.append(citation_field(c, quote_chars=SOURCE_PAGE_QUOTE_CHARS))
     if not fields:
         description = "No other passages found."
     else:
         description = ""
     title = f"More sources: {escape(one_line(question))}" if question else "More sources"
-    embed = pack_embeds(title=title, description=description, fields=fields,
-                        footer=f"Page {page + 1} of {pages}", colour=ANSWER_COLOUR)[0][0]
+    embed = pack_embeds(
+        title=title, description=description, fields=fields, footer=f"Page {page + 1} of {pages}", colour=ANSWER_COLOUR
+    )[0][0]
     return _fit_single(embed), pages
 
 
@@ -331,15 +356,21 @@ def _fit_single(embed: discord.Embed) -> discord.Embed:
 
 # ---------------------------------------------------------------------------- briefings
 
+
 def _story_field(story: Story) -> Field:
-    sources = "; ".join(f"[{c.number}] {escape(one_line(c.title))} ({format_date(c.published, c.published_precision)})" for c in story.citations)
+    sources = "; ".join(
+        f"[{c.number}] {escape(one_line(c.title))} ({format_date(c.published, c.published_precision)})"
+        for c in story.citations
+    )
     tail = f"\n*{story.sources} source(s): {sources}*" if sources else ""
     room = FIELD_VALUE_LIMIT - min(len(tail), FIELD_VALUE_LIMIT // 2)
-    return Field(name=escape(one_line(story.headline)),
-                 value=trim(escape(story.summary.strip()), room) + trim(tail, FIELD_VALUE_LIMIT - room))
+    return Field(
+        name=escape(one_line(story.headline)),
+        value=trim(escape(story.summary.strip()), room) + trim(tail, FIELD_VALUE_LIMIT - room),
+    )
 
 
-def briefing_messages(briefing: Briefing, *, tz: dt.tzinfo = dt.timezone.utc) -> list[list[discord.Embed]]:
+def briefing_messages(briefing: Briefing, *, tz: dt.tzinfo = dt.UTC) -> list[list[discord.Embed]]:
     since = briefing.since.astimezone(tz).strftime("%Y-%m-%d %H:%M")
     until = briefing.until.astimezone(tz).strftime("%Y-%m-%d %H:%M")
     title = f"Briefing: {since} to {until}"
@@ -347,15 +378,19 @@ def briefing_messages(briefing: Briefing, *, tz: dt.tzinfo = dt.timezone.utc) ->
         text = escape(briefing.text.strip()) or f"Nothing new since {since}."
         return pack_embeds(title=title, description=text, colour=BRIEFING_COLOUR)
     description = f"{len(briefing.stories)} stories from {briefing.documents} new document(s)."
-    return pack_embeds(title=title, description=description, fields=[_story_field(s) for s in briefing.stories],
-                       colour=BRIEFING_COLOUR)
+    return pack_embeds(
+        title=title, description=description, fields=[_story_field(s) for s in briefing.stories], colour=BRIEFING_COLOUR
+    )
 
 
 # ---------------------------------------------------------------------------- documents
 
+
 def document_line(doc: Document) -> str:
     scope = "🌐" if doc.guild_id is None else "📌"
-    meta = ", ".join(x for x in (escape(one_line(doc.source or "")), format_date(doc.published, doc.published_precision)) if x)
+    meta = ", ".join(
+        x for x in (escape(one_line(doc.source or "")), format_date(doc.published, doc.published_precision)) if x
+    )
     return f"{scope} `#{doc.id}` **{trim(escape(one_line(doc.title)), 120)}** ({meta})"
 
 
@@ -379,14 +414,17 @@ def document_embed(doc: Document, text: str = "", *, excerpt_chars: int = 1500) 
         Field("Visible", "everywhere" if doc.guild_id is None else "this server only", inline=True),
     ]
     description = trim(escape(text.strip()), excerpt_chars) if text else ""
-    return pack_embeds(title=f"#{doc.id} {escape(one_line(doc.title))}", description=description, fields=fields,
-                       colour=ANSWER_COLOUR)[0][0]
+    return pack_embeds(
+        title=f"#{doc.id} {escape(one_line(doc.title))}", description=description, fields=fields, colour=ANSWER_COLOUR
+    )[0][0]
 
 
 def document_added(doc: Document) -> str:
     where = "everywhere" if doc.guild_id is None else "in this server"
-    return trim(safe(f"Added `#{doc.id}` “{escape(one_line(doc.title))}”: {doc.passages} passage(s), visible {where}."),
-                CONTENT_LIMIT)
+    return trim(
+        safe(f"Added `#{doc.id}` “{escape(one_line(doc.title))}”: {doc.passages} passage(s), visible {where}."),
+        CONTENT_LIMIT,
+    )
 
 
 def document_removed(doc: Document) -> str:
@@ -414,9 +452,13 @@ def stats_embed(stats: Stats) -> discord.Embed:
 
 def stats_text(stats: Stats) -> str:
     """The same numbers as plain text (the console)."""
-    lines = [f"Usage, last {stats.days} days", f"questions: {stats.questions}",
-             f"refusal rate: {stats.refusal_rate:.0%} ({stats.refusals})",
-             f"feedback: up {stats.thumbs_up}, down {stats.thumbs_down}", "questions per day:"]
+    lines = [
+        f"Usage, last {stats.days} days",
+        f"questions: {stats.questions}",
+        f"refusal rate: {stats.refusal_rate:.0%} ({stats.refusals})",
+        f"feedback: up {stats.thumbs_up}, down {stats.thumbs_down}",
+        "questions per day:",
+    ]
     lines += [f"  {day}  {n}" for day, n in stats.questions_per_day] or ["  none"]
     lines.append("most frequent unanswered questions:")
     lines += [f"  {n}x {one_line(q)}" for q, n in stats.unanswered] or ["  none"]

@@ -31,4 +31,3 @@ def briefing_window_start(now: dt.datetime, last_post: dt.datetime | None) -> dt
     if last_post is None or now - last_post > dt.timedelta(days=7) or last_post > now:
         return now - DEFAULT_WINDOW
     return last_post
-

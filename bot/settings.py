@@ -43,7 +43,7 @@ class Settings:
         return self.briefing_time.replace(tzinfo=self.tz)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)
 
         def get(name: str) -> str | None:
@@ -54,7 +54,9 @@ class Settings:
         try:
             ZoneInfo(tz)
         except (ZoneInfoNotFoundError, ValueError, OSError) as e:  # OSError: "Europe" is a folder of zones
-            raise SettingsError(f"BRIEFING_TZ: unknown time zone {tz[:40]!r} (use an IANA name like Europe/Paris)") from e
+            raise SettingsError(
+                f"BRIEFING_TZ: unknown time zone {tz[:40]!r} (use an IANA name like Europe/Paris)"
+            ) from e
         log_level = (get("LOG_LEVEL") or "INFO").upper()
         if log_level not in _LOG_LEVELS:
             raise SettingsError(f"LOG_LEVEL: expected one of {', '.join(_LOG_LEVELS)}, got {log_level[:40]!r}")
@@ -68,9 +70,11 @@ class Settings:
             briefing_max_words=_int(get("BRIEFING_MAX_WORDS"), "BRIEFING_MAX_WORDS", high=5000) or 350,
             moderator_role=get("MODERATOR_ROLE"),
             dev_guild_id=_int(get("DEV_GUILD_ID"), "DEV_GUILD_ID"),
-            rate_limit_per_minute=_int(get("RATE_LIMIT_PER_MINUTE"), "RATE_LIMIT_PER_MINUTE", allow_zero=True,
-                                       high=10_000)
-            if get("RATE_LIMIT_PER_MINUTE") is not None else 6,
+            rate_limit_per_minute=_int(
+                get("RATE_LIMIT_PER_MINUTE"), "RATE_LIMIT_PER_MINUTE", allow_zero=True, high=10_000
+            )
+            if get("RATE_LIMIT_PER_MINUTE") is not None
+            else 6,
             log_level=log_level,
         )
 

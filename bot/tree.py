@@ -70,7 +70,7 @@ def interaction_input(interaction: discord.Interaction) -> str:
 
 
 class NewsdeskTree(app_commands.CommandTree):
-    client: "NewsdeskBot"
+    client: NewsdeskBot
 
     async def on_error(self, interaction: discord.Interaction, error: Exception, /) -> None:  # type: ignore[override]
         original = getattr(error, "original", None) or error
@@ -104,8 +104,9 @@ class NewsdeskTree(app_commands.CommandTree):
             log.error("unhandled error in %s", kind, exc_info=original)
             message = "Something went wrong on my side; it has been logged. Please try again later."
             outcome, log_kind = f"error: {type(original).__name__}", kind
-        await self.client.record(log_kind, interaction=interaction, input=_input_for(kind, interaction),
-                                 outcome=outcome)
+        await self.client.record(
+            log_kind, interaction=interaction, input=_input_for(kind, interaction), outcome=outcome
+        )
         await send_ephemeral(interaction, message)
 
 

@@ -9,6 +9,18 @@ from .scope import GLOBAL_SCOPE, Scope, scope_of
 from .service import KnowledgeBase
 
 __all__ = [
-    "Answer", "Briefing", "Citation", "Document", "GLOBAL_SCOPE", "IndexReport", "KnowledgeBase",
-    "KnowledgeConfig", "KnowledgeError", "Passage", "Scope", "SearchHit", "Story", "scope_of",
+    "Answer",
+    "Briefing",
+    "Citation",
+    "Document",
+    "GLOBAL_SCOPE",
+    "IndexReport",
+    "KnowledgeBase",
+    "KnowledgeConfig",
+    "KnowledgeError",
+    "Passage",
+    "Scope",
+    "SearchHit",
+    "Story",
+    "scope_of",
 ]

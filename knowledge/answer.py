@@ -27,8 +27,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from . import retrieval
-from .answerability import (ABSTAIN_BELOW, Evidence, answerability, gather_evidence, lead_over_rest,
-                            term_coverage)
+from .answerability import ABSTAIN_BELOW, Evidence, answerability, gather_evidence, lead_over_rest, term_coverage
 from .dates import DateIntent, format_date, parse_date_intent
 from .models import Answer, Citation, Document, Passage
 from .text import STOPWORDS, split_sentences, stem
@@ -36,13 +35,13 @@ from .text import STOPWORDS, split_sentences, stem
 if TYPE_CHECKING:
     from .service import KnowledgeBase
 
-MAX_QUESTION_CHARS = 1000      # a question longer than this is cut (Discord allows 4,000 in a modal)
-PASSAGES_READ = 6              # passages whose sentences are scored
+MAX_QUESTION_CHARS = 1000  # a question longer than this is cut (Discord allows 4,000 in a modal)
+PASSAGES_READ = 6  # passages whose sentences are scored
 MAX_SENTENCES = 4
 MAX_ANSWER_WORDS = 130
 RELATED_SHOWN = 3
-FRESH_DAYS = 7                 # "now" for a question without date words: the past (or next) week ...
-FRESH_FADE_DAYS = 21           # ... then fading out over three more weeks
+FRESH_DAYS = 7  # "now" for a question without date words: the past (or next) week ...
+FRESH_FADE_DAYS = 21  # ... then fading out over three more weeks
 
 
 @dataclass(frozen=True)
@@ -50,13 +49,13 @@ class AnswerSettings:
     """Weights chosen on the dev sets (realtimeqa-dev with its unanswerable questions, xquad-en);
     README "Answers" gives the measurements behind each."""
 
-    w_terms: float = 0.5           # sentence score: IDF-weighted share of question terms it holds ...
-    w_position: float = 0.001      # ... a nudge towards earlier sentences of a passage ...
+    w_terms: float = 0.5  # sentence score: IDF-weighted share of question terms it holds ...
+    w_position: float = 0.001  # ... a nudge towards earlier sentences of a passage ...
     # ... on top of its passage's fused retrieval score (z-scores, plus the recency prior below).
-    recency_weight: float = 1.5    # news questions are about now: documents dated near "now" get up to
-    recency_days: float = 14.0     # this much extra score, decaying over this many days
-    related_ratio: float = 0.3     # a further passage joins the answer if its score is at least this share of the best
-    top_sentences: int = 3         # sentences the best passage may give
+    recency_weight: float = 1.5  # news questions are about now: documents dated near "now" get up to
+    recency_days: float = 14.0  # this much extra score, decaying over this many days
+    related_ratio: float = 0.3  # a further passage joins the answer if its score is at least this share of the best
+    top_sentences: int = 3  # sentences the best passage may give
     abstain_below: float = ABSTAIN_BELOW  # probability of "answerable" under which we refuse (fitted with the model)
 
 
@@ -65,13 +64,17 @@ SETTINGS = AnswerSettings()
 _GREETING = re.compile(
     r"^\s*(?:hi+|hello+|hey+|yo|hiya|howdy|greetings|good\s+(?:morning|afternoon|evening|day)|"
     r"thanks?(?:\s+you)?|thank\s+you|thx|ty|cheers|ok(?:ay)?|cool|bye|goodbye)"
-    r"(?:\s+(?:there|all|everyone|folks|bot|newsdesk|so\s+much|a\s+lot))*\s*[!.?,:)]*\s*$", re.I)
+    r"(?:\s+(?:there|all|everyone|folks|bot|newsdesk|so\s+much|a\s+lot))*\s*[!.?,:)]*\s*$",
+    re.I,
+)
 _MENTION = re.compile(r"<@[!&]?\d+>|@(?:everyone|here)\b")
 _MARKER = re.compile(r"\[\d+\]")
 _FOLLOW_UP = re.compile(
     r"^\s*(?:and|but|also|what about|how about|and what about|and how about|what of|same for|"
     r"what else|why|how come|when|where|who else|is that|was that|did (?:he|she|they|it)|"
-    r"(?:and )?(?:he|she|they|it|that|this|those|these|them|his|her|their|its)\b)", re.I)
+    r"(?:and )?(?:he|she|they|it|that|this|those|these|them|his|her|their|its)\b)",
+    re.I,
+)
 _PROPER = re.compile(r"\b[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)*")
 
 
@@ -127,7 +130,7 @@ def resolve_follow_up(question: str, history: Sequence[str]) -> str:
     if new_names:
         # "China" in the previous question gives way to "Russia" in "what about Russia?": as many
         # earlier names as the follow-up brings, the first ones (usually the subject), are replaced.
-        replaced = [n for n in _proper_names(previous) if n.lower() not in new_names][:len(new_names)]
+        replaced = [n for n in _proper_names(previous) if n.lower() not in new_names][: len(new_names)]
         for name in replaced:
             carried = re.sub(rf"\b{re.escape(name)}\b", " ", carried)
     carried = " ".join(carried.split())
@@ -161,9 +164,9 @@ def idf(term_docs: int, total: int) -> float:
 @dataclass(frozen=True)
 class ScoredSentence:
     passage_id: int
-    rank: int                 # of its passage in the answer ranking (0 = best)
-    index: int                # position of the sentence in its passage
-    start: int                # offsets in the passage text
+    rank: int  # of its passage in the answer ranking (0 = best)
+    index: int  # position of the sentence in its passage
+    start: int  # offsets in the passage text
     end: int
     text: str
     coverage: float
@@ -175,8 +178,13 @@ def sentence_score(passage_score: float, coverage: float, index: int, s: AnswerS
     return passage_score + s.w_terms * coverage - s.w_position * index
 
 
-def select_sentences(ranked_passages: Sequence[Sequence[ScoredSentence]], *, s: AnswerSettings = SETTINGS,
-                     max_sentences: int = MAX_SENTENCES, max_words: int = MAX_ANSWER_WORDS) -> list[ScoredSentence]:
+def select_sentences(
+    ranked_passages: Sequence[Sequence[ScoredSentence]],
+    *,
+    s: AnswerSettings = SETTINGS,
+    max_sentences: int = MAX_SENTENCES,
+    max_words: int = MAX_ANSWER_WORDS,
+) -> list[ScoredSentence]:
     """Up to ``top_sentences`` best sentences of the best passage, then the best sentence of each
     following passage that scores at least ``related_ratio`` of the best passage (an answer that
     several sources support cites them all), within the sentence and word budgets. Near-repeats
@@ -184,7 +192,7 @@ def select_sentences(ranked_passages: Sequence[Sequence[ScoredSentence]], *, s: 
     chosen: list[ScoredSentence] = []
     words = 0
     best_score = None
-    for rank, sentences in enumerate(ranked_passages):
+    for sentences in ranked_passages:
         if not sentences:
             continue
         passage_score = sentences[0].passage_score
@@ -213,8 +221,12 @@ def _overlap(a: str, b: str) -> float:
     return len(wa & wb) / min(len(wa), len(wb))
 
 
-def score_sentences(top: Sequence[tuple[int, float]], passages: dict[int, Passage], weights: dict[str, float],
-                    s: AnswerSettings = SETTINGS) -> list[list[ScoredSentence]]:
+def score_sentences(
+    top: Sequence[tuple[int, float]],
+    passages: dict[int, Passage],
+    weights: dict[str, float],
+    s: AnswerSettings = SETTINGS,
+) -> list[list[ScoredSentence]]:
     """Every sentence of the ranked passages with its score; fragments (a byline, "Photo: AP")
     are skipped."""
     ranked: list[list[ScoredSentence]] = []
@@ -224,8 +236,11 @@ def score_sentences(top: Sequence[tuple[int, float]], passages: dict[int, Passag
             if len(sent.text.split()) < 3 and len(sent.text) < 20:
                 continue
             cov = term_coverage(weights, stems(sent.text))
-            sentences.append(ScoredSentence(pid, rank, i, sent.start, sent.end, sent.text, cov, pscore,
-                                            sentence_score(pscore, cov, i, s)))
+            sentences.append(
+                ScoredSentence(
+                    pid, rank, i, sent.start, sent.end, sent.text, cov, pscore, sentence_score(pscore, cov, i, s)
+                )
+            )
         ranked.append(sentences)
     return ranked
 
@@ -271,29 +286,54 @@ class Reading:
     reply: Answer | None = None
 
 
-async def answer_question(kb: "KnowledgeBase", question: str, *, scope: int | None = None,
-                          history: Sequence[str] = (), now: dt.datetime | None = None,
-                          settings: AnswerSettings = SETTINGS) -> Answer:
+async def answer_question(
+    kb: KnowledgeBase,
+    question: str,
+    *,
+    scope: int | None = None,
+    history: Sequence[str] = (),
+    now: dt.datetime | None = None,
+    settings: AnswerSettings = SETTINGS,
+) -> Answer:
     reading = await read_question(kb, question, scope=scope, history=history, now=now, settings=settings)
     return decide(reading, settings)
 
 
-async def read_question(kb: "KnowledgeBase", question: str, *, scope: int | None = None,
-                        history: Sequence[str] = (), now: dt.datetime | None = None,
-                        settings: AnswerSettings = SETTINGS, restrict: Restriction | None = None) -> Reading:
+async def read_question(
+    kb: KnowledgeBase,
+    question: str,
+    *,
+    scope: int | None = None,
+    history: Sequence[str] = (),
+    now: dt.datetime | None = None,
+    settings: AnswerSettings = SETTINGS,
+    restrict: Restriction | None = None,
+) -> Reading:
     """Retrieval, sentence scoring and the refusal evidence for a question (steps 1-3)."""
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     question = normalise_question(question)
     text, cut = clean_question(question)
     if not text or not retrieval.query_terms(text) and not is_greeting(text):
-        return Reading(question, reply=Answer(
-            question=question, abstained=True, citations=[],
-            text="Ask me a question about the documents, for example: "
-                 "“What did the experts say about China's role in Central Asia?”"))
+        return Reading(
+            question,
+            reply=Answer(
+                question=question,
+                abstained=True,
+                citations=[],
+                text="Ask me a question about the documents, for example: "
+                "“What did the experts say about China's role in Central Asia?”",
+            ),
+        )
     if is_greeting(text):
-        return Reading(question, reply=Answer(
-            question=question, abstained=False, citations=[],
-            text="Hello! Ask me anything about the documents and I will answer with the passages that support it."))
+        return Reading(
+            question,
+            reply=Answer(
+                question=question,
+                abstained=False,
+                citations=[],
+                text="Hello! Ask me anything about the documents and I will answer with the passages that support it.",
+            ),
+        )
 
     resolved = resolve_follow_up(text, history)
     intent = parse_date_intent(resolved, now=now)
@@ -327,26 +367,47 @@ async def read_question(kb: "KnowledgeBase", question: str, *, scope: int | None
         document_of = {pid: d.id for pid, (_, d) in rows.items()}
         floor = min(cands.dense.values(), default=0.0)
         evidence = gather_evidence(
-            cands.dense, weights, {t for t in q_stems if counts.get(t, 0) == 0},
-            [stems(rows[pid][0].text) for pid in retrieval_order], question=resolved,
-            cited_text=f"{doc.title}\n{passage.text}", answer_sentences=[c.text for c in chosen],
-            cited_date=doc.published, today=now.date(), margin=lead_over_rest(scores, best, document_of),
+            cands.dense,
+            weights,
+            {t for t in q_stems if counts.get(t, 0) == 0},
+            [stems(rows[pid][0].text) for pid in retrieval_order],
+            question=resolved,
+            cited_text=f"{doc.title}\n{passage.text}",
+            answer_sentences=[c.text for c in chosen],
+            cited_date=doc.published,
+            today=now.date(),
+            margin=lead_over_rest(scores, best, document_of),
             dense_margin=lead_over_rest({pid: cands.dense.get(pid, floor) for pid in scores}, best, document_of),
             sentence_coverage=max((c.coverage for c in chosen), default=0.0),
-            cited_cosine=cands.dense.get(best, floor), fresh_cosine=_fresh_cosine(cands.dense, rows, now.date(), intent))
+            cited_cosine=cands.dense.get(best, floor),
+            fresh_cosine=_fresh_cosine(cands.dense, rows, now.date(), intent),
+        )
         return ranked, chosen, evidence
 
     ranked, chosen, evidence = await asyncio.to_thread(read)
     if not any(ranked):
-        return Reading(question, reply=_refusal(question, resolved, intent, _related(rows, top),
-                                                why=_nothing_found(intent)))
+        return Reading(
+            question, reply=_refusal(question, resolved, intent, _related(rows, top), why=_nothing_found(intent))
+        )
     phrase_found = bool(phrases) and any(p.lower() in rows[top[0][0]][0].text.lower() for p in phrases)
-    return Reading(question, text=text, cut=cut, resolved=resolved, intent=intent, rows=rows, top=top,
-                   ranked=ranked, chosen=chosen, evidence=evidence, phrase_found=phrase_found)
+    return Reading(
+        question,
+        text=text,
+        cut=cut,
+        resolved=resolved,
+        intent=intent,
+        rows=rows,
+        top=top,
+        ranked=ranked,
+        chosen=chosen,
+        evidence=evidence,
+        phrase_found=phrase_found,
+    )
 
 
-def _fresh_cosine(dense: dict[int, float], rows: dict[int, tuple[Passage, Document]], today: dt.date,
-                  intent: DateIntent) -> float:
+def _fresh_cosine(
+    dense: dict[int, float], rows: dict[int, tuple[Passage, Document]], today: dt.date, intent: DateIntent
+) -> float:
     """Best cosine among the read passages from the time the question implies: its date window when
     it names one (retrieval kept only those), else about now (news questions are about now): full
     weight within FRESH_DAYS of today, fading to nothing over the next FRESH_FADE_DAYS, so a fact
@@ -365,8 +426,9 @@ def _fresh_cosine(dense: dict[int, float], rows: dict[int, tuple[Passage, Docume
     return best
 
 
-async def _restricted_candidates(kb: "KnowledgeBase", query: str, scope: int | None, intent: DateIntent,
-                                 restrict: Restriction | None) -> retrieval.Candidates:
+async def _restricted_candidates(
+    kb: KnowledgeBase, query: str, scope: int | None, intent: DateIntent, restrict: Restriction | None
+) -> retrieval.Candidates:
     if restrict is None:
         return await retrieval.candidates(kb, query, scope=scope, date_from=intent.date_from, date_to=intent.date_to)
     date_to = intent.date_to
@@ -378,10 +440,13 @@ async def _restricted_candidates(kb: "KnowledgeBase", query: str, scope: int | N
     # candidates of an index without them.
     n = retrieval.CANDIDATES + len(hidden)
     cands = await retrieval.candidates(kb, query, scope=scope, date_from=intent.date_from, date_to=date_to, n=n)
-    keep = lambda side: dict(retrieval.top_k({p: s for p, s in side.items() if p not in hidden},  # noqa: E731
-                                             retrieval.CANDIDATES))
-    return retrieval.Candidates(dense=keep(cands.dense), bm25=keep(cands.bm25), query_vector=cands.query_vector,
-                                snapshot=cands.snapshot)
+
+    def keep(side: dict[int, float]) -> dict[int, float]:
+        return dict(retrieval.top_k({p: s for p, s in side.items() if p not in hidden}, retrieval.CANDIDATES))
+
+    return retrieval.Candidates(
+        dense=keep(cands.dense), bm25=keep(cands.bm25), query_vector=cands.query_vector, snapshot=cands.snapshot
+    )
 
 
 def decide(reading: Reading, settings: AnswerSettings = SETTINGS, *, confidence: float | None = None) -> Answer:
@@ -389,7 +454,15 @@ def decide(reading: Reading, settings: AnswerSettings = SETTINGS, *, confidence:
     evaluation); by default the shipped one."""
     if reading.reply is not None:
         return reading.reply
-    question, resolved, intent, rows, top = reading.question, reading.resolved, reading.intent, reading.rows, reading.top
+    question, resolved, intent, rows, top = (
+        reading.question,
+        reading.resolved,
+        reading.intent,
+        reading.rows,
+        reading.top,
+    )
+    # A reading without a reply has read the passages: all of these are set.
+    assert reading.evidence is not None and rows is not None and top is not None and reading.chosen is not None
     conf = answerability(reading.evidence) if confidence is None else confidence
     if reading.phrase_found:
         conf = max(conf, 0.9)  # the exact words the user quoted are there: that is the answer's place
@@ -406,14 +479,26 @@ def decide(reading: Reading, settings: AnswerSettings = SETTINGS, *, confidence:
         shown = list(dict.fromkeys(format_date(d, p) for d, p in dated))
         when = ", ".join(shown[:3]) or "undated"
         body = f"{body}\n(Sources dated {when}; you asked for {intent.describe()}.)"
-    return Answer(question=question, text=body, citations=citations, abstained=False,
-                  resolved_question=resolved if resolved != reading.text else "", date_from=intent.date_from,
-                  date_to=intent.date_to, confidence=round(conf, 4))
+    return Answer(
+        question=question,
+        text=body,
+        citations=citations,
+        abstained=False,
+        resolved_question=resolved if resolved != reading.text else "",
+        date_from=intent.date_from,
+        date_to=intent.date_to,
+        confidence=round(conf, 4),
+    )
 
 
-def _prefer(scores: dict[int, float], phrases: list[str], intent: DateIntent,
-            rows: dict[int, tuple[Passage, Document]], today: dt.date,
-            settings: AnswerSettings = SETTINGS) -> dict[int, float]:
+def _prefer(
+    scores: dict[int, float],
+    phrases: list[str],
+    intent: DateIntent,
+    rows: dict[int, tuple[Passage, Document]],
+    today: dt.date,
+    settings: AnswerSettings = SETTINGS,
+) -> dict[int, float]:
     """Boosts on top of retrieval, applied only to candidates retrieval already found: a passage
     holding a quoted phrase exactly, documents dated near today, and for "latest" questions the
     newest of the candidates."""
@@ -429,7 +514,9 @@ def _prefer(scores: dict[int, float], phrases: list[str], intent: DateIntent,
     return out
 
 
-def _cite(chosen: Sequence[ScoredSentence], rows: dict[int, tuple[Passage, Document]]) -> tuple[list[Citation], list[str]]:
+def _cite(
+    chosen: Sequence[ScoredSentence], rows: dict[int, tuple[Passage, Document]]
+) -> tuple[list[Citation], list[str]]:
     """One citation per passage (numbered in reading order) quoting its chosen sentences; each
     answer sentence carries its passage's marker."""
     numbers: dict[int, int] = {}
@@ -450,10 +537,19 @@ def _cite(chosen: Sequence[ScoredSentence], rows: dict[int, tuple[Passage, Docum
 
 def _citation(number: int, passage: Passage, doc: Document, start: int, end: int, score: float) -> Citation:
     return Citation(
-        number=number, document_id=doc.id, title=doc.title, source=doc.source, published=doc.published,
-        passage_id=passage.id, quote=passage.text[start:end], paragraph_index=_paragraph_of(passage, start),
-        char_start=passage.char_start + start, char_end=passage.char_start + end, score=round(float(score), 4),
-        origin=doc.origin, published_precision=doc.published_precision,
+        number=number,
+        document_id=doc.id,
+        title=doc.title,
+        source=doc.source,
+        published=doc.published,
+        passage_id=passage.id,
+        quote=passage.text[start:end],
+        paragraph_index=_paragraph_of(passage, start),
+        char_start=passage.char_start + start,
+        char_end=passage.char_start + end,
+        score=round(float(score), 4),
+        origin=doc.origin,
+        published_precision=doc.published_precision,
     )
 
 
@@ -478,11 +574,20 @@ def _nothing_found(intent: DateIntent) -> str:
     return "I couldn't find this in the documents."
 
 
-def _refusal(question: str, resolved: str, intent: DateIntent, related: list[Citation], *,
-             why: str, confidence: float = 0.0) -> Answer:
+def _refusal(
+    question: str, resolved: str, intent: DateIntent, related: list[Citation], *, why: str, confidence: float = 0.0
+) -> Answer:
     text = why
     if related:
         text += " These passages are the closest I have; they may be related:"
-    return Answer(question=question, text=text, citations=[], abstained=True, related=related,
-                  resolved_question=resolved if resolved != question else "", date_from=intent.date_from,
-                  date_to=intent.date_to, confidence=round(confidence, 4))
+    return Answer(
+        question=question,
+        text=text,
+        citations=[],
+        abstained=True,
+        related=related,
+        resolved_question=resolved if resolved != question else "",
+        date_from=intent.date_from,
+        date_to=intent.date_to,
+        confidence=round(confidence, 4),
+    )

@@ -43,9 +43,40 @@ _WORD = re.compile(r"[\w'’-]+")
 _YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 # Capitalised words that are grammar, not names ("What", "This", "In").
 _NOT_NAMES = STOPWORDS | {
-    "what", "which", "who", "whom", "whose", "when", "where", "why", "how", "this", "these", "that", "those",
-    "according", "after", "before", "during", "in", "on", "at", "for", "the", "a", "an", "name", "true",
-    "false", "fill", "blank", "following", "mr", "mrs", "ms", "dr",
+    "what",
+    "which",
+    "who",
+    "whom",
+    "whose",
+    "when",
+    "where",
+    "why",
+    "how",
+    "this",
+    "these",
+    "that",
+    "those",
+    "according",
+    "after",
+    "before",
+    "during",
+    "in",
+    "on",
+    "at",
+    "for",
+    "the",
+    "a",
+    "an",
+    "name",
+    "true",
+    "false",
+    "fill",
+    "blank",
+    "following",
+    "mr",
+    "mrs",
+    "ms",
+    "dr",
 }
 
 
@@ -101,7 +132,7 @@ def weighted_missing_share(terms: set[str], keys: set[str], weights: Mapping[str
 def bigrams(text: str) -> set[tuple[str, str]]:
     """Pairs of neighbouring content words (stemmed), stopwords skipped."""
     stems_ = [stem(w) for w in content_words(text)]
-    return set(zip(stems_, stems_[1:]))
+    return set(zip(stems_, stems_[1:], strict=False))
 
 
 def bigram_coverage(question: str, text: str) -> float:
@@ -124,22 +155,59 @@ _NAME_NOUNS = (
     r"network|airline|retailer|automaker|agency|university|school|party|league|film|movie|show|song|album|book"
 )
 ANSWER_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("number", re.compile(r"\bhow (?:many|much|long|old|far|big|tall|high|often|fast)\b|"
-                          r"\bwhat (?:percentage|percent|number|amount|share|fraction)\b|"
-                          r"\b(?:the )?(?:number|amount|percentage) of\b", re.I)),
+    (
+        "number",
+        re.compile(
+            r"\bhow (?:many|much|long|old|far|big|tall|high|often|fast)\b|"
+            r"\bwhat (?:percentage|percent|number|amount|share|fraction)\b|"
+            r"\b(?:the )?(?:number|amount|percentage) of\b",
+            re.I,
+        ),
+    ),
     ("date", re.compile(r"\bwhen\b|\b(?:what|which|in what) (?:year|date|day|month|decade)\b", re.I)),
-    ("name", re.compile(rf"\bwho(?:m|se)?\b|\bwhere\b|\b(?:which|what|this|these|whose)\s+(?:\w+\s+)?(?:{_NAME_NOUNS})\b",
-                        re.I)),
+    (
+        "name",
+        re.compile(
+            rf"\bwho(?:m|se)?\b|\bwhere\b|\b(?:which|what|this|these|whose)\s+(?:\w+\s+)?(?:{_NAME_NOUNS})\b", re.I
+        ),
+    ),
 )
 _NUMBER_WORDS = frozenset(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
     "seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred thousand "
-    "million billion trillion dozen dozens half percent first second third fourth fifth".split())
+    "million billion trillion dozen dozens half percent first second third fourth fifth".split()
+)
 _COUNT_WORDS = _NUMBER_WORDS - {"first", "second", "third", "fourth", "fifth"}  # "the first to ..." counts nothing
-_DATE_WORDS = frozenset(set(MONTHS) | {
-    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "yesterday", "today",
-    "tomorrow", "tonight", "week", "weekend", "month", "year", "decade", "century", "spring", "summer",
-    "autumn", "fall", "winter", "morning", "evening", "night"})
+_DATE_WORDS = frozenset(
+    set(MONTHS)
+    | {
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+        "yesterday",
+        "today",
+        "tomorrow",
+        "tonight",
+        "week",
+        "weekend",
+        "month",
+        "year",
+        "decade",
+        "century",
+        "spring",
+        "summer",
+        "autumn",
+        "fall",
+        "winter",
+        "morning",
+        "evening",
+        "night",
+    }
+)
 
 
 def answer_type(question: str) -> str | None:
@@ -168,8 +236,12 @@ def has_answer_of_type(kind: str | None, sentences: Iterable[str], question: str
                 return True
             if kind == "date" and (_YEAR.fullmatch(token) or low in _DATE_WORDS):
                 return True
-            if kind == "name" and _CAPITALISED.fullmatch(token) and low not in _NOT_NAMES and (
-                    i > 0 or (len(tokens) > 1 and _CAPITALISED.fullmatch(tokens[1]))):
+            if (
+                kind == "name"
+                and _CAPITALISED.fullmatch(token)
+                and low not in _NOT_NAMES
+                and (i > 0 or (len(tokens) > 1 and _CAPITALISED.fullmatch(tokens[1])))
+            ):
                 return True
     return False
 
@@ -191,12 +263,14 @@ def has_quantity(question: str, sentences: Iterable[str], *, window: int = 4) ->
         tokens = _WORD.findall(sentence)
         for i, token in enumerate(tokens):
             if _word_key(token) in wanted and any(
-                    _NUMBER.fullmatch(t) or t.lower() in _COUNT_WORDS for t in tokens[max(0, i - window):i]):
+                _NUMBER.fullmatch(t) or t.lower() in _COUNT_WORDS for t in tokens[max(0, i - window) : i]
+            ):
                 return True
     return False
 
 
 # ---------------------------------------------------------------------------- time
+
 
 def age_of(published: dt.date | None, today: dt.date) -> float:
     """How far a document's date is from the day the question is asked, in either direction, on a
@@ -223,8 +297,10 @@ def year_mismatch(question: str, passage_text: str, published: dt.date | None) -
 
 # ---------------------------------------------------------------------------- margins
 
-def lead_over_rest(scores: Mapping[int, float], best: int, document_of: Mapping[int, int], *,
-                   low: float = -1.0, high: float = 3.0) -> float:
+
+def lead_over_rest(
+    scores: Mapping[int, float], best: int, document_of: Mapping[int, int], *, low: float = -1.0, high: float = 3.0
+) -> float:
     """How far passage ``best`` scores above the best passage of any *other* document, clipped to
     [low, high]: a question whose document is in the corpus usually has one that stands out; a near
     miss has a crowd of neighbours. ``high`` when no other document was found."""
@@ -242,45 +318,90 @@ def lead_over_rest(scores: Mapping[int, float], best: int, document_of: Mapping[
 class Evidence:
     """What the refusal decision looks at. All cheap: no extra model call."""
 
-    top_cosine: float         # best dense cosine among the candidates
-    peak: float               # best cosine minus the 10th best: a clear match stands out
-    unknown_terms: float      # share of the question's terms that occur in no passage at all
-    dense_z: float            # best cosine in standard deviations above the candidates' mean
-    coverage: float           # IDF-weighted share of the question's terms in the best passage
-    coverage3: float          # ... in the best three passages together
-    rarest_found: float       # 1 when the question's rarest known term is in the best three passages
-    specific_missing: float = 0.0           # share of the question's names/numbers not in the cited passage
-    specific_missing_answer: float = 0.0    # ... not in the answer's sentences
-    type_missing: float = 0.0               # 1: the question asks who/when/how many and the answer holds none
-    age: float = 0.0                        # the cited document's distance in time from "now" (age_of)
-    year_mismatch: float = 0.0              # the question's year is not the cited passage's
-    doc_margin: float = 0.0                 # how far the cited document is ahead of the next (answer score)
-    dense_margin: float = 0.0               # ... in dense cosine
-    sentence_coverage: float = 0.0          # IDF-weighted share of the question's terms in the best answer sentence
-    has_specific: float = 0.0               # 1 when the question names anything specific
-    typed: float = 0.0                      # 1 when the question's answer type is known
-    specific_missing_idf: float = 0.0       # specific_missing, IDF-weighted
-    rarest_missing: float = 0.0             # 1: the question's rarest term is not in the cited passage
-    bigram_coverage: float = 1.0            # share of the question's word pairs in the cited passage
-    coverage_cited: float = 0.0             # IDF-weighted share of the question's terms in the cited passage
-    cited_cosine: float = 0.0               # dense cosine of the cited passage (the recency prior may promote a weak one)
-    fresh_cosine: float = 0.0               # best cosine among passages dated within a week of now
-    quantity_missing: float = 0.0           # 1: "how many X?" and no number next to X in the answer
+    top_cosine: float  # best dense cosine among the candidates
+    peak: float  # best cosine minus the 10th best: a clear match stands out
+    unknown_terms: float  # share of the question's terms that occur in no passage at all
+    dense_z: float  # best cosine in standard deviations above the candidates' mean
+    coverage: float  # IDF-weighted share of the question's terms in the best passage
+    coverage3: float  # ... in the best three passages together
+    rarest_found: float  # 1 when the question's rarest known term is in the best three passages
+    specific_missing: float = 0.0  # share of the question's names/numbers not in the cited passage
+    specific_missing_answer: float = 0.0  # ... not in the answer's sentences
+    type_missing: float = 0.0  # 1: the question asks who/when/how many and the answer holds none
+    age: float = 0.0  # the cited document's distance in time from "now" (age_of)
+    year_mismatch: float = 0.0  # the question's year is not the cited passage's
+    doc_margin: float = 0.0  # how far the cited document is ahead of the next (answer score)
+    dense_margin: float = 0.0  # ... in dense cosine
+    sentence_coverage: float = 0.0  # IDF-weighted share of the question's terms in the best answer sentence
+    has_specific: float = 0.0  # 1 when the question names anything specific
+    typed: float = 0.0  # 1 when the question's answer type is known
+    specific_missing_idf: float = 0.0  # specific_missing, IDF-weighted
+    rarest_missing: float = 0.0  # 1: the question's rarest term is not in the cited passage
+    bigram_coverage: float = 1.0  # share of the question's word pairs in the cited passage
+    coverage_cited: float = 0.0  # IDF-weighted share of the question's terms in the cited passage
+    cited_cosine: float = 0.0  # dense cosine of the cited passage (the recency prior may promote a weak one)
+    fresh_cosine: float = 0.0  # best cosine among passages dated within a week of now
+    quantity_missing: float = 0.0  # 1: "how many X?" and no number next to X in the answer
 
     def features(self) -> list[float]:
-        return [self.top_cosine, self.peak, self.unknown_terms, self.dense_z, self.coverage, self.coverage3,
-                self.rarest_found, self.top_cosine * self.coverage3, max(self.top_cosine - 0.35, 0.0) * self.peak,
-                self.specific_missing, self.specific_missing_answer, self.type_missing, self.age,
-                self.year_mismatch, self.doc_margin, self.dense_margin, self.sentence_coverage, self.has_specific,
-                self.typed, self.specific_missing_idf, self.rarest_missing, self.bigram_coverage, self.coverage_cited,
-                self.cited_cosine, self.fresh_cosine, self.quantity_missing]
+        return [
+            self.top_cosine,
+            self.peak,
+            self.unknown_terms,
+            self.dense_z,
+            self.coverage,
+            self.coverage3,
+            self.rarest_found,
+            self.top_cosine * self.coverage3,
+            max(self.top_cosine - 0.35, 0.0) * self.peak,
+            self.specific_missing,
+            self.specific_missing_answer,
+            self.type_missing,
+            self.age,
+            self.year_mismatch,
+            self.doc_margin,
+            self.dense_margin,
+            self.sentence_coverage,
+            self.has_specific,
+            self.typed,
+            self.specific_missing_idf,
+            self.rarest_missing,
+            self.bigram_coverage,
+            self.coverage_cited,
+            self.cited_cosine,
+            self.fresh_cosine,
+            self.quantity_missing,
+        ]
 
 
-FEATURES = ("top_cosine", "peak", "unknown_terms", "dense_z", "coverage", "coverage3", "rarest_found",
-            "cosine_x_coverage3", "cosine_x_peak", "specific_missing", "specific_missing_answer", "type_missing",
-            "age", "year_mismatch", "doc_margin", "dense_margin", "sentence_coverage", "has_specific", "typed",
-            "specific_missing_idf", "rarest_missing", "bigram_coverage", "coverage_cited",
-            "cited_cosine", "fresh_cosine", "quantity_missing")
+FEATURES = (
+    "top_cosine",
+    "peak",
+    "unknown_terms",
+    "dense_z",
+    "coverage",
+    "coverage3",
+    "rarest_found",
+    "cosine_x_coverage3",
+    "cosine_x_peak",
+    "specific_missing",
+    "specific_missing_answer",
+    "type_missing",
+    "age",
+    "year_mismatch",
+    "doc_margin",
+    "dense_margin",
+    "sentence_coverage",
+    "has_specific",
+    "typed",
+    "specific_missing_idf",
+    "rarest_missing",
+    "bigram_coverage",
+    "coverage_cited",
+    "cited_cosine",
+    "fresh_cosine",
+    "quantity_missing",
+)
 
 
 # The direction each feature may push, where its meaning fixes it (+1: more of it, more likely
@@ -288,19 +409,43 @@ FEATURES = ("top_cosine", "peak", "unknown_terms", "dense_z", "coverage", "cover
 # the dev sets correlated features can take the "wrong" sign (a question full of words unknown to
 # the corpus looked *more* answerable once dates explained the rest), which would not hold elsewhere.
 FEATURE_SIGNS = {
-    "top_cosine": 1, "coverage": 1, "coverage3": 1, "rarest_found": 1, "sentence_coverage": 1,
-    "bigram_coverage": 1, "coverage_cited": 1, "fresh_cosine": 1,
-    "unknown_terms": -1, "specific_missing": -1, "specific_missing_answer": -1, "specific_missing_idf": -1,
-    "type_missing": -1, "quantity_missing": -1, "year_mismatch": -1, "rarest_missing": -1, "age": -1,
+    "top_cosine": 1,
+    "coverage": 1,
+    "coverage3": 1,
+    "rarest_found": 1,
+    "sentence_coverage": 1,
+    "bigram_coverage": 1,
+    "coverage_cited": 1,
+    "fresh_cosine": 1,
+    "unknown_terms": -1,
+    "specific_missing": -1,
+    "specific_missing_answer": -1,
+    "specific_missing_idf": -1,
+    "type_missing": -1,
+    "quantity_missing": -1,
+    "year_mismatch": -1,
+    "rarest_missing": -1,
+    "age": -1,
 }
 
 
-def gather_evidence(dense: dict[int, float], weights: dict[str, float], unknown: set[str],
-                    passage_stems: Sequence[set[str]], *, question: str = "", cited_text: str = "",
-                    answer_sentences: Sequence[str] = (), cited_date: dt.date | None = None,
-                    today: dt.date | None = None, margin: float = 0.0, dense_margin: float = 0.0,
-                    sentence_coverage: float = 0.0, cited_cosine: float | None = None,
-                    fresh_cosine: float | None = None) -> Evidence:
+def gather_evidence(
+    dense: dict[int, float],
+    weights: dict[str, float],
+    unknown: set[str],
+    passage_stems: Sequence[set[str]],
+    *,
+    question: str = "",
+    cited_text: str = "",
+    answer_sentences: Sequence[str] = (),
+    cited_date: dt.date | None = None,
+    today: dt.date | None = None,
+    margin: float = 0.0,
+    dense_margin: float = 0.0,
+    sentence_coverage: float = 0.0,
+    cited_cosine: float | None = None,
+    fresh_cosine: float | None = None,
+) -> Evidence:
     """``passage_stems``: the stems of the best passages in retrieval order; ``cited_text``: the
     passage the answer would quote first (with its document's title), ``cited_date`` its
     document's date, ``answer_sentences`` the sentences it would quote."""
@@ -312,24 +457,32 @@ def gather_evidence(dense: dict[int, float], weights: dict[str, float], unknown:
     first = passage_stems[0] if passage_stems else set()
     three = set().union(*passage_stems[:3]) if passage_stems else set()
     known = {t: w for t, w in weights.items() if t not in unknown}
-    rarest = max(known, key=known.get) if known else None
+    rarest = max(known, key=lambda t: known[t]) if known else None
     specific = specific_terms(question)
     kind = answer_type(question)
     cited_keys = text_keys(cited_text)
     return Evidence(
-        top_cosine=top, peak=top - tenth, unknown_terms=len(unknown) / max(1, len(weights)), dense_z=dense_z,
-        coverage=term_coverage(weights, first), coverage3=term_coverage(weights, three),
+        top_cosine=top,
+        peak=top - tenth,
+        unknown_terms=len(unknown) / max(1, len(weights)),
+        dense_z=dense_z,
+        coverage=term_coverage(weights, first),
+        coverage3=term_coverage(weights, three),
         rarest_found=1.0 if rarest is not None and rarest in three else 0.0,
         specific_missing=missing_share(specific, cited_keys),
         specific_missing_answer=missing_share(specific, text_keys(" ".join(answer_sentences))),
         type_missing=0.0 if has_answer_of_type(kind, answer_sentences, question) else 1.0,
         age=age_of(cited_date, today) if today else 0.0,
         year_mismatch=year_mismatch(question, cited_text, cited_date),
-        doc_margin=margin, dense_margin=dense_margin, sentence_coverage=sentence_coverage,
-        has_specific=1.0 if specific else 0.0, typed=1.0 if kind else 0.0,
+        doc_margin=margin,
+        dense_margin=dense_margin,
+        sentence_coverage=sentence_coverage,
+        has_specific=1.0 if specific else 0.0,
+        typed=1.0 if kind else 0.0,
         specific_missing_idf=weighted_missing_share(specific, cited_keys, weights),
         rarest_missing=1.0 if rarest is not None and rarest not in cited_keys else 0.0,
-        bigram_coverage=bigram_coverage(question, cited_text), coverage_cited=term_coverage(weights, cited_keys),
+        bigram_coverage=bigram_coverage(question, cited_text),
+        coverage_cited=term_coverage(weights, cited_keys),
         cited_cosine=top if cited_cosine is None else cited_cosine,
         fresh_cosine=top if fresh_cosine is None else fresh_cosine,
         quantity_missing=0.0 if has_quantity(question, answer_sentences) else 1.0,
@@ -337,9 +490,36 @@ def gather_evidence(dense: dict[int, float], weights: dict[str, float], unknown:
 
 
 # Logistic model of "the documents answer this": see scripts/train_refusal.py, which writes these.
-_ANSWERABLE_COEF = (3.983, -0.1181, 0, -0.4262, 0, 0.8592, 0.5951, 1.141, -10.3, 0, 0, -0.8995, -0.5107, -0.5089, 0.5661, 4.834, 0.5644, -0.05868, -0.04969, 0, -0.2871, 2.027, 0, -4.728, 11.93, -0.9922)
+_ANSWERABLE_COEF = (
+    3.983,
+    -0.1181,
+    0,
+    -0.4262,
+    0,
+    0.8592,
+    0.5951,
+    1.141,
+    -10.3,
+    0,
+    0,
+    -0.8995,
+    -0.5107,
+    -0.5089,
+    0.5661,
+    4.834,
+    0.5644,
+    -0.05868,
+    -0.04969,
+    0,
+    -0.2871,
+    2.027,
+    0,
+    -4.728,
+    11.93,
+    -0.9922,
+)
 _ANSWERABLE_BIAS = -5.019
-ABSTAIN_BELOW = 0.1609        # refuse when the probability of "answerable" is below this
+ABSTAIN_BELOW = 0.1609  # refuse when the probability of "answerable" is below this
 
 
 def probability(features: Sequence[float], coef: Sequence[float], bias: float) -> float:

@@ -56,7 +56,7 @@ def shingles(text: str, n: int = 5) -> frozenset[tuple[str, ...]]:
     tokens = words(text)
     if len(tokens) < n:
         return frozenset([tuple(tokens)]) if tokens else frozenset()
-    return frozenset(tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1))
+    return frozenset(tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
 
 
 def near_duplicate(a: frozenset, b: frozenset, *, overlap: float = NEAR_DUPLICATE_OVERLAP) -> bool:
@@ -127,11 +127,12 @@ class _Window:
     docs: list[Document]
     texts: dict[int, str]
     passages: dict[int, list[Passage]]
-    vectors: dict[int, np.ndarray]   # one L2-normalised vector per document
+    vectors: dict[int, np.ndarray]  # one L2-normalised vector per document
 
 
-async def build_briefing(kb: "KnowledgeBase", *, since: dt.datetime, until: dt.datetime, scope: int | None,
-                         max_words: int, by: str = "added") -> Briefing:
+async def build_briefing(
+    kb: KnowledgeBase, *, since: dt.datetime, until: dt.datetime, scope: int | None, max_words: int, by: str = "added"
+) -> Briefing:
     """The briefing of documents that arrived in [since, until) (``by="added"``) or were published
     between since's and until's dates (``by="published"``). ``max_words`` bounds the words of all
     story summaries together; stories that do not fit are counted in the text."""
@@ -142,8 +143,9 @@ async def build_briefing(kb: "KnowledgeBase", *, since: dt.datetime, until: dt.d
     else:
         docs = await kb.store.list_documents(scope=scope, published_from=since.date(), published_to=until.date())
     if not docs:
-        return Briefing(since=since, until=until, stories=[], documents=0,
-                        text=f"Nothing new since {_when(since, by)}.")
+        return Briefing(
+            since=since, until=until, stories=[], documents=0, text=f"Nothing new since {_when(since, by)}."
+        )
 
     ids = [d.id for d in docs]
     texts = await kb.store.document_texts(ids)
@@ -157,8 +159,9 @@ async def build_briefing(kb: "KnowledgeBase", *, since: dt.datetime, until: dt.d
     return replace(briefing, text=format_briefing(briefing, more_stories=more, by=by, ungrouped=ungrouped))
 
 
-async def _document_vectors(kb: "KnowledgeBase", docs: list[Document],
-                            passages: dict[int, list[Passage]]) -> dict[int, np.ndarray]:
+async def _document_vectors(
+    kb: KnowledgeBase, docs: list[Document], passages: dict[int, list[Passage]]
+) -> dict[int, np.ndarray]:
     """Mean of each document's stored passage vectors; a document without stored vectors (none
     should lack them) is embedded from its title and first passage."""
     snapshot = kb.index.snapshot()
@@ -178,10 +181,9 @@ async def _document_vectors(kb: "KnowledgeBase", docs: list[Document],
     out, missing = await asyncio.to_thread(stored_means)
     if missing:
         log.warning("briefing: %d documents without stored vectors, embedding them", len(missing))
-        texts = [passage_embedding_text(d.title, passages[d.id][0].text if passages.get(d.id) else "")
-                 for d in missing]
+        texts = [passage_embedding_text(d.title, passages[d.id][0].text if passages.get(d.id) else "") for d in missing]
         vecs = await asyncio.to_thread(kb.embedder.encode, texts, bulk=len(texts) > 1)
-        out.update({d.id: _unit(v) for d, v in zip(missing, vecs)})
+        out.update({d.id: _unit(v) for d, v in zip(missing, vecs, strict=True)})
     return out
 
 
@@ -208,8 +210,13 @@ def _compose(window: _Window, max_words: int, by: str) -> tuple[list[Story], int
     if extra:
         attached = _attach(matrix, groups, extra, window.vectors)
         ungrouped += len(extra) - sum(len(a) for a in attached.values())
-        ordered = sorted(groups, key=lambda g: (-len(g) - len(attached[g[0]]), -max(
-            [latest[i] for i in g] + [_timestamp(d, by) for d in attached[g[0]]])))
+        ordered = sorted(
+            groups,
+            key=lambda g: (
+                -len(g) - len(attached[g[0]]),
+                -max([latest[i] for i in g] + [_timestamp(d, by) for d in attached[g[0]]]),
+            ),
+        )
     else:  # the common case, and the measured one: exactly as before the cap
         attached = {g[0]: [] for g in groups}
         ordered = order_stories(groups, latest)
@@ -225,8 +232,11 @@ def _compose(window: _Window, max_words: int, by: str) -> tuple[list[Story], int
         if story is None:
             continue
         if attached[group[0]]:
-            story = replace(story, sources=story.sources + len(attached[group[0]]),
-                            document_ids=story.document_ids + [d.id for d in attached[group[0]]])
+            story = replace(
+                story,
+                sources=story.sources + len(attached[group[0]]),
+                document_ids=story.document_ids + [d.id for d in attached[group[0]]],
+            )
         stories.append(story)
         shown += 1
         number += len(story.citations)
@@ -248,8 +258,9 @@ def _cap_window(window: _Window, stamps: Sequence[float]) -> tuple[_Window, list
     return replace(window, docs=[window.docs[i] for i in keep]), with_vector, len(extra) - len(with_vector)
 
 
-def _attach(matrix: np.ndarray, groups: list[list[int]], extra: list[Document],
-            vectors: dict[int, np.ndarray]) -> dict[int, list[Document]]:
+def _attach(
+    matrix: np.ndarray, groups: list[list[int]], extra: list[Document], vectors: dict[int, np.ndarray]
+) -> dict[int, list[Document]]:
     """For each group (keyed by its first member), the left-out documents whose vector is at least
     ``STORY_THRESHOLD`` close to the group's centroid (each joins its closest group only)."""
     attached: dict[int, list[Document]] = {g[0]: [] for g in groups}
@@ -257,10 +268,10 @@ def _attach(matrix: np.ndarray, groups: list[list[int]], extra: list[Document],
         return attached
     centroids = np.stack([_unit(matrix[g].mean(axis=0)) for g in groups])
     for start in range(0, len(extra), 1024):  # bounded memory: 1,024 x groups similarities at once
-        chunk = extra[start:start + 1024]
+        chunk = extra[start : start + 1024]
         sims = np.stack([vectors[d.id] for d in chunk]) @ centroids.T
         best = sims.argmax(axis=1)
-        for d, b, s in zip(chunk, best, sims[np.arange(len(chunk)), best]):
+        for d, b, s in zip(chunk, best, sims[np.arange(len(chunk)), best], strict=True):
             if s >= STORY_THRESHOLD:
                 attached[groups[int(b)][0]].append(d)
     return attached
@@ -278,14 +289,22 @@ def _near_duplicates(similarity: np.ndarray, grams: list[frozenset]) -> dict[int
     return out
 
 
-def _story(window: _Window, similarity: np.ndarray, group: list[int], duplicate_of: dict[int, int],
-           budget: int, first_number: int) -> Story | None:
+def _story(
+    window: _Window,
+    similarity: np.ndarray,
+    group: list[int],
+    duplicate_of: dict[int, int],
+    budget: int,
+    first_number: int,
+) -> Story | None:
     docs = window.docs
     centre = central_member(similarity, group)
     # Central document first (summaries read in document order), then the closest to it; copies of
     # an article already in the story are left out of the summary.
-    readers = sorted((i for i in group if i not in duplicate_of or duplicate_of[i] not in group),
-                     key=lambda i: (i != centre, -similarity[centre, i]))
+    readers = sorted(
+        (i for i in group if i not in duplicate_of or duplicate_of[i] not in group),
+        key=lambda i: (i != centre, -similarity[centre, i]),
+    )
     texts = [window.texts.get(docs[i].id, "") for i in readers]
     picked = summarize(texts, budget, max_sentences=STORY_SENTENCES, strict=True)
     citations: list[Citation] = []
@@ -299,9 +318,13 @@ def _story(window: _Window, similarity: np.ndarray, group: list[int], duplicate_
         parts.append(f"{s.text} [{citation.number}]")
     if not citations:
         return None
-    return Story(headline=docs[centre].title, summary=" ".join(parts), citations=citations,
-                 document_ids=[docs[i].id for i in sorted(group, key=lambda i: (i != centre, i))],
-                 sources=len(group))
+    return Story(
+        headline=docs[centre].title,
+        summary=" ".join(parts),
+        citations=citations,
+        document_ids=[docs[i].id for i in sorted(group, key=lambda i: (i != centre, i))],
+        sources=len(group),
+    )
 
 
 def _citation(number: int, doc: Document, passages: Sequence[Passage], s: SummarySentence) -> Citation | None:
@@ -310,16 +333,27 @@ def _citation(number: int, doc: Document, passages: Sequence[Passage], s: Summar
         log.warning("briefing: no passage of #%d holds chars %d-%d", doc.id, s.start, s.end)
         return None
     paragraph = passage.paragraph_index + passage.text.count(PARAGRAPH_SEPARATOR, 0, s.start - passage.char_start)
-    return Citation(number=number, document_id=doc.id, title=doc.title, source=doc.source,
-                    published=doc.published, passage_id=passage.id, quote=s.text, paragraph_index=paragraph,
-                    char_start=s.start, char_end=s.end, score=s.score, origin=doc.origin,
-                    published_precision=doc.published_precision)
+    return Citation(
+        number=number,
+        document_id=doc.id,
+        title=doc.title,
+        source=doc.source,
+        published=doc.published,
+        passage_id=passage.id,
+        quote=s.text,
+        paragraph_index=paragraph,
+        char_start=s.start,
+        char_end=s.end,
+        score=s.score,
+        origin=doc.origin,
+        published_precision=doc.published_precision,
+    )
 
 
 def _timestamp(doc: Document, by: str) -> float:
     if by == "published" and doc.published is not None:
-        return dt.datetime.combine(doc.published, dt.time(), tzinfo=dt.timezone.utc).timestamp()
-    added = doc.added_at if doc.added_at.tzinfo else doc.added_at.replace(tzinfo=dt.timezone.utc)
+        return dt.datetime.combine(doc.published, dt.time(), tzinfo=dt.UTC).timestamp()
+    added = doc.added_at if doc.added_at.tzinfo else doc.added_at.replace(tzinfo=dt.UTC)
     return added.timestamp() if by == "added" else -math.inf
 
 
@@ -330,8 +364,8 @@ def _when(ts: dt.datetime, by: str = "added") -> str:
     if by == "published":
         return ts.date().isoformat()
     if ts.tzinfo is None:
-        ts = ts.replace(tzinfo=dt.timezone.utc)
-    return ts.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        ts = ts.replace(tzinfo=dt.UTC)
+    return ts.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _plural(n: int, word: str) -> str:

@@ -25,8 +25,9 @@ def embedding_key(title: str, text: str) -> str:
     return sha256(f"{title}\n{text}")
 
 
-def chunk_paragraphs(paragraphs: Sequence[str], *, title: str = "", target_words: int = TARGET_WORDS,
-                     max_words: int = MAX_WORDS) -> list[NewPassage]:
+def chunk_paragraphs(
+    paragraphs: Sequence[str], *, title: str = "", target_words: int = TARGET_WORDS, max_words: int = MAX_WORDS
+) -> list[NewPassage]:
     text = PARAGRAPH_SEPARATOR.join(paragraphs)
     # (start, end, paragraph index) of every piece: whole paragraphs, or sentence runs of long ones.
     pieces: list[tuple[int, int, int, int]] = []  # start, end, paragraph index, words
@@ -47,8 +48,16 @@ def chunk_paragraphs(paragraphs: Sequence[str], *, title: str = "", target_words
             return
         start, end = group[0][0], group[-1][1]
         body = text[start:end]
-        passages.append(NewPassage(ordinal=len(passages), paragraph_index=group[0][2], char_start=start,
-                                   char_end=end, text=body, text_hash=embedding_key(title, body)))
+        passages.append(
+            NewPassage(
+                ordinal=len(passages),
+                paragraph_index=group[0][2],
+                char_start=start,
+                char_end=end,
+                text=body,
+                text_hash=embedding_key(title, body),
+            )
+        )
         group.clear()
 
     for piece in pieces:
@@ -63,7 +72,8 @@ def chunk_paragraphs(paragraphs: Sequence[str], *, title: str = "", target_words
 
 def _sentence_runs(para: str, offset: int, index: int, target_words: int) -> list[tuple[int, int, int, int]]:
     runs: list[tuple[int, int, int, int]] = []
-    start = end = None
+    start: int | None = None
+    end = 0  # set with start: read only while start is not None
     words = 0
     for s in split_sentences(para):
         n = len(s.text.split())

@@ -30,12 +30,13 @@ from tqdm import tqdm
 
 from .answer import normalise_question
 from .config import KnowledgeConfig, seed_paths
-from .db import iso, utcnow
 from .dates import MAX_BACK, format_date, parse_since
+from .db import iso, utcnow
 from .errors import KnowledgeError, SettingsError
+from .files import expand_paths
 from .models import Interaction
 from .plain import csv_cell, format_answer, indent
-from .service import KnowledgeBase, expand_paths
+from .service import KnowledgeBase
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -50,8 +51,11 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if getattr(args, "question", None) is not None:
         args.question = normalise_question(args.question)
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "WARNING").upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=os.environ.get("LOG_LEVEL", "WARNING").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
     _quiet_libraries()
     try:
         config = KnowledgeConfig.from_env()
@@ -100,7 +104,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("id", type=int)
     s.set_defaults(handler=cmd_docs_remove)
 
-    ev = sub.add_parser("eval", help="measure quality on evaluation sets").add_subparsers(dest="eval_command", required=True)
+    ev = sub.add_parser("eval", help="measure quality on evaluation sets").add_subparsers(
+        dest="eval_command", required=True
+    )
     s = ev.add_parser("retrieval", help="nDCG@10 etc. on a BEIR-layout folder")
     s.add_argument("dir", type=Path)
     s.add_argument("--json", action="store_true")
@@ -110,7 +116,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--unanswerable", type=Path)
     s.add_argument("--json", action="store_true")
     s.set_defaults(handler=cmd_eval_qa)
-    s = ev.add_parser("refusals", help="refusals of near-miss questions built from a BEIR-layout folder, cross-validated")
+    s = ev.add_parser(
+        "refusals", help="refusals of near-miss questions built from a BEIR-layout folder, cross-validated"
+    )
     s.add_argument("dir", type=Path)
     s.add_argument("--folds", type=int, default=5)
     s.add_argument("--json", action="store_true")
@@ -131,6 +139,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _count(low: int, high: int):
     """An argparse type: a whole number from low to high (argparse prints the one-line usage error)."""
+
     def parse(value: str) -> int:
         try:
             number = int(value)
@@ -139,6 +148,7 @@ def _count(low: int, high: int):
         if not low <= number <= high:
             raise argparse.ArgumentTypeError(f"expected a number from {low} to {high}, got {value[:40]!r}")
         return number
+
     return parse
 
 
@@ -171,13 +181,17 @@ async def cmd_index(args: argparse.Namespace, config: KnowledgeConfig) -> int:
     files = expand_paths(paths)
     async with _knowledge(config) as kb:
         with tqdm(total=len(files), unit="file", file=sys.stderr, disable=not files) as bar:
+
             def progress(path: Path, status: str) -> None:
                 bar.set_postfix_str(f"{status}: {path.name}"[:60])
                 bar.update(1)
+
             report = await kb.index_paths(files, progress=progress)
         passages = await kb.store.count_passages()
-    print(f"added {len(report.added)}, updated {len(report.updated)}, unchanged {len(report.unchanged)}, "
-          f"failed {len(report.errors)}; {passages} passages in {config.db_path}")
+    print(
+        f"added {len(report.added)}, updated {len(report.updated)}, unchanged {len(report.unchanged)}, "
+        f"failed {len(report.errors)}; {passages} passages in {config.db_path}"
+    )
     for e in report.errors:
         print(f"  error: {e}", file=sys.stderr)
     return 1 if report.errors and not (report.added or report.updated or report.unchanged) else 0
@@ -190,8 +204,10 @@ async def cmd_search(args: argparse.Namespace, config: KnowledgeConfig) -> int:
         print("No matching passages.")
     for i, h in enumerate(hits, 1):
         d = h.document
-        print(f"{i}. {d.title} — {format_date(d.published, d.published_precision)}"
-              f"{' · ' + d.source if d.source else ''}  (score {h.score:.3f}, #{d.id} ¶{h.passage.paragraph_index + 1})")
+        print(
+            f"{i}. {d.title} — {format_date(d.published, d.published_precision)}"
+            f"{' · ' + d.source if d.source else ''}  (score {h.score:.3f}, #{d.id} ¶{h.passage.paragraph_index + 1})"
+        )
         print(indent(h.passage.text))
         print()
     return 0
@@ -219,8 +235,10 @@ async def cmd_docs_list(args: argparse.Namespace, config: KnowledgeConfig) -> in
         print("No documents. Add some with: newsdesk index PATH")
     for d in docs:
         scope = "global" if d.guild_id is None else f"guild {d.guild_id}"
-        print(f"#{d.id:<5} {d.title[:70]:<70}  {format_date(d.published, d.published_precision):<10}  "
-              f"{d.passages:>4} passages  {scope}")
+        print(
+            f"#{d.id:<5} {d.title[:70]:<70}  {format_date(d.published, d.published_precision):<10}  "
+            f"{d.passages:>4} passages  {scope}"
+        )
     return 0
 
 
@@ -285,9 +303,16 @@ async def cmd_log_export(args: argparse.Namespace, config: KnowledgeConfig) -> i
             for row in rows:
                 # Cells a spreadsheet would run as a formula (=HYPERLINK(...) typed as a question)
                 # are neutralised; JSONL stays raw, it is read by programs.
-                writer.writerow({key: csv_cell(value) for key, value in
-                                 {**_exported(row), "passage_ids": json.dumps(row.passage_ids),
-                                  "scores": json.dumps(row.scores)}.items()})
+                writer.writerow(
+                    {
+                        key: csv_cell(value)
+                        for key, value in {
+                            **_exported(row),
+                            "passage_ids": json.dumps(row.passage_ids),
+                            "scores": json.dumps(row.scores),
+                        }.items()
+                    }
+                )
     finally:
         if args.output:
             out.close()

@@ -40,7 +40,7 @@ class KnowledgeConfig:
     freeze_heap: bool = False
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> "KnowledgeConfig":
+    def from_env(cls, env: dict[str, str] | None = None) -> KnowledgeConfig:
         """Settings from ``NEWSDESK_*`` variables; a ``SettingsError`` naming the variable for a value
         that cannot be used (read here, at start, not as a traceback deep in the first command)."""
         env = dict(os.environ if env is None else env)
@@ -49,22 +49,21 @@ class KnowledgeConfig:
             return (env.get(name) or "").strip() or None
 
         config = cls()
-        if get("NEWSDESK_DB"):
-            config = replace(config, db_path=Path(get("NEWSDESK_DB")))
-        if get("NEWSDESK_MODEL"):
-            config = replace(config, model=_model(get("NEWSDESK_MODEL")))
-        if get("NEWSDESK_MAX_FILE_MB"):
-            mb = _number(get("NEWSDESK_MAX_FILE_MB"), "NEWSDESK_MAX_FILE_MB", low=0.001, high=4096)
+        if value := get("NEWSDESK_DB"):
+            config = replace(config, db_path=Path(value))
+        if value := get("NEWSDESK_MODEL"):
+            config = replace(config, model=_model(value))
+        if value := get("NEWSDESK_MAX_FILE_MB"):
+            mb = _number(value, "NEWSDESK_MAX_FILE_MB", low=0.001, high=4096)
             config = replace(config, max_file_bytes=int(mb * 1024 * 1024))
-        if get("NEWSDESK_QUERY_THREADS"):
-            config = replace(config, query_threads=_whole(get("NEWSDESK_QUERY_THREADS"), "NEWSDESK_QUERY_THREADS"))
-        if get("NEWSDESK_INDEX_THREADS"):
-            config = replace(config, index_threads=_whole(get("NEWSDESK_INDEX_THREADS"), "NEWSDESK_INDEX_THREADS"))
-        if get("NEWSDESK_DB_BUSY_TIMEOUT_S"):
-            config = replace(config, db_busy_timeout_s=_number(get("NEWSDESK_DB_BUSY_TIMEOUT_S"),
-                                                               "NEWSDESK_DB_BUSY_TIMEOUT_S", low=0, high=3600))
-        if get("NEWSDESK_FETCH_ALLOW"):
-            config = replace(config, fetch_allow=_fetch_allow(get("NEWSDESK_FETCH_ALLOW")))
+        if value := get("NEWSDESK_QUERY_THREADS"):
+            config = replace(config, query_threads=_whole(value, "NEWSDESK_QUERY_THREADS"))
+        if value := get("NEWSDESK_INDEX_THREADS"):
+            config = replace(config, index_threads=_whole(value, "NEWSDESK_INDEX_THREADS"))
+        if value := get("NEWSDESK_DB_BUSY_TIMEOUT_S"):
+            config = replace(config, db_busy_timeout_s=_number(value, "NEWSDESK_DB_BUSY_TIMEOUT_S", low=0, high=3600))
+        if value := get("NEWSDESK_FETCH_ALLOW"):
+            config = replace(config, fetch_allow=_fetch_allow(value))
         return config
 
 

@@ -33,9 +33,9 @@ def format_date(day: dt.date | None, precision: str = "day") -> str:
 class DateIntent:
     date_from: dt.date | None = None
     date_to: dt.date | None = None
-    recency: bool = False        # "latest", "recent", "newest": prefer newer documents
-    phrase: str = ""             # the words that set the window, as written ("this week")
-    query: str = ""              # the question without those words
+    recency: bool = False  # "latest", "recent", "newest": prefer newer documents
+    phrase: str = ""  # the words that set the window, as written ("this week")
+    query: str = ""  # the question without those words
 
     @property
     def window(self) -> bool:
@@ -72,6 +72,7 @@ def _rules():
         def f(m, t):
             start = t - dt.timedelta(days=t.weekday()) - dt.timedelta(weeks=offset)
             return start, (t if offset == 0 else start + dt.timedelta(days=6)), False
+
         return f
 
     def month(offset: int):
@@ -80,16 +81,25 @@ def _rules():
             while mo <= 0:
                 y, mo = y - 1, mo + 12
             return dt.date(y, mo, 1), (t if offset == 0 else _month_end(y, mo)), False
+
         return f
 
     def year(offset: int):
-        return lambda m, t: (dt.date(t.year - offset, 1, 1), t if offset == 0 else dt.date(t.year - offset, 12, 31), False)
+        return lambda m, t: (
+            dt.date(t.year - offset, 1, 1),
+            t if offset == 0 else dt.date(t.year - offset, 12, 31),
+            False,
+        )
 
     def past_n(m, t):
         n = int(m.group("n"))
         unit = m.group("unit").lower()
-        delta = {"day": dt.timedelta(days=n), "week": dt.timedelta(weeks=n),
-                 "month": dt.timedelta(days=30 * n), "year": dt.timedelta(days=365 * n)}[unit.rstrip("s")]
+        delta = {
+            "day": dt.timedelta(days=n),
+            "week": dt.timedelta(weeks=n),
+            "month": dt.timedelta(days=30 * n),
+            "year": dt.timedelta(days=365 * n),
+        }[unit.rstrip("s")]
         return t - delta, t, False
 
     def month_year(m, t):
@@ -138,7 +148,10 @@ def _rules():
         (rf"{b}(?:before|prior to)\s+{_YEAR}{b}", before_year),
         (rf"{b}(?:in|during)\s+{_MONTH}(?!\w)", in_month),
         (rf"{b}(?:in|during|of|from)\s+{_YEAR}{b}", in_year),
-        (rf"{b}(?:in|over|during)?\s*the\s+(?:past|last)\s+(?P<n>\d{{1,3}})\s+(?P<unit>days?|weeks?|months?|years?){b}", past_n),
+        (
+            rf"{b}(?:in|over|during)?\s*the\s+(?:past|last)\s+(?P<n>\d{{1,3}})\s+(?P<unit>days?|weeks?|months?|years?){b}",
+            past_n,
+        ),
         (rf"{b}today{b}", days(0)),
         (rf"{b}yesterday{b}", days(1, 1)),
         (rf"{b}this\s+week{b}", week(0)),
@@ -147,7 +160,10 @@ def _rules():
         (rf"{b}(?:last|past)\s+month{b}", month(1)),
         (rf"{b}this\s+year{b}", year(0)),
         (rf"{b}last\s+year{b}", year(1)),
-        (rf"{b}(?:the\s+)?(?:latest|most\s+recent(?:ly)?|newest|recent(?:ly)?|lately|current(?:ly)?|right\s+now|these\s+days)(?:\s+news)?(?:\s+(?:on|about))?{b}", recency),
+        (
+            rf"{b}(?:the\s+)?(?:latest|most\s+recent(?:ly)?|newest|recent(?:ly)?|lately|current(?:ly)?|right\s+now|these\s+days)(?:\s+news)?(?:\s+(?:on|about))?{b}",
+            recency,
+        ),
     ]
 
 
@@ -179,11 +195,12 @@ def parse_date_intent(question: str, *, now: dt.datetime | dt.date) -> DateInten
         else:
             continue
         phrases.append(m.group(0).strip())
-        query = query[: m.start()] + " " * (m.end() - m.start()) + query[m.end():]
-        masked = masked[: m.start()] + " " * (m.end() - m.start()) + masked[m.end():]
+        query = query[: m.start()] + " " * (m.end() - m.start()) + query[m.end() :]
+        masked = masked[: m.start()] + " " * (m.end() - m.start()) + masked[m.end() :]
     query = re.sub(r"\s+([?.!,])", r"\1", re.sub(r"\s{2,}", " ", query)).strip(" ,")
-    return DateIntent(date_from=date_from, date_to=date_to, recency=recency, phrase=", ".join(phrases),
-                      query=query or question)
+    return DateIntent(
+        date_from=date_from, date_to=date_to, recency=recency, phrase=", ".join(phrases), query=query or question
+    )
 
 
 # ---------------------------------------------------------------------------- "since" windows
@@ -196,12 +213,17 @@ BRIEFING_MAX_BACK = dt.timedelta(days=366)
 # subtract from now.
 MAX_BACK = dt.timedelta(days=365 * 100)
 _DURATION = re.compile(r"\s*(\d{1,12})\s*(m|mins?|minutes?|h|hours?|d|days?|w|weeks?)\s*", re.IGNORECASE)
-_UNITS = {"m": dt.timedelta(minutes=1), "h": dt.timedelta(hours=1), "d": dt.timedelta(days=1),
-          "w": dt.timedelta(weeks=1)}
+_UNITS = {
+    "m": dt.timedelta(minutes=1),
+    "h": dt.timedelta(hours=1),
+    "d": dt.timedelta(days=1),
+    "w": dt.timedelta(weeks=1),
+}
 
 
-def parse_since(text: str | None, now: dt.datetime, tz: dt.tzinfo = dt.timezone.utc, *,
-                max_back: dt.timedelta = BRIEFING_MAX_BACK) -> dt.datetime:
+def parse_since(
+    text: str | None, now: dt.datetime, tz: dt.tzinfo = dt.UTC, *, max_back: dt.timedelta = BRIEFING_MAX_BACK
+) -> dt.datetime:
     """The start of a "since" window, for ``newsdesk brief --since``, ``log export --since``, the
     console's ``brief`` and the bot's ``/brief since:``: empty is 24 hours ago; ``90m``, ``12h``,
     ``3 days``, ``1w``; an ISO date (midnight in ``tz``) or date and time (in ``tz`` unless it

@@ -27,18 +27,18 @@ DEFAULT_BUSY_TIMEOUT_S = 30.0
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def iso(ts: dt.datetime) -> str:
     if ts.tzinfo is None:
-        ts = ts.replace(tzinfo=dt.timezone.utc)
-    return ts.astimezone(dt.timezone.utc).isoformat(timespec="microseconds")
+        ts = ts.replace(tzinfo=dt.UTC)
+    return ts.astimezone(dt.UTC).isoformat(timespec="microseconds")
 
 
 def parse_ts(value: str) -> dt.datetime:
     ts = dt.datetime.fromisoformat(value)
-    return ts if ts.tzinfo else ts.replace(tzinfo=dt.timezone.utc)
+    return ts if ts.tzinfo else ts.replace(tzinfo=dt.UTC)
 
 
 # What each SQLite error code means to whoever runs newsdesk (the raw messages, "disk I/O error",
@@ -206,8 +206,10 @@ class Database:
         version = await self.schema_version()
         if version > len(self.migrations):
             # Refused, not used: this code would write rows a newer schema does not expect.
-            raise DatabaseError(f"its schema version is {version}, newer than this newsdesk knows "
-                                f"({len(self.migrations)}); upgrade newsdesk or use another database")
+            raise DatabaseError(
+                f"its schema version is {version}, newer than this newsdesk knows "
+                f"({len(self.migrations)}); upgrade newsdesk or use another database"
+            )
         return version
 
     async def migrate(self) -> None:
@@ -221,4 +223,11 @@ class Database:
 
     async def schema_version(self) -> int:
         async with self._conn.execute("PRAGMA user_version") as cur:
-            return (await cur.fetchone())["user_version"]
+            return one_row(await cur.fetchone())["user_version"]
+
+
+def one_row(row: aiosqlite.Row | None) -> aiosqlite.Row:
+    """The row of a query that always returns one (``COUNT(*)``, a pragma)."""
+    if row is None:
+        raise DatabaseError("the database returned no row where one is always expected")
+    return row

@@ -137,7 +137,7 @@ class GatedEmbedder:
         out: np.ndarray | None = None
         start = 0
         while start < len(texts):
-            rows = order[start:start + self._slice()]
+            rows = order[start : start + self._slice()]
             start += len(rows)
             with self.gate.hold(bulk=True):
                 self._prepare()
@@ -145,8 +145,9 @@ class GatedEmbedder:
                 vectors = np.asarray(self._encode_batch([texts[i] for i in rows], bulk=True), dtype=np.float32)
                 per_text = (time.perf_counter() - began) / len(rows)
             # longest texts come first, so the estimate errs on the slow (short-slice) side
-            self._seconds_per_text = per_text if self._seconds_per_text is None else \
-                0.5 * self._seconds_per_text + 0.5 * per_text
+            self._seconds_per_text = (
+                per_text if self._seconds_per_text is None else 0.5 * self._seconds_per_text + 0.5 * per_text
+            )
             if out is None:
                 out = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
             out[rows] = vectors
@@ -159,8 +160,15 @@ class SentenceTransformerEmbedder(GatedEmbedder):
     single query runs with ``query_threads`` (fast and fair to the event loop's core) and bulk
     indexing with ``index_threads``, one batch of ``batch_size`` texts at a time."""
 
-    def __init__(self, model: str, *, query_threads: int = 1, index_threads: int = 2, batch_size: int = 64,
-                 freeze_heap: bool = False) -> None:
+    def __init__(
+        self,
+        model: str,
+        *,
+        query_threads: int = 1,
+        index_threads: int = 2,
+        batch_size: int = 64,
+        freeze_heap: bool = False,
+    ) -> None:
         super().__init__()
         self.model_id = model
         self._freeze_heap = freeze_heap
@@ -198,8 +206,11 @@ class SentenceTransformerEmbedder(GatedEmbedder):
         torch.set_num_threads(self._index_threads if bulk else self._query_threads)
         with torch.inference_mode():
             return self._model.encode(
-                texts, batch_size=self.batch_size, normalize_embeddings=True,
-                convert_to_numpy=True, show_progress_bar=False,
+                texts,
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
             )
 
 

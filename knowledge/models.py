@@ -10,13 +10,13 @@ from dataclasses import dataclass, field
 class Document:
     id: int
     title: str
-    source: str | None          # publisher or site ("South China Morning Post")
-    published: dt.date | None   # publication date when known
+    source: str | None  # publisher or site ("South China Morning Post")
+    published: dt.date | None  # publication date when known
     author: str | None
-    guild_id: int | None        # None: global (seeds, CLI; scope.GLOBAL_SCOPE in scopes); else that guild only
-    origin: str                 # file name, URL or "pasted text"
+    guild_id: int | None  # None: global (seeds, CLI; scope.GLOBAL_SCOPE in scopes); else that guild only
+    origin: str  # file name, URL or "pasted text"
     content_hash: str
-    added_at: dt.datetime       # UTC, when it entered the knowledge base
+    added_at: dt.datetime  # UTC, when it entered the knowledge base
     passages: int = 0
     words: int = 0
     published_precision: str = "day"  # "day", "month" or "year" (e.g. only a copyright year was found)
@@ -26,9 +26,9 @@ class Document:
 class Passage:
     id: int
     document_id: int
-    ordinal: int                # position of the passage in its document
-    paragraph_index: int        # index of the first paragraph it covers
-    char_start: int             # offsets into the document's clean text
+    ordinal: int  # position of the passage in its document
+    paragraph_index: int  # index of the first paragraph it covers
+    char_start: int  # offsets into the document's clean text
     char_end: int
     text: str
 
@@ -37,7 +37,7 @@ class Passage:
 class SearchHit:
     passage: Passage
     document: Document
-    score: float                # fused score, higher is better (not comparable across queries)
+    score: float  # fused score, higher is better (not comparable across queries)
     bm25_rank: int | None = None
     dense_rank: int | None = None
     dense_score: float | None = None
@@ -45,15 +45,15 @@ class SearchHit:
 
 @dataclass(frozen=True)
 class Citation:
-    number: int                 # the n of "[n]"
+    number: int  # the n of "[n]"
     document_id: int
     title: str
     source: str | None
     published: dt.date | None
     passage_id: int
-    quote: str                  # verbatim substring of the document's stored text
+    quote: str  # verbatim substring of the document's stored text
     paragraph_index: int
-    char_start: int             # offsets of the quote in the document's clean text
+    char_start: int  # offsets of the quote in the document's clean text
     char_end: int
     score: float
     origin: str = ""
@@ -63,7 +63,7 @@ class Citation:
 @dataclass(frozen=True)
 class Answer:
     question: str
-    text: str                   # sentences ending with their "[n]" markers
+    text: str  # sentences ending with their "[n]" markers
     citations: list[Citation]
     abstained: bool = False
     related: list[Citation] = field(default_factory=list)  # closest passages offered on refusal
@@ -76,11 +76,11 @@ class Answer:
 
 @dataclass(frozen=True)
 class Story:
-    headline: str               # a document title or sentence, never invented
-    summary: str                # sentences ending with their "[n]" markers
+    headline: str  # a document title or sentence, never invented
+    summary: str  # sentences ending with their "[n]" markers
     citations: list[Citation]
     document_ids: list[int]
-    sources: int                # how many documents cover the story
+    sources: int  # how many documents cover the story
 
 
 @dataclass(frozen=True)
@@ -88,8 +88,8 @@ class Briefing:
     since: dt.datetime
     until: dt.datetime
     stories: list[Story]
-    documents: int              # documents in the window
-    text: str = ""              # the whole briefing rendered as plain text ("nothing new since ...")
+    documents: int  # documents in the window
+    text: str = ""  # the whole briefing rendered as plain text ("nothing new since ...")
 
     @property
     def empty(self) -> bool:
@@ -107,31 +107,33 @@ class IndexReport:
 @dataclass(frozen=True)
 class Interaction:
     """One row of the interaction log: what was asked or done, by whom, and how it ended."""
+
     id: int
-    at: dt.datetime             # UTC
+    at: dt.datetime  # UTC
     guild_id: int | None
     channel_id: int | None
     user_id: int | None
-    kind: str                   # ask, mention, followup, brief, doc_add, doc_remove, feedback, denied, ...
+    kind: str  # ask, mention, followup, brief, doc_add, doc_remove, feedback, denied, ...
     input: str | None
-    outcome: str | None         # answered, abstained, denied, error: ..., up, down, ...
+    outcome: str | None  # answered, abstained, denied, error: ..., up, down, ...
     answer: str | None
-    passage_ids: list[int]      # the passages cited (or offered, on a refusal)
+    passage_ids: list[int]  # the passages cited (or offered, on a refusal)
     scores: list[float]
     latency_ms: float | None
-    ref_id: int | None          # e.g. the interaction a feedback row is about
+    ref_id: int | None  # e.g. the interaction a feedback row is about
 
 
 @dataclass(frozen=True)
 class UsageStats:
     """Usage over the last ``days`` days (/stats, the console's ``stats``)."""
-    questions_per_day: list[tuple[str, int]]    # (YYYY-MM-DD, questions), oldest first
+
+    questions_per_day: list[tuple[str, int]]  # (YYYY-MM-DD, questions), oldest first
     questions: int
     refusals: int
     thumbs_up: int
     thumbs_down: int
-    unanswered: list[tuple[str, int]]           # (question, times asked), most frequent first
-    denied: int = 0                             # refused moderator actions
+    unanswered: list[tuple[str, int]]  # (question, times asked), most frequent first
+    denied: int = 0  # refused moderator actions
     days: int = 7
 
     @property

@@ -28,8 +28,11 @@ def format_citation(c: Citation) -> str:
 
 
 def indent(text: str, width: int = 100) -> str:
-    return "\n".join(textwrap.fill(p, width=width, initial_indent="    ", subsequent_indent="    ")
-                     for p in text.split("\n") if p.strip())
+    return "\n".join(
+        textwrap.fill(p, width=width, initial_indent="    ", subsequent_indent="    ")
+        for p in text.split("\n")
+        if p.strip()
+    )
 
 
 # What a spreadsheet reads as the start of a formula (OWASP's list for CSV injection).

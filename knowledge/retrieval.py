@@ -13,15 +13,14 @@ import asyncio
 import datetime as dt
 import math
 import re
-import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .index import IndexSnapshot
 from .models import SearchHit
-from .scope import GLOBAL_SCOPE, scope_of
 from .text import STOPWORDS, index_tokens
 
 if TYPE_CHECKING:
@@ -66,393 +65,6 @@ def fts_match_expression(question: str, *, max_terms: int = 32) -> str | None:
     return " OR ".join(f'"{t}"' for t in terms)
 
 
-# ---------------------------------------------------------------------------- dense side
-
-
-class DenseIndex:
-    """Float32 matrix of L2-normalised passage vectors with the columns search filters on.
-    Rows are appended into spare capacity (amortised O(1)), removed rows are masked; exact cosine
-    is one matrix-vector product.
-
-    Readers work on a ``DenseView`` (``view()``): rows below its ``n`` are never written again, growth
-    allocates new arrays, and removal replaces the alive mask instead of editing it (copy on write),
-    so a view stays valid and unchanged while the index grows. Not safe for two writers at once;
-    ``HybridIndex`` serialises them."""
-
-    def __init__(self, pids: np.ndarray | None = None, dids: np.ndarray | None = None,
-                 gids: np.ndarray | None = None, days: np.ndarray | None = None,
-                 matrix: np.ndarray | None = None) -> None:
-        n = 0 if pids is None else len(pids)
-        dim = matrix.shape[1] if matrix is not None and matrix.size else 0
-        self._n = n
-        self._dim = dim
-        cap = max(n, 1024)
-        self._pids = np.zeros(cap, dtype=np.int64)
-        self._dids = np.zeros(cap, dtype=np.int64)
-        self._gids = np.full(cap, GLOBAL_SCOPE, dtype=np.int64)
-        self._days = np.zeros(cap, dtype=np.int32)
-        self._alive = np.zeros(cap, dtype=bool)
-        self._matrix = np.zeros((cap, dim), dtype=np.float32)
-        if n:
-            self._pids[:n], self._dids[:n], self._gids[:n], self._days[:n] = pids, dids, gids, days
-            self._alive[:n] = True
-            self._matrix[:n] = matrix
-
-    def __len__(self) -> int:
-        return int(self._alive[: self._n].sum())
-
-    @property
-    def rows(self) -> int:
-        """Rows ever added (removed ones included): the row count the lexical side must match."""
-        return self._n
-
-    def view(self) -> "DenseView":
-        return DenseView(self._n, self._dim, self._pids, self._dids, self._gids, self._days, self._alive,
-                         self._matrix)
-
-    def _grow(self, need: int, dim: int) -> None:
-        if self._dim == 0:
-            self._dim = dim
-            self._matrix = np.zeros((len(self._pids), dim), dtype=np.float32)
-        cap = len(self._pids)
-        if need <= cap:
-            return
-        new_cap = max(need, cap * 2)
-        for name in ("_pids", "_dids", "_gids", "_days", "_alive"):
-            old = getattr(self, name)
-            fresh = np.zeros(new_cap, dtype=old.dtype)
-            if name == "_gids":
-                fresh[:] = GLOBAL_SCOPE
-            fresh[:cap] = old
-            setattr(self, name, fresh)
-        matrix = np.zeros((new_cap, self._dim), dtype=np.float32)
-        matrix[:cap] = self._matrix
-        self._matrix = matrix
-
-    def add(self, pids: Sequence[int], did: int, gid: int | None, published: dt.date | None,
-            vectors: np.ndarray) -> None:
-        if not len(pids):
-            return
-        self._grow(self._n + len(pids), vectors.shape[1])
-        a, b = self._n, self._n + len(pids)
-        self._pids[a:b] = pids
-        self._dids[a:b] = did
-        self._gids[a:b] = scope_of(gid)
-        self._days[a:b] = published.toordinal() if published else 0
-        self._alive[a:b] = True
-        self._matrix[a:b] = vectors
-        self._n = b
-
-    def remove_document(self, did: int) -> None:
-        alive = self._alive.copy()  # copy on write: views taken earlier keep their mask
-        alive[: self._n] &= self._dids[: self._n] != did
-        self._alive = alive
-
-    def mask(self, scope: int | None, date_from: dt.date | None, date_to: dt.date | None) -> np.ndarray:
-        return self.view().mask(scope, date_from, date_to)
-
-    def search(self, query: np.ndarray, k: int, *, scope: int | None = None,
-               date_from: dt.date | None = None, date_to: dt.date | None = None,
-               keep: np.ndarray | None = None) -> list[tuple[int, float]]:
-        return self.view().search(query, k, scope=scope, date_from=date_from, date_to=date_to, keep=keep)
-
-    def pid(self, row: int) -> int:
-        return int(self._pids[row])
-
-    def vectors(self, pids: Sequence[int]) -> dict[int, np.ndarray]:
-        return self.view().vectors(pids)
-
-
-@dataclass(frozen=True)
-class DenseView:
-    """The dense index as it was at one moment: its first ``n`` rows, which no writer touches."""
-
-    n: int
-    dim: int
-    pids: np.ndarray
-    dids: np.ndarray
-    gids: np.ndarray
-    days: np.ndarray
-    alive: np.ndarray
-    matrix: np.ndarray
-
-    def __len__(self) -> int:
-        return int(self.alive[: self.n].sum())
-
-    def mask(self, scope: int | None, date_from: dt.date | None, date_to: dt.date | None) -> np.ndarray:
-        n = self.n
-        keep = self.alive[:n].copy()
-        if scope is not None:
-            gids = self.gids[:n]
-            keep &= (gids == GLOBAL_SCOPE) | (gids == scope)
-        if date_from is not None:
-            keep &= self.days[:n] >= date_from.toordinal()
-        if date_to is not None:
-            days = self.days[:n]
-            keep &= (days > 0) & (days <= date_to.toordinal())
-        return keep
-
-    def search(self, query: np.ndarray, k: int, *, scope: int | None = None,
-               date_from: dt.date | None = None, date_to: dt.date | None = None,
-               keep: np.ndarray | None = None) -> list[tuple[int, float]]:
-        """(passage id, cosine) of the ``k`` best rows that pass the filters (or ``keep``, a mask
-        from ``mask`` of this same view), best first."""
-        n = self.n
-        if n == 0 or self.dim == 0:
-            return []
-        keep = self.mask(scope, date_from, date_to) if keep is None else keep
-        if len(keep) != n:
-            raise ValueError(f"mask of {len(keep)} rows for a view of {n}: masks must come from the same view")
-        scores = self.matrix[:n] @ query.astype(np.float32)
-        if not keep.all():
-            scores = np.where(keep, scores, -np.inf)
-        k = min(k, int(keep.sum()))
-        if k <= 0:
-            return []
-        top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return [(int(self.pids[i]), float(scores[i])) for i in top]
-
-    def vectors(self, pids: Sequence[int]) -> dict[int, np.ndarray]:
-        want = set(pids)
-        n = self.n
-        rows = np.nonzero(np.isin(self.pids[:n], list(want)) & self.alive[:n])[0]
-        return {int(self.pids[i]): self.matrix[i] for i in rows}
-
-
-class LexicalIndex:
-    """BM25 over the same rows as ``DenseIndex``, held in memory as postings (row, term frequency).
-
-    Why not FTS5's ``bm25()`` (which is still the on-disk index and the reference this matches):
-    with ``OR`` queries it scores every passage holding any query term and has no top-k pruning,
-    measured at ~80 ms a query over 100,000 passages on this CPU with nothing else running, most of
-    the 50 ms budget. Here a query costs a few array operations over the postings of its terms.
-    The formula and tokens are FTS5's (k1 = 1.2, b = 0.75, IDF log((N - n + 0.5) / (n + 0.5)),
-    the title counting ``title_weight`` of a text hit; ``porter unicode61 remove_diacritics 2``
-    tokens), so rankings agree with ``Store.fts_search`` (a test checks it). Removed rows are masked
-    by the caller; they keep counting in N and n, a drift too small to matter between restarts.
-
-    Readers use a ``LexicalView``: postings are appended in row order as (rows, tfs) pairs (one
-    object, so a reader never pairs one chunk's rows with another's frequencies) and a view cuts
-    them at its own row count, so rows added after it was taken are invisible to it."""
-
-    K1 = 1.2
-    B = 0.75
-
-    def __init__(self, title_weight: float = 0.5) -> None:
-        self.title_weight = title_weight
-        self._postings: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
-        self._lengths = np.zeros(1024, dtype=np.float32)
-        self._n = 0
-        self._total = 0.0
-
-    def __len__(self) -> int:
-        return self._n
-
-    def view(self) -> "LexicalView":
-        return LexicalView(self._n, self._total, self._lengths, self._postings, self.K1, self.B)
-
-    def tokenise(self, texts: Sequence[tuple[str, str]]) -> list[tuple[dict[str, float], int]]:
-        """Per (title, text): term frequencies and length. The slow, pure part of ``add``, done
-        before any row is written so a failure leaves the index untouched."""
-        out = []
-        for title, text in texts:
-            body, head = index_tokens(text), index_tokens(title) if title else []
-            counts: dict[str, float] = {}
-            for t in body:
-                counts[t] = counts.get(t, 0.0) + 1.0
-            for t in head:
-                counts[t] = counts.get(t, 0.0) + self.title_weight
-            out.append((counts, len(body) + len(head)))
-        return out
-
-    def add(self, texts: Sequence[tuple[str, str]]) -> None:
-        """Append rows for (title, text) pairs, in the order their vectors were added to the dense
-        index, so row numbers agree."""
-        self.add_tokenised(self.tokenise(texts))
-
-    def add_tokenised(self, rows: Sequence[tuple[dict[str, float], int]]) -> None:
-        start = self._n
-        if start + len(rows) > len(self._lengths):
-            grown = np.zeros(max(start + len(rows), 2 * len(self._lengths)), dtype=np.float32)
-            grown[:start] = self._lengths[:start]
-            self._lengths = grown  # a new array: views keep the old one, whose rows they read
-        postings: dict[str, tuple[list[int], list[float]]] = {}
-        for offset, (counts, length) in enumerate(rows):
-            row = start + offset
-            for t, tf in counts.items():
-                rs, tfs = postings.setdefault(t, ([], []))
-                rs.append(row)
-                tfs.append(tf)
-            self._lengths[row] = length
-            self._total += length
-        for t, (rs, tfs) in postings.items():
-            chunk = (np.array(rs, dtype=np.int32), np.array(tfs, dtype=np.float32))
-            chunks = self._postings.get(t)
-            if chunks is None:
-                self._postings[t] = [chunk]
-            elif len(chunks) >= 8:  # many small additions: keep one array per term (a new list)
-                self._postings[t] = [(np.concatenate([c[0] for c in chunks] + [chunk[0]]),
-                                      np.concatenate([c[1] for c in chunks] + [chunk[1]]))]
-            else:
-                chunks.append(chunk)
-        self._n += len(rows)
-
-    def document_frequencies(self, terms: Sequence[str]) -> dict[str, int]:
-        return self.view().document_frequencies(terms)
-
-    def search(self, terms: Sequence[str], keep: np.ndarray, k: int) -> list[tuple[int, float]]:
-        return self.view().search(terms, keep, k)
-
-
-@dataclass(frozen=True)
-class LexicalView:
-    """The lexical index as it was at one moment: rows below ``n``, with their statistics."""
-
-    n: int
-    total: float
-    lengths: np.ndarray
-    postings: Mapping[str, list[tuple[np.ndarray, np.ndarray]]]
-    k1: float = LexicalIndex.K1
-    b: float = LexicalIndex.B
-
-    def _term(self, term: str) -> tuple[np.ndarray, np.ndarray] | None:
-        chunks = tuple(self.postings.get(term, ()))  # one atomic copy of the list
-        if not chunks:
-            return None
-        rows = np.concatenate([c[0] for c in chunks]) if len(chunks) > 1 else chunks[0][0]
-        tfs = np.concatenate([c[1] for c in chunks]) if len(chunks) > 1 else chunks[0][1]
-        if len(rows) and rows[-1] >= self.n:  # rows are ascending: cut those added after this view
-            cut = int(np.searchsorted(rows, self.n))
-            rows, tfs = rows[:cut], tfs[:cut]
-        return (rows, tfs) if len(rows) else None
-
-    def document_frequencies(self, terms: Sequence[str]) -> dict[str, int]:
-        """How many rows hold each term (removed rows included until the next start)."""
-        out = {}
-        for t in terms:
-            posting = self._term(t)
-            out[t] = 0 if posting is None else len(posting[0])
-        return out
-
-    def search(self, terms: Sequence[str], keep: np.ndarray, k: int) -> list[tuple[int, float]]:
-        """(row, BM25 score) of the ``k`` best rows where ``keep`` (a mask over this view's rows)
-        is true, best first. ``terms`` are index tokens (``index_tokens`` of the query)."""
-        n = self.n
-        if n == 0 or not terms:
-            return []
-        if len(keep) != n:
-            raise ValueError(f"mask of {len(keep)} rows for a view of {n}: masks must come from the same view")
-        avgdl = self.total / n if self.total else 1.0
-        rows_all, weights_all = [], []
-        for term in dict.fromkeys(terms):
-            posting = self._term(term)
-            if posting is None:
-                continue
-            rows, tfs = posting
-            df = len(rows)
-            idf = math.log((n - df + 0.5) / (df + 0.5))
-            idf = idf if idf > 0 else 1e-6  # FTS5's floor for terms in more than half the rows
-            norm = self.k1 * (1 - self.b + self.b * self.lengths[rows] / avgdl)
-            rows_all.append(rows)
-            weights_all.append(idf * tfs * (self.k1 + 1) / (tfs + norm))
-        if not rows_all:
-            return []
-        scores = np.bincount(np.concatenate(rows_all), weights=np.concatenate(weights_all), minlength=n)[:n]
-        scores[~keep] = 0.0
-        hits = np.flatnonzero(scores > 0)
-        if len(hits) > k:
-            hits = hits[np.argpartition(-scores[hits], k - 1)[:k]]
-        hits = hits[np.lexsort((hits, -scores[hits]))]
-        return [(int(r), float(scores[r])) for r in hits]
-
-
-class HybridIndex:
-    """Both sides of search over the same rows, published together.
-
-    Writers (one at a time, under ``_lock``) append to both sides and then publish a new
-    ``IndexSnapshot``; a reader takes the published snapshot (one attribute read) and computes its
-    mask, cosines and BM25 scores from it alone, so it never mixes rows, masks or statistics from
-    two moments, whatever is indexed or removed meanwhile. Mutations run in worker threads: a
-    matrix growth copies the whole matrix, which must not stall the event loop."""
-
-    def __init__(self, dense: DenseIndex | None = None, lexical: LexicalIndex | None = None) -> None:
-        self.dense = dense or DenseIndex()
-        self.lexical = lexical or LexicalIndex()
-        if self.dense.rows != len(self.lexical):
-            raise ValueError(f"dense ({self.dense.rows}) and lexical ({len(self.lexical)}) rows differ")
-        self._lock = threading.Lock()
-        self._snapshot = IndexSnapshot(self.dense.view(), self.lexical.view())
-
-    @classmethod
-    def build(cls, pids: np.ndarray, dids: np.ndarray, gids: np.ndarray, days: np.ndarray, matrix: np.ndarray,
-              texts: Sequence[tuple[str, str]]) -> "HybridIndex":
-        """An index of stored rows (CPU-heavy: call it off the event loop). ``texts`` are the
-        (title, text) of the same rows, in the same order."""
-        lexical = LexicalIndex()
-        lexical.add(texts)
-        return cls(DenseIndex(pids, dids, gids, days, matrix), lexical)
-
-    def snapshot(self) -> "IndexSnapshot":
-        return self._snapshot
-
-    def __len__(self) -> int:
-        return len(self._snapshot)
-
-    def add(self, pids: Sequence[int], did: int, gid: int | None, published: dt.date | None,
-            vectors: np.ndarray, texts: Sequence[tuple[str, str]], *, replaces: int | None = None) -> None:
-        """Append one document's passages to both sides (``texts``: their (title, text), row for
-        row with ``vectors``) and publish; with ``replaces``, that document's old rows disappear in
-        the same snapshot, so no question sees both versions or neither."""
-        if len(pids) != len(texts) or len(pids) != len(vectors):
-            raise ValueError("pids, vectors and texts must be row for row")
-        tokens = self.lexical.tokenise(texts)  # before the lock: readers and writers wait less
-        with self._lock:
-            if replaces is not None:
-                self.dense.remove_document(replaces)
-            self.dense.add(pids, did, gid, published, vectors)
-            self.lexical.add_tokenised(tokens)
-            self._snapshot = IndexSnapshot(self.dense.view(), self.lexical.view())
-
-    def remove_document(self, did: int) -> None:
-        with self._lock:
-            self.dense.remove_document(did)
-            self._snapshot = IndexSnapshot(self.dense.view(), self.lexical.view())
-
-
-@dataclass(frozen=True)
-class IndexSnapshot:
-    """One consistent moment of a ``HybridIndex``: everything a question reads comes from here."""
-
-    dense: DenseView
-    lexical: LexicalView
-
-    def __len__(self) -> int:
-        return len(self.dense)
-
-    @property
-    def rows(self) -> int:
-        return self.dense.n
-
-    def mask(self, scope: int | None, date_from: dt.date | None, date_to: dt.date | None) -> np.ndarray:
-        return self.dense.mask(scope, date_from, date_to)
-
-    def search(self, vector: np.ndarray, terms: Sequence[str], n: int, *, scope: int | None = None,
-               date_from: dt.date | None = None, date_to: dt.date | None = None
-               ) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
-        """(dense, bm25) candidates as (passage id, score), one filter mask for both sides."""
-        keep = self.mask(scope, date_from, date_to)
-        dense = self.dense.search(vector, n, keep=keep)
-        bm25 = [(int(self.dense.pids[row]), score) for row, score in self.lexical.search(terms, keep, n)]
-        return dense, bm25
-
-    def document_frequencies(self, terms: Sequence[str]) -> dict[str, int]:
-        return self.lexical.document_frequencies(terms)
-
-    def vectors(self, pids: Sequence[int]) -> dict[int, np.ndarray]:
-        return self.dense.vectors(pids)
-
-
 # ---------------------------------------------------------------------------- fusion (pure)
 
 
@@ -489,14 +101,14 @@ class FusionWeights:
     bm25_weight: float = 0.5
 
 
-def fuse_scores(dense: Mapping[int, float], bm25: Mapping[int, float],
-                weights: FusionWeights = FusionWeights()) -> dict[int, float]:
+def fuse_scores(
+    dense: Mapping[int, float], bm25: Mapping[int, float], weights: FusionWeights = FusionWeights()
+) -> dict[int, float]:
     """Weighted sum of standardised scores over the union of both candidate lists; a candidate
     missing from one side gets that side's lowest standardised score (it ranked below all of them)."""
     dz, bz = standardise(dense), standardise(bm25)
     dense_floor, bm25_floor = _floor(dz), _floor(bz)
-    return {pid: dz.get(pid, dense_floor) + weights.bm25_weight * bz.get(pid, bm25_floor)
-            for pid in set(dz) | set(bz)}
+    return {pid: dz.get(pid, dense_floor) + weights.bm25_weight * bz.get(pid, bm25_floor) for pid in set(dz) | set(bz)}
 
 
 def _floor(z: Mapping[int, float]) -> float:
@@ -528,35 +140,56 @@ class Candidates:
     snapshot: IndexSnapshot | None = None
 
 
-def score_candidates(snapshot: IndexSnapshot, query: str, vector: np.ndarray, *, scope: int | None = None,
-                     date_from: dt.date | None = None, date_to: dt.date | None = None,
-                     n: int = CANDIDATES) -> Candidates:
+def score_candidates(
+    snapshot: IndexSnapshot,
+    query: str,
+    vector: np.ndarray,
+    *,
+    scope: int | None = None,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    n: int = CANDIDATES,
+) -> Candidates:
     """Both sides' candidates for an embedded query, all from one snapshot (CPU work: off the loop)."""
     terms = index_tokens(" ".join(query_terms(query)[:32]))
     dense, bm25 = snapshot.search(vector, terms, n, scope=scope, date_from=date_from, date_to=date_to)
     return Candidates(dense=dict(dense), bm25=dict(bm25), query_vector=vector, snapshot=snapshot)
 
 
-async def candidates(kb: "KnowledgeBase", query: str, *, scope: int | None = None,
-                     date_from: dt.date | None = None, date_to: dt.date | None = None,
-                     n: int = CANDIDATES, query_vector: np.ndarray | None = None) -> Candidates:
+async def candidates(
+    kb: KnowledgeBase,
+    query: str,
+    *,
+    scope: int | None = None,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    n: int = CANDIDATES,
+    query_vector: np.ndarray | None = None,
+) -> Candidates:
     index, embedder = kb.index, kb.embedder
 
     def both_sides(vector: np.ndarray | None) -> Candidates:
         # One worker thread, off the event loop. The query is embedded first (it may wait for a
         # bulk batch), and only then is the snapshot taken: mask, rows and statistics all belong
         # to the moment of scoring, never to one from before the wait.
-        if vector is None:
-            vector = embedder.encode([query])[0]
-        return score_candidates(index.snapshot(), query, vector, scope=scope, date_from=date_from,
-                                date_to=date_to, n=n)
+        embedded = embedder.encode([query])[0] if vector is None else vector
+        return score_candidates(
+            index.snapshot(), query, embedded, scope=scope, date_from=date_from, date_to=date_to, n=n
+        )
 
     return await asyncio.to_thread(both_sides, query_vector)
 
 
-async def search(kb: "KnowledgeBase", query: str, *, k: int = 10, scope: int | None = None,
-                 date_from: dt.date | None = None, date_to: dt.date | None = None,
-                 weights: FusionWeights = FusionWeights()) -> list[SearchHit]:
+async def search(
+    kb: KnowledgeBase,
+    query: str,
+    *,
+    k: int = 10,
+    scope: int | None = None,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    weights: FusionWeights = FusionWeights(),
+) -> list[SearchHit]:
     query = (query or "").strip()
     if not query:
         return []
@@ -565,7 +198,7 @@ async def search(kb: "KnowledgeBase", query: str, *, k: int = 10, scope: int | N
     return await hits(kb, fused, cands)
 
 
-async def hits(kb: "KnowledgeBase", ranked: Sequence[tuple[int, float]], cands: Candidates) -> list[SearchHit]:
+async def hits(kb: KnowledgeBase, ranked: Sequence[tuple[int, float]], cands: Candidates) -> list[SearchHit]:
     rows = await kb.store.passages_with_documents([pid for pid, _ in ranked])
     dense_rank = {pid: i for i, pid in enumerate(sorted(cands.dense, key=lambda p: -cands.dense[p]), 1)}
     bm25_rank = {pid: i for i, pid in enumerate(sorted(cands.bm25, key=lambda p: -cands.bm25[p]), 1)}
@@ -574,9 +207,16 @@ async def hits(kb: "KnowledgeBase", ranked: Sequence[tuple[int, float]], cands: 
         if pid not in rows:  # removed between ranking and loading
             continue
         passage, document = rows[pid]
-        out.append(SearchHit(passage=passage, document=document, score=round(score, 6),
-                             bm25_rank=bm25_rank.get(pid), dense_rank=dense_rank.get(pid),
-                             dense_score=cands.dense.get(pid)))
+        out.append(
+            SearchHit(
+                passage=passage,
+                document=document,
+                score=round(score, 6),
+                bm25_rank=bm25_rank.get(pid),
+                dense_rank=dense_rank.get(pid),
+                dense_score=cands.dense.get(pid),
+            )
+        )
     return out
 
 

@@ -10,9 +10,7 @@ import asyncio
 import datetime as dt
 import gc
 import logging
-import os
 import sqlite3
-import stat
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -25,8 +23,16 @@ from .answer import answer_question, normalise_question
 from .briefing import build_briefing
 from .config import KnowledgeConfig
 from .embed import Embedder, SentenceTransformerEmbedder
-from .errors import (DatabaseError, DocumentNotFound, DuplicateDocument, EmptyDocument, FileTooLarge,
-                     KnowledgeError, UnsupportedFileType)
+from .errors import (
+    DatabaseError,
+    DocumentNotFound,
+    DuplicateDocument,
+    EmptyDocument,
+    FileTooLarge,
+    KnowledgeError,
+)
+from .files import expand_paths, read_checked
+from .index import DenseIndex, HybridIndex, LexicalIndex
 from .models import Answer, Briefing, Document, IndexReport, SearchHit
 from .scope import GLOBAL_SCOPE, Scope, scope_of
 from .store import NewDocument, Store, inserted_document, utcnow
@@ -34,16 +40,20 @@ from .text import sha256
 
 log = logging.getLogger(__name__)
 
+
 class KnowledgeBase:
     def __init__(self, config: KnowledgeConfig, *, embedder: Embedder | None = None) -> None:
         self.config = config
         self.embedder: Embedder = embedder or SentenceTransformerEmbedder(
-            config.model, query_threads=config.query_threads, index_threads=config.index_threads,
-            batch_size=config.embed_batch_size, freeze_heap=config.freeze_heap,
+            config.model,
+            query_threads=config.query_threads,
+            index_threads=config.index_threads,
+            batch_size=config.embed_batch_size,
+            freeze_heap=config.freeze_heap,
         )
         self._store: Store | None = None
-        # Dense and BM25 sides together; questions read its published snapshots (retrieval.HybridIndex).
-        self.index = retrieval.HybridIndex()
+        # Dense and BM25 sides together; questions read its published snapshots (index.HybridIndex).
+        self.index = HybridIndex()
         # One writer at a time: documents are indexed one transaction after another, and the index
         # is updated in the same order.
         self._write_lock = asyncio.Lock()
@@ -51,7 +61,7 @@ class KnowledgeBase:
     # ------------------------------------------------------------------ lifecycle
 
     @classmethod
-    async def open(cls, config: KnowledgeConfig, *, embedder: Embedder | None = None) -> "KnowledgeBase":
+    async def open(cls, config: KnowledgeConfig, *, embedder: Embedder | None = None) -> KnowledgeBase:
         kb = cls(config, embedder=embedder)
         await kb.start()
         return kb
@@ -75,7 +85,7 @@ class KnowledgeBase:
             await self._store.close()
             self._store = None
 
-    async def __aenter__(self) -> "KnowledgeBase":
+    async def __aenter__(self) -> KnowledgeBase:
         if self._store is None:
             await self.start()
         return self
@@ -90,11 +100,11 @@ class KnowledgeBase:
         return self._store
 
     @property
-    def dense(self) -> retrieval.DenseIndex:
+    def dense(self) -> DenseIndex:
         return self.index.dense
 
     @property
-    def lexical(self) -> retrieval.LexicalIndex:
+    def lexical(self) -> LexicalIndex:
         return self.index.lexical
 
     @property
@@ -110,13 +120,14 @@ class KnowledgeBase:
         log.info("embedding %d passages for model %s", len(missing), self.model_id)
         texts = [retrieval.passage_embedding_text(title, text) for _, title, text in missing]
         vectors = await asyncio.to_thread(self.embedder.encode, texts, bulk=True)
-        await self.store.add_vectors(self.model_id, list(zip([m[0] for m in missing], vectors)))
+        await self.store.add_vectors(self.model_id, list(zip([m[0] for m in missing], vectors, strict=True)))
 
     async def _load_dense(self) -> None:
         pids, dids, gids, days, matrix = await self.store.load_vectors(self.model_id)
         texts = await self.store.passage_texts(self.model_id)  # same rows, same order
-        self.index = await asyncio.to_thread(retrieval.HybridIndex.build, pids, dids, gids, days, matrix,
-                                             [(title, text) for _, title, text in texts])
+        self.index = await asyncio.to_thread(
+            HybridIndex.build, pids, dids, gids, days, matrix, [(title, text) for _, title, text in texts]
+        )
 
     # ------------------------------------------------------------------ documents
 
@@ -124,22 +135,41 @@ class KnowledgeBase:
         item = await self._read_file(Path(path), guild_id=guild_id, title=title)
         return _single(await self._index_items([item]))
 
-    async def add_bytes(self, data: bytes, filename: str, *, guild_id: int | None = None, title: str | None = None,
-                        origin: str | None = None) -> Document:
+    async def add_bytes(
+        self,
+        data: bytes,
+        filename: str,
+        *,
+        guild_id: int | None = None,
+        title: str | None = None,
+        origin: str | None = None,
+    ) -> Document:
         """Index a file's bytes (an upload, an attachment)."""
-        item = await asyncio.to_thread(self._prepare_bytes, data, filename, guild_id=guild_id, title=title,
-                                       origin=origin or filename)
+        item = await asyncio.to_thread(
+            self._prepare_bytes, data, filename, guild_id=guild_id, title=title, origin=origin or filename
+        )
         return _single(await self._index_items([item]))
 
-    async def add_text(self, text: str, *, guild_id: int | None = None, title: str | None = None,
-                       source: str | None = None, published: dt.date | None = None,
-                       origin: str = "pasted text", added_at: dt.datetime | None = None) -> Document:
+    async def add_text(
+        self,
+        text: str,
+        *,
+        guild_id: int | None = None,
+        title: str | None = None,
+        source: str | None = None,
+        published: dt.date | None = None,
+        origin: str = "pasted text",
+        added_at: dt.datetime | None = None,
+    ) -> Document:
         """Index pasted text. With ``title`` given the text is all body (no title line is looked for)."""
-        item = await asyncio.to_thread(self._prepare_text, TextItem(text, title=title, source=source,
-                                       published=published, origin=origin, added_at=added_at), guild_id)
+        item = await asyncio.to_thread(
+            self._prepare_text,
+            TextItem(text, title=title, source=source, published=published, origin=origin, added_at=added_at),
+            guild_id,
+        )
         return _single(await self._index_items([item]))
 
-    async def add_texts(self, items: Sequence["TextItem"], *, guild_id: int | None = None) -> IndexReport:
+    async def add_texts(self, items: Sequence[TextItem], *, guild_id: int | None = None) -> IndexReport:
         """Index many texts at once: embeddings are computed in large batches across documents,
         each document is still written in its own transaction. Failures are reported, not raised."""
         report = IndexReport()
@@ -147,13 +177,17 @@ class KnowledgeBase:
 
         async def flush() -> None:
             for result in await self._index_items(pending):
-                (report.errors if isinstance(result, Exception) else report.added).append(result)
+                if isinstance(result, Exception):
+                    report.errors.append(result)
+                else:
+                    report.added.append(result)
             pending.clear()
 
         for i in range(0, len(items), _PREPARE_DOCUMENTS):
             pending += await asyncio.to_thread(
                 lambda chunk: [_attempt(self._prepare_text, it, guild_id) for it in chunk],
-                items[i:i + _PREPARE_DOCUMENTS])
+                items[i : i + _PREPARE_DOCUMENTS],
+            )
             if _passage_count(pending) >= _BATCH_PASSAGES:
                 await flush()
         if pending:
@@ -161,14 +195,24 @@ class KnowledgeBase:
         return report
 
     async def add_url(self, url: str, *, guild_id: int | None = None, title: str | None = None) -> Document:
-        data, filename = await ingest.fetch_url(url, max_bytes=self.config.max_file_bytes,
-                                                timeout_s=self.config.url_timeout_s, allow=self.config.fetch_allow)
+        data, filename = await ingest.fetch_url(
+            url,
+            max_bytes=self.config.max_file_bytes,
+            timeout_s=self.config.url_timeout_s,
+            allow=self.config.fetch_allow,
+        )
         # A user:password in the link must not reach the stored origin, /doc show or the log.
-        return await self.add_bytes(data, filename, guild_id=guild_id, title=title,
-                                    origin=ingest.clean_name(ingest.strip_credentials(url)))
+        return await self.add_bytes(
+            data, filename, guild_id=guild_id, title=title, origin=ingest.clean_name(ingest.strip_credentials(url))
+        )
 
-    async def index_paths(self, paths: Iterable[Path | str], *, guild_id: int | None = None,
-                          progress: Callable[[Path, str], None] | None = None) -> IndexReport:
+    async def index_paths(
+        self,
+        paths: Iterable[Path | str],
+        *,
+        guild_id: int | None = None,
+        progress: Callable[[Path, str], None] | None = None,
+    ) -> IndexReport:
         """Index files and folders incrementally: an unchanged file (same content hash) embeds
         nothing, a changed one replaces its passages. A failing file never stops the batch; its
         error is in the report."""
@@ -179,7 +223,7 @@ class KnowledgeBase:
         async def flush() -> None:
             nonlocal passages
             results = await self._index_items([item for _, item in batch])
-            for (path, item), result in zip(batch, results):
+            for (path, item), result in zip(batch, results, strict=True):
                 if isinstance(result, Exception):
                     log.warning("not indexed: %s", result)
                     report.errors.append(result)
@@ -198,14 +242,15 @@ class KnowledgeBase:
         for path in expand_paths(paths):
             try:
                 existing = await self.store.find_by_origin(str(path), guild_id)
-                data = await asyncio.to_thread(_read_checked, path, self.config.max_file_bytes)
+                data = await asyncio.to_thread(read_checked, path, self.config.max_file_bytes)
                 if existing is not None and sha256(data) == existing.content_hash:
                     report.unchanged.append(existing)
                     if progress:
                         progress(path, "unchanged")
                     continue
-                item = await asyncio.to_thread(self._prepare_bytes, data, path.name, guild_id=guild_id,
-                                               title=None, origin=str(path))
+                item = await asyncio.to_thread(
+                    self._prepare_bytes, data, path.name, guild_id=guild_id, title=None, origin=str(path)
+                )
                 if existing is not None:
                     item.replace_id = existing.id
                 batch.append((path, item))
@@ -220,18 +265,21 @@ class KnowledgeBase:
 
     # ------------------------------------------------------------------ indexing internals
 
-    async def _read_file(self, path: Path, *, guild_id: int | None, title: str | None) -> "_Prepared":
-        data = await asyncio.to_thread(_read_checked, path, self.config.max_file_bytes)
-        return await asyncio.to_thread(self._prepare_bytes, data, path.name, guild_id=guild_id, title=title,
-                                       origin=str(path))
+    async def _read_file(self, path: Path, *, guild_id: int | None, title: str | None) -> _Prepared:
+        data = await asyncio.to_thread(read_checked, path, self.config.max_file_bytes)
+        return await asyncio.to_thread(
+            self._prepare_bytes, data, path.name, guild_id=guild_id, title=title, origin=str(path)
+        )
 
-    def _prepare_bytes(self, data: bytes, filename: str, *, guild_id: int | None, title: str | None,
-                       origin: str) -> "_Prepared":
+    def _prepare_bytes(
+        self, data: bytes, filename: str, *, guild_id: int | None, title: str | None, origin: str
+    ) -> _Prepared:
         parsed = ingest.parse_bytes(data, filename, max_bytes=self.config.max_file_bytes)
-        return self._prepare(parsed, content_hash=sha256(data), origin=origin, guild_id=guild_id,
-                             title=title, name=filename)
+        return self._prepare(
+            parsed, content_hash=sha256(data), origin=origin, guild_id=guild_id, title=title, name=filename
+        )
 
-    def _prepare_text(self, item: "TextItem", guild_id: int | None) -> "_Prepared":
+    def _prepare_text(self, item: TextItem, guild_id: int | None) -> _Prepared:
         name = item.title or item.origin
         if not item.text or not item.text.strip():
             raise EmptyDocument(f"{name}: the text is empty")
@@ -240,11 +288,27 @@ class KnowledgeBase:
         parsed = ingest.parse_text(item.text, title=item.title)
         if item.source or item.published:
             parsed = ingest.with_metadata(parsed, source=item.source, published=item.published)
-        return self._prepare(parsed, content_hash=sha256(item.text.strip()), origin=item.origin,
-                             guild_id=guild_id, title=item.title, name=name, added_at=item.added_at)
+        return self._prepare(
+            parsed,
+            content_hash=sha256(item.text.strip()),
+            origin=item.origin,
+            guild_id=guild_id,
+            title=item.title,
+            name=name,
+            added_at=item.added_at,
+        )
 
-    def _prepare(self, parsed: "ingest.ParsedDocument", *, content_hash: str, origin: str, guild_id: int | None,
-                 title: str | None, name: str, added_at: dt.datetime | None = None) -> "_Prepared":
+    def _prepare(
+        self,
+        parsed: ingest.ParsedDocument,
+        *,
+        content_hash: str,
+        origin: str,
+        guild_id: int | None,
+        title: str | None,
+        name: str,
+        added_at: dt.datetime | None = None,
+    ) -> _Prepared:
         if not parsed.paragraphs:
             raise EmptyDocument(f"{name}: no readable text found")
         # The title that is indexed (FTS title column, embedding prefix) is only a real one; an
@@ -255,15 +319,20 @@ class KnowledgeBase:
         index_title = ingest.clean_name(index_title)
         doc = NewDocument(
             title=index_title or ingest.clean_name(_display_title(parsed.paragraphs[0], name)),
-            source=parsed.source and ingest.clean_name(parsed.source), published=parsed.published,
-            published_precision=parsed.published_precision, author=parsed.author and ingest.clean_name(parsed.author),
-            guild_id=guild_id, origin=origin, content_hash=content_hash, text=parsed.text,
+            source=parsed.source and ingest.clean_name(parsed.source),
+            published=parsed.published,
+            published_precision=parsed.published_precision,
+            author=parsed.author and ingest.clean_name(parsed.author),
+            guild_id=guild_id,
+            origin=origin,
+            content_hash=content_hash,
+            text=parsed.text,
             words=len(parsed.text.split()),
         )
         passages = chunking.chunk_paragraphs(parsed.paragraphs, title=index_title)
         return _Prepared(doc=doc, passages=passages, index_title=index_title, name=name, added_at=added_at)
 
-    async def _index_items(self, items: Sequence["_Prepared | KnowledgeError"]) -> list["Document | KnowledgeError"]:
+    async def _index_items(self, items: Sequence[_Prepared | KnowledgeError]) -> list[Document | KnowledgeError]:
         """Write prepared documents: duplicates refused, all new passage texts embedded in one bulk
         call, then one transaction per document."""
         results: list[Document | KnowledgeError | None] = [None] * len(items)
@@ -271,7 +340,8 @@ class KnowledgeBase:
             todo: list[tuple[int, _Prepared]] = []
             seen: dict[tuple[str, int], str] = {}
             stored = await self.store.find_by_hashes(
-                (item.doc.content_hash, item.doc.guild_id) for item in items if not isinstance(item, Exception))
+                (item.doc.content_hash, item.doc.guild_id) for item in items if not isinstance(item, Exception)
+            )
             for i, item in enumerate(items):
                 if isinstance(item, Exception):
                     results[i] = item
@@ -279,28 +349,37 @@ class KnowledgeBase:
                 key = (item.doc.content_hash, scope_of(item.doc.guild_id))
                 existing = stored.get(key)
                 if existing is not None and existing.id != item.replace_id:
-                    results[i] = DuplicateDocument(f"{item.name}: already indexed as #{existing.id} "
-                                                   f"“{existing.title}”", existing_id=existing.id)
+                    results[i] = DuplicateDocument(
+                        f"{item.name}: already indexed as #{existing.id} “{existing.title}”", existing_id=existing.id
+                    )
                 elif key in seen:
                     results[i] = DuplicateDocument(f"{item.name}: same content as {seen[key]} in this batch")
                 else:
                     seen[key] = item.name
                     todo.append((i, item))
             vectors = await self._vectors_for([item for _, item in todo])
-            for (i, item), vecs in zip(todo, vectors):
+            for (i, item), vecs in zip(todo, vectors, strict=True):
                 added_at = item.added_at or utcnow()
-                doc_id, ids = await self.store.insert_document(item.doc, item.passages, vecs, self.model_id,
-                                                               replace_id=item.replace_id, added_at=added_at)
+                doc_id, ids = await self.store.insert_document(
+                    item.doc, item.passages, vecs, self.model_id, replace_id=item.replace_id, added_at=added_at
+                )
                 # Both sides in one publish (the old version of a replaced document goes in the same
                 # step), in a worker: tokenising and a matrix growth must not stall the event loop.
-                await asyncio.to_thread(self.index.add, ids, doc_id, item.doc.guild_id, item.doc.published, vecs,
-                                        [(item.doc.title, p.text) for p in item.passages],
-                                        replaces=item.replace_id)
+                await asyncio.to_thread(
+                    self.index.add,
+                    ids,
+                    doc_id,
+                    item.doc.guild_id,
+                    item.doc.published,
+                    vecs,
+                    [(item.doc.title, p.text) for p in item.passages],
+                    replaces=item.replace_id,
+                )
                 results[i] = inserted_document(item.doc, doc_id, len(ids), added_at)
                 log.info("indexed #%d %r: %d passages", doc_id, item.doc.title, len(ids))
         return results  # type: ignore[return-value]
 
-    async def _vectors_for(self, items: Sequence["_Prepared"]) -> list[np.ndarray]:
+    async def _vectors_for(self, items: Sequence[_Prepared]) -> list[np.ndarray]:
         """Vectors for every passage of ``items``: stored vectors of unchanged text (same hash, same
         model) are reused, the rest embedded together in one bulk call."""
         hashes = [p.text_hash for item in items for p in item.passages]
@@ -310,16 +389,19 @@ class KnowledgeBase:
             for p in item.passages:
                 if p.text_hash not in known:
                     texts.setdefault(p.text_hash, retrieval.passage_embedding_text(item.index_title, p.text))
+
         def embed_and_assemble() -> list[np.ndarray]:
             # Bulk encoding goes batch by batch, so a question waits at most one batch (embed.py);
             # assembling thousands of rows is worker work too.
             fresh: dict[str, np.ndarray] = {}
             if texts:
-                fresh = dict(zip(texts, self.embedder.encode(list(texts.values()), bulk=len(texts) > 1)))
+                fresh = dict(zip(texts, self.embedder.encode(list(texts.values()), bulk=len(texts) > 1), strict=True))
             out = []
             for item in items:
-                rows = [fresh[p.text_hash] if p.text_hash in fresh else np.frombuffer(known[p.text_hash], dtype="<f4")
-                        for p in item.passages]
+                rows = [
+                    fresh[p.text_hash] if p.text_hash in fresh else np.frombuffer(known[p.text_hash], dtype="<f4")
+                    for p in item.passages
+                ]
                 out.append(np.vstack(rows).astype(np.float32) if rows else np.zeros((0, self.embedder.dim), np.float32))
             return out
 
@@ -346,8 +428,9 @@ class KnowledgeBase:
         await self.get_document(doc_id, scope=scope)
         return await self.store.document_text(doc_id) or ""
 
-    async def list_documents(self, *, scope: Scope = None, limit: int | None = None, offset: int = 0,
-                             title_like: str | None = None) -> list[Document]:
+    async def list_documents(
+        self, *, scope: Scope = None, limit: int | None = None, offset: int = 0, title_like: str | None = None
+    ) -> list[Document]:
         return await self.store.list_documents(scope=scope, limit=limit, offset=offset, title_like=title_like)
 
     async def count_documents(self, *, scope: Scope = None) -> int:
@@ -355,21 +438,41 @@ class KnowledgeBase:
 
     # ------------------------------------------------------------------ search, answers, briefings
 
-    async def search(self, query: str, *, k: int = 10, scope: Scope = None,
-                     date_from: dt.date | None = None, date_to: dt.date | None = None) -> list[SearchHit]:
-        return await retrieval.search(self, normalise_question(query), k=k, scope=scope, date_from=date_from,
-                                      date_to=date_to)
+    async def search(
+        self,
+        query: str,
+        *,
+        k: int = 10,
+        scope: Scope = None,
+        date_from: dt.date | None = None,
+        date_to: dt.date | None = None,
+    ) -> list[SearchHit]:
+        return await retrieval.search(
+            self, normalise_question(query), k=k, scope=scope, date_from=date_from, date_to=date_to
+        )
 
-    async def ask(self, question: str, *, scope: Scope = None, history: Sequence[str] | None = None,
-                  now: dt.datetime | None = None) -> Answer:
+    async def ask(
+        self,
+        question: str,
+        *,
+        scope: Scope = None,
+        history: Sequence[str] | None = None,
+        now: dt.datetime | None = None,
+    ) -> Answer:
         started = time.perf_counter()
         answer = await answer_question(self, question, scope=scope, history=list(history or []), now=now or utcnow())
         return _with_latency(answer, (time.perf_counter() - started) * 1000)
 
-    async def brief(self, *, since: dt.datetime, until: dt.datetime | None = None, scope: Scope = None,
-                    max_words: int = 350, by: str = "added") -> Briefing:
-        return await build_briefing(self, since=since, until=until or utcnow(), scope=scope,
-                                    max_words=max_words, by=by)
+    async def brief(
+        self,
+        *,
+        since: dt.datetime,
+        until: dt.datetime | None = None,
+        scope: Scope = None,
+        max_words: int = 350,
+        by: str = "added",
+    ) -> Briefing:
+        return await build_briefing(self, since=since, until=until or utcnow(), scope=scope, max_words=max_words, by=by)
 
     # ------------------------------------------------------------------ interaction log
 
@@ -386,7 +489,7 @@ _BATCH_PASSAGES = 2048
 _PREPARE_DOCUMENTS = 256
 
 
-def _passage_count(items: Iterable["_Prepared | KnowledgeError"]) -> int:
+def _passage_count(items: Iterable[_Prepared | KnowledgeError]) -> int:
     return sum(len(item.passages) for item in items if isinstance(item, _Prepared))
 
 
@@ -434,27 +537,6 @@ def _single(results: list) -> Document:
     return results[0]
 
 
-def _read_checked(path: Path, max_bytes: int) -> bytes:
-    """A regular file's bytes, at most ``max_bytes``. A FIFO, socket or device (``/dev/zero``, a named
-    pipe) is refused before any read: opening a FIFO waits for a writer, a device never ends."""
-    ingest.check_file(path.name, 0, None)  # the type first: no stat of a file we would refuse anyway
-    name = ingest.clean_name(path.name)
-    try:
-        # O_NONBLOCK: opening a FIFO returns at once instead of waiting for a writer; the checks run
-        # on the opened file (fstat), so it can't be swapped between check and read.
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-        with os.fdopen(fd, "rb") as f:
-            st = os.fstat(f.fileno())
-            if not stat.S_ISREG(st.st_mode):
-                raise UnsupportedFileType(f"{name}: not a regular file (a folder, pipe or device)")
-            ingest.check_file(name, st.st_size, max_bytes)
-            data = f.read(max_bytes + 1)  # the size can change after the stat
-    except OSError as e:
-        raise KnowledgeError(f"{name}: cannot read the file ({e.strerror or e})") from e
-    ingest.check_file(name, len(data), max_bytes)
-    return data
-
-
 def _display_title(first_paragraph: str, fallback: str) -> str:
     """A title for an untitled text: its first words, cut at a word boundary."""
     text = " ".join(first_paragraph.split())
@@ -474,35 +556,3 @@ def _visible(doc: Document, scope: Scope) -> bool:
     if scope is None:
         return True
     return doc.guild_id is None or (scope != GLOBAL_SCOPE and doc.guild_id == scope)
-
-
-def expand_paths(paths: Iterable[Path | str]) -> list[Path]:
-    """Files of ``paths``, folders walked recursively (hidden files skipped), in a stable order.
-
-    Inside a folder, a link is followed only to a regular file inside that same folder: a
-    ``seeds/notes.txt`` link to ``../.env`` would put a secret into every answer. FIFOs, sockets and
-    devices are skipped (reading one hangs or never ends). A path given directly is taken as it is;
-    ``_read_checked`` refuses what is not a regular file."""
-    out: list[Path] = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            root = p.resolve()
-            out.extend(sorted(f for f in p.rglob("*") if not f.name.startswith(".") and _inside_regular(f, root)))
-        else:
-            out.append(p)
-    return out
-
-
-def _inside_regular(path: Path, root: Path) -> bool:
-    """A regular file whose real location (links resolved) is inside the folder ``root``."""
-    try:
-        if stat.S_ISDIR(path.lstat().st_mode):
-            return False
-        real = path.resolve(strict=True)
-        inside = real.is_relative_to(root) and stat.S_ISREG(real.stat().st_mode)
-    except (OSError, RuntimeError) as e:  # a dangling link or a loop (RuntimeError on Python 3.11)
-        log.warning("skipped %s: %s", path, e)
-        return False
-    if not inside:
-        log.warning("skipped %s: not a regular file inside the folder (a link out of it, a FIFO or a device)", path)
-    return inside

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .db import MAX_ID, iso, parse_ts, storable, utcnow, valid_id
+from .db import MAX_ID, iso, one_row, parse_ts, storable, utcnow, valid_id
 from .models import Document, Passage
 from .scope import GLOBAL_SCOPE, scope_of
 from .store_log import InteractionLog
@@ -162,18 +162,27 @@ class NewDocument:
 
 
 # Named, not numbered: a query adds what it needs (a passage count, a scope key) beside these.
-_DOC_COLUMNS = ("d.id, d.title, d.source, d.published, d.author, d.guild_id, d.origin, d.content_hash, d.added_at,"
-                " d.words, d.published_precision")
+_DOC_COLUMNS = (
+    "d.id, d.title, d.source, d.published, d.author, d.guild_id, d.origin, d.content_hash, d.added_at,"
+    " d.words, d.published_precision"
+)
 # Subquery for a document's passage count, read as row["passages"].
 _PASSAGE_COUNT = "(SELECT COUNT(*) FROM passages p WHERE p.document_id = d.id) AS passages"
 
 
 def _document(row: sqlite3.Row, passages: int = 0) -> Document:
     return Document(
-        id=row["id"], title=row["title"], source=row["source"],
+        id=row["id"],
+        title=row["title"],
+        source=row["source"],
         published=dt.date.fromisoformat(row["published"]) if row["published"] else None,
-        author=row["author"], guild_id=row["guild_id"], origin=row["origin"], content_hash=row["content_hash"],
-        added_at=parse_ts(row["added_at"]), words=row["words"], passages=passages,
+        author=row["author"],
+        guild_id=row["guild_id"],
+        origin=row["origin"],
+        content_hash=row["content_hash"],
+        added_at=parse_ts(row["added_at"]),
+        words=row["words"],
+        passages=passages,
         published_precision=row["published_precision"],
     )
 
@@ -182,18 +191,32 @@ _PASSAGE_COLUMNS = "p.document_id, p.ordinal, p.paragraph_index, p.char_start, p
 
 
 def _passage(row: sqlite3.Row, passage_id: int) -> Passage:
-    return Passage(id=passage_id, document_id=row["document_id"], ordinal=row["ordinal"],
-                   paragraph_index=row["paragraph_index"], char_start=row["char_start"], char_end=row["char_end"],
-                   text=row["passage_text"])
+    return Passage(
+        id=passage_id,
+        document_id=row["document_id"],
+        ordinal=row["ordinal"],
+        paragraph_index=row["paragraph_index"],
+        char_start=row["char_start"],
+        char_end=row["char_end"],
+        text=row["passage_text"],
+    )
 
 
 def inserted_document(doc: NewDocument, doc_id: int, passages: int, added_at: dt.datetime) -> Document:
     """The ``Document`` that ``Store.get_document`` reads back for a row just written with
     ``insert_document(..., added_at=added_at)``: saves one query per indexed document."""
     return Document(
-        id=doc_id, title=doc.title, source=doc.source, published=doc.published, author=doc.author,
-        guild_id=doc.guild_id, origin=doc.origin, content_hash=doc.content_hash,
-        added_at=parse_ts(iso(added_at)), passages=passages, words=doc.words,
+        id=doc_id,
+        title=doc.title,
+        source=doc.source,
+        published=doc.published,
+        author=doc.author,
+        guild_id=doc.guild_id,
+        origin=doc.origin,
+        content_hash=doc.content_hash,
+        added_at=parse_ts(iso(added_at)),
+        passages=passages,
+        words=doc.words,
         published_precision=doc.published_precision,
     )
 
@@ -213,9 +236,11 @@ class Store(InteractionLog):
         hashes = sorted({h for h, _ in wanted})
         found: dict[tuple[str, int], Document] = {}
         for i in range(0, len(hashes), 500):
-            chunk = hashes[i:i + 500]
-            sql = (f"SELECT {_DOC_COLUMNS}, IFNULL(d.guild_id, 0) AS scope FROM documents d"
-                   f" WHERE d.content_hash IN ({','.join('?' * len(chunk))})")
+            chunk = hashes[i : i + 500]
+            sql = (
+                f"SELECT {_DOC_COLUMNS}, IFNULL(d.guild_id, 0) AS scope FROM documents d"
+                f" WHERE d.content_hash IN ({','.join('?' * len(chunk))})"
+            )
             async with self._conn.execute(sql, chunk) as cur:
                 for row in await cur.fetchall():
                     key = (row["content_hash"], row["scope"])
@@ -256,10 +281,19 @@ class Store(InteractionLog):
                 "INSERT INTO documents (title, source, published, published_precision, author, guild_id, origin,"
                 " content_hash, text, words, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " RETURNING id, (SELECT IFNULL(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'passages') AS last",
-                (storable(doc.title), storable(doc.source), doc.published.isoformat() if doc.published else None,
-                 doc.published_precision, storable(doc.author),
-                 doc.guild_id, storable(doc.origin), doc.content_hash, doc.text, doc.words,
-                 iso(added_at or utcnow())),
+                (
+                    storable(doc.title),
+                    storable(doc.source),
+                    doc.published.isoformat() if doc.published else None,
+                    doc.published_precision,
+                    storable(doc.author),
+                    doc.guild_id,
+                    storable(doc.origin),
+                    doc.content_hash,
+                    doc.text,
+                    doc.words,
+                    iso(added_at or utcnow()),
+                ),
             ) as cur:
                 [row] = await cur.fetchall()
             doc_id, last = row["id"], row["last"]
@@ -267,12 +301,19 @@ class Store(InteractionLog):
             await conn.executemany(
                 "INSERT INTO passages (id, document_id, ordinal, paragraph_index, char_start, char_end, text,"
                 " text_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [(pid, doc_id, p.ordinal, p.paragraph_index, p.char_start, p.char_end, p.text, p.text_hash)
-                 for pid, p in zip(ids, passages)])
-            await conn.executemany("INSERT INTO passages_fts (rowid, text, title) VALUES (?, ?, ?)",
-                                   [(pid, p.text, doc.title) for pid, p in zip(ids, passages)])
-            await conn.executemany("INSERT INTO vectors (passage_id, model, dim, vector) VALUES (?, ?, ?, ?)",
-                                   [(pid, model, int(vec.shape[0]), vec.tobytes()) for pid, vec in zip(ids, vectors)])
+                [
+                    (pid, doc_id, p.ordinal, p.paragraph_index, p.char_start, p.char_end, p.text, p.text_hash)
+                    for pid, p in zip(ids, passages, strict=True)
+                ],
+            )
+            await conn.executemany(
+                "INSERT INTO passages_fts (rowid, text, title) VALUES (?, ?, ?)",
+                [(pid, p.text, doc.title) for pid, p in zip(ids, passages, strict=True)],
+            )
+            await conn.executemany(
+                "INSERT INTO vectors (passage_id, model, dim, vector) VALUES (?, ?, ?, ?)",
+                [(pid, model, int(vec.shape[0]), vec.tobytes()) for pid, vec in zip(ids, vectors, strict=True)],
+            )
         return doc_id, ids
 
     async def delete_document(self, doc_id: int) -> list[int]:
@@ -295,9 +336,15 @@ class Store(InteractionLog):
         return _document(row, row["passages"]) if row else None
 
     async def list_documents(
-        self, *, scope: int | None = None, limit: int | None = None, offset: int = 0,
-        added_since: dt.datetime | None = None, added_until: dt.datetime | None = None,
-        published_from: dt.date | None = None, published_to: dt.date | None = None,
+        self,
+        *,
+        scope: int | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        added_since: dt.datetime | None = None,
+        added_until: dt.datetime | None = None,
+        published_from: dt.date | None = None,
+        published_to: dt.date | None = None,
         title_like: str | None = None,
     ) -> list[Document]:
         where, args = scope_clause(scope)
@@ -315,9 +362,11 @@ class Store(InteractionLog):
             clauses.append("d.title LIKE ? ESCAPE '\\'")
             escaped = title_like.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             args.append(f"%{escaped}%")
-        sql = (f"SELECT {_DOC_COLUMNS}, {_PASSAGE_COUNT}"
-               f" FROM documents d WHERE {' AND '.join(clauses)} ORDER BY d.added_at DESC, d.id DESC"
-               " LIMIT ? OFFSET ?")
+        sql = (
+            f"SELECT {_DOC_COLUMNS}, {_PASSAGE_COUNT}"
+            f" FROM documents d WHERE {' AND '.join(clauses)} ORDER BY d.added_at DESC, d.id DESC"
+            " LIMIT ? OFFSET ?"
+        )
         if offset > MAX_ID:  # a page number typed with 20 digits: past every row, and too big to bind
             return []
         args += [-1 if limit is None else min(limit, MAX_ID), offset]
@@ -328,11 +377,11 @@ class Store(InteractionLog):
     async def count_documents(self, *, scope: int | None = None) -> int:
         where, args = scope_clause(scope)
         async with self._conn.execute(f"SELECT COUNT(*) AS n FROM documents d WHERE {where}", args) as cur:
-            return (await cur.fetchone())["n"]
+            return one_row(await cur.fetchone())["n"]
 
     async def count_passages(self) -> int:
         async with self._conn.execute("SELECT COUNT(*) AS n FROM passages") as cur:
-            return (await cur.fetchone())["n"]
+            return one_row(await cur.fetchone())["n"]
 
     async def document_text(self, doc_id: int) -> str | None:
         if not valid_id(doc_id):
@@ -356,8 +405,10 @@ class Store(InteractionLog):
             return {}
         marks = ",".join("?" * len(passage_ids))
         # The passage's id is aliased: the document's columns bring their own "id".
-        sql = (f"SELECT p.id AS passage_id, {_PASSAGE_COLUMNS}, {_DOC_COLUMNS} FROM passages p"
-               f" JOIN documents d ON d.id = p.document_id WHERE p.id IN ({marks})")
+        sql = (
+            f"SELECT p.id AS passage_id, {_PASSAGE_COLUMNS}, {_DOC_COLUMNS} FROM passages p"
+            f" JOIN documents d ON d.id = p.document_id WHERE p.id IN ({marks})"
+        )
         async with self._conn.execute(sql, list(passage_ids)) as cur:
             rows = await cur.fetchall()
         return {r["passage_id"]: (_passage(r, r["passage_id"]), _document(r)) for r in rows}
@@ -366,8 +417,10 @@ class Store(InteractionLog):
         if not doc_ids:
             return []
         marks = ",".join("?" * len(doc_ids))
-        sql = (f"SELECT p.id, {_PASSAGE_COLUMNS} FROM passages p"
-               f" WHERE p.document_id IN ({marks}) ORDER BY p.document_id, p.ordinal")
+        sql = (
+            f"SELECT p.id, {_PASSAGE_COLUMNS} FROM passages p"
+            f" WHERE p.document_id IN ({marks}) ORDER BY p.document_id, p.ordinal"
+        )
         async with self._conn.execute(sql, list(doc_ids)) as cur:
             return [_passage(r, r["id"]) for r in await cur.fetchall()]
 
@@ -377,10 +430,12 @@ class Store(InteractionLog):
         hashes = list(dict.fromkeys(hashes))
         found: dict[str, bytes] = {}
         for i in range(0, len(hashes), 500):
-            chunk = hashes[i:i + 500]
+            chunk = hashes[i : i + 500]
             marks = ",".join("?" * len(chunk))
-            sql = (f"SELECT p.text_hash, v.vector FROM passages p JOIN vectors v ON v.passage_id = p.id"
-                   f" WHERE v.model = ? AND p.text_hash IN ({marks})")
+            sql = (
+                f"SELECT p.text_hash, v.vector FROM passages p JOIN vectors v ON v.passage_id = p.id"
+                f" WHERE v.model = ? AND p.text_hash IN ({marks})"
+            )
             async with self._conn.execute(sql, [model, *chunk]) as cur:
                 for r in await cur.fetchall():
                     found.setdefault(r["text_hash"], r["vector"])
@@ -388,9 +443,11 @@ class Store(InteractionLog):
 
     async def passages_missing_vectors(self, model: str) -> list[tuple[int, str, str]]:
         """(passage id, document title, passage text) of passages without a vector of ``model``."""
-        sql = ("SELECT p.id, d.title, p.text FROM passages p JOIN documents d ON d.id = p.document_id"
-               " WHERE NOT EXISTS (SELECT 1 FROM vectors v WHERE v.passage_id = p.id AND v.model = ?)"
-               " ORDER BY p.id")
+        sql = (
+            "SELECT p.id, d.title, p.text FROM passages p JOIN documents d ON d.id = p.document_id"
+            " WHERE NOT EXISTS (SELECT 1 FROM vectors v WHERE v.passage_id = p.id AND v.model = ?)"
+            " ORDER BY p.id"
+        )
         async with self._conn.execute(sql, (model,)) as cur:
             return [tuple(r) for r in await cur.fetchall()]
 
@@ -405,9 +462,11 @@ class Store(InteractionLog):
         """Every vector of ``model`` with what the dense index filters on:
         (passage ids, document ids, guild ids (0 = GLOBAL_SCOPE), published day ordinals (0 = unknown),
         float32 matrix)."""
-        sql = ("SELECT v.passage_id, p.document_id, IFNULL(d.guild_id, 0) AS guild_id, d.published, v.dim, v.vector"
-               " FROM vectors v JOIN passages p ON p.id = v.passage_id JOIN documents d ON d.id = p.document_id"
-               " WHERE v.model = ? ORDER BY v.passage_id")
+        sql = (
+            "SELECT v.passage_id, p.document_id, IFNULL(d.guild_id, 0) AS guild_id, d.published, v.dim, v.vector"
+            " FROM vectors v JOIN passages p ON p.id = v.passage_id JOIN documents d ON d.id = p.document_id"
+            " WHERE v.model = ? ORDER BY v.passage_id"
+        )
         pids, dids, gids, days, blobs = [], [], [], [], []
         dim = 0
         async with self._conn.execute(sql, (model,)) as cur:
@@ -418,22 +477,37 @@ class Store(InteractionLog):
                 days.append(dt.date.fromisoformat(r["published"]).toordinal() if r["published"] else 0)
                 dim = r["dim"]
                 blobs.append(r["vector"])
-        matrix = (np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(blobs), dim)
-                  if blobs else np.zeros((0, 0), dtype=np.float32))
-        return (np.array(pids, dtype=np.int64), np.array(dids, dtype=np.int64), np.array(gids, dtype=np.int64),
-                np.array(days, dtype=np.int32), matrix.astype(np.float32, copy=False))
+        matrix = (
+            np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(blobs), dim)
+            if blobs
+            else np.zeros((0, 0), dtype=np.float32)
+        )
+        return (
+            np.array(pids, dtype=np.int64),
+            np.array(dids, dtype=np.int64),
+            np.array(gids, dtype=np.int64),
+            np.array(days, dtype=np.int32),
+            matrix.astype(np.float32, copy=False),
+        )
 
     async def passage_texts(self, model: str) -> list[tuple[int, str, str]]:
         """(passage id, document title, text) of every passage with a vector of ``model``, in the
         order of ``load_vectors``, for the in-memory BM25 postings."""
-        sql = ("SELECT p.id, d.title, p.text FROM vectors v JOIN passages p ON p.id = v.passage_id"
-               " JOIN documents d ON d.id = p.document_id WHERE v.model = ? ORDER BY v.passage_id")
+        sql = (
+            "SELECT p.id, d.title, p.text FROM vectors v JOIN passages p ON p.id = v.passage_id"
+            " JOIN documents d ON d.id = p.document_id WHERE v.model = ? ORDER BY v.passage_id"
+        )
         async with self._conn.execute(sql, (model,)) as cur:
             return [tuple(r) for r in await cur.fetchall()]
 
     async def fts_search(
-        self, match: str, *, limit: int, scope: int | None = None,
-        date_from: dt.date | None = None, date_to: dt.date | None = None,
+        self,
+        match: str,
+        *,
+        limit: int,
+        scope: int | None = None,
+        date_from: dt.date | None = None,
+        date_to: dt.date | None = None,
         weights: tuple[float, float] = (1.0, 0.5),
     ) -> list[tuple[int, float]]:
         """(passage id, BM25 score) best first; scores are positive (FTS5's bm25() negated)."""
@@ -441,14 +515,18 @@ class Store(InteractionLog):
         dc, dargs = date_clause(date_from, date_to)
         filtered = where != "1" or dc != "1"
         if filtered:
-            sql = (f"SELECT f.rowid AS passage_id, -bm25(passages_fts, ?, ?) AS score FROM passages_fts f"
-                   f" JOIN passages p ON p.id = f.rowid JOIN documents d ON d.id = p.document_id"
-                   f" WHERE passages_fts MATCH ? AND {where} AND {dc} ORDER BY bm25(passages_fts, ?, ?) LIMIT ?")
+            sql = (
+                f"SELECT f.rowid AS passage_id, -bm25(passages_fts, ?, ?) AS score FROM passages_fts f"
+                f" JOIN passages p ON p.id = f.rowid JOIN documents d ON d.id = p.document_id"
+                f" WHERE passages_fts MATCH ? AND {where} AND {dc} ORDER BY bm25(passages_fts, ?, ?) LIMIT ?"
+            )
             params = [*weights, match, *args, *dargs, *weights, limit]
         else:
-            sql = ("SELECT rowid AS passage_id, -bm25(passages_fts, ?, ?) AS score FROM passages_fts"
-                   " WHERE passages_fts MATCH ?"
-                   " ORDER BY bm25(passages_fts, ?, ?) LIMIT ?")
+            sql = (
+                "SELECT rowid AS passage_id, -bm25(passages_fts, ?, ?) AS score FROM passages_fts"
+                " WHERE passages_fts MATCH ?"
+                " ORDER BY bm25(passages_fts, ?, ?) LIMIT ?"
+            )
             params = [*weights, match, *weights, limit]
         async with self._conn.execute(sql, params) as cur:
             return [(r["passage_id"], float(r["score"])) for r in await cur.fetchall()]

@@ -39,22 +39,22 @@ from .text import Sentence, content_words, split_sentences
 
 @dataclass(frozen=True)
 class SummarySentence:
-    document: int   # index of the document in the list given to ``summarize``
-    start: int      # offsets of the sentence in that document's text
+    document: int  # index of the document in the list given to ``summarize``
+    start: int  # offsets of the sentence in that document's text
     end: int
-    text: str       # == documents[document][start:end]
-    position: int   # index among the document's usable sentences (0 = its lead)
-    score: float    # selection score when picked, in [0, 1]
+    text: str  # == documents[document][start:end]
+    position: int  # index among the document's usable sentences (0 = its lead)
+    score: float  # selection score when picked, in [0, 1]
 
 
 @dataclass(frozen=True)
 class _Settings:
-    lead_weight: float      # share of the score given to the lead prior (the rest: concept gain)
+    lead_weight: float  # share of the score given to the lead prior (the rest: concept gain)
     min_words: int
     max_words: int = 80
     lead_decay: float = 6.0  # position at which the lead prior has fallen to 1/e
     bigram_weight: float = 1.5
-    filtered: bool = True    # skip captions, teasers, headline-like lines (see ``_usable``)
+    filtered: bool = True  # skip captions, teasers, headline-like lines (see ``_usable``)
 
 
 # Chosen on half of a public multi-document news set (tuned on even clusters, checked on odd ones)
@@ -133,7 +133,7 @@ def _candidates(documents: Sequence[str], settings: _Settings) -> list[_Candidat
             stems = [_stem(w) for w in content_words(sentence.text)]
             if not stems:
                 continue
-            concepts = set(stems) | {f"{a} {b}" for a, b in zip(stems, stems[1:])}
+            concepts = set(stems) | {f"{a} {b}" for a, b in zip(stems, stems[1:], strict=False)}
             out.append(_Candidate(d, sentence, position, frozenset(concepts), len(stems)))
             position += 1
     return out
@@ -152,8 +152,9 @@ def _concept_weights(candidates: list[_Candidate], bigram_weight: float) -> dict
     }
 
 
-def summarize(documents: Sequence[str], budget_words: int, *, max_sentences: int | None = None,
-              strict: bool = False) -> list[SummarySentence]:
+def summarize(
+    documents: Sequence[str], budget_words: int, *, max_sentences: int | None = None, strict: bool = False
+) -> list[SummarySentence]:
     """An extractive summary of ``documents`` (one story) in about ``budget_words`` words.
 
     Sentences are returned in reading order: by document, then by place in the document. The
@@ -174,13 +175,13 @@ def summarize(documents: Sequence[str], budget_words: int, *, max_sentences: int
     available = set(range(len(candidates)))
     words = 0
     while available and (max_sentences is None or len(chosen) < max_sentences):
-        gains = {i: sum(weights[x] for x in candidates[i].concepts - covered) / candidates[i].length
-                 for i in available}
+        gains = {i: sum(weights[x] for x in candidates[i].concepts - covered) / candidates[i].length for i in available}
         best_gain = max(gains.values())
         if best_gain <= 0:
             break
-        scores = {i: (1 - settings.lead_weight) * gains[i] / best_gain + settings.lead_weight * lead[i]
-                  for i in available}
+        scores = {
+            i: (1 - settings.lead_weight) * gains[i] / best_gain + settings.lead_weight * lead[i] for i in available
+        }
         pick = max(available, key=lambda i: (scores[i], -i))
         n = len(candidates[pick].sentence.text.split())
         available.discard(pick)
@@ -194,7 +195,13 @@ def summarize(documents: Sequence[str], budget_words: int, *, max_sentences: int
 
     order = sorted(chosen, key=lambda i: (candidates[i].document, candidates[i].sentence.start))
     return [
-        SummarySentence(document=c.document, start=c.sentence.start, end=c.sentence.end,
-                        text=c.sentence.text, position=c.position, score=round(chosen[i], 4))
+        SummarySentence(
+            document=c.document,
+            start=c.sentence.start,
+            end=c.sentence.end,
+            text=c.sentence.text,
+            position=c.position,
+            score=round(chosen[i], 4),
+        )
         for i, c in ((i, candidates[i]) for i in order)
     ]

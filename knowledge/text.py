@@ -15,7 +15,8 @@ _WORD = re.compile(r"\w+(?:['’]\w+)*", re.UNICODE)
 
 # Common English function words: kept out of BM25 queries and lexical overlap scores, where they only
 # add noise (FTS5 has no stopword list of its own).
-STOPWORDS = frozenset("""
+STOPWORDS = frozenset(
+    """
 a about above after again against all am an and any are aren't as at be because been before being below
 between both but by can can't cannot could couldn't did didn't do does doesn't doing don't down during each
 few for from further had hadn't has hasn't have haven't having he he'd he'll he's her here here's hers herself
@@ -26,7 +27,8 @@ there's these they they'd they'll they're they've this those through to too unde
 we'd we'll we're we've were weren't what what's when when's where where's which while who who's whom why why's
 with won't would wouldn't you you'd you'll you're you've your yours yourself yourselves
 also just said says say will may might must shall us new one two many much whose
-""".split())
+""".split()
+)
 
 
 @dataclass(frozen=True)

@@ -57,16 +57,25 @@ class Asking(commands.Cog):
 
     async def log_answer(self, kind: str, answer: Answer, question: str, **where) -> int | None:
         passage_ids, scores = cited(answer)
-        return await self.bot.record(kind, input=question, outcome=outcome_of(answer), answer=answer.text,
-                                     passage_ids=passage_ids, scores=scores, latency_ms=answer.latency_ms, **where)
+        return await self.bot.record(
+            kind,
+            input=question,
+            outcome=outcome_of(answer),
+            answer=answer.text,
+            passage_ids=passage_ids,
+            scores=scores,
+            latency_ms=answer.latency_ms,
+            **where,
+        )
 
     # ------------------------------------------------------------------ /ask
 
     @app_commands.command(name="ask", description="Ask a question about the documents; the answer cites its sources")
     @app_commands.describe(question="What do you want to know?")
     @rate_limited()
-    async def ask(self, interaction: discord.Interaction,
-                  question: app_commands.Range[str, 1, MAX_QUESTION_CHARS]) -> None:
+    async def ask(
+        self, interaction: discord.Interaction, question: app_commands.Range[str, 1, MAX_QUESTION_CHARS]
+    ) -> None:
         # Acknowledge first: Discord drops an interaction not answered within 3 s.
         await interaction.response.defer(thinking=True)
         question = clean_question(question) or "?"
@@ -94,16 +103,18 @@ class Asking(commands.Cog):
         retry = self.bot.rate_limiter.hit(message.author.id)
         if retry:
             await self.bot.record(kind, message=message, input=question, outcome="rate_limited")
-            await message.reply(rate_limit_message(retry, self.bot.settings.rate_limit_per_minute),
-                                mention_author=False)
+            await message.reply(
+                rate_limit_message(retry, self.bot.settings.rate_limit_per_minute), mention_author=False
+            )
             return False
         return True
 
     async def mention(self, message: discord.Message) -> None:
         question = clean_question(strip_mentions(message.content, self.bot.user.id))
         if not question:
-            await message.reply("Ask me a question after the mention, e.g. “@me what happened in Kazakhstan?”",
-                                mention_author=False)
+            await message.reply(
+                "Ask me a question after the mention, e.g. “@me what happened in Kazakhstan?”", mention_author=False
+            )
             return
         if not await self._allowed(message, "mention", question):
             return
@@ -125,8 +136,9 @@ class Asking(commands.Cog):
         if not (perms.create_public_threads and perms.send_messages_in_threads):
             return None
         try:
-            return await message.create_thread(name=render.plain_name(question, THREAD_NAME_LIMIT),
-                                               auto_archive_duration=1440)
+            return await message.create_thread(
+                name=render.plain_name(question, THREAD_NAME_LIMIT), auto_archive_duration=1440
+            )
         except discord.HTTPException:
             log.warning("could not start an answer thread in %s; replying inline", channel.id, exc_info=True)
             return None

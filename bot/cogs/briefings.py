@@ -41,6 +41,7 @@ def passage_ids(briefing: Briefing) -> list[int]:
 class _Post:
     """How far one day's scheduled post got, kept across its retries so that a retry redoes only
     what failed: never a second claim, never a message already sent."""
+
     day: dt.date
     claimed: bool = False
     since: dt.datetime | None = None
@@ -83,18 +84,25 @@ class Briefings(commands.Cog):
         async with self.in_flight.hold(interaction.guild_id or ("dm", interaction.user.id)):
             await interaction.response.defer(thinking=True)  # summarising can take over 3 s
             started = asyncio.get_running_loop().time()
-            briefing = await self.bot.kb.brief(since=start, scope=scope_of(interaction.guild_id),
-                                               max_words=self.settings.briefing_max_words)
+            briefing = await self.bot.kb.brief(
+                since=start, scope=scope_of(interaction.guild_id), max_words=self.settings.briefing_max_words
+            )
             latency = (asyncio.get_running_loop().time() - started) * 1000
-        await self.bot.record("brief", interaction=interaction, input=since or "24h",
-                              outcome="empty" if briefing.empty else "posted", answer=briefing.text,
-                              passage_ids=passage_ids(briefing), latency_ms=round(latency, 1))
+        await self.bot.record(
+            "brief",
+            interaction=interaction,
+            input=since or "24h",
+            outcome="empty" if briefing.empty else "posted",
+            answer=briefing.text,
+            passage_ids=passage_ids(briefing),
+            latency_ms=round(latency, 1),
+        )
         for embeds in render.briefing_messages(briefing, tz=self.settings.tz):
             await interaction.followup.send(embeds=embeds)
 
     # ------------------------------------------------------------------ the daily post
 
-    @tasks.loop(time=dt.time(8, 0, tzinfo=dt.timezone.utc))  # replaced by BRIEFING_TIME in cog_load
+    @tasks.loop(time=dt.time(8, 0, tzinfo=dt.UTC))  # replaced by BRIEFING_TIME in cog_load
     async def daily(self) -> None:
         await self.post_for_day(schedule.local_day(discord.utils.utcnow(), self.settings.tz))
 
@@ -121,8 +129,9 @@ class Briefings(commands.Cog):
             except Exception:
                 if attempt == len(RETRY_DELAYS_S):
                     log.exception("briefing for %s failed %d times; giving up until the next one", day, attempt + 1)
-                    await self.bot.record("brief", channel_id=self.settings.briefing_channel_id,
-                                          input=f"scheduled {day}", outcome="error")
+                    await self.bot.record(
+                        "brief", channel_id=self.settings.briefing_channel_id, input=f"scheduled {day}", outcome="error"
+                    )
                     return False
                 delay = RETRY_DELAYS_S[attempt]
                 log.exception("briefing for %s failed (attempt %d); retrying in %.0f s", day, attempt + 1, delay)
@@ -145,23 +154,33 @@ class Briefings(commands.Cog):
             now = discord.utils.utcnow()
             # Read before claiming: the claim itself becomes the last post.
             post.since = schedule.briefing_window_start(now, await store.last_briefing_at(channel_id))
-            if not await store.record_briefing_post(channel_id=channel_id, day=post.day, guild_id=post.guild_id, at=now):
+            if not await store.record_briefing_post(
+                channel_id=channel_id, day=post.day, guild_id=post.guild_id, at=now
+            ):
                 log.info("briefing for %s already posted in %s", post.day, channel_id)
                 return False
             post.claimed = True
         if post.briefing is None:
             started = asyncio.get_running_loop().time()
-            post.briefing = await self.bot.kb.brief(since=post.since, scope=scope_of(post.guild_id),
-                                                    max_words=self.settings.briefing_max_words)
+            post.briefing = await self.bot.kb.brief(
+                since=post.since, scope=scope_of(post.guild_id), max_words=self.settings.briefing_max_words
+            )
             post.latency_ms = (asyncio.get_running_loop().time() - started) * 1000
             post.messages = render.briefing_messages(post.briefing, tz=self.settings.tz)
         while post.sent < len(post.messages):
             await channel.send(embeds=post.messages[post.sent])
             post.sent += 1
         briefing = post.briefing
-        await self.bot.record("brief", guild_id=post.guild_id, channel_id=channel_id, input=f"scheduled {post.day}",
-                              outcome="empty" if briefing.empty else "posted", answer=briefing.text,
-                              passage_ids=passage_ids(briefing), latency_ms=round(post.latency_ms, 1))
+        await self.bot.record(
+            "brief",
+            guild_id=post.guild_id,
+            channel_id=channel_id,
+            input=f"scheduled {post.day}",
+            outcome="empty" if briefing.empty else "posted",
+            answer=briefing.text,
+            passage_ids=passage_ids(briefing),
+            latency_ms=round(post.latency_ms, 1),
+        )
         log.info("posted the briefing for %s in %s", post.day, channel_id)
         return True
 

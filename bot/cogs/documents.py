@@ -46,12 +46,21 @@ class Documents(commands.GroupCog, group_name="doc", group_description="The docu
     # ------------------------------------------------------------------ add
 
     @app_commands.command(name="add", description="Add a document (moderators): a file, a URL, or pasted text")
-    @app_commands.describe(file="A .txt, .md, .html, .pdf or .docx file", url="A web page or file to fetch",
-                           text="Open a form to paste text", title="Title (default: taken from the document)")
+    @app_commands.describe(
+        file="A .txt, .md, .html, .pdf or .docx file",
+        url="A web page or file to fetch",
+        text="Open a form to paste text",
+        title="Title (default: taken from the document)",
+    )
     @moderator_only()
-    async def add(self, interaction: discord.Interaction, file: discord.Attachment | None = None,
-                  url: str | None = None, text: bool = False,
-                  title: app_commands.Range[str, 1, 200] | None = None) -> None:
+    async def add(
+        self,
+        interaction: discord.Interaction,
+        file: discord.Attachment | None = None,
+        url: str | None = None,
+        text: bool = False,
+        title: app_commands.Range[str, 1, 200] | None = None,
+    ) -> None:
         given = sum(x for x in (file is not None, bool(url), text))
         if given > 1:
             raise BadInput("Give one of `file`, `url` or `text`, not several.")
@@ -66,8 +75,9 @@ class Documents(commands.GroupCog, group_name="doc", group_description="The docu
             # Checked before downloading: Discord tells us the size, no need to fetch 500 MB to refuse it.
             check_file(file.filename, file.size, self.bot.settings.knowledge.max_file_bytes)
             data = await file.read()
-            doc = await self.bot.kb.add_bytes(data, file.filename, guild_id=guild_id, title=title,
-                                              origin=f"attachment {file.filename}")
+            doc = await self.bot.kb.add_bytes(
+                data, file.filename, guild_id=guild_id, title=title, origin=f"attachment {file.filename}"
+            )
             what = f"file {file.filename}"
         else:
             assert url is not None
@@ -84,12 +94,15 @@ class Documents(commands.GroupCog, group_name="doc", group_description="The docu
     async def remove(self, interaction: discord.Interaction, document: int) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         doc = await self.bot.kb.remove_document(document_id(document), guild_id=interaction.guild_id)
-        await self.bot.record("doc_remove", interaction=interaction, input=f"#{doc.id} {doc.title}",
-                              outcome="removed", ref_id=doc.id)
+        await self.bot.record(
+            "doc_remove", interaction=interaction, input=f"#{doc.id} {doc.title}", outcome="removed", ref_id=doc.id
+        )
         await interaction.followup.send(render.document_removed(doc), ephemeral=True)
 
     @remove.autocomplete("document")
-    async def remove_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[int]]:
+    async def remove_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[int]]:
         # Only this server's own documents can be removed; seeds are shared by every server.
         if interaction.guild_id is None:
             return []

@@ -8,10 +8,10 @@ import datetime as dt
 import json
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import AsyncIterator
 
 from ..config import KnowledgeConfig
 from ..embed import Embedder
@@ -52,8 +52,11 @@ def read_queries(path: Path) -> list[Query]:
     for q in read_jsonl(path):
         meta = q.get("metadata") or {}
         answers = meta.get("answers") or ([meta["answer"]] if meta.get("answer") else [])
-        out.append(Query(id=str(q["_id"]), text=q["text"], answers=[str(a) for a in answers],
-                         date=parse_date(meta.get("date"))))
+        out.append(
+            Query(
+                id=str(q["_id"]), text=q["text"], answers=[str(a) for a in answers], date=parse_date(meta.get("date"))
+            )
+        )
     return out
 
 
@@ -67,13 +70,15 @@ def read_beir(folder: Path) -> BeirSet:
                 continue  # header
             if len(parts) >= 3:
                 qrels.setdefault(parts[0], {})[parts[1]] = float(parts[2])
-    return BeirSet(corpus=read_jsonl(folder / "corpus.jsonl"), queries=read_queries(folder / "queries.jsonl"),
-                   qrels=qrels)
+    return BeirSet(
+        corpus=read_jsonl(folder / "corpus.jsonl"), queries=read_queries(folder / "queries.jsonl"), qrels=qrels
+    )
 
 
 @asynccontextmanager
-async def corpus_knowledge_base(corpus: list[dict], *, embedder: Embedder | None = None,
-                                config: KnowledgeConfig | None = None) -> AsyncIterator[tuple[KnowledgeBase, dict[int, str], float]]:
+async def corpus_knowledge_base(
+    corpus: list[dict], *, embedder: Embedder | None = None, config: KnowledgeConfig | None = None
+) -> AsyncIterator[tuple[KnowledgeBase, dict[int, str], float]]:
     """A knowledge base in a temporary directory holding ``corpus``; yields (kb, document id ->
     corpus id, seconds spent indexing)."""
     with tempfile.TemporaryDirectory(prefix="newsdesk-eval-") as tmp:
@@ -81,10 +86,15 @@ async def corpus_knowledge_base(corpus: list[dict], *, embedder: Embedder | None
         config = KnowledgeConfig(**{**base.__dict__, "db_path": Path(tmp) / "eval.db"})
         kb = await KnowledgeBase.open(config, embedder=embedder)
         try:
-            items = [TextItem(text=row.get("text") or "", title=(row.get("title") or "").replace("_", " "),
-                              published=parse_date((row.get("metadata") or {}).get("date")),
-                              origin=str(row["_id"]))
-                     for row in corpus]
+            items = [
+                TextItem(
+                    text=row.get("text") or "",
+                    title=(row.get("title") or "").replace("_", " "),
+                    published=parse_date((row.get("metadata") or {}).get("date")),
+                    origin=str(row["_id"]),
+                )
+                for row in corpus
+            ]
             started = time.perf_counter()
             report = await kb.add_texts(items)
             seconds = time.perf_counter() - started

@@ -29,7 +29,7 @@ _MARKER = re.compile(r"\s*\[\d+\]")
 @dataclass(frozen=True)
 class QaRecord:
     query_id: str
-    answerable: bool | None     # None: from the unanswerable file
+    answerable: bool | None  # None: from the unanswerable file
     hit: bool
     cited_gold: bool
     abstained: bool
@@ -40,7 +40,7 @@ class QaRecord:
 def asked_at(query: Query) -> dt.datetime | None:
     if query.date is None:
         return None
-    return dt.datetime.combine(query.date, dt.time(23, 59), tzinfo=dt.timezone.utc)
+    return dt.datetime.combine(query.date, dt.time(23, 59), tzinfo=dt.UTC)
 
 
 def answer_contains(answer_text: str, answers: list[str]) -> bool:
@@ -48,8 +48,13 @@ def answer_contains(answer_text: str, answers: list[str]) -> bool:
     return any(a.strip() and a.strip().lower() in text for a in answers)
 
 
-async def run_qa(folder: Path, *, unanswerable: Path | None = None, embedder: Embedder | None = None,
-                 progress: Callable[[int, int], None] | None = None) -> list[QaRecord]:
+async def run_qa(
+    folder: Path,
+    *,
+    unanswerable: Path | None = None,
+    embedder: Embedder | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[QaRecord]:
     data = read_beir(folder)
     texts = {str(row["_id"]): (row.get("text") or "") for row in data.corpus}
     extra = read_queries(unanswerable) if unanswerable else []
@@ -62,11 +67,21 @@ async def run_qa(folder: Path, *, unanswerable: Path | None = None, embedder: Em
             ms = (time.perf_counter() - started) * 1000
             if from_set:
                 relevant = {c for c, s in data.qrels[q.id].items() if s > 0}
-                answerable = any(a.strip() and a.lower() in texts.get(c, "").lower()
-                                 for a in q.answers for c in relevant)
+                answerable = any(
+                    a.strip() and a.lower() in texts.get(c, "").lower() for a in q.answers for c in relevant
+                )
                 cited = any(doc_to_corpus.get(c.document_id) in relevant for c in answer.citations)
-                records.append(QaRecord(q.id, answerable, (not answer.abstained) and answer_contains(answer.text, q.answers),
-                                        cited, answer.abstained, answer.confidence, ms))
+                records.append(
+                    QaRecord(
+                        q.id,
+                        answerable,
+                        (not answer.abstained) and answer_contains(answer.text, q.answers),
+                        cited,
+                        answer.abstained,
+                        answer.confidence,
+                        ms,
+                    )
+                )
             else:
                 records.append(QaRecord(q.id, None, False, False, answer.abstained, answer.confidence, ms))
             if progress:
@@ -91,6 +106,11 @@ def summarise(records: list[QaRecord]) -> dict:
     }
 
 
-async def evaluate_qa(folder: Path, *, unanswerable: Path | None = None, embedder: Embedder | None = None,
-                      progress: Callable[[int, int], None] | None = None) -> dict:
+async def evaluate_qa(
+    folder: Path,
+    *,
+    unanswerable: Path | None = None,
+    embedder: Embedder | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict:
     return summarise(await run_qa(folder, unanswerable=unanswerable, embedder=embedder, progress=progress))

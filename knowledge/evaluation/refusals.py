@@ -44,19 +44,19 @@ from .beir import Query, corpus_knowledge_base, read_beir, read_queries
 from .qa import asked_at
 
 NEAR_MISS = ("leave_gold_out", "time_split")
-TARGET_FALSE_ABSTAIN = 0.06                     # the operating point reported at the top level
+TARGET_FALSE_ABSTAIN = 0.06  # the operating point reported at the top level
 CURVE_TARGETS = (0.02, 0.04, 0.06, 0.08, 0.10)
 _WEEK = re.compile(r"(?:.*:)?\d{4}-W\d\d")  # a week, maybe after a set's name
-TIME_SPLIT_GAP_DAYS = 6                         # "earlier weeks": documents at least a week older
+TIME_SPLIT_GAP_DAYS = 6  # "earlier weeks": documents at least a week older
 
 
 @dataclass(frozen=True)
 class Sample:
     query_id: str
-    kind: str                   # "answerable", "unanswerable", "leave_gold_out" or "time_split"
-    group: str                  # fold key: the question's week (or its gold document when undated)
-    features: tuple[float, ...] | None   # None: nothing was found, the bot refuses whatever the model
-    forced: bool = False        # a quoted phrase was found: the bot answers whatever the model
+    kind: str  # "answerable", "unanswerable", "leave_gold_out" or "time_split"
+    group: str  # fold key: the question's week (or its gold document when undated)
+    features: tuple[float, ...] | None  # None: nothing was found, the bot refuses whatever the model
+    forced: bool = False  # a quoted phrase was found: the bot answers whatever the model
     quoted_answer: bool = False  # the sentences the bot would quote hold a gold answer
 
     @property
@@ -90,7 +90,7 @@ class CachingEmbedder:
         if todo:
             vectors = self.inner.encode(todo, bulk=True)
             with self._lock:
-                self._cache.update(zip(todo, vectors))
+                self._cache.update(zip(todo, vectors, strict=True))
 
     def encode(self, texts: list[str], *, bulk: bool = False) -> np.ndarray:
         if bulk or len(texts) != 1:
@@ -106,8 +106,12 @@ class CachingEmbedder:
 
 def default_embedder() -> Embedder:
     config = KnowledgeConfig.from_env()
-    return SentenceTransformerEmbedder(config.model, query_threads=config.query_threads,
-                                       index_threads=config.index_threads, batch_size=config.embed_batch_size)
+    return SentenceTransformerEmbedder(
+        config.model,
+        query_threads=config.query_threads,
+        index_threads=config.index_threads,
+        batch_size=config.embed_batch_size,
+    )
 
 
 def _group(q: Query, gold: Sequence[str]) -> str:
@@ -120,13 +124,18 @@ def _group(q: Query, gold: Sequence[str]) -> str:
 def _retrieval_text(q: Query) -> str:
     """The text ``read_question`` embeds for ``q`` (its date words taken out)."""
     text, _ = clean_question(q.text)
-    now = asked_at(q) or dt.datetime.now(dt.timezone.utc)
+    now = asked_at(q) or dt.datetime.now(dt.UTC)
     return parse_date_intent(resolve_follow_up(text, ()), now=now).query
 
 
-async def collect(folder: Path, *, embedder: Embedder | None = None, unanswerable: Path | None = None,
-                  kinds: Sequence[str] = ("answerable", "unanswerable") + NEAR_MISS,
-                  progress: Callable[[int, int], None] | None = None) -> list[Sample]:
+async def collect(
+    folder: Path,
+    *,
+    embedder: Embedder | None = None,
+    unanswerable: Path | None = None,
+    kinds: Sequence[str] = ("answerable", "unanswerable") + NEAR_MISS,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[Sample]:
     """Refusal features of every question of ``folder`` in each of its variants (``kinds``)."""
     data = read_beir(folder)
     if unanswerable is None and (Path(folder) / "unanswerable.jsonl").exists():
@@ -156,8 +165,16 @@ async def collect(folder: Path, *, embedder: Embedder | None = None, unanswerabl
             reading = await read_question(kb, q.text, now=asked_at(q), restrict=restrict)
             features = tuple(reading.evidence.features()) if reading.evidence is not None else None
             quoted = " ".join(c.text for c in reading.chosen or ())
-            samples.append(Sample(q.id, kind, _group(q, gold), features, reading.phrase_found,
-                                  quoted_answer=contains_answer(quoted, q.answers)))
+            samples.append(
+                Sample(
+                    q.id,
+                    kind,
+                    _group(q, gold),
+                    features,
+                    reading.phrase_found,
+                    quoted_answer=contains_answer(quoted, q.answers),
+                )
+            )
             if progress:
                 progress(i + 1, len(todo))
     return samples
@@ -171,8 +188,14 @@ def contains_answer(text: str, answers: Sequence[str]) -> bool:
 # ---------------------------------------------------------------------------- the model
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None, *,
-                 l2: float = 1.0, signs: Sequence[int] | None = None) -> tuple[np.ndarray, float]:
+def fit_logistic(
+    x: np.ndarray,
+    y: np.ndarray,
+    weights: np.ndarray | None = None,
+    *,
+    l2: float = 1.0,
+    signs: Sequence[int] | None = None,
+) -> tuple[np.ndarray, float]:
     """``_fit_logistic`` keeping each coefficient to its allowed sign (``signs``: +1, -1 or 0 for
     free, per feature; by default ``answerability.FEATURE_SIGNS`` when ``x`` has those features):
     a feature that takes the wrong sign is left out and the rest refitted, until none does."""
@@ -191,8 +214,9 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None
         active &= ~wrong
 
 
-def _fit_logistic(x: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None, *,
-                  l2: float = 1.0, iterations: int = 50) -> tuple[np.ndarray, float]:
+def _fit_logistic(
+    x: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None, *, l2: float = 1.0, iterations: int = 50
+) -> tuple[np.ndarray, float]:
     """L2-regularised logistic regression by Newton's method on standardised features; returns
     (coefficients, bias) for the *raw* features. ``l2`` is the ridge strength on the standardised
     coefficients per unit of total sample weight."""
@@ -222,7 +246,7 @@ def balanced_weights(samples: Sequence[Sample], sources: Sequence[str] | None = 
     """Each class weighs the same in total, and within a class each kind (of each source set) the
     same: the model must not learn one kind of negative only."""
     sources = sources or [""] * len(samples)
-    keys = [(s.label, src, s.kind) for s, src in zip(samples, sources)]
+    keys = [(s.label, src, s.kind) for s, src in zip(samples, sources, strict=True)]
     out = np.zeros(len(samples))
     for label in (0, 1):
         kinds = {key for key in keys if key[0] == label}
@@ -275,8 +299,9 @@ def folds_of(samples: Sequence[Sample], k: int) -> list[int]:
     return [block[s.group] for s in samples]
 
 
-def out_of_fold(samples: Sequence[Sample], fold: np.ndarray, sources: Sequence[str] | None = None, *,
-                l2: float = 1.0) -> np.ndarray:
+def out_of_fold(
+    samples: Sequence[Sample], fold: np.ndarray, sources: Sequence[str] | None = None, *, l2: float = 1.0
+) -> np.ndarray:
     """Each sample's probability from a model fitted on the other folds (trainable samples only)."""
     sources = list(sources or [""] * len(samples))
     out = np.full(len(samples), np.nan)
@@ -286,14 +311,24 @@ def out_of_fold(samples: Sequence[Sample], fold: np.ndarray, sources: Sequence[s
         if not train or len({samples[i].label for i in train}) < 2:
             continue
         tr = [samples[i] for i in train]
-        coef, bias = fit_logistic(np.array([s.features for s in tr]), np.array([s.label for s in tr]),
-                                  balanced_weights(tr, [sources[i] for i in train]), l2=l2)
+        coef, bias = fit_logistic(
+            np.array([s.features for s in tr]),
+            np.array([s.label for s in tr]),
+            balanced_weights(tr, [sources[i] for i in train]),
+            l2=l2,
+        )
         out[test] = probabilities([samples[i] for i in test], coef, bias)
     return out
 
 
-def cross_validate(samples: Sequence[Sample], *, k: int = 5, targets: Sequence[float] = CURVE_TARGETS,
-                   sources: Sequence[str] | None = None, l2: float = 1.0) -> dict:
+def cross_validate(
+    samples: Sequence[Sample],
+    *,
+    k: int = 5,
+    targets: Sequence[float] = CURVE_TARGETS,
+    sources: Sequence[str] | None = None,
+    l2: float = 1.0,
+) -> dict:
     """Held-out refusal rates at each target false-refusal rate. For each of ``k`` blocks, a model is
     fitted on the other blocks and its threshold is set there too, on *their* out-of-fold
     probabilities (a model scores its own training questions too kindly), for each source set
@@ -312,8 +347,12 @@ def cross_validate(samples: Sequence[Sample], *, k: int = 5, targets: Sequence[f
         for t in targets:
             threshold = 1.0
             for src in set(sources):
-                pos = inner[[s.label == 1 and sources[i] == src and not np.isnan(inner[j])
-                             for j, (i, s) in enumerate(zip(inside, sub))]]
+                pos = inner[
+                    [
+                        s.label == 1 and sources[i] == src and not np.isnan(inner[j])
+                        for j, (i, s) in enumerate(zip(inside, sub, strict=True))
+                    ]
+                ]
                 if len(pos):
                     threshold = min(threshold, threshold_for(pos, t))
             refused[t][test] = outer[test] < threshold
@@ -370,9 +409,8 @@ def shipped_refuses(sample: Sample) -> bool:
     return bool(p < SETTINGS.abstain_below)
 
 
-async def evaluate_refusals(folder: Path, *, embedder: Embedder | None = None, k: int = 5,
-                            progress: Callable[[int, int], None] | None = None) -> dict:
+async def evaluate_refusals(
+    folder: Path, *, embedder: Embedder | None = None, k: int = 5, progress: Callable[[int, int], None] | None = None
+) -> dict:
     samples = await collect(folder, embedder=embedder, progress=progress)
     return summarise(samples, k=k, shipped=shipped_refuses)
-
-

@@ -39,8 +39,9 @@ def retrieval_metrics(runs: dict[str, list[str]], qrels: dict[str, dict[str, flo
     return {"ndcg@10": mean(ndcg), "recall@5": mean(r5), "recall@10": mean(r10), "mrr@10": mean(mrr)}
 
 
-async def evaluate_retrieval(folder: Path, *, embedder: Embedder | None = None, k: int = 10,
-                             progress: Callable[[int, int], None] | None = None) -> dict:
+async def evaluate_retrieval(
+    folder: Path, *, embedder: Embedder | None = None, k: int = 10, progress: Callable[[int, int], None] | None = None
+) -> dict:
     data = read_beir(folder)
     async with corpus_knowledge_base(data.corpus, embedder=embedder) as (kb, doc_to_corpus, index_seconds):
         runs: dict[str, list[str]] = {}
@@ -55,11 +56,13 @@ async def evaluate_retrieval(folder: Path, *, embedder: Embedder | None = None, 
                 progress(i + 1, len(queries))
         passages = await kb.store.count_passages()
     result = retrieval_metrics(runs, data.qrels)
-    result.update({
-        "queries": len(runs),
-        "passages": passages,
-        "index_seconds": round(index_seconds, 2),
-        "query_ms_p50": round(float(np.percentile(latencies, 50)), 2) if latencies else 0.0,
-        "query_ms_p95": round(float(np.percentile(latencies, 95)), 2) if latencies else 0.0,
-    })
+    result.update(
+        {
+            "queries": len(runs),
+            "passages": passages,
+            "index_seconds": round(index_seconds, 2),
+            "query_ms_p50": round(float(np.percentile(latencies, 50)), 2) if latencies else 0.0,
+            "query_ms_p95": round(float(np.percentile(latencies, 95)), 2) if latencies else 0.0,
+        }
+    )
     return result

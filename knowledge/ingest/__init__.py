@@ -26,8 +26,18 @@ from .readers import read, read_plain
 
 log = logging.getLogger(__name__)
 
-__all__ = ["SUPPORTED_SUFFIXES", "ParsedDocument", "check_file", "clean_name", "fetch_url", "parse_bytes", "parse_text",
-           "mb", "strip_credentials", "with_metadata"]
+__all__ = [
+    "SUPPORTED_SUFFIXES",
+    "ParsedDocument",
+    "check_file",
+    "clean_name",
+    "fetch_url",
+    "parse_bytes",
+    "parse_text",
+    "mb",
+    "strip_credentials",
+    "with_metadata",
+]
 
 
 def check_file(filename: str, size: int, max_bytes: int | None) -> None:
@@ -35,8 +45,9 @@ def check_file(filename: str, size: int, max_bytes: int | None) -> None:
     name = display_name(filename)
     suffix = PurePosixPath(name).suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
-        raise UnsupportedFileType(f"{name}: unsupported file type {suffix or '(none)'}; "
-                                  f"use {', '.join(SUPPORTED_SUFFIXES)}")
+        raise UnsupportedFileType(
+            f"{name}: unsupported file type {suffix or '(none)'}; use {', '.join(SUPPORTED_SUFFIXES)}"
+        )
     if max_bytes is not None and size > max_bytes:
         raise FileTooLarge(f"{name}: file is {mb(size)}, over the {mb(max_bytes)} limit")
 
@@ -72,8 +83,13 @@ def parse_text(text: str, *, title: str | None = None, name: str = "pasted text"
     return finish(draft, name=name, fallback_title=None)
 
 
-def with_metadata(parsed: ParsedDocument, *, source: str | None = None,
-                  published: dt.date | None = None) -> ParsedDocument:
+def with_metadata(
+    parsed: ParsedDocument, *, source: str | None = None, published: dt.date | None = None
+) -> ParsedDocument:
     """The same document with caller-given metadata taking precedence."""
-    return replace(parsed, source=source or parsed.source, published=published or parsed.published,
-                   published_precision="day" if published else parsed.published_precision)
+    return replace(
+        parsed,
+        source=source or parsed.source,
+        published=published or parsed.published,
+        published_precision="day" if published else parsed.published_precision,
+    )

@@ -10,8 +10,18 @@ import re
 
 from ..errors import EmptyDocument
 from .document import LIST_ITEM, SENTENCE_END, Block, Draft, ParsedDocument, clean_name, same_text
-from .metadata import (RIGHTS, Header, copyright_notice, credit_author, header_line, is_reading_time,
-                       origin_publisher, title_from_text, wire_agency, wire_date)
+from .metadata import (
+    RIGHTS,
+    Header,
+    copyright_notice,
+    credit_author,
+    header_line,
+    is_reading_time,
+    origin_publisher,
+    title_from_text,
+    wire_agency,
+    wire_date,
+)
 
 log = logging.getLogger(__name__)
 
@@ -32,25 +42,32 @@ _LEAD_IN = re.compile(
     r"(?:the\s+)?(?:story|article)\s+continues\b|continue\s+reading\b|scroll\s+(?:down\s+)?to\s+continue\b|"
     r"sign\s+up\b|subscribe\b|follow\s+(?:us|@)|click\s+here\b|tap\s+here\b|watch\s*:|listen\s*:|"
     r"(?:photo(?:graph)?|image|picture|video|graphic)s?\s*(?:credit|caption|source)?\s*[:,]|share\s+this\b|download\s+(?:our|the)\b)",
-    re.I)
+    re.I,
+)
 _REPORTING = re.compile(r"\b(?:said|says|say|told|according\s+to|reported|announced|added)\b", re.I)
 _CREDIT = re.compile(
     r"^\(?\s*(?:additional\s+)?(?:reporting|writing|editing|edited|compiled|research|fact[- ]checking|"
-    r"graphics|produced)\s+by\b", re.I)
+    r"graphics|produced)\s+by\b",
+    re.I,
+)
 # Credits are names and places only: "Reporting by the BBC found ..." is a sentence and stays.
-_CREDIT_WORDS = frozenset("and in by with from of at additional reporting writing editing edited compiled research "
-                          "fact-checking fact checking graphics produced".split())
-_CONTRIBUTED = re.compile(r"\bcontributed\s+(?:to\s+)?(?:this|the)\s+(?:report|story|article|coverage)\b\.?\)?$",
-                          re.I)
+_CREDIT_WORDS = frozenset(
+    "and in by with from of at additional reporting writing editing edited compiled research "
+    "fact-checking fact checking graphics produced".split()
+)
+_CONTRIBUTED = re.compile(r"\bcontributed\s+(?:to\s+)?(?:this|the)\s+(?:report|story|article|coverage)\b\.?\)?$", re.I)
 # About this very text ("This article ...", or a note that starts "Originally published ..."), so that
 # "The novel was first published in 1851" in a story stays.
 _ORIGIN = re.compile(
     r"(?i:\bthis\s+(?:article|story|piece|report|content|post|interview|column|essay)\s+(?:was\s+|is\s+|has\s+been\s+)?"
     r"(?:originally|first)\s+(?:appeared|published|posted|ran)\b|^\(?(?:this\s+\w+\s+)?(?:was\s+)?(?:originally|first)"
-    r"\s+(?:appeared|published|posted)\s+(?:in|on|by|at)\b|\brepublished\s+(?:here\s+)?(?:with|by)\s+permission\b)")
+    r"\s+(?:appeared|published|posted)\s+(?:in|on|by|at)\b|\brepublished\s+(?:here\s+)?(?:with|by)\s+permission\b)"
+)
 # A notice, not a paragraph about copyright law: the mark is followed by a year or a capitalised holder.
-_COPYRIGHT_START = re.compile(r"^(?i:copyright|©|\(c\))\s*(?:(?i:©|\(c\))\s*)?(?:(?:19|20)\d\d|[A-Z][^.]{0,60}"
-                              r"(?:19|20)\d\d)")
+_COPYRIGHT_START = re.compile(
+    r"^(?i:copyright|©|\(c\))\s*(?:(?i:©|\(c\))\s*)?(?:(?:19|20)\d\d|[A-Z][^.]{0,60}"
+    r"(?:19|20)\d\d)"
+)
 
 
 # Promotional vocabulary: each hit is evidence, none alone is proof.
@@ -63,11 +80,15 @@ _MARKETING = re.compile(
     r"\bpodcasts?\b|\bexplainers?\b|\bdon['’]?t\s+miss\b|\bstay\s+(?:informed|up\s+to\s+date|updated|ahead)\b|"
     r"\blearn\s+more\b|\bfind\s+out\s+more\b|\bdelivered\s+(?:to|straight|right)\b|\bregister\s+(?:now|today|for)\b|"
     r"\bbreaking\s+news\s+alerts?\b|\bdaily\s+(?:briefing|digest)\b|\bvisit\b|\bour\s+(?:new|team|journalists)\b",
-    re.I)
+    re.I,
+)
 _SECOND_PERSON = re.compile(r"\byou(?:r|rs|rself|['’](?:ll|re|ve|d))?\b", re.I)
 _PUBLISHER_VOICE = re.compile(r"\b(?:our|we|us)\b", re.I)
-_IMPERATIVE = re.compile(r"^(?:get|sign|subscribe|join|download|explore|discover|try|read|listen|watch|follow|"
-                         r"register|support|visit|stay|find|learn|click|tap|don['’]?t)\b", re.I)
+_IMPERATIVE = re.compile(
+    r"^(?:get|sign|subscribe|join|download|explore|discover|try|read|listen|watch|follow|"
+    r"register|support|visit|stay|find|learn|click|tap|don['’]?t)\b",
+    re.I,
+)
 
 
 def _is_prose(text: str) -> bool:
@@ -144,8 +165,13 @@ def finish(draft: Draft, *, name: str, fallback_title: str | None) -> ParsedDocu
         first = blocks[0].text
         if title and same_text(first, title):
             blocks.pop(0)
-        elif title is None and _looks_like_title(first) and not header_line(first, Header()) \
-                and not is_reading_time(first) and (len(blocks) > 1 or blocks[0].heading):
+        elif (
+            title is None
+            and _looks_like_title(first)
+            and not header_line(first, Header())
+            and not is_reading_time(first)
+            and (len(blocks) > 1 or blocks[0].heading)
+        ):
             title = blocks.pop(0).text
 
     # The header zone: bylines, datelines and reading times before the first real paragraph.
@@ -205,6 +231,12 @@ def finish(draft: Draft, *, name: str, fallback_title: str | None) -> ParsedDocu
 
     if not title:
         title = fallback_title or title_from_text(paragraphs[0])
-    return ParsedDocument(title=clean_name(title), paragraphs=paragraphs, source=source and clean_name(source),
-                          published=published, published_precision=precision,
-                          author=author and clean_name(author), removed=removed)
+    return ParsedDocument(
+        title=clean_name(title),
+        paragraphs=paragraphs,
+        source=source and clean_name(source),
+        published=published,
+        published_precision=precision,
+        author=author and clean_name(author),
+        removed=removed,
+    )

@@ -15,10 +15,10 @@ SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".doc
 @dataclass(frozen=True)
 class ParsedDocument:
     title: str
-    paragraphs: list[str]                 # clean paragraphs, in order, none empty
-    source: str | None = None             # publisher / site name
+    paragraphs: list[str]  # clean paragraphs, in order, none empty
+    source: str | None = None  # publisher / site name
     published: dt.date | None = None
-    published_precision: str = "day"      # "day", "month" or "year" (a copyright year only)
+    published_precision: str = "day"  # "day", "month" or "year" (a copyright year only)
     author: str | None = None
     removed: list[str] = field(default_factory=list)  # boilerplate dropped, for tests and debugging
 
@@ -33,21 +33,22 @@ class ParsedDocument:
 @dataclass
 class Block:
     text: str
-    heading: bool = False    # the format marked it as a heading: never taken for a teaser
+    heading: bool = False  # the format marked it as a heading: never taken for a teaser
     list_item: bool = False  # an item of a list the format marked as one: short and unpunctuated by nature
 
 
 @dataclass
 class Draft:
     """What a format reader found, before the shared cleaning."""
+
     blocks: list[Block]
-    title: str | None = None          # from the format's metadata (front matter, <title>, core props)
-    title_in_body: bool = True        # the first block may be the title line itself
+    title: str | None = None  # from the format's metadata (front matter, <title>, core props)
+    title_in_body: bool = True  # the first block may be the title line itself
     source: str | None = None
     published: dt.date | None = None
     precision: str = "day"
     author: str | None = None
-    weak_date: bool = False           # a file-creation date: a dateline in the text is better
+    weak_date: bool = False  # a file-creation date: a dateline in the text is better
 
 
 # ---------------------------------------------------------------------------------------------- text

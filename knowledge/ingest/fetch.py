@@ -33,8 +33,7 @@ _FETCH_CHUNK = 64 * 1024
 _MAX_REDIRECTS = 5
 
 
-async def fetch_url(url: str, *, max_bytes: int, timeout_s: float,
-                    allow: Iterable[str] = ()) -> tuple[bytes, str]:
+async def fetch_url(url: str, *, max_bytes: int, timeout_s: float, allow: Iterable[str] = ()) -> tuple[bytes, str]:
     """Download a URL (http/https only) with a size limit; returns (bytes, a file name whose suffix
     tells ``parse_bytes`` the type: .html, .pdf, .txt ...). Raises FetchError with a short reason.
 
@@ -51,16 +50,19 @@ async def fetch_url(url: str, *, max_bytes: int, timeout_s: float,
     _check_url(current, policy, shown)
     timeout = aiohttp.ClientTimeout(total=timeout_s)
     # Some news sites refuse requests without a browser-like Accept header.
-    headers = {"User-Agent": "newsdesk/0.1 (self-hosted news bot)",
-               "Accept": "text/html,application/xhtml+xml,application/pdf,text/plain;q=0.9,*/*;q=0.5"}
+    headers = {
+        "User-Agent": "newsdesk/0.1 (self-hosted news bot)",
+        "Accept": "text/html,application/xhtml+xml,application/pdf,text/plain;q=0.9,*/*;q=0.5",
+    }
     # No DNS cache: each lookup is vetted; trust_env off: a proxy from the environment would connect
     # on our behalf to whatever the name resolves to there.
     resolver = _VettingResolver(policy)
     connector = aiohttp.TCPConnector(resolver=resolver, use_dns_cache=False)
     try:
-        async with asyncio.timeout(timeout_s), \
-                aiohttp.ClientSession(timeout=timeout, headers=headers, connector=connector,
-                                      trust_env=False) as session:
+        async with (
+            asyncio.timeout(timeout_s),
+            aiohttp.ClientSession(timeout=timeout, headers=headers, connector=connector, trust_env=False) as session,
+        ):
             for hop in range(_MAX_REDIRECTS + 1):
                 # Redirects are followed here, not by aiohttp, so each target is vetted before it is
                 # connected to.
@@ -79,7 +81,7 @@ async def fetch_url(url: str, *, max_bytes: int, timeout_s: float,
         raise
     except _Refused as e:
         raise FetchError(f"{shown}: {_REFUSED}") from e
-    except (asyncio.TimeoutError, TimeoutError) as e:
+    except TimeoutError as e:
         raise FetchError(f"{shown}: no answer within {timeout_s:g} s") from e
     except (aiohttp.InvalidURL, ValueError) as e:
         raise FetchError(f"{shown}: not a valid link") from e
@@ -98,8 +100,9 @@ async def _read_body(resp, shown: str, max_bytes: int) -> tuple[bytes, str]:
         raise FetchError(f"{shown}: the server answered {resp.status} {resp.reason or ''}".rstrip())
     suffix = _suffix_for(resp.content_type, resp.url.path)
     if suffix is None:
-        raise UnsupportedFileType(f"{shown}: unsupported content type {resp.content_type}; "
-                                  "links to web pages, PDF, Word or text files work")
+        raise UnsupportedFileType(
+            f"{shown}: unsupported content type {resp.content_type}; links to web pages, PDF, Word or text files work"
+        )
     if resp.content_length is not None and resp.content_length > max_bytes:
         raise FileTooLarge(f"{shown}: the page is {mb(resp.content_length)}, over the {mb(max_bytes)} limit")
     body = bytearray()
@@ -192,8 +195,9 @@ _IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
 
 
 def _public(ip: IPAddress) -> bool:
-    return ip.is_global and not (ip.is_loopback or ip.is_private or ip.is_link_local or ip.is_multicast
-                                 or ip.is_reserved or ip.is_unspecified)
+    return ip.is_global and not (
+        ip.is_loopback or ip.is_private or ip.is_link_local or ip.is_multicast or ip.is_reserved or ip.is_unspecified
+    )
 
 
 def _check_url(url: str, policy: AddressPolicy, shown: str, *, redirected: bool = False) -> None:

@@ -11,11 +11,12 @@ from pathlib import PurePosixPath
 from ..dates import MONTHS
 from .document import SENTENCE_END, normalise
 
-
 # Titles and authors that document generators write on their own: not the article's.
-_GENERATOR_NAMES = re.compile(r"^(?:untitled.*|word document|document\d*|microsoft word - .*|python-docx|"
-                              r"administrator|user|author|owner|unknown|microsoft office user|.*\.(?:docx?|pdf))$",
-                              re.I)
+_GENERATOR_NAMES = re.compile(
+    r"^(?:untitled.*|word document|document\d*|microsoft word - .*|python-docx|"
+    r"administrator|user|author|owner|unknown|microsoft office user|.*\.(?:docx?|pdf))$",
+    re.I,
+)
 
 
 def useful_title(title: str | None) -> str | None:
@@ -39,10 +40,10 @@ def clean_author(author: str | None) -> str | None:
 # understood in one is understood in the other.
 _MONTH = r"(?P<month>" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.?"
 _DATE_PATTERNS = [
-    re.compile(r"\b(?P<year>(?:19|20)\d\d)-(?P<mnum>[01]?\d)-(?P<day>[0-3]?\d)(?![\d])"),          # 2022-01-11
+    re.compile(r"\b(?P<year>(?:19|20)\d\d)-(?P<mnum>[01]?\d)-(?P<day>[0-3]?\d)(?![\d])"),  # 2022-01-11
     re.compile(rf"\b{_MONTH}\s+(?P<day>[0-3]?\d)(?:st|nd|rd|th)?,?\s+(?P<year>(?:19|20)\d\d)\b", re.I),
     re.compile(rf"\b(?P<day>[0-3]?\d)(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH},?\s+(?P<year>(?:19|20)\d\d)\b", re.I),
-    re.compile(r"\b(?P<year>(?:19|20)\d\d)/(?P<mnum>[01]?\d)/(?P<day>[0-3]?\d)\b"),                  # 2022/01/11
+    re.compile(r"\b(?P<year>(?:19|20)\d\d)/(?P<mnum>[01]?\d)/(?P<day>[0-3]?\d)\b"),  # 2022/01/11
 ]
 _MONTH_YEAR = [
     re.compile(r"^\s*(?P<year>(?:19|20)\d\d)-(?P<mnum>[01]?\d)\s*$"),
@@ -80,16 +81,25 @@ def _date_from(match: re.Match, *, day: bool) -> dt.date | None:
 
 _READING_TIME = re.compile(
     r"^(?:(?:estimated\s+)?reading\s+time:?\s*)?(?:about\s+)?\d+(?:\s*[-–]\s*\d+)?\s*[-‑]?\s*"
-    r"(?:min(?:ute)?s?|m)\.?(?:\s+(?:read|reading|to\s+read|listen))?$", re.I)
-_BYLINE = re.compile(r"^(?i:by|words\s+by|written\s+by)\s+(?P<names>[A-Z][\w'’.-]*(?:[ ,]+(?:and\s+|&\s+)?"
-                     r"[A-Z][\w'’.-]*){0,8})(?:\s*[,|/–—-]\s*(?P<org>[A-Z][\w&'’. -]{1,40}))?$")
+    r"(?:min(?:ute)?s?|m)\.?(?:\s+(?:read|reading|to\s+read|listen))?$",
+    re.I,
+)
+_BYLINE = re.compile(
+    r"^(?i:by|words\s+by|written\s+by)\s+(?P<names>[A-Z][\w'’.-]*(?:[ ,]+(?:and\s+|&\s+)?"
+    r"[A-Z][\w'’.-]*){0,8})(?:\s*[,|/–—-]\s*(?P<org>[A-Z][\w&'’. -]{1,40}))?$"
+)
 _DATE_WORDS = re.compile(
     r"\b(?:published|updated|last\s+updated|first\s+published|posted|modified|on|at|as\s+of|"
     r"mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun|monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
     r"am|pm|a\.m|p\.m|gmt|utc|bst|cet|cest|est|edt|cst|cdt|mst|mdt|pst|pdt|et|pt|hkt|sgt|jst|ist|aest|"
-    r"local\s+time|time)\b\.?", re.I)
-_TIME = re.compile(r"(?<![\w:])T?\d{1,2}[:.]\d{2}(?::\d{2}(?:\.\d+)?)?(?:\s*[ap]\.?m\.?)?Z?(?!\w)|"
-                   r"[+-]\d{2}:?\d{2}\b", re.I)
+    r"local\s+time|time)\b\.?",
+    re.I,
+)
+_TIME = re.compile(
+    r"(?<![\w:])T?\d{1,2}[:.]\d{2}(?::\d{2}(?:\.\d+)?)?(?:\s*[ap]\.?m\.?)?Z?(?!\w)|"
+    r"[+-]\d{2}:?\d{2}\b",
+    re.I,
+)
 # A dateline cut off from its paragraph: "Atlanta CNN —", "LONDON (Reuters) -".
 _PLACE_LINE = re.compile(r"^(?:[A-Z][\w.'’-]*,?\s+){1,4}\(?(?P<org>[A-Z][A-Za-z&.]*[A-Z])\)?\s*[-–—]{1,2}$")
 _SEPARATORS = re.compile(r"\s*[·•|]\s*|\s+[-–—]\s+")
@@ -97,18 +107,26 @@ _SEPARATORS = re.compile(r"\s*[·•|]\s*|\s+[-–—]\s+")
 
 RIGHTS = re.compile(r"\ball\s+rights\s+reserved\b", re.I)
 _NAME = r"[A-Z0-9][\w'’&.-]*(?:\s+(?:[A-Z0-9][\w'’&.-]*|of|and|&|for|the|de|du|la|del))*"
-_ORIGIN_NAME = re.compile(r"(?i:(?:originally|first)\s+(?:appeared|published|posted|ran)\s+(?:in|on|by|at)\s+)"
-                          rf"(?:the\s+)?(?P<name>{_NAME})")
+_ORIGIN_NAME = re.compile(
+    r"(?i:(?:originally|first)\s+(?:appeared|published|posted|ran)\s+(?:in|on|by|at)\s+)"
+    rf"(?:the\s+)?(?P<name>{_NAME})"
+)
 _COPYRIGHT_NAME = [
-    re.compile(r"(?i:copyright|©|\(c\))\s*(?:(?i:©|\(c\))\s*)?(?P<year>(?:19|20)\d\d)(?:\s*[-–]\s*"
-               rf"(?P<year2>(?:19|20)\d\d))?[.,]?\s+(?P<name>{_NAME})"),
-    re.compile(rf"(?i:copyright|©|\(c\))\s*(?:(?i:©|\(c\))\s*)?(?P<name>{_NAME}?)[.,]?\s+"
-               r"(?P<year>(?:19|20)\d\d)\b"),
+    re.compile(
+        r"(?i:copyright|©|\(c\))\s*(?:(?i:©|\(c\))\s*)?(?P<year>(?:19|20)\d\d)(?:\s*[-–]\s*"
+        rf"(?P<year2>(?:19|20)\d\d))?[.,]?\s+(?P<name>{_NAME})"
+    ),
+    re.compile(
+        rf"(?i:copyright|©|\(c\))\s*(?:(?i:©|\(c\))\s*)?(?P<name>{_NAME}?)[.,]?\s+"
+        r"(?P<year>(?:19|20)\d\d)\b"
+    ),
     re.compile(r"(?i:copyright|©|\(c\))\s*(?:(?i:©|\(c\))\s*)?(?P<year>(?:19|20)\d\d)\b"),
 ]
-_CORPORATE = re.compile(r"(?:[\s,&]+(?:ltd|limited|inc|incorporated|llc|llp|plc|pty|gmbh|ag|sa|s\.a|n\.v|co|"
-                        r"corp|corporation|company|group|holdings|publishers|publishing|publications)\.?)+$",
-                        re.I)
+_CORPORATE = re.compile(
+    r"(?:[\s,&]+(?:ltd|limited|inc|incorporated|llc|llp|plc|pty|gmbh|ag|sa|s\.a|n\.v|co|"
+    r"corp|corporation|company|group|holdings|publishers|publishing|publications)\.?)+$",
+    re.I,
+)
 _AGENCY = re.compile(r"^[^()]{0,60}?\((?P<agency>[A-Z][A-Za-z&.' ]{1,30})\)\s*[-–—]{1,2}\s")
 
 
@@ -133,6 +151,7 @@ def _dateline_date(part: str) -> tuple[dt.date, str] | None:
 @dataclass
 class Header:
     """Metadata found in the lines at the top of an article."""
+
     author: str | None = None
     org: str | None = None  # "By Jane Doe, CNN": a weak hint at the publisher
     date: tuple[dt.date, str] | None = None
@@ -179,7 +198,7 @@ def header_line(text: str, header: Header) -> bool:
 
 
 def _byline_names(names: str) -> tuple[str, str | None]:
-    """"Kevin Liptak and Maegan Vazquez, CNN" → the people, and the one-word organisation after them
+    """ "Kevin Liptak and Maegan Vazquez, CNN" → the people, and the one-word organisation after them
     (a person's name has two words or more)."""
     names = " ".join(names.split()).strip(" ,.")
     head, sep, last = names.rpartition(",")
@@ -189,7 +208,7 @@ def _byline_names(names: str) -> tuple[str, str | None]:
 
 
 def origin_publisher(text: str) -> str | None:
-    """"originally appeared in the X (XX), ..." → X."""
+    """ "originally appeared in the X (XX), ..." → X."""
     match = _ORIGIN_NAME.search(text)
     return _tidy_name(match["name"]) if match else None
 
@@ -216,10 +235,14 @@ def _tidy_name(name: str) -> str | None:
 
 
 def credit_author(removed: list[str]) -> str | None:
-    """"Reporting by Jane Doe in Kyiv; Editing by ..." → Jane Doe (the wire reporter)."""
+    """ "Reporting by Jane Doe in Kyiv; Editing by ..." → Jane Doe (the wire reporter)."""
     for text in removed:
-        match = re.match(r"^\(?\s*(?:additional\s+)?(?:reporting|writing)\s+by\s+(?P<names>[^;()]+?)"
-                         r"(?:\s+in\s+[A-Z][^;()]*)?\s*(?:[;)]|$)", text, re.I)
+        match = re.match(
+            r"^\(?\s*(?:additional\s+)?(?:reporting|writing)\s+by\s+(?P<names>[^;()]+?)"
+            r"(?:\s+in\s+[A-Z][^;()]*)?\s*(?:[;)]|$)",
+            text,
+            re.I,
+        )
         if match and not text.lower().lstrip("( ").startswith("additional"):
             names = match["names"].strip(" .,")
             if names and len(names) <= 80:

@@ -50,10 +50,10 @@ def _lines_to_paragraphs(lines: list[str]) -> list[str]:
     """Lines of one blank-line-separated block → paragraphs. A line break is kept when it was meant
     (the next line's first word would have fitted on this line, or the next line is a list item);
     otherwise it is a wrap and the lines are joined."""
-    lines = [l for l in lines if l]
+    lines = [line for line in lines if line]
     if not lines:
         return []
-    width = max(len(l) for l in lines)
+    width = max(len(line) for line in lines)
     if len(lines) == 1 or width > _WRAP_MAX:
         return lines
     out = [lines[0]]
@@ -109,7 +109,7 @@ def _front_matter(text: str) -> tuple[dict[str, str], str]:
         key, sep, value = line.partition(":")
         if sep and key.strip() and not key.startswith((" ", "\t", "#")):
             meta[key.strip().lower()] = value.strip().strip("'\"").strip()
-    return meta, text[match.end():]
+    return meta, text[match.end() :]
 
 
 def read_markdown(text: str) -> Draft:
@@ -145,8 +145,11 @@ def read_markdown(text: str) -> Draft:
                 blocks.append(Block(content, heading=heading, list_item=lists > 0))
         elif token.type in ("fence", "code_block") and token.content.strip():
             blocks.append(Block(normalise(token.content).strip()))
-    draft = Draft(blocks, source=meta.get("source") or meta.get("publisher") or meta.get("site") or None,
-                   author=meta.get("author") or None)
+    draft = Draft(
+        blocks,
+        source=meta.get("source") or meta.get("publisher") or meta.get("site") or None,
+        author=meta.get("author") or None,
+    )
     if meta.get("title"):
         draft.title = meta["title"]
     elif blocks and blocks[0].heading:
@@ -174,8 +177,14 @@ def read_html(data: bytes, name: str) -> Draft:
     import trafilatura  # lazy: ~0.2 s to import, and only HTML needs it
 
     try:
-        doc = trafilatura.bare_extraction(data, with_metadata=True, include_comments=False,
-                                          include_tables=True, include_images=False, favor_recall=True)
+        doc = trafilatura.bare_extraction(
+            data,
+            with_metadata=True,
+            include_comments=False,
+            include_tables=True,
+            include_images=False,
+            favor_recall=True,
+        )
     except Exception as e:  # lxml and trafilatura raise many types on malformed input
         log.info("trafilatura failed on %s: %r", name, e)
         raise CorruptFile(f"{name}: could not read this web page") from e
@@ -184,8 +193,12 @@ def read_html(data: bytes, name: str) -> Draft:
     blocks = []
     for element in doc.body:
         blocks.extend(_html_element_blocks(element))
-    draft = Draft(blocks, title=normalise(doc.title or "").replace("\n", " ") or None,
-                   source=doc.sitename or None, author=clean_author(doc.author))
+    draft = Draft(
+        blocks,
+        title=normalise(doc.title or "").replace("\n", " ") or None,
+        source=doc.sitename or None,
+        author=clean_author(doc.author),
+    )
     if doc.date:
         found = find_date(doc.date)
         if found:
@@ -225,9 +238,8 @@ def read_pdf(data: bytes, name: str) -> Draft:
         log.info("pypdf failed on %s: %r", name, e)
         raise CorruptFile(f"{name}: the PDF is damaged or not a PDF") from e
     if not any(p.strip() for p in pages):
-        raise EmptyDocument(f"{name}: the PDF has no text layer (it may be a scanned image); "
-                            "run it through OCR first")
-    lines_per_page = [[l for l in normalise(p).split("\n")] for p in pages]
+        raise EmptyDocument(f"{name}: the PDF has no text layer (it may be a scanned image); run it through OCR first")
+    lines_per_page = [[line for line in normalise(p).split("\n")] for p in pages]
     lines_per_page = _drop_running_lines(lines_per_page)
     # One line break between pages: a paragraph running over a page break is one paragraph.
     text = "\n".join("\n".join(lines) for lines in lines_per_page)
@@ -252,12 +264,14 @@ def _drop_running_lines(pages: list[list[str]]) -> list[list[str]]:
     """Page numbers and running headers/footers (the same line at the top or bottom of most pages)."""
     edges: Counter[str] = Counter()
     for lines in pages:
-        content = [l for l in lines if l]
-        edges.update({re.sub(r"\d+", "#", l) for l in content[:2] + content[-2:]})
-    repeated = {l for l, n in edges.items() if len(pages) >= 2 and n >= max(2, len(pages) // 2 + 1)}
+        content = [line for line in lines if line]
+        edges.update({re.sub(r"\d+", "#", line) for line in content[:2] + content[-2:]})
+    repeated = {line for line, n in edges.items() if len(pages) >= 2 and n >= max(2, len(pages) // 2 + 1)}
     out = []
     for lines in pages:
-        out.append([l for l in lines if not _PAGE_NUMBER.match(l) and re.sub(r"\d+", "#", l) not in repeated])
+        out.append(
+            [line for line in lines if not _PAGE_NUMBER.match(line) and re.sub(r"\d+", "#", line) not in repeated]
+        )
     return out
 
 
@@ -267,10 +281,10 @@ def _pdf_blocks(text: str) -> list[Block]:
     make character counts vary, hence the margins), or when the line is very short (a heading)."""
     blocks: list[Block] = []
     for chunk in re.split(r"\n\s*\n", text):
-        lines = [l for l in chunk.split("\n") if l]
+        lines = [line for line in chunk.split("\n") if line]
         if not lines:
             continue
-        width = sorted(len(l) for l in lines)[int((len(lines) - 1) * 0.9)]
+        width = sorted(len(line) for line in lines)[int((len(lines) - 1) * 0.9)]
         current, prev = lines[0], lines[0]
         for line in lines[1:]:
             ends_sentence = bool(SENTENCE_END.search(prev))
@@ -289,7 +303,7 @@ def _pdf_blocks(text: str) -> list[Block]:
 # python-docx would inflate every part into memory.
 MAX_UNZIPPED_BYTES = 64 * 1024 * 1024
 MAX_ZIP_PARTS = 1000
-_MAX_RATIO = 200           # per part over _RATIO_FLOOR: XML deflates 5-20:1, a bomb far more
+_MAX_RATIO = 200  # per part over _RATIO_FLOOR: XML deflates 5-20:1, a bomb far more
 _RATIO_FLOOR = 1024 * 1024
 _UNZIP_CHUNK = 64 * 1024
 
@@ -309,10 +323,13 @@ def vetted_zip(data: bytes, name: str, *, label: str = "Word file") -> bytes:
                 raise CorruptFile(f"{name}: the {label} has {len(parts)} parts, over the limit of {MAX_ZIP_PARTS}")
             declared = sum(info.file_size for info in parts)
             if declared > MAX_UNZIPPED_BYTES:
-                raise CorruptFile(f"{name}: the {label} would expand to {mb(declared)}, "
-                                  f"over the {mb(MAX_UNZIPPED_BYTES)} limit")
-            if any(info.file_size > _RATIO_FLOOR and info.file_size > _MAX_RATIO * max(1, info.compress_size)
-                   for info in parts):
+                raise CorruptFile(
+                    f"{name}: the {label} would expand to {mb(declared)}, over the {mb(MAX_UNZIPPED_BYTES)} limit"
+                )
+            if any(
+                info.file_size > _RATIO_FLOOR and info.file_size > _MAX_RATIO * max(1, info.compress_size)
+                for info in parts
+            ):
                 raise CorruptFile(f"{name}: the {label} is compressed suspiciously much (a zip bomb?)")
             out = io.BytesIO()
             total = 0
@@ -328,14 +345,21 @@ def vetted_zip(data: bytes, name: str, *, label: str = "Word file") -> bytes:
                             body += chunk
                             total += len(chunk)
                             if len(body) > info.file_size or total > MAX_UNZIPPED_BYTES:
-                                raise CorruptFile(f"{name}: the {label} expands beyond what it declares "
-                                                  "(a zip bomb?)")
+                                raise CorruptFile(f"{name}: the {label} expands beyond what it declares (a zip bomb?)")
                     copy.writestr(info.filename, bytes(body))
             return out.getvalue()
     except CorruptFile:
         raise
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, NotImplementedError, RuntimeError, EOFError,
-            OSError, ValueError) as e:  # RuntimeError: an encrypted part; NotImplementedError: unknown method
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        zlib.error,
+        NotImplementedError,
+        RuntimeError,
+        EOFError,
+        OSError,
+        ValueError,
+    ) as e:  # RuntimeError: an encrypted part; NotImplementedError: unknown method
         log.info("unzipping %s failed: %r", name, e)
         raise CorruptFile(f"{name}: the {label} is damaged or not a .docx file") from e
 
@@ -370,8 +394,9 @@ def read_docx(data: bytes, name: str) -> Draft:
         if not text:
             continue
         style = (item.style.name if item.style is not None else "") or ""
-        blocks.append(Block(text, heading=style.startswith("Heading") or style == "Title",
-                             list_item=style.startswith("List")))
+        blocks.append(
+            Block(text, heading=style.startswith("Heading") or style == "Title", list_item=style.startswith("List"))
+        )
     props = document.core_properties
     draft = Draft(blocks, title=useful_title(props.title), author=clean_author(props.author))
     # A first paragraph styled as a title or heading is the title the reader sees.

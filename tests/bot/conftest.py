@@ -8,6 +8,7 @@ from pathlib import Path
 
 import discord
 import pytest
+from bot_helpers import DEV_GUILD, SEEDS
 
 from bot.app import create_bot
 from bot.settings import Settings
@@ -15,7 +16,6 @@ from knowledge.config import KnowledgeConfig
 from knowledge.embed import Embedder, HashingEmbedder
 from knowledge.models import Interaction
 
-from bot_helpers import DEV_GUILD, SEEDS
 
 @pytest.fixture
 def seed_dir(tmp_path: Path) -> Path:

@@ -3,9 +3,7 @@
 import discord
 import pytest
 import simcord
-
-from bot_helpers import reply_of
-from bot_helpers import QUESTION
+from bot_helpers import QUESTION, reply_of
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -46,7 +44,10 @@ async def test_sync_is_hidden_from_members_and_refused_without_administrator(wor
 async def test_global_sync_publishes_commands_everywhere(world):
     result = await world.admin.slash(world.channel, "sync", scope="global")
     assert "Synced" in reply_of(result).content and reply_of(result).ephemeral
-    global_puts = [r for r in world.env.http_requests
-                   if r.method == "PUT" and r.path.endswith("/commands") and "/guilds/" not in r.path]
+    global_puts = [
+        r
+        for r in world.env.http_requests
+        if r.method == "PUT" and r.path.endswith("/commands") and "/guilds/" not in r.path
+    ]
     assert len(global_puts) == 1
     assert (await world.rows("sync"))[-1].input == "global"

@@ -3,13 +3,11 @@ mentions that cannot ping, and the per-user rate limit."""
 
 import discord
 import pytest
+from bot_helpers import ANSWER_SENTENCE, QUESTION, acknowledged_by_defer, reply_of
 
 from bot.app import create_bot
-from bot_helpers import acknowledged_by_defer, reply_of
-from bot_helpers import ANSWER_SENTENCE, QUESTION
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-
 
 
 def button_labels(message) -> list[str]:
@@ -41,7 +39,9 @@ async def test_feedback_buttons_are_recorded_against_the_answer(world):
     [ask] = await world.rows("ask")
     votes = await world.rows("feedback")
     assert [(v.outcome, v.user_id, v.ref_id) for v in votes] == [
-        ("up", world.user.id, ask.id), ("down", world.mod.id, ask.id)]
+        ("up", world.user.id, ask.id),
+        ("down", world.mod.id, ask.id),
+    ]
 
 
 async def test_buttons_still_work_after_a_restart(world, settings):
@@ -55,8 +55,11 @@ async def test_buttons_still_work_after_a_restart(world, settings):
 
 async def test_more_sources_is_ephemeral_and_paginated(world):
     for i in range(6):
-        await world.kb.add_text(f"Tram report {i}: the council debated the tram line again, report number {i}.",
-                                guild_id=world.guild.id, title=f"Report {i}")
+        await world.kb.add_text(
+            f"Tram report {i}: the council debated the tram line again, report number {i}.",
+            guild_id=world.guild.id,
+            title=f"Report {i}",
+        )
     result = await world.user.slash(world.channel, "ask", question=QUESTION)
     more = await world.user.click(reply_of(result).message, label="More sources")
     page = reply_of(more)
@@ -83,8 +86,11 @@ async def test_refusal_says_so_and_offers_closest_passages(world):
 
 
 async def test_quoted_everyone_does_not_ping(world):
-    await world.kb.add_text("Notice: @everyone must evacuate the harbour district by noon, the mayor said.",
-                            guild_id=world.guild.id, title="Evacuation @here")
+    await world.kb.add_text(
+        "Notice: @everyone must evacuate the harbour district by noon, the mayor said.",
+        guild_id=world.guild.id,
+        title="Evacuation @here",
+    )
     result = await world.user.slash(world.channel, "ask", question="Who must evacuate the harbour district?")
     message = reply_of(result).message
     assert not message.mention_everyone
@@ -138,7 +144,8 @@ async def test_messages_in_other_threads_and_without_mention_are_ignored(world):
 
 async def test_mention_where_threads_are_not_allowed_is_answered_inline(world):
     closed = world.guild.create_text_channel(
-        "no-threads", overwrites={world.guild.me: discord.PermissionOverwrite(create_public_threads=False)})
+        "no-threads", overwrites={world.guild.me: discord.PermissionOverwrite(create_public_threads=False)}
+    )
     question_message = await world.user.send(closed, f"<@{world.bot.user.id}> {QUESTION}")
     assert closed.threads == []
     reply = closed.last_message
@@ -149,8 +156,9 @@ async def test_mention_where_threads_are_not_allowed_is_answered_inline(world):
 
 
 async def test_direct_message_sees_only_global_documents(world):
-    await world.kb.add_text("The harbour master resigned on Friday after the audit.", guild_id=world.guild.id,
-                            title="Harbour master")
+    await world.kb.add_text(
+        "The harbour master resigned on Friday after the audit.", guild_id=world.guild.id, title="Harbour master"
+    )
     await world.admin.slash(world.channel, "sync", scope="global")
     listed = await world.user.user.slash("doc list")
     description = listed.response.embeds[0].description

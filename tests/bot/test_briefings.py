@@ -6,11 +6,10 @@ import datetime as dt
 
 import pytest
 import simcord
+from bot_helpers import acknowledged_by_defer, reply_of, with_settings
 
 from bot.app import create_bot
 from bot.tree import BadInput
-from bot_helpers import acknowledged_by_defer, reply_of
-from bot_helpers import with_settings
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -18,8 +17,11 @@ HOUR = 3600
 
 
 def briefings_in(channel, bot_id):
-    return [m for m in channel.history() if m.author.id == bot_id and m.embeds
-            and (m.embeds[0].title or "").startswith("Briefing")]
+    return [
+        m
+        for m in channel.history()
+        if m.author.id == bot_id and m.embeds and (m.embeds[0].title or "").startswith("Briefing")
+    ]
 
 
 async def start_with_briefings(world, settings, **changes):

@@ -19,9 +19,25 @@ async def test_console_commands_work_from_piped_input(settings, embedder, tmp_pa
     note = tmp_path / "strike.txt"
     note.write_text("Port strike\n\nDock workers in Rotterdam stopped work on Monday over pay.\n")
     out = io.StringIO()
-    await run_console(settings, embedder=embedder, out=out, interactive=False, read_line=lines(
-        "help", f"doc add {note}", "doc list", "ask Why did dock workers in Rotterdam strike?",
-        "brief", "stats", "doc remove 4", "doc list", "frobnicate", "quit", "ask never reached"))
+    await run_console(
+        settings,
+        embedder=embedder,
+        out=out,
+        interactive=False,
+        read_line=lines(
+            "help",
+            f"doc add {note}",
+            "doc list",
+            "ask Why did dock workers in Rotterdam strike?",
+            "brief",
+            "stats",
+            "doc remove 4",
+            "doc list",
+            "frobnicate",
+            "quit",
+            "ask never reached",
+        ),
+    )
     text = out.getvalue()
     assert "doc add PATH" in text  # help
     assert "added #4 Port strike" in text
@@ -37,8 +53,13 @@ async def test_console_commands_work_from_piped_input(settings, embedder, tmp_pa
 
 async def test_console_reports_errors_without_a_traceback(settings, embedder, tmp_path):
     out = io.StringIO()
-    await run_console(settings, embedder=embedder, out=out, interactive=False,
-                      read_line=lines(f"doc add {tmp_path / 'photo.png'}", "doc remove 999"))
+    await run_console(
+        settings,
+        embedder=embedder,
+        out=out,
+        interactive=False,
+        read_line=lines(f"doc add {tmp_path / 'photo.png'}", "doc remove 999"),
+    )
     text = out.getvalue()
     assert "error: photo.png: unsupported file type .png" in text
     assert "error: no document #999" in text

@@ -7,14 +7,22 @@ import discord
 import pytest
 import simcord
 from aiohttp import web
+from bot_helpers import OTHER_GUILD, acknowledged_by_defer, reply_of
 
-from bot_helpers import acknowledged_by_defer, reply_of
-from bot_helpers import OTHER_GUILD
-from knowledge.errors import DocumentNotFound, DuplicateDocument, EmptyDocument, FetchError, FileTooLarge, UnsupportedFileType
+from knowledge.errors import (
+    DocumentNotFound,
+    DuplicateDocument,
+    EmptyDocument,
+    FetchError,
+    FileTooLarge,
+    UnsupportedFileType,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
-ARTICLE = b"Port strike\n\nDock workers in Rotterdam stopped work on Monday over pay.\n\nThe strike closed two terminals."
+ARTICLE = (
+    b"Port strike\n\nDock workers in Rotterdam stopped work on Monday over pay.\n\nThe strike closed two terminals."
+)
 PAGE = b"""<html><head><title>Harbour reopens</title></head><body><article><h1>Harbour reopens</h1>
 <p>The harbour of Antwerp reopened on Tuesday after a three-day closure caused by a storm surge.</p>
 <p>Shipping companies said the backlog would take a week to clear.</p></article></body></html>"""
@@ -92,8 +100,9 @@ async def test_two_sources_at_once_are_refused(world):
 async def test_text_opens_a_modal_and_submitting_adds_the_text(world):
     shown = await world.mod.slash(world.channel, "doc add", text=True, title="Council notes")
     assert shown.modal is not None
-    submitted = await world.mod.submit_modal(shown, {"doc_title": "Council notes",
-                                                     "body": "The council approved the new tram line on Thursday."})
+    submitted = await world.mod.submit_modal(
+        shown, {"doc_title": "Council notes", "body": "The council approved the new tram line on Thursday."}
+    )
     assert "Added" in reply_of(submitted).content and reply_of(submitted).ephemeral
     [doc] = await own_documents(world)
     assert doc.title == "Council notes" and doc.origin == "pasted text"
@@ -191,8 +200,9 @@ async def test_member_cannot_remove(world):
 
 async def test_list_is_paginated_for_everyone(world):
     for i in range(12):
-        await world.kb.add_text(f"Note number {i} about the harbour budget {i * 7}.", guild_id=world.guild.id,
-                                title=f"Note {i}")
+        await world.kb.add_text(
+            f"Note number {i} about the harbour budget {i * 7}.", guild_id=world.guild.id, title=f"Note {i}"
+        )
     result = await world.user.slash(world.channel, "doc list")
     assert result.ephemeral
     first = result.response.embeds[0]
@@ -232,10 +242,15 @@ async def test_a_guilds_document_is_invisible_from_another_guild(world):
 
 
 async def test_modal_errors_reach_the_one_error_handler(world):
-    await world.kb.add_text("The council approved the new eastern tram line on Thursday after a debate.",
-                            guild_id=world.guild.id, title="Tram")
+    await world.kb.add_text(
+        "The council approved the new eastern tram line on Thursday after a debate.",
+        guild_id=world.guild.id,
+        title="Tram",
+    )
     shown = await world.mod.slash(world.channel, "doc add", text=True)
-    submitted = await world.mod.submit_modal(shown, {"body": "The council approved the new eastern tram line on Thursday after a debate."})
+    submitted = await world.mod.submit_modal(
+        shown, {"body": "The council approved the new eastern tram line on Thursday after a debate."}
+    )
     simcord.assert_error(world.env, DuplicateDocument)
     assert "already indexed" in reply_of(submitted).content and reply_of(submitted).ephemeral
     assert (await world.rows("doc_add"))[-1].outcome == "error: DuplicateDocument"

@@ -34,11 +34,11 @@ async def test_dev_guild_gets_the_commands_at_start(world):
 async def test_knowledge_base_is_opened_in_setup_hook_and_closed_by_close(settings, embedder):
     bot = create_bot(settings, embedder=embedder)
     with pytest.raises(RuntimeError):
-        bot.kb
+        _ = bot.kb
     bot.settings = settings.__class__(**{**settings.__dict__, "seeds": (), "dev_guild_id": None})
     await bot.setup_hook()
     kb = bot.kb
     assert await kb.store.schema_version() >= 2
     await bot.close()
     with pytest.raises(RuntimeError):
-        kb.store  # closed
+        _ = kb.store  # closed

@@ -1,9 +1,7 @@
 """The bot over the real embedding model (loaded once per session), end to end through /ask."""
 
 import pytest
-
-from bot_helpers import reply_of
-from bot_helpers import ANSWER_SENTENCE, QUESTION
+from bot_helpers import ANSWER_SENTENCE, QUESTION, reply_of
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.model]
 

@@ -27,10 +27,22 @@ def test_importing_the_bot_starts_nothing():
 @pytest.mark.model
 def test_python_m_bot_without_a_token_opens_the_console(tmp_path, seed_dir):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "NEWSDESK_", "BRIEFING_"))}
-    env.update(DISCORD_TOKEN="", NEWSDESK_DB=str(tmp_path / "nd.db"), NEWSDESK_SEEDS=str(seed_dir),
-               PYTHONPATH=str(ROOT), LOG_LEVEL="WARNING")
-    result = subprocess.run([sys.executable, "-m", "bot"], input="ask When did the council approve the tram line?\nquit\n",
-                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    env.update(
+        DISCORD_TOKEN="",
+        NEWSDESK_DB=str(tmp_path / "nd.db"),
+        NEWSDESK_SEEDS=str(seed_dir),
+        PYTHONPATH=str(ROOT),
+        LOG_LEVEL="WARNING",
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "bot"],
+        input="ask When did the council approve the tram line?\nquit\n",
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     assert "newsdesk console" in result.stdout
     assert "couldn't find" not in result.stdout
@@ -41,7 +53,8 @@ def test_python_m_bot_without_a_token_opens_the_console(tmp_path, seed_dir):
 def test_bad_settings_exit_with_a_message_and_no_traceback(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "NEWSDESK_", "BRIEFING_"))}
     env.update(BRIEFING_TIME="8 o'clock", PYTHONPATH=str(ROOT))
-    result = subprocess.run([sys.executable, "-m", "bot"], input="", cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "bot"], input="", cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 2
     assert "BRIEFING_TIME" in result.stderr and "Traceback" not in result.stderr

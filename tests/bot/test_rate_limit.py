@@ -3,13 +3,11 @@
 import discord
 import pytest
 import simcord
+from bot_helpers import QUESTION, reply_of, with_settings
 
 from bot.settings import Settings
-from bot_helpers import reply_of
-from bot_helpers import QUESTION, with_settings
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-
 
 
 @pytest.fixture

@@ -11,15 +11,28 @@ from knowledge.models import Answer, Briefing, Citation, Document, Passage, Sear
 
 
 def citation(n: int, quote: str = "A quoted sentence.", title: str = "Title", **kw) -> Citation:
-    return Citation(number=n, document_id=n, title=title, source=kw.get("source", "Reuters"),
-                    published=kw.get("published", dt.date(2022, 1, 6)), passage_id=100 + n, quote=quote,
-                    paragraph_index=kw.get("paragraph_index", 2), char_start=10, char_end=10 + len(quote),
-                    score=0.5)
+    return Citation(
+        number=n,
+        document_id=n,
+        title=title,
+        source=kw.get("source", "Reuters"),
+        published=kw.get("published", dt.date(2022, 1, 6)),
+        passage_id=100 + n,
+        quote=quote,
+        paragraph_index=kw.get("paragraph_index", 2),
+        char_start=10,
+        char_end=10 + len(quote),
+        score=0.5,
+    )
 
 
 def answer(text: str = "Troops arrived [1].", citations=None, **kw) -> Answer:
-    return Answer(question=kw.pop("question", "Who arrived?"), text=text,
-                  citations=[citation(1)] if citations is None else citations, **kw)
+    return Answer(
+        question=kw.pop("question", "Who arrived?"),
+        text=text,
+        citations=[citation(1)] if citations is None else citations,
+        **kw,
+    )
 
 
 def assert_within_limits(messages: list[list[discord.Embed]]) -> None:
@@ -68,11 +81,27 @@ def test_a_10000_character_passage_is_trimmed_within_limits():
 
 
 def test_a_10000_character_passage_on_a_sources_page_stays_within_limits():
-    doc = Document(id=1, title="Long", source=None, published=None, author=None, guild_id=None, origin="x",
-                   content_hash="h", added_at=dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc))
-    hits = [SearchHit(passage=Passage(id=i, document_id=1, ordinal=i, paragraph_index=i, char_start=0,
-                                      char_end=10_000, text="x" * 10_000), document=doc, score=1.0)
-            for i in range(9)]
+    doc = Document(
+        id=1,
+        title="Long",
+        source=None,
+        published=None,
+        author=None,
+        guild_id=None,
+        origin="x",
+        content_hash="h",
+        added_at=dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
+    )
+    hits = [
+        SearchHit(
+            passage=Passage(
+                id=i, document_id=1, ordinal=i, paragraph_index=i, char_start=0, char_end=10_000, text="x" * 10_000
+            ),
+            document=doc,
+            score=1.0,
+        )
+        for i in range(9)
+    ]
     embed, pages = render.sources_page(hits, 1, question="q")
     assert pages == 3
     assert_within_limits([[embed]])
@@ -81,8 +110,11 @@ def test_a_10000_character_passage_on_a_sources_page_stays_within_limits():
 
 
 def test_overlong_answer_text_title_and_many_sources_are_split_never_failing():
-    a = answer(text="Sentence about troops [1]. " * 700, question="why " * 200,
-               citations=[citation(i, "q" * 2000, title="T" * 400) for i in range(1, 41)])
+    a = answer(
+        text="Sentence about troops [1]. " * 700,
+        question="why " * 200,
+        citations=[citation(i, "q" * 2000, title="T" * 400) for i in range(1, 41)],
+    )
     messages = render.answer_messages(a)
     assert_within_limits(messages)
     text = all_text(messages)
@@ -91,8 +123,13 @@ def test_overlong_answer_text_title_and_many_sources_are_split_never_failing():
 
 
 def test_refusal_says_so_and_shows_the_closest_passages():
-    a = Answer(question="Capital of Peru?", text="I couldn't find this in the documents.", citations=[],
-               abstained=True, related=[citation(1, "Lima is mentioned here.", title="Andes")])
+    a = Answer(
+        question="Capital of Peru?",
+        text="I couldn't find this in the documents.",
+        citations=[],
+        abstained=True,
+        related=[citation(1, "Lima is mentioned here.", title="Andes")],
+    )
     [[embed]] = render.answer_messages(a)
     assert embed.title.startswith("No answer found")
     assert "closest passages" in embed.description
@@ -100,8 +137,10 @@ def test_refusal_says_so_and_shows_the_closest_passages():
 
 
 def test_everyone_and_user_mentions_are_neutralised():
-    a = answer(text="Notice to @everyone and @here from <@123> and <@&456> [1].",
-               citations=[citation(1, "Hey @everyone, read this")])
+    a = answer(
+        text="Notice to @everyone and @here from <@123> and <@&456> [1].",
+        citations=[citation(1, "Hey @everyone, read this")],
+    )
     text = all_text(render.answer_messages(a))
     assert "@everyone" not in text and "@here" not in text
     assert "<@123>" not in text and "<@&456>" not in text
@@ -127,34 +166,67 @@ def test_trim_never_exceeds_the_limit(limit):
 
 
 def test_briefing_with_many_long_stories_fits():
-    stories = [Story(headline="H" * 300, summary="Summary sentence [1]. " * 200,
-                     citations=[citation(1), citation(2)], document_ids=[1, 2], sources=2) for _ in range(40)]
-    b = Briefing(since=dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc), until=dt.datetime(2024, 1, 2, tzinfo=dt.timezone.utc),
-                 stories=stories, documents=80)
+    stories = [
+        Story(
+            headline="H" * 300,
+            summary="Summary sentence [1]. " * 200,
+            citations=[citation(1), citation(2)],
+            document_ids=[1, 2],
+            sources=2,
+        )
+        for _ in range(40)
+    ]
+    b = Briefing(
+        since=dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
+        until=dt.datetime(2024, 1, 2, tzinfo=dt.UTC),
+        stories=stories,
+        documents=80,
+    )
     messages = render.briefing_messages(b)
     assert_within_limits(messages)
     assert sum(len(e.fields) for m in messages for e in m) == 40
 
 
 def test_empty_briefing_says_nothing_new():
-    b = Briefing(since=dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc),
-                 until=dt.datetime(2024, 1, 2, tzinfo=dt.timezone.utc), stories=[], documents=0)
+    b = Briefing(
+        since=dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
+        until=dt.datetime(2024, 1, 2, tzinfo=dt.UTC),
+        stories=[],
+        documents=0,
+    )
     [[embed]] = render.briefing_messages(b)
     assert "Nothing new" in embed.description
 
 
 def test_document_list_page_marks_scope():
-    docs = [Document(id=i, title=f"Doc {i}", source="AP", published=None, author=None,
-                     guild_id=None if i % 2 else 7, origin="x", content_hash="h",
-                     added_at=dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)) for i in range(1, 4)]
+    docs = [
+        Document(
+            id=i,
+            title=f"Doc {i}",
+            source="AP",
+            published=None,
+            author=None,
+            guild_id=None if i % 2 else 7,
+            origin="x",
+            content_hash="h",
+            added_at=dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
+        )
+        for i in range(1, 4)
+    ]
     embed = render.document_list_page(docs, page=0, pages=2, total=13)
     assert "🌐 `#1`" in embed.description and "📌 `#2`" in embed.description
     assert embed.footer.text.startswith("Page 1 of 2 · 13 document(s)")
 
 
 def test_stats_embed_shows_refusal_rate_and_feedback():
-    stats = render.Stats(questions_per_day=[("2024-01-01", 3), ("2024-01-02", 1)], questions=4, refusals=1,
-                         thumbs_up=2, thumbs_down=1, unanswered=[("capital of peru?", 2)])
+    stats = render.Stats(
+        questions_per_day=[("2024-01-01", 3), ("2024-01-02", 1)],
+        questions=4,
+        refusals=1,
+        thumbs_up=2,
+        thumbs_down=1,
+        unanswered=[("capital of peru?", 2)],
+    )
     embed = render.stats_embed(stats)
     values = {f.name: f.value for f in embed.fields}
     assert values["Refusal rate"] == "25% (1)"

@@ -5,10 +5,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot import schedule
-from knowledge import dates
 from bot.settings import Settings, SettingsError
+from knowledge import dates
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def test_settings_defaults():
@@ -21,12 +21,21 @@ def test_settings_defaults():
 
 
 def test_settings_read_every_variable():
-    s = Settings.from_env({
-        "DISCORD_TOKEN": "secret-token", "NEWSDESK_DB": "/tmp/x.db", "NEWSDESK_SEEDS": "a:b",
-        "BRIEFING_CHANNEL_ID": "123", "BRIEFING_TIME": "07:30", "BRIEFING_TZ": "Europe/Paris",
-        "MODERATOR_ROLE": "Editors", "DEV_GUILD_ID": "456", "NEWSDESK_MAX_FILE_MB": "2",
-        "RATE_LIMIT_PER_MINUTE": "0", "LOG_LEVEL": "debug",
-    })
+    s = Settings.from_env(
+        {
+            "DISCORD_TOKEN": "secret-token",
+            "NEWSDESK_DB": "/tmp/x.db",
+            "NEWSDESK_SEEDS": "a:b",
+            "BRIEFING_CHANNEL_ID": "123",
+            "BRIEFING_TIME": "07:30",
+            "BRIEFING_TZ": "Europe/Paris",
+            "MODERATOR_ROLE": "Editors",
+            "DEV_GUILD_ID": "456",
+            "NEWSDESK_MAX_FILE_MB": "2",
+            "RATE_LIMIT_PER_MINUTE": "0",
+            "LOG_LEVEL": "debug",
+        }
+    )
     assert s.token == "secret-token"
     assert s.knowledge.db_path == Path("/tmp/x.db") and s.knowledge.max_file_bytes == 2 * 1024 * 1024
     assert s.seeds == (Path("a"), Path("b"))
@@ -39,8 +48,15 @@ def test_token_never_in_repr():
     assert "secret-token" not in repr(Settings.from_env({"DISCORD_TOKEN": "secret-token"}))
 
 
-@pytest.mark.parametrize("env", [{"BRIEFING_TIME": "8am"}, {"BRIEFING_TZ": "Mars/Olympus"},
-                                 {"BRIEFING_CHANNEL_ID": "abc"}, {"BRIEFING_TIME": "25:00"}])
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"BRIEFING_TIME": "8am"},
+        {"BRIEFING_TZ": "Mars/Olympus"},
+        {"BRIEFING_CHANNEL_ID": "abc"},
+        {"BRIEFING_TIME": "25:00"},
+    ],
+)
 def test_bad_settings_name_the_variable(env):
     with pytest.raises(SettingsError) as e:
         Settings.from_env(env)

@@ -12,23 +12,30 @@ import discord
 import pytest
 import yarl
 from aiohttp import WSMsgType, web
+from bot_helpers import DEV_GUILD, with_settings
 
 from bot.app import create_bot
 from knowledge.embed import HashingEmbedder
-from bot_helpers import DEV_GUILD, with_settings
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 TOKEN = "MTIz.fake-token-for-loopback.tests"
 APP_ID = "1200000000000000001"
-BOT_USER = {"id": APP_ID, "username": "newsdesk", "discriminator": "0", "global_name": None, "avatar": None,
-            "bot": True}
+BOT_USER = {
+    "id": APP_ID,
+    "username": "newsdesk",
+    "discriminator": "0",
+    "global_name": None,
+    "avatar": None,
+    "bot": True,
+}
 
 
 def as_json(data, status: int = 200, headers: dict | None = None) -> web.Response:
     # Exactly application/json: aiohttp's json_response adds a charset that discord.py mis-reads.
-    return web.Response(body=json.dumps(data).encode(), status=status,
-                        headers={"Content-Type": "application/json", **(headers or {})})
+    return web.Response(
+        body=json.dumps(data).encode(), status=status, headers={"Content-Type": "application/json", **(headers or {})}
+    )
 
 
 class FakeDiscord:
@@ -49,19 +56,38 @@ class FakeDiscord:
         if path == "/users/@me":
             return as_json(BOT_USER)
         if path == "/oauth2/applications/@me":
-            return as_json({"id": APP_ID, "name": "newsdesk", "icon": None, "description": "", "summary": "",
-                            "bot_public": True, "bot_require_code_grant": False, "verify_key": "0" * 64,
-                            "owner": BOT_USER, "flags": 0, "team": None, "bot": BOT_USER})
+            return as_json(
+                {
+                    "id": APP_ID,
+                    "name": "newsdesk",
+                    "icon": None,
+                    "description": "",
+                    "summary": "",
+                    "bot_public": True,
+                    "bot_require_code_grant": False,
+                    "verify_key": "0" * 64,
+                    "owner": BOT_USER,
+                    "flags": 0,
+                    "team": None,
+                    "bot": BOT_USER,
+                }
+            )
         if path.endswith("/commands") and request.method == "PUT":
             self.sync_calls += 1
             if self.rate_limit_sync and self.sync_calls == 1:
                 # A real 429 carries a Via header; without it discord.py assumes a Cloudflare ban.
-                return as_json({"message": "You are being rate limited.", "retry_after": 0.2, "global": False},
-                               status=429, headers={"Via": "1.1 google", "Retry-After": "0.2",
-                                                    "X-RateLimit-Scope": "user"})
+                return as_json(
+                    {"message": "You are being rate limited.", "retry_after": 0.2, "global": False},
+                    status=429,
+                    headers={"Via": "1.1 google", "Retry-After": "0.2", "X-RateLimit-Scope": "user"},
+                )
             body = await request.json()
-            return as_json([{**c, "id": str(1300 + i), "application_id": APP_ID, "version": "1",
-                             "guild_id": str(DEV_GUILD)} for i, c in enumerate(body)])
+            return as_json(
+                [
+                    {**c, "id": str(1300 + i), "application_id": APP_ID, "version": "1", "guild_id": str(DEV_GUILD)}
+                    for i, c in enumerate(body)
+                ]
+            )
         return as_json({"message": f"not in the fake: {request.method} {path}", "code": 0}, status=404)
 
     async def gateway(self, request: web.Request) -> web.WebSocketResponse:
@@ -79,10 +105,23 @@ class FakeDiscord:
             elif payload["op"] == 2:
                 self.identify = payload["d"]
                 seq += 1
-                await ws.send_str(json.dumps({"op": 0, "t": "READY", "s": seq, "d": {
-                    "v": 10, "user": BOT_USER, "guilds": [], "session_id": "loopback",
-                    "resume_gateway_url": str(request.url.with_path("/gateway")),
-                    "application": {"id": APP_ID, "flags": 0}}}))
+                await ws.send_str(
+                    json.dumps(
+                        {
+                            "op": 0,
+                            "t": "READY",
+                            "s": seq,
+                            "d": {
+                                "v": 10,
+                                "user": BOT_USER,
+                                "guilds": [],
+                                "session_id": "loopback",
+                                "resume_gateway_url": str(request.url.with_path("/gateway")),
+                                "application": {"id": APP_ID, "flags": 0},
+                            },
+                        }
+                    )
+                )
         return ws
 
 
@@ -91,8 +130,9 @@ async def fake_discord(monkeypatch, request, loopback_server):
     fake = FakeDiscord(**getattr(request, "param", {}))
     async with loopback_server(fake.app) as base:
         monkeypatch.setattr(discord.http.Route, "BASE", f"{base}/api/v10")
-        monkeypatch.setattr(discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY",
-                            yarl.URL(base.replace("http://", "ws://") + "/gateway"))
+        monkeypatch.setattr(
+            discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(base.replace("http://", "ws://") + "/gateway")
+        )
         yield fake
 
 

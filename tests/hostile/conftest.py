@@ -31,12 +31,11 @@ async def kb(kb_config: KnowledgeConfig) -> AsyncIterator[KnowledgeBase]:
 # The real bot over a real SQLite file, driven by simcord. Constants come from tests/bot/bot_helpers.py,
 # imported by its dotted path: this folder does not have tests/bot on sys.path.
 
-from tests.bot.bot_helpers import DEV_GUILD, OTHER_GUILD, SEEDS  # noqa: E402
-
 import discord  # noqa: E402
 
 from bot.app import create_bot  # noqa: E402
 from bot.settings import Settings  # noqa: E402
+from tests.bot.bot_helpers import DEV_GUILD, OTHER_GUILD, SEEDS  # noqa: E402
 
 
 @pytest.fixture

@@ -17,16 +17,28 @@ import pytest
 from knowledge import briefing as briefing_module
 from knowledge.config import KnowledgeConfig
 from knowledge.embed import EncodeGate, GatedEmbedder, HashingEmbedder
-from knowledge.retrieval import HybridIndex, index_tokens
+from knowledge.index import HybridIndex
 from knowledge.service import KnowledgeBase, TextItem
+from knowledge.text import index_tokens
 
 GUILD = 7
-TOPICS = ["rail strike drivers union pay", "central bank interest rates inflation", "wind farm turbines energy",
-          "grain exports wheat harbour", "election candidates vote polls", "flood rain river damage"]
-QUESTIONS = ["What did the rail union say about pay?", "Why did the central bank raise rates?",
-             "How many turbines does the wind farm have?", "Where did the wheat exports go?",
-             "What happened in March 2022?", "Which candidates led the polls in 2022?",
-             "What damage did the flood do after 2022-06-01?"]
+TOPICS = [
+    "rail strike drivers union pay",
+    "central bank interest rates inflation",
+    "wind farm turbines energy",
+    "grain exports wheat harbour",
+    "election candidates vote polls",
+    "flood rain river damage",
+]
+QUESTIONS = [
+    "What did the rail union say about pay?",
+    "Why did the central bank raise rates?",
+    "How many turbines does the wind farm have?",
+    "Where did the wheat exports go?",
+    "What happened in March 2022?",
+    "Which candidates led the polls in 2022?",
+    "What damage did the flood do after 2022-06-01?",
+]
 
 
 class SlowEmbedder(GatedEmbedder):
@@ -82,10 +94,14 @@ async def _index_200(kb: KnowledgeBase, how: str, tmp_path: Path) -> None:
     rng = random.Random(3)
     if how == "add_texts":
         for guild in (None, GUILD):
-            items = [TextItem(_text(i, rng), title=_title(i, guild),
-                              published=dt.date(2022, 1, 1) + dt.timedelta(days=i % 300)) for i in range(100)]
+            items = [
+                TextItem(
+                    _text(i, rng), title=_title(i, guild), published=dt.date(2022, 1, 1) + dt.timedelta(days=i % 300)
+                )
+                for i in range(100)
+            ]
             for start in range(0, 100, 20):  # several flushes: asks interleave with each
-                await kb.add_texts(items[start:start + 20], guild_id=guild)
+                await kb.add_texts(items[start : start + 20], guild_id=guild)
     else:
         for guild in (None, GUILD):
             folder = tmp_path / f"docs-{guild}"
@@ -113,7 +129,7 @@ async def _asker(kb: KnowledgeBase, n: int, done: asyncio.Event, failures: list,
             break
         try:
             if n % 2:
-                answer = await kb.ask(question, scope=scope, now=dt.datetime(2022, 12, 31, tzinfo=dt.timezone.utc))
+                answer = await kb.ask(question, scope=scope, now=dt.datetime(2022, 12, 31, tzinfo=dt.UTC))
                 for c in answer.citations:
                     assert _visible(c.title, scope), (scope, c.title)
                     if answer.date_from:
@@ -148,8 +164,9 @@ async def test_30_asks_during_200_document_index_and_removals_never_fail(kb_conf
             finally:
                 done.set()
 
-        await asyncio.gather(index(), _remove_some(kb, done, removed),
-                             *(_asker(kb, n, done, failures, checked) for n in range(30)))
+        await asyncio.gather(
+            index(), _remove_some(kb, done, removed), *(_asker(kb, n, done, failures, checked) for n in range(30))
+        )
         probe.stop()
         await lag
         assert failures == []
@@ -194,12 +211,19 @@ def _vectors(rng: np.random.Generator, n: int, dim: int = 8) -> np.ndarray:
     return m / np.linalg.norm(m, axis=1, keepdims=True)
 
 
-def _add_docs(index: HybridIndex, rng: np.random.Generator, first_doc: int, docs: int, per_doc: int = 3,
-              gid: int | None = None) -> None:
+def _add_docs(
+    index: HybridIndex, rng: np.random.Generator, first_doc: int, docs: int, per_doc: int = 3, gid: int | None = None
+) -> None:
     for did in range(first_doc, first_doc + docs):
         pids = [did * 100 + j for j in range(per_doc)]
-        index.add(pids, did, gid, dt.date(2022, 1, 1) + dt.timedelta(days=did % 200), _vectors(rng, per_doc),
-                  [(f"title {did}", f"strike drivers pay word{did} row{j}") for j in range(per_doc)])
+        index.add(
+            pids,
+            did,
+            gid,
+            dt.date(2022, 1, 1) + dt.timedelta(days=did % 200),
+            _vectors(rng, per_doc),
+            [(f"title {did}", f"strike drivers pay word{did} row{j}") for j in range(per_doc)],
+        )
 
 
 @pytest.mark.parametrize("added_docs", [1, 400, 1500])  # 1,500 x 3 rows grows past the first capacity
@@ -263,8 +287,7 @@ def test_threads_searching_while_a_thread_adds_and_removes_always_see_consistent
             try:
                 snap = index.snapshot()
                 scope = [None, 0, 5][int(r.integers(0, 3))]
-                dense, bm25 = snap.search(_vectors(r, 1)[0], terms, 50, scope=scope,
-                                          date_from=dt.date(2022, 1, 10))
+                dense, bm25 = snap.search(_vectors(r, 1)[0], terms, 50, scope=scope, date_from=dt.date(2022, 1, 10))
                 alive = set(snap.dense.pids[: snap.rows][snap.dense.alive[: snap.rows]].tolist())
                 assert {p for p, _ in dense} <= alive and {p for p, _ in bm25} <= alive
             except Exception as e:  # collected: the assertion below reports them all
@@ -333,7 +356,7 @@ def test_queued_queries_all_go_before_the_next_bulk_batch():
     first_query = order.index(False)
     # once a query was served, the four ran with at most one bulk batch between them
     assert order[first_query:].count(False) == 4
-    assert order[first_query:first_query + 5].count(False) >= 3
+    assert order[first_query : first_query + 5].count(False) >= 3
 
 
 def test_a_steady_stream_of_questions_does_not_starve_indexing():
@@ -361,7 +384,7 @@ def test_a_steady_stream_of_questions_does_not_starve_indexing():
     assert order.count(True) >= 20 and answered > 0
     # between the upload's first and last batch, questions ran at most QUERY_TURNS in a row (plus
     # the one that already held the gate when a batch started waiting)
-    during = order[order.index(True):len(order) - order[::-1].index(True)]
+    during = order[order.index(True) : len(order) - order[::-1].index(True)]
     runs = [len(run) for run in "".join(" " if b else "q" for b in during).split()]
     assert max(runs, default=0) <= EncodeGate.QUERY_TURNS + 1
 
@@ -389,14 +412,19 @@ async def test_event_loop_stays_responsive_while_indexing_200_documents_and_a_1m
 
 async def test_briefing_over_5000_documents_is_fast_and_bounded(kb):
     rng = random.Random(11)
-    items = [TextItem(f"Report {i} on {TOPICS[i % 6]}. " + " ".join(rng.choice(TOPICS[i % 6].split()) for _ in range(30)),
-                      title=f"report {i}") for i in range(5000)]
+    items = [
+        TextItem(
+            f"Report {i} on {TOPICS[i % 6]}. " + " ".join(rng.choice(TOPICS[i % 6].split()) for _ in range(30)),
+            title=f"report {i}",
+        )
+        for i in range(5000)
+    ]
     report = await kb.add_texts(items)
     assert len(report.added) == 5000
     probe = LagProbe()
     lag = asyncio.create_task(probe.run())
     started = time.perf_counter()
-    b = await kb.brief(since=dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc), max_words=350)
+    b = await kb.brief(since=dt.datetime(2000, 1, 1, tzinfo=dt.UTC), max_words=350)
     took = time.perf_counter() - started
     probe.stop()
     await lag
@@ -411,12 +439,15 @@ async def test_capped_grouping_attaches_older_documents_to_their_story(kb, monke
     monkeypatch.setattr(briefing_module, "MAX_GROUPED", 6)
     rail = "Train drivers walked out over pay; the rail union said the strike goes on."
     wind = "The offshore wind farm has forty turbines and powers homes near the harbour."
-    base = dt.datetime(2022, 5, 1, tzinfo=dt.timezone.utc)
+    base = dt.datetime(2022, 5, 1, tzinfo=dt.UTC)
     for i in range(12):
         text = (rail if i % 2 else wind) + f" Update number {i} from the newsroom today."
         await kb.add_text(text, title=f"{'rail' if i % 2 else 'wind'} {i}", added_at=base + dt.timedelta(hours=i))
-    await kb.add_text("Completely unrelated cooking recipe with flour, eggs and sugar baked slowly.",
-                      title="cake", added_at=base - dt.timedelta(days=1))
+    await kb.add_text(
+        "Completely unrelated cooking recipe with flour, eggs and sugar baked slowly.",
+        title="cake",
+        added_at=base - dt.timedelta(days=1),
+    )
     b = await kb.brief(since=base - dt.timedelta(days=2), until=base + dt.timedelta(days=1))
     assert b.documents == 13
     assert sorted(s.sources for s in b.stories) == [6, 6]  # 3 clustered + 3 attached each

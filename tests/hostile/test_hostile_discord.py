@@ -19,8 +19,8 @@ from simcord.backend.errors import OptionError
 from bot import render
 from bot.app import create_bot
 from bot.checks import Busy
-from bot.tree import BadInput
 from bot.cogs.briefings import BUSY_MESSAGE
+from bot.tree import BadInput
 from knowledge.errors import DocumentNotFound, KnowledgeError
 from knowledge.models import Answer, Briefing, Citation, Document, Passage, SearchHit, Story
 
@@ -56,8 +56,13 @@ def assert_no_ping(env) -> None:
     """No message the bot sent pinged anyone, and none could have: allowed_mentions is empty."""
     for m in bot_messages(env):
         assert not m.mention_everyone and not m.ping_user_ids and not m.ping_role_ids, m
-    sent = [r.json for r in env.http_requests if r.method in ("POST", "PATCH") and isinstance(r.json, dict)
-            and ("content" in r.json or "embeds" in r.json or "data" in r.json)]
+    sent = [
+        r.json
+        for r in env.http_requests
+        if r.method in ("POST", "PATCH")
+        and isinstance(r.json, dict)
+        and ("content" in r.json or "embeds" in r.json or "data" in r.json)
+    ]
     for body in sent:
         body = body.get("data", body) if "data" in body and isinstance(body["data"], dict) else body
         if "content" in body or "embeds" in body:
@@ -105,14 +110,33 @@ PAYLOADS = {
 
 
 def _doc(payload: str, **kw) -> Document:
-    return Document(id=kw.get("id", 7), title=payload, source=payload, published=dt.date(2024, 1, 2), author=payload,
-                    guild_id=None, origin=f"attachment {payload}", content_hash="h",
-                    added_at=dt.datetime(2024, 1, 3, tzinfo=dt.timezone.utc))
+    return Document(
+        id=kw.get("id", 7),
+        title=payload,
+        source=payload,
+        published=dt.date(2024, 1, 2),
+        author=payload,
+        guild_id=None,
+        origin=f"attachment {payload}",
+        content_hash="h",
+        added_at=dt.datetime(2024, 1, 3, tzinfo=dt.UTC),
+    )
 
 
 def _citation(payload: str, n: int = 1) -> Citation:
-    return Citation(number=n, document_id=n, title=payload, source=payload, published=None, passage_id=n,
-                    quote=f"Before {payload} after", paragraph_index=0, char_start=0, char_end=10, score=0.5)
+    return Citation(
+        number=n,
+        document_id=n,
+        title=payload,
+        source=payload,
+        published=None,
+        passage_id=n,
+        quote=f"Before {payload} after",
+        paragraph_index=0,
+        char_start=0,
+        char_end=10,
+        score=0.5,
+    )
 
 
 def _rendered_everywhere(payload: str) -> str:
@@ -124,20 +148,30 @@ def _rendered_everywhere(payload: str) -> str:
         for embeds in render.answer_messages(a):
             texts += [shown(_Msg(embeds))]
     doc = _doc(payload)
-    hit = SearchHit(passage=Passage(id=1, document_id=7, ordinal=0, paragraph_index=0, char_start=0, char_end=9,
-                                    text=payload), document=doc, score=1.0)
+    hit = SearchHit(
+        passage=Passage(id=1, document_id=7, ordinal=0, paragraph_index=0, char_start=0, char_end=9, text=payload),
+        document=doc,
+        score=1.0,
+    )
     texts.append(shown(_Msg([render.sources_page([hit], 0, question=payload)[0]])))
     texts.append(shown(_Msg([render.document_list_page([doc], page=0, pages=1, total=1)])))
     texts.append(shown(_Msg([render.document_embed(doc, f"{payload}\n\n{payload}")])))
-    story = Story(headline=payload, summary=f"{payload} [1].", citations=[_citation(payload)], document_ids=[1], sources=1)
-    briefing = Briefing(since=dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc),
-                        until=dt.datetime(2024, 1, 2, tzinfo=dt.timezone.utc), stories=[story], documents=1)
+    story = Story(
+        headline=payload, summary=f"{payload} [1].", citations=[_citation(payload)], document_ids=[1], sources=1
+    )
+    briefing = Briefing(
+        since=dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
+        until=dt.datetime(2024, 1, 2, tzinfo=dt.UTC),
+        stories=[story],
+        documents=1,
+    )
     for embeds in render.briefing_messages(briefing):
         texts.append(shown(_Msg(embeds)))
     texts.append(render.document_added(doc))
     texts.append(render.document_removed(doc))
-    stats = render.Stats(questions_per_day=[], questions=1, refusals=1, thumbs_up=0, thumbs_down=0,
-                         unanswered=[(payload, 3)])
+    stats = render.Stats(
+        questions_per_day=[], questions=1, refusals=1, thumbs_up=0, thumbs_down=0, unanswered=[(payload, 3)]
+    )
     texts.append(shown(_Msg([render.stats_embed(stats)])))
     return "\n".join(texts)
 
@@ -174,14 +208,16 @@ async def test_trimming_never_cuts_an_escape_in_half(limit):
 
 async def test_long_escaped_document_text_stays_within_discord_limits():
     payload = "[x](https://evil.example) **b** " * 600
-    messages = render.answer_messages(Answer(question=payload, text=payload,
-                                             citations=[_citation(payload, n) for n in range(1, 30)]))
+    messages = render.answer_messages(
+        Answer(question=payload, text=payload, citations=[_citation(payload, n) for n in range(1, 30)])
+    )
     for embeds in messages:
         assert sum(len(e) for e in embeds) <= render.MESSAGE_EMBED_TOTAL
         for e in embeds:
             assert len(e.title or "") <= render.TITLE_LIMIT and len(e.description or "") <= render.DESCRIPTION_LIMIT
-            assert all(len(f.name) <= render.FIELD_NAME_LIMIT and len(f.value) <= render.FIELD_VALUE_LIMIT
-                       for f in e.fields)
+            assert all(
+                len(f.name) <= render.FIELD_NAME_LIMIT and len(f.value) <= render.FIELD_VALUE_LIMIT for f in e.fields
+            )
         assert_inert(shown(_Msg(embeds)))
 
 
@@ -209,7 +245,9 @@ async def test_mentions_in_a_question_never_ping(world, pingable, payload):
 async def test_mentions_in_a_document_title_and_body_never_ping(world, pingable, payload):
     text = payload.format(**pingable)
     body = f"{text} The harbour of Antwerp reopened on Tuesday. {text} Ships queued for a week."
-    result = await world.mod.slash(world.channel, "doc add", file=("harbour.txt", body.encode()), title=f"{text} Harbour")
+    result = await world.mod.slash(
+        world.channel, "doc add", file=("harbour.txt", body.encode()), title=f"{text} Harbour"
+    )
     added = reply_of(result)
     doc_id = int(re.search(r"#(\d+)", added.content).group(1))
     asked = await world.user.slash(world.channel, "ask", question="When did the harbour of Antwerp reopen?")
@@ -225,27 +263,51 @@ LINK = "[click me](https://evil.example/login)"
 
 
 async def test_markdown_link_in_a_document_is_never_clickable(world):
-    body = (f"# Harbour {LINK}\n\nThe harbour of Antwerp reopened on Tuesday {LINK} after a **storm** surge.\n\n"
-            f"> Shipping companies said the backlog would take a week ||to clear|| {LINK}.")
-    result = await world.mod.slash(world.channel, "doc add", file=("harbour.md", body.encode()), title=f"Harbour {LINK}")
+    body = (
+        f"# Harbour {LINK}\n\nThe harbour of Antwerp reopened on Tuesday {LINK} after a **storm** surge.\n\n"
+        f"> Shipping companies said the backlog would take a week ||to clear|| {LINK}."
+    )
+    result = await world.mod.slash(
+        world.channel, "doc add", file=("harbour.md", body.encode()), title=f"Harbour {LINK}"
+    )
     doc_id = int(re.search(r"#(\d+)", reply_of(result).content).group(1))
     asked = await world.user.slash(world.channel, "ask", question="When did the harbour of Antwerp reopen?")
     listed = await world.user.slash(world.channel, "doc list")
     shown_doc = await world.user.slash(world.channel, "doc show", document=doc_id)
     briefed = await world.user.slash(world.channel, "brief")
     more = await world.user.click(reply_of(asked).message, label="More sources")
-    texts = [shown(m) for m in (reply_of(result), reply_of(asked), listed.response, shown_doc.response,
-                                reply_of(briefed), reply_of(more))]
+    texts = [
+        shown(m)
+        for m in (
+            reply_of(result),
+            reply_of(asked),
+            listed.response,
+            shown_doc.response,
+            reply_of(briefed),
+            reply_of(more),
+        )
+    ]
     assert any("click me" in t for t in texts[1:])  # the text is there, as plain text
     for t in texts:
         assert_inert(t)
         assert not re.search(r"(?<!\\)\*\*storm|(?<!\\)\|\|to clear", t)
 
 
-@pytest.mark.parametrize("question", [
-    'tram" OR "council', "tram AND NOT council", "NEAR(tram council, 2)", "title:tram*", "^tram -council",
-    '"unbalanced quote', "(((", "*", "council) OR (1=1", "'; DROP TABLE documents; --",
-])
+@pytest.mark.parametrize(
+    "question",
+    [
+        'tram" OR "council',
+        "tram AND NOT council",
+        "NEAR(tram council, 2)",
+        "title:tram*",
+        "^tram -council",
+        '"unbalanced quote',
+        "(((",
+        "*",
+        "council) OR (1=1",
+        "'; DROP TABLE documents; --",
+    ],
+)
 async def test_search_syntax_in_a_question_is_just_text(world, question):
     result = await world.user.slash(world.channel, "ask", question=question)
     embed = reply_of(result).embeds[0]
@@ -262,9 +324,16 @@ async def test_a_10000_character_question_is_refused_by_the_declared_limit(world
     assert reply_of(longest).embeds[0].title
 
 
-@pytest.mark.parametrize("question", [
-    "tram \ud800 council?", "\udfff", "tram\x00line\x07\x1b[31m?", "\u202etram line?", "\ufeff\u200b\u2028",
-])
+@pytest.mark.parametrize(
+    "question",
+    [
+        "tram \ud800 council?",
+        "\udfff",
+        "tram\x00line\x07\x1b[31m?",
+        "\u202etram line?",
+        "\ufeff\u200b\u2028",
+    ],
+)
 async def test_lone_surrogates_and_control_characters_in_a_question(world, question):
     result = await world.user.slash(world.channel, "ask", question=question)
     assert reply_of(result).embeds[0].title
@@ -352,8 +421,10 @@ async def test_a_dm_cannot_list_show_or_find_a_server_document(synced_world, pri
 
 async def test_another_server_cannot_remove_a_document(synced_world, private_doc):
     w = synced_world
-    boss = w.other_guild.add_member(w.env.create_user("boss"), roles=[
-        w.other_guild.create_role("Editors", permissions=discord.Permissions(manage_guild=True))])
+    boss = w.other_guild.add_member(
+        w.env.create_user("boss"),
+        roles=[w.other_guild.create_role("Editors", permissions=discord.Permissions(manage_guild=True))],
+    )
     result = await boss.slash(w.other_channel, "doc remove", document=private_doc)
     simcord.assert_error(w.env, DocumentNotFound)
     assert "no document" in reply_of(result).content
@@ -361,6 +432,7 @@ async def test_another_server_cannot_remove_a_document(synced_world, private_doc
 
 
 # ---------------------------------------------------------------------------- odd option values
+
 
 @pytest.fixture
 def huge_integers(monkeypatch):
@@ -403,6 +475,7 @@ async def test_a_since_with_markdown_is_echoed_inert(world):
 
 # ---------------------------------------------------------------------------- failing buttons
 
+
 async def test_a_failing_more_sources_answers_with_an_error_and_a_log_row(world, monkeypatch, caplog):
     result = await world.user.slash(world.channel, "ask", question=QUESTION)
 
@@ -431,8 +504,9 @@ async def test_a_failing_feedback_button_answers_with_an_error(world):
 
 async def test_a_failing_page_turn_answers_with_an_error(world, monkeypatch):
     for i in range(12):
-        await world.kb.add_text(f"Filler report {i} about nothing in particular, number {i}.",
-                                guild_id=world.guild.id, title=f"Filler {i}")
+        await world.kb.add_text(
+            f"Filler report {i} about nothing in particular, number {i}.", guild_id=world.guild.id, title=f"Filler {i}"
+        )
     listed = await world.user.slash(world.channel, "doc list")
 
     async def broken_count(*args, **kwargs):
@@ -447,17 +521,21 @@ async def test_a_failing_page_turn_answers_with_an_error(world, monkeypatch):
 
 # ---------------------------------------------------------------------------- attachments
 
-@pytest.mark.parametrize("filename,data", [
-    ("virus.exe", b"MZ\x90\x00"),
-    ("noextension", b"hello there"),
-    ("empty.txt", b""),
-    ("blank.txt", b"   \n\n\t  "),
-    ("huge.txt", b"word " * 20_000),
-    ("latin1.txt", "Caf\xe9 cr\xe8me on the harbour of Antwerp, reopened on Tuesday.".encode("latin-1")),
-    ("garbage.txt", bytes(range(256)) * 8),
-    ("fake.md", b"\xff\xfe\x00\x00" + b"\x00" * 64),
-    (f"{LINK}.txt", b"A perfectly ordinary article about trams in Ghent."),
-])
+
+@pytest.mark.parametrize(
+    "filename,data",
+    [
+        ("virus.exe", b"MZ\x90\x00"),
+        ("noextension", b"hello there"),
+        ("empty.txt", b""),
+        ("blank.txt", b"   \n\n\t  "),
+        ("huge.txt", b"word " * 20_000),
+        ("latin1.txt", "Caf\xe9 cr\xe8me on the harbour of Antwerp, reopened on Tuesday.".encode("latin-1")),
+        ("garbage.txt", bytes(range(256)) * 8),
+        ("fake.md", b"\xff\xfe\x00\x00" + b"\x00" * 64),
+        (f"{LINK}.txt", b"A perfectly ordinary article about trams in Ghent."),
+    ],
+)
 async def test_bad_attachments_get_a_clean_answer(world, filename, data):
     result = await world.mod.slash(world.channel, "doc add", file=(filename, data))
     reply = reply_of(result)
@@ -479,9 +557,13 @@ async def test_a_duplicate_document_is_refused_cleanly(world):
 
 # ---------------------------------------------------------------------------- briefings
 
+
 def briefings_in(channel, bot_id):
-    return [m for m in channel.history() if m.author.id == bot_id and m.embeds
-            and (m.embeds[0].title or "").startswith("Briefing")]
+    return [
+        m
+        for m in channel.history()
+        if m.author.id == bot_id and m.embeds and (m.embeds[0].title or "").startswith("Briefing")
+    ]
 
 
 async def test_a_failed_write_while_recording_a_briefing_never_posts_it_twice(world, settings, caplog):

@@ -18,11 +18,13 @@ from knowledge import ingest
 from knowledge.config import KnowledgeConfig
 from knowledge.errors import FetchError
 
-PAGE = ("<html><head><title>Harbour reopens after the storm</title></head><body><article>"
-        "<h1>Harbour reopens after the storm</h1>"
-        "<p>The harbour reopened on Monday after a week of repairs to the sea wall, the port authority said.</p>"
-        "<p>Ferries to the islands resume on Tuesday, and freight traffic will be back to normal by Friday.</p>"
-        "</article></body></html>")
+PAGE = (
+    "<html><head><title>Harbour reopens after the storm</title></head><body><article>"
+    "<h1>Harbour reopens after the storm</h1>"
+    "<p>The harbour reopened on Monday after a week of repairs to the sea wall, the port authority said.</p>"
+    "<p>Ferries to the islands resume on Tuesday, and freight traffic will be back to normal by Friday.</p>"
+    "</article></body></html>"
+)
 LOOPBACK = ("127.0.0.1",)
 
 
@@ -48,6 +50,7 @@ async def server(loopback_server) -> AsyncIterator[Server]:
         raise web.HTTPFound(request.query["to"])
 
     app = web.Application(middlewares=[count])
+
     async def loop(request):
         raise web.HTTPFound("/loop")
 
@@ -63,18 +66,33 @@ async def _fetch(url: str, allow=()) -> tuple[bytes, str]:
 # ---------------------------------------------------------------------------------------------- addresses
 
 
-@pytest.mark.parametrize("host", [
-    "127.0.0.1", "127.8.9.10",                   # loopback
-    "10.1.2.3", "172.16.5.4", "192.168.1.1",     # private
-    "169.254.169.254",                           # link-local: the cloud metadata service
-    "100.64.0.1",                                # shared address space (carrier NAT)
-    "224.0.0.1",                                 # multicast
-    "240.0.0.1", "255.255.255.255",              # reserved, broadcast
-    "0.0.0.0",                                   # unspecified
-    "[::1]", "[::]", "[fe80::1]", "[fc00::1]", "[ff02::1]",
-    "[::ffff:127.0.0.1]", "[::ffff:169.254.169.254]", "[::ffff:10.0.0.1]",   # IPv4-mapped IPv6
-    "[64:ff9b::7f00:1]", "[2002:7f00:1::]", "[::127.0.0.1]",                 # NAT64, 6to4, compatible
-])
+@pytest.mark.parametrize(
+    "host",
+    [
+        "127.0.0.1",
+        "127.8.9.10",  # loopback
+        "10.1.2.3",
+        "172.16.5.4",
+        "192.168.1.1",  # private
+        "169.254.169.254",  # link-local: the cloud metadata service
+        "100.64.0.1",  # shared address space (carrier NAT)
+        "224.0.0.1",  # multicast
+        "240.0.0.1",
+        "255.255.255.255",  # reserved, broadcast
+        "0.0.0.0",  # unspecified
+        "[::1]",
+        "[::]",
+        "[fe80::1]",
+        "[fc00::1]",
+        "[ff02::1]",
+        "[::ffff:127.0.0.1]",
+        "[::ffff:169.254.169.254]",
+        "[::ffff:10.0.0.1]",  # IPv4-mapped IPv6
+        "[64:ff9b::7f00:1]",
+        "[2002:7f00:1::]",
+        "[::127.0.0.1]",  # NAT64, 6to4, compatible
+    ],
+)
 async def test_non_public_address_literals_are_refused_before_connecting(host):
     with pytest.raises(FetchError, match="not allowed") as info:
         await _fetch(f"http://{host}:8080/latest/meta-data/")
@@ -114,10 +132,16 @@ async def test_the_resolved_address_is_what_is_checked_not_the_name(server, monk
     assert server.hits == []
 
 
-@pytest.mark.parametrize("target", [
-    "http://169.254.169.254/latest/meta-data/", "http://10.0.0.5/admin", "http://[::1]:{port}/page",
-    "http://[::ffff:127.0.0.2]:{port}/page", "http://0.0.0.0:{port}/page",
-])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.0.0.5/admin",
+        "http://[::1]:{port}/page",
+        "http://[::ffff:127.0.0.2]:{port}/page",
+        "http://0.0.0.0:{port}/page",
+    ],
+)
 async def test_a_redirect_to_a_forbidden_address_is_refused(server, target):
     target = target.format(port=server.port)
     with pytest.raises(FetchError, match="redirected"):
@@ -137,8 +161,17 @@ async def test_redirect_loops_stop(server):
     assert len(server.hits) == 6  # the first request and five redirects, then no more
 
 
-@pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://127.0.0.1/x", "gopher://localhost/x",
-                                 "data:text/html,<p>hi</p>", "javascript:alert(1)", "//127.0.0.1/x"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "file:///etc/passwd",
+        "ftp://127.0.0.1/x",
+        "gopher://localhost/x",
+        "data:text/html,<p>hi</p>",
+        "javascript:alert(1)",
+        "//127.0.0.1/x",
+    ],
+)
 async def test_other_schemes_are_refused(url):
     with pytest.raises(FetchError, match="only http"):
         await _fetch(url, allow=LOOPBACK)
@@ -194,10 +227,13 @@ async def test_add_url_strips_credentials_from_the_origin_messages_and_log(kb, s
     assert "hunter2" not in caplog.text
 
 
-@pytest.mark.parametrize("url, shown", [
-    ("https://u:p@example.org/a?b=1", "https://example.org/a?b=1"),
-    ("http://user@host:8080/x", "http://host:8080/x"),
-    ("http://example.org/a@b", "http://example.org/a@b"),
-])
+@pytest.mark.parametrize(
+    "url, shown",
+    [
+        ("https://u:p@example.org/a?b=1", "https://example.org/a?b=1"),
+        ("http://user@host:8080/x", "http://host:8080/x"),
+        ("http://example.org/a@b", "http://example.org/a@b"),
+    ],
+)
 def test_strip_credentials(url, shown):
     assert ingest.strip_credentials(url) == shown

@@ -20,14 +20,18 @@ import pytest
 
 from knowledge import ingest
 from knowledge.errors import CorruptFile, KnowledgeError, UnsupportedFileType
-from knowledge.service import expand_paths
+from knowledge.files import expand_paths
 
-ARTICLE = ("Harbour reopens after the storm\n\n"
-           "The harbour reopened on Monday after a week of repairs to the sea wall, the port authority said.\n\n"
-           "Ferries to the islands resume on Tuesday, and freight traffic will be back to normal by Friday.\n")
-OTHER = ("Council approves the new library\n\n"
-         "The city council approved the new central library on Thursday by a large majority of its members.\n\n"
-         "Construction starts in the spring and the library should open its doors two years from now.\n")
+ARTICLE = (
+    "Harbour reopens after the storm\n\n"
+    "The harbour reopened on Monday after a week of repairs to the sea wall, the port authority said.\n\n"
+    "Ferries to the islands resume on Tuesday, and freight traffic will be back to normal by Friday.\n"
+)
+OTHER = (
+    "Council approves the new library\n\n"
+    "The city council approved the new central library on Thursday by a large majority of its members.\n\n"
+    "Construction starts in the spring and the library should open its doors two years from now.\n"
+)
 
 
 def _docx(text: str = "The harbour reopened on Monday after a week of repairs to the sea wall.") -> bytes:
@@ -40,8 +44,13 @@ def _docx(text: str = "The harbour reopened on Monday after a week of repairs to
     return buf.getvalue()
 
 
-def _rezip(data: bytes, *, replace: dict[str, bytes] | None = None, drop: tuple[str, ...] = (),
-           add: dict[str, bytes] | None = None) -> bytes:
+def _rezip(
+    data: bytes,
+    *,
+    replace: dict[str, bytes] | None = None,
+    drop: tuple[str, ...] = (),
+    add: dict[str, bytes] | None = None,
+) -> bytes:
     """A copy of a zip with parts replaced, dropped or added (deflated)."""
     out = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
@@ -119,7 +128,7 @@ def test_a_part_whose_header_lies_about_its_size_is_never_inflated_whole():
     name = b"word/document.xml"
     crc = zlib.crc32(payload[:1000])
     local = data.find(b"PK\x03\x04")
-    while data[local + 30:local + 30 + len(name)] != name:
+    while data[local + 30 : local + 30 + len(name)] != name:
         local = data.find(b"PK\x03\x04", local + 4)
     struct.pack_into("<I", data, local + 14, crc)
     struct.pack_into("<I", data, local + 22, 1000)
@@ -177,6 +186,7 @@ def test_malformed_pdfs_are_a_clear_error_naming_the_file(case):
 def _raising(error: BaseException):
     def parser(*args, **kwargs):
         raise error
+
     return parser
 
 
@@ -188,15 +198,19 @@ def _parser_errors() -> list:
         etree.fromstring(b"<a")
     except etree.XMLSyntaxError as e:
         xml_error = e
-    return [NotImplementedError("unsupported filter"), DeprecationError("old API"),
-            AttributeError("'NoneType' object has no attribute 'body'"), RecursionError("too deep"),
-            xml_error, ZeroDivisionError("bad matrix")]
+    return [
+        NotImplementedError("unsupported filter"),
+        DeprecationError("old API"),
+        AttributeError("'NoneType' object has no attribute 'body'"),
+        RecursionError("too deep"),
+        xml_error,
+        ZeroDivisionError("bad matrix"),
+    ]
 
 
 @pytest.mark.parametrize("error", _parser_errors(), ids=lambda e: type(e).__name__)
 @pytest.mark.parametrize("kind", ["pdf", "docx"])
-async def test_any_parser_exception_is_that_files_error_and_the_batch_goes_on(kb, tmp_path, monkeypatch, kind,
-                                                                               error):
+async def test_any_parser_exception_is_that_files_error_and_the_batch_goes_on(kb, tmp_path, monkeypatch, kind, error):
     import docx
     import pypdf
 
@@ -208,8 +222,10 @@ async def test_any_parser_exception_is_that_files_error_and_the_batch_goes_on(kb
     monkeypatch.setattr(docx, "Document", _raising(error))
     (folder / "c-library.md").write_text(OTHER)
     report = await asyncio.wait_for(kb.index_paths([folder]), 30)
-    assert sorted(d.title for d in report.added) == ["Council approves the new library",
-                                                     "Harbour reopens after the storm"]
+    assert sorted(d.title for d in report.added) == [
+        "Council approves the new library",
+        "Harbour reopens after the storm",
+    ]
     [failure] = report.errors
     assert isinstance(failure, CorruptFile) and f"b-broken.{kind}" in str(failure)
 
@@ -283,14 +299,28 @@ async def test_a_fifo_or_device_given_directly_is_a_clear_error_without_hanging(
 # ---------------------------------------------------------------------------------------------- bidi controls
 
 
-BIDI = ["\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069", "\u200e",
-        "\u200f", "\u061c"]
+BIDI = [
+    "\u202a",
+    "\u202b",
+    "\u202c",
+    "\u202d",
+    "\u202e",
+    "\u2066",
+    "\u2067",
+    "\u2068",
+    "\u2069",
+    "\u200e",
+    "\u200f",
+    "\u061c",
+]
 
 
 @pytest.mark.parametrize("ch", BIDI, ids=lambda c: f"U+{ord(c):04X}")
 def test_bidi_controls_leave_titles_authors_and_sources(ch):
-    text = (f"---\ntitle: Harbour {ch}reopens\nauthor: Jane {ch}Doe\nsource: The {ch}Gazette\n---\n\n"
-            + ARTICLE.split("\n\n", 1)[1])
+    text = (
+        f"---\ntitle: Harbour {ch}reopens\nauthor: Jane {ch}Doe\nsource: The {ch}Gazette\n---\n\n"
+        + ARTICLE.split("\n\n", 1)[1]
+    )
     doc = ingest.parse_bytes(text.encode(), "harbour.md")
     assert (doc.title, doc.author, doc.source) == ("Harbour reopens", "Jane Doe", "The Gazette")
 

@@ -26,10 +26,11 @@ from knowledge.service import KnowledgeBase
 from knowledge.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
-UTC = dt.timezone.utc
+UTC = dt.UTC
 NOW = dt.datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
-NEWS = ("Dam opens\n\nThe new dam on the Mekong river opened on 2022-02-28 after six years of construction, "
-        "officials said.")
+NEWS = (
+    "Dam opens\n\nThe new dam on the Mekong river opened on 2022-02-28 after six years of construction, officials said."
+)
 HUGE_ID = 98765432109876543210  # 20 digits: past SQLite's 64-bit integers
 
 
@@ -59,12 +60,29 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
 # ---------------------------------------------------------------------------------------------- questions
 
 HOSTILE_QUESTIONS = [
-    "What happened on 2022-02-30?",          # no such day
-    "What opened in 2022-13-45?",            # no such month
-    "dam \ud800 river",                      # lone surrogate (a broken client)
-    "dam \udcff\udcfe river",                # undecodable bytes as Python's surrogateescape keeps them
-    '"dam', 'dam"', "dam*", "*", "NEAR(dam river", "NEAR(", "AND OR NOT", "dam AND", "-dam", "dam - river",
-    "^dam", "title:dam", "text : river", "{title text}: dam", "dam + river", "(dam", "dam)", "'", "\x00dam",
+    "What happened on 2022-02-30?",  # no such day
+    "What opened in 2022-13-45?",  # no such month
+    "dam \ud800 river",  # lone surrogate (a broken client)
+    "dam \udcff\udcfe river",  # undecodable bytes as Python's surrogateescape keeps them
+    '"dam',
+    'dam"',
+    "dam*",
+    "*",
+    "NEAR(dam river",
+    "NEAR(",
+    "AND OR NOT",
+    "dam AND",
+    "-dam",
+    "dam - river",
+    "^dam",
+    "title:dam",
+    "text : river",
+    "{title text}: dam",
+    "dam + river",
+    "(dam",
+    "dam)",
+    "'",
+    "\x00dam",
 ]
 
 
@@ -102,8 +120,13 @@ def test_cli_question_with_undecodable_bytes_is_answered(tmp_path, monkeypatch, 
 
 @pytest.mark.model
 def test_cli_question_with_undecodable_bytes_through_the_real_tokenizer(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "knowledge.cli", "ask", os.fsdecode(b"dam \xff river")],
-                            cwd=tmp_path, env=_env(tmp_path), capture_output=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "knowledge.cli", "ask", os.fsdecode(b"dam \xff river")],
+        cwd=tmp_path,
+        env=_env(tmp_path),
+        capture_output=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr.decode("utf-8", "replace")
     assert b"Traceback" not in result.stderr
 
@@ -113,8 +136,14 @@ def test_console_survives_bytes_that_are_not_utf8(tmp_path):
     seeds.mkdir()
     # A strict UTF-8 terminal (not the C locale, where Python would quietly use surrogateescape).
     env = _env(tmp_path, NEWSDESK_SEEDS=str(seeds), PYTHONIOENCODING="utf-8:strict")
-    result = subprocess.run([sys.executable, "-m", "bot"], input=b"\xff\xfe ask \xc3\n\xe9t\xe9\nhelp\nquit\n",
-                            cwd=tmp_path, env=env, capture_output=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "bot"],
+        input=b"\xff\xfe ask \xc3\n\xe9t\xe9\nhelp\nquit\n",
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        timeout=60,
+    )
     stdout, stderr = result.stdout.decode("utf-8"), result.stderr.decode("utf-8", "replace")
     assert result.returncode == 0, stderr
     assert "Traceback" not in stderr
@@ -167,8 +196,14 @@ def test_since_still_reads_what_it_read_before():
         dates.parse_since("2022-02-30", NOW)
 
 
-@pytest.mark.parametrize("args", [["brief", "--since", "99999999999d"], ["log", "export", "--since", "99999999999d"],
-                                  ["brief", "--since", "2022-02-30"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["brief", "--since", "99999999999d"],
+        ["log", "export", "--since", "99999999999d"],
+        ["brief", "--since", "2022-02-30"],
+    ],
+)
 def test_cli_absurd_since_is_one_line(tmp_path, monkeypatch, capsys, args):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(cli, "_open", lambda config: KnowledgeBase.open(config, embedder=HashingEmbedder()))
@@ -181,10 +216,26 @@ def test_cli_absurd_since_is_one_line(tmp_path, monkeypatch, capsys, args):
 # ---------------------------------------------------------------------------------------------- the console
 
 CONSOLE_LINES = [
-    "ask What happened on 2022-02-30?", "ask dam \udcff river", 'ask NEAR("dam', "ask AND OR NOT",
-    "brief 99999999999d", "brief 2022-02-30", "brief 2099-01-01", "brief yesterday",
-    f"doc remove {HUGE_ID}", f"doc remove #{HUGE_ID}", "doc remove ²", f"doc list {HUGE_ID}", "doc list ²",
-    "doc add /no/such/file.txt", "doc add", "doc", "doc frobnicate", '"unterminated', "''", "stats",
+    "ask What happened on 2022-02-30?",
+    "ask dam \udcff river",
+    'ask NEAR("dam',
+    "ask AND OR NOT",
+    "brief 99999999999d",
+    "brief 2022-02-30",
+    "brief 2099-01-01",
+    "brief yesterday",
+    f"doc remove {HUGE_ID}",
+    f"doc remove #{HUGE_ID}",
+    "doc remove ²",
+    f"doc list {HUGE_ID}",
+    "doc list ²",
+    "doc add /no/such/file.txt",
+    "doc add",
+    "doc",
+    "doc frobnicate",
+    '"unterminated',
+    "''",
+    "stats",
     "\udcff\udcfe",
 ]
 
@@ -217,15 +268,29 @@ async def test_console_reports_an_unexpected_failure_and_goes_on(kb, caplog):
 # ---------------------------------------------------------------------------------------------- settings
 
 BAD_KNOWLEDGE_SETTINGS = [
-    ("NEWSDESK_MAX_FILE_MB", "abc"), ("NEWSDESK_MAX_FILE_MB", "-5"), ("NEWSDESK_MAX_FILE_MB", "0"),
-    ("NEWSDESK_MAX_FILE_MB", "nan"), ("NEWSDESK_MAX_FILE_MB", "inf"), ("NEWSDESK_QUERY_THREADS", "0"),
-    ("NEWSDESK_QUERY_THREADS", "-2"), ("NEWSDESK_QUERY_THREADS", "1.5"), ("NEWSDESK_INDEX_THREADS", "many"),
-    ("NEWSDESK_DB_BUSY_TIMEOUT_S", "-1"), ("NEWSDESK_MODEL", "no-such-model-package"),
+    ("NEWSDESK_MAX_FILE_MB", "abc"),
+    ("NEWSDESK_MAX_FILE_MB", "-5"),
+    ("NEWSDESK_MAX_FILE_MB", "0"),
+    ("NEWSDESK_MAX_FILE_MB", "nan"),
+    ("NEWSDESK_MAX_FILE_MB", "inf"),
+    ("NEWSDESK_QUERY_THREADS", "0"),
+    ("NEWSDESK_QUERY_THREADS", "-2"),
+    ("NEWSDESK_QUERY_THREADS", "1.5"),
+    ("NEWSDESK_INDEX_THREADS", "many"),
+    ("NEWSDESK_DB_BUSY_TIMEOUT_S", "-1"),
+    ("NEWSDESK_MODEL", "no-such-model-package"),
 ]
 BAD_BOT_SETTINGS = [
-    ("BRIEFING_TIME", "25:00"), ("BRIEFING_TIME", "8"), ("BRIEFING_TIME", "08:00:00"), ("BRIEFING_TZ", "Mars/Base"),
-    ("BRIEFING_TZ", "Europe"), ("BRIEFING_TZ", "x" * 500), ("BRIEFING_CHANNEL_ID", "-4"),
-    ("BRIEFING_CHANNEL_ID", "9" * 30), ("BRIEFING_MAX_WORDS", "0"), ("RATE_LIMIT_PER_MINUTE", "-1"),
+    ("BRIEFING_TIME", "25:00"),
+    ("BRIEFING_TIME", "8"),
+    ("BRIEFING_TIME", "08:00:00"),
+    ("BRIEFING_TZ", "Mars/Base"),
+    ("BRIEFING_TZ", "Europe"),
+    ("BRIEFING_TZ", "x" * 500),
+    ("BRIEFING_CHANNEL_ID", "-4"),
+    ("BRIEFING_CHANNEL_ID", "9" * 30),
+    ("BRIEFING_MAX_WORDS", "0"),
+    ("RATE_LIMIT_PER_MINUTE", "-1"),
     ("LOG_LEVEL", "LOUD"),
 ]
 
@@ -247,8 +312,9 @@ def test_bad_bot_setting_is_a_settings_error(name, value):
 
 
 def test_good_settings_still_read():
-    config = KnowledgeConfig.from_env({"NEWSDESK_MAX_FILE_MB": "2.5", "NEWSDESK_QUERY_THREADS": "2",
-                                       "NEWSDESK_DB_BUSY_TIMEOUT_S": "0"})
+    config = KnowledgeConfig.from_env(
+        {"NEWSDESK_MAX_FILE_MB": "2.5", "NEWSDESK_QUERY_THREADS": "2", "NEWSDESK_DB_BUSY_TIMEOUT_S": "0"}
+    )
     assert (config.max_file_bytes, config.query_threads, config.db_busy_timeout_s) == (int(2.5 * 2**20), 2, 0)
     settings = Settings.from_env({"BRIEFING_TIME": "07:30", "BRIEFING_TZ": "Europe/Paris", "LOG_LEVEL": "debug"})
     assert (settings.briefing_time, settings.log_level) == (dt.time(7, 30), "DEBUG")
@@ -257,8 +323,15 @@ def test_good_settings_still_read():
 @pytest.mark.parametrize("module, args", [("knowledge.cli", ["docs", "list"]), ("bot", [])])
 @pytest.mark.parametrize("name, value", [("NEWSDESK_MAX_FILE_MB", "abc"), ("NEWSDESK_QUERY_THREADS", "0")])
 def test_bad_setting_is_one_line_and_exit_2(tmp_path, module, args, name, value):
-    result = subprocess.run([sys.executable, "-m", module, *args], input="", cwd=tmp_path,
-                            env=_env(tmp_path, **{name: value}), capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", module, *args],
+        input="",
+        cwd=tmp_path,
+        env=_env(tmp_path, **{name: value}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and name in result.stderr and "Traceback" not in result.stderr
 
@@ -303,8 +376,15 @@ def test_csv_export_neutralises_formula_cells_and_jsonl_stays_raw(tmp_path, monk
     assert first["input"] == text and first["answer"] == text
 
 
-@pytest.mark.parametrize("args", [["search", "dam", "-k", "-5"], ["search", "dam", "-k", str(HUGE_ID)],
-                                  ["brief", "--words", "-5"], ["brief", "--words", str(HUGE_ID)]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["search", "dam", "-k", "-5"],
+        ["search", "dam", "-k", str(HUGE_ID)],
+        ["brief", "--words", "-5"],
+        ["brief", "--words", str(HUGE_ID)],
+    ],
+)
 def test_cli_absurd_counts_are_a_usage_error(tmp_path, monkeypatch, capsys, args):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit) as exited:

@@ -48,8 +48,11 @@ CHILD = textwrap.dedent("""
 def _documents(folder: Path) -> None:
     folder.mkdir()
     for i in range(DOCUMENTS):
-        body = "\n\n".join(f"Report {i} paragraph {p}: the harbour authority number {i} said cranes "
-                           f"moved {i * 7 + p} containers on shift {p} while wages talks went on." for p in range(6))
+        body = "\n\n".join(
+            f"Report {i} paragraph {p}: the harbour authority number {i} said cranes "
+            f"moved {i * 7 + p} containers on shift {p} while wages talks went on."
+            for p in range(6)
+        )
         (folder / f"report-{i:03d}.txt").write_text(f"Harbour report {i}\n\n{body}\n", encoding="utf-8")
 
 
@@ -71,9 +74,14 @@ def _counts(db: Path) -> dict[str, int]:
 async def test_kill_9_mid_index_leaves_no_half_document_and_a_rerun_finishes(tmp_path: Path):
     folder, db = tmp_path / "news", tmp_path / "newsdesk.db"
     _documents(folder)
-    child = subprocess.Popen([sys.executable, "-c", CHILD, str(db), str(folder)], cwd=ROOT,
-                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                             env={**os.environ, "PYTHONPATH": str(ROOT)})
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(db), str(folder)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     try:
         indexed = 0
         deadline = time.monotonic() + 120

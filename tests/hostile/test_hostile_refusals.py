@@ -45,14 +45,36 @@ HOSTILE = {
 def test_features_stay_finite_and_in_range(question):
     sentences = [question[:200], "Officials said 34 people in Chile voted on Monday."]
     started = time.perf_counter()
-    e = gather_evidence({1: 0.5, 2: 0.1}, {"vote": 1.0, "chile": 2.0}, {"chile"}, [{"vote"}], question=question,
-                        cited_text=question, answer_sentences=sentences, cited_date=dt.date(2021, 5, 1),
-                        today=dt.date(2021, 5, 3), margin=0.5, dense_margin=0.1, sentence_coverage=0.2)
+    e = gather_evidence(
+        {1: 0.5, 2: 0.1},
+        {"vote": 1.0, "chile": 2.0},
+        {"chile"},
+        [{"vote"}],
+        question=question,
+        cited_text=question,
+        answer_sentences=sentences,
+        cited_date=dt.date(2021, 5, 1),
+        today=dt.date(2021, 5, 3),
+        margin=0.5,
+        dense_margin=0.1,
+        sentence_coverage=0.2,
+    )
     features = e.features()
     assert len(features) == len(FEATURES)
     assert all(math.isfinite(x) for x in features)
-    for name in ("specific_missing", "specific_missing_answer", "specific_missing_idf", "bigram_coverage", "age",
-                 "type_missing", "quantity_missing", "year_mismatch", "has_specific", "typed", "rarest_missing"):
+    for name in (
+        "specific_missing",
+        "specific_missing_answer",
+        "specific_missing_idf",
+        "bigram_coverage",
+        "age",
+        "type_missing",
+        "quantity_missing",
+        "year_mismatch",
+        "has_specific",
+        "typed",
+        "rarest_missing",
+    ):
         assert 0.0 <= features[FEATURES.index(name)] <= 1.0, name
     assert 0.0 <= answerability(e) <= 1.0
     assert time.perf_counter() - started < 2.0
@@ -63,13 +85,16 @@ def test_features_stay_finite_and_in_range(question):
     assert 0.0 <= bigram_coverage(question, question) <= 1.0
 
 
-@pytest.mark.parametrize("answer, text, found", [
-    ("C++", "Written in C++ mostly.", True),
-    ("$5 (est.)", "It cost $5 (est.) in total.", True),
-    ("a.b", "axb", False),            # a dot is a dot, not any character
-    ("(", "(", True),
-    ("", "anything", False),
-    ("   ", "anything", False),
-])
+@pytest.mark.parametrize(
+    "answer, text, found",
+    [
+        ("C++", "Written in C++ mostly.", True),
+        ("$5 (est.)", "It cost $5 (est.) in total.", True),
+        ("a.b", "axb", False),  # a dot is a dot, not any character
+        ("(", "(", True),
+        ("", "anything", False),
+        ("   ", "anything", False),
+    ],
+)
 def test_contains_answer_takes_answers_literally(answer, text, found):
     assert contains_answer(text, [answer]) is found

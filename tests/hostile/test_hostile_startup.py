@@ -44,8 +44,11 @@ def _workers(before: Iterable[threading.Thread] = ()) -> list[threading.Thread]:
     known = set(before)
     deadline = time.monotonic() + 2
     while True:
-        alive = [t for t in threading.enumerate()
-                 if "_connection_worker_thread" in t.name and t.is_alive() and t not in known]
+        alive = [
+            t
+            for t in threading.enumerate()
+            if "_connection_worker_thread" in t.name and t.is_alive() and t not in known
+        ]
         if not alive or time.monotonic() > deadline:
             return alive
         time.sleep(0.01)
@@ -72,22 +75,32 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def _run(args: list[str], tmp_path: Path, *, env: dict[str, str], read_only: bool = False,
-         stdin: str = "") -> subprocess.CompletedProcess:
+def _run(
+    args: list[str], tmp_path: Path, *, env: dict[str, str], read_only: bool = False, stdin: str = ""
+) -> subprocess.CompletedProcess:
     started = time.monotonic()
-    result = subprocess.run([sys.executable, *args], input=stdin, cwd=tmp_path, env=env, capture_output=True,
-                            text=True, timeout=60,
-                            preexec_fn=_drop_file_permission_override if read_only and os.geteuid() == 0 else None)
+    result = subprocess.run(
+        [sys.executable, *args],
+        input=stdin,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=_drop_file_permission_override if read_only and os.geteuid() == 0 else None,
+    )
     result.elapsed = time.monotonic() - started  # type: ignore[attr-defined]
     return result
 
 
 def _newsdesk_db(path: Path, documents: int = 0) -> Path:
     """A real newsdesk database, with some documents when a test needs pages to damage."""
+
     async def build() -> None:
         async with await KnowledgeBase.open(KnowledgeConfig(db_path=path), embedder=HashingEmbedder()) as kb:
             for i in range(documents):
                 await kb.add_text(f"Report {i}\n\n" + " ".join(f"word{i}x{j}" for j in range(400)))
+
     asyncio.run(build())
     return path
 
@@ -195,8 +208,12 @@ def test_cli_on_a_bad_database_prints_one_line_and_exits(kind, tmp_path, restore
     make, cause = BAD_DATABASES[kind]
     path = make(tmp_path)
     before = path.read_bytes() if path.is_file() else None
-    result = _run(["-m", "knowledge.cli", "--db", str(path), "docs", "list"], tmp_path, env=_env(tmp_path),
-                  read_only=kind in READ_ONLY)
+    result = _run(
+        ["-m", "knowledge.cli", "--db", str(path), "docs", "list"],
+        tmp_path,
+        env=_env(tmp_path),
+        read_only=kind in READ_ONLY,
+    )
     _assert_one_clear_line(result, path, cause)
     if kind == "future-schema":  # refused, not used: nothing was written to it
         assert path.read_bytes() == before
@@ -209,15 +226,21 @@ def test_cli_on_a_bad_database_prints_one_line_and_exits(kind, tmp_path, restore
 def test_console_on_a_bad_database_prints_one_line_and_exits(kind, tmp_path, restore_permissions):
     make, cause = BAD_DATABASES[kind]
     path = make(tmp_path)
-    result = _run(["-m", "bot"], tmp_path, env=_env(tmp_path, NEWSDESK_DB=str(path)), read_only=kind in READ_ONLY,
-                  stdin="help\nquit\n")
+    result = _run(
+        ["-m", "bot"],
+        tmp_path,
+        env=_env(tmp_path, NEWSDESK_DB=str(path)),
+        read_only=kind in READ_ONLY,
+        stdin="help\nquit\n",
+    )
     _assert_one_clear_line(result, path, cause)
 
 
 def test_log_export_on_a_bad_database_prints_one_line_and_exits(tmp_path):
     path = _corrupt(tmp_path)
-    result = _run(["-m", "knowledge.cli", "--db", str(path), "log", "export", "--format", "csv"], tmp_path,
-                  env=_env(tmp_path))
+    result = _run(
+        ["-m", "knowledge.cli", "--db", str(path), "log", "export", "--format", "csv"], tmp_path, env=_env(tmp_path)
+    )
     _assert_one_clear_line(result, path, "not a SQLite database")
 
 
@@ -371,4 +394,6 @@ def test_cli_on_a_locked_database_is_one_clear_line(tmp_path):
         other.close()
     assert reading.returncode == 0 and "Report 0" in reading.stdout, reading.stderr  # a writer blocks no reader
     assert writing.returncode == 1 and "Traceback" not in writing.stderr, writing.stderr
-    assert writing.stderr.strip() == "error: the database is busy: another process is writing to it; try again in a moment"
+    assert (
+        writing.stderr.strip() == "error: the database is busy: another process is writing to it; try again in a moment"
+    )

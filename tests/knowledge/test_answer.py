@@ -11,30 +11,52 @@ import pytest
 
 from knowledge import KnowledgeBase, KnowledgeConfig
 from knowledge.answer import (
-    AnswerSettings, ScoredSentence, clean_question, is_greeting, previous_question, recency_boost,
-    resolve_follow_up, select_sentences, term_coverage,
+    AnswerSettings,
+    ScoredSentence,
+    clean_question,
+    is_greeting,
+    previous_question,
+    recency_boost,
+    resolve_follow_up,
+    select_sentences,
+    term_coverage,
 )
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
-NOW = dt.datetime(2022, 1, 14, 12, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2022, 1, 14, 12, 0, tzinfo=dt.UTC)
 
 ARTICLES = [
-    ("Rail strike halts trains across the north", dt.date(2022, 1, 13),
-     "Train drivers in the northern region walked out on Wednesday in a dispute over pay.\n\n"
-     "The union said 4,000 drivers joined the strike, the largest in two decades. Commuters were told to "
-     "work from home until services resume on Friday."),
-    ("Central bank raises interest rates to 3 per cent", dt.date(2022, 1, 12),
-     "The central bank raised its main interest rate to 3 per cent on Tuesday, its first increase since 2018.\n\n"
-     "Governor Maria Lopez said inflation had reached 7.5 per cent and was expected to stay high through the spring."),
-    ("Harbour city opens its first offshore wind farm", dt.date(2021, 6, 2),
-     "The offshore wind farm near the harbour city has 40 turbines and can power 300,000 homes.\n\n"
-     "Construction took three years and cost 1.2 billion euros, the energy ministry said."),
-    ("Russia's grain exports hit a record", dt.date(2022, 1, 10),
-     "Russia exported a record 38 million tonnes of grain last season, the agriculture ministry said.\n\n"
-     "Wheat accounted for most of the shipments, which went mainly to Egypt and Turkey."),
-    ("Everyone notice: town hall meeting moved", dt.date(2022, 1, 11),
-     "@everyone the town hall meeting about the new library has moved to Thursday at 7 pm.\n\n"
-     "The mayor said the larger hall was needed because more than 500 residents registered."),
+    (
+        "Rail strike halts trains across the north",
+        dt.date(2022, 1, 13),
+        "Train drivers in the northern region walked out on Wednesday in a dispute over pay.\n\n"
+        "The union said 4,000 drivers joined the strike, the largest in two decades. Commuters were told to "
+        "work from home until services resume on Friday.",
+    ),
+    (
+        "Central bank raises interest rates to 3 per cent",
+        dt.date(2022, 1, 12),
+        "The central bank raised its main interest rate to 3 per cent on Tuesday, its first increase since 2018.\n\n"
+        "Governor Maria Lopez said inflation had reached 7.5 per cent and was expected to stay high through the spring.",
+    ),
+    (
+        "Harbour city opens its first offshore wind farm",
+        dt.date(2021, 6, 2),
+        "The offshore wind farm near the harbour city has 40 turbines and can power 300,000 homes.\n\n"
+        "Construction took three years and cost 1.2 billion euros, the energy ministry said.",
+    ),
+    (
+        "Russia's grain exports hit a record",
+        dt.date(2022, 1, 10),
+        "Russia exported a record 38 million tonnes of grain last season, the agriculture ministry said.\n\n"
+        "Wheat accounted for most of the shipments, which went mainly to Egypt and Turkey.",
+    ),
+    (
+        "Everyone notice: town hall meeting moved",
+        dt.date(2022, 1, 11),
+        "@everyone the town hall meeting about the new library has moved to Thursday at 7 pm.\n\n"
+        "The mayor said the larger hall was needed because more than 500 residents registered.",
+    ),
 ]
 
 QUESTIONS = [
@@ -65,7 +87,6 @@ async def kb(tmp_path_factory, real_embedder):
 # ---------------------------------------------------------------------------- with the real model
 
 
-
 @pytest.mark.model
 @pytest.mark.parametrize(("question", "expected"), QUESTIONS)
 async def test_answer_contains_the_fact_and_cites_it(kb, question, expected):
@@ -78,8 +99,12 @@ async def test_answer_contains_the_fact_and_cites_it(kb, question, expected):
 @pytest.mark.model
 async def test_every_quote_is_verbatim_at_its_offsets_and_every_marker_has_a_citation(kb):
     questions = [q for q, _ in QUESTIONS] + [
-        "Why does China benefit from the intervention?", "What did Yang Shu say?", "Who is the governor?",
-        "What did Wang Yi say about terrorism?", "What happens to commuters?", "Where did the wheat go?",
+        "Why does China benefit from the intervention?",
+        "What did Yang Shu say?",
+        "Who is the governor?",
+        "What did Wang Yi say about terrorism?",
+        "What happens to commuters?",
+        "Where did the wheat go?",
     ]
     checked = 0
     for question in questions:
@@ -88,10 +113,12 @@ async def test_every_quote_is_verbatim_at_its_offsets_and_every_marker_has_a_cit
         assert markers == {c.number for c in answer.citations}, question
         for c in answer.citations + answer.related:
             text = await kb.document_text(c.document_id)
-            assert text[c.char_start:c.char_end] == c.quote
+            assert text[c.char_start : c.char_end] == c.quote
             assert c.quote.strip()
-            assert text.split("\n\n")[c.paragraph_index] in text[c.char_start - 1 if c.char_start else 0:] or \
-                c.quote.split("\n\n")[0] in text.split("\n\n")[c.paragraph_index]
+            assert (
+                text.split("\n\n")[c.paragraph_index] in text[c.char_start - 1 if c.char_start else 0 :]
+                or c.quote.split("\n\n")[0] in text.split("\n\n")[c.paragraph_index]
+            )
             checked += 1
         # every answer sentence is a verbatim quote of its cited passage
         for sentence, n in re.findall(r"(.+?) \[(\d+)\](?:\s|$)", answer.text.split("\n(")[0]):
@@ -101,11 +128,14 @@ async def test_every_quote_is_verbatim_at_its_offsets_and_every_marker_has_a_cit
 
 
 @pytest.mark.model
-@pytest.mark.parametrize("question", [
-    "What is the boiling point of mercury?",
-    "Who painted the Mona Lisa?",
-    "How do I reset my router password?",
-])
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What is the boiling point of mercury?",
+        "Who painted the Mona Lisa?",
+        "How do I reset my router password?",
+    ],
+)
 async def test_unsupported_question_is_refused_with_related_passages(kb, question):
     answer = await kb.ask(question, now=NOW)
     assert answer.abstained
@@ -154,9 +184,18 @@ async def test_quoted_phrase_prefers_exact_match(kb):
 
 
 @pytest.mark.model
-@pytest.mark.parametrize("question", [
-    "", "   ", "?!", '"unbalanced quote', "NEAR(troops AND) OR NOT -* ^col:x", "(((", "@everyone",
-])
+@pytest.mark.parametrize(
+    "question",
+    [
+        "",
+        "   ",
+        "?!",
+        '"unbalanced quote',
+        "NEAR(troops AND) OR NOT -* ^col:x",
+        "(((",
+        "@everyone",
+    ],
+)
 async def test_hostile_or_empty_questions_get_a_reply_not_an_exception(kb, question):
     answer = await kb.ask(question, now=NOW)
     assert answer.text
@@ -189,8 +228,9 @@ async def test_document_pinging_everyone_is_quoted_as_text(kb):
 async def test_scope_hides_other_guilds_documents(tmp_path, real_embedder):
     kb = await KnowledgeBase.open(KnowledgeConfig(db_path=tmp_path / "kb.db"), embedder=real_embedder)
     try:
-        await kb.add_text("The secret project codenamed Bluebird launches in March with 12 engineers.",
-                          title="Bluebird", guild_id=111)
+        await kb.add_text(
+            "The secret project codenamed Bluebird launches in March with 12 engineers.", title="Bluebird", guild_id=111
+        )
         mine = await kb.ask("How many engineers work on project Bluebird?", scope=111)
         theirs = await kb.ask("How many engineers work on project Bluebird?", scope=222)
     finally:
@@ -250,8 +290,11 @@ def _sent(pid, rank, index, text, pscore, score=None):
 def test_select_takes_two_from_best_passage_then_one_per_close_passage():
     s = AnswerSettings(related_ratio=0.5, top_sentences=2)
     ranked = [
-        [_sent(1, 0, 0, "Alpha one fact here.", 4.0, 4.2), _sent(1, 0, 1, "Alpha two other detail.", 4.0, 4.1),
-         _sent(1, 0, 2, "Alpha three extra words.", 4.0, 4.0)],
+        [
+            _sent(1, 0, 0, "Alpha one fact here.", 4.0, 4.2),
+            _sent(1, 0, 1, "Alpha two other detail.", 4.0, 4.1),
+            _sent(1, 0, 2, "Alpha three extra words.", 4.0, 4.0),
+        ],
         [_sent(2, 1, 0, "Beta supports the claim.", 2.5), _sent(2, 1, 1, "Beta second sentence.", 2.5, 2.4)],
         [_sent(3, 2, 0, "Gamma is too weak.", 1.5)],
     ]
@@ -261,6 +304,8 @@ def test_select_takes_two_from_best_passage_then_one_per_close_passage():
 
 def test_select_skips_near_repeats():
     s = AnswerSettings(related_ratio=0.1, top_sentences=1)
-    ranked = [[_sent(1, 0, 0, "The union said 4,000 drivers joined the strike.", 3.0)],
-              [_sent(2, 1, 0, "4,000 drivers joined the strike, the union said.", 2.9)]]
+    ranked = [
+        [_sent(1, 0, 0, "The union said 4,000 drivers joined the strike.", 3.0)],
+        [_sent(2, 1, 0, "4,000 drivers joined the strike, the union said.", 2.9)],
+    ]
     assert len(select_sentences(ranked, s=s)) == 1

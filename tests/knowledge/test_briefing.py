@@ -10,30 +10,32 @@ import pytest
 import pytest_asyncio
 
 from knowledge.briefing import (
-    central_member, containing_passage, format_briefing, group_stories, near_duplicate, order_stories, shingles,
+    central_member,
+    containing_passage,
+    format_briefing,
+    group_stories,
+    near_duplicate,
+    order_stories,
+    shingles,
 )
 from knowledge.config import KnowledgeConfig
 from knowledge.embed import HashingEmbedder
 from knowledge.models import Briefing, Passage
 from knowledge.service import KnowledgeBase
 
-NOW = dt.datetime(2024, 5, 2, 8, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2024, 5, 2, 8, 0, tzinfo=dt.UTC)
 
 # ---------------------------------------------------------------------------- pure functions
 
 
 def test_documents_above_the_threshold_form_one_story():
-    sim = np.array([[1.0, 0.8, 0.1],
-                    [0.8, 1.0, 0.2],
-                    [0.1, 0.2, 1.0]])
+    sim = np.array([[1.0, 0.8, 0.1], [0.8, 1.0, 0.2], [0.1, 0.2, 1.0]])
     assert group_stories(sim, threshold=0.5) == [[0, 1], [2]]
 
 
 def test_a_chain_of_similar_pairs_is_not_one_story():
     # 0~1 and 1~2 are close, 0 and 2 are not: average linkage keeps 2 apart (single linkage would not)
-    sim = np.array([[1.0, 0.9, 0.0],
-                    [0.9, 1.0, 0.6],
-                    [0.0, 0.6, 1.0]])
+    sim = np.array([[1.0, 0.9, 0.0], [0.9, 1.0, 0.6], [0.0, 0.6, 1.0]])
     assert group_stories(sim, threshold=0.5) == [[0, 1], [2]]
 
 
@@ -50,9 +52,7 @@ def test_no_documents_no_stories():
 
 
 def test_the_central_document_is_the_most_similar_to_the_others():
-    sim = np.array([[1.0, 0.5, 0.4],
-                    [0.5, 1.0, 0.9],
-                    [0.4, 0.9, 1.0]])
+    sim = np.array([[1.0, 0.5, 0.4], [0.5, 1.0, 0.9], [0.4, 0.9, 1.0]])
     assert central_member(sim, [0, 1, 2]) == 1
     assert central_member(sim, [2]) == 2
 
@@ -64,11 +64,15 @@ def test_stories_with_more_sources_come_first_then_newer():
 
 
 def test_near_duplicates_share_most_of_their_word_five_grams():
-    article = ("The harbour workers ended their strike on Monday after the port authority agreed to raise wages "
-               "by six percent and to hire more crane operators before the summer season begins.")
+    article = (
+        "The harbour workers ended their strike on Monday after the port authority agreed to raise wages "
+        "by six percent and to hire more crane operators before the summer season begins."
+    )
     syndicated = "LONDON (Wire) — " + article + " Copyright 2024 Wire Service."
-    other = ("The port authority said on Monday that the harbour would reopen fully by Friday, with crane "
-             "operators working double shifts to clear the backlog of ships.")
+    other = (
+        "The port authority said on Monday that the harbour would reopen fully by Friday, with crane "
+        "operators working double shifts to clear the backlog of ships."
+    )
     assert near_duplicate(shingles(article), shingles(syndicated))
     assert not near_duplicate(shingles(article), shingles(other))
     assert not near_duplicate(shingles(""), shingles(article))
@@ -90,28 +94,38 @@ def test_an_empty_briefing_says_nothing_is_new():
 # ---------------------------------------------------------------------------- through a KnowledgeBase
 
 HARBOUR = [
-    ("Harbour strike ends with pay deal",
-     "Harbour workers in Porthaven ended their strike on Monday after the port authority agreed to a pay deal.\n\n"
-     "The harbour strike had stopped all cargo ships in Porthaven for nine days, and crane operators "
-     "said the pay deal gives them a six percent raise.\n\n"
-     "The port authority said cargo ships would return to the harbour on Tuesday."),
-    ("Porthaven port reopens as harbour strike ends",
-     "The port authority in Porthaven reached a pay deal with striking harbour workers on Monday.\n\n"
-     "Crane operators at the harbour accepted a six percent raise, ending a strike that stopped cargo ships "
-     "for nine days.\n\n"
-     "Cargo ships are expected back in the Porthaven harbour on Tuesday, the port authority said."),
-    ("Harbour workers accept pay deal in Porthaven",
-     "Striking harbour workers in Porthaven accepted the port authority's pay deal on Monday.\n\n"
-     "The strike by crane operators had stopped cargo ships at the harbour for nine days; the pay deal "
-     "gives crane operators a six percent raise.\n\n"
-     "Cargo ships will return to Porthaven harbour on Tuesday."),
+    (
+        "Harbour strike ends with pay deal",
+        "Harbour workers in Porthaven ended their strike on Monday after the port authority agreed to a pay deal.\n\n"
+        "The harbour strike had stopped all cargo ships in Porthaven for nine days, and crane operators "
+        "said the pay deal gives them a six percent raise.\n\n"
+        "The port authority said cargo ships would return to the harbour on Tuesday.",
+    ),
+    (
+        "Porthaven port reopens as harbour strike ends",
+        "The port authority in Porthaven reached a pay deal with striking harbour workers on Monday.\n\n"
+        "Crane operators at the harbour accepted a six percent raise, ending a strike that stopped cargo ships "
+        "for nine days.\n\n"
+        "Cargo ships are expected back in the Porthaven harbour on Tuesday, the port authority said.",
+    ),
+    (
+        "Harbour workers accept pay deal in Porthaven",
+        "Striking harbour workers in Porthaven accepted the port authority's pay deal on Monday.\n\n"
+        "The strike by crane operators had stopped cargo ships at the harbour for nine days; the pay deal "
+        "gives crane operators a six percent raise.\n\n"
+        "Cargo ships will return to Porthaven harbour on Tuesday.",
+    ),
 ]
-GLACIER = ("Glacier melt speeds up in the Alps",
-           "Scientists measured the Rhone glacier melting faster than ever this spring, losing ice at record pace.\n\n"
-           "Meltwater from the glacier raised the level of Lake Geneva, and researchers warned the glacier "
-           "could vanish within decades.")
-OLD = ("Library opens new reading room",
-       "The city library opened a new reading room for students last month, with long desks and quiet hours.")
+GLACIER = (
+    "Glacier melt speeds up in the Alps",
+    "Scientists measured the Rhone glacier melting faster than ever this spring, losing ice at record pace.\n\n"
+    "Meltwater from the glacier raised the level of Lake Geneva, and researchers warned the glacier "
+    "could vanish within decades.",
+)
+OLD = (
+    "Library opens new reading room",
+    "The city library opened a new reading room for students last month, with long desks and quiet hours.",
+)
 
 
 @pytest_asyncio.fixture
@@ -122,8 +136,9 @@ async def kb(tmp_path):
 
 
 async def _add(kb, title, text, *, hours_ago, source="Wire", published=None):
-    return await kb.add_text(text, title=title, source=source, published=published,
-                             added_at=NOW - dt.timedelta(hours=hours_ago))
+    return await kb.add_text(
+        text, title=title, source=source, published=published, added_at=NOW - dt.timedelta(hours=hours_ago)
+    )
 
 
 @pytest_asyncio.fixture
@@ -165,7 +180,7 @@ async def test_only_documents_added_in_the_window_are_briefed(kb, newsroom):
 
 
 async def test_published_dates_can_define_the_window(kb, newsroom):
-    b = await kb.brief(since=dt.datetime(2024, 5, 2, tzinfo=dt.timezone.utc), until=NOW, by="published")
+    b = await kb.brief(since=dt.datetime(2024, 5, 2, tzinfo=dt.UTC), until=NOW, by="published")
     assert [s.document_ids for s in b.stories] == [[newsroom["glacier"]]]
 
 
@@ -177,7 +192,7 @@ async def test_every_sentence_is_cited_with_an_exact_quote_at_its_offsets(kb, ne
         passages = {p.id: p for p in await kb.store.passages_of_documents(story.document_ids)}
         for c in story.citations:
             text = await kb.store.document_text(c.document_id)
-            assert text[c.char_start:c.char_end] == c.quote
+            assert text[c.char_start : c.char_end] == c.quote
             passage = passages[c.passage_id]
             assert passage.document_id == c.document_id
             assert passage.char_start <= c.char_start and c.char_end <= passage.char_end
@@ -234,21 +249,36 @@ async def test_an_unknown_window_kind_is_refused(kb):
 # ---------------------------------------------------------------------------- the real model
 
 STORIES = [
-    ("storm", "Storm Ilse cuts power to thousands on the coast",
-     "Storm Ilse brought winds of 140 km/h to the northern coast overnight, cutting electricity to about "
-     "40,000 homes.\n\nUtility crews expect to restore power by Thursday, and schools in three towns stayed closed."),
-    ("storm", "Tens of thousands without electricity after Ilse",
-     "About forty thousand households lost power when Storm Ilse hit the coast with hurricane-force gusts on "
-     "Tuesday night.\n\nThe grid operator said repairs could take until Thursday; several coastal schools shut."),
-    ("vote", "Parliament passes pension reform after all-night session",
-     "Lawmakers approved the pension reform by 312 votes to 270 early on Wednesday, raising the retirement "
-     "age to 65 over ten years.\n\nUnions called a national strike for next week in response."),
-    ("vote", "Retirement age to rise to 65 as pension bill clears parliament",
-     "The pension bill cleared parliament on Wednesday morning after a night of debate, lifting the retirement "
-     "age gradually to 65.\n\nTrade unions announced a general strike against the reform."),
-    ("football", "City win the cup in extra time",
-     "City beat United 2-1 in extra time to win the national cup final on Saturday, with a late header from "
-     "their captain.\n\nIt is the club's first cup title in twenty years."),
+    (
+        "storm",
+        "Storm Ilse cuts power to thousands on the coast",
+        "Storm Ilse brought winds of 140 km/h to the northern coast overnight, cutting electricity to about "
+        "40,000 homes.\n\nUtility crews expect to restore power by Thursday, and schools in three towns stayed closed.",
+    ),
+    (
+        "storm",
+        "Tens of thousands without electricity after Ilse",
+        "About forty thousand households lost power when Storm Ilse hit the coast with hurricane-force gusts on "
+        "Tuesday night.\n\nThe grid operator said repairs could take until Thursday; several coastal schools shut.",
+    ),
+    (
+        "vote",
+        "Parliament passes pension reform after all-night session",
+        "Lawmakers approved the pension reform by 312 votes to 270 early on Wednesday, raising the retirement "
+        "age to 65 over ten years.\n\nUnions called a national strike for next week in response.",
+    ),
+    (
+        "vote",
+        "Retirement age to rise to 65 as pension bill clears parliament",
+        "The pension bill cleared parliament on Wednesday morning after a night of debate, lifting the retirement "
+        "age gradually to 65.\n\nTrade unions announced a general strike against the reform.",
+    ),
+    (
+        "football",
+        "City win the cup in extra time",
+        "City beat United 2-1 in extra time to win the national cup final on Saturday, with a late header from "
+        "their captain.\n\nIt is the club's first cup title in twenty years.",
+    ),
 ]
 
 

@@ -45,7 +45,8 @@ def _paragraph_spans(paragraphs: list[str]) -> list[tuple[int, int]]:
 
 
 CASES = [_random_paragraphs(seed) for seed in range(25)] + [
-    ingest.parse_bytes(path.read_bytes(), path.name).paragraphs for path in SEEDS]
+    ingest.parse_bytes(path.read_bytes(), path.name).paragraphs for path in SEEDS
+]
 
 
 @pytest.mark.parametrize("paragraphs", CASES)
@@ -54,7 +55,7 @@ def test_passages_are_exact_slices_of_the_document_text(paragraphs):
     passages = chunk_paragraphs(paragraphs, title="T")
     assert passages
     for p in passages:
-        assert text[p.char_start:p.char_end] == p.text
+        assert text[p.char_start : p.char_end] == p.text
         assert p.text == p.text.strip()
 
 
@@ -77,14 +78,14 @@ def test_every_paragraph_character_is_in_exactly_one_passage(paragraphs):
     for start, end in _paragraph_spans(paragraphs):
         for i in range(start, end):
             if not text[i].isspace():  # whitespace between two cut sentences may fall between passages
-                assert covered.get(i) == 1, (i, text[max(0, i - 20):i + 20])
+                assert covered.get(i) == 1, (i, text[max(0, i - 20) : i + 20])
 
 
 @pytest.mark.parametrize("paragraphs", CASES)
 def test_passages_are_ordered_and_numbered(paragraphs):
     passages = chunk_paragraphs(paragraphs)
     assert [p.ordinal for p in passages] == list(range(len(passages)))
-    assert all(a.char_end <= b.char_start for a, b in zip(passages, passages[1:]))
+    assert all(a.char_end <= b.char_start for a, b in zip(passages, passages[1:], strict=False))
 
 
 @pytest.mark.parametrize("paragraphs", CASES)

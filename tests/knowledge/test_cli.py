@@ -21,9 +21,9 @@ from knowledge.store import Store
 
 SEEDS = {
     "dam.txt": "River dam opens to traffic\n\nThe new dam on the Mekong river opened on Monday after six years of "
-               "construction, officials said.",
+    "construction, officials said.",
     "strike.txt": "Dock workers end strike\n\nDock workers in Rotterdam ended a two-week strike after agreeing a "
-                  "pay rise of five percent.",
+    "pay rise of five percent.",
 }
 
 
@@ -164,11 +164,19 @@ def _log(db: Path) -> None:
     async def write() -> None:
         store = await Store.open(db)
         try:
-            await store.log_interaction("ask", guild_id=5, user_id=7, input='Who won, "really"?', outcome="answered",
-                                        answer="Nobody [1].", passage_ids=[3, 4], scores=[0.91234, 0.5],
-                                        latency_ms=12.5, at=dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc))
-            await store.log_interaction("feedback", outcome="up", ref_id=1,
-                                        at=dt.datetime(2024, 3, 1, tzinfo=dt.timezone.utc))
+            await store.log_interaction(
+                "ask",
+                guild_id=5,
+                user_id=7,
+                input='Who won, "really"?',
+                outcome="answered",
+                answer="Nobody [1].",
+                passage_ids=[3, 4],
+                scores=[0.91234, 0.5],
+                latency_ms=12.5,
+                at=dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.UTC),
+            )
+            await store.log_interaction("feedback", outcome="up", ref_id=1, at=dt.datetime(2024, 3, 1, tzinfo=dt.UTC))
         finally:
             await store.close()
 
@@ -226,9 +234,11 @@ def test_log_export_with_an_unreadable_since_is_an_error(capsys, db):
 def test_brief_shows_a_date_known_only_by_its_year_as_the_year(capsys, db, tmp_path):
     # Only a copyright footer dates this file: "2022", as answers show it, not "2022-01-01".
     year_only = tmp_path / "glacier.txt"
-    year_only.write_text("Glacier melt speeds up in the Alps\n\nScientists measured the Rhone glacier melting "
-                         "faster than ever this spring.\n\n© 2022 Alpine Gazette. All rights reserved.",
-                         encoding="utf-8")
+    year_only.write_text(
+        "Glacier melt speeds up in the Alps\n\nScientists measured the Rhone glacier melting "
+        "faster than ever this spring.\n\n© 2022 Alpine Gazette. All rights reserved.",
+        encoding="utf-8",
+    )
     assert run(capsys, db, "index", str(year_only))[0] == 0
     code, out, _ = run(capsys, db, "brief", "--since", "24h")
     assert code == 0
@@ -238,13 +248,20 @@ def test_brief_shows_a_date_known_only_by_its_year_as_the_year(capsys, db, tmp_p
 # ---------------------------------------------------------------------------------------------- parse_since
 
 
-@pytest.mark.parametrize("value, delta", [("24h", dt.timedelta(hours=24)), ("90m", dt.timedelta(minutes=90)),
-                                          ("7d", dt.timedelta(days=7)), ("2w", dt.timedelta(weeks=2))])
+@pytest.mark.parametrize(
+    "value, delta",
+    [
+        ("24h", dt.timedelta(hours=24)),
+        ("90m", dt.timedelta(minutes=90)),
+        ("7d", dt.timedelta(days=7)),
+        ("2w", dt.timedelta(weeks=2)),
+    ],
+)
 def test_parse_since_relative(value, delta):
-    now = dt.datetime(2024, 5, 1, 12, tzinfo=dt.timezone.utc)
+    now = dt.datetime(2024, 5, 1, 12, tzinfo=dt.UTC)
     assert parse_since(value, now) == now - delta
 
 
 def test_parse_since_date_is_utc_midnight():
-    now = dt.datetime(2024, 5, 2, tzinfo=dt.timezone.utc)
-    assert parse_since("2024-05-01", now) == dt.datetime(2024, 5, 1, tzinfo=dt.timezone.utc)
+    now = dt.datetime(2024, 5, 2, tzinfo=dt.UTC)
+    assert parse_since("2024-05-01", now) == dt.datetime(2024, 5, 1, tzinfo=dt.UTC)

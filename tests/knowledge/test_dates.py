@@ -6,7 +6,7 @@ import pytest
 
 from knowledge.dates import parse_date_intent
 
-NOW = dt.datetime(2026, 11, 28, 15, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 11, 28, 15, 0, tzinfo=dt.UTC)
 
 
 @pytest.mark.parametrize(

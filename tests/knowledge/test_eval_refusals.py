@@ -18,7 +18,10 @@ from knowledge.evaluation.beir import corpus_knowledge_base
 from knowledge.evaluation.refusals import Sample
 
 TOPICS = [
-    ("Rotterdam dock workers ended a strike after a pay rise of {n} percent.", "What pay rise ended the Rotterdam strike?"),
+    (
+        "Rotterdam dock workers ended a strike after a pay rise of {n} percent.",
+        "What pay rise ended the Rotterdam strike?",
+    ),
     ("The Mekong dam opened after {n} years of construction.", "How many years did the Mekong dam take?"),
     ("Voters in Chile elected Gabriel Boric, aged {n}, as president.", "Who did voters in Chile elect?"),
     ("A storm named Ida flooded {n} homes in Louisiana.", "How many homes did storm Ida flood in Louisiana?"),
@@ -53,14 +56,17 @@ async def test_collect_builds_every_kind_of_negative(tmp_path):
     assert kinds.count("time_split") == 12
     first_week = [s for s in samples if s.kind == "time_split" and s.query_id.startswith("q0-")]
     assert all(s.features is None for s in first_week)
-    assert all(s.features is not None and len(s.features) == len(refusals.FEATURES)
-               for s in samples if s.kind == "answerable")
+    assert all(
+        s.features is not None and len(s.features) == len(refusals.FEATURES) for s in samples if s.kind == "answerable"
+    )
 
 
 async def test_a_restriction_hides_documents_without_reindexing():
-    corpus = [{"_id": "old", "text": "Storm Ida flooded 900 homes in Louisiana.", "metadata": {"date": "2021/08/01"}},
-              {"_id": "new", "text": "Storm Ida flooded 12,000 homes in Louisiana.", "metadata": {"date": "2021/09/01"}}]
-    now = dt.datetime(2021, 9, 2, tzinfo=dt.timezone.utc)
+    corpus = [
+        {"_id": "old", "text": "Storm Ida flooded 900 homes in Louisiana.", "metadata": {"date": "2021/08/01"}},
+        {"_id": "new", "text": "Storm Ida flooded 12,000 homes in Louisiana.", "metadata": {"date": "2021/09/01"}},
+    ]
+    now = dt.datetime(2021, 9, 2, tzinfo=dt.UTC)
     question = "How many homes did storm Ida flood in Louisiana?"
     async with corpus_knowledge_base(corpus, embedder=HashingEmbedder()) as (kb, doc_to_corpus, _):
         new = next(d for d, c in doc_to_corpus.items() if c == "new")
@@ -70,7 +76,9 @@ async def test_a_restriction_hides_documents_without_reindexing():
         assert cited(hidden) == {"old"}
         earlier = await read_question(kb, question, now=now, restrict=Restriction(before=dt.date(2021, 8, 15)))
         assert cited(earlier) == {"old"}
-        assert (await read_question(kb, question, now=now, restrict=Restriction(before=dt.date(2021, 7, 1)))).reply.abstained
+        assert (
+            await read_question(kb, question, now=now, restrict=Restriction(before=dt.date(2021, 7, 1)))
+        ).reply.abstained
         # the index itself is untouched
         assert cited(await read_question(kb, question, now=now)) == {"old", "new"}
 
@@ -127,7 +135,7 @@ def test_folds_are_contiguous_blocks_of_weeks():
     assert folds == sorted(folds) and set(folds) == {0, 1, 2, 3, 4}
     # both questions of a week are always in the same fold
     by_week: dict[str, set[int]] = {}
-    for s, f in zip(samples, folds):
+    for s, f in zip(samples, folds, strict=True):
         by_week.setdefault(s.group, set()).add(f)
     assert all(len(v) == 1 for v in by_week.values())
 
@@ -153,8 +161,10 @@ def test_a_question_with_nothing_found_is_always_refused():
 
 
 def test_balanced_weights_give_each_class_and_kind_the_same_total():
-    samples = [Sample(str(i), k, "g", (0.0,)) for i, k in enumerate(
-        ["answerable"] * 6 + ["leave_gold_out"] * 3 + ["time_split"] * 1)]
+    samples = [
+        Sample(str(i), k, "g", (0.0,))
+        for i, k in enumerate(["answerable"] * 6 + ["leave_gold_out"] * 3 + ["time_split"] * 1)
+    ]
     w = refusals.balanced_weights(samples)
     assert w[:6].sum() == pytest.approx(w[6:].sum())
     assert w[6:9].sum() == pytest.approx(w[9])

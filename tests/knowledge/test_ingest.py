@@ -14,8 +14,7 @@ import pytest
 import pytest_asyncio
 
 from knowledge import ingest
-from knowledge.errors import (CorruptFile, EmptyDocument, FetchError, FileTooLarge, UndecodableText,
-                              UnsupportedFileType)
+from knowledge.errors import CorruptFile, EmptyDocument, FetchError, FileTooLarge, UndecodableText, UnsupportedFileType
 
 ROOT = Path(__file__).resolve().parents[2]
 SCMP = ROOT / "seeds" / "scmp-2022-kazakhstan-intervention-benefits-china-and-russia.txt"
@@ -63,10 +62,12 @@ def test_seed_boilerplate_removed_and_every_other_paragraph_kept_verbatim(scmp):
     assert scmp.paragraphs == expected
     assert len(scmp.paragraphs) == len(body) - len(expected_removed)
     assert title not in scmp.paragraphs
-    for kept in ('"Russia\'s position in maintaining the security of Central Asia has improved, the role of CSTO '
-                 'also improved. A win in the battle tells more than anything."',
-                 '"Will it continue to reject China\'s involvement in security issues in Central Asia, as it '
-                 'fears the expansion of China\'s influence there?"'):
+    for kept in (
+        "\"Russia's position in maintaining the security of Central Asia has improved, the role of CSTO "
+        'also improved. A win in the battle tells more than anything."',
+        "\"Will it continue to reject China's involvement in security issues in Central Asia, as it "
+        "fears the expansion of China's influence there?\"",
+    ):
         assert kept in scmp.paragraphs
 
 
@@ -100,13 +101,29 @@ WIRE_REMOVED = [
     "Reporting by Jane Doe in Kyiv; Additional reporting by Max Mustermann in Berlin; Editing by Mark Potter",
     "© 2022 Thomson Reuters. All rights reserved.",
 ]
-WIRE = "\n\n".join([
-    "Ukraine's grain exports fall as strikes hit ports",
-    WIRE_REMOVED[0], WIRE_REMOVED[1], WIRE_REMOVED[2],
-    WIRE_BODY[0], WIRE_BODY[1], WIRE_REMOVED[3], WIRE_BODY[2], WIRE_REMOVED[4],
-    WIRE_BODY[3], WIRE_REMOVED[5], WIRE_REMOVED[6], WIRE_BODY[4], WIRE_BODY[5],
-    WIRE_REMOVED[7], WIRE_REMOVED[8],
-]) + "\n"
+WIRE = (
+    "\n\n".join(
+        [
+            "Ukraine's grain exports fall as strikes hit ports",
+            WIRE_REMOVED[0],
+            WIRE_REMOVED[1],
+            WIRE_REMOVED[2],
+            WIRE_BODY[0],
+            WIRE_BODY[1],
+            WIRE_REMOVED[3],
+            WIRE_BODY[2],
+            WIRE_REMOVED[4],
+            WIRE_BODY[3],
+            WIRE_REMOVED[5],
+            WIRE_REMOVED[6],
+            WIRE_BODY[4],
+            WIRE_BODY[5],
+            WIRE_REMOVED[7],
+            WIRE_REMOVED[8],
+        ]
+    )
+    + "\n"
+)
 
 
 def test_wire_article_keeps_the_story_and_drops_the_furniture():
@@ -128,14 +145,17 @@ def test_wire_agency_from_dateline_when_nothing_better():
     assert doc.paragraphs == WIRE_BODY[:2]
 
 
-@pytest.mark.parametrize("line, date", [
-    ("Updated 11:15 AM EST, Tue January 11, 2022", dt.date(2022, 1, 11)),
-    ("Tue 11 Jan 2022 05.00 GMT", dt.date(2022, 1, 11)),
-    ("Jan. 11, 2022 5:00 AM ET", dt.date(2022, 1, 11)),
-    ("2022-01-11T10:02:00Z", dt.date(2022, 1, 11)),
-    ("11 January 2022 · 4 min read", dt.date(2022, 1, 11)),
-    ("By Ann Lee | Reuters | January 11, 2022", dt.date(2022, 1, 11)),
-])
+@pytest.mark.parametrize(
+    "line, date",
+    [
+        ("Updated 11:15 AM EST, Tue January 11, 2022", dt.date(2022, 1, 11)),
+        ("Tue 11 Jan 2022 05.00 GMT", dt.date(2022, 1, 11)),
+        ("Jan. 11, 2022 5:00 AM ET", dt.date(2022, 1, 11)),
+        ("2022-01-11T10:02:00Z", dt.date(2022, 1, 11)),
+        ("11 January 2022 · 4 min read", dt.date(2022, 1, 11)),
+        ("By Ann Lee | Reuters | January 11, 2022", dt.date(2022, 1, 11)),
+    ],
+)
 def test_dateline_at_the_top_becomes_metadata(line, date):
     body = "The central bank raised its main rate by half a point on Tuesday, its third rise this year."
     doc = ingest.parse_text(f"Rates rise again\n\n{line}\n\n{body}")
@@ -146,8 +166,9 @@ def test_dateline_at_the_top_becomes_metadata(line, date):
 
 def test_dateline_and_copyright_year_give_day_precision_over_year():
     body = "The central bank raised its main rate by half a point on Tuesday, its third rise this year."
-    doc = ingest.parse_text(f"Rates rise\n\nMarch 3, 2021\n\n{body}\n\nCopyright 2021 The Daily Ledger. "
-                            "All rights reserved.")
+    doc = ingest.parse_text(
+        f"Rates rise\n\nMarch 3, 2021\n\n{body}\n\nCopyright 2021 The Daily Ledger. All rights reserved."
+    )
     assert (doc.published, doc.published_precision) == (dt.date(2021, 3, 3), "day")
     assert doc.source == "The Daily Ledger"
 
@@ -160,8 +181,10 @@ def test_copyright_holder_after_the_mark_without_year_first():
 
 
 def test_reported_speech_about_marketing_is_not_a_promotion():
-    text = ("The company said its new platform, curated by award-winning editors, would let readers "
-            "subscribe to a newsletter and download the app.")
+    text = (
+        "The company said its new platform, curated by award-winning editors, would let readers "
+        "subscribe to a newsletter and download the app."
+    )
     doc = ingest.parse_text("Media deal\n\n" + text)
     assert doc.paragraphs == [text]
 
@@ -174,15 +197,17 @@ def test_quote_addressing_the_reader_is_kept():
 
 def test_article_about_copyright_law_is_kept():
     text = "Copyright law in the EU changed in 2019, when the directive on the digital single market passed."
-    doc = ingest.parse_text("Copyright reform\n\nLawmakers returned to the subject this week after two years.\n\n"
-                            + text)
+    doc = ingest.parse_text(
+        "Copyright reform\n\nLawmakers returned to the subject this week after two years.\n\n" + text
+    )
     assert text in doc.paragraphs
 
 
 def test_list_items_without_full_stops_are_not_teasers():
     items = ["- Raise the minimum wage by 2027", "1. Cut the sales tax on food and fuel"]
-    doc = ingest.parse_text("Manifesto\n\nThe party published its manifesto on Monday with four pledges.\n\n"
-                            + "\n".join(items))
+    doc = ingest.parse_text(
+        "Manifesto\n\nThe party published its manifesto on Monday with four pledges.\n\n" + "\n".join(items)
+    )
     assert doc.paragraphs[1:] == items
 
 
@@ -190,8 +215,10 @@ def test_list_items_without_full_stops_are_not_teasers():
 
 
 def test_hard_wrapped_lines_are_joined_into_paragraphs():
-    first = ("The council voted on Tuesday to close the old bridge to cars from March, after engineers found "
-             "cracks in two of its supports, and to build a footbridge beside it.")
+    first = (
+        "The council voted on Tuesday to close the old bridge to cars from March, after engineers found "
+        "cracks in two of its supports, and to build a footbridge beside it."
+    )
     second = "Residents have until Friday to comment on the plan."
     import textwrap
 
@@ -201,10 +228,12 @@ def test_hard_wrapped_lines_are_joined_into_paragraphs():
 
 
 def test_one_paragraph_per_line_without_blank_lines():
-    paragraphs = ["The council voted on Tuesday to close the old bridge to cars from March, after engineers "
-                  "found cracks in two of its supports, and to build a footbridge beside it." * 2,
-                  "Residents have until Friday to comment on the plan, the council said in a statement today.",
-                  "Work on the footbridge is due to start in the summer and will take eighteen months."]
+    paragraphs = [
+        "The council voted on Tuesday to close the old bridge to cars from March, after engineers "
+        "found cracks in two of its supports, and to build a footbridge beside it." * 2,
+        "Residents have until Friday to comment on the plan, the council said in a statement today.",
+        "Work on the footbridge is due to start in the summer and will take eighteen months.",
+    ]
     doc = ingest.parse_text("Bridge to close\n" + "\n".join(paragraphs))
     assert doc.paragraphs == paragraphs
 
@@ -385,7 +414,7 @@ def _pdf_bytes(pages: int = 2, text: bool = True) -> bytes:
     pdf = Bulletin()
     pdf.set_title("Coal heating ban passes")
     pdf.set_author("Tomasz Nowak")
-    pdf.set_creation_date(dt.datetime(2024, 4, 18, 12, 0, tzinfo=dt.timezone.utc))
+    pdf.set_creation_date(dt.datetime(2024, 4, 18, 12, 0, tzinfo=dt.UTC))
     for page in range(1, pages + 1):
         pdf.add_page()
         if not text:
@@ -430,8 +459,9 @@ def test_empty_file(data):
 
 
 def test_only_boilerplate_is_empty():
-    _raises(EmptyDocument, b"5 min read\n\nAdvertisement\n\nCopyright 2022 Foo Ltd. All rights reserved.\n",
-            "boiler.txt")
+    _raises(
+        EmptyDocument, b"5 min read\n\nAdvertisement\n\nCopyright 2022 Foo Ltd. All rights reserved.\n", "boiler.txt"
+    )
 
 
 def test_too_large():
@@ -507,16 +537,25 @@ async def server(loopback_server):
         return web.Response(body=_pdf_bytes(), content_type="application/octet-stream")
 
     app = web.Application()
-    app.add_routes([web.get("/news/port-strike", page), web.get("/logo", image), web.get("/huge", huge),
-                    web.get("/stream", streamed), web.get("/slow", slow), web.get("/old", moved),
-                    web.get("/files/coal.pdf", pdf)])
+    app.add_routes(
+        [
+            web.get("/news/port-strike", page),
+            web.get("/logo", image),
+            web.get("/huge", huge),
+            web.get("/stream", streamed),
+            web.get("/slow", slow),
+            web.get("/old", moved),
+            web.get("/files/coal.pdf", pdf),
+        ]
+    )
     async with loopback_server(app) as url:
         yield url
 
 
 async def test_fetch_html_gives_a_parsable_html_file(server):
-    data, filename = await ingest.fetch_url(server + "/news/port-strike",
-                                            max_bytes=1_000_000, timeout_s=5, allow=LOOPBACK)
+    data, filename = await ingest.fetch_url(
+        server + "/news/port-strike", max_bytes=1_000_000, timeout_s=5, allow=LOOPBACK
+    )
     assert filename == "port-strike.html"
     assert ingest.parse_bytes(data, filename).paragraphs == HTML_BODY
 
@@ -527,8 +566,9 @@ async def test_fetch_follows_redirects(server):
 
 
 async def test_fetch_octet_stream_uses_the_link_suffix(server):
-    data, filename = await ingest.fetch_url(server + "/files/coal.pdf",
-                                            max_bytes=1_000_000, timeout_s=5, allow=LOOPBACK)
+    data, filename = await ingest.fetch_url(
+        server + "/files/coal.pdf", max_bytes=1_000_000, timeout_s=5, allow=LOOPBACK
+    )
     assert filename == "coal.pdf"
     assert data.startswith(b"%PDF")
 
@@ -566,21 +606,26 @@ async def test_fetch_connection_refused():
     assert url in str(info.value)
 
 
-@pytest.mark.parametrize("url", ["ftp://example.org/file.txt", "file:///etc/passwd", "javascript:alert(1)",
-                                 "not a url"])
+@pytest.mark.parametrize(
+    "url", ["ftp://example.org/file.txt", "file:///etc/passwd", "javascript:alert(1)", "not a url"]
+)
 async def test_fetch_refuses_other_schemes(url):
     with pytest.raises(FetchError, match="http"):
         await ingest.fetch_url(url, max_bytes=1000, timeout_s=1, allow=LOOPBACK)
 
 
-@pytest.mark.parametrize("text", [
-    "Reporting by the BBC found that the ministry had kept the figures back for two years.",
-    "The novel was first published in London in 1851 and sold fewer than 3,000 copies at first.",
-    "Related to the strike, the union also asked for a shorter working week from next year.",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Reporting by the BBC found that the ministry had kept the figures back for two years.",
+        "The novel was first published in London in 1851 and sold fewer than 3,000 copies at first.",
+        "Related to the strike, the union also asked for a shorter working week from next year.",
+    ],
+)
 def test_sentences_that_start_like_boilerplate_are_kept(text):
-    doc = ingest.parse_text("Archive story\n\nThe archive opened to the public on Monday after a long delay.\n\n"
-                            + text)
+    doc = ingest.parse_text(
+        "Archive story\n\nThe archive opened to the public on Monday after a long delay.\n\n" + text
+    )
     assert text in doc.paragraphs
 
 
@@ -623,11 +668,19 @@ def test_cnn_style_byline_dateline_and_teaser():
 
 
 def test_ap_style_rule_credit_and_copyright():
-    body = ["WASHINGTON (AP) — The Senate on Thursday passed a bill to keep the government open through March.",
-            "The vote was 65-27. The House passed the measure on Wednesday."]
-    text = "\n\n".join(body + ["___", "Associated Press writer Lisa Mascaro contributed to this report.",
-                              "Copyright 2023 The Associated Press. All rights reserved. This material may not be "
-                              "published, broadcast, rewritten or redistributed without permission."])
+    body = [
+        "WASHINGTON (AP) — The Senate on Thursday passed a bill to keep the government open through March.",
+        "The vote was 65-27. The House passed the measure on Wednesday.",
+    ]
+    text = "\n\n".join(
+        body
+        + [
+            "___",
+            "Associated Press writer Lisa Mascaro contributed to this report.",
+            "Copyright 2023 The Associated Press. All rights reserved. This material may not be "
+            "published, broadcast, rewritten or redistributed without permission.",
+        ]
+    )
     doc = ingest.parse_text(text, title="Senate passes stopgap")
     assert doc.paragraphs == body
     assert doc.source == "The Associated Press"
@@ -637,10 +690,27 @@ def test_ap_style_rule_credit_and_copyright():
 def test_pdf_paragraph_running_over_a_page_break_stays_one_paragraph():
     from fpdf import FPDF
 
-    places = ["Aberdeen", "Bristol", "Cardiff", "Derby", "Exeter", "Falkirk", "Glasgow", "Hull", "Ipswich",
-              "Jarrow", "Kendal", "Leeds", "Margate", "Newport"]
-    long_paragraph = " ".join(f"The committee heard from farmers in {place} about the drought and its effect "
-                              f"on grain prices, which rose again in {place} this spring." for place in places)
+    places = [
+        "Aberdeen",
+        "Bristol",
+        "Cardiff",
+        "Derby",
+        "Exeter",
+        "Falkirk",
+        "Glasgow",
+        "Hull",
+        "Ipswich",
+        "Jarrow",
+        "Kendal",
+        "Leeds",
+        "Margate",
+        "Newport",
+    ]
+    long_paragraph = " ".join(
+        f"The committee heard from farmers in {place} about the drought and its effect "
+        f"on grain prices, which rose again in {place} this spring."
+        for place in places
+    )
     pdf = FPDF()
     pdf.add_page()
     pdf.set_font("Helvetica", size=12)
@@ -651,9 +721,12 @@ def test_pdf_paragraph_running_over_a_page_break_stays_one_paragraph():
     assert doc.paragraphs == [long_paragraph]
 
 
-@pytest.mark.parametrize("data, filename", [
-    (b"<html><body><nav><a href='/'>Home</a></nav></body></html>", "menu.html"),
-    (b"---\ntitle: Only front matter\n---\n", "front.md"),
-])
+@pytest.mark.parametrize(
+    "data, filename",
+    [
+        (b"<html><body><nav><a href='/'>Home</a></nav></body></html>", "menu.html"),
+        (b"---\ntitle: Only front matter\n---\n", "front.md"),
+    ],
+)
 def test_nothing_readable_is_empty(data, filename):
     _raises(EmptyDocument, data, filename)

@@ -99,8 +99,13 @@ def test_every_evaluation_has_an_eval_command():
 def test_eval_command_imports_an_existing_evaluation(name):
     handler = _eval_commands()[name]
     tree = ast.parse(textwrap.dedent(inspect.getsource(handler)))
-    imports = [(node.module, alias.name) for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
-               for alias in node.names if node.module and node.module.startswith("evaluation.")]
+    imports = [
+        (node.module, alias.name)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+        if node.module and node.module.startswith("evaluation.")
+    ]
     assert imports, f"eval {name} imports no evaluation module"
     for module, function in imports:
         spec = importlib.util.find_spec(f"knowledge.{module}")

@@ -27,15 +27,18 @@ from knowledge.dates import DateIntent
 from knowledge.models import Document, Passage
 
 
-@pytest.mark.parametrize("question, expected", [
-    ("How many tackles did Luke Kuechly register?", {"luke", "kuechli"}),
-    ("Which company bought Twitter for $44 billion?", {"twitter", "44"}),
-    ("When did Joe Biden visit Kyiv in 2023?", {"joe", "biden", "kyiv", "2023"}),
-    ("Joe Biden met whom?", {"joe", "biden"}),          # a name at the start counts when it goes on
-    ("Which city hosted the games?", set()),            # a capitalised first word alone is the sentence start
-    ("What did the fund raise, 1,250,000 or 2 million?", {"1250000", "2"}),
-    ("what is the size of the school's endowment?", set()),
-])
+@pytest.mark.parametrize(
+    "question, expected",
+    [
+        ("How many tackles did Luke Kuechly register?", {"luke", "kuechli"}),
+        ("Which company bought Twitter for $44 billion?", {"twitter", "44"}),
+        ("When did Joe Biden visit Kyiv in 2023?", {"joe", "biden", "kyiv", "2023"}),
+        ("Joe Biden met whom?", {"joe", "biden"}),  # a name at the start counts when it goes on
+        ("Which city hosted the games?", set()),  # a capitalised first word alone is the sentence start
+        ("What did the fund raise, 1,250,000 or 2 million?", {"1250000", "2"}),
+        ("what is the size of the school's endowment?", set()),
+    ],
+)
 def test_specific_terms(question, expected):
     assert specific_terms(question) == expected
 
@@ -47,36 +50,46 @@ def test_specific_terms_are_matched_by_stem_and_number_form():
     assert missing_share(set(), keys) == 0.0
 
 
-@pytest.mark.parametrize("question, kind", [
-    ("How many homes did the storm flood?", "number"),
-    ("What percentage of voters turned out?", "number"),
-    ("When did the dam open?", "date"),
-    ("In what year was the treaty signed?", "date"),
-    ("Who won the election in Chile?", "name"),
-    ("A US embassy in what country was attacked by protesters?", "name"),
-    ("This artist is the first to score a No. 1 hit across four decades.", "name"),
-    ("Where did the summit take place?", "name"),
-    ("Why did the strike end?", None),
-    ("What did the experts say about China's role?", None),
-])
+@pytest.mark.parametrize(
+    "question, kind",
+    [
+        ("How many homes did the storm flood?", "number"),
+        ("What percentage of voters turned out?", "number"),
+        ("When did the dam open?", "date"),
+        ("In what year was the treaty signed?", "date"),
+        ("Who won the election in Chile?", "name"),
+        ("A US embassy in what country was attacked by protesters?", "name"),
+        ("This artist is the first to score a No. 1 hit across four decades.", "name"),
+        ("Where did the summit take place?", "name"),
+        ("Why did the strike end?", None),
+        ("What did the experts say about China's role?", None),
+    ],
+)
 def test_answer_type(question, kind):
     assert answer_type(question) == kind
 
 
-@pytest.mark.parametrize("kind, sentence, found", [
-    ("number", "Luke Kuechly registered 118 tackles.", True),
-    ("number", "Luke Kuechly registered a dozen tackles.", True),
-    ("number", "Luke Kuechly registered many tackles.", False),
-    ("date", "The dam opened in March after delays.", True),
-    ("date", "The dam opened after delays.", False),
-    ("name", "The election was won by Gabriel Boric.", True),
-    ("name", "Voters in Chile went to the polls.", False),      # Chile is the question's own name
-    ("name", "Officials said turnout was high.", False),       # a capitalised first word alone is no name
-    (None, "Anything at all.", True),
-])
+@pytest.mark.parametrize(
+    "kind, sentence, found",
+    [
+        ("number", "Luke Kuechly registered 118 tackles.", True),
+        ("number", "Luke Kuechly registered a dozen tackles.", True),
+        ("number", "Luke Kuechly registered many tackles.", False),
+        ("date", "The dam opened in March after delays.", True),
+        ("date", "The dam opened after delays.", False),
+        ("name", "The election was won by Gabriel Boric.", True),
+        ("name", "Voters in Chile went to the polls.", False),  # Chile is the question's own name
+        ("name", "Officials said turnout was high.", False),  # a capitalised first word alone is no name
+        (None, "Anything at all.", True),
+    ],
+)
 def test_has_answer_of_type_needs_something_new(kind, sentence, found):
-    question = {"number": "How many tackles did Luke Kuechly register?", "date": "When did the dam open?",
-                "name": "Who won the election in Chile?", None: "Why?"}[kind]
+    question = {
+        "number": "How many tackles did Luke Kuechly register?",
+        "date": "When did the dam open?",
+        "name": "Who won the election in Chile?",
+        None: "Why?",
+    }[kind]
     assert has_answer_of_type(kind, [sentence], question) is found
 
 
@@ -89,14 +102,17 @@ def test_age_is_symmetric_log_scaled_and_neutral_when_undated():
     assert age_of(None, today) == 0.0
 
 
-@pytest.mark.parametrize("question, text, published, expected", [
-    ("Who won the 2021 election?", "Boric won the vote.", dt.date(2023, 5, 1), 1.0),
-    ("Who won the 2021 election?", "Boric won the 2021 vote.", dt.date(2023, 5, 1), 0.0),
-    ("Who won the 2021 election?", "Boric won the vote.", dt.date(2021, 12, 20), 0.0),
-    ("Who won the 2021 election?", "Boric won the vote.", dt.date(2022, 1, 3), 0.0),   # looked back on
-    ("Who won the election?", "Boric won the vote.", dt.date(2023, 5, 1), 0.0),
-    ("Who won the 2021 election?", "Boric won the vote.", None, 1.0),
-])
+@pytest.mark.parametrize(
+    "question, text, published, expected",
+    [
+        ("Who won the 2021 election?", "Boric won the vote.", dt.date(2023, 5, 1), 1.0),
+        ("Who won the 2021 election?", "Boric won the 2021 vote.", dt.date(2023, 5, 1), 0.0),
+        ("Who won the 2021 election?", "Boric won the vote.", dt.date(2021, 12, 20), 0.0),
+        ("Who won the 2021 election?", "Boric won the vote.", dt.date(2022, 1, 3), 0.0),  # looked back on
+        ("Who won the election?", "Boric won the vote.", dt.date(2023, 5, 1), 0.0),
+        ("Who won the 2021 election?", "Boric won the vote.", None, 1.0),
+    ],
+)
 def test_year_mismatch(question, text, published, expected):
     assert year_mismatch(question, text, published) == expected
 
@@ -104,10 +120,10 @@ def test_year_mismatch(question, text, published, expected):
 def test_lead_over_rest_compares_with_other_documents_only():
     document_of = {1: 10, 2: 10, 3: 20, 4: 30}
     scores = {1: 5.0, 2: 4.9, 3: 3.5, 4: 1.0}
-    assert lead_over_rest(scores, 1, document_of) == pytest.approx(1.5)   # passage 2 is the same document
-    assert lead_over_rest(scores, 3, document_of) == -1.0                   # behind: clipped at low
-    assert lead_over_rest({1: 5.0, 2: 1.0}, 1, document_of) == 3.0          # no other document
-    assert lead_over_rest({1: 9.0, 3: 1.0}, 1, document_of) == 3.0          # clipped at high
+    assert lead_over_rest(scores, 1, document_of) == pytest.approx(1.5)  # passage 2 is the same document
+    assert lead_over_rest(scores, 3, document_of) == -1.0  # behind: clipped at low
+    assert lead_over_rest({1: 5.0, 2: 1.0}, 1, document_of) == 3.0  # no other document
+    assert lead_over_rest({1: 9.0, 3: 1.0}, 1, document_of) == 3.0  # clipped at high
 
 
 def test_gather_evidence_near_miss_against_answerable():
@@ -116,12 +132,26 @@ def test_gather_evidence_near_miss_against_answerable():
     question = "How many homes did storm Ida flood in Louisiana?"
     today = dt.date(2021, 9, 3)
     common = dict(question=question, today=today)
-    hit = gather_evidence({1: 0.8, 2: 0.3}, weights, set(), stems_, cited_text="Storm Ida flooded 12,000 homes in Louisiana.",
-                          answer_sentences=["Storm Ida flooded 12,000 homes in Louisiana."],
-                          cited_date=dt.date(2021, 9, 1), **common)
-    miss = gather_evidence({1: 0.6, 2: 0.5}, weights, set(), stems_, cited_text="Storm Henri flooded homes in Maine.",
-                           answer_sentences=["Storm Henri flooded homes in Maine."],
-                           cited_date=dt.date(2021, 5, 1), **common)
+    hit = gather_evidence(
+        {1: 0.8, 2: 0.3},
+        weights,
+        set(),
+        stems_,
+        cited_text="Storm Ida flooded 12,000 homes in Louisiana.",
+        answer_sentences=["Storm Ida flooded 12,000 homes in Louisiana."],
+        cited_date=dt.date(2021, 9, 1),
+        **common,
+    )
+    miss = gather_evidence(
+        {1: 0.6, 2: 0.5},
+        weights,
+        set(),
+        stems_,
+        cited_text="Storm Henri flooded homes in Maine.",
+        answer_sentences=["Storm Henri flooded homes in Maine."],
+        cited_date=dt.date(2021, 5, 1),
+        **common,
+    )
     assert hit.specific_missing == 0.0 and miss.specific_missing == 1.0  # Ida and Louisiana both missing
     assert hit.type_missing == 0.0 and miss.type_missing == 1.0
     assert hit.age < 0.25 < miss.age
@@ -138,7 +168,7 @@ def test_weighted_missing_share_counts_rare_names_more():
     weights = {"ida": 3.0, "us": 0.5}
     assert weighted_missing_share({"ida", "us"}, {"us"}, weights) == pytest.approx(3.0 / 3.5)
     assert weighted_missing_share({"ida", "us"}, {"ida"}, weights) == pytest.approx(0.5 / 3.5)
-    assert weighted_missing_share({"kyiv"}, set(), weights) == 1.0      # unknown to the weights: counts as rare
+    assert weighted_missing_share({"kyiv"}, set(), weights) == 1.0  # unknown to the weights: counts as rare
     assert weighted_missing_share(set(), set(), weights) == 0.0
 
 
@@ -149,11 +179,14 @@ def test_bigram_coverage_needs_the_question_s_phrases():
     assert bigram_coverage("Why?", "anything") == 1.0
 
 
-@pytest.mark.parametrize("sentence, found", [
-    ("Trump pleaded not guilty to 34 felony criminal charges.", True),
-    ("The indictment makes Trump the first ex-president to face criminal charges over $130,000.", False),
-    ("Households can order up to four free Covid-19 tests.", False),   # a count, but of tests
-])
+@pytest.mark.parametrize(
+    "sentence, found",
+    [
+        ("Trump pleaded not guilty to 34 felony criminal charges.", True),
+        ("The indictment makes Trump the first ex-president to face criminal charges over $130,000.", False),
+        ("Households can order up to four free Covid-19 tests.", False),  # a count, but of tests
+    ],
+)
 def test_has_quantity_wants_a_number_next_to_what_is_counted(sentence, found):
     assert has_quantity("Trump was arraigned on how many criminal charges?", [sentence]) is found
 
@@ -163,8 +196,17 @@ def test_has_quantity_is_true_for_other_questions():
 
 
 def _row(pid: int, published: dt.date | None) -> tuple[Passage, Document]:
-    doc = Document(id=pid, title="", source=None, published=published, author=None, guild_id=None, origin="x",
-                   content_hash=str(pid), added_at=dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc))
+    doc = Document(
+        id=pid,
+        title="",
+        source=None,
+        published=published,
+        author=None,
+        guild_id=None,
+        origin="x",
+        content_hash=str(pid),
+        added_at=dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
+    )
     return Passage(pid, pid, 0, 0, 0, 10, "text"), doc
 
 
@@ -172,12 +214,13 @@ def test_fresh_cosine_looks_at_the_time_the_question_implies():
     today = dt.date(2022, 6, 30)
     dense = {1: 0.9, 2: 0.5, 3: 0.2}
     rows = {1: _row(1, dt.date(2022, 1, 1)), 2: _row(2, dt.date(2022, 6, 27)), 3: _row(3, dt.date(2022, 6, 1))}
-    assert _fresh_cosine(dense, rows, today, DateIntent()) == pytest.approx(0.5)           # only passage 2 is from this week
+    assert _fresh_cosine(dense, rows, today, DateIntent()) == pytest.approx(0.5)  # only passage 2 is from this week
     # 29 days old: 22 days into the fade (21) is past it; 14 days old: a third of the way
-    assert _fresh_cosine({1: 0.2, 3: 0.8}, {1: rows[1], 3: _row(3, today - dt.timedelta(days=14))}, today,
-                         DateIntent()) == pytest.approx(0.2 + (1 - 7 / 21) * 0.6)
+    assert _fresh_cosine(
+        {1: 0.2, 3: 0.8}, {1: rows[1], 3: _row(3, today - dt.timedelta(days=14))}, today, DateIntent()
+    ) == pytest.approx(0.2 + (1 - 7 / 21) * 0.6)
     stale = {1: rows[1], 3: rows[3]}
-    assert _fresh_cosine(dense, stale, today, DateIntent()) == pytest.approx(0.2)          # nothing fresh: the floor
+    assert _fresh_cosine(dense, stale, today, DateIntent()) == pytest.approx(0.2)  # nothing fresh: the floor
     # a question with a date window: retrieval kept only passages from it, all count
     assert _fresh_cosine(dense, rows, today, DateIntent(date_from=dt.date(2022, 1, 1))) == pytest.approx(0.9)
     # undated passages are no evidence against

@@ -16,9 +16,9 @@ import pytest_asyncio
 from knowledge import retrieval
 from knowledge.config import KnowledgeConfig
 from knowledge.embed import HashingEmbedder
+from knowledge.index import DenseIndex, LexicalIndex
+from knowledge.retrieval import FusionWeights, fts_match_expression, fuse_scores, ndcg_at_k, rrf, standardise, top_k
 from knowledge.scope import GLOBAL_SCOPE
-from knowledge.retrieval import DenseIndex, FusionWeights, fts_match_expression, fuse_scores, ndcg_at_k, rrf
-from knowledge.retrieval import standardise, top_k
 from knowledge.service import KnowledgeBase, TextItem
 
 # ---------------------------------------------------------------------------------------------- pure
@@ -88,27 +88,27 @@ def test_ndcg_at_k_without_relevant_documents_is_zero():
 
 
 HOSTILE = [
-    '"Kazakhstan',                       # unbalanced quote
+    '"Kazakhstan',  # unbalanced quote
     'Kazakhstan"',
     '"Kazakhstan troops"',
-    'Kazakhstan*',
-    '-Kazakhstan',
-    'Kazakhstan -troops',
-    'NEAR(Kazakhstan troops, 3)',
-    'Kazakhstan AND OR NOT troops',
-    'NOT Kazakhstan',
-    '(Kazakhstan',
-    'Kazakhstan)',
-    '^Kazakhstan',
-    'title:Kazakhstan',
-    'text : Kazakhstan',
-    '{text title}: Kazakhstan',
-    '“Kazakhstan”',
+    "Kazakhstan*",
+    "-Kazakhstan",
+    "Kazakhstan -troops",
+    "NEAR(Kazakhstan troops, 3)",
+    "Kazakhstan AND OR NOT troops",
+    "NOT Kazakhstan",
+    "(Kazakhstan",
+    "Kazakhstan)",
+    "^Kazakhstan",
+    "title:Kazakhstan",
+    "text : Kazakhstan",
+    "{text title}: Kazakhstan",
+    "“Kazakhstan”",
     "Kazakhstan's troops?",
-    'Kazakhstan + troops',
+    "Kazakhstan + troops",
 ]
 
-ONLY_SYNTAX = ['"', '""', '*', '-', '^', ':', '(', ')', 'AND', 'OR NOT AND', 'NEAR', '"*"', '(((', '-:^*"']
+ONLY_SYNTAX = ['"', '""', "*", "-", "^", ":", "(", ")", "AND", "OR NOT AND", "NEAR", '"*"', "(((", '-:^*"']
 
 
 @pytest.mark.parametrize("query", HOSTILE + ONLY_SYNTAX)
@@ -132,12 +132,20 @@ def test_fts_expression_keeps_at_most_max_terms():
 
 
 DOCS = [
-    TextItem("Kazakhstan asks for troops\n\nTroops from Russia arrived in Kazakhstan after fuel protests "
-             "turned violent in Almaty.", origin="kz"),
-    TextItem("Football final ends in penalties\n\nThe cup final in Madrid was decided on penalties after a "
-             "goalless draw.", origin="football"),
-    TextItem("Vaccine trial results published\n\nA vaccine trial in Brazil reported strong protection "
-             "against severe illness.", origin="vaccine"),
+    TextItem(
+        "Kazakhstan asks for troops\n\nTroops from Russia arrived in Kazakhstan after fuel protests "
+        "turned violent in Almaty.",
+        origin="kz",
+    ),
+    TextItem(
+        "Football final ends in penalties\n\nThe cup final in Madrid was decided on penalties after a goalless draw.",
+        origin="football",
+    ),
+    TextItem(
+        "Vaccine trial results published\n\nA vaccine trial in Brazil reported strong protection "
+        "against severe illness.",
+        origin="vaccine",
+    ),
 ]
 
 
@@ -180,11 +188,15 @@ class Oracle:
     """Plain rows and a full sort: what DenseIndex must agree with."""
 
     def __init__(self) -> None:
-        self.rows: list[tuple[int, int, int, int, np.ndarray]] = []  # pid, did, gid (GLOBAL_SCOPE = global), day, vector
+        self.rows: list[
+            tuple[int, int, int, int, np.ndarray]
+        ] = []  # pid, did, gid (GLOBAL_SCOPE = global), day, vector
 
     def add(self, pids, did, gid, published, vectors):
-        for pid, v in zip(pids, vectors):
-            self.rows.append((pid, did, GLOBAL_SCOPE if gid is None else gid, published.toordinal() if published else 0, v))
+        for pid, v in zip(pids, vectors, strict=True):
+            self.rows.append(
+                (pid, did, GLOBAL_SCOPE if gid is None else gid, published.toordinal() if published else 0, v)
+            )
 
     def remove_document(self, did):
         self.rows = [r for r in self.rows if r[1] != did]
@@ -263,8 +275,13 @@ def test_dense_index_loaded_from_arrays_matches_one_built_by_add():
     built, oracle = DenseIndex(), Oracle()
     _fill(rng, 40, 8, built, oracle)
     pids = np.array([r[0] for r in oracle.rows])
-    loaded = DenseIndex(pids, np.array([r[1] for r in oracle.rows]), np.array([r[2] for r in oracle.rows]),
-                        np.array([r[3] for r in oracle.rows], dtype=np.int32), np.vstack([r[4] for r in oracle.rows]))
+    loaded = DenseIndex(
+        pids,
+        np.array([r[1] for r in oracle.rows]),
+        np.array([r[2] for r in oracle.rows]),
+        np.array([r[3] for r in oracle.rows], dtype=np.int32),
+        np.vstack([r[4] for r in oracle.rows]),
+    )
     for filters in FILTERS:
         q = _unit(rng, 1, 8)[0]
         assert loaded.search(q, 12, **filters) == built.search(q, 12, **filters)
@@ -315,7 +332,10 @@ async def test_in_memory_bm25_ranks_like_fts5_bm25(tmp_path):
             ("Wind", "The offshore wind farm has 40 turbines and powers 300,000 homes near the harbour."),
             ("Grain", "Russia exported a record 38 million tonnes of grain; wheat went to Egypt and Turkey."),
             ("Café", "The café owners protested the rail closures that cut their trade by half."),
-            ("Strike talks", "Talks to end the strike resume on Friday, the drivers' union and the rail operator said."),
+            (
+                "Strike talks",
+                "Talks to end the strike resume on Friday, the drivers' union and the rail operator said.",
+            ),
         ]
         for title, text in texts:
             await kb.add_text(text, title=title)
@@ -325,15 +345,13 @@ async def test_in_memory_bm25_ranks_like_fts5_bm25(tmp_path):
             memory = [(kb.dense.pid(r), s) for r, s in kb.lexical.search(terms, keep, 10)]
             fts = await kb.store.fts_search(fts_match_expression(question), limit=10)
             assert [p for p, _ in memory] == [p for p, _ in fts], question
-            for (_, a), (_, b) in zip(memory, fts):
+            for (_, a), (_, b) in zip(memory, fts, strict=True):
                 assert a == pytest.approx(b, rel=0.02)
     finally:
         await kb.close()
 
 
 def test_document_frequencies_count_rows_holding_each_term():
-    from knowledge.retrieval import LexicalIndex
-
     index = LexicalIndex()
     index.add([("", "Drivers strike over pay."), ("Strike", "Talks resume on Friday."), ("", "Rates rise.")])
     index.add([("", "The strike ends.")])  # a second batch lands in another postings chunk

@@ -12,12 +12,20 @@ import numpy as np
 import pytest
 import pytest_asyncio
 
+from knowledge import service
 from knowledge.config import KnowledgeConfig
 from knowledge.embed import HashingEmbedder
-from knowledge.errors import (CorruptFile, DocumentNotFound, DuplicateDocument, EmptyDocument, FileTooLarge,
-                              KnowledgeError, UndecodableText, UnsupportedFileType)
+from knowledge.errors import (
+    CorruptFile,
+    DocumentNotFound,
+    DuplicateDocument,
+    EmptyDocument,
+    FileTooLarge,
+    KnowledgeError,
+    UndecodableText,
+    UnsupportedFileType,
+)
 from knowledge.retrieval import fts_match_expression
-from knowledge import service
 from knowledge.service import GLOBAL_SCOPE, KnowledgeBase, TextItem
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,8 +58,10 @@ FILES = {
 
 def _db_counts(db: Path) -> dict[str, int]:
     with sqlite3.connect(db) as conn:
-        return {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
-                for t in ("documents", "passages", "vectors", "passages_fts")}
+        return {
+            t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
+            for t in ("documents", "passages", "vectors", "passages_fts")
+        }
 
 
 def _orphans(db: Path) -> int:
@@ -61,7 +71,8 @@ def _orphans(db: Path) -> int:
             "SELECT (SELECT COUNT(*) FROM passages WHERE document_id NOT IN (SELECT id FROM documents))"
             " + (SELECT COUNT(*) FROM vectors WHERE passage_id NOT IN (SELECT id FROM passages))"
             " + (SELECT COUNT(*) FROM passages_fts WHERE rowid NOT IN (SELECT id FROM passages))"
-            " + (SELECT COUNT(*) FROM documents WHERE id NOT IN (SELECT document_id FROM passages))").fetchone()[0]
+            " + (SELECT COUNT(*) FROM documents WHERE id NOT IN (SELECT document_id FROM passages))"
+        ).fetchone()[0]
 
 
 @pytest.fixture
@@ -145,8 +156,7 @@ async def changed(kb, folder, embedder):
     before = {d.origin: d for d in first.added}
     old = before[str(folder / "harbour.txt")]
     old_passages = await kb.store.passages_of_documents([old.id])
-    others = {d.id: [p.id for p in await kb.store.passages_of_documents([d.id])]
-              for d in first.added if d.id != old.id}
+    others = {d.id: [p.id for p in await kb.store.passages_of_documents([d.id])] for d in first.added if d.id != old.id}
     text = FILES["harbour.txt"].replace(_para("cranes"), _para("zeppelins"))
     (folder / "harbour.txt").write_text(text, encoding="utf-8")
     embedder.encoded.clear()
@@ -196,13 +206,17 @@ async def test_changed_file_vectors_belong_to_their_passages(kb, changed):
     row = {int(p): matrix[i] for i, p in enumerate(pids)}
     passages = await kb.store.passages_of_documents([new.id])
     expected = HashingEmbedder().encode([f"Harbour strike ends. {p.text}" for p in passages])
-    for p, vector in zip(passages, expected):
+    for p, vector in zip(passages, expected, strict=True):
         assert np.allclose(row[p.id], vector)
 
 
 async def test_indexed_document_is_what_the_store_reads_back(kb):
-    doc = await kb.add_text("Dam opens\n\nThe new dam opened on the river.", published=dt.date(2024, 2, 29),
-                            source="River Times", guild_id=3)
+    doc = await kb.add_text(
+        "Dam opens\n\nThe new dam opened on the river.",
+        published=dt.date(2024, 2, 29),
+        source="River Times",
+        guild_id=3,
+    )
     assert doc == await kb.store.get_document(doc.id)
     assert doc.passages == 1 and doc.guild_id == 3 and doc.published == dt.date(2024, 2, 29)
 
@@ -320,12 +334,15 @@ async def guilds(kb):
     return docs
 
 
-@pytest.mark.parametrize("scope, visible", [
-    (None, {"Comet seen", "Comet photographed", "Comet party"}),
-    (GLOBAL_SCOPE, {"Comet seen"}),
-    (1, {"Comet seen", "Comet photographed"}),
-    (2, {"Comet seen", "Comet party"}),
-])
+@pytest.mark.parametrize(
+    "scope, visible",
+    [
+        (None, {"Comet seen", "Comet photographed", "Comet party"}),
+        (GLOBAL_SCOPE, {"Comet seen"}),
+        (1, {"Comet seen", "Comet photographed"}),
+        (2, {"Comet seen", "Comet party"}),
+    ],
+)
 async def test_search_sees_only_its_scope(kb, guilds, scope, visible):
     assert set(await _titles(kb, "comet", scope=scope)) == visible
 
@@ -374,8 +391,11 @@ async def test_removing_a_missing_document_raises(kb):
 
 @pytest_asyncio.fixture(loop_scope="function")
 async def dated(kb):
-    for title, published in (("Flood 2020", dt.date(2020, 3, 1)), ("Flood 2022", dt.date(2022, 7, 15)),
-                             ("Flood undated", None)):
+    for title, published in (
+        ("Flood 2020", dt.date(2020, 3, 1)),
+        ("Flood 2022", dt.date(2022, 7, 15)),
+        ("Flood undated", None),
+    ):
         await kb.add_text(f"The river flood covered the valley. {title}.", title=title, published=published)
 
 
@@ -405,20 +425,20 @@ async def test_search_in_an_empty_date_range_finds_nothing(kb, dated):
 
 NEWS = {
     "rates.txt": "Reserve Bank lifts cash rate to fight inflation\n\nThe Reserve Bank of Australia raised its cash "
-                 "rate by 50 basis points on Tuesday, the steepest increase in two decades, as consumer prices "
-                 "climbed at the fastest pace since 2001.\n\nGovernor Philip Lowe said further increases would be "
-                 "needed to bring inflation back to target. Mortgage holders face higher monthly repayments.",
+    "rate by 50 basis points on Tuesday, the steepest increase in two decades, as consumer prices "
+    "climbed at the fastest pace since 2001.\n\nGovernor Philip Lowe said further increases would be "
+    "needed to bring inflation back to target. Mortgage holders face higher monthly repayments.",
     "wildfire.txt": "Wildfire forces thousands to evacuate in Sonoma County\n\nA wildfire driven by strong winds "
-                    "burned through 20,000 acres of forest in Sonoma County, California, forcing 5,000 residents "
-                    "to evacuate.\n\nFirefighters said the blaze was 10 percent contained by Sunday evening, and "
-                    "officials opened shelters at local schools.",
+    "burned through 20,000 acres of forest in Sonoma County, California, forcing 5,000 residents "
+    "to evacuate.\n\nFirefighters said the blaze was 10 percent contained by Sunday evening, and "
+    "officials opened shelters at local schools.",
     "cup.txt": "Haaland's late goal wins the FA Cup for Manchester City\n\nErling Haaland scored in the 89th minute "
-               "as Manchester City beat Liverpool 2-1 in the FA Cup final at Wembley on Saturday.\n\nThe Norwegian "
-               "striker's header settled a tense match after Mohamed Salah had equalised early in the second half.",
+    "as Manchester City beat Liverpool 2-1 in the FA Cup final at Wembley on Saturday.\n\nThe Norwegian "
+    "striker's header settled a tense match after Mohamed Salah had equalised early in the second half.",
     "malaria.txt": "EU regulators approve malaria vaccine for infants\n\nThe European Medicines Agency recommended "
-                   "approval of a malaria vaccine for infants on Thursday after trials in Ghana and Kenya showed it "
-                   "cut severe cases by more than half.\n\nHealth officials said the first doses could reach "
-                   "clinics next year.",
+    "approval of a malaria vaccine for infants on Thursday after trials in Ghana and Kenya showed it "
+    "cut severe cases by more than half.\n\nHealth officials said the first doses could reach "
+    "clinics next year.",
 }
 SEED = "scmp-2022-kazakhstan-intervention-benefits-china-and-russia.txt"
 
@@ -430,6 +450,7 @@ PARAPHRASED = [  # no word (after stemming) in common with the document they sho
     ("Which nation's soldiers flew in to stop riots on the oil-rich steppe?", SEED),
 ]
 KEYWORD = [("Sonoma County wildfire acres", "wildfire.txt"), ("CSTO Tokayev peacekeeping", SEED)]
+
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def news_kb(real_embedder, tmp_path_factory):
@@ -467,4 +488,3 @@ async def test_keyword_question_ranks_the_right_document_first(news_kb, question
     hits = await news_kb.search(question, k=5)
     assert Path(hits[0].document.origin).name == expected
     assert hits[0].bm25_rank is not None and hits[0].dense_rank is not None
-

@@ -22,13 +22,22 @@ from knowledge.store import MIGRATIONS, NewDocument, NewPassage, Store
 EMBEDDER = HashingEmbedder(dim=16, model_id="model-a")
 
 
-def _doc(title: str, paragraphs: list[str], *, guild_id: int | None = None,
-         published: dt.date | None = None) -> tuple[NewDocument, list[NewPassage], np.ndarray]:
+def _doc(
+    title: str, paragraphs: list[str], *, guild_id: int | None = None, published: dt.date | None = None
+) -> tuple[NewDocument, list[NewPassage], np.ndarray]:
     passages = chunk_paragraphs(paragraphs, title=title)
     text = "\n\n".join(paragraphs)
-    doc = NewDocument(title=title, source=None, published=published, author=None, guild_id=guild_id,
-                      origin=f"{title}.txt", content_hash=f"hash-{title}-{guild_id}", text=text,
-                      words=len(text.split()))
+    doc = NewDocument(
+        title=title,
+        source=None,
+        published=published,
+        author=None,
+        guild_id=guild_id,
+        origin=f"{title}.txt",
+        content_hash=f"hash-{title}-{guild_id}",
+        text=text,
+        words=len(text.split()),
+    )
     return doc, passages, EMBEDDER.encode([p.text for p in passages])
 
 
@@ -94,7 +103,8 @@ async def test_data_survives_reopening(tmp_path):
 async def test_deleting_a_document_leaves_no_passage_vector_or_fts_row(store):
     keep_id, keep_ids = await store.insert_document(*_doc("Keep", ["Harbour cranes stood idle."]), "model-a")
     gone_id, gone_ids = await store.insert_document(
-        *_doc("Gone", ["Zanzibar spice markets reopened.", "Traders returned to Zanzibar."]), "model-a")
+        *_doc("Gone", ["Zanzibar spice markets reopened.", "Traders returned to Zanzibar."]), "model-a"
+    )
     assert await store.delete_document(gone_id) == gone_ids
     marks = ",".join("?" * len(gone_ids))
     assert _rows(store.path, "SELECT COUNT(*) FROM documents WHERE id = ?", (gone_id,))[0][0] == 0
@@ -103,7 +113,12 @@ async def test_deleting_a_document_leaves_no_passage_vector_or_fts_row(store):
     assert _rows(store.path, f"SELECT COUNT(*) FROM passages_fts WHERE rowid IN ({marks})", tuple(gone_ids))[0][0] == 0
     assert _rows(store.path, "SELECT COUNT(*) FROM passages_fts WHERE passages_fts MATCH 'zanzibar'")[0][0] == 0
     # the other document is untouched
-    assert _count(store.path, "passages") == _count(store.path, "vectors") == _count(store.path, "passages_fts") == len(keep_ids)
+    assert (
+        _count(store.path, "passages")
+        == _count(store.path, "vectors")
+        == _count(store.path, "passages_fts")
+        == len(keep_ids)
+    )
     assert await store.get_document(keep_id) is not None
 
 
@@ -113,7 +128,7 @@ async def test_a_failure_mid_document_writes_nothing_of_it(store):
     # the second passage cannot be bound: the first passage, its FTS row and vector are already written
     bad = [passages[0], NewPassage(1, 1, 0, 1, object(), "h")] + list(passages[2:])  # type: ignore[arg-type]
     with pytest.raises(sqlite3.Error):
-        await store.insert_document(doc, bad, vectors[:len(bad)], "model-a")
+        await store.insert_document(doc, bad, vectors[: len(bad)], "model-a")
     for table in ("documents", "passages", "vectors", "passages_fts"):
         assert _count(store.path, table) == 0, table
     # the connection is usable afterwards
@@ -155,21 +170,30 @@ async def scoped(store):
     ids = {}
     for name, guild in (("global", None), ("guild1", 1), ("guild2", 2)):
         ids[name], _ = await store.insert_document(
-            *_doc(name, [f"Lighthouse keepers of {name} met today."], guild_id=guild), "model-a")
+            *_doc(name, [f"Lighthouse keepers of {name} met today."], guild_id=guild), "model-a"
+        )
     return store, ids
 
 
-@pytest.mark.parametrize("scope, visible", [(None, {"global", "guild1", "guild2"}), (0, {"global"}),
-                                            (1, {"global", "guild1"}), (2, {"global", "guild2"}),
-                                            (3, {"global"})])
+@pytest.mark.parametrize(
+    "scope, visible",
+    [
+        (None, {"global", "guild1", "guild2"}),
+        (0, {"global"}),
+        (1, {"global", "guild1"}),
+        (2, {"global", "guild2"}),
+        (3, {"global"}),
+    ],
+)
 async def test_list_documents_by_scope(scoped, scope, visible):
     store, _ = scoped
     assert {d.title for d in await store.list_documents(scope=scope)} == visible
     assert await store.count_documents(scope=scope) == len(visible)
 
 
-@pytest.mark.parametrize("scope, visible", [(None, {"global", "guild1", "guild2"}), (0, {"global"}),
-                                            (1, {"global", "guild1"})])
+@pytest.mark.parametrize(
+    "scope, visible", [(None, {"global", "guild1", "guild2"}), (0, {"global"}), (1, {"global", "guild1"})]
+)
 async def test_fts_search_by_scope(scoped, scope, visible):
     store, ids = scoped
     found = {pid for pid, _ in await store.fts_search('"lighthouse"', limit=10, scope=scope)}
@@ -179,7 +203,9 @@ async def test_fts_search_by_scope(scoped, scope, visible):
 
 async def test_fts_search_by_published_date(store):
     await store.insert_document(*_doc("Early", ["Glacier melt measured."], published=dt.date(2021, 5, 1)), "model-a")
-    await store.insert_document(*_doc("Late", ["Glacier melt measured again."], published=dt.date(2023, 5, 1)), "model-a")
+    await store.insert_document(
+        *_doc("Late", ["Glacier melt measured again."], published=dt.date(2023, 5, 1)), "model-a"
+    )
     await store.insert_document(*_doc("Undated", ["Glacier melt, no date."]), "model-a")
 
     async def titles(**dates) -> set[str]:
@@ -207,7 +233,7 @@ async def test_same_content_may_exist_once_per_scope(store):
 async def test_load_vectors_returns_only_that_models_vectors(store):
     _, ids = await store.insert_document(*_doc("Doc", ["Alpha text.", "y " * 100]), "model-a")
     other = np.ones((len(ids), 8), dtype=np.float32) / np.sqrt(8)
-    await store.add_vectors("model-b", list(zip(ids, other)))
+    await store.add_vectors("model-b", list(zip(ids, other, strict=True)))
     pa, _, _, _, ma = await store.load_vectors("model-a")
     pb, _, _, _, mb = await store.load_vectors("model-b")
     assert list(pa) == list(pb) == ids
@@ -222,7 +248,7 @@ async def test_load_vectors_spells_global_as_the_global_scope(store):
     _, global_ids = await store.insert_document(*_doc("Global", ["Alpha text."]), "model-a")
     _, guild_ids = await store.insert_document(*_doc("Guild", ["Beta text."], guild_id=42), "model-a")
     pids, _, gids, _, _ = await store.load_vectors("model-a")
-    by_pid = dict(zip(pids.tolist(), gids.tolist()))
+    by_pid = dict(zip(pids.tolist(), gids.tolist(), strict=True))
     assert {by_pid[p] for p in global_ids} == {GLOBAL_SCOPE} and {by_pid[p] for p in guild_ids} == {42}
 
 
@@ -247,8 +273,12 @@ class CountingEmbedder(HashingEmbedder):
 async def test_opening_with_another_model_embeds_every_passage_for_it_without_mixing(tmp_path):
     config = KnowledgeConfig(db_path=tmp_path / "kb.db")
     async with await KnowledgeBase.open(config, embedder=CountingEmbedder(16, "model-a")) as kb:
-        await kb.add_texts([TextItem("Ferry strike\n\nFerry crews walked out at dawn."),
-                            TextItem("Bridge opens\n\nThe new bridge opened to traffic.")])
+        await kb.add_texts(
+            [
+                TextItem("Ferry strike\n\nFerry crews walked out at dawn."),
+                TextItem("Bridge opens\n\nThe new bridge opened to traffic."),
+            ]
+        )
         passages = await kb.store.count_passages()
     other = CountingEmbedder(32, "model-b")
     async with await KnowledgeBase.open(config, embedder=other) as kb:
@@ -259,7 +289,9 @@ async def test_opening_with_another_model_embeds_every_passage_for_it_without_mi
         _, _, _, _, mb = await kb.store.load_vectors("model-b")
     assert ma.shape == (passages, 16) and mb.shape == (passages, 32)
     assert _rows(config.db_path, "SELECT model, dim, COUNT(*) FROM vectors GROUP BY model ORDER BY model") == [
-        ("model-a", 16, passages), ("model-b", 32, passages)]
+        ("model-a", 16, passages),
+        ("model-b", 32, passages),
+    ]
 
 
 async def test_reopening_with_the_same_model_embeds_nothing(tmp_path):

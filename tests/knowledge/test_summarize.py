@@ -33,7 +33,7 @@ def test_every_sentence_is_a_verbatim_slice_of_its_document():
     summary = summarize(CLUSTER, 60)
     assert summary
     for s in summary:
-        assert CLUSTER[s.document][s.start:s.end] == s.text
+        assert CLUSTER[s.document][s.start : s.end] == s.text
 
 
 def test_sentences_come_in_reading_order():
@@ -102,7 +102,7 @@ def test_a_document_of_short_lines_still_gets_a_summary():
     note = "Server outage today.\n\nLogins failed for an hour.\n\nFixed at noon."
     summary = summarize([note], 10)
     assert summary
-    assert all(note[s.start:s.end] == s.text for s in summary)
+    assert all(note[s.start : s.end] == s.text for s in summary)
 
 
 def test_nothing_to_summarise_gives_an_empty_summary():
