@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import csv
 import dataclasses
+import io
 import json
 import logging
 import os
@@ -45,7 +46,7 @@ log = logging.getLogger(__name__)
 def main(argv: list[str] | None = None) -> int:
     # Undecodable bytes in argv arrive as lone surrogates; printed to a strict UTF-8 stream they raise.
     for stream in (sys.stdout, sys.stderr):
-        if hasattr(stream, "reconfigure"):
+        if isinstance(stream, io.TextIOWrapper):
             stream.reconfigure(errors="replace")
     load_dotenv()
     args = _parser().parse_args(argv)

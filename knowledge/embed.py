@@ -23,7 +23,11 @@ log = logging.getLogger(__name__)
 
 class Embedder(Protocol):
     model_id: str
-    dim: int
+
+    @property
+    def dim(self) -> int:
+        """Vector length; read-only here, so a wrapper may pass its inner embedder's through."""
+        ...
 
     def encode(self, texts: list[str], *, bulk: bool = False) -> np.ndarray:
         """L2-normalised float32 vectors, one row per text."""
@@ -192,7 +196,10 @@ class SentenceTransformerEmbedder(GatedEmbedder):
         path = resolve_model_path(self.model_id)
         log.info("loading embedding model %s from %s", self.model_id, path)
         self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
-        self.dim = int(self._model.get_embedding_dimension())
+        dim = self._model.get_embedding_dimension()
+        if dim is None:  # a sentence-transformers model always has one; the library types it optional
+            raise RuntimeError(f"{self.model_id}: the model reports no embedding dimension")
+        self.dim = int(dim)
         if self._freeze_heap:
             # torch and transformers leave millions of long-lived objects; a full garbage collection
             # scanning them holds the GIL long enough to stall the event loop (see
@@ -203,6 +210,8 @@ class SentenceTransformerEmbedder(GatedEmbedder):
     def _encode_batch(self, texts: list[str], *, bulk: bool) -> np.ndarray:
         import torch  # lazy, with sentence_transformers: seconds to import, the real model only
 
+        if self._model is None:
+            raise RuntimeError("encode before the model was loaded")  # encode() calls _prepare() first
         torch.set_num_threads(self._index_threads if bulk else self._query_threads)
         with torch.inference_mode():
             return self._model.encode(

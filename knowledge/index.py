@@ -50,10 +50,11 @@ class DenseIndex:
         self._alive = np.zeros(cap, dtype=bool)
         self._matrix = np.zeros((cap, dim), dtype=np.float32)
         if n:
-            assert dids is not None and gids is not None and days is not None  # given with pids
+            assert pids is not None and dids is not None and gids is not None and days is not None  # given together
             self._pids[:n], self._dids[:n], self._gids[:n], self._days[:n] = pids, dids, gids, days
             self._alive[:n] = True
-            self._matrix[:n] = matrix
+            if matrix is not None:  # None only when dim is 0: nothing to copy
+                self._matrix[:n] = matrix
 
     def __len__(self) -> int:
         return int(self._alive[: self._n].sum())
@@ -292,11 +293,14 @@ class LexicalView:
     b: float = LexicalIndex.B
 
     def _term(self, term: str) -> tuple[np.ndarray, np.ndarray] | None:
-        chunks: tuple[tuple[np.ndarray, np.ndarray], ...] = tuple(self.postings.get(term, ()))  # one atomic copy
+        chunks: tuple[tuple[np.ndarray, np.ndarray], ...] = tuple(self.postings.get(term, []))  # one atomic copy
         if not chunks:
             return None
-        rows = np.concatenate([c[0] for c in chunks]) if len(chunks) > 1 else chunks[0][0]
-        tfs = np.concatenate([c[1] for c in chunks]) if len(chunks) > 1 else chunks[0][1]
+        if len(chunks) == 1:
+            rows, tfs = chunks[0]
+        else:
+            rows = np.concatenate([c[0] for c in chunks])
+            tfs = np.concatenate([c[1] for c in chunks])
         if len(rows) and rows[-1] >= self.n:  # rows are ascending: cut those added after this view
             cut = int(np.searchsorted(rows, self.n))
             rows, tfs = rows[:cut], tfs[:cut]

@@ -9,7 +9,9 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
-from sentencex import segment  # maintained rule-based segmenter, no model data to download
+# maintained rule-based segmenter, no model data to download; a compiled module without type information,
+# so pyright cannot see its symbols
+from sentencex import segment  # pyright: ignore[reportAttributeAccessIssue]
 
 _WORD = re.compile(r"\w+(?:['’]\w+)*", re.UNICODE)
 

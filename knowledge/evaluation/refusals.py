@@ -202,13 +202,13 @@ def fit_logistic(
     x = np.asarray(x, dtype=np.float64)
     if signs is None:
         signs = [FEATURE_SIGNS.get(n, 0) for n in FEATURES] if x.shape[1] == len(FEATURES) else [0] * x.shape[1]
-    signs = np.asarray(signs)
+    sign = np.asarray(signs)
     active = np.ones(x.shape[1], dtype=bool)
     while True:
         coef = np.zeros(x.shape[1])
         part, bias = _fit_logistic(x[:, active], y, weights, l2=l2)
         coef[active] = part
-        wrong = (signs * coef) < 0
+        wrong = (sign * coef) < 0
         if not wrong.any():
             return coef, bias
         active &= ~wrong
@@ -317,7 +317,7 @@ def out_of_fold(
             balanced_weights(tr, [sources[i] for i in train]),
             l2=l2,
         )
-        out[test] = probabilities([samples[i] for i in test], coef, bias)
+        out[test] = probabilities([samples[i] for i in test.tolist()], coef, bias)
     return out
 
 
@@ -341,7 +341,7 @@ def cross_validate(
         test = np.flatnonzero(fold == f)
         if not len(inside) or not len(test):
             continue
-        sub = [samples[i] for i in inside]
+        sub = [samples[i] for i in inside.tolist()]
         inner = out_of_fold(sub, fold[inside], [sources[i] for i in inside], l2=l2)
         outer = out_of_fold(samples, np.where(fold == f, 0, 1), sources, l2=l2)  # fitted on the others
         for t in targets:

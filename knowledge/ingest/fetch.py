@@ -57,7 +57,9 @@ async def fetch_url(url: str, *, max_bytes: int, timeout_s: float, allow: Iterab
     # No DNS cache: each lookup is vetted; trust_env off: a proxy from the environment would connect
     # on our behalf to whatever the name resolves to there.
     resolver = _VettingResolver(policy)
-    connector = aiohttp.TCPConnector(resolver=resolver, use_dns_cache=False)
+    # _VettingResolver implements AbstractResolver's methods but cannot subclass it: aiohttp is imported
+    # lazily, so the class is defined without it.
+    connector = aiohttp.TCPConnector(resolver=resolver, use_dns_cache=False)  # pyright: ignore[reportArgumentType]
     try:
         async with (
             asyncio.timeout(timeout_s),

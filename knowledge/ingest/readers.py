@@ -175,6 +175,7 @@ def _inline_text(token) -> str:
 
 def read_html(data: bytes, name: str) -> Draft:
     import trafilatura  # lazy: ~0.2 s to import, and only HTML needs it
+    from trafilatura.settings import Document
 
     try:
         doc = trafilatura.bare_extraction(
@@ -188,7 +189,8 @@ def read_html(data: bytes, name: str) -> Draft:
     except Exception as e:  # lxml and trafilatura raise many types on malformed input
         log.info("trafilatura failed on %s: %r", name, e)
         raise CorruptFile(f"{name}: could not read this web page") from e
-    if doc is None or doc.body is None:
+    # bare_extraction returns a dict only when asked to (as_dict=True); narrow to its Document
+    if not isinstance(doc, Document) or doc.body is None:
         raise EmptyDocument(f"{name}: no article text found on this page")
     blocks = []
     for element in doc.body:
