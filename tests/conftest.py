@@ -29,7 +29,7 @@ async def _serve_on_loopback(app) -> AsyncIterator[str]:
     site = web.TCPSite(runner, "127.0.0.1", 0)  # port 0: the OS picks a free one
     await site.start()
     try:
-        yield f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
     finally:
         await runner.cleanup()
 

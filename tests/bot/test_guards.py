@@ -4,7 +4,7 @@ knowledge base, and nothing in bot/ reaches Discord at import time."""
 import pytest
 from discord import app_commands
 
-from bot.app import EXTENSIONS, create_bot
+from bot.app import EXTENSIONS, NewsdeskBot, create_bot
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -33,6 +33,7 @@ async def test_dev_guild_gets_the_commands_at_start(world):
 
 async def test_knowledge_base_is_opened_in_setup_hook_and_closed_by_close(settings, embedder):
     bot = create_bot(settings, embedder=embedder)
+    assert isinstance(bot, NewsdeskBot)
     with pytest.raises(RuntimeError):
         _ = bot.kb
     bot.settings = settings.__class__(**{**settings.__dict__, "seeds": (), "dev_guild_id": None})

@@ -46,8 +46,8 @@ def assert_within_limits(messages: list[list[discord.Embed]]) -> None:
             assert len(e.fields) <= render.FIELDS_PER_EMBED
             assert len(e.footer.text or "") <= render.FOOTER_LIMIT
             for f in e.fields:
-                assert 0 < len(f.name) <= render.FIELD_NAME_LIMIT
-                assert 0 < len(f.value) <= render.FIELD_VALUE_LIMIT
+                assert 0 < len(f.name or "") <= render.FIELD_NAME_LIMIT
+                assert 0 < len(f.value or "") <= render.FIELD_VALUE_LIMIT
 
 
 def all_text(messages) -> str:
@@ -66,6 +66,7 @@ def test_answer_shows_text_markers_and_numbered_sources():
     assert embed.description == "Troops arrived [1]."
     [field] = embed.fields
     assert field.name == "[1] Kazakhstan"
+    assert field.value is not None
     assert "Reuters" in field.value and "2022-01-06" in field.value
     assert "> Troops arrived in January." in field.value
     assert "paragraph 1, characters 10–36" in field.value
@@ -77,6 +78,7 @@ def test_a_10000_character_passage_is_trimmed_within_limits():
     messages = render.answer_messages(a)
     assert_within_limits(messages)
     value = messages[0][0].fields[0].value
+    assert value is not None
     assert "…" in value and len(value) < 1024
 
 
@@ -106,7 +108,7 @@ def test_a_10000_character_passage_on_a_sources_page_stays_within_limits():
     assert pages == 3
     assert_within_limits([[embed]])
     assert embed.footer.text == "Page 2 of 3"
-    assert embed.fields[0].name.startswith("[5]")
+    assert (embed.fields[0].name or "").startswith("[5]")
 
 
 def test_overlong_answer_text_title_and_many_sources_are_split_never_failing():
@@ -131,8 +133,8 @@ def test_refusal_says_so_and_shows_the_closest_passages():
         related=[citation(1, "Lima is mentioned here.", title="Andes")],
     )
     [[embed]] = render.answer_messages(a)
-    assert embed.title.startswith("No answer found")
-    assert "closest passages" in embed.description
+    assert (embed.title or "").startswith("No answer found")
+    assert "closest passages" in (embed.description or "")
     assert embed.fields[0].name == "[1] Andes"
 
 
@@ -195,7 +197,7 @@ def test_empty_briefing_says_nothing_new():
         documents=0,
     )
     [[embed]] = render.briefing_messages(b)
-    assert "Nothing new" in embed.description
+    assert "Nothing new" in (embed.description or "")
 
 
 def test_document_list_page_marks_scope():
@@ -214,8 +216,9 @@ def test_document_list_page_marks_scope():
         for i in range(1, 4)
     ]
     embed = render.document_list_page(docs, page=0, pages=2, total=13)
+    assert embed.description is not None
     assert "🌐 `#1`" in embed.description and "📌 `#2`" in embed.description
-    assert embed.footer.text.startswith("Page 1 of 2 · 13 document(s)")
+    assert (embed.footer.text or "").startswith("Page 1 of 2 · 13 document(s)")
 
 
 def test_stats_embed_shows_refusal_rate_and_feedback():
@@ -228,7 +231,7 @@ def test_stats_embed_shows_refusal_rate_and_feedback():
         unanswered=[("capital of peru?", 2)],
     )
     embed = render.stats_embed(stats)
-    values = {f.name: f.value for f in embed.fields}
+    values = {f.name: f.value or "" for f in embed.fields}
     assert values["Refusal rate"] == "25% (1)"
     assert values["Feedback"] == "👍 2 · 👎 1"
     assert "2× capital of peru?" in values["Most frequent unanswered questions"]

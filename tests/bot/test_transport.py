@@ -9,12 +9,14 @@ import json
 import logging
 
 import discord
+import discord.gateway
+import discord.http
 import pytest
 import yarl
 from aiohttp import WSMsgType, web
 from bot_helpers import DEV_GUILD, with_settings
 
-from bot.app import create_bot
+from bot.app import NewsdeskBot, create_bot
 from knowledge.embed import HashingEmbedder
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -136,8 +138,9 @@ async def fake_discord(monkeypatch, request, loopback_server):
         yield fake
 
 
-async def run_until_ready(settings):
+async def run_until_ready(settings) -> tuple[NewsdeskBot, asyncio.Task[None]]:
     bot = create_bot(settings, embedder=HashingEmbedder())
+    assert isinstance(bot, NewsdeskBot)
     bot._connection.guild_ready_timeout = 0.05  # no guilds to wait for; default would wait 2 s
     task = asyncio.create_task(bot.start(TOKEN))
     try:

@@ -37,6 +37,13 @@ def reply_of(result):
     return result.response if result.response is not None else result.followups[0]
 
 
+def _doc_id(content: str) -> int:
+    """The ``#id`` that ``/doc add`` reports."""
+    found = re.search(r"#(\d+)", content)
+    assert found is not None, content
+    return int(found.group(1))
+
+
 def shown(message) -> str:
     """Everything Discord would render of a message: content, then every embed string."""
     parts = [message.content or ""]
@@ -216,7 +223,11 @@ async def test_long_escaped_document_text_stays_within_discord_limits():
         for e in embeds:
             assert len(e.title or "") <= render.TITLE_LIMIT and len(e.description or "") <= render.DESCRIPTION_LIMIT
             assert all(
-                len(f.name) <= render.FIELD_NAME_LIMIT and len(f.value) <= render.FIELD_VALUE_LIMIT for f in e.fields
+                f.name is not None
+                and len(f.name) <= render.FIELD_NAME_LIMIT
+                and f.value is not None
+                and len(f.value) <= render.FIELD_VALUE_LIMIT
+                for f in e.fields
             )
         assert_inert(shown(_Msg(embeds)))
 
@@ -249,7 +260,7 @@ async def test_mentions_in_a_document_title_and_body_never_ping(world, pingable,
         world.channel, "doc add", file=("harbour.txt", body.encode()), title=f"{text} Harbour"
     )
     added = reply_of(result)
-    doc_id = int(re.search(r"#(\d+)", added.content).group(1))
+    doc_id = _doc_id(added.content)
     asked = await world.user.slash(world.channel, "ask", question="When did the harbour of Antwerp reopen?")
     listed = await world.user.slash(world.channel, "doc list")
     shown_doc = await world.user.slash(world.channel, "doc show", document=doc_id)
@@ -270,7 +281,7 @@ async def test_markdown_link_in_a_document_is_never_clickable(world):
     result = await world.mod.slash(
         world.channel, "doc add", file=("harbour.md", body.encode()), title=f"Harbour {LINK}"
     )
-    doc_id = int(re.search(r"#(\d+)", reply_of(result).content).group(1))
+    doc_id = _doc_id(reply_of(result).content)
     asked = await world.user.slash(world.channel, "ask", question="When did the harbour of Antwerp reopen?")
     listed = await world.user.slash(world.channel, "doc list")
     shown_doc = await world.user.slash(world.channel, "doc show", document=doc_id)
@@ -389,7 +400,7 @@ PRIVATE = b"Secret merger\n\nThe board of Acme agreed a secret merger with Globe
 @pytest.fixture
 async def private_doc(synced_world):
     result = await synced_world.mod.slash(synced_world.channel, "doc add", file=("merger.txt", PRIVATE))
-    return int(re.search(r"#(\d+)", reply_of(result).content).group(1))
+    return _doc_id(reply_of(result).content)
 
 
 async def test_another_server_cannot_list_show_or_find_a_document(synced_world, private_doc):

@@ -191,7 +191,7 @@ def _raising(error: BaseException):
 
 
 def _parser_errors() -> list:
-    from lxml import etree
+    from lxml import etree  # pyright: ignore[reportAttributeAccessIssue]  # compiled module, lxml ships no stubs
     from pypdf.errors import DeprecationError
 
     try:

@@ -75,9 +75,15 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+class _TimedRun(subprocess.CompletedProcess[str]):
+    """A finished process and how long it took, in seconds."""
+
+    elapsed: float
+
+
 def _run(
     args: list[str], tmp_path: Path, *, env: dict[str, str], read_only: bool = False, stdin: str = ""
-) -> subprocess.CompletedProcess:
+) -> _TimedRun:
     started = time.monotonic()
     result = subprocess.run(
         [sys.executable, *args],
@@ -89,8 +95,9 @@ def _run(
         timeout=60,
         preexec_fn=_drop_file_permission_override if read_only and os.geteuid() == 0 else None,
     )
-    result.elapsed = time.monotonic() - started  # type: ignore[attr-defined]
-    return result
+    timed = _TimedRun(result.args, result.returncode, result.stdout, result.stderr)
+    timed.elapsed = time.monotonic() - started
+    return timed
 
 
 def _newsdesk_db(path: Path, documents: int = 0) -> Path:
@@ -183,7 +190,7 @@ BAD_DATABASES: dict[str, tuple[Callable[[Path], Path], str]] = {
 READ_ONLY = {"read-only-file", "read-only-folder"}
 
 
-def _assert_one_clear_line(result: subprocess.CompletedProcess, path: Path, cause: str) -> None:
+def _assert_one_clear_line(result: _TimedRun, path: Path, cause: str) -> None:
     assert result.returncode not in (0, None), result.stdout
     assert "Traceback" not in result.stderr, result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]
@@ -282,7 +289,9 @@ async def _fill_up(kb: KnowledgeBase) -> None:
     """SQLITE_FULL for real: the database may not grow past a few more pages."""
     conn = kb.store._conn
     async with conn.execute("PRAGMA page_count") as cur:
-        (pages,) = await cur.fetchone()
+        row = await cur.fetchone()
+    assert row is not None
+    (pages,) = row
     async with conn.execute(f"PRAGMA max_page_count = {pages + 2}"):
         pass
 
@@ -331,7 +340,8 @@ def _hold_write_lock(path: Path) -> sqlite3.Connection:
 async def test_a_write_waits_for_another_process_that_finishes(kb_config):
     async with await KnowledgeBase.open(kb_config, embedder=HashingEmbedder()) as kb:
         async with kb.store._conn.execute("PRAGMA busy_timeout") as cur:
-            assert (await cur.fetchone())[0] >= 15_000  # a `newsdesk index` beside the bot takes seconds
+            row = await cur.fetchone()
+            assert row is not None and row[0] >= 15_000  # a `newsdesk index` beside the bot takes seconds
         other = _hold_write_lock(kb_config.db_path)
         releaser = threading.Timer(0.5, lambda: (other.execute("COMMIT"), other.close()))
         releaser.start()

@@ -80,8 +80,10 @@ def test_near_duplicates_share_most_of_their_word_five_grams():
 
 def test_the_passage_holding_a_sentence_is_found():
     passages = [Passage(1, 9, 0, 0, 0, 100, "x" * 100), Passage(2, 9, 1, 2, 102, 250, "y" * 148)]
-    assert containing_passage(passages, 110, 140).id == 2
-    assert containing_passage(passages, 90, 120).id == 1  # straddles: the passage of its start
+    inside = containing_passage(passages, 110, 140)
+    assert inside is not None and inside.id == 2
+    straddling = containing_passage(passages, 90, 120)
+    assert straddling is not None and straddling.id == 1  # straddles: the passage of its start
     assert containing_passage(passages, 400, 420) is None
 
 

@@ -3,13 +3,16 @@ evaluation the library offers can be run from ``newsdesk eval``."""
 
 from __future__ import annotations
 
+import argparse
 import ast
 import importlib.util
 import inspect
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -69,12 +72,12 @@ def test_seed_parses_with_a_title_and_passages(path):
     assert chunk_paragraphs(parsed.paragraphs, title=parsed.title)
 
 
-def _eval_commands() -> dict[str, object]:
+def _eval_commands() -> dict[str, Callable[..., Any]]:
     """``newsdesk eval`` subcommand name -> its handler, read from the real parser."""
     parser = cli._parser()
-    top = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
+    top = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     ev = top.choices["eval"]
-    sub = next(a for a in ev._actions if a.__class__.__name__ == "_SubParsersAction")
+    sub = next(a for a in ev._actions if isinstance(a, argparse._SubParsersAction))
     return {name: p.get_default("handler") for name, p in sub.choices.items()}
 
 
@@ -109,11 +112,12 @@ def test_eval_command_imports_an_existing_evaluation(name):
     assert imports, f"eval {name} imports no evaluation module"
     for module, function in imports:
         spec = importlib.util.find_spec(f"knowledge.{module}")
-        assert spec is not None, f"knowledge.{module} does not exist"
+        assert spec is not None and spec.origin is not None, f"knowledge.{module} does not exist"
         assert function in _functions(Path(spec.origin))
 
 
 def test_every_eval_command_is_in_the_cli_docstring():
+    assert cli.__doc__ is not None
     usage = next(line for line in cli.__doc__.splitlines() if "newsdesk eval" in line)
     assert set(usage.split()[2].split("|")) == set(_eval_commands())
 

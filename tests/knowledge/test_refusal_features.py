@@ -131,7 +131,6 @@ def test_gather_evidence_near_miss_against_answerable():
     stems_ = [{"storm", "ida", "flood", "home", "louisiana"}]
     question = "How many homes did storm Ida flood in Louisiana?"
     today = dt.date(2021, 9, 3)
-    common = dict(question=question, today=today)
     hit = gather_evidence(
         {1: 0.8, 2: 0.3},
         weights,
@@ -140,7 +139,8 @@ def test_gather_evidence_near_miss_against_answerable():
         cited_text="Storm Ida flooded 12,000 homes in Louisiana.",
         answer_sentences=["Storm Ida flooded 12,000 homes in Louisiana."],
         cited_date=dt.date(2021, 9, 1),
-        **common,
+        question=question,
+        today=today,
     )
     miss = gather_evidence(
         {1: 0.6, 2: 0.5},
@@ -150,7 +150,8 @@ def test_gather_evidence_near_miss_against_answerable():
         cited_text="Storm Henri flooded homes in Maine.",
         answer_sentences=["Storm Henri flooded homes in Maine."],
         cited_date=dt.date(2021, 5, 1),
-        **common,
+        question=question,
+        today=today,
     )
     assert hit.specific_missing == 0.0 and miss.specific_missing == 1.0  # Ida and Louisiana both missing
     assert hit.type_missing == 0.0 and miss.type_missing == 1.0

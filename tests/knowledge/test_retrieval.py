@@ -343,7 +343,9 @@ async def test_in_memory_bm25_ranks_like_fts5_bm25(tmp_path):
             terms = index_tokens(" ".join(query_terms(question)))
             keep = kb.dense.mask(None, None, None)
             memory = [(kb.dense.pid(r), s) for r, s in kb.lexical.search(terms, keep, 10)]
-            fts = await kb.store.fts_search(fts_match_expression(question), limit=10)
+            match = fts_match_expression(question)
+            assert match is not None, question
+            fts = await kb.store.fts_search(match, limit=10)
             assert [p for p, _ in memory] == [p for p, _ in fts], question
             for (_, a), (_, b) in zip(memory, fts, strict=True):
                 assert a == pytest.approx(b, rel=0.02)

@@ -89,6 +89,7 @@ async def test_data_survives_reopening(tmp_path):
     store = await Store.open(db)
     try:
         doc = await store.get_document(doc_id)
+        assert doc is not None
         assert doc.title == "Kept" and doc.passages == len(ids)
         assert await store.document_text(doc_id) == "One paragraph.\n\nAnother one."
         pids, *_ = await store.load_vectors("model-a")
