@@ -113,7 +113,7 @@ def run_raw(model, texts: list[str], threads: int, batch_size: int) -> float:
 
 
 async def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("--docs", type=int, default=1000, help="documents to index (default 1000; 0: all found)")
     ap.add_argument("--rounds", type=int, default=2)
     args = ap.parse_args()

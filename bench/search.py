@@ -235,7 +235,7 @@ async def measure(db: Path, n_queries: int) -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("--passages", type=int, default=100_000)
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--base", type=int, default=400, help="real passages embedded to derive the vectors from")

@@ -4,6 +4,7 @@ when DISCORD_TOKEN is set, else the terminal console."""
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import sys
 from dataclasses import replace
@@ -31,6 +32,8 @@ def configure_logging(level: str) -> None:
 
 
 async def run_bot(settings: Settings) -> None:
+    # main() runs the bot only when a token is set; without one it runs the console instead.
+    assert settings.token is not None, "run_bot needs DISCORD_TOKEN"
     bot = create_bot(settings)
     async with bot:
         await bot.start(settings.token)
@@ -39,7 +42,7 @@ async def run_bot(settings: Settings) -> None:
 def main() -> int:
     # A lone surrogate (from undecodable input) printed to a strict UTF-8 stream would raise.
     for stream in (sys.stdout, sys.stderr):
-        if hasattr(stream, "reconfigure"):
+        if isinstance(stream, io.TextIOWrapper):
             stream.reconfigure(errors="replace")
     # .env of the directory it is run from (or above); a real environment variable wins over it.
     load_dotenv(find_dotenv(usecwd=True))

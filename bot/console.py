@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import io
 import logging
 import shlex
 import sys
@@ -50,10 +51,13 @@ class Console:
 
     async def run(self, read_line: Callable[[], str] | None = None, *, interactive: bool | None = None) -> None:
         if read_line is None:
+            stdin = sys.stdin
             # Bytes that are not UTF-8 (a pasted binary, another encoding) must not end the console.
-            if hasattr(sys.stdin, "reconfigure"):
-                sys.stdin.reconfigure(errors="replace")
-            read_line = sys.stdin.readline
+            if isinstance(stdin, io.TextIOWrapper):
+                stdin.reconfigure(errors="replace")
+            reader: Callable[[], str] = stdin.readline
+        else:
+            reader = read_line
         if interactive is None:
             interactive = sys.stdin.isatty()
         self.say("newsdesk console: no DISCORD_TOKEN set, so the bot is not connecting. Type `help`.")
@@ -61,7 +65,7 @@ class Console:
             if interactive:
                 print(PROMPT, end="", file=self.out, flush=True)
             # stdin is read in a thread: the event loop stays free for the model's work.
-            line = await asyncio.to_thread(read_line)
+            line = await asyncio.to_thread(reader)
             if not line:
                 break  # end of input
             if not await self.handle(line.strip()):

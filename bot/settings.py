@@ -70,11 +70,10 @@ class Settings:
             briefing_max_words=_int(get("BRIEFING_MAX_WORDS"), "BRIEFING_MAX_WORDS", high=5000) or 350,
             moderator_role=get("MODERATOR_ROLE"),
             dev_guild_id=_int(get("DEV_GUILD_ID"), "DEV_GUILD_ID"),
-            rate_limit_per_minute=_int(
-                get("RATE_LIMIT_PER_MINUTE"), "RATE_LIMIT_PER_MINUTE", allow_zero=True, high=10_000
-            )
-            if get("RATE_LIMIT_PER_MINUTE") is not None
-            else 6,
+            # Not `or 6`: 0 is a valid setting (no limit), only an unset variable means the default.
+            rate_limit_per_minute=_default(
+                _int(get("RATE_LIMIT_PER_MINUTE"), "RATE_LIMIT_PER_MINUTE", allow_zero=True, high=10_000), 6
+            ),
             log_level=log_level,
         )
 
@@ -91,6 +90,10 @@ def _int(value: str | None, name: str, *, allow_zero: bool = False, high: int = 
     if number > high:
         raise SettingsError(f"{name}: expected a number up to {high}, got {value[:40]!r}")
     return number
+
+
+def _default(value: int | None, default: int) -> int:
+    return default if value is None else value
 
 
 def _time(value: str) -> dt.time:

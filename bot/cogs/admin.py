@@ -21,7 +21,7 @@ async def gather_stats(bot: NewsdeskBot, *, guild_id: int | None, days: int, now
     return await bot.kb.store.interaction_stats(guild_id=guild_id, days=days, now=now)
 
 
-def can_sync(interaction: discord.Interaction) -> bool:
+def can_sync(interaction: discord.Interaction[NewsdeskBot]) -> bool:
     user = interaction.user
     return isinstance(user, discord.Member) and user.guild_permissions.administrator
 
@@ -33,7 +33,9 @@ class Admin(commands.Cog):
     @app_commands.command(name="stats", description="Usage: questions per day, refusals, feedback (moderators)")
     @app_commands.describe(days="How many days back (default 7)")
     @moderator_only()
-    async def stats(self, interaction: discord.Interaction, days: app_commands.Range[int, 1, 365] = 7) -> None:
+    async def stats(
+        self, interaction: discord.Interaction[NewsdeskBot], days: app_commands.Range[int, 1, 365] = 7
+    ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         stats = await gather_stats(self.bot, guild_id=interaction.guild_id, days=days, now=discord.utils.utcnow())
         await interaction.followup.send(embed=render.stats_embed(stats), ephemeral=True)
@@ -42,7 +44,9 @@ class Admin(commands.Cog):
     @app_commands.describe(scope="global: every server (takes up to an hour); guild: this server, at once")
     @app_commands.default_permissions(administrator=True)
     @app_commands.guild_only()
-    async def sync(self, interaction: discord.Interaction, scope: Literal["global", "guild"] = "guild") -> None:
+    async def sync(
+        self, interaction: discord.Interaction[NewsdeskBot], scope: Literal["global", "guild"] = "guild"
+    ) -> None:
         # default_permissions only hides the command; the check below is what enforces it.
         if not can_sync(interaction) and not await self.bot.is_owner(interaction.user):
             await self.bot.record("denied", interaction=interaction, input=f"sync {scope}", outcome="denied")
@@ -52,6 +56,8 @@ class Admin(commands.Cog):
         if scope == "global":
             synced = await self.bot.tree.sync()
         else:
+            # guild_only() keeps this command out of DMs, so there is always a guild here.
+            assert interaction.guild_id is not None, "sync is a guild_only command"
             guild = discord.Object(interaction.guild_id)
             self.bot.tree.copy_global_to(guild=guild)
             synced = await self.bot.tree.sync(guild=guild)

@@ -74,7 +74,7 @@ class Asking(commands.Cog):
     @app_commands.describe(question="What do you want to know?")
     @rate_limited()
     async def ask(
-        self, interaction: discord.Interaction, question: app_commands.Range[str, 1, MAX_QUESTION_CHARS]
+        self, interaction: discord.Interaction[NewsdeskBot], question: app_commands.Range[str, 1, MAX_QUESTION_CHARS]
     ) -> None:
         # Acknowledge first: Discord drops an interaction not answered within 3 s.
         await interaction.response.defer(thinking=True)
@@ -110,7 +110,9 @@ class Asking(commands.Cog):
         return True
 
     async def mention(self, message: discord.Message) -> None:
-        question = clean_question(strip_mentions(message.content, self.bot.user.id))
+        me, guild = self.bot.user, message.guild
+        assert me is not None and guild is not None, "on_message passes only guild messages, once logged in"
+        question = clean_question(strip_mentions(message.content, me.id))
         if not question:
             await message.reply(
                 "Ask me a question after the mention, e.g. “@me what happened in Kazakhstan?”", mention_author=False
@@ -119,7 +121,7 @@ class Asking(commands.Cog):
         if not await self._allowed(message, "mention", question):
             return
         async with message.channel.typing():
-            answer = await self.bot.kb.ask(question, scope=message.guild.id)
+            answer = await self.bot.kb.ask(question, scope=guild.id)
         row = await self.log_answer("mention", answer, question, message=message)
         thread = await self._start_thread(message, question)
         if thread is not None:
@@ -132,7 +134,7 @@ class Asking(commands.Cog):
         channel = message.channel
         if not isinstance(channel, discord.TextChannel):
             return None
-        perms = channel.permissions_for(message.guild.me)
+        perms = channel.permissions_for(channel.guild.me)
         if not (perms.create_public_threads and perms.send_messages_in_threads):
             return None
         try:
@@ -144,35 +146,40 @@ class Asking(commands.Cog):
             return None
 
     async def follow_up(self, message: discord.Message, thread: discord.Thread) -> None:
-        question = clean_question(strip_mentions(message.content, self.bot.user.id))
+        me, guild = self.bot.user, message.guild
+        assert me is not None and guild is not None, "on_message passes only guild messages, once logged in"
+        question = clean_question(strip_mentions(message.content, me.id))
         if not question:
             return
         if not await self._allowed(message, "followup", question):
             return
         async with thread.typing():
             history = await self.thread_history(thread, before=message)
-            answer = await self.bot.kb.ask(question, scope=message.guild.id, history=history)
+            answer = await self.bot.kb.ask(question, scope=guild.id, history=history)
         row = await self.log_answer("followup", answer, question, message=message)
         await send_answer(thread.send, answer, row)
 
     async def thread_history(self, thread: discord.Thread, *, before: discord.Message) -> list[str]:
         """The thread's earlier turns, oldest first: the question that started it, then each
         question and answer text (an answer's text is its first embed's description)."""
+        me = self.bot.user
+        assert me is not None, "answer threads are read only once logged in"
         turns: list[str] = []
         starter = thread.starter_message
-        if starter is None and thread.parent is not None:
+        # A forum post's parent has no messages to fetch (its starter is the thread's own first one).
+        if starter is None and isinstance(thread.parent, discord.TextChannel):
             try:
                 starter = await thread.parent.fetch_message(thread.id)
             except discord.HTTPException:
                 starter = None
         if starter is not None and not starter.author.bot:
-            turns.append(strip_mentions(starter.content, self.bot.user.id))
+            turns.append(strip_mentions(starter.content, me.id))
         async for msg in thread.history(limit=HISTORY_MESSAGES, before=before, oldest_first=True):
-            if msg.author.id == self.bot.user.id:
+            if msg.author.id == me.id:
                 if msg.embeds and msg.embeds[0].description:
                     turns.append(msg.embeds[0].description)
             elif not msg.author.bot and msg.content:
-                turns.append(strip_mentions(msg.content, self.bot.user.id))
+                turns.append(strip_mentions(msg.content, me.id))
         return [t for t in turns if t]
 
 

@@ -74,7 +74,7 @@ class Briefings(commands.Cog):
     @app_commands.command(name="brief", description="A briefing of what was added recently")
     @app_commands.describe(since="How far back: 12h, 3d, 1w or a date like 2024-05-01 (default 24h)")
     @rate_limited()
-    async def brief(self, interaction: discord.Interaction, since: str | None = None) -> None:
+    async def brief(self, interaction: discord.Interaction[NewsdeskBot], since: str | None = None) -> None:
         now = discord.utils.utcnow()
         try:
             start = dates.parse_since(since, now, self.settings.tz)
@@ -110,6 +110,7 @@ class Briefings(commands.Cog):
     async def before_daily(self) -> None:
         await self.bot.wait_until_ready()
         channel_id = self.settings.briefing_channel_id
+        assert channel_id is not None, "cog_load starts the daily loop only when BRIEFING_CHANNEL_ID is set"
         now = discord.utils.utcnow()
         day = schedule.local_day(now, self.settings.tz)
         posted = await self.bot.kb.store.briefing_posted(channel_id, day)
@@ -147,6 +148,7 @@ class Briefings(commands.Cog):
         if the process dies between the claim and the send, that day's briefing is skipped (and
         logged), which beats a channel getting it twice."""
         channel_id = self.settings.briefing_channel_id
+        assert channel_id is not None, "cog_load starts the daily loop only when BRIEFING_CHANNEL_ID is set"
         store = self.bot.kb.store
         channel = self.bot.get_channel(channel_id) or await self.bot.fetch_channel(channel_id)
         if not post.claimed:
@@ -161,12 +163,15 @@ class Briefings(commands.Cog):
                 return False
             post.claimed = True
         if post.briefing is None:
+            assert post.since is not None, "set before the claim, and a retry resumes after the claim"
             started = asyncio.get_running_loop().time()
             post.briefing = await self.bot.kb.brief(
                 since=post.since, scope=scope_of(post.guild_id), max_words=self.settings.briefing_max_words
             )
             post.latency_ms = (asyncio.get_running_loop().time() - started) * 1000
             post.messages = render.briefing_messages(post.briefing, tz=self.settings.tz)
+        if not isinstance(channel, discord.abc.Messageable):
+            raise TypeError(f"BRIEFING_CHANNEL_ID {channel_id} is not a channel messages can be sent to")
         while post.sent < len(post.messages):
             await channel.send(embeds=post.messages[post.sent])
             post.sent += 1

@@ -55,7 +55,7 @@ class Documents(commands.GroupCog, group_name="doc", group_description="The docu
     @moderator_only()
     async def add(
         self,
-        interaction: discord.Interaction,
+        interaction: discord.Interaction[NewsdeskBot],
         file: discord.Attachment | None = None,
         url: str | None = None,
         text: bool = False,
@@ -91,7 +91,7 @@ class Documents(commands.GroupCog, group_name="doc", group_description="The docu
     @app_commands.command(name="remove", description="Remove a document added in this server (moderators)")
     @app_commands.describe(document="Start typing a title")
     @moderator_only()
-    async def remove(self, interaction: discord.Interaction, document: int) -> None:
+    async def remove(self, interaction: discord.Interaction[NewsdeskBot], document: int) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         doc = await self.bot.kb.remove_document(document_id(document), guild_id=interaction.guild_id)
         await self.bot.record(
@@ -101,7 +101,7 @@ class Documents(commands.GroupCog, group_name="doc", group_description="The docu
 
     @remove.autocomplete("document")
     async def remove_autocomplete(
-        self, interaction: discord.Interaction, current: str
+        self, interaction: discord.Interaction[NewsdeskBot], current: str
     ) -> list[app_commands.Choice[int]]:
         # Only this server's own documents can be removed; seeds are shared by every server.
         if interaction.guild_id is None:
@@ -123,7 +123,9 @@ class Documents(commands.GroupCog, group_name="doc", group_description="The docu
     # ------------------------------------------------------------------ list and show
 
     @app_commands.command(name="list", description="List the documents the bot answers from")
-    async def list_(self, interaction: discord.Interaction, page: app_commands.Range[int, 1, 10_000] = 1) -> None:
+    async def list_(
+        self, interaction: discord.Interaction[NewsdeskBot], page: app_commands.Range[int, 1, 10_000] = 1
+    ) -> None:
         scope = scope_of(interaction)
         total = await self.bot.kb.count_documents(scope=scope)
         pager = DocumentPager(owner_id=interaction.user.id, scope=scope, total=total, page=page - 1)
@@ -133,7 +135,7 @@ class Documents(commands.GroupCog, group_name="doc", group_description="The docu
 
     @app_commands.command(name="show", description="Show a document's details and opening")
     @app_commands.describe(document="Start typing a title")
-    async def show(self, interaction: discord.Interaction, document: int) -> None:
+    async def show(self, interaction: discord.Interaction[NewsdeskBot], document: int) -> None:
         scope = scope_of(interaction)
         document = document_id(document)
         doc = await self.bot.kb.get_document(document, scope=scope)
@@ -141,7 +143,9 @@ class Documents(commands.GroupCog, group_name="doc", group_description="The docu
         await interaction.response.send_message(embed=render.document_embed(doc, text), ephemeral=True)
 
     @show.autocomplete("document")
-    async def show_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[int]]:
+    async def show_autocomplete(
+        self, interaction: discord.Interaction[NewsdeskBot], current: str
+    ) -> list[app_commands.Choice[int]]:
         docs = await self._matching(scope_of(interaction), current, limit=AUTOCOMPLETE_CHOICES)
         return [_choice(d) for d in docs]
 
