@@ -320,20 +320,8 @@ def sources_page(
     fields = []
     for i, hit in enumerate(hits[page * per_page : (page + 1) * per_page], start=page * per_page + 1):
         doc, passage = hit.document, hit.passage
-        c = Citation(
-            number=i,
-            document_id=doc.id,
-            title=doc.title,
-            source=doc.source,
-            published=doc.published,
-            passage_id=passage.id,
-            quote=passage.text,
-            paragraph_index=passage.paragraph_index,
-            char_start=passage.char_start,
-            char_end=passage.char_end,
-            score=hit.score,
-            published_precision=doc.published_precision,
-        )
+        span = (passage.char_start, passage.char_end)
+        c = Citation.of(i, doc, passage, passage.text, passage.paragraph_index, span, hit.score)
         fields.append(citation_field(c, quote_chars=SOURCE_PAGE_QUOTE_CHARS))
     if not fields:
         description = "No other passages found."

@@ -536,20 +536,9 @@ def _cite(
 
 
 def _citation(number: int, passage: Passage, doc: Document, start: int, end: int, score: float) -> Citation:
-    return Citation(
-        number=number,
-        document_id=doc.id,
-        title=doc.title,
-        source=doc.source,
-        published=doc.published,
-        passage_id=passage.id,
-        quote=passage.text[start:end],
-        paragraph_index=_paragraph_of(passage, start),
-        char_start=passage.char_start + start,
-        char_end=passage.char_start + end,
-        score=round(float(score), 4),
-        origin=doc.origin,
-        published_precision=doc.published_precision,
+    span = (passage.char_start + start, passage.char_start + end)
+    return Citation.of(
+        number, doc, passage, passage.text[start:end], _paragraph_of(passage, start), span, round(float(score), 4)
     )
 
 

@@ -333,21 +333,7 @@ def _citation(number: int, doc: Document, passages: Sequence[Passage], s: Summar
         log.warning("briefing: no passage of #%d holds chars %d-%d", doc.id, s.start, s.end)
         return None
     paragraph = passage.paragraph_index + passage.text.count(PARAGRAPH_SEPARATOR, 0, s.start - passage.char_start)
-    return Citation(
-        number=number,
-        document_id=doc.id,
-        title=doc.title,
-        source=doc.source,
-        published=doc.published,
-        passage_id=passage.id,
-        quote=s.text,
-        paragraph_index=paragraph,
-        char_start=s.start,
-        char_end=s.end,
-        score=s.score,
-        origin=doc.origin,
-        published_precision=doc.published_precision,
-    )
+    return Citation.of(number, doc, passage, s.text, paragraph, (s.start, s.end), s.score)
 
 
 def _timestamp(doc: Document, by: str) -> float:

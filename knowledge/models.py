@@ -59,6 +59,35 @@ class Citation:
     origin: str = ""
     published_precision: str = "day"  # "year" when only a copyright year dates the document
 
+    @classmethod
+    def of(
+        cls,
+        number: int,
+        doc: Document,
+        passage: Passage,
+        quote: str,
+        paragraph: int,
+        span: tuple[int, int],
+        score: float,
+    ) -> Citation:
+        """A citation of ``quote`` (at ``span``, offsets in the document's text) in ``passage`` of ``doc``:
+        the document's fields are copied in one place for answers, briefings and the bot."""
+        return cls(
+            number=number,
+            document_id=doc.id,
+            title=doc.title,
+            source=doc.source,
+            published=doc.published,
+            passage_id=passage.id,
+            quote=quote,
+            paragraph_index=paragraph,
+            char_start=span[0],
+            char_end=span[1],
+            score=score,
+            origin=doc.origin,
+            published_precision=doc.published_precision,
+        )
+
 
 @dataclass(frozen=True)
 class Answer:
