@@ -268,7 +268,7 @@ class Restriction:
 
 @dataclass
 class Reading:
-    """Everything ``answer_question`` found before deciding: the evidence for the refusal model,
+    """Everything ``read_question`` found before deciding: the evidence for the refusal model,
     the sentences it would quote. ``reply`` is set when the question got a reply of its own
     (a greeting, nothing to search, nothing found) and there is nothing to decide."""
 
@@ -284,19 +284,6 @@ class Reading:
     evidence: Evidence | None = None
     phrase_found: bool = False
     reply: Answer | None = None
-
-
-async def answer_question(
-    kb: KnowledgeBase,
-    question: str,
-    *,
-    scope: int | None = None,
-    history: Sequence[str] = (),
-    now: dt.datetime | None = None,
-    settings: AnswerSettings = SETTINGS,
-) -> Answer:
-    reading = await read_question(kb, question, scope=scope, history=history, now=now, settings=settings)
-    return decide(reading, settings)
 
 
 async def read_question(

@@ -11,6 +11,7 @@ import math
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -106,20 +107,12 @@ class DenseIndex:
         alive[: self._n] &= self._dids[: self._n] != did
         self._alive = alive
 
+    # Conveniences over a view taken now (tests, benchmarks); the filters are ``DenseView``'s.
     def mask(self, scope: int | None, date_from: dt.date | None, date_to: dt.date | None) -> np.ndarray:
         return self.view().mask(scope, date_from, date_to)
 
-    def search(
-        self,
-        query: np.ndarray,
-        k: int,
-        *,
-        scope: int | None = None,
-        date_from: dt.date | None = None,
-        date_to: dt.date | None = None,
-        keep: np.ndarray | None = None,
-    ) -> list[tuple[int, float]]:
-        return self.view().search(query, k, scope=scope, date_from=date_from, date_to=date_to, keep=keep)
+    def search(self, query: np.ndarray, k: int, **filters: Any) -> list[tuple[int, float]]:
+        return self.view().search(query, k, **filters)
 
     def pid(self, row: int) -> int:
         return int(self._pids[row])

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from . import chunking, ingest, retrieval
-from .answer import answer_question, normalise_question
+from .answer import decide, normalise_question, read_question
 from .briefing import build_briefing
 from .config import KnowledgeConfig
 from .embed import Embedder, SentenceTransformerEmbedder
@@ -460,7 +460,8 @@ class KnowledgeBase:
         now: dt.datetime | None = None,
     ) -> Answer:
         started = time.perf_counter()
-        answer = await answer_question(self, question, scope=scope, history=list(history or []), now=now or utcnow())
+        reading = await read_question(self, question, scope=scope, history=list(history or []), now=now or utcnow())
+        answer = decide(reading)
         return _with_latency(answer, (time.perf_counter() - started) * 1000)
 
     async def brief(
