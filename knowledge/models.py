@@ -72,20 +72,18 @@ class Citation:
     ) -> Citation:
         """A citation of ``quote`` (at ``span``, offsets in the document's text) in ``passage`` of ``doc``:
         the document's fields are copied in one place for answers, briefings and the bot."""
+        shown = {name: getattr(doc, name) for name in ("title", "source", "published", "origin", "published_precision")}
+        start, end = span
         return cls(
-            number=number,
-            document_id=doc.id,
-            title=doc.title,
-            source=doc.source,
-            published=doc.published,
+            number,
+            doc.id,
             passage_id=passage.id,
             quote=quote,
             paragraph_index=paragraph,
-            char_start=span[0],
-            char_end=span[1],
+            char_start=start,
+            char_end=end,
             score=score,
-            origin=doc.origin,
-            published_precision=doc.published_precision,
+            **shown,
         )
 
 

@@ -191,15 +191,8 @@ _PASSAGE_COLUMNS = "p.document_id, p.ordinal, p.paragraph_index, p.char_start, p
 
 
 def _passage(row: sqlite3.Row, passage_id: int) -> Passage:
-    return Passage(
-        id=passage_id,
-        document_id=row["document_id"],
-        ordinal=row["ordinal"],
-        paragraph_index=row["paragraph_index"],
-        char_start=row["char_start"],
-        char_end=row["char_end"],
-        text=row["passage_text"],
-    )
+    columns = ("document_id", "ordinal", "paragraph_index", "char_start", "char_end")
+    return Passage(id=passage_id, text=row["passage_text"], **{name: row[name] for name in columns})
 
 
 def inserted_document(doc: NewDocument, doc_id: int, passages: int, added_at: dt.datetime) -> Document:
