@@ -116,6 +116,10 @@ class GatedEmbedder:
     def __init__(self) -> None:
         self.gate = EncodeGate()
         self._seconds_per_text: float | None = None
+        # Questions waiting for the gate. Whoever gets it encodes every waiting question in one call:
+        # 30 questions at once cost about one model call, not 30 in a row.
+        self._waiting: list[_QueryRequest] = []
+        self._waiting_lock = threading.Lock()
 
     def _slice(self) -> int:
         if self._seconds_per_text is None:
@@ -130,11 +134,7 @@ class GatedEmbedder:
 
     def encode(self, texts: list[str], *, bulk: bool = False) -> np.ndarray:
         if not texts or not bulk:
-            with self.gate.hold(bulk=False):
-                self._prepare()
-                if not texts:
-                    return np.zeros((0, self.dim), dtype=np.float32)
-                return np.asarray(self._encode_batch(texts, bulk=False), dtype=np.float32)
+            return self._encode_queries(texts)
         # Longest first (as sentence-transformers sorts one big call), then cut into slices: each
         # slice holds texts of similar length, so little is paid for padding.
         order = np.argsort([-len(t) for t in texts])
@@ -157,6 +157,41 @@ class GatedEmbedder:
             out[rows] = vectors
         assert out is not None
         return out
+
+    def _encode_queries(self, texts: list[str]) -> np.ndarray:
+        request = _QueryRequest(texts)
+        with self._waiting_lock:
+            self._waiting.append(request)
+        with self.gate.hold(bulk=False):
+            with self._waiting_lock:
+                batch, self._waiting = self._waiting, []
+            if batch:  # empty when an earlier holder already encoded ours
+                self._prepare()
+                try:
+                    joined = [t for r in batch for t in r.texts]
+                    vectors = np.asarray(self._encode_batch(joined, bulk=False), dtype=np.float32) if joined else None
+                    at = 0
+                    for r in batch:
+                        r.vectors = vectors[at : at + len(r.texts)] if vectors is not None else None
+                        at += len(r.texts)
+                except BaseException as e:  # every question of the batch gets the error, not only ours
+                    for r in batch:
+                        r.error = e
+                    raise
+        if request.error is not None:
+            raise request.error
+        if request.vectors is None:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return request.vectors
+
+
+class _QueryRequest:
+    """One caller's questions, and their vectors once some holder of the gate has encoded them."""
+
+    def __init__(self, texts: list[str]) -> None:
+        self.texts = texts
+        self.vectors: np.ndarray | None = None
+        self.error: BaseException | None = None
 
 
 class SentenceTransformerEmbedder(GatedEmbedder):

@@ -352,11 +352,59 @@ def test_queued_queries_all_go_before_the_next_bulk_batch():
     for q in queries:
         q.join()
     worker.join()
-    order = [bulk for bulk, _ in embedder.batches]
-    first_query = order.index(False)
-    # once a query was served, the four ran with at most one bulk batch between them
-    assert order[first_query:].count(False) == 4
-    assert order[first_query : first_query + 5].count(False) >= 3
+    batches = embedder.batches
+    first_query = next(i for i, (bulk, _) in enumerate(batches) if not bulk)
+    # once a question was served, all four were (waiting questions share a model call), with at most
+    # one bulk batch between them
+    assert sum(n for bulk, n in batches[first_query:] if not bulk) == 4
+    assert sum(n for bulk, n in batches[first_query : first_query + 3] if not bulk) >= 3
+
+
+def test_waiting_questions_share_one_model_call_and_each_gets_its_own_vectors():
+    embedder = SlowEmbedder(per_batch_s=0.2, batch_size=4)
+    reference = HashingEmbedder()
+    holder = threading.Thread(target=embedder.encode, args=(["the first question holds the gate"],))
+    holder.start()
+    time.sleep(0.05)  # the gate is busy: the next questions queue
+    questions = [f"question number {i} about topic {i}" for i in range(12)]
+    results: dict[int, np.ndarray] = {}
+
+    def ask(i: int) -> None:
+        results[i] = embedder.encode([questions[i]])
+
+    askers = [threading.Thread(target=ask, args=(i,)) for i in range(len(questions))]
+    for a in askers:
+        a.start()
+    for a in [holder, *askers]:
+        a.join()
+    for i, question in enumerate(questions):
+        assert np.allclose(results[i], reference.encode([question]))
+    query_calls = [n for bulk, n in embedder.batches if not bulk]
+    assert sum(query_calls) == len(questions) + 1
+    assert len(query_calls) < len(questions)  # queued questions were encoded together
+
+
+def test_a_failing_shared_model_call_fails_every_question_in_it():
+    class Failing(SlowEmbedder):
+        def _encode_batch(self, texts, *, bulk):
+            time.sleep(0.1)
+            raise RuntimeError("model broke")
+
+    embedder = Failing()
+    errors: list[BaseException] = []
+
+    def ask(i: int) -> None:
+        try:
+            embedder.encode([f"q{i}"])
+        except RuntimeError as e:
+            errors.append(e)
+
+    askers = [threading.Thread(target=ask, args=(i,)) for i in range(5)]
+    for a in askers:
+        a.start()
+    for a in askers:
+        a.join()
+    assert len(errors) == 5  # none hangs, none gets another's vectors or nothing
 
 
 def test_a_steady_stream_of_questions_does_not_starve_indexing():
