@@ -1,8 +1,10 @@
 """Small helpers shared by the bot tests (imported as a plain module: tests/ has no packages)."""
 
 from dataclasses import replace
+from pathlib import Path
 
 from bot.settings import Settings
+from knowledge.config import KnowledgeConfig
 
 DEV_GUILD = 880_000_000_000_000_001
 OTHER_GUILD = 880_000_000_000_000_002
@@ -48,3 +50,22 @@ def acknowledged_by_defer(env) -> bool:
     its slow work, within Discord's 3 s."""
     callbacks = [r for r in env.http_requests if r.method == "POST" and r.path.endswith("/callback")]
     return bool(callbacks) and callbacks[-1].json.get("type") in (5, 6)
+
+
+def write_seeds(folder: Path) -> Path:
+    """The seed corpus as files in ``folder`` (created)."""
+    folder.mkdir()
+    for name, text in SEEDS.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+def bot_settings(db_path: Path, seed_dir: Path, *, rate_limit_per_minute: int) -> Settings:
+    """The bot's settings for a test: a real SQLite file, the seed folder, the dev guild."""
+    return Settings(
+        knowledge=KnowledgeConfig(db_path=db_path, max_file_bytes=64 * 1024),
+        seeds=(seed_dir,),
+        moderator_role="Moderator",
+        dev_guild_id=DEV_GUILD,
+        rate_limit_per_minute=rate_limit_per_minute,
+    )

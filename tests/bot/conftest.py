@@ -8,33 +8,22 @@ from pathlib import Path
 
 import discord
 import pytest
-from bot_helpers import DEV_GUILD, SEEDS
+from bot_helpers import DEV_GUILD, bot_settings, write_seeds
 
 from bot.app import create_bot
 from bot.settings import Settings
-from knowledge.config import KnowledgeConfig
 from knowledge.embed import Embedder, HashingEmbedder
 from knowledge.models import Interaction
 
 
 @pytest.fixture
 def seed_dir(tmp_path: Path) -> Path:
-    folder = tmp_path / "seeds"
-    folder.mkdir()
-    for name, text in SEEDS.items():
-        (folder / name).write_text(text, encoding="utf-8")
-    return folder
+    return write_seeds(tmp_path / "seeds")
 
 
 @pytest.fixture
 def settings(tmp_path: Path, seed_dir: Path) -> Settings:
-    return Settings(
-        knowledge=KnowledgeConfig(db_path=tmp_path / "newsdesk.db", max_file_bytes=64 * 1024),
-        seeds=(seed_dir,),
-        moderator_role="Moderator",
-        dev_guild_id=DEV_GUILD,
-        rate_limit_per_minute=50,
-    )
+    return bot_settings(tmp_path / "newsdesk.db", seed_dir, rate_limit_per_minute=50)
 
 
 @pytest.fixture

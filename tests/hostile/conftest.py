@@ -35,27 +35,17 @@ import discord  # noqa: E402
 
 from bot.app import create_bot  # noqa: E402
 from bot.settings import Settings  # noqa: E402
-from tests.bot.bot_helpers import DEV_GUILD, OTHER_GUILD, SEEDS  # noqa: E402
+from tests.bot.bot_helpers import DEV_GUILD, OTHER_GUILD, bot_settings, write_seeds  # noqa: E402
 
 
 @pytest.fixture
 def seed_dir(tmp_path: Path) -> Path:
-    folder = tmp_path / "seeds"
-    folder.mkdir()
-    for name, text in SEEDS.items():
-        (folder / name).write_text(text, encoding="utf-8")
-    return folder
+    return write_seeds(tmp_path / "seeds")
 
 
 @pytest.fixture
 def settings(tmp_path: Path, seed_dir: Path) -> Settings:
-    return Settings(
-        knowledge=KnowledgeConfig(db_path=tmp_path / "bot.db", max_file_bytes=64 * 1024),
-        seeds=(seed_dir,),
-        moderator_role="Moderator",
-        dev_guild_id=DEV_GUILD,
-        rate_limit_per_minute=100,
-    )
+    return bot_settings(tmp_path / "bot.db", seed_dir, rate_limit_per_minute=100)
 
 
 @pytest.fixture
