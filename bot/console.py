@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import TextIO
 
 from knowledge import KnowledgeBase, dates, plain
-from knowledge.answer import normalise_question
 from knowledge.embed import Embedder
 from knowledge.errors import KnowledgeError
+from knowledge.question import normalise_question
 
 from . import render
 from .settings import Settings

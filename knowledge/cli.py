@@ -29,7 +29,6 @@ from pathlib import Path
 from dotenv import load_dotenv
 from tqdm import tqdm
 
-from .answer import normalise_question
 from .config import KnowledgeConfig, seed_paths
 from .dates import MAX_BACK, format_date, parse_since
 from .db import iso, utcnow
@@ -37,6 +36,7 @@ from .errors import KnowledgeError, SettingsError
 from .files import expand_paths
 from .models import Interaction
 from .plain import csv_cell, format_answer, indent
+from .question import normalise_question
 from .service import KnowledgeBase
 from .store import Store
 

@@ -9,8 +9,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from knowledge.answer import MAX_QUESTION_CHARS
 from knowledge.models import Answer
+from knowledge.question import MAX_QUESTION_CHARS
 
 from .. import render
 from ..app import NewsdeskBot

@@ -10,17 +10,8 @@ from pathlib import Path
 import pytest
 
 from knowledge import KnowledgeBase, KnowledgeConfig
-from knowledge.answer import (
-    AnswerSettings,
-    ScoredSentence,
-    clean_question,
-    is_greeting,
-    previous_question,
-    recency_boost,
-    resolve_follow_up,
-    select_sentences,
-    term_coverage,
-)
+from knowledge.answer import AnswerSettings, ScoredSentence, recency_boost, select_sentences, term_coverage
+from knowledge.question import clean_question, is_greeting, previous_question, resolve_follow_up
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 NOW = dt.datetime(2022, 1, 14, 12, 0, tzinfo=dt.UTC)
