@@ -13,13 +13,13 @@ import logging
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from . import chunking, ingest, retrieval
-from .answer import decide, normalise_question, read_question
+from . import ingest, retrieval
+from .answer import decide, read_question
 from .briefing import build_briefing
 from .config import KnowledgeConfig
 from .embed import Embedder, SentenceTransformerEmbedder
@@ -34,8 +34,10 @@ from .errors import (
 from .files import expand_paths, read_checked
 from .index import DenseIndex, HybridIndex, LexicalIndex
 from .models import Answer, Briefing, Document, IndexReport, SearchHit
+from .prepare import Prepared, TextItem, passage_count, prepare
+from .question import normalise_question
 from .scope import GLOBAL_SCOPE, Scope, scope_of
-from .store import NewDocument, Store, inserted_document, utcnow
+from .store import Store, inserted_document, utcnow
 from .text import sha256
 
 log = logging.getLogger(__name__)
@@ -173,7 +175,7 @@ class KnowledgeBase:
         """Index many texts at once: embeddings are computed in large batches across documents,
         each document is still written in its own transaction. Failures are reported, not raised."""
         report = IndexReport()
-        pending: list[_Prepared | KnowledgeError] = []
+        pending: list[Prepared | KnowledgeError] = []
 
         async def flush() -> None:
             for result in await self._index_items(pending):
@@ -188,7 +190,7 @@ class KnowledgeBase:
                 lambda chunk: [_attempt(self._prepare_text, it, guild_id) for it in chunk],
                 items[i : i + _PREPARE_DOCUMENTS],
             )
-            if _passage_count(pending) >= _BATCH_PASSAGES:
+            if passage_count(pending) >= _BATCH_PASSAGES:
                 await flush()
         if pending:
             await flush()
@@ -217,7 +219,7 @@ class KnowledgeBase:
         nothing, a changed one replaces its passages. A failing file never stops the batch; its
         error is in the report."""
         report = IndexReport()
-        batch: list[tuple[Path, _Prepared | KnowledgeError]] = []
+        batch: list[tuple[Path, Prepared | KnowledgeError]] = []
         passages = 0
 
         async def flush() -> None:
@@ -228,7 +230,7 @@ class KnowledgeBase:
                     log.warning("not indexed: %s", result)
                     report.errors.append(result)
                     status = "error"
-                elif isinstance(item, _Prepared) and item.replace_id is not None:
+                elif isinstance(item, Prepared) and item.replace_id is not None:
                     report.updated.append(result)
                     status = "updated"
                 else:
@@ -265,7 +267,7 @@ class KnowledgeBase:
 
     # ------------------------------------------------------------------ indexing internals
 
-    async def _read_file(self, path: Path, *, guild_id: int | None, title: str | None) -> _Prepared:
+    async def _read_file(self, path: Path, *, guild_id: int | None, title: str | None) -> Prepared:
         data = await asyncio.to_thread(read_checked, path, self.config.max_file_bytes)
         return await asyncio.to_thread(
             self._prepare_bytes, data, path.name, guild_id=guild_id, title=title, origin=str(path)
@@ -273,13 +275,11 @@ class KnowledgeBase:
 
     def _prepare_bytes(
         self, data: bytes, filename: str, *, guild_id: int | None, title: str | None, origin: str
-    ) -> _Prepared:
+    ) -> Prepared:
         parsed = ingest.parse_bytes(data, filename, max_bytes=self.config.max_file_bytes)
-        return self._prepare(
-            parsed, content_hash=sha256(data), origin=origin, guild_id=guild_id, title=title, name=filename
-        )
+        return prepare(parsed, content_hash=sha256(data), origin=origin, guild_id=guild_id, title=title, name=filename)
 
-    def _prepare_text(self, item: TextItem, guild_id: int | None) -> _Prepared:
+    def _prepare_text(self, item: TextItem, guild_id: int | None) -> Prepared:
         name = item.title or item.origin
         if not item.text or not item.text.strip():
             raise EmptyDocument(f"{name}: the text is empty")
@@ -288,7 +288,7 @@ class KnowledgeBase:
         parsed = ingest.parse_text(item.text, title=item.title)
         if item.source or item.published:
             parsed = ingest.with_metadata(parsed, source=item.source, published=item.published)
-        return self._prepare(
+        return prepare(
             parsed,
             content_hash=sha256(item.text.strip()),
             origin=item.origin,
@@ -298,46 +298,12 @@ class KnowledgeBase:
             added_at=item.added_at,
         )
 
-    def _prepare(
-        self,
-        parsed: ingest.ParsedDocument,
-        *,
-        content_hash: str,
-        origin: str,
-        guild_id: int | None,
-        title: str | None,
-        name: str,
-        added_at: dt.datetime | None = None,
-    ) -> _Prepared:
-        if not parsed.paragraphs:
-            raise EmptyDocument(f"{name}: no readable text found")
-        # The title that is indexed (FTS title column, embedding prefix) is only a real one; an
-        # untitled text gets a display title from its first words, indexed once, as body text.
-        index_title = (title if title is not None else parsed.title or "").strip()[:300]
-        # Bidi controls go from every name a user gives or a document carries. Not from a file's origin:
-        # it must match the path on the next incremental run.
-        index_title = ingest.clean_name(index_title)
-        doc = NewDocument(
-            title=index_title or ingest.clean_name(_display_title(parsed.paragraphs[0], name)),
-            source=parsed.source and ingest.clean_name(parsed.source),
-            published=parsed.published,
-            published_precision=parsed.published_precision,
-            author=parsed.author and ingest.clean_name(parsed.author),
-            guild_id=guild_id,
-            origin=origin,
-            content_hash=content_hash,
-            text=parsed.text,
-            words=len(parsed.text.split()),
-        )
-        passages = chunking.chunk_paragraphs(parsed.paragraphs, title=index_title)
-        return _Prepared(doc=doc, passages=passages, index_title=index_title, name=name, added_at=added_at)
-
-    async def _index_items(self, items: Sequence[_Prepared | KnowledgeError]) -> list[Document | KnowledgeError]:
+    async def _index_items(self, items: Sequence[Prepared | KnowledgeError]) -> list[Document | KnowledgeError]:
         """Write prepared documents: duplicates refused, all new passage texts embedded in one bulk
         call, then one transaction per document."""
         results: list[Document | KnowledgeError | None] = [None] * len(items)
         async with self._write_lock:
-            todo: list[tuple[int, _Prepared]] = []
+            todo: list[tuple[int, Prepared]] = []
             seen: dict[tuple[str, int], str] = {}
             stored = await self.store.find_by_hashes(
                 (item.doc.content_hash, item.doc.guild_id) for item in items if not isinstance(item, Exception)
@@ -379,7 +345,7 @@ class KnowledgeBase:
                 log.info("indexed #%d %r: %d passages", doc_id, item.doc.title, len(ids))
         return results  # type: ignore[return-value]
 
-    async def _vectors_for(self, items: Sequence[_Prepared]) -> list[np.ndarray]:
+    async def _vectors_for(self, items: Sequence[Prepared]) -> list[np.ndarray]:
         """Vectors for every passage of ``items``: stored vectors of unchanged text (same hash, same
         model) are reused, the rest embedded together in one bulk call."""
         hashes = [p.text_hash for item in items for p in item.passages]
@@ -490,32 +456,6 @@ _BATCH_PASSAGES = 2048
 _PREPARE_DOCUMENTS = 256
 
 
-def _passage_count(items: Iterable[_Prepared | KnowledgeError]) -> int:
-    return sum(len(item.passages) for item in items if isinstance(item, _Prepared))
-
-
-@dataclass(frozen=True)
-class TextItem:
-    """One text to index with ``add_texts`` (evaluation corpora, pasted text)."""
-
-    text: str
-    title: str | None = None
-    source: str | None = None
-    published: dt.date | None = None
-    origin: str = "pasted text"
-    added_at: dt.datetime | None = None
-
-
-@dataclass
-class _Prepared:
-    doc: NewDocument
-    passages: list
-    index_title: str
-    name: str
-    added_at: dt.datetime | None = None
-    replace_id: int | None = None
-
-
 def _freeze_heap() -> None:
     """Move what start-up built (the index, imported libraries) out of the garbage collector's
     reach. A full collection holds the GIL for its whole scan of the heap, whichever thread runs
@@ -536,17 +476,6 @@ def _single(results: list) -> Document:
     if isinstance(results[0], Exception):
         raise results[0]
     return results[0]
-
-
-def _display_title(first_paragraph: str, fallback: str) -> str:
-    """A title for an untitled text: its first words, cut at a word boundary."""
-    text = " ".join(first_paragraph.split())
-    if not text:
-        return fallback
-    if len(text) <= 80:
-        return text
-    cut = text.rfind(" ", 0, 78)
-    return text[: cut if cut > 20 else 78].rstrip(",;:-") + "…"
 
 
 def _with_latency(answer: Answer, ms: float) -> Answer:
