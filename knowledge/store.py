@@ -2,8 +2,8 @@
 ``db`` (opening, migrating, transactions): one SQLite file, one long-lived aiosqlite connection, rows
 read by column name (``sqlite3.Row``).
 
-Migrations are an append-only list applied by ``PRAGMA user_version``, each in one transaction:
-never edit an applied migration, add a new one. Writes of one document happen in one transaction,
+Migrations (``migrations.MIGRATIONS``) are an append-only list applied by ``PRAGMA user_version``,
+each in one transaction: never edit an applied migration, add a new one. Writes of one document happen in one transaction,
 so a crash never leaves half a document indexed.
 """
 
@@ -18,102 +18,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from .db import MAX_ID, iso, one_row, parse_ts, storable, utcnow, valid_id
+from .migrations import MIGRATIONS
 from .models import Document, Passage
 from .scope import GLOBAL_SCOPE, scope_of
 from .store_log import InteractionLog
 
 log = logging.getLogger(__name__)
-
-
-MIGRATIONS: list[str] = [
-    # 1: documents, passages, vectors, full-text index
-    """
-    -- AUTOINCREMENT: ids are never reused, so "#7" and the passage ids kept in the interaction log
-    -- never come to mean another text after a removal.
-    CREATE TABLE documents (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        title TEXT NOT NULL,
-        source TEXT,
-        published TEXT,                 -- ISO date, NULL when unknown
-        published_precision TEXT NOT NULL DEFAULT 'day',  -- day, month or year
-        author TEXT,
-        guild_id INTEGER,               -- NULL: global (seeds, CLI)
-        origin TEXT NOT NULL,           -- file name, URL or "pasted text"
-        content_hash TEXT NOT NULL,     -- of the raw input bytes
-        text TEXT NOT NULL,             -- clean text; paragraphs joined by a blank line
-        words INTEGER NOT NULL,
-        added_at TEXT NOT NULL          -- UTC ISO timestamp
-    );
-    CREATE UNIQUE INDEX documents_hash_scope ON documents(content_hash, IFNULL(guild_id, 0));
-    CREATE INDEX documents_origin ON documents(origin, IFNULL(guild_id, 0));
-    CREATE INDEX documents_added ON documents(added_at);
-    CREATE INDEX documents_published ON documents(published);
-
-    CREATE TABLE passages (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
-        ordinal INTEGER NOT NULL,
-        paragraph_index INTEGER NOT NULL,
-        char_start INTEGER NOT NULL,
-        char_end INTEGER NOT NULL,
-        text TEXT NOT NULL,
-        text_hash TEXT NOT NULL         -- of title + text: what was embedded
-    );
-    CREATE INDEX passages_document ON passages(document_id);
-    CREATE INDEX passages_hash ON passages(text_hash);
-
-    -- One row per passage and model: vectors of two models are never mixed.
-    CREATE TABLE vectors (
-        passage_id INTEGER NOT NULL REFERENCES passages(id) ON DELETE CASCADE,
-        model TEXT NOT NULL,
-        dim INTEGER NOT NULL,
-        vector BLOB NOT NULL,           -- float32, little endian, L2-normalised
-        PRIMARY KEY (passage_id, model)
-    );
-
-    CREATE VIRTUAL TABLE passages_fts USING fts5(
-        text, title, tokenize = 'porter unicode61 remove_diacritics 2'
-    );
-    CREATE TRIGGER passages_delete_fts AFTER DELETE ON passages BEGIN
-        DELETE FROM passages_fts WHERE rowid = old.id;
-    END;
-    """,
-    # 2: interaction log and briefing posts
-    """
-    CREATE TABLE interactions (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        at TEXT NOT NULL,               -- UTC ISO timestamp
-        guild_id INTEGER,
-        channel_id INTEGER,
-        user_id INTEGER,
-        kind TEXT NOT NULL,             -- ask, mention, followup, brief, doc_add, doc_remove, feedback, ...
-        input TEXT,
-        outcome TEXT,                   -- answered, abstained, denied, error, up, down, ...
-        answer TEXT,
-        passage_ids TEXT,               -- JSON list of cited passage ids
-        scores TEXT,                    -- JSON list of their scores
-        latency_ms REAL,
-        ref_id INTEGER                  -- e.g. the interaction a feedback row is about
-    );
-    CREATE INDEX interactions_at ON interactions(at);
-    CREATE INDEX interactions_kind ON interactions(kind, at);
-
-    CREATE TABLE briefing_posts (
-        id INTEGER PRIMARY KEY,
-        guild_id INTEGER,
-        channel_id INTEGER NOT NULL,
-        day TEXT NOT NULL,              -- local date of the scheduled briefing
-        posted_at TEXT NOT NULL,
-        message_id INTEGER,
-        UNIQUE (channel_id, day)
-    );
-    """,
-    # 3: per-term document counts of the full-text index (for inspecting IDF from SQL; search and
-    # answers take document frequencies from the in-memory postings)
-    """
-    CREATE VIRTUAL TABLE passages_vocab USING fts5vocab(passages_fts, 'row');
-    """,
-]
 
 
 def scope_clause(scope: int | None, column: str = "d.guild_id") -> tuple[str, list]:
