@@ -9,17 +9,9 @@ import time
 
 import pytest
 
-from knowledge.answerability import (
-    FEATURES,
-    answer_type,
-    answerability,
-    bigram_coverage,
-    gather_evidence,
-    has_answer_of_type,
-    has_quantity,
-    specific_terms,
-)
+from knowledge.answerability import FEATURES, answerability, gather_evidence
 from knowledge.evaluation.refusals import contains_answer
+from knowledge.signals import answer_type, bigram_coverage, has_answer_of_type, has_quantity, specific_terms
 
 HOSTILE = {
     "empty": "",

@@ -7,13 +7,13 @@ import datetime as dt
 import pytest
 
 from knowledge.answer import _fresh_cosine
-from knowledge.answerability import (
-    FEATURES,
-    Evidence,
+from knowledge.answerability import FEATURES, Evidence, gather_evidence
+from knowledge.dates import DateIntent
+from knowledge.models import Document, Passage
+from knowledge.signals import (
     age_of,
     answer_type,
     bigram_coverage,
-    gather_evidence,
     has_answer_of_type,
     has_quantity,
     lead_over_rest,
@@ -23,8 +23,6 @@ from knowledge.answerability import (
     weighted_missing_share,
     year_mismatch,
 )
-from knowledge.dates import DateIntent
-from knowledge.models import Document, Passage
 
 
 @pytest.mark.parametrize(
