@@ -3,8 +3,11 @@
 from dataclasses import replace
 from pathlib import Path
 
+import discord
+
 from bot.settings import Settings
 from knowledge.config import KnowledgeConfig
+from knowledge.models import Interaction
 
 DEV_GUILD = 880_000_000_000_000_001
 OTHER_GUILD = 880_000_000_000_000_002
@@ -69,3 +72,30 @@ def bot_settings(db_path: Path, seed_dir: Path, *, rate_limit_per_minute: int) -
         dev_guild_id=DEV_GUILD,
         rate_limit_per_minute=rate_limit_per_minute,
     )
+
+
+class World:
+    """A dev guild with a channel, a moderator (by role), a server manager and a plain member."""
+
+    def __init__(self, env) -> None:
+        self.env = env
+        self.guild = env.create_guild("Newsroom", id=DEV_GUILD)
+        self.channel = self.guild.create_text_channel("news")
+        mod_role = self.guild.create_role("Moderator")
+        manager_role = self.guild.create_role("Editors", permissions=discord.Permissions(manage_guild=True))
+        admin_role = self.guild.create_role("Admins", permissions=discord.Permissions(administrator=True))
+        self.mod = self.guild.add_member(env.create_user("mod"), roles=[mod_role])
+        self.manager = self.guild.add_member(env.create_user("manager"), roles=[manager_role])
+        self.admin = self.guild.add_member(env.create_user("admin"), roles=[admin_role])
+        self.user = self.guild.add_member(env.create_user("reader"))
+
+    @property
+    def bot(self):
+        return self.env.bot
+
+    @property
+    def kb(self):
+        return self.env.bot.kb
+
+    async def rows(self, kind: str | None = None) -> list[Interaction]:
+        return await self.kb.store.interactions(kind=kind)

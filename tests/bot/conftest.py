@@ -6,14 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import discord
 import pytest
-from bot_helpers import DEV_GUILD, bot_settings, write_seeds
+from bot_helpers import World, bot_settings, write_seeds
 
 from bot.app import create_bot
 from bot.settings import Settings
 from knowledge.embed import Embedder, HashingEmbedder
-from knowledge.models import Interaction
 
 
 @pytest.fixture
@@ -34,33 +32,6 @@ def embedder() -> Embedder:
 @pytest.fixture
 def simcord_bot(settings: Settings, embedder: Embedder):
     return create_bot(settings, embedder=embedder)
-
-
-class World:
-    """A dev guild with a channel, a moderator (by role), a server manager and a plain member."""
-
-    def __init__(self, env) -> None:
-        self.env = env
-        self.guild = env.create_guild("Newsroom", id=DEV_GUILD)
-        self.channel = self.guild.create_text_channel("news")
-        mod_role = self.guild.create_role("Moderator")
-        manager_role = self.guild.create_role("Editors", permissions=discord.Permissions(manage_guild=True))
-        admin_role = self.guild.create_role("Admins", permissions=discord.Permissions(administrator=True))
-        self.mod = self.guild.add_member(env.create_user("mod"), roles=[mod_role])
-        self.manager = self.guild.add_member(env.create_user("manager"), roles=[manager_role])
-        self.admin = self.guild.add_member(env.create_user("admin"), roles=[admin_role])
-        self.user = self.guild.add_member(env.create_user("reader"))
-
-    @property
-    def bot(self):
-        return self.env.bot
-
-    @property
-    def kb(self):
-        return self.env.bot.kb
-
-    async def rows(self, kind: str | None = None) -> list[Interaction]:
-        return await self.kb.store.interactions(kind=kind)
 
 
 @pytest.fixture

@@ -31,11 +31,11 @@ async def kb(kb_config: KnowledgeConfig) -> AsyncIterator[KnowledgeBase]:
 # The real bot over a real SQLite file, driven by simcord. Constants come from tests/bot/bot_helpers.py,
 # imported by its dotted path: this folder does not have tests/bot on sys.path.
 
-import discord  # noqa: E402
 
 from bot.app import create_bot  # noqa: E402
 from bot.settings import Settings  # noqa: E402
-from tests.bot.bot_helpers import DEV_GUILD, OTHER_GUILD, bot_settings, write_seeds  # noqa: E402
+from tests.bot.bot_helpers import OTHER_GUILD, bot_settings, write_seeds  # noqa: E402
+from tests.bot.bot_helpers import World as BotWorld  # noqa: E402
 
 
 @pytest.fixture
@@ -53,37 +53,17 @@ def simcord_bot(settings: Settings):
     return create_bot(settings, embedder=HashingEmbedder())
 
 
-class World:
-    """Two guilds and a DM: the dev guild (moderator by role, server manager, administrator, plain
-    reader), another guild with its own member, and a user outside both. Commands are synced
-    globally too, so the other guild and DMs see them."""
+class World(BotWorld):
+    """Two guilds and a DM: the bot tests' dev guild (moderator by role, server manager,
+    administrator, plain reader), another guild with its own member, and a user outside both.
+    Commands are synced globally too, so the other guild and DMs see them."""
 
     def __init__(self, env) -> None:
-        self.env = env
-        self.guild = env.create_guild("Newsroom", id=DEV_GUILD)
-        self.channel = self.guild.create_text_channel("news")
-        mod_role = self.guild.create_role("Moderator")
-        manager_role = self.guild.create_role("Editors", permissions=discord.Permissions(manage_guild=True))
-        admin_role = self.guild.create_role("Admins", permissions=discord.Permissions(administrator=True))
-        self.mod = self.guild.add_member(env.create_user("mod"), roles=[mod_role])
-        self.manager = self.guild.add_member(env.create_user("manager"), roles=[manager_role])
-        self.admin = self.guild.add_member(env.create_user("admin"), roles=[admin_role])
-        self.user = self.guild.add_member(env.create_user("reader"))
+        super().__init__(env)
         self.other_guild = env.create_guild("Elsewhere", id=OTHER_GUILD)
         self.other_channel = self.other_guild.create_text_channel("general")
         self.stranger = self.other_guild.add_member(env.create_user("stranger"))
         self.loner = env.create_user("loner")
-
-    @property
-    def bot(self):
-        return self.env.bot
-
-    @property
-    def kb(self):
-        return self.env.bot.kb
-
-    async def rows(self, kind: str | None = None) -> list[dict]:
-        return await self.kb.store.interactions(kind=kind)
 
 
 @pytest.fixture
