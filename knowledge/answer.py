@@ -251,14 +251,14 @@ async def read_question(
     if not top:  # every candidate was removed between ranking and loading
         return Reading(question, reply=_refusal(question, resolved, intent, [], why=_nothing_found(intent)))
 
+    # Stemming is CPU work (and the stemmer's first use imports NLTK): off the event loop.
+    q_stems = await asyncio.to_thread(stems, query)
+    # Term statistics from the index the candidates were scored on, not a later one.
+    counts, total = await retrieval.term_statistics(kb, cands, sorted(q_stems))
+
     def read() -> tuple[list[list[ScoredSentence]], list[ScoredSentence], Evidence]:
-        # Stemming and sentence splitting are CPU work (and the stemmer's first use imports NLTK):
-        # one trip off the event loop for all of it.
-        q_stems = stems(query)
-        # Term statistics from the snapshot the candidates were scored on, not a later one.
-        snapshot = cands.snapshot or kb.index.snapshot()
-        counts = snapshot.document_frequencies(sorted(q_stems))
-        weights = {t: idf(counts.get(t, 0), len(snapshot) or 1) for t in q_stems}
+        # Sentence splitting and scoring are CPU work: one trip off the event loop for all of it.
+        weights = {t: idf(counts.get(t, 0), total or 1) for t in q_stems}
         ranked = score_sentences(top, {pid: rows[pid][0] for pid, _ in top}, weights, settings)
         chosen = select_sentences(ranked, s=settings)
         best = top[0][0]

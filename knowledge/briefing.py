@@ -21,7 +21,7 @@ import numpy as np
 
 from .dates import format_date
 from .models import Briefing, Citation, Document, Passage, Story
-from .retrieval import passage_embedding_text
+from .retrieval import passage_embedding_text, stored_vectors
 from .summarize import SummarySentence, summarize
 from .text import words
 
@@ -164,10 +164,9 @@ async def _document_vectors(
 ) -> dict[int, np.ndarray]:
     """Mean of each document's stored passage vectors; a document without stored vectors (none
     should lack them) is embedded from its title and first passage."""
-    snapshot = kb.index.snapshot()
+    stored = await stored_vectors(kb, [p.id for ps in passages.values() for p in ps])
 
     def stored_means() -> tuple[dict[int, np.ndarray], list[Document]]:
-        stored = snapshot.vectors([p.id for ps in passages.values() for p in ps])
         out: dict[int, np.ndarray] = {}
         missing: list[Document] = []
         for d in docs:

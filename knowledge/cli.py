@@ -38,7 +38,7 @@ from .models import Interaction
 from .plain import csv_cell, format_answer, indent
 from .question import normalise_question
 from .service import KnowledgeBase
-from .store import Store
+from .store import open_store
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if getattr(args, "db", None):
-        config = KnowledgeConfig(**{**config.__dict__, "db_path": Path(args.db)})
+        config = config.with_db(args.db)
     try:
         return asyncio.run(args.handler(args, config)) or 0
     except KnowledgeError as e:
@@ -191,7 +191,7 @@ async def cmd_index(args: argparse.Namespace, config: KnowledgeConfig) -> int:
         passages = await kb.store.count_passages()
     print(
         f"added {len(report.added)}, updated {len(report.updated)}, unchanged {len(report.unchanged)}, "
-        f"failed {len(report.errors)}; {passages} passages in {config.db_path}"
+        f"failed {len(report.errors)}; {passages} passages in {config.db_name}"
     )
     for e in report.errors:
         print(f"  error: {e}", file=sys.stderr)
@@ -284,7 +284,7 @@ async def cmd_eval_summaries(args: argparse.Namespace, config: KnowledgeConfig) 
 
 async def cmd_log_export(args: argparse.Namespace, config: KnowledgeConfig) -> int:
     since = parse_since(args.since, utcnow(), max_back=MAX_BACK) if args.since else None
-    store = await Store.open(config.db_path, busy_timeout_s=config.db_busy_timeout_s)
+    store = await open_store(config)
     try:
         rows = await store.interactions(since=since)
     finally:

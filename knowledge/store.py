@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .config import KnowledgeConfig
 from .db import MAX_ID, iso, one_row, parse_ts, storable, utcnow, valid_id
 from .migrations import MIGRATIONS
 from .models import Document, Passage
@@ -30,7 +31,7 @@ def scope_clause(scope: int | None, column: str = "d.guild_id") -> tuple[str, li
     """SQL for a scope: None = every document (CLI, admin), 0 = global documents only,
     a guild id = global documents plus that guild's own."""
     if scope is None:
-        return "1", []
+        return "TRUE", []
     if scope == GLOBAL_SCOPE:
         return f"{column} IS NULL", []
     return f"({column} IS NULL OR {column} = ?)", [scope]
@@ -44,7 +45,7 @@ def date_clause(date_from: dt.date | None, date_to: dt.date | None, column: str 
     if date_to is not None:
         parts.append(f"{column} <= ?")
         args.append(date_to.isoformat())
-    return (" AND ".join(parts) or "1"), args
+    return (" AND ".join(parts) or "TRUE"), args
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,7 @@ class Store(InteractionLog):
         for i in range(0, len(hashes), 500):
             chunk = hashes[i : i + 500]
             sql = (
-                f"SELECT {_DOC_COLUMNS}, IFNULL(d.guild_id, 0) AS scope FROM documents d"
+                f"SELECT {_DOC_COLUMNS}, COALESCE(d.guild_id, 0) AS scope FROM documents d"
                 f" WHERE d.content_hash IN ({','.join('?' * len(chunk))})"
             )
             async with self._conn.execute(sql, chunk) as cur:
@@ -152,7 +153,7 @@ class Store(InteractionLog):
         return found
 
     async def find_by_origin(self, origin: str, guild_id: int | None) -> Document | None:
-        sql = f"SELECT {_DOC_COLUMNS} FROM documents d WHERE d.origin = ? AND IFNULL(d.guild_id, 0) = ? ORDER BY d.id DESC"
+        sql = f"SELECT {_DOC_COLUMNS} FROM documents d WHERE d.origin = ? AND COALESCE(d.guild_id, 0) = ? ORDER BY d.id DESC"
         async with self._conn.execute(sql, (storable(origin), scope_of(guild_id))) as cur:
             row = await cur.fetchone()
         return _document(row) if row else None
@@ -262,7 +263,8 @@ class Store(InteractionLog):
         clauses.append(dc)
         args += dargs
         if title_like:
-            clauses.append("d.title LIKE ? ESCAPE '\\'")
+            # lower() on both sides: SQLite's LIKE ignores case, PostgreSQL's does not.
+            clauses.append("lower(d.title) LIKE lower(?) ESCAPE '\\'")
             escaped = title_like.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             args.append(f"%{escaped}%")
         sql = (
@@ -272,7 +274,7 @@ class Store(InteractionLog):
         )
         if offset > MAX_ID:  # a page number typed with 20 digits: past every row, and too big to bind
             return []
-        args += [-1 if limit is None else min(limit, MAX_ID), offset]
+        args += [MAX_ID if limit is None else min(limit, MAX_ID), offset]
         async with self._conn.execute(sql, args) as cur:
             rows = await cur.fetchall()
         return [_document(r, r["passages"]) for r in rows]
@@ -366,7 +368,7 @@ class Store(InteractionLog):
         (passage ids, document ids, guild ids (0 = GLOBAL_SCOPE), published day ordinals (0 = unknown),
         float32 matrix)."""
         sql = (
-            "SELECT v.passage_id, p.document_id, IFNULL(d.guild_id, 0) AS guild_id, d.published, v.dim, v.vector"
+            "SELECT v.passage_id, p.document_id, COALESCE(d.guild_id, 0) AS guild_id, d.published, v.dim, v.vector"
             " FROM vectors v JOIN passages p ON p.id = v.passage_id JOIN documents d ON d.id = p.document_id"
             " WHERE v.model = ? ORDER BY v.passage_id"
         )
@@ -416,7 +418,7 @@ class Store(InteractionLog):
         """(passage id, BM25 score) best first; scores are positive (FTS5's bm25() negated)."""
         where, args = scope_clause(scope)
         dc, dargs = date_clause(date_from, date_to)
-        filtered = where != "1" or dc != "1"
+        filtered = where != "TRUE" or dc != "TRUE"
         if filtered:
             sql = (
                 f"SELECT f.rowid AS passage_id, -bm25(passages_fts, ?, ?) AS score FROM passages_fts f"
@@ -433,3 +435,12 @@ class Store(InteractionLog):
             params = [*weights, match, *weights, limit]
         async with self._conn.execute(sql, params) as cur:
             return [(r["passage_id"], float(r["score"])) for r in await cur.fetchall()]
+
+
+async def open_store(config: KnowledgeConfig) -> Store:
+    """The configured database: PostgreSQL for a ``postgresql://`` URL, else the SQLite file."""
+    if config.db_url:
+        from .pg_store import PgStore  # lazy: SQLite-only processes never import psycopg
+
+        return await PgStore.open(config.db_url, busy_timeout_s=config.db_busy_timeout_s)
+    return await Store.open(config.db_path, busy_timeout_s=config.db_busy_timeout_s)

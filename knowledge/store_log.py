@@ -36,9 +36,9 @@ class InteractionLog(Database):
         at: dt.datetime | None = None,
     ) -> int:
         async with self.transaction() as conn:
-            cur = await conn.execute(
+            async with conn.execute(
                 "INSERT INTO interactions (at, guild_id, channel_id, user_id, kind, input, outcome, answer,"
-                " passage_ids, scores, latency_ms, ref_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " passage_ids, scores, latency_ms, ref_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (
                     iso(at or utcnow()),
                     guild_id,
@@ -53,9 +53,8 @@ class InteractionLog(Database):
                     latency_ms,
                     ref_id,
                 ),
-            )
-            assert cur.lastrowid is not None  # an INSERT always sets it
-            return cur.lastrowid
+            ) as cur:
+                return one_row(await cur.fetchone())["id"]
 
     async def interactions(
         self,
@@ -153,8 +152,8 @@ class InteractionLog(Database):
         """Record a post; False when that channel already had its briefing for that day."""
         async with self.transaction() as conn:
             cur = await conn.execute(
-                "INSERT OR IGNORE INTO briefing_posts (guild_id, channel_id, day, posted_at, message_id)"
-                " VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO briefing_posts (guild_id, channel_id, day, posted_at, message_id)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (channel_id, day) DO NOTHING",
                 (guild_id, channel_id, day.isoformat(), iso(at or utcnow()), message_id),
             )
             return cur.rowcount == 1
@@ -188,7 +187,7 @@ def _interaction(row: sqlite3.Row) -> Interaction:
 def _interaction_filters(
     *, since: dt.datetime | None = None, guild_id: int | None = None, kind: str | None = None
 ) -> tuple[str, list]:
-    clauses, args = ["1"], []
+    clauses, args = ["TRUE"], []
     if since is not None:
         clauses.append("at >= ?")
         args.append(iso(since))

@@ -1,5 +1,5 @@
 """Fixtures for the bot's tests: the real bot (``create_bot``) over a real SQLite knowledge base in a
-temp dir, driven by simcord. The fast deterministic embedder stands in for the model here; the
+temp dir or an empty PostgreSQL database, driven by simcord. The fast deterministic embedder stands in for the model here; the
 real model is exercised by the tests marked ``model``."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from bot_helpers import World, bot_settings, write_seeds
+from bot_helpers import World, bot_settings, with_settings, write_seeds
 
 from bot.app import create_bot
 from bot.settings import Settings
@@ -20,8 +20,10 @@ def seed_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, seed_dir: Path) -> Settings:
-    return bot_settings(tmp_path / "newsdesk.db", seed_dir, rate_limit_per_minute=50)
+def settings(tmp_path: Path, seed_dir: Path, db: str) -> Settings:
+    """Once per backend (``db``: a SQLite file or an empty PostgreSQL database)."""
+    base = bot_settings(tmp_path / "newsdesk.db", seed_dir, rate_limit_per_minute=50)
+    return with_settings(base, knowledge=base.knowledge.with_db(db))
 
 
 @pytest.fixture

@@ -173,6 +173,7 @@ async def test_30_asks_during_200_document_index_and_removals_never_fail(kb_conf
         assert len(checked) >= 30 and set(checked) == set(range(30))
         assert removed  # removals really ran alongside
         passages = await kb.store.count_passages()
+        assert isinstance(kb.index, HybridIndex)
         snapshot = kb.index.snapshot()
         assert len(snapshot) == passages and snapshot.rows == len(kb.lexical)
         assert probe.worst < 0.5, f"event loop stalled {probe.worst:.3f} s"

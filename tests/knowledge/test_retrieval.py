@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -150,8 +149,8 @@ DOCS = [
 
 
 @pytest_asyncio.fixture(loop_scope="function")
-async def kb(tmp_path: Path):
-    kb = await KnowledgeBase.open(KnowledgeConfig(db_path=tmp_path / "kb.db"), embedder=HashingEmbedder())
+async def kb(db: str):
+    kb = await KnowledgeBase.open(KnowledgeConfig().with_db(db), embedder=HashingEmbedder())
     report = await kb.add_texts(DOCS)
     assert not report.errors
     yield kb

@@ -5,12 +5,12 @@ filters; then the real model on the seed and a few news texts."""
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 from pathlib import Path
 
 import numpy as np
 import pytest
 import pytest_asyncio
+from kb_helpers import lexical_rows_with, orphans, searchable_passages, table_counts
 
 from knowledge import service
 from knowledge.config import KnowledgeConfig
@@ -25,7 +25,7 @@ from knowledge.errors import (
     UndecodableText,
     UnsupportedFileType,
 )
-from knowledge.retrieval import fts_match_expression
+from knowledge.retrieval import fts_match_expression, stored_vectors
 from knowledge.service import GLOBAL_SCOPE, KnowledgeBase, TextItem
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,25 +56,6 @@ FILES = {
 }
 
 
-def _db_counts(db: Path) -> dict[str, int]:
-    with sqlite3.connect(db) as conn:
-        return {
-            t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
-            for t in ("documents", "passages", "vectors", "passages_fts")
-        }
-
-
-def _orphans(db: Path) -> int:
-    """Rows that belong to no document: what a half-written document would leave."""
-    with sqlite3.connect(db) as conn:
-        return conn.execute(
-            "SELECT (SELECT COUNT(*) FROM passages WHERE document_id NOT IN (SELECT id FROM documents))"
-            " + (SELECT COUNT(*) FROM vectors WHERE passage_id NOT IN (SELECT id FROM passages))"
-            " + (SELECT COUNT(*) FROM passages_fts WHERE rowid NOT IN (SELECT id FROM passages))"
-            " + (SELECT COUNT(*) FROM documents WHERE id NOT IN (SELECT document_id FROM passages))"
-        ).fetchone()[0]
-
-
 @pytest.fixture
 def folder(tmp_path: Path) -> Path:
     d = tmp_path / "news"
@@ -90,8 +71,8 @@ def embedder() -> CountingEmbedder:
 
 
 @pytest_asyncio.fixture(loop_scope="function")
-async def kb(tmp_path: Path, embedder: CountingEmbedder):
-    config = KnowledgeConfig(db_path=tmp_path / "kb.db", max_file_bytes=4096)
+async def kb(db: str, embedder: CountingEmbedder):
+    config = KnowledgeConfig(max_file_bytes=4096).with_db(db)
     kb = await KnowledgeBase.open(config, embedder=embedder)
     yield kb
     await kb.close()
@@ -137,7 +118,7 @@ async def test_index_paths_in_several_embedding_batches_reports_every_file_once(
     report = await kb.index_paths([folder], progress=lambda path, status: seen.append((path.name, status)))
     assert sorted(seen) == sorted([(name, "added") for name in FILES] + [("table.csv", "error")])
     assert len(report.added) == len(FILES) and len(report.errors) == 1
-    assert _db_counts(kb.config.db_path)["passages"] == len(kb.dense) == 8
+    assert table_counts(kb)["passages"] == await searchable_passages(kb) == 8
 
 
 async def test_add_texts_in_several_embedding_batches_indexes_everything(kb, monkeypatch):
@@ -176,10 +157,9 @@ async def test_changed_file_loses_its_old_passages(kb, changed):
     remaining = {p.id: p for p in await kb.store.passages_of_documents([new.id])}
     assert not any("cranes" in p.text for p in remaining.values())
     assert "cranes" not in await kb.store.document_text(new.id)
-    with sqlite3.connect(kb.config.db_path) as conn:
-        assert conn.execute("SELECT COUNT(*) FROM passages_fts WHERE passages_fts MATCH 'cranes'").fetchone()[0] == 0
-    assert len(kb.dense) == await kb.store.count_passages()  # the dense index dropped the old rows too
-    assert _orphans(kb.config.db_path) == 0
+    assert lexical_rows_with(kb, "cranes") == 0
+    assert await searchable_passages(kb) == await kb.store.count_passages()  # the dense index dropped the old rows too
+    assert orphans(kb) == 0
     assert len(old_ids) == len(remaining)
 
 
@@ -202,9 +182,8 @@ async def test_changed_file_embeds_only_its_changed_passage(changed, embedder):
 async def test_changed_file_vectors_belong_to_their_passages(kb, changed):
     # reused vectors are looked up by text hash: each must land on the passage with that text
     new = changed["report"].updated[0]
-    pids, _, _, _, matrix = await kb.store.load_vectors(kb.model_id)
-    row = {int(p): matrix[i] for i, p in enumerate(pids)}
     passages = await kb.store.passages_of_documents([new.id])
+    row = await stored_vectors(kb, [p.id for p in passages])
     expected = HashingEmbedder().encode([f"Harbour strike ends. {p.text}" for p in passages])
     for p, vector in zip(passages, expected, strict=True):
         assert np.allclose(row[p.id], vector)
@@ -239,7 +218,7 @@ async def test_duplicate_files_within_one_batch_index_once(kb, folder):
     assert len(report.added) == len(FILES)
     assert len(report.errors) == 1 and isinstance(report.errors[0], DuplicateDocument)
     assert "glacier.txt" in str(report.errors[0])
-    assert _orphans(kb.config.db_path) == 0
+    assert orphans(kb) == 0
 
 
 async def test_duplicate_texts_within_one_batch_index_once(kb):
@@ -278,7 +257,7 @@ async def test_bad_file_raises_its_error_naming_the_file(kb, tmp_path, name):
     with pytest.raises(error) as e:
         await kb.add_file(path)
     assert str(e.value).startswith(name)
-    assert _db_counts(kb.config.db_path)["documents"] == 0
+    assert table_counts(kb)["documents"] == 0
 
 
 @pytest.mark.parametrize("name", BAD_FILES)
@@ -309,10 +288,10 @@ async def test_batch_with_bad_files_indexes_the_good_ones_and_reports_each_bad_o
     assert len(report.errors) == len(BAD_FILES)
     for name, (_, error) in BAD_FILES.items():
         assert any(isinstance(e, error) and str(e).startswith(name) for e in report.errors), name
-    counts = _db_counts(kb.config.db_path)
+    counts = table_counts(kb)
     assert counts["documents"] == len(FILES)
-    assert counts["passages"] == counts["vectors"] == counts["passages_fts"] == len(kb.dense)
-    assert _orphans(kb.config.db_path) == 0
+    assert counts["passages"] == counts["vectors"] == counts["lexical"] == await searchable_passages(kb)
+    assert orphans(kb) == 0
 
 
 async def test_add_texts_reports_failures_and_keeps_the_rest(kb):
@@ -378,7 +357,7 @@ async def test_removing_own_document_drops_it_from_search(kb, guilds):
     removed = await kb.remove_document(guilds["guild1"].id, guild_id=1)
     assert removed.title == "Comet photographed"
     assert "Comet photographed" not in await _titles(kb, "comet")
-    assert len(kb.dense) == await kb.store.count_passages()
+    assert await searchable_passages(kb) == await kb.store.count_passages()
 
 
 async def test_removing_a_missing_document_raises(kb):

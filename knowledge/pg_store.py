@@ -1,0 +1,180 @@
+"""The Store over PostgreSQL: the same queries as SQLite (``store``, ``store_log``, through the
+``pg`` adapter), with a document's writes done the PostgreSQL way: its passages' vectors and BM25
+postings go into tables in the document's transaction, with COPY (a passage holds about a hundred
+terms, one statement per row would dominate ingest).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from .db import iso, storable, utcnow, valid_id
+from .index import LexicalIndex
+from .pg import PgDatabase, as_array
+from .pg_schema import PG_MIGRATIONS
+from .scope import scope_of
+from .store import NewDocument, NewPassage, Store
+
+
+def day_number(published: dt.date | None) -> int:
+    """The day column of vectors and postings: the date's ordinal, 0 when unknown (as ``DenseIndex``)."""
+    return published.toordinal() if published else 0
+
+
+class PgStore(PgDatabase, Store):
+    migrations = PG_MIGRATIONS
+    _vector_indexes: set[int]
+
+    async def ensure_vector_index(self, dim: int) -> None:
+        """The HNSW index for vectors of ``dim`` dimensions (one per dimension: the column holds any
+        model's vectors, an index needs one size), made before the first vector of that size is
+        written, under the migration lock."""
+        done = self.__dict__.setdefault("_vector_indexes", set())
+        if dim in done:
+            return
+        if not 0 < dim <= 16000:  # pgvector's limit; the size is written into the SQL below
+            raise ValueError(f"unexpected vector size {dim}")
+        async with self.transaction() as conn:
+            await conn.execute("SELECT pg_advisory_xact_lock(?)", (0x6E657773,))
+            await conn.execute(
+                f"CREATE INDEX IF NOT EXISTS vectors_hnsw_{dim} ON vectors"
+                f" USING hnsw ((vector::vector({dim})) vector_cosine_ops) WHERE dim = {dim}"
+            )
+        done.add(dim)
+
+    async def insert_document(
+        self,
+        doc: NewDocument,
+        passages: Sequence[NewPassage],
+        vectors: np.ndarray,
+        model: str,
+        *,
+        replace_id: int | None = None,
+        added_at: dt.datetime | None = None,
+    ) -> tuple[int, list[int]]:
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if len(vectors) != len(passages):
+            raise ValueError(f"{len(passages)} passages but {len(vectors)} vectors")
+        if len(vectors):
+            await self.ensure_vector_index(int(vectors.shape[1]))
+        # Tokenising is CPU work: in a worker, before the transaction holds any lock.
+        tokens = await asyncio.to_thread(LexicalIndex().tokenise, [(doc.title, p.text) for p in passages])
+        scope, day = scope_of(doc.guild_id), day_number(doc.published)
+        async with self.transaction() as conn:
+            if replace_id is not None:
+                await self._delete_in(conn, replace_id)
+            async with conn.execute(
+                "INSERT INTO documents (title, source, published, published_precision, author, guild_id, origin,"
+                " content_hash, text, words, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                (
+                    storable(doc.title),
+                    storable(doc.source),
+                    doc.published.isoformat() if doc.published else None,
+                    doc.published_precision,
+                    storable(doc.author),
+                    doc.guild_id,
+                    storable(doc.origin),
+                    doc.content_hash,
+                    storable(doc.text),
+                    doc.words,
+                    iso(added_at or utcnow()),
+                ),
+            ) as cur:
+                row = await cur.fetchone()
+            assert row is not None  # INSERT ... RETURNING always returns the row
+            doc_id = row["id"]
+            if not passages:
+                return doc_id, []
+            async with conn.execute(
+                "SELECT nextval(pg_get_serial_sequence('passages', 'id')) AS id FROM generate_series(1, ?)",
+                (len(passages),),
+            ) as cur:
+                ids = [r["id"] for r in await cur.fetchall()]
+            raw = conn.conn
+            assert raw is not None  # inside a transaction
+            async with raw.cursor() as cur:
+                async with cur.copy(
+                    "COPY passages (id, document_id, ordinal, paragraph_index, char_start, char_end, text,"
+                    " text_hash, length) FROM STDIN"
+                ) as copy:
+                    for pid, p, (_, length) in zip(ids, passages, tokens, strict=True):
+                        await copy.write_row(
+                            (pid, doc_id, p.ordinal, p.paragraph_index, p.char_start, p.char_end)
+                            + (storable(p.text), p.text_hash, length)
+                        )
+                async with cur.copy(
+                    "COPY vectors (passage_id, model, dim, vector, document_id, scope, day) FROM STDIN"
+                ) as copy:
+                    for pid, vec in zip(ids, vectors, strict=True):
+                        await copy.write_row((pid, model, int(vec.shape[0]), vec, doc_id, scope, day))
+                async with cur.copy("COPY postings (term, passage_id, tf, length, scope, day) FROM STDIN") as copy:
+                    for pid, (counts, length) in zip(ids, tokens, strict=True):
+                        for term, tf in counts.items():
+                            await copy.write_row((term, pid, tf, length, scope, day))
+            await conn.execute(
+                "UPDATE corpus_stats SET passages = passages + ?, total_length = total_length + ? WHERE id = 1",
+                (len(ids), float(sum(length for _, length in tokens))),
+            )
+        return doc_id, ids
+
+    async def _delete_in(self, conn, doc_id: int) -> list[int]:
+        async with conn.execute("SELECT id, length FROM passages WHERE document_id = ? ORDER BY id", (doc_id,)) as cur:
+            rows = await cur.fetchall()
+        await conn.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
+        if rows:
+            await conn.execute(
+                "UPDATE corpus_stats SET passages = passages - ?, total_length = total_length - ? WHERE id = 1",
+                (len(rows), float(sum(r["length"] for r in rows))),
+            )
+        return [r["id"] for r in rows]
+
+    async def delete_document(self, doc_id: int) -> list[int]:
+        if not valid_id(doc_id):
+            return []
+        async with self.transaction() as conn:
+            return await self._delete_in(conn, doc_id)
+
+    async def vectors_by_hash(self, model: str, hashes: Iterable[str]) -> dict[str, bytes]:
+        hashes = list(dict.fromkeys(hashes))
+        found: dict[str, bytes] = {}
+        for i in range(0, len(hashes), 500):
+            chunk = hashes[i : i + 500]
+            async with self._conn.execute(
+                f"SELECT p.text_hash, v.vector FROM passages p JOIN vectors v ON v.passage_id = p.id"
+                f" WHERE v.model = ? AND p.text_hash IN ({','.join('?' * len(chunk))})",
+                [model, *chunk],
+            ) as cur:
+                for r in await cur.fetchall():
+                    found.setdefault(r["text_hash"], as_array(r["vector"]).astype("<f4").tobytes())
+        return found
+
+    async def add_vectors(self, model: str, rows: Sequence[tuple[int, np.ndarray]]) -> None:
+        for dim in {int(v.shape[0]) for _, v in rows}:
+            await self.ensure_vector_index(dim)
+        async with self.transaction() as conn:
+            await conn.executemany(
+                "INSERT INTO vectors (passage_id, model, dim, vector, document_id, scope, day)"
+                " SELECT p.id, ?, ?, ?, p.document_id, COALESCE(d.guild_id, 0),"
+                " CASE WHEN d.published IS NULL THEN 0 ELSE (d.published::date - DATE '0001-01-01') + 1 END"
+                " FROM passages p JOIN documents d ON d.id = p.document_id WHERE p.id = ?"
+                " ON CONFLICT (passage_id, model) DO UPDATE SET dim = excluded.dim, vector = excluded.vector",
+                [(model, int(v.shape[0]), np.asarray(v, dtype=np.float32), pid) for pid, v in rows],
+            )
+
+    async def load_vectors(self, model: str):  # type: ignore[override]
+        raise NotImplementedError("PostgreSQL searches in the database; nothing is loaded into memory")
+
+    async def passage_texts(self, model: str):  # type: ignore[override]
+        raise NotImplementedError("PostgreSQL searches in the database; nothing is loaded into memory")
+
+    async def fts_search(self, *args, **kwargs):  # type: ignore[override]
+        raise NotImplementedError("the PostgreSQL backend ranks BM25 from its postings (pg_index)")
+
+    async def count_passages(self) -> int:
+        async with self._conn.execute("SELECT passages AS n FROM corpus_stats WHERE id = 1") as cur:
+            row = await cur.fetchone()
+        return int(row["n"]) if row else 0
