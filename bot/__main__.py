@@ -55,7 +55,7 @@ def main() -> int:
     settings = replace(settings, knowledge=replace(settings.knowledge, freeze_heap=True))
     try:
         if settings.token:
-            log.info("starting the Discord bot (database %s)", settings.knowledge.db_path)
+            log.info("starting the Discord bot (database %s)", settings.knowledge.db_name)
             asyncio.run(run_bot(settings))
         else:
             asyncio.run(run_console(settings))

@@ -171,7 +171,7 @@ class Console:
             self.say("usage: doc add PATH | doc list [PAGE] | doc remove ID")
 
     async def stats(self) -> None:
-        self.say(render.stats_text(await self.kb.store.interaction_stats(days=7)))
+        self.say(render.stats_text(await self.kb.usage_stats(days=7)))
 
 
 async def run_console(

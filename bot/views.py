@@ -94,7 +94,7 @@ class MoreSourcesButton(discord.ui.DynamicItem[discord.ui.Button], template=r"nd
     async def _more(self, interaction: discord.Interaction[NewsdeskBot]) -> None:
         bot = interaction.client
         await interaction.response.defer(ephemeral=True, thinking=True)  # search may take over a second
-        row = await bot.kb.store.interaction(self.row_id)
+        row = await bot.kb.interaction(self.row_id)
         question = (row.input if row else None) or ""
         if not question and interaction.message and interaction.message.embeds:
             question = interaction.message.embeds[0].title or ""

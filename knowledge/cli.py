@@ -74,9 +74,14 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+# On the eval commands (also accepted there, after the command): where to evaluate. SUPPRESS: when
+# absent it leaves the top-level --db as it is.
+_EVAL_DB = "evaluate in this empty PostgreSQL database (postgresql:// URL) instead of a temporary SQLite file"
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="newsdesk", description="Cited answers and briefings from your documents.")
-    p.add_argument("--db", help="SQLite file (default: $NEWSDESK_DB or data/newsdesk.db)")
+    p.add_argument("--db", help="SQLite file or postgresql:// URL (default: $NEWSDESK_DB or data/newsdesk.db)")
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("index", help="index files or folders (default: the seeds folder)")
@@ -111,11 +116,13 @@ def _parser() -> argparse.ArgumentParser:
     s = ev.add_parser("retrieval", help="nDCG@10 etc. on a BEIR-layout folder")
     s.add_argument("dir", type=Path)
     s.add_argument("--json", action="store_true")
+    s.add_argument("--db", default=argparse.SUPPRESS, help=_EVAL_DB)
     s.set_defaults(handler=cmd_eval_retrieval)
     s = ev.add_parser("qa", help="answer quality on a BEIR-layout folder")
     s.add_argument("dir", type=Path)
     s.add_argument("--unanswerable", type=Path)
     s.add_argument("--json", action="store_true")
+    s.add_argument("--db", default=argparse.SUPPRESS, help=_EVAL_DB)
     s.set_defaults(handler=cmd_eval_qa)
     s = ev.add_parser(
         "refusals", help="refusals of near-miss questions built from a BEIR-layout folder, cross-validated"
@@ -135,6 +142,10 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--since", help="24h, 7d or YYYY-MM-DD")
     s.add_argument("--output", "-o", type=Path, help="file to write (default: standard output)")
     s.set_defaults(handler=cmd_log_export)
+
+    s = sub.add_parser("migrate", help="copy this store into PostgreSQL (documents, vectors, log, briefings)")
+    s.add_argument("--to", required=True, metavar="URL", help="the target: a postgresql:// URL")
+    s.set_defaults(handler=cmd_migrate)
     return p
 
 
@@ -188,7 +199,7 @@ async def cmd_index(args: argparse.Namespace, config: KnowledgeConfig) -> int:
                 bar.update(1)
 
             report = await kb.index_paths(files, progress=progress)
-        passages = await kb.store.count_passages()
+        passages = await kb.count_passages()
     print(
         f"added {len(report.added)}, updated {len(report.updated)}, unchanged {len(report.unchanged)}, "
         f"failed {len(report.errors)}; {passages} passages in {config.db_name}"
@@ -253,7 +264,7 @@ async def cmd_docs_remove(args: argparse.Namespace, config: KnowledgeConfig) -> 
 async def cmd_eval_retrieval(args: argparse.Namespace, config: KnowledgeConfig) -> int:
     from .evaluation.retrieval import evaluate_retrieval  # only `eval` needs it (a guard test reads it here)
 
-    result = await evaluate_retrieval(args.dir, progress=_progress_bar("queries"))
+    result = await evaluate_retrieval(args.dir, progress=_progress_bar("queries"), db=config.db_url)
     _print_result(result, args.json)
     return 0
 
@@ -261,7 +272,9 @@ async def cmd_eval_retrieval(args: argparse.Namespace, config: KnowledgeConfig) 
 async def cmd_eval_qa(args: argparse.Namespace, config: KnowledgeConfig) -> int:
     from .evaluation.qa import evaluate_qa  # only `eval` needs it (a guard test reads it here)
 
-    result = await evaluate_qa(args.dir, unanswerable=args.unanswerable, progress=_progress_bar("questions"))
+    result = await evaluate_qa(
+        args.dir, unanswerable=args.unanswerable, progress=_progress_bar("questions"), db=config.db_url
+    )
     _print_result(result, args.json)
     return 0
 
@@ -279,6 +292,29 @@ async def cmd_eval_summaries(args: argparse.Namespace, config: KnowledgeConfig) 
 
     result = await asyncio.to_thread(evaluate_summaries, args.file)
     _print_result(result, args.json)
+    return 0
+
+
+async def cmd_migrate(args: argparse.Namespace, config: KnowledgeConfig) -> int:
+    from .migrate import migrate
+    from .pg_store import PgStore
+
+    target_config = config.with_db(args.to)
+    if not target_config.db_url:
+        raise KnowledgeError("--to must be a postgresql:// URL")
+    if target_config.db_url == config.db_url:
+        raise KnowledgeError("--to names the database being copied; give another one")
+    source = await open_store(config)
+    try:
+        target = await open_store(target_config)
+        try:
+            assert isinstance(target, PgStore)
+            report = await migrate(source, target, progress=_progress_bar("documents"))
+        finally:
+            await target.close()
+    finally:
+        await source.close()
+    print(f"{report.summary()} from {config.db_name} into {target_config.db_name}")
     return 0
 
 

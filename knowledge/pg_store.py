@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
 
 import numpy as np
+import psycopg
 
 from .db import iso, storable, utcnow, valid_id
+from .errors import DuplicateDocument
 from .index import LexicalIndex
-from .pg import PgDatabase, as_array
+from .pg import Connection, PgDatabase, as_array
 from .pg_schema import PG_MIGRATIONS
 from .scope import scope_of
 from .store import NewDocument, NewPassage, Store
@@ -23,6 +26,17 @@ from .store import NewDocument, NewPassage, Store
 def day_number(published: dt.date | None) -> int:
     """The day column of vectors and postings: the date's ordinal, 0 when unknown (as ``DenseIndex``)."""
     return published.toordinal() if published else 0
+
+
+@asynccontextmanager
+async def _duplicates_refused() -> AsyncIterator[None]:
+    """The unique (content hash, scope) index refusing a document another process just indexed."""
+    try:
+        yield
+    except psycopg.errors.UniqueViolation as e:
+        if "documents_hash_scope" not in str(e):
+            raise
+        raise DuplicateDocument("already indexed (by another process, just now)") from None
 
 
 class PgStore(PgDatabase, Store):
@@ -64,7 +78,7 @@ class PgStore(PgDatabase, Store):
         # Tokenising is CPU work: in a worker, before the transaction holds any lock.
         tokens = await asyncio.to_thread(LexicalIndex().tokenise, [(doc.title, p.text) for p in passages])
         scope, day = scope_of(doc.guild_id), day_number(doc.published)
-        async with self.transaction() as conn:
+        async with _duplicates_refused(), self.transaction() as conn:
             if replace_id is not None:
                 await self._delete_in(conn, replace_id)
             async with conn.execute(
@@ -94,32 +108,54 @@ class PgStore(PgDatabase, Store):
                 (len(passages),),
             ) as cur:
                 ids = [r["id"] for r in await cur.fetchall()]
-            raw = conn.conn
-            assert raw is not None  # inside a transaction
-            async with raw.cursor() as cur:
-                async with cur.copy(
-                    "COPY passages (id, document_id, ordinal, paragraph_index, char_start, char_end, text,"
-                    " text_hash, length) FROM STDIN"
-                ) as copy:
-                    for pid, p, (_, length) in zip(ids, passages, tokens, strict=True):
-                        await copy.write_row(
-                            (pid, doc_id, p.ordinal, p.paragraph_index, p.char_start, p.char_end)
-                            + (storable(p.text), p.text_hash, length)
-                        )
-                async with cur.copy(
-                    "COPY vectors (passage_id, model, dim, vector, document_id, scope, day) FROM STDIN"
-                ) as copy:
-                    for pid, vec in zip(ids, vectors, strict=True):
-                        await copy.write_row((pid, model, int(vec.shape[0]), vec, doc_id, scope, day))
-                async with cur.copy("COPY postings (term, passage_id, tf, length, scope, day) FROM STDIN") as copy:
-                    for pid, (counts, length) in zip(ids, tokens, strict=True):
-                        for term, tf in counts.items():
-                            await copy.write_row((term, pid, tf, length, scope, day))
-            await conn.execute(
-                "UPDATE corpus_stats SET passages = passages + ?, total_length = total_length + ? WHERE id = 1",
-                (len(ids), float(sum(length for _, length in tokens))),
-            )
+            rows = [
+                (pid, p.ordinal, p.paragraph_index, p.char_start, p.char_end, p.text, p.text_hash)
+                for pid, p in zip(ids, passages, strict=True)
+            ]
+            await self._write_passages(conn, doc_id, scope, day, rows, tokens, [(model, list(vectors))])
         return doc_id, ids
+
+    async def _write_passages(
+        self,
+        conn: Connection,
+        doc_id: int,
+        scope: int,
+        day: int,
+        rows: Sequence[tuple[int, int, int, int, int, str, str]],
+        tokens: Sequence[tuple[dict[str, float], int]],
+        vectors: Sequence[tuple[str, Sequence[np.ndarray | None]]],
+    ) -> None:
+        """COPY one document's passages (id, ordinal, paragraph, start, end, text, text hash), their
+        vectors per model (row for row; None: none of that model) and BM25 postings, and count them
+        in corpus_stats, inside the caller's transaction."""
+        raw = conn.conn
+        assert raw is not None  # inside a transaction
+        async with raw.cursor() as cur:
+            async with cur.copy(
+                "COPY passages (id, document_id, ordinal, paragraph_index, char_start, char_end, text,"
+                " text_hash, length) FROM STDIN"
+            ) as copy:
+                for (pid, ordinal, paragraph, start, end, text, text_hash), (_, length) in zip(
+                    rows, tokens, strict=True
+                ):
+                    await copy.write_row(
+                        (pid, doc_id, ordinal, paragraph, start, end, storable(text), text_hash, length)
+                    )
+            async with cur.copy(
+                "COPY vectors (passage_id, model, dim, vector, document_id, scope, day) FROM STDIN"
+            ) as copy:
+                for model, vecs in vectors:
+                    for (pid, *_), vec in zip(rows, vecs, strict=True):
+                        if vec is not None:
+                            await copy.write_row((pid, model, int(vec.shape[0]), vec, doc_id, scope, day))
+            async with cur.copy("COPY postings (term, passage_id, tf, length, scope, day) FROM STDIN") as copy:
+                for (pid, *_), (counts, length) in zip(rows, tokens, strict=True):
+                    for term, tf in counts.items():
+                        await copy.write_row((term, pid, tf, length, scope, day))
+        await conn.execute(
+            "UPDATE corpus_stats SET passages = passages + ?, total_length = total_length + ? WHERE id = 1",
+            (len(rows), float(sum(length for _, length in tokens))),
+        )
 
     async def _delete_in(self, conn, doc_id: int) -> list[int]:
         async with conn.execute("SELECT id, length FROM passages WHERE document_id = ? ORDER BY id", (doc_id,)) as cur:

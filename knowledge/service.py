@@ -36,7 +36,7 @@ from .errors import (
 )
 from .files import expand_paths, read_checked
 from .index import DenseIndex, HybridIndex, LexicalIndex
-from .models import Answer, Briefing, Document, IndexReport, SearchHit
+from .models import Answer, Briefing, Document, IndexReport, Interaction, SearchHit, UsageStats
 from .prepare import Prepared, TextItem, passage_count, prepare
 from .question import normalise_question
 from .scope import GLOBAL_SCOPE, Scope, scope_of
@@ -362,9 +362,13 @@ class KnowledgeBase:
             vectors = await self._vectors_for([item for _, item in todo])
             for (i, item), vecs in zip(todo, vectors, strict=True):
                 added_at = item.added_at or utcnow()
-                doc_id, ids = await self.store.insert_document(
-                    item.doc, item.passages, vecs, self.model_id, replace_id=item.replace_id, added_at=added_at
-                )
+                try:
+                    doc_id, ids = await self.store.insert_document(
+                        item.doc, item.passages, vecs, self.model_id, replace_id=item.replace_id, added_at=added_at
+                    )
+                except DuplicateDocument as e:  # another process indexed the same content meanwhile
+                    results[i] = DuplicateDocument(f"{item.name}: {e}")
+                    continue
                 # Both sides in one publish (the old version of a replaced document goes in the same
                 # step), in a worker: tokenising and a matrix growth must not stall the event loop.
                 # PostgreSQL wrote its index rows in the document's transaction.
@@ -480,10 +484,39 @@ class KnowledgeBase:
     ) -> Briefing:
         return await build_briefing(self, since=since, until=until or utcnow(), scope=scope, max_words=max_words, by=by)
 
-    # ------------------------------------------------------------------ interaction log
+    async def count_passages(self) -> int:
+        return await self.store.count_passages()
+
+    # ------------------------------------------------------------------ interaction log, briefing posts
 
     async def log_interaction(self, kind: str, **fields) -> int:
         return await self.store.log_interaction(kind, **fields)
+
+    async def interaction(self, row_id: int) -> Interaction | None:
+        return await self.store.interaction(row_id)
+
+    async def interactions(
+        self, *, since: dt.datetime | None = None, guild_id: int | None = None, kind: str | None = None
+    ) -> list[Interaction]:
+        return await self.store.interactions(since=since, guild_id=guild_id, kind=kind)
+
+    async def usage_stats(
+        self, *, guild_id: int | None = None, days: int = 7, now: dt.datetime | None = None
+    ) -> UsageStats:
+        return await self.store.interaction_stats(guild_id=guild_id, days=days, now=now)
+
+    async def briefing_posted(self, channel_id: int, day: dt.date) -> bool:
+        return await self.store.briefing_posted(channel_id, day)
+
+    async def claim_briefing(
+        self, *, channel_id: int, day: dt.date, guild_id: int | None = None, at: dt.datetime | None = None
+    ) -> bool:
+        """Record that ``channel_id`` has its briefing for ``day``; False when it already had (in any
+        process: the record is unique per channel and day)."""
+        return await self.store.record_briefing_post(channel_id=channel_id, day=day, guild_id=guild_id, at=at)
+
+    async def last_briefing_at(self, channel_id: int) -> dt.datetime | None:
+        return await self.store.last_briefing_at(channel_id)
 
 
 # Passages embedded together (across documents). One encode call sorts its texts by length, so few

@@ -12,13 +12,15 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 
 from .config import KnowledgeConfig
 from .db import MAX_ID, iso, one_row, parse_ts, storable, utcnow, valid_id
+from .errors import DuplicateDocument
 from .migrations import MIGRATIONS
 from .models import Document, Passage
 from .scope import GLOBAL_SCOPE, scope_of
@@ -125,6 +127,18 @@ def inserted_document(doc: NewDocument, doc_id: int, passages: int, added_at: dt
     )
 
 
+@contextmanager
+def duplicates_refused() -> Iterator[None]:
+    """The unique (content hash, scope) index refusing a document: another process indexed the same
+    content between this one's check and its write."""
+    try:
+        yield
+    except sqlite3.IntegrityError as e:
+        if "documents_hash_scope" not in str(e):
+            raise
+        raise DuplicateDocument("already indexed (by another process, just now)") from None
+
+
 class Store(InteractionLog):
     """Documents, passages, vectors and the full-text index; the interaction log and briefing posts
     come from ``InteractionLog``, opening and transactions from ``db.Database``."""
@@ -173,51 +187,52 @@ class Store(InteractionLog):
         vectors = np.ascontiguousarray(vectors, dtype="<f4")
         if len(vectors) != len(passages):  # not an assert: under -O zip() would silently drop passages
             raise ValueError(f"{len(passages)} passages but {len(vectors)} vectors")
-        async with self.transaction() as conn:
-            if replace_id is not None:
-                await conn.execute("DELETE FROM documents WHERE id = ?", (replace_id,))
-            # RETURNING hands back the passage id to start from in the same round trip: the ids are the
-            # ones SQLite would pick itself (AUTOINCREMENT's sequence + 1), safe because BEGIN IMMEDIATE holds the write lock
-            # until COMMIT. Then three executemany calls instead of three statements per passage: every
-            # await is a hop to aiosqlite's thread, and those hops were most of ingest's cost besides
-            # the model.
-            async with conn.execute(
-                "INSERT INTO documents (title, source, published, published_precision, author, guild_id, origin,"
-                " content_hash, text, words, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                " RETURNING id, (SELECT IFNULL(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'passages') AS last",
-                (
-                    storable(doc.title),
-                    storable(doc.source),
-                    doc.published.isoformat() if doc.published else None,
-                    doc.published_precision,
-                    storable(doc.author),
-                    doc.guild_id,
-                    storable(doc.origin),
-                    doc.content_hash,
-                    doc.text,
-                    doc.words,
-                    iso(added_at or utcnow()),
-                ),
-            ) as cur:
-                [row] = await cur.fetchall()
-            doc_id, last = row["id"], row["last"]
-            ids = list(range(last + 1, last + 1 + len(passages)))
-            await conn.executemany(
-                "INSERT INTO passages (id, document_id, ordinal, paragraph_index, char_start, char_end, text,"
-                " text_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (pid, doc_id, p.ordinal, p.paragraph_index, p.char_start, p.char_end, p.text, p.text_hash)
-                    for pid, p in zip(ids, passages, strict=True)
-                ],
-            )
-            await conn.executemany(
-                "INSERT INTO passages_fts (rowid, text, title) VALUES (?, ?, ?)",
-                [(pid, p.text, doc.title) for pid, p in zip(ids, passages, strict=True)],
-            )
-            await conn.executemany(
-                "INSERT INTO vectors (passage_id, model, dim, vector) VALUES (?, ?, ?, ?)",
-                [(pid, model, int(vec.shape[0]), vec.tobytes()) for pid, vec in zip(ids, vectors, strict=True)],
-            )
+        with duplicates_refused():
+            async with self.transaction() as conn:
+                if replace_id is not None:
+                    await conn.execute("DELETE FROM documents WHERE id = ?", (replace_id,))
+                # RETURNING hands back the passage id to start from in the same round trip: the ids are the
+                # ones SQLite would pick itself (AUTOINCREMENT's sequence + 1), safe because BEGIN IMMEDIATE holds the write lock
+                # until COMMIT. Then three executemany calls instead of three statements per passage: every
+                # await is a hop to aiosqlite's thread, and those hops were most of ingest's cost besides
+                # the model.
+                async with conn.execute(
+                    "INSERT INTO documents (title, source, published, published_precision, author, guild_id, origin,"
+                    " content_hash, text, words, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                    " RETURNING id, (SELECT IFNULL(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'passages') AS last",
+                    (
+                        storable(doc.title),
+                        storable(doc.source),
+                        doc.published.isoformat() if doc.published else None,
+                        doc.published_precision,
+                        storable(doc.author),
+                        doc.guild_id,
+                        storable(doc.origin),
+                        doc.content_hash,
+                        doc.text,
+                        doc.words,
+                        iso(added_at or utcnow()),
+                    ),
+                ) as cur:
+                    [row] = await cur.fetchall()
+                doc_id, last = row["id"], row["last"]
+                ids = list(range(last + 1, last + 1 + len(passages)))
+                await conn.executemany(
+                    "INSERT INTO passages (id, document_id, ordinal, paragraph_index, char_start, char_end, text,"
+                    " text_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (pid, doc_id, p.ordinal, p.paragraph_index, p.char_start, p.char_end, p.text, p.text_hash)
+                        for pid, p in zip(ids, passages, strict=True)
+                    ],
+                )
+                await conn.executemany(
+                    "INSERT INTO passages_fts (rowid, text, title) VALUES (?, ?, ?)",
+                    [(pid, p.text, doc.title) for pid, p in zip(ids, passages, strict=True)],
+                )
+                await conn.executemany(
+                    "INSERT INTO vectors (passage_id, model, dim, vector) VALUES (?, ?, ?, ?)",
+                    [(pid, model, int(vec.shape[0]), vec.tobytes()) for pid, vec in zip(ids, vectors, strict=True)],
+                )
         return doc_id, ids
 
     async def delete_document(self, doc_id: int) -> list[int]:

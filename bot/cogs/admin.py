@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 
 async def gather_stats(bot: NewsdeskBot, *, guild_id: int | None, days: int, now: dt.datetime) -> render.Stats:
-    return await bot.kb.store.interaction_stats(guild_id=guild_id, days=days, now=now)
+    return await bot.kb.usage_stats(guild_id=guild_id, days=days, now=now)
 
 
 def can_sync(interaction: discord.Interaction[NewsdeskBot]) -> bool:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..config import KnowledgeConfig
 from ..embed import Embedder
+from ..errors import KnowledgeError
 from ..service import KnowledgeBase, TextItem
 
 
@@ -79,13 +80,17 @@ def read_beir(folder: Path) -> BeirSet:
 async def corpus_knowledge_base(
     corpus: list[dict], *, embedder: Embedder | None = None, config: KnowledgeConfig | None = None
 ) -> AsyncIterator[tuple[KnowledgeBase, dict[int, str], float]]:
-    """A knowledge base in a temporary directory holding ``corpus``; yields (kb, document id ->
+    """A knowledge base holding ``corpus``, in a temporary SQLite file or the given (empty)
+    PostgreSQL database (``config.db_url``); yields (kb, document id ->
     corpus id, seconds spent indexing)."""
     with tempfile.TemporaryDirectory(prefix="newsdesk-eval-") as tmp:
         base = config or KnowledgeConfig()
-        config = KnowledgeConfig(**{**base.__dict__, "db_path": Path(tmp) / "eval.db"})
+        # A PostgreSQL database is used as given (it must be empty); otherwise a fresh SQLite file.
+        config = base if base.db_url else KnowledgeConfig(**{**base.__dict__, "db_path": Path(tmp) / "eval.db"})
         kb = await KnowledgeBase.open(config, embedder=embedder)
         try:
+            if base.db_url and await kb.count_documents():
+                raise KnowledgeError(f"{config.db_name} already holds documents: evaluate in an empty database")
             items = [
                 TextItem(
                     text=row.get("text") or "",

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..config import KnowledgeConfig
 from ..embed import Embedder
 from .beir import Query, corpus_knowledge_base, read_beir, read_queries
 
@@ -54,12 +55,14 @@ async def run_qa(
     unanswerable: Path | None = None,
     embedder: Embedder | None = None,
     progress: Callable[[int, int], None] | None = None,
+    db: str | None = None,
 ) -> list[QaRecord]:
     data = read_beir(folder)
+    config = KnowledgeConfig().with_db(db) if db else None
     texts = {str(row["_id"]): (row.get("text") or "") for row in data.corpus}
     extra = read_queries(unanswerable) if unanswerable else []
     records: list[QaRecord] = []
-    async with corpus_knowledge_base(data.corpus, embedder=embedder) as (kb, doc_to_corpus, _):
+    async with corpus_knowledge_base(data.corpus, embedder=embedder, config=config) as (kb, doc_to_corpus, _):
         todo = [(q, True) for q in data.queries if q.id in data.qrels] + [(q, False) for q in extra]
         for i, (q, from_set) in enumerate(todo):
             started = time.perf_counter()
@@ -112,5 +115,6 @@ async def evaluate_qa(
     unanswerable: Path | None = None,
     embedder: Embedder | None = None,
     progress: Callable[[int, int], None] | None = None,
+    db: str | None = None,
 ) -> dict:
-    return summarise(await run_qa(folder, unanswerable=unanswerable, embedder=embedder, progress=progress))
+    return summarise(await run_qa(folder, unanswerable=unanswerable, embedder=embedder, progress=progress, db=db))

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..config import KnowledgeConfig
 from ..embed import Embedder
 from ..retrieval import ndcg_at_k
 from .beir import corpus_knowledge_base, read_beir
@@ -40,10 +41,21 @@ def retrieval_metrics(runs: dict[str, list[str]], qrels: dict[str, dict[str, flo
 
 
 async def evaluate_retrieval(
-    folder: Path, *, embedder: Embedder | None = None, k: int = 10, progress: Callable[[int, int], None] | None = None
+    folder: Path,
+    *,
+    embedder: Embedder | None = None,
+    k: int = 10,
+    progress: Callable[[int, int], None] | None = None,
+    db: str | None = None,
 ) -> dict:
+    """``db``: a PostgreSQL URL to evaluate in (an empty database); a temporary SQLite file otherwise."""
     data = read_beir(folder)
-    async with corpus_knowledge_base(data.corpus, embedder=embedder) as (kb, doc_to_corpus, index_seconds):
+    config = KnowledgeConfig().with_db(db) if db else None
+    async with corpus_knowledge_base(data.corpus, embedder=embedder, config=config) as (
+        kb,
+        doc_to_corpus,
+        index_seconds,
+    ):
         runs: dict[str, list[str]] = {}
         latencies: list[float] = []
         queries = [q for q in data.queries if q.id in data.qrels]
@@ -54,7 +66,7 @@ async def evaluate_retrieval(
             runs[q.id] = ranked_corpus_ids(hits, doc_to_corpus)[:k]
             if progress:
                 progress(i + 1, len(queries))
-        passages = await kb.store.count_passages()
+        passages = await kb.count_passages()
     result = retrieval_metrics(runs, data.qrels)
     result.update(
         {

@@ -15,6 +15,7 @@ import pytest_asyncio
 from knowledge.chunking import chunk_paragraphs
 from knowledge.config import KnowledgeConfig
 from knowledge.embed import HashingEmbedder
+from knowledge.errors import DuplicateDocument
 from knowledge.scope import GLOBAL_SCOPE
 from knowledge.service import KnowledgeBase, TextItem
 from knowledge.store import MIGRATIONS, NewDocument, NewPassage, Store
@@ -221,7 +222,9 @@ async def test_fts_search_by_published_date(store):
 async def test_same_content_may_exist_once_per_scope(store):
     doc, passages, vectors = _doc("Twice", ["Same words."], guild_id=1)
     await store.insert_document(doc, passages, vectors, "model-a")
-    with pytest.raises(sqlite3.IntegrityError):
+    # The unique index's refusal (what another process's write of the same content meets) is a
+    # DuplicateDocument, not a raw IntegrityError that would abort a whole indexing batch.
+    with pytest.raises(DuplicateDocument):
         await store.insert_document(doc, passages, vectors, "model-a")
     other = NewDocument(**{**doc.__dict__, "guild_id": 2})
     await store.insert_document(other, passages, vectors, "model-a")
