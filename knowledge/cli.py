@@ -276,12 +276,9 @@ async def cmd_eval_refusals(args: argparse.Namespace, config: KnowledgeConfig) -
 
 
 async def cmd_eval_summaries(args: argparse.Namespace, config: KnowledgeConfig) -> int:
-    from .evaluation.summaries import (  # only `eval` needs it (a guard test reads it here)
-        evaluate_single_articles,
-        evaluate_summaries,
-    )
+    from .evaluation.summaries import evaluate_summaries  # only `eval` needs it (a guard test reads it here)
 
-    result = await asyncio.to_thread(evaluate_single_articles if args.single else evaluate_summaries, args.file)
+    result = await asyncio.to_thread(evaluate_summaries, args.file, single=args.single)
     _print_result(result, args.json)
     return 0
 

@@ -6,7 +6,7 @@ is summarised with a budget equal to its reference summary's length in words, an
 summary and the reference have one sentence a line). ``seconds_per_cluster`` is the summariser's
 own time (sentence splitting included), not the scorer's.
 
-``--single`` (``evaluate_single_articles``) scores one-article summaries against the article's own
+``--single`` (``single_article_scores``) scores one-article summaries against the article's own
 lead at the same length: every document of every line is summarised alone, with the line's
 reference. Two lengths: the reference's (``summarize([article], budget)``, the case of a file of
 single articles) and a briefing story's (75 words, at most 3 sentences, strict). The lead baselines
@@ -32,8 +32,11 @@ def _one_sentence_a_line(text: str) -> str:
     return "\n".join(s.text for s in split_sentences(text))
 
 
-def evaluate_summaries(path: Path, *, progress: Callable[[int, int], None] | None = None) -> dict:
-    """Mean ROUGE F1 (x100) over the clusters of ``path``; ``progress(done, total)`` after each."""
+def evaluate_summaries(path: Path, *, single: bool = False, progress: Callable[[int, int], None] | None = None) -> dict:
+    """Mean ROUGE F1 (x100) over the clusters of ``path``; ``progress(done, total)`` after each.
+    With ``single``, each article summarised alone beside its lead (``single_article_scores``)."""
+    if single:
+        return single_article_scores(path, progress=progress)
     from rouge_score import rouge_scorer  # imported here: only the evaluation needs it
 
     with open(path, encoding="utf-8") as f:
@@ -82,7 +85,7 @@ def lead_sentences(
     return out
 
 
-def evaluate_single_articles(path: Path, *, progress: Callable[[int, int], None] | None = None) -> dict:
+def single_article_scores(path: Path, *, progress: Callable[[int, int], None] | None = None) -> dict:
     """Mean ROUGE F1 (x100) of one-article summaries and of the same articles' leads (see the module's
     docstring); ``progress(done, total)`` after each line."""
     from rouge_score import rouge_scorer

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from knowledge.evaluation.summaries import evaluate_single_articles, evaluate_summaries, lead_sentences
+from knowledge.evaluation.summaries import evaluate_summaries, lead_sentences
 
 LEAD = "The river flooded the town of Millbrook on Tuesday after two days of heavy rain fell on the valley."
 MAYOR = "The mayor declared a state of emergency and opened the school gym as a shelter for families."
@@ -26,7 +26,7 @@ def test_single_article_scores_sit_beside_the_lead_and_leave_the_cluster_scores_
     path = tmp_path / "clusters.jsonl"
     line = {"id": "x", "documents": [ARTICLE, "too short to count"], "summary": LEAD + " " + MAYOR}
     path.write_text(json.dumps(line) + "\n", encoding="utf-8")
-    single = evaluate_single_articles(path)
+    single = evaluate_summaries(path, single=True)
     assert single["articles"] == 1
     for key in ("rouge1", "rouge2", "lead_rouge1", "lead3_rouge2", "story_rouge1", "story_lead_rouge2"):
         assert 0 <= single[key] <= 100, key
