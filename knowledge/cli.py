@@ -133,6 +133,7 @@ def _parser() -> argparse.ArgumentParser:
     s.set_defaults(handler=cmd_eval_refusals)
     s = ev.add_parser("summaries", help="ROUGE on a JSONL file of document clusters")
     s.add_argument("file", type=Path)
+    s.add_argument("--single", action="store_true", help="each article summarised alone, against its lead")
     s.add_argument("--json", action="store_true")
     s.set_defaults(handler=cmd_eval_summaries)
 
@@ -290,7 +291,7 @@ async def cmd_eval_refusals(args: argparse.Namespace, config: KnowledgeConfig) -
 async def cmd_eval_summaries(args: argparse.Namespace, config: KnowledgeConfig) -> int:
     from .evaluation.summaries import evaluate_summaries  # only `eval` needs it (a guard test reads it here)
 
-    result = await asyncio.to_thread(evaluate_summaries, args.file)
+    result = await asyncio.to_thread(evaluate_summaries, args.file, single=args.single)
     _print_result(result, args.json)
     return 0
 

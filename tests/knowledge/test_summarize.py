@@ -109,3 +109,54 @@ def test_nothing_to_summarise_gives_an_empty_summary():
     assert summarize([], 50) == []
     assert summarize(["", "   "], 50) == []
     assert summarize(CLUSTER, 0) == []
+
+
+ARTICLE = (
+    "WASHINGTON (CNN) -- The Senate passed a bill on Tuesday that funds the government through March "
+    "and averts a shutdown.\n\n"
+    "The vote was 68 to 31, with a group of Republicans joining Democrats to send the bill to the House.\n\n"
+    "A photo of the vote tally was shared widely by senators who backed the measure.\n\n"
+    "Lawmakers spent much of the autumn arguing over the size of the military budget and farm aid.\n\n"
+    "Budget experts said interest costs on the debt will keep rising over the next ten years."
+)
+
+
+def test_a_single_article_summary_is_its_lead_in_order():
+    summary = summarize([ARTICLE], 40)
+    assert [s.position for s in summary] == list(range(len(summary)))
+    assert "The vote was 68 to 31" in summary[1].text
+
+
+def test_a_single_article_summary_starts_after_the_dateline():
+    first = summarize([ARTICLE], 10)[0]
+    assert first.text.startswith("The Senate passed a bill")
+    assert ARTICLE[first.start : first.end] == first.text
+
+
+def test_a_lead_sentence_that_mentions_a_photo_is_kept_but_a_caption_is_not():
+    kept = " ".join(s.text for s in summarize([ARTICLE], 45))
+    assert "A photo of the vote tally" in kept
+    captioned = ARTICLE.replace("A photo of the vote tally", "Photo: the vote tally")
+    skipped = " ".join(s.text for s in summarize([captioned], 45))
+    assert "Photo:" not in skipped
+    assert "Lawmakers spent much of the autumn" in skipped
+
+
+def test_a_single_article_summary_keeps_the_budget_rules():
+    for budget in (10, 25, 40, 60):
+        lengths = _words(summarize([ARTICLE], budget))
+        assert sum(lengths) >= min(budget, len(ARTICLE.split()) - 3)
+        assert sum(lengths) - max(lengths) < budget, budget
+        assert sum(_words(summarize([ARTICLE], budget, strict=True))) <= budget
+    assert len(summarize([ARTICLE], 500, max_sentences=2)) == 2
+
+
+def test_bylines_and_timestamps_before_the_lead_are_skipped():
+    article = (
+        "By . Daily Mail Reporter . PUBLISHED: . 14:11 EST, 25 October 2013 . | . UPDATED: . 15:36 EST, "
+        "25 October 2013 . The bishop of the diocese has exposed hundreds of church members to hepatitis A. "
+        "The diocese said on Monday that the bishop is taking time off to recover from the illness."
+    )
+    summary = summarize([article], 20)
+    assert summary[0].text.startswith("The bishop of the diocese")
+    assert len(summary) == 2
