@@ -39,7 +39,12 @@ def intents() -> discord.Intents:
 
 class NewsdeskBot(commands.Bot):
     def __init__(
-        self, settings: Settings, *, kb: KnowledgeBase | None = None, embedder: Embedder | None = None
+        self,
+        settings: Settings,
+        *,
+        kb: KnowledgeBase | None = None,
+        embedder: Embedder | None = None,
+        **client_options,
     ) -> None:
         super().__init__(
             # No prefix commands: everything is a slash command or a mention, handled by the cogs.
@@ -50,6 +55,7 @@ class NewsdeskBot(commands.Bot):
             # Bot-wide: neither document text nor a question can ping @everyone, @here, a role or
             # a user, whatever a message's content says.
             allowed_mentions=discord.AllowedMentions.none(),
+            **client_options,
         )
         self.settings = settings
         self._kb = kb
@@ -146,10 +152,23 @@ class NewsdeskBot(commands.Bot):
                 self._kb = None
 
 
+class ShardedNewsdeskBot(NewsdeskBot, commands.AutoShardedBot):
+    """The same bot over several gateway connections (``SHARD_COUNT``), of which this process runs
+    ``SHARD_IDS``: other processes run the other shards over the same PostgreSQL database."""
+
+
 def create_bot(
     settings: Settings, *, kb: KnowledgeBase | None = None, embedder: Embedder | None = None
 ) -> commands.Bot:
     """The bot, ready to ``start``. ``kb``: an already open knowledge base to share (the bot then
     leaves closing it to the caller); by default the bot opens its own in ``setup_hook``, with
     ``embedder`` (tests pass a fast deterministic one; None loads the real model)."""
+    if settings.shard_count:
+        return ShardedNewsdeskBot(
+            settings,
+            kb=kb,
+            embedder=embedder,
+            shard_count=settings.shard_count,
+            shard_ids=list(settings.shard_ids) or None,
+        )
     return NewsdeskBot(settings, kb=kb, embedder=embedder)

@@ -32,6 +32,10 @@ class Settings:
     dev_guild_id: int | None = None
     rate_limit_per_minute: int = 6
     log_level: str = "INFO"
+    # Sharding (several gateway connections; with PostgreSQL, over several processes): the total
+    # number of shards, and those this process runs (all of them when empty).
+    shard_count: int | None = None
+    shard_ids: tuple[int, ...] = ()
 
     @property
     def tz(self) -> ZoneInfo:
@@ -75,7 +79,23 @@ class Settings:
                 _int(get("RATE_LIMIT_PER_MINUTE"), "RATE_LIMIT_PER_MINUTE", allow_zero=True, high=10_000), 6
             ),
             log_level=log_level,
+            **_shards(get("SHARD_COUNT"), get("SHARD_IDS")),
         )
+
+
+def _shards(count_value: str | None, ids_value: str | None) -> dict:
+    count = _int(count_value, "SHARD_COUNT", high=10_000)
+    if ids_value is None:
+        return {"shard_count": count, "shard_ids": ()}
+    if count is None:
+        raise SettingsError("SHARD_IDS needs SHARD_COUNT (the total number of shards across processes)")
+    try:
+        ids = tuple(int(part) for part in ids_value.split(","))
+    except ValueError:
+        raise SettingsError(f"SHARD_IDS: expected shard numbers like 0,1, got {ids_value[:40]!r}") from None
+    if len(set(ids)) != len(ids) or not all(0 <= i < count for i in ids):
+        raise SettingsError(f"SHARD_IDS: expected distinct shard numbers from 0 to {count - 1}, got {ids_value[:40]!r}")
+    return {"shard_count": count, "shard_ids": ids}
 
 
 def _int(value: str | None, name: str, *, allow_zero: bool = False, high: int = _MAX_ID) -> int | None:

