@@ -34,7 +34,7 @@ from .signals import lead_over_rest, term_coverage
 from .text import split_sentences, stem
 
 if TYPE_CHECKING:
-    from .service import KnowledgeBase
+    from .corpus import Corpus
 
 PASSAGES_READ = 6  # passages whose sentences are scored
 MAX_SENTENCES = 4
@@ -199,7 +199,7 @@ class Reading:
 
 
 async def read_question(
-    kb: KnowledgeBase,
+    corpus: Corpus,
     question: str,
     *,
     scope: int | None = None,
@@ -237,13 +237,13 @@ async def read_question(
     resolved = resolve_follow_up(text, history)
     intent = parse_date_intent(resolved, now=now)
     query = intent.query
-    cands = await _restricted_candidates(kb, query, scope, intent, restrict)
+    cands = await _restricted_candidates(corpus, query, scope, intent, restrict)
     fused = retrieval.fuse_scores(cands.dense, cands.bm25)
     if not fused:
         return Reading(question, reply=_refusal(question, resolved, intent, [], why=_nothing_found(intent)))
 
     pool = retrieval.top_k(fused, PASSAGES_READ * 3)
-    rows = await kb.store.passages_with_documents([pid for pid, _ in pool])
+    rows = await corpus.store.passages_with_documents([pid for pid, _ in pool])
     phrases = retrieval.quoted_phrases(text)
     scores = _prefer({pid: score for pid, score in pool if pid in rows}, phrases, intent, rows, now.date(), settings)
     top = retrieval.top_k(scores, PASSAGES_READ)
@@ -254,7 +254,7 @@ async def read_question(
     # Stemming is CPU work (and the stemmer's first use imports NLTK): off the event loop.
     q_stems = await asyncio.to_thread(stems, query)
     # Term statistics from the index the candidates were scored on, not a later one.
-    counts, total = await retrieval.term_statistics(kb, cands, sorted(q_stems))
+    counts, total = await retrieval.term_statistics(corpus, cands, sorted(q_stems))
 
     def read() -> tuple[list[list[ScoredSentence]], list[ScoredSentence], Evidence]:
         # Sentence splitting and scoring are CPU work: one trip off the event loop for all of it.
@@ -326,19 +326,21 @@ def _fresh_cosine(
 
 
 async def _restricted_candidates(
-    kb: KnowledgeBase, query: str, scope: int | None, intent: DateIntent, restrict: Restriction | None
+    corpus: Corpus, query: str, scope: int | None, intent: DateIntent, restrict: Restriction | None
 ) -> retrieval.Candidates:
     if restrict is None:
-        return await retrieval.candidates(kb, query, scope=scope, date_from=intent.date_from, date_to=intent.date_to)
+        return await retrieval.candidates(
+            corpus, query, scope=scope, date_from=intent.date_from, date_to=intent.date_to
+        )
     date_to = intent.date_to
     if restrict.before is not None:
         last = restrict.before - dt.timedelta(days=1)
         date_to = last if date_to is None else min(date_to, last)
-    hidden = {p.id for p in await kb.store.passages_of_documents(sorted(restrict.exclude_documents))}
+    hidden = {p.id for p in await corpus.store.passages_of_documents(sorted(restrict.exclude_documents))}
     # Asking for as many more candidates as are hidden, then dropping them, gives exactly the
     # candidates of an index without them.
     n = retrieval.CANDIDATES + len(hidden)
-    cands = await retrieval.candidates(kb, query, scope=scope, date_from=intent.date_from, date_to=date_to, n=n)
+    cands = await retrieval.candidates(corpus, query, scope=scope, date_from=intent.date_from, date_to=date_to, n=n)
 
     def keep(side: dict[int, float]) -> dict[int, float]:
         return dict(retrieval.top_k({p: s for p, s in side.items() if p not in hidden}, retrieval.CANDIDATES))

@@ -26,7 +26,7 @@ from .summarize import SummarySentence, summarize
 from .text import words
 
 if TYPE_CHECKING:
-    from .service import KnowledgeBase
+    from .corpus import Corpus
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +131,7 @@ class _Window:
 
 
 async def build_briefing(
-    kb: KnowledgeBase, *, since: dt.datetime, until: dt.datetime, scope: int | None, max_words: int, by: str = "added"
+    corpus: Corpus, *, since: dt.datetime, until: dt.datetime, scope: int | None, max_words: int, by: str = "added"
 ) -> Briefing:
     """The briefing of documents that arrived in [since, until) (``by="added"``) or were published
     between since's and until's dates (``by="published"``). ``max_words`` bounds the words of all
@@ -139,20 +139,20 @@ async def build_briefing(
     if by not in ("added", "published"):
         raise ValueError(f"by must be 'added' or 'published', not {by!r}")
     if by == "added":
-        docs = await kb.store.list_documents(scope=scope, added_since=since, added_until=until)
+        docs = await corpus.store.list_documents(scope=scope, added_since=since, added_until=until)
     else:
-        docs = await kb.store.list_documents(scope=scope, published_from=since.date(), published_to=until.date())
+        docs = await corpus.store.list_documents(scope=scope, published_from=since.date(), published_to=until.date())
     if not docs:
         return Briefing(
             since=since, until=until, stories=[], documents=0, text=f"Nothing new since {_when(since, by)}."
         )
 
     ids = [d.id for d in docs]
-    texts = await kb.store.document_texts(ids)
+    texts = await corpus.store.document_texts(ids)
     passages: dict[int, list[Passage]] = {}
-    for p in await kb.store.passages_of_documents(ids):
+    for p in await corpus.store.passages_of_documents(ids):
         passages.setdefault(p.document_id, []).append(p)
-    window = _Window(docs, texts, passages, await _document_vectors(kb, docs, passages))
+    window = _Window(docs, texts, passages, await _document_vectors(corpus, docs, passages))
     # Grouping and summarising are CPU work: off the event loop, in one trip.
     stories, more, ungrouped = await asyncio.to_thread(_compose, window, max_words, by)
     briefing = Briefing(since=since, until=until, stories=stories, documents=len(docs))
@@ -160,11 +160,11 @@ async def build_briefing(
 
 
 async def _document_vectors(
-    kb: KnowledgeBase, docs: list[Document], passages: dict[int, list[Passage]]
+    corpus: Corpus, docs: list[Document], passages: dict[int, list[Passage]]
 ) -> dict[int, np.ndarray]:
     """Mean of each document's stored passage vectors; a document without stored vectors (none
     should lack them) is embedded from its title and first passage."""
-    stored = await stored_vectors(kb, [p.id for ps in passages.values() for p in ps])
+    stored = await stored_vectors(corpus, [p.id for ps in passages.values() for p in ps])
 
     def stored_means() -> tuple[dict[int, np.ndarray], list[Document]]:
         out: dict[int, np.ndarray] = {}
@@ -181,7 +181,7 @@ async def _document_vectors(
     if missing:
         log.warning("briefing: %d documents without stored vectors, embedding them", len(missing))
         texts = [passage_embedding_text(d.title, passages[d.id][0].text if passages.get(d.id) else "") for d in missing]
-        vecs = await asyncio.to_thread(kb.embedder.encode, texts, bulk=len(texts) > 1)
+        vecs = await asyncio.to_thread(corpus.embedder.encode, texts, bulk=len(texts) > 1)
         out.update({d.id: _unit(v) for d, v in zip(missing, vecs, strict=True)})
     return out
 

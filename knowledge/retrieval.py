@@ -24,8 +24,8 @@ from .models import SearchHit
 from .text import STOPWORDS, index_tokens
 
 if TYPE_CHECKING:
+    from .corpus import Corpus
     from .pg_index import PgView
-    from .service import KnowledgeBase
 
 # How many candidates each side hands to fusion.
 CANDIDATES = 100
@@ -163,7 +163,7 @@ def score_candidates(
 
 
 async def candidates(
-    kb: KnowledgeBase,
+    corpus: Corpus,
     query: str,
     *,
     scope: int | None = None,
@@ -172,7 +172,7 @@ async def candidates(
     n: int = CANDIDATES,
     query_vector: np.ndarray | None = None,
 ) -> Candidates:
-    index, embedder = kb.index, kb.embedder
+    index, embedder = corpus.index, corpus.embedder
     if not isinstance(index, HybridIndex):  # PostgreSQL: both sides are searched in the database
 
         def embed_and_tokenise() -> tuple[np.ndarray, list[str]]:
@@ -194,11 +194,11 @@ async def candidates(
     return await asyncio.to_thread(both_sides, query_vector)
 
 
-async def term_statistics(kb: KnowledgeBase, cands: Candidates, terms: Sequence[str]) -> tuple[dict[str, int], int]:
+async def term_statistics(corpus: Corpus, cands: Candidates, terms: Sequence[str]) -> tuple[dict[str, int], int]:
     """Document frequencies of ``terms`` and the passage count, from the index the candidates were
     scored on (in memory: the same snapshot, not a later one)."""
     view = cands.snapshot
-    index = kb.index
+    index = corpus.index
     if isinstance(index, HybridIndex):
         snapshot = view if isinstance(view, IndexSnapshot) else index.snapshot()
         return await asyncio.to_thread(snapshot.document_frequencies, terms), len(snapshot)
@@ -206,16 +206,16 @@ async def term_statistics(kb: KnowledgeBase, cands: Candidates, terms: Sequence[
     return counts, (len(view) if view is not None else await index.size())
 
 
-async def stored_vectors(kb: KnowledgeBase, pids: Sequence[int]) -> dict[int, np.ndarray]:
+async def stored_vectors(corpus: Corpus, pids: Sequence[int]) -> dict[int, np.ndarray]:
     """The stored vectors of passages (those with one of the current model)."""
-    index = kb.index
+    index = corpus.index
     if isinstance(index, HybridIndex):
         return await asyncio.to_thread(index.snapshot().vectors, pids)
     return await index.vectors(pids)
 
 
 async def search(
-    kb: KnowledgeBase,
+    corpus: Corpus,
     query: str,
     *,
     k: int = 10,
@@ -227,13 +227,13 @@ async def search(
     query = (query or "").strip()
     if not query:
         return []
-    cands = await candidates(kb, query, scope=scope, date_from=date_from, date_to=date_to)
+    cands = await candidates(corpus, query, scope=scope, date_from=date_from, date_to=date_to)
     fused = top_k(fuse_scores(cands.dense, cands.bm25, weights), k)
-    return await hits(kb, fused, cands)
+    return await hits(corpus, fused, cands)
 
 
-async def hits(kb: KnowledgeBase, ranked: Sequence[tuple[int, float]], cands: Candidates) -> list[SearchHit]:
-    rows = await kb.store.passages_with_documents([pid for pid, _ in ranked])
+async def hits(corpus: Corpus, ranked: Sequence[tuple[int, float]], cands: Candidates) -> list[SearchHit]:
+    rows = await corpus.store.passages_with_documents([pid for pid, _ in ranked])
     dense_rank = {pid: i for i, pid in enumerate(sorted(cands.dense, key=lambda p: -cands.dense[p]), 1)}
     bm25_rank = {pid: i for i, pid in enumerate(sorted(cands.bm25, key=lambda p: -cands.bm25[p]), 1)}
     out = []

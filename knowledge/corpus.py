@@ -1,0 +1,25 @@
+"""What search, answers and briefings read, and nothing more: the stored documents, the search
+index over their passages and the embedder for questions. ``KnowledgeBase`` is one (it has all
+three); ``retrieval``, ``answer`` and ``briefing`` take this instead of the whole service, so they
+never reach into its other parts and work the same on either backend."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from .embed import Embedder
+    from .index import HybridIndex
+    from .pg_index import PgIndex
+    from .store import Store
+
+
+class Corpus(Protocol):
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def index(self) -> HybridIndex | PgIndex: ...
+
+    @property
+    def embedder(self) -> Embedder: ...
