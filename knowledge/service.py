@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import ingest, retrieval
+from . import index_cache, ingest, retrieval
 from .answer import decide, read_question
 from .briefing import build_briefing
 from .config import KnowledgeConfig
@@ -84,8 +84,11 @@ class KnowledgeBase:
 
     async def close(self) -> None:
         if self._store is not None:
-            await self._store.close()
-            self._store = None
+            try:
+                await index_cache.save_if_changed(self._store, self.model_id, self.index)
+            finally:
+                await self._store.close()
+                self._store = None
 
     async def __aenter__(self) -> KnowledgeBase:
         if self._store is None:
@@ -125,11 +128,7 @@ class KnowledgeBase:
         await self.store.add_vectors(self.model_id, list(zip([m[0] for m in missing], vectors, strict=True)))
 
     async def _load_dense(self) -> None:
-        pids, dids, gids, days, matrix = await self.store.load_vectors(self.model_id)
-        texts = await self.store.passage_texts(self.model_id)  # same rows, same order
-        self.index = await asyncio.to_thread(
-            HybridIndex.build, pids, dids, gids, days, matrix, [(title, text) for _, title, text in texts]
-        )
+        self.index = await index_cache.load_or_build(self.store, self.model_id)
 
     # ------------------------------------------------------------------ documents
 
