@@ -227,10 +227,13 @@ def save(folder: Path, snapshot: IndexSnapshot, model: str, fingerprint: Fingerp
 
 
 def _remove(path: Path) -> None:
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         return
     try:
-        shutil.rmtree(path)
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:  # whatever else stood where the cache goes (a file, a link): replaced, not followed
+            path.unlink()
     except OSError as e:
         log.warning("cannot remove %s: %s", path, e)
 
