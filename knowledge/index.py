@@ -57,6 +57,25 @@ class DenseIndex:
             if matrix is not None:  # None only when dim is 0: nothing to copy
                 self._matrix[:n] = matrix
 
+    @classmethod
+    def adopt(
+        cls,
+        pids: np.ndarray,
+        dids: np.ndarray,
+        gids: np.ndarray,
+        days: np.ndarray,
+        alive: np.ndarray,
+        matrix: np.ndarray,
+    ) -> DenseIndex:
+        """An index over existing arrays of exactly its rows (memory-mapped by ``index_cache``), not
+        copied. They may be read-only: the first ``add`` grows into new arrays (no spare capacity)
+        and removal replaces the mask."""
+        index = cls()
+        index._n, index._dim = len(pids), matrix.shape[1]
+        index._pids, index._dids, index._gids, index._days, index._alive = pids, dids, gids, days, alive
+        index._matrix = matrix
+        return index
+
     def __len__(self) -> int:
         return int(self._alive[: self._n].sum())
 
@@ -210,6 +229,27 @@ class LexicalIndex:
         self._lengths = np.zeros(1024, dtype=np.float32)
         self._n = 0
         self._total = 0.0
+
+    @classmethod
+    def from_arrays(
+        cls,
+        terms: Sequence[str],
+        offsets: np.ndarray,
+        rows: np.ndarray,
+        tfs: np.ndarray,
+        lengths: np.ndarray,
+        title_weight: float = 0.5,
+    ) -> LexicalIndex:
+        """An index over concatenated postings (term ``i`` owns ``rows``/``tfs`` from ``offsets[i]``
+        to ``offsets[i + 1]``, rows ascending) and per-row ``lengths``: each term's posting is a view
+        of those arrays, nothing is copied. Growth allocates new arrays, so they may be read-only."""
+        index = cls(title_weight)
+        bounds = offsets.tolist()
+        index._postings = {t: [(rows[a:b], tfs[a:b])] for t, a, b in zip(terms, bounds, bounds[1:], strict=False)}
+        index._lengths = lengths
+        index._n = len(lengths)
+        index._total = float(lengths.sum(dtype=np.float64))
+        return index
 
     def __len__(self) -> int:
         return self._n

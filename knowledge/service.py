@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import ingest, retrieval
+from . import index_cache, ingest, retrieval
 from .answer import decide, read_question
 from .briefing import build_briefing
 from .config import KnowledgeConfig
@@ -108,15 +108,14 @@ class KnowledgeBase:
         # Nothing to load: the database searches, so opening costs the same at any size.
         self.index = PgIndex(store, self.model_id)
 
-    @property
-    def shared(self) -> bool:
-        """Whether other processes may change the collection (PostgreSQL): nothing may be cached."""
-        return self.config.db_url is not None
-
     async def close(self) -> None:
         if self._store is not None:
-            await self._store.close()
-            self._store = None
+            try:
+                if isinstance(self.index, HybridIndex):  # PostgreSQL holds no index in the process
+                    await index_cache.save_if_changed(self._store, self.model_id, self.index)
+            finally:
+                await self._store.close()
+                self._store = None
 
     async def __aenter__(self) -> KnowledgeBase:
         if self._store is None:
@@ -134,13 +133,15 @@ class KnowledgeBase:
 
     @property
     def dense(self) -> DenseIndex:
-        return self._memory_index().dense
+        return self.memory_index.dense
 
     @property
     def lexical(self) -> LexicalIndex:
-        return self._memory_index().lexical
+        return self.memory_index.lexical
 
-    def _memory_index(self) -> HybridIndex:
+    @property
+    def memory_index(self) -> HybridIndex:
+        """The in-memory index of the SQLite backend (PostgreSQL has none)."""
         if not isinstance(self.index, HybridIndex):
             raise RuntimeError("the PostgreSQL backend holds no index in memory")
         return self.index
@@ -161,11 +162,7 @@ class KnowledgeBase:
         await self.store.add_vectors(self.model_id, list(zip([m[0] for m in missing], vectors, strict=True)))
 
     async def _load_dense(self) -> None:
-        pids, dids, gids, days, matrix = await self.store.load_vectors(self.model_id)
-        texts = await self.store.passage_texts(self.model_id)  # same rows, same order
-        self.index = await asyncio.to_thread(
-            HybridIndex.build, pids, dids, gids, days, matrix, [(title, text) for _, title, text in texts]
-        )
+        self.index = await index_cache.load_or_build(self.store, self.model_id)
 
     # ------------------------------------------------------------------ documents
 

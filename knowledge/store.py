@@ -410,6 +410,23 @@ class Store(InteractionLog):
             matrix.astype(np.float32, copy=False),
         )
 
+    async def index_fingerprint(self) -> tuple[int, int, int, int]:
+        """(passages, largest passage id, documents, largest document id), read in one statement.
+        Ids are AUTOINCREMENT, never reused: any insert raises a largest id for good and any delete
+        lowers a count, so an index built when this was the same holds the same rows (``index_cache``)."""
+        sql = (
+            "SELECT (SELECT COUNT(*) FROM passages) AS np, (SELECT COALESCE(MAX(id), 0) FROM passages) AS mp,"
+            " (SELECT COUNT(*) FROM documents) AS nd, (SELECT COALESCE(MAX(id), 0) FROM documents) AS md"
+        )
+        async with self._conn.execute(sql) as cur:
+            row = one_row(await cur.fetchone())
+        return (row["np"], row["mp"], row["nd"], row["md"])
+
+    async def passage_ids(self) -> np.ndarray:
+        """Every passage id, ascending (int64)."""
+        async with self._conn.execute("SELECT id FROM passages ORDER BY id") as cur:
+            return np.array([r[0] for r in await cur.fetchall()], dtype=np.int64)
+
     async def passage_texts(self, model: str) -> list[tuple[int, str, str]]:
         """(passage id, document title, text) of every passage with a vector of ``model``, in the
         order of ``load_vectors``, for the in-memory BM25 postings."""

@@ -1,0 +1,159 @@
+"""The index cache beside the database under hostile conditions: a tampered ``meta.json`` (a path
+in the token, a pickled array, an array header claiming terabytes), a file where the folder goes, a
+full disk during the save, leftovers of a killed save, and two saves racing. Opening always works
+and searches the database's own rows."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from knowledge import index_cache
+from knowledge.config import KnowledgeConfig
+from knowledge.embed import HashingEmbedder
+from knowledge.service import KnowledgeBase
+
+TEXTS = [
+    ("Harbour strike", "Dock workers at the harbour began a strike over pay on Monday."),
+    ("Rail fares", "Rail fares will rise in spring, the transport ministry said."),
+    ("Drought", "The drought has emptied reservoirs across the southern region."),
+]
+
+
+async def _open(db: Path) -> KnowledgeBase:
+    return await KnowledgeBase.open(KnowledgeConfig(db_path=db), embedder=HashingEmbedder())
+
+
+async def _saved(db: Path) -> dict:
+    kb = await _open(db)
+    for title, text in TEXTS:
+        await kb.add_text(text, title=title)
+    await kb.close()
+    return json.loads((db.parent / "kb.db.index" / "meta.json").read_text())
+
+
+async def _opens_and_finds_the_harbour(db: Path) -> None:
+    kb = await _open(db)
+    try:
+        hits = await kb.search("harbour strike", k=3)
+        assert hits and hits[0].document.title == "Harbour strike"
+        assert kb.memory_index.dense.rows == await kb.store.count_passages()
+    finally:
+        await kb.close()
+
+
+def _rewrite_meta(db: Path, **changes) -> None:
+    path = db.parent / "kb.db.index" / "meta.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), **changes}))
+
+
+async def test_a_token_naming_another_path_is_refused(tmp_path):
+    db = tmp_path / "kb.db"
+    meta = await _saved(db)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    for f in (db.parent / "kb.db.index").iterdir():
+        if f.name.startswith(meta["token"]):
+            (outside / f.name.replace(meta["token"], "x")).write_bytes(f.read_bytes())
+    _rewrite_meta(db, token="../outside/x")
+    assert index_cache.load(db.parent / "kb.db.index", "test-hashing", tuple(meta["fingerprint"])) is None
+    await _opens_and_finds_the_harbour(db)
+
+
+async def test_a_pickled_array_is_never_unpickled(tmp_path):
+    db = tmp_path / "kb.db"
+    meta = await _saved(db)
+    path = db.parent / "kb.db.index" / f"{meta['token']}-pids.npy"
+    np.save(path, np.array([object(), 1, 2], dtype=object), allow_pickle=True)
+    await _opens_and_finds_the_harbour(db)
+
+
+async def test_an_array_header_claiming_terabytes_is_ignored(tmp_path):
+    db = tmp_path / "kb.db"
+    meta = await _saved(db)
+    path = db.parent / "kb.db.index" / f"{meta['token']}-matrix.npy"
+    header = b"{'descr': '<f4', 'fortran_order': False, 'shape': (1000000000000, 384), }"
+    header += b" " * (118 - len(header)) + b"\n"
+    path.write_bytes(b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header + b"\0" * 64)
+    await _opens_and_finds_the_harbour(db)
+
+
+async def test_a_file_where_the_cache_folder_goes_is_replaced(tmp_path):
+    db = tmp_path / "kb.db"
+    kb = await _open(db)
+    await kb.add_text(TEXTS[0][1], title=TEXTS[0][0])
+    (tmp_path / "kb.db.index").write_text("not a folder")
+    await kb.close()
+    assert (tmp_path / "kb.db.index" / "meta.json").exists()
+    await _opens_and_finds_the_harbour(db)
+
+
+async def test_a_full_disk_during_the_save_leaves_nothing_behind(tmp_path, monkeypatch, caplog):
+    db = tmp_path / "kb.db"
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(index_cache.np, "save", full)
+    kb = await _open(db)
+    await kb.add_text(TEXTS[0][1], title=TEXTS[0][0])
+    await kb.close()  # the save fails: logged, not raised
+    assert any("No space left" in r.getMessage() for r in caplog.records)
+    assert sorted(p.name for p in tmp_path.iterdir() if ".index" in p.name) == []
+    monkeypatch.undo()
+    await _opens_and_finds_the_harbour(db)
+
+
+async def test_leftovers_of_a_killed_save_are_swept_once_old(tmp_path):
+    db = tmp_path / "kb.db"
+    old_tmp = tmp_path / "kb.db.index.tmp-dead"
+    old_tmp.mkdir()
+    (old_tmp / "x-matrix.npy").write_bytes(b"\0" * 1024)
+    recent = tmp_path / "kb.db.index.tmp-busy"  # maybe another process saving right now
+    recent.mkdir()
+    hour_ago = time.time() - 2 * 3600
+    os.utime(old_tmp, (hour_ago, hour_ago))
+    await _saved(db)
+    assert not old_tmp.exists()
+    assert recent.exists()
+
+
+async def test_two_saves_racing_leave_one_whole_cache(tmp_path):
+    db = tmp_path / "kb.db"
+    meta = await _saved(db)
+    kb = await _open(db)
+    try:
+        snapshot = kb.memory_index.snapshot()
+        fingerprint = await kb.store.index_fingerprint()
+    finally:
+        await kb.close()
+    folder = tmp_path / "kb.db.index"
+    results: list[bool] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(index_cache.save(folder, snapshot, "test-hashing", fingerprint)))
+        for _ in range(4)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert any(results)
+    assert index_cache.load(folder, "test-hashing", fingerprint) is not None
+    assert json.loads((folder / "meta.json").read_text())["token"] != meta["token"]
+    assert [p.name for p in tmp_path.iterdir() if ".index." in p.name] == []
+    await _opens_and_finds_the_harbour(db)
+
+
+@pytest.mark.parametrize("field", ["rows", "terms", "fingerprint", "title_weight"])
+async def test_meta_fields_of_the_wrong_type_are_ignored(tmp_path, field):
+    db = tmp_path / "kb.db"
+    await _saved(db)
+    _rewrite_meta(db, **{field: "many"})
+    await _opens_and_finds_the_harbour(db)
