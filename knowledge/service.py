@@ -37,13 +37,14 @@ from .models import Answer, Briefing, Document, IndexReport, SearchHit
 from .prepare import Prepared, TextItem, passage_count, prepare
 from .question import normalise_question
 from .scope import GLOBAL_SCOPE, Scope, scope_of
+from .servers import ServerSetup
 from .store import Store, inserted_document, utcnow
 from .text import sha256
 
 log = logging.getLogger(__name__)
 
 
-class KnowledgeBase:
+class KnowledgeBase(ServerSetup):
     def __init__(self, config: KnowledgeConfig, *, embedder: Embedder | None = None) -> None:
         self.config = config
         self.embedder: Embedder = embedder or SentenceTransformerEmbedder(
