@@ -32,6 +32,8 @@ class Settings:
     dev_guild_id: int | None = None
     rate_limit_per_minute: int = 6
     log_level: str = "INFO"
+    # How often every followed feed is polled (a failing one waits longer: knowledge.feeds.backoff).
+    feed_poll_minutes: int = 30
 
     @property
     def tz(self) -> ZoneInfo:
@@ -75,6 +77,7 @@ class Settings:
                 _int(get("RATE_LIMIT_PER_MINUTE"), "RATE_LIMIT_PER_MINUTE", allow_zero=True, high=10_000), 6
             ),
             log_level=log_level,
+            feed_poll_minutes=_int(get("FEED_POLL_MINUTES"), "FEED_POLL_MINUTES", high=7 * 24 * 60) or 30,
         )
 
 

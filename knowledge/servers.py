@@ -72,6 +72,9 @@ class ServerSetup:
     async def guild_briefings(self) -> list[GuildSettings]:
         return await self._kb.store.guild_briefings()
 
+    async def briefing_posted(self, channel_id: int, day: dt.date) -> bool:
+        return await self._kb.store.briefing_posted(channel_id, day)
+
     async def set_guild_moderator_role(self, guild_id: int, role_id: int | None) -> None:
         await self._kb.store.set_guild_moderator_role(guild_id, role_id)
 
