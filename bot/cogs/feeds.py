@@ -23,12 +23,16 @@ log = logging.getLogger(__name__)
 AUTOCOMPLETE_CHOICES = 25  # Discord's maximum
 
 
+def _when(at: dt.datetime | None) -> str:
+    # Plain text: pack_embeds neutralises Discord's <t:...> timestamps like any other live syntax.
+    return at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC") if at else "never"
+
+
 def feed_line(feed: Feed) -> str:
-    ok = discord.utils.format_dt(feed.last_success_at, "R") if feed.last_success_at else "never"
+    ok = _when(feed.last_success_at)
     line = f"**#{feed.id} {render.escape(render.one_line(feed.title))}**\n<{strip_credentials(feed.url)}>\nlast success: {ok}"
     if feed.last_error and feed.failures:
-        when = discord.utils.format_dt(feed.last_error_at, "R") if feed.last_error_at else ""
-        line += f" · last error {when}: {render.escape(render.trim(render.one_line(feed.last_error), 200))}"
+        line += f" · last error {_when(feed.last_error_at)}: {render.escape(render.trim(render.one_line(feed.last_error), 200))}"
     return line
 
 

@@ -72,7 +72,9 @@ async def test_setup_briefing_saves_and_show_shows_it(world):
     [("25:00", "UTC", "HH:MM"), ("8h", "UTC", "HH:MM"), ("08:00", "Mars/Olympus", "unknown time zone")],
 )
 async def test_a_bad_time_or_timezone_is_refused_and_nothing_saved(world, time, timezone, expected):
-    result = await world.manager.slash(world.channel, "setup briefing", channel=world.channel, time=time, timezone=timezone)
+    result = await world.manager.slash(
+        world.channel, "setup briefing", channel=world.channel, time=time, timezone=timezone
+    )
     simcord.assert_error(world.env, InvalidInput)
     assert result.ephemeral and expected in result.response.content
     assert not (await world.kb.guild_settings(world.guild.id)).briefing_configured
