@@ -5,6 +5,7 @@
     newsdesk ask "question"              a cited answer
     newsdesk brief [--since 24h|DATE]    the briefing of what arrived
     newsdesk docs list | docs remove ID
+    newsdesk feed add URL | feed list | feed remove ID | feed poll
     newsdesk eval retrieval|qa|refusals|summaries ...
     newsdesk log export [--format csv|jsonl] [--since ...]
 
@@ -29,6 +30,7 @@ from pathlib import Path
 from dotenv import load_dotenv
 from tqdm import tqdm
 
+from . import cli_feeds
 from .config import KnowledgeConfig, seed_paths
 from .dates import MAX_BACK, format_date, parse_since
 from .db import iso, utcnow
@@ -135,6 +137,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--since", help="24h, 7d or YYYY-MM-DD")
     s.add_argument("--output", "-o", type=Path, help="file to write (default: standard output)")
     s.set_defaults(handler=cmd_log_export)
+
+    cli_feeds.add_parser(sub, _knowledge)
     return p
 
 
