@@ -32,7 +32,7 @@ def test_an_answer_links_a_source_with_a_url_by_its_title():
     c = cited(1, "https://news.example/ferry")
     answer = Answer(question="Ferry?", text="It reopened [1].", citations=[c])
     [[embed]] = render.answer_messages(answer)
-    assert embed.fields[0].value.startswith("[Ferry line reopens](<https://news.example/ferry>) · Harbour News")
+    assert (embed.fields[0].value or "").startswith("[Ferry line reopens](<https://news.example/ferry>) · Harbour News")
 
 
 def test_a_briefing_story_links_its_sources():
@@ -50,7 +50,7 @@ def test_a_briefing_story_links_its_sources():
         documents=2,
     )
     [[embed]] = render.briefing_messages(b)
-    value = embed.fields[0].value
+    value = embed.fields[0].value or ""
     assert "[1] [Ferry line reopens](<https://news.example/ferry>) (2026-03-03)" in value
     assert "[2] Notes (2026-03-03)" in value
 
@@ -62,12 +62,12 @@ def test_a_briefing_story_links_its_sources():
 def test_an_origin_that_is_not_a_plain_web_address_is_not_linked(origin):
     assert link_target(origin) is None
     [[embed]] = render.answer_messages(Answer(question="q", text="t [1].", citations=[cited(1, origin)]))
-    assert "](" not in embed.fields[0].value
+    assert "](" not in (embed.fields[0].value or "")
 
 
 def test_a_link_cannot_break_out_of_its_brackets_or_carry_credentials():
     assert link_target("https://user:pw@news.example/a_(b)[c]") == "https://news.example/a_%28b%29%5Bc%5D"
     c = dataclasses.replace(cited(1, "https://news.example/x"), title="Evil](https://phish.example) [x")
     [[embed]] = render.answer_messages(Answer(question="q", text="t [1].", citations=[c]))
-    head = embed.fields[0].value.split("\n")[0]
+    head = (embed.fields[0].value or "").split("\n")[0]
     assert head.count("](") == 1 and "phish.example)" not in head.split("](")[1]
