@@ -26,6 +26,9 @@ EXTENSIONS: tuple[str, ...] = (
     "bot.cogs.documents",
     "bot.cogs.briefings",
     "bot.cogs.admin",
+    "bot.cogs.setup",
+    "bot.cogs.feeds",
+    "bot.cogs.ask_menu",
 )
 
 
@@ -64,6 +67,9 @@ class NewsdeskBot(commands.Bot):
         self.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
         self.seed_task: asyncio.Task[None] | None = None
         self.extension_errors: dict[str, BaseException] = {}
+        # Channels where every message is a question (/setup ask-channel): read on every message,
+        # so kept here and written through by the setup cog.
+        self.ask_channel_ids: set[int] = set()
 
     @property
     def kb(self) -> KnowledgeBase:
@@ -75,6 +81,7 @@ class NewsdeskBot(commands.Bot):
         if self._kb is None:
             self._kb = await KnowledgeBase.open(self.settings.knowledge, embedder=self._embedder)
             self._owns_kb = True
+        self.ask_channel_ids = set(await self.kb.ask_channels())
         for extension in EXTENSIONS:
             try:
                 await self.load_extension(extension)

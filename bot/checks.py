@@ -21,7 +21,16 @@ if TYPE_CHECKING:
 
 
 class NotModerator(app_commands.CheckFailure):
-    """The member is neither in the moderator role nor has Manage Server."""
+    """The member is neither in the moderator role nor has Manage Server; ``role`` names the role
+    that would have counted (this server's own, or MODERATOR_ROLE)."""
+
+    def __init__(self, message: str, role: str | None = None) -> None:
+        super().__init__(message)
+        self.role = role
+
+
+class NotManager(app_commands.CheckFailure):
+    """The member lacks Manage Server (what /setup needs)."""
 
 
 class RateLimited(app_commands.CheckFailure):
@@ -69,12 +78,16 @@ def rate_limit_message(retry_after: float, per_minute: int) -> str:
     )
 
 
-def is_moderator(member: discord.abc.User, moderator_role: str | None) -> bool:
-    """Manage Server always counts; otherwise a role named ``moderator_role`` (case-insensitive)."""
+def is_moderator(member: discord.abc.User, moderator_role: str | None, role_id: int | None = None) -> bool:
+    """Manage Server always counts; otherwise the server's own role (``role_id``, set by
+    ``/setup moderator-role``) or, when it has none, a role named ``moderator_role``
+    (MODERATOR_ROLE, case-insensitive)."""
     if not isinstance(member, discord.Member):
         return False
     if member.guild_permissions.manage_guild:
         return True
+    if role_id is not None:
+        return any(role.id == role_id for role in member.roles)
     if moderator_role:
         wanted = moderator_role.casefold()
         return any(role.name.casefold() == wanted for role in member.roles)
@@ -110,10 +123,28 @@ def moderator_only():
     the tree's error handler)."""
 
     async def predicate(interaction: discord.Interaction[NewsdeskBot]) -> bool:
+        guild = interaction.guild
+        if guild is None:
+            raise NotInGuild("this command works in a server only")
+        name = interaction.client.settings.moderator_role
+        role_id = (await interaction.client.kb.guild_settings(guild.id)).moderator_role_id
+        if not is_moderator(interaction.user, name, role_id):
+            role = guild.get_role(role_id) if role_id is not None else None
+            raise NotModerator("moderators only", role.name if role else name if role_id is None else None)
+        return True
+
+    return app_commands.check(predicate)
+
+
+def manage_server_only():
+    """App-command check for /setup: Manage Server, checked in the bot (see the module's note)."""
+
+    async def predicate(interaction: discord.Interaction[NewsdeskBot]) -> bool:
         if interaction.guild is None:
             raise NotInGuild("this command works in a server only")
-        if not is_moderator(interaction.user, interaction.client.settings.moderator_role):
-            raise NotModerator("moderators only")
+        user = interaction.user
+        if not (isinstance(user, discord.Member) and user.guild_permissions.manage_guild):
+            raise NotManager("Manage Server only")
         return True
 
     return app_commands.check(predicate)

@@ -1,7 +1,7 @@
 """A terminal console over the same knowledge base, for trying newsdesk without a Discord token.
 
-Commands: ask QUESTION, brief [SINCE], doc add PATH, doc list [PAGE], doc remove ID, stats, help,
-quit. Reads lines from stdin, so it also works piped (``printf 'ask ...\\nquit\\n' | python -m bot``).
+Commands: ask QUESTION, reset, brief [SINCE], doc add PATH, doc list [PAGE], doc remove ID,
+feed add|list|remove|poll, stats, help, quit. Reads lines from stdin, so it also works piped (``printf 'ask ...\\nquit\\n' | python -m bot``).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TextIO
 
 from knowledge import KnowledgeBase, dates, plain
+from knowledge.cli_feeds import feed_text, poll_text
 from knowledge.embed import Embedder
 from knowledge.errors import KnowledgeError
 from knowledge.question import normalise_question
@@ -27,11 +28,17 @@ from .settings import Settings
 log = logging.getLogger(__name__)
 
 HELP = """Commands:
-  ask QUESTION        answer from the documents, with numbered sources
+  ask QUESTION        answer from the documents, with numbered sources; a question after a
+                      question is a follow-up ("and what about Russia?"), as in a Discord thread
+  reset               forget the conversation: the next question starts afresh
   brief [SINCE]       what was added recently (SINCE: 12h, 3d, 1w or 2024-05-01; default 24h)
   doc add PATH        add a file (.txt .md .html .pdf .docx) or a folder
   doc list [PAGE]     list documents
   doc remove ID       remove a document
+  feed add URL        follow an RSS or Atom feed
+  feed list           the feeds followed, with their last success and error
+  feed remove ID      stop following a feed
+  feed poll           index the new entries of the feeds that are due
   stats               usage of the last 7 days
   help                this text
   quit                leave (Ctrl-D works too)"""
@@ -91,6 +98,11 @@ class Console:
                 await self.brief(rest)
             elif command == "doc" and len(words) >= 2:
                 await self.doc(words[1].lower(), words[2:])
+            elif command == "reset":
+                self.history.clear()
+                self.say("Conversation reset: the next question starts afresh.")
+            elif command == "feed" and len(words) >= 2:
+                await self.feed(words[1].lower(), words[2:])
             elif command == "stats":
                 await self.stats()
             else:
@@ -169,6 +181,22 @@ class Console:
             self.say(f"removed #{doc.id} {doc.title}")
         else:
             self.say("usage: doc add PATH | doc list [PAGE] | doc remove ID")
+
+    async def feed(self, sub: str, args: list[str]) -> None:
+        if sub == "add" and args:
+            feed = await self.kb.add_feed(args[0], guild_id=None, title=" ".join(args[1:]) or None)
+            self.say(f"following #{feed.id} {feed.title}; `feed poll` indexes its entries")
+        elif sub == "list":
+            feeds = await self.kb.list_feeds()
+            self.say("\n".join(feed_text(f) for f in feeds) or "No feeds. Follow one with: feed add URL")
+        elif sub == "remove" and args and args[0].lstrip("#").isascii() and args[0].lstrip("#").isdigit():
+            feed = await self.kb.remove_feed(int(args[0].lstrip("#")))
+            self.say(f"stopped following #{feed.id} {feed.title}")
+        elif sub == "poll":
+            polls = await self.kb.poll_feeds()
+            self.say("\n".join(poll_text(p) for p in polls) or "No feed is due.")
+        else:
+            self.say("usage: feed add URL [TITLE] | feed list | feed remove ID | feed poll")
 
     async def stats(self) -> None:
         self.say(render.stats_text(await self.kb.usage_stats(days=7)))

@@ -17,6 +17,8 @@ import discord
 from knowledge.dates import format_date
 from knowledge.models import Answer, Briefing, Citation, Document, SearchHit, Story, UsageStats
 
+from .links import link_target
+
 # Discord's documented limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
 CONTENT_LIMIT = 2000
 TITLE_LIMIT = 256
@@ -272,13 +274,22 @@ def split_content(text: str) -> list[str]:
 # ---------------------------------------------------------------------------- answers
 
 
+def linked_title(title: str, origin: str | None) -> str:
+    """The title, escaped, as a link to its source when it has a URL (Discord renders masked links
+    in embed descriptions and field values, not in field names); the <> keeps it from a preview."""
+    text = escape(one_line(title))
+    url = link_target(origin)
+    return f"[{text.replace('[', '(').replace(']', ')')}](<{url}>)" if url else text
+
+
 def citation_location(c: Citation) -> str:
     return f"paragraph {c.paragraph_index + 1}, characters {c.char_start}–{c.char_end}"
 
 
 def citation_field(c: Citation, *, quote_chars: int = ANSWER_QUOTE_CHARS) -> Field:
+    link = linked_title(c.title, c.origin) if link_target(c.origin) else ""
     meta = " · ".join(
-        x for x in (escape(one_line(c.source or "")), format_date(c.published, c.published_precision)) if x
+        x for x in (link, escape(one_line(c.source or "")), format_date(c.published, c.published_precision)) if x
     )
     where = f"*{citation_location(c)}*"
     head = f"{meta}\n" if meta else ""
@@ -346,11 +357,17 @@ def _fit_single(embed: discord.Embed) -> discord.Embed:
 
 
 def _story_field(story: Story) -> Field:
-    sources = "; ".join(
-        f"[{c.number}] {escape(one_line(c.title))} ({format_date(c.published, c.published_precision)})"
-        for c in story.citations
-    )
-    tail = f"\n*{story.sources} source(s): {sources}*" if sources else ""
+    def sources_line(linked: bool) -> str:
+        sources = "; ".join(
+            f"[{c.number}] {linked_title(c.title, c.origin) if linked else escape(one_line(c.title))}"
+            f" ({format_date(c.published, c.published_precision)})"
+            for c in story.citations
+        )
+        return f"\n*{story.sources} source(s): {sources}*" if sources else ""
+
+    tail = sources_line(linked=True)
+    if len(tail) > FIELD_VALUE_LIMIT // 2:  # cut, a link would show as raw markdown: titles only then
+        tail = sources_line(linked=False)
     room = FIELD_VALUE_LIMIT - min(len(tail), FIELD_VALUE_LIMIT // 2)
     return Field(
         name=escape(one_line(story.headline)),

@@ -25,6 +25,15 @@ def catch_up_due(now: dt.datetime, at: dt.time, tz: dt.tzinfo, *, posted_today: 
     return not posted_today and now >= scheduled_at(day, at, tz)
 
 
+def next_post(now: dt.datetime, at: dt.time, tz: dt.tzinfo) -> dt.datetime:
+    """The next scheduled moment (strictly after ``now``), in UTC."""
+    day = local_day(now, tz)
+    when = scheduled_at(day, at, tz)
+    if when <= now:
+        when = scheduled_at(day + dt.timedelta(days=1), at, tz)
+    return when.astimezone(dt.UTC)
+
+
 def briefing_window_start(now: dt.datetime, last_post: dt.datetime | None) -> dt.datetime:
     """Documents added since the last post; the last 24 hours when there was none (or it is
     older than a week, so a long outage does not produce a giant briefing)."""

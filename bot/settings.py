@@ -36,6 +36,8 @@ class Settings:
     # number of shards, and those this process runs (all of them when empty).
     shard_count: int | None = None
     shard_ids: tuple[int, ...] = ()
+    # How often every followed feed is polled (a failing one waits longer: knowledge.feeds.backoff).
+    feed_poll_minutes: int = 30
 
     @property
     def tz(self) -> ZoneInfo:
@@ -80,6 +82,7 @@ class Settings:
             ),
             log_level=log_level,
             **_shards(get("SHARD_COUNT"), get("SHARD_IDS")),
+            feed_poll_minutes=_int(get("FEED_POLL_MINUTES"), "FEED_POLL_MINUTES", high=7 * 24 * 60) or 30,
         )
 
 

@@ -16,7 +16,7 @@ from knowledge.errors import KnowledgeError
 from knowledge.ingest import strip_credentials
 
 from . import render
-from .checks import Busy, NotInGuild, NotModerator, RateLimited, rate_limit_message
+from .checks import Busy, NotInGuild, NotManager, NotModerator, RateLimited, rate_limit_message
 
 if TYPE_CHECKING:
     from .app import NewsdeskBot
@@ -76,9 +76,12 @@ class NewsdeskTree(app_commands.CommandTree):
         original = getattr(error, "original", None) or error
         kind = interaction_kind(interaction)
         if isinstance(original, NotModerator):
-            role = self.client.settings.moderator_role
-            who = f"the **{role}** role or " if role else ""
+            role = original.role
+            who = f"the **{render.escape(role)}** role or " if role else ""
             message = f"Only moderators ({who}Manage Server) can do that."
+            outcome, log_kind = "denied", "denied"
+        elif isinstance(original, NotManager):
+            message = "Only members with the Manage Server permission can set the bot up."
             outcome, log_kind = "denied", "denied"
         elif isinstance(original, RateLimited):
             message = rate_limit_message(original.retry_after, self.client.settings.rate_limit_per_minute)

@@ -5,6 +5,7 @@
     newsdesk ask "question"              a cited answer
     newsdesk brief [--since 24h|DATE]    the briefing of what arrived
     newsdesk docs list | docs remove ID
+    newsdesk feed add URL | feed list | feed remove ID | feed poll
     newsdesk eval retrieval|qa|refusals|summaries ...
     newsdesk log export [--format csv|jsonl] [--since ...]
 
@@ -29,6 +30,7 @@ from pathlib import Path
 from dotenv import load_dotenv
 from tqdm import tqdm
 
+from . import cli_feeds
 from .config import KnowledgeConfig, seed_paths
 from .dates import MAX_BACK, format_date, parse_since
 from .db import iso, utcnow
@@ -147,6 +149,7 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("migrate", help="copy this store into PostgreSQL (documents, vectors, log, briefings)")
     s.add_argument("--to", required=True, metavar="URL", help="the target: a postgresql:// URL")
     s.set_defaults(handler=cmd_migrate)
+    cli_feeds.add_parser(sub, _knowledge)
     return p
 
 

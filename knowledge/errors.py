@@ -54,3 +54,7 @@ class InvalidInput(KnowledgeError, ValueError):
 
 class SettingsError(KnowledgeError, ValueError):
     """A setting has a value that cannot be used; the message names the variable."""
+
+
+class NotAFeed(KnowledgeError):
+    """A URL that answers, but not with an RSS or Atom feed."""

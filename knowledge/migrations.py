@@ -90,4 +90,50 @@ MIGRATIONS: list[str] = [
     """
     CREATE VIRTUAL TABLE passages_vocab USING fts5vocab(passages_fts, 'row');
     """,
+    # 4: per-server settings made from Discord (/setup), ask channels, news feeds and the feed
+    # entries already seen. Portable SQL: the PostgreSQL backend reuses these statements.
+    """
+    CREATE TABLE guild_settings (
+        guild_id INTEGER PRIMARY KEY,
+        briefing_channel_id INTEGER,    -- NULL: never configured here (the .env default applies)
+        briefing_time TEXT,             -- HH:MM, local to briefing_tz
+        briefing_tz TEXT,               -- IANA name
+        briefing_enabled BOOLEAN NOT NULL DEFAULT FALSE,
+        moderator_role_id INTEGER,      -- NULL: MODERATOR_ROLE from the settings
+        updated_at TEXT NOT NULL
+    );
+
+    CREATE TABLE ask_channels (
+        channel_id INTEGER PRIMARY KEY,
+        guild_id INTEGER NOT NULL,
+        added_at TEXT NOT NULL
+    );
+    CREATE INDEX ask_channels_guild ON ask_channels(guild_id);
+
+    CREATE TABLE feeds (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        guild_id INTEGER,               -- NULL: global (CLI); entries are indexed into this scope
+        url TEXT NOT NULL,
+        title TEXT NOT NULL,
+        added_at TEXT NOT NULL,
+        etag TEXT,                      -- validators of the last 200 answer, for conditional GETs
+        last_modified TEXT,
+        last_success_at TEXT,
+        last_error TEXT,
+        last_error_at TEXT,
+        failures INTEGER NOT NULL DEFAULT 0,   -- consecutive; drives the backoff
+        next_poll_at TEXT               -- NULL: due now
+    );
+    CREATE UNIQUE INDEX feeds_url_scope ON feeds(url, COALESCE(guild_id, 0));
+
+    CREATE TABLE feed_entries (
+        feed_id INTEGER NOT NULL REFERENCES feeds(id) ON DELETE CASCADE,
+        entry_key TEXT NOT NULL,        -- the entry's GUID, else its link
+        content_hash TEXT NOT NULL,     -- of title + content: a re-posted entry with a new GUID is seen
+        document_id INTEGER,            -- NULL when the entry was not indexed (empty, duplicate)
+        seen_at TEXT NOT NULL,
+        PRIMARY KEY (feed_id, entry_key)
+    );
+    CREATE INDEX feed_entries_hash ON feed_entries(content_hash);
+    """,
 ]

@@ -40,6 +40,7 @@ from .models import Answer, Briefing, Document, IndexReport, Interaction, Search
 from .prepare import Prepared, TextItem, passage_count, prepare
 from .question import normalise_question
 from .scope import GLOBAL_SCOPE, Scope, scope_of
+from .servers import ServerSetup
 from .store import Store, inserted_document, open_store, utcnow
 from .text import sha256
 
@@ -49,7 +50,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class KnowledgeBase:
+class KnowledgeBase(ServerSetup):
     def __init__(self, config: KnowledgeConfig, *, embedder: Embedder | None = None) -> None:
         self.config = config
         self.embedder: Embedder = embedder or SentenceTransformerEmbedder(

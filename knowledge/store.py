@@ -25,6 +25,7 @@ from .migrations import MIGRATIONS
 from .models import Document, Passage
 from .scope import GLOBAL_SCOPE, scope_of
 from .store_log import InteractionLog
+from .store_setup import SetupStore
 
 log = logging.getLogger(__name__)
 
@@ -139,9 +140,10 @@ def duplicates_refused() -> Iterator[None]:
         raise DuplicateDocument("already indexed (by another process, just now)") from None
 
 
-class Store(InteractionLog):
+class Store(SetupStore, InteractionLog):
     """Documents, passages, vectors and the full-text index; the interaction log and briefing posts
-    come from ``InteractionLog``, opening and transactions from ``db.Database``."""
+    come from ``InteractionLog``, server settings and feeds from ``SetupStore``, opening and
+    transactions from ``db.Database``."""
 
     migrations = MIGRATIONS
 

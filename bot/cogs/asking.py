@@ -95,6 +95,9 @@ class Asking(commands.Cog):
             await self.follow_up(message, channel)
         elif me in message.mentions:
             await self.mention(message)
+        elif channel.id in self.bot.ask_channel_ids:
+            # An ask channel (/setup ask-channel): every message is a question, no mention needed.
+            await self.mention(message, kind="ask_channel")
 
     def is_answer_thread(self, thread: discord.Thread) -> bool:
         return thread.id in self.answer_threads or (self.bot.user is not None and thread.owner_id == self.bot.user.id)
@@ -109,41 +112,28 @@ class Asking(commands.Cog):
             return False
         return True
 
-    async def mention(self, message: discord.Message) -> None:
+    async def mention(self, message: discord.Message, *, kind: str = "mention") -> None:
         me, guild = self.bot.user, message.guild
         assert me is not None and guild is not None, "on_message passes only guild messages, once logged in"
         question = clean_question(strip_mentions(message.content, me.id))
         if not question:
-            await message.reply(
-                "Ask me a question after the mention, e.g. “@me what happened in Kazakhstan?”", mention_author=False
-            )
+            if kind == "mention":
+                await message.reply(
+                    "Ask me a question after the mention, e.g. “@me what happened in Kazakhstan?”",
+                    mention_author=False,
+                )
             return
-        if not await self._allowed(message, "mention", question):
+        if not await self._allowed(message, kind, question):
             return
         async with message.channel.typing():
             answer = await self.bot.kb.ask(question, scope=guild.id)
-        row = await self.log_answer("mention", answer, question, message=message)
-        thread = await self._start_thread(message, question)
+        row = await self.log_answer(kind, answer, question, message=message)
+        thread = await start_answer_thread(message, question)
         if thread is not None:
             self.answer_threads.add(thread.id)
             await send_answer(thread.send, answer, row)
         else:
             await send_answer(message.reply, answer, row, mention_author=False)
-
-    async def _start_thread(self, message: discord.Message, question: str) -> discord.Thread | None:
-        channel = message.channel
-        if not isinstance(channel, discord.TextChannel):
-            return None
-        perms = channel.permissions_for(channel.guild.me)
-        if not (perms.create_public_threads and perms.send_messages_in_threads):
-            return None
-        try:
-            return await message.create_thread(
-                name=render.plain_name(question, THREAD_NAME_LIMIT), auto_archive_duration=1440
-            )
-        except discord.HTTPException:
-            log.warning("could not start an answer thread in %s; replying inline", channel.id, exc_info=True)
-            return None
 
     async def follow_up(self, message: discord.Message, thread: discord.Thread) -> None:
         me, guild = self.bot.user, message.guild
@@ -181,6 +171,24 @@ class Asking(commands.Cog):
             elif not msg.author.bot and msg.content:
                 turns.append(strip_mentions(msg.content, me.id))
         return [t for t in turns if t]
+
+
+async def start_answer_thread(message: discord.Message, question: str) -> discord.Thread | None:
+    """A public thread started from ``message`` for its answer; None where the bot may not start one
+    (the caller then replies inline)."""
+    channel = message.channel
+    if not isinstance(channel, discord.TextChannel):
+        return None
+    perms = channel.permissions_for(channel.guild.me)
+    if not (perms.create_public_threads and perms.send_messages_in_threads):
+        return None
+    try:
+        return await message.create_thread(
+            name=render.plain_name(question, THREAD_NAME_LIMIT), auto_archive_duration=1440
+        )
+    except discord.HTTPException:
+        log.warning("could not start an answer thread in %s; replying inline", channel.id, exc_info=True)
+        return None
 
 
 async def send_answer(send, answer: Answer, row_id: int | None, **kwargs) -> None:

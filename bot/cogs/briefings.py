@@ -1,4 +1,5 @@
-"""/brief on demand, and the daily briefing posted at BRIEFING_TIME in BRIEFING_CHANNEL_ID.
+"""/brief on demand, and the daily briefings: each server's own (``/setup briefing``: its channel,
+time and time zone), and BRIEFING_CHANNEL_ID at BRIEFING_TIME for a server that set none.
 
 Each post is claimed before it is sent (a ``briefing_posts`` row per channel and day): a restart, a
 retry or a failed write never posts twice for one day, and a briefing missed while the bot was down
@@ -11,6 +12,7 @@ import asyncio
 import datetime as dt
 import logging
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 import discord
 from discord import app_commands
@@ -43,9 +45,12 @@ class _Post:
     what failed: never a second claim, never a message already sent."""
 
     day: dt.date
+    channel_id: int
+    tz: dt.tzinfo
+    # Known for a server's own briefing (/setup briefing); for BRIEFING_CHANNEL_ID, its channel's guild.
+    guild_id: int | None = None
     claimed: bool = False
     since: dt.datetime | None = None
-    guild_id: int | None = None
     briefing: Briefing | None = None
     latency_ms: float = 0.0
     messages: list[list[discord.Embed]] = field(default_factory=list)
@@ -65,9 +70,11 @@ class Briefings(commands.Cog):
             self.daily.start()
         else:
             log.info("BRIEFING_CHANNEL_ID not set: no daily briefing")
+        await self.reschedule_guilds()
 
     async def cog_unload(self) -> None:
         self.daily.cancel()
+        self.guild_daily.cancel()
 
     # ------------------------------------------------------------------ /brief
 
@@ -104,6 +111,8 @@ class Briefings(commands.Cog):
 
     @tasks.loop(time=dt.time(8, 0, tzinfo=dt.UTC))  # replaced by BRIEFING_TIME in cog_load
     async def daily(self) -> None:
+        if await self._default_overridden():
+            return
         await self.post_for_day(schedule.local_day(discord.utils.utcnow(), self.settings.tz))
 
     @daily.before_loop
@@ -111,17 +120,76 @@ class Briefings(commands.Cog):
         await self.bot.wait_until_ready()
         channel_id = self.settings.briefing_channel_id
         assert channel_id is not None, "cog_load starts the daily loop only when BRIEFING_CHANNEL_ID is set"
+        if await self._default_overridden():
+            return
         now = discord.utils.utcnow()
         day = schedule.local_day(now, self.settings.tz)
-        posted = await self.bot.kb.store.briefing_posted(channel_id, day)
+        posted = await self.bot.kb.briefing_posted(channel_id, day)
         if schedule.catch_up_due(now, self.settings.briefing_time, self.settings.tz, posted_today=posted):
             log.info("today's briefing (%s) was missed while the bot was down: posting it now", day)
             await self.post_for_day(day)
 
-    async def post_for_day(self, day: dt.date) -> bool:
-        """Post the briefing for ``day`` unless one is recorded; retried with backoff on failure.
-        Never raises: an exception would end the loop and every later briefing with it."""
-        post = _Post(day)
+    async def _default_overridden(self) -> bool:
+        """Whether the server of BRIEFING_CHANNEL_ID set its own briefing (even off) with /setup."""
+        channel_id = self.settings.briefing_channel_id
+        channel = self.bot.get_channel(channel_id) if channel_id else None
+        guild = getattr(channel, "guild", None)
+        return guild is not None and (await self.bot.kb.guild_settings(guild.id)).briefing_configured
+
+    # ------------------------------------------------------------------ each server's own (/setup briefing)
+
+    @tasks.loop(time=dt.time(0, 0, tzinfo=dt.UTC))  # replaced by reschedule_guilds
+    async def guild_daily(self) -> None:
+        await self.post_due_guilds()
+        await self.reschedule_guilds()
+
+    @guild_daily.before_loop
+    async def before_guild_daily(self) -> None:
+        await self.bot.wait_until_ready()
+        # A restart after a server's time: its missed briefing is posted once, now.
+        await self.post_due_guilds()
+
+    async def reschedule_guilds(self) -> None:
+        """(Re)arm the loop for every server's next post; called at start, after each post and when
+        /setup changes a briefing. The times are UTC instants of each server's next local time, so a
+        daylight-saving change moves them on the next reschedule."""
+        guilds = await self.bot.kb.guild_briefings()
+        if not guilds:
+            self.guild_daily.cancel()
+            return
+        now = discord.utils.utcnow()
+        times = sorted(
+            {
+                schedule.next_post(now, g.briefing_time, ZoneInfo(g.briefing_tz)).timetz()
+                for g in guilds
+                if g.briefing_time and g.briefing_tz
+            }
+        )
+        self.guild_daily.change_interval(time=times)
+        if not self.guild_daily.is_running():
+            self.guild_daily.start()
+
+    async def post_due_guilds(self) -> None:
+        """Post every server's briefing whose time today has passed and that has none for today."""
+        now = discord.utils.utcnow()
+        for g in await self.bot.kb.guild_briefings():
+            if g.briefing_time is None or g.briefing_tz is None or g.briefing_channel_id is None:
+                continue
+            tz = ZoneInfo(g.briefing_tz)
+            day = schedule.local_day(now, tz)
+            posted = await self.bot.kb.briefing_posted(g.briefing_channel_id, day)
+            if schedule.catch_up_due(now, g.briefing_time, tz, posted_today=posted):
+                await self.post_for_day(day, channel_id=g.briefing_channel_id, guild_id=g.guild_id, tz=tz)
+
+    async def post_for_day(
+        self, day: dt.date, *, channel_id: int | None = None, guild_id: int | None = None, tz: dt.tzinfo | None = None
+    ) -> bool:
+        """Post the briefing for ``day`` in ``channel_id`` (default BRIEFING_CHANNEL_ID) unless one
+        is recorded; retried with backoff on failure. Never raises: an exception would end the loop
+        and every later briefing with it."""
+        channel_id = channel_id or self.settings.briefing_channel_id
+        assert channel_id is not None, "a channel is given or BRIEFING_CHANNEL_ID is set"
+        post = _Post(day, channel_id=channel_id, tz=tz or self.settings.tz, guild_id=guild_id)
         for attempt in range(len(RETRY_DELAYS_S) + 1):
             try:
                 return await self._post_once(post)
@@ -131,7 +199,7 @@ class Briefings(commands.Cog):
                 if attempt == len(RETRY_DELAYS_S):
                     log.exception("briefing for %s failed %d times; giving up until the next one", day, attempt + 1)
                     await self.bot.record(
-                        "brief", channel_id=self.settings.briefing_channel_id, input=f"scheduled {day}", outcome="error"
+                        "brief", guild_id=guild_id, channel_id=channel_id, input=f"scheduled {day}", outcome="error"
                     )
                     return False
                 delay = RETRY_DELAYS_S[attempt]
@@ -147,12 +215,11 @@ class Briefings(commands.Cog):
         write failed: the retry saw no record. The price is at most once instead of at least once:
         if the process dies between the claim and the send, that day's briefing is skipped (and
         logged), which beats a channel getting it twice."""
-        channel_id = self.settings.briefing_channel_id
-        assert channel_id is not None, "cog_load starts the daily loop only when BRIEFING_CHANNEL_ID is set"
+        channel_id = post.channel_id
         store = self.bot.kb.store
         channel = self.bot.get_channel(channel_id) or await self.bot.fetch_channel(channel_id)
         if not post.claimed:
-            post.guild_id = getattr(getattr(channel, "guild", None), "id", None)
+            post.guild_id = post.guild_id or getattr(getattr(channel, "guild", None), "id", None)
             now = discord.utils.utcnow()
             # Read before claiming: the claim itself becomes the last post.
             post.since = schedule.briefing_window_start(now, await store.last_briefing_at(channel_id))
@@ -169,9 +236,9 @@ class Briefings(commands.Cog):
                 since=post.since, scope=scope_of(post.guild_id), max_words=self.settings.briefing_max_words
             )
             post.latency_ms = (asyncio.get_running_loop().time() - started) * 1000
-            post.messages = render.briefing_messages(post.briefing, tz=self.settings.tz)
+            post.messages = render.briefing_messages(post.briefing, tz=post.tz)
         if not isinstance(channel, discord.abc.Messageable):
-            raise TypeError(f"BRIEFING_CHANNEL_ID {channel_id} is not a channel messages can be sent to")
+            raise TypeError(f"briefing channel {channel_id} is not a channel messages can be sent to")
         while post.sent < len(post.messages):
             await channel.send(embeds=post.messages[post.sent])
             post.sent += 1

@@ -20,7 +20,7 @@ from pathlib import PurePosixPath
 from ..errors import CorruptFile, EmptyDocument, FileTooLarge, KnowledgeError, UndecodableText, UnsupportedFileType
 from .clean import finish
 from .document import SUPPORTED_SUFFIXES, ParsedDocument, clean_name, display_name, mb
-from .fetch import fetch_url, strip_credentials
+from .fetch import FeedResponse, fetch_feed, fetch_url, short_url, strip_credentials
 from .metadata import title_from_filename
 from .readers import read, read_plain
 
@@ -31,7 +31,10 @@ __all__ = [
     "ParsedDocument",
     "check_file",
     "clean_name",
+    "FeedResponse",
+    "fetch_feed",
     "fetch_url",
+    "short_url",
     "parse_bytes",
     "parse_text",
     "mb",

@@ -1,4 +1,4 @@
-"""Fetching a web page or file over HTTP(S) for ``/doc add url`` (and, later, feeds)."""
+"""Fetching a web page or file over HTTP(S) for ``/doc add url``, and news feeds, through one vetted GET."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ import ipaddress
 import logging
 import re
 import socket
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
+from typing import Any, TypeVar
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 from ..errors import FetchError, FileTooLarge, UnsupportedFileType
@@ -31,6 +32,7 @@ _CONTENT_TYPES = {
 }
 _FETCH_CHUNK = 64 * 1024
 _MAX_REDIRECTS = 5
+T = TypeVar("T")
 
 
 async def fetch_url(url: str, *, max_bytes: int, timeout_s: float, allow: Iterable[str] = ()) -> tuple[bytes, str]:
@@ -42,6 +44,73 @@ async def fetch_url(url: str, *, max_bytes: int, timeout_s: float, allow: Iterab
     router), before connecting and again after every redirect, unless ``allow`` (host names, IP
     addresses or networks, ``NEWSDESK_FETCH_ALLOW``) names them. Names are resolved once and only a
     vetted address is connected to, so a second DNS answer can't point the connection elsewhere."""
+    shown = short_url(url)
+
+    async def read(resp) -> tuple[bytes, str, str]:
+        data, suffix = await _read_body(resp, shown, max_bytes)
+        return data, suffix, resp.url.path
+
+    data, suffix, final_path = await _get(url, timeout_s=timeout_s, allow=allow, headers=_PAGE_HEADERS, read=read)
+    return data, _filename_for(urlsplit(url.strip()).hostname, final_path, suffix)
+
+
+@dataclass(frozen=True)
+class FeedResponse:
+    """A feed's answer: 304 (not modified since the validators sent) carries no data."""
+
+    status: int
+    data: bytes
+    etag: str | None = None
+    last_modified: str | None = None
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+async def fetch_feed(
+    url: str,
+    *,
+    max_bytes: int,
+    timeout_s: float,
+    allow: Iterable[str] = (),
+    etag: str | None = None,
+    last_modified: str | None = None,
+) -> FeedResponse:
+    """Download an RSS or Atom feed with the same address checks and size limit as ``fetch_url``,
+    as a conditional GET when validators from the last answer are given. The body is not checked
+    for its type: feeds are served under a dozen content types and ``feedparser`` judges them."""
+    shown = short_url(url)
+    headers = {**_PAGE_HEADERS, "Accept": _FEED_ACCEPT}
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+
+    async def read(resp) -> FeedResponse:
+        validators = {"etag": resp.headers.get("ETag"), "last_modified": resp.headers.get("Last-Modified")}
+        if resp.status == 304:
+            return FeedResponse(304, b"", **validators)
+        if resp.status >= 400:
+            raise FetchError(f"{shown}: the server answered {resp.status} {resp.reason or ''}".rstrip())
+        return FeedResponse(resp.status, await _read_limited(resp, shown, max_bytes), **validators)
+
+    return await _get(url, timeout_s=timeout_s, allow=allow, headers=headers, read=read)
+
+
+# Some news sites refuse requests without a browser-like Accept header.
+_PAGE_HEADERS = {
+    "User-Agent": "newsdesk/0.1 (self-hosted news bot)",
+    "Accept": "text/html,application/xhtml+xml,application/pdf,text/plain;q=0.9,*/*;q=0.5",
+}
+_FEED_ACCEPT = "application/rss+xml,application/atom+xml,application/xml;q=0.9,text/xml;q=0.9,*/*;q=0.5"
+
+
+async def _get(
+    url: str, *, timeout_s: float, allow: Iterable[str], headers: dict[str, str], read: Callable[[Any], Awaitable[T]]
+) -> T:
+    """GET ``url`` following redirects by hand, each hop vetted, and hand the final answer to
+    ``read``; every failure is a FetchError (or the size and type errors ``read`` raises)."""
     import aiohttp  # lazy: ~0.2 s to import, and only fetching a URL needs it
 
     policy = AddressPolicy.parse(allow)
@@ -49,11 +118,6 @@ async def fetch_url(url: str, *, max_bytes: int, timeout_s: float, allow: Iterab
     current = url.strip()
     _check_url(current, policy, shown)
     timeout = aiohttp.ClientTimeout(total=timeout_s)
-    # Some news sites refuse requests without a browser-like Accept header.
-    headers = {
-        "User-Agent": "newsdesk/0.1 (self-hosted news bot)",
-        "Accept": "text/html,application/xhtml+xml,application/pdf,text/plain;q=0.9,*/*;q=0.5",
-    }
     # No DNS cache: each lookup is vetted; trust_env off: a proxy from the environment would connect
     # on our behalf to whatever the name resolves to there.
     resolver = _VettingResolver(policy)
@@ -72,13 +136,12 @@ async def fetch_url(url: str, *, max_bytes: int, timeout_s: float, allow: Iterab
                     _check_peer(resp, policy, shown)
                     location = resp.headers.get("Location") if resp.status in _REDIRECTS else None
                     if location is None:
-                        data, suffix = await _read_body(resp, shown, max_bytes)
-                        final_path = resp.url.path
-                        break
+                        return await read(resp)
                 if hop == _MAX_REDIRECTS:
                     raise FetchError(f"{shown}: too many redirects")
                 current = urljoin(current, location)
                 _check_url(current, policy, shown, redirected=True)
+            raise FetchError(f"{shown}: too many redirects")
     except (FetchError, UnsupportedFileType, FileTooLarge):
         raise
     except _Refused as e:
@@ -94,7 +157,6 @@ async def fetch_url(url: str, *, max_bytes: int, timeout_s: float, allow: Iterab
         raise FetchError(f"{shown}: the download failed ({type(e).__name__})") from e
     finally:
         await resolver.close()  # a resolver we pass in is ours to close, not the connector's
-    return data, _filename_for(urlsplit(url.strip()).hostname, final_path, suffix)
 
 
 async def _read_body(resp, shown: str, max_bytes: int) -> tuple[bytes, str]:
@@ -105,6 +167,10 @@ async def _read_body(resp, shown: str, max_bytes: int) -> tuple[bytes, str]:
         raise UnsupportedFileType(
             f"{shown}: unsupported content type {resp.content_type}; links to web pages, PDF, Word or text files work"
         )
+    return _as_utf8(await _read_limited(resp, shown, max_bytes), resp.charset, suffix), suffix
+
+
+async def _read_limited(resp, shown: str, max_bytes: int) -> bytes:
     if resp.content_length is not None and resp.content_length > max_bytes:
         raise FileTooLarge(f"{shown}: the page is {mb(resp.content_length)}, over the {mb(max_bytes)} limit")
     body = bytearray()
@@ -113,7 +179,7 @@ async def _read_body(resp, shown: str, max_bytes: int) -> tuple[bytes, str]:
         body += chunk
         if len(body) > max_bytes:
             raise FileTooLarge(f"{shown}: the page is over the {mb(max_bytes)} limit")
-    return _as_utf8(bytes(body), resp.charset, suffix), suffix
+    return bytes(body)
 
 
 def strip_credentials(url: str) -> str:

@@ -64,3 +64,30 @@ async def test_console_reports_errors_without_a_traceback(settings, embedder, tm
     assert "error: photo.png: unsupported file type .png" in text
     assert "error: no document #999" in text
     assert "Traceback" not in text
+
+
+async def test_a_question_after_a_question_is_a_follow_up_until_reset(settings, embedder):
+    from bot.console import Console
+    from knowledge import KnowledgeBase
+
+    async with await KnowledgeBase.open(settings.knowledge, embedder=embedder) as kb:
+        await kb.index_paths(list(settings.seeds))
+        histories = []
+        ask = kb.ask
+
+        async def spying_ask(question, **kwargs):
+            histories.append(list(kwargs.get("history") or []))
+            return await ask(question, **kwargs)
+
+        kb.ask = spying_ask  # type: ignore[method-assign]
+        out = io.StringIO()
+        console = Console(kb, settings, out=out)
+        for line in ("ask When did the council approve the tram line?", "ask And what will it cost?", "reset"):
+            await console.handle(line)
+        await console.handle("ask And what will it cost?")
+    # Like a Discord thread: the second question is read with the first and its answer.
+    assert histories[0] == []
+    assert histories[1][0] == "When did the council approve the tram line?" and len(histories[1]) == 2
+    assert "tram line on Thursday" in histories[1][1]
+    assert "400 million euros" in out.getvalue().split("Conversation reset")[0]
+    assert histories[2] == []  # after reset

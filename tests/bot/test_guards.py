@@ -1,6 +1,7 @@
 """Guards: every extension loads, command names are unique, the bot opens and closes its
 knowledge base, and nothing in bot/ reaches Discord at import time."""
 
+import discord
 import pytest
 from discord import app_commands
 
@@ -12,7 +13,15 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 async def test_every_extension_loads(world):
     assert world.bot.extension_errors == {}
     assert set(world.bot.extensions) == set(EXTENSIONS)
-    assert {c.qualified_name for c in world.bot.cogs.values()} == {"Asking", "Documents", "Briefings", "Admin"}
+    assert {c.qualified_name for c in world.bot.cogs.values()} == {
+        "Asking",
+        "Documents",
+        "Briefings",
+        "Admin",
+        "Setup",
+        "Feeds",
+        "AskMenu",
+    }
 
 
 async def test_command_names_are_unique_and_expected(world):
@@ -21,7 +30,26 @@ async def test_command_names_are_unique_and_expected(world):
         if isinstance(command, app_commands.Command):
             names.append(command.qualified_name)
     assert len(names) == len(set(names))
-    assert set(names) == {"ask", "brief", "doc add", "doc remove", "doc list", "doc show", "stats", "sync"}
+    assert set(names) == {
+        "ask",
+        "brief",
+        "doc add",
+        "doc remove",
+        "doc list",
+        "doc show",
+        "stats",
+        "sync",
+        "setup briefing",
+        "setup briefing-off",
+        "setup ask-channel",
+        "setup moderator-role",
+        "setup show",
+        "feed add",
+        "feed remove",
+        "feed list",
+    }
+    menus = [c.name for c in world.bot.tree.walk_commands(type=discord.AppCommandType.message)]
+    assert menus == ["Ask newsdesk"]
     top = [c.name for c in world.bot.tree.get_commands()]
     assert len(top) == len(set(top))
 

@@ -86,7 +86,15 @@ class FakeDiscord:
             body = await request.json()
             return as_json(
                 [
-                    {**c, "id": str(1300 + i), "application_id": APP_ID, "version": "1", "guild_id": str(DEV_GUILD)}
+                    # Discord answers a context menu (sent without one) with an empty description.
+                    {
+                        "description": "",
+                        **c,
+                        "id": str(1300 + i),
+                        "application_id": APP_ID,
+                        "version": "1",
+                        "guild_id": str(DEV_GUILD),
+                    }
                     for i, c in enumerate(body)
                 ]
             )
@@ -177,6 +185,253 @@ async def test_a_429_on_the_start_up_sync_is_retried(fake_discord, settings):
     bot, task = await run_until_ready(with_settings(settings, seeds=()))
     try:
         assert fake_discord.sync_calls == 2
+    finally:
+        await bot.close()
+        await asyncio.wait_for(task, timeout=10)
+
+
+# ---------------------------------------------------------------------------- /setup ask-channel end to end
+
+CHANNEL_ID = "1400000000000000001"
+MANAGER = {
+    "id": "1400000000000000009",
+    "username": "manager",
+    "discriminator": "0",
+    "global_name": None,
+    "avatar": None,
+}
+ALL_PERMISSIONS = str(discord.Permissions.all().value)
+
+
+def _message(channel_id: str, message_id: str, author: dict, content: str = "", **extra) -> dict:
+    return {
+        "id": message_id,
+        "channel_id": channel_id,
+        "guild_id": str(DEV_GUILD),
+        "author": author,
+        "content": content,
+        "timestamp": "2026-01-01T00:00:00+00:00",
+        "edited_timestamp": None,
+        "tts": False,
+        "mention_everyone": False,
+        "mentions": [],
+        "mention_roles": [],
+        "attachments": [],
+        "embeds": [],
+        "pinned": False,
+        "type": 0,
+        **extra,
+    }
+
+
+class FakeGuildDiscord(FakeDiscord):
+    """The fake with one guild (a text channel, the bot as administrator), the routes an answer in a
+    thread takes, and a way to push gateway events (an interaction, a member's message)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.posted: list[tuple[str, dict]] = []  # path, JSON body
+        self.ws: web.WebSocketResponse | None = None
+        self.seq = 100
+        self.next_id = 1500000000000000000
+
+    async def rest(self, request: web.Request) -> web.Response:
+        path = "/" + request.match_info["tail"]
+        if request.method == "POST" and not path.endswith("/commands"):
+            self.requests.append((request.method, path, request.headers.get("Authorization")))
+            body = await request.json() if request.can_read_body and request.content_type == "application/json" else {}
+            self.posted.append((path, body))
+            parts = path.strip("/").split("/")
+            if path.endswith("/callback"):
+                return as_json({"interaction": {"id": parts[1], "type": 2}, "resource": {"type": body.get("type")}})
+            if path.endswith("/typing"):
+                return web.Response(status=204)
+            if path.endswith("/threads"):  # /channels/{channel}/messages/{message}/threads
+                return as_json(
+                    {
+                        "id": parts[3],
+                        "type": 11,
+                        "guild_id": str(DEV_GUILD),
+                        "parent_id": parts[1],
+                        "name": body.get("name", "thread"),
+                        "owner_id": APP_ID,
+                        "thread_metadata": {
+                            "archived": False,
+                            "auto_archive_duration": 1440,
+                            "archive_timestamp": "2026-01-01T00:00:00+00:00",
+                            "locked": False,
+                        },
+                        "message_count": 0,
+                        "member_count": 1,
+                    }
+                )
+            if path.endswith("/messages"):
+                self.next_id += 1
+                return as_json(
+                    _message(
+                        parts[1],
+                        str(self.next_id),
+                        BOT_USER,
+                        body.get("content") or "",
+                        embeds=body.get("embeds") or [],
+                    )
+                )
+        return await super().rest(request)
+
+    async def push(self, event: str, data: dict) -> None:
+        assert self.ws is not None, "the bot is connected"
+        self.seq += 1
+        await self.ws.send_str(json.dumps({"op": 0, "t": event, "s": self.seq, "d": data}))
+
+    async def gateway(self, request: web.Request) -> web.WebSocketResponse:
+        # The parent's handshake, then GUILD_CREATE once READY went out.
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self.ws = ws
+        await ws.send_str(json.dumps({"op": 10, "d": {"heartbeat_interval": 45000}}))
+        async for msg in ws:
+            if msg.type != WSMsgType.TEXT:
+                continue
+            payload = json.loads(msg.data)
+            self.gateway_ops.append(payload["op"])
+            if payload["op"] == 1:
+                await ws.send_str(json.dumps({"op": 11}))
+            elif payload["op"] == 2:
+                self.identify = payload["d"]
+                ready = {
+                    "v": 10,
+                    "user": BOT_USER,
+                    "guilds": [{"id": str(DEV_GUILD), "unavailable": True}],
+                    "session_id": "loopback",
+                    "resume_gateway_url": str(request.url.with_path("/gateway")),
+                    "application": {"id": APP_ID, "flags": 0},
+                }
+                await self.push("READY", ready)
+                await self.push("GUILD_CREATE", self.guild())
+        return ws
+
+    def guild(self) -> dict:
+        admin_role = {"id": "1400000000000000002", "name": "Bot", "permissions": ALL_PERMISSIONS, "position": 1}
+        everyone = {"id": str(DEV_GUILD), "name": "@everyone", "permissions": "0", "position": 0}
+        roles = [
+            {**r, "color": 0, "hoist": False, "managed": False, "mentionable": False, "flags": 0}
+            for r in (everyone, admin_role)
+        ]
+        return {
+            "id": str(DEV_GUILD),
+            "name": "Newsroom",
+            "owner_id": MANAGER["id"],
+            "roles": roles,
+            "channels": [{"id": CHANNEL_ID, "type": 0, "name": "ask-ai", "position": 0, "permission_overwrites": []}],
+            "members": [
+                {"user": BOT_USER, "roles": [admin_role["id"]], "joined_at": "2026-01-01T00:00:00+00:00", "flags": 0}
+            ],
+            "threads": [],
+            "emojis": [],
+            "stickers": [],
+            "features": [],
+            "member_count": 2,
+            "large": False,
+            "unavailable": False,
+        }
+
+
+@pytest.fixture
+async def fake_guild_discord(monkeypatch, loopback_server):
+    fake = FakeGuildDiscord()
+    async with loopback_server(fake.app) as base:
+        monkeypatch.setattr(discord.http.Route, "BASE", f"{base}/api/v10")
+        monkeypatch.setattr(
+            discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(base.replace("http://", "ws://") + "/gateway")
+        )
+        yield fake
+
+
+async def _posted(fake: FakeGuildDiscord, predicate, timeout: float = 20.0) -> tuple[str, dict]:
+    async with asyncio.timeout(timeout):
+        while True:
+            for item in fake.posted:
+                if predicate(*item):
+                    return item
+            await asyncio.sleep(0.05)
+
+
+async def test_setup_ask_channel_then_a_plain_message_gets_a_cited_answer(fake_guild_discord, settings):
+    from bot_helpers import ANSWER_SENTENCE, QUESTION
+
+    fake = fake_guild_discord
+    bot, task = await run_until_ready(settings)
+    try:
+        async with asyncio.timeout(10):
+            while bot.get_channel(int(CHANNEL_ID)) is None:
+                await asyncio.sleep(0.02)
+        member = {
+            "user": MANAGER,
+            "roles": [],
+            "joined_at": "2026-01-01T00:00:00+00:00",
+            "flags": 0,
+            "permissions": ALL_PERMISSIONS,
+        }
+        channel = {
+            "id": CHANNEL_ID,
+            "type": 0,
+            "name": "ask-ai",
+            "guild_id": str(DEV_GUILD),
+            "permissions": ALL_PERMISSIONS,
+        }
+        await fake.push(
+            "INTERACTION_CREATE",
+            {
+                "id": "1400000000000000100",
+                "application_id": APP_ID,
+                "type": 2,
+                "token": "interaction-token",
+                "version": 1,
+                "guild_id": str(DEV_GUILD),
+                "channel_id": CHANNEL_ID,
+                "channel": channel,
+                "member": member,
+                "app_permissions": ALL_PERMISSIONS,
+                "attachment_size_limit": 10 * 1024 * 1024,
+                "locale": "en-US",
+                "guild_locale": "en-US",
+                "entitlements": [],
+                "authorizing_integration_owners": {},
+                "context": 0,
+                "data": {
+                    "id": "1300",
+                    "name": "setup",
+                    "type": 1,
+                    "guild_id": str(DEV_GUILD),
+                    "options": [
+                        {
+                            "name": "ask-channel",
+                            "type": 1,
+                            "options": [{"name": "channel", "type": 7, "value": CHANNEL_ID}],
+                        }
+                    ],
+                    "resolved": {"channels": {CHANNEL_ID: channel}},
+                },
+            },
+        )
+        _, reply = await _posted(fake, lambda path, body: path.endswith("/callback"))
+        assert "is now an ask channel" in reply["data"]["content"] and reply["data"]["flags"] & 64
+        assert await bot.kb.ask_channels() == [int(CHANNEL_ID)]
+
+        await fake.push(
+            "MESSAGE_CREATE",
+            _message(
+                CHANNEL_ID,
+                "1400000000000000200",
+                MANAGER,
+                QUESTION,
+                member={k: v for k, v in member.items() if k != "user"},
+            ),
+        )
+        await _posted(fake, lambda path, body: path == f"/channels/{CHANNEL_ID}/messages/1400000000000000200/threads")
+        _, answer = await _posted(fake, lambda path, body: path == "/channels/1400000000000000200/messages")
+        [embed] = answer["embeds"]
+        assert ANSWER_SENTENCE in embed["description"] and embed["fields"]  # cited: numbered sources
     finally:
         await bot.close()
         await asyncio.wait_for(task, timeout=10)
