@@ -216,16 +216,14 @@ class Briefings(commands.Cog):
         if the process dies between the claim and the send, that day's briefing is skipped (and
         logged), which beats a channel getting it twice."""
         channel_id = post.channel_id
-        store = self.bot.kb.store
+        kb = self.bot.kb
         channel = self.bot.get_channel(channel_id) or await self.bot.fetch_channel(channel_id)
         if not post.claimed:
             post.guild_id = post.guild_id or getattr(getattr(channel, "guild", None), "id", None)
             now = discord.utils.utcnow()
             # Read before claiming: the claim itself becomes the last post.
-            post.since = schedule.briefing_window_start(now, await store.last_briefing_at(channel_id))
-            if not await store.record_briefing_post(
-                channel_id=channel_id, day=post.day, guild_id=post.guild_id, at=now
-            ):
+            post.since = schedule.briefing_window_start(now, await kb.last_briefing_at(channel_id))
+            if not await kb.claim_briefing(channel_id=channel_id, day=post.day, guild_id=post.guild_id, at=now):
                 log.info("briefing for %s already posted in %s", post.day, channel_id)
                 return False
             post.claimed = True
