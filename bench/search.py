@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 from knowledge import ingest, retrieval  # noqa: E402
 from knowledge.chunking import embedding_key  # noqa: E402
 from knowledge.config import KnowledgeConfig  # noqa: E402
-from knowledge.embed import SentenceTransformerEmbedder  # noqa: E402
+from knowledge.embed import Embedder, SentenceTransformerEmbedder  # noqa: E402
 from knowledge.evaluation.beir import read_jsonl  # noqa: E402
 from knowledge.service import KnowledgeBase  # noqa: E402
 from knowledge.store import NewDocument, NewPassage, Store  # noqa: E402
@@ -95,14 +95,18 @@ def questions(n: int, texts: list[str], seed: int = 1) -> list[str]:
     return [f"What happened when {' '.join(s.split()[:10]).rstrip('.,;:')}?" for s in rng.sample(sentences, n)]
 
 
-def generate(n: int, base: int, seed: int = 0) -> Iterator[tuple[NewDocument, list[NewPassage], np.ndarray]]:
-    """``n`` passages as documents of ``PASSAGES_PER_DOCUMENT``, with their vectors; ``build_info``
-    (the model id, what the text came from) is filled before the first document."""
+def generate(
+    n: int, base: int, seed: int = 0, embedder: Embedder | None = None
+) -> Iterator[tuple[NewDocument, list[NewPassage], np.ndarray]]:
+    """``n`` passages as documents of ``PASSAGES_PER_DOCUMENT``, with their vectors (derived from
+    ``embedder``'s, the real model by default); ``build_info`` (the model id, what the text came
+    from) is filled before the first document."""
     texts, used = source_texts()
     rng = random.Random(seed)
     sentences = [s for t in texts for s in _SENTENCE_END.split(t) if len(s.split()) >= 4]
-    config = KnowledgeConfig()
-    embedder = SentenceTransformerEmbedder(config.model, index_threads=config.index_threads)
+    if embedder is None:
+        config = KnowledgeConfig()
+        embedder = SentenceTransformerEmbedder(config.model, index_threads=config.index_threads)
     base_texts = rng.sample(texts, min(base, len(texts)))
     log(f"embedding {len(base_texts)} base passages ({used}) ...")
     base_vectors = embedder.encode(base_texts, bulk=True)
@@ -263,6 +267,9 @@ def main() -> None:
     )
     ap.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
     ap.add_argument("--build-only", action="store_true", help=argparse.SUPPRESS)
+    # The tests' run of the PostgreSQL plumbing in seconds: a hashing embedder instead of the model
+    # (its timings mean nothing).
+    ap.add_argument("--hashing", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     for name in ("sentence_transformers", "transformers"):
@@ -312,12 +319,15 @@ def main_postgres(args: argparse.Namespace) -> None:
     """``--backend postgres``: as above, in the database at ``--db`` (a URL) or a private server."""
     import search_pg  # lazy: the SQLite benchmark never needs psycopg
 
+    from knowledge.embed import HashingEmbedder
+
     db: str | None = args.db
     if not isinstance(db, str | None) or (args.build_only and db is None):
         raise SystemExit("--backend postgres: --db must be a postgresql:// URL")
+    embedder = HashingEmbedder() if args.hashing else None
     if args.build_only:
         assert db is not None
-        print(json.dumps(asyncio.run(search_pg.build_pg(db, args.passages, args.base))))
+        print(json.dumps(asyncio.run(search_pg.build_pg(db, args.passages, args.base, embedder=embedder))))
         return
     with contextlib.ExitStack() as stack:
         if db is None:
@@ -330,11 +340,11 @@ def main_postgres(args: argparse.Namespace) -> None:
         if not search_pg.stored_passages(url):
             log(f"building a store of {args.passages} passages in PostgreSQL ...")
             command = [sys.executable, __file__, "--backend", "postgres", "--build-only", "--db", url]
-            command += ["--passages", str(args.passages), "--base", str(args.base)]
+            command += ["--passages", str(args.passages), "--base", str(args.base)] + ["--hashing"] * args.hashing
             child = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=True)
             built = json.loads(child.stdout.strip().splitlines()[-1])
             log(f"built: {built}")
-        result = asyncio.run(search_pg.measure_pg(url, args.queries))
+        result = asyncio.run(search_pg.measure_pg(url, args.queries, embedder))
     print(json.dumps({"bench": "search", **built, **result, "load_average": round(os.getloadavg()[0], 2)}))
 
 

@@ -67,7 +67,7 @@ def database_mb(url: str) -> float:
     return round(int(row[0]) / 2**20, 1) if row else 0.0
 
 
-async def build_pg(url: str, n: int, base: int, seed: int = 0) -> dict:
+async def build_pg(url: str, n: int, base: int, seed: int = 0, *, embedder: Embedder | None = None) -> dict:
     """Write ``n`` passages into the (empty) database at ``url``; returns what was built."""
     started = time.perf_counter()
     store = await open_store(KnowledgeConfig().with_db(url))
@@ -75,7 +75,7 @@ async def build_pg(url: str, n: int, base: int, seed: int = 0) -> dict:
     written = docs = 0
     deferred: list[tuple[str, str]] = []
     try:
-        for doc, passages, vectors in generate(n, base, seed):
+        for doc, passages, vectors in generate(n, base, seed, embedder):
             await store.insert_document(doc, passages, vectors, build_info["model"])
             if not deferred:  # after the first document, which makes the HNSW index
                 deferred = defer_indexes(url)
