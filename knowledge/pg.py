@@ -11,6 +11,7 @@ writes of a document (vectors and BM25 postings live in tables here, see ``pg_st
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator, Iterable, Sequence
@@ -18,8 +19,6 @@ from contextlib import asynccontextmanager
 from functools import lru_cache
 from typing import Any, ClassVar, LiteralString, Self, cast
 from urllib.parse import urlsplit, urlunsplit
-
-import asyncio
 
 import numpy as np
 import psycopg

@@ -24,7 +24,7 @@ from knowledge.store import open_store
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench"))
 
-import search_pg  # noqa: E402
+import search_pg  # noqa: E402  # pyright: ignore[reportMissingImports]
 
 # What bench/search.py prints for SQLite (its measure, its build and its main).
 SQLITE_KEYS = {
@@ -96,12 +96,13 @@ async def test_bulk_build_leaves_the_schema_of_the_migrations(pg_url: str) -> No
 async def test_postgres_bm25_ranks_as_the_in_memory_index(pg_url: str) -> None:
     await search_pg.build_pg(pg_url, 400, 20, embedder=HashingEmbedder())
     store = await open_store(KnowledgeConfig().with_db(pg_url))
+    assert isinstance(store, PgStore)
     try:
         async with store._conn.execute(
             "SELECT p.id, d.title, p.text, COALESCE(d.guild_id, 0) AS scope FROM passages p"
             " JOIN documents d ON d.id = p.document_id ORDER BY p.id"
         ) as cur:
-            rows = await cur.fetchall()
+            rows = list(await cur.fetchall())
         memory = LexicalIndex()
         memory.add([(r["title"], r["text"]) for r in rows])
         ids = [r["id"] for r in rows]
