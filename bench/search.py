@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -33,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +45,7 @@ sys.path.insert(0, str(ROOT))
 from knowledge import ingest, retrieval  # noqa: E402
 from knowledge.chunking import embedding_key  # noqa: E402
 from knowledge.config import KnowledgeConfig  # noqa: E402
-from knowledge.embed import SentenceTransformerEmbedder  # noqa: E402
+from knowledge.embed import Embedder, SentenceTransformerEmbedder  # noqa: E402
 from knowledge.evaluation.beir import read_jsonl  # noqa: E402
 from knowledge.service import KnowledgeBase  # noqa: E402
 from knowledge.store import NewDocument, NewPassage, Store  # noqa: E402
@@ -97,69 +99,89 @@ def questions(n: int, texts: list[str], seed: int = 1) -> list[str]:
     return [f"What happened when {' '.join(s.split()[:10]).rstrip('.,;:')}?" for s in rng.sample(sentences, n)]
 
 
-async def build(db: Path, n: int, base: int, seed: int = 0) -> dict:
-    """Write ``n`` passages to a fresh store at ``db``; returns what was built."""
-    started = time.perf_counter()
+def generate(
+    n: int, base: int, seed: int = 0, embedder: Embedder | None = None
+) -> Iterator[tuple[NewDocument, list[NewPassage], np.ndarray]]:
+    """``n`` passages as documents of ``PASSAGES_PER_DOCUMENT``, with their vectors (derived from
+    ``embedder``'s, the real model by default); ``build_info`` (the model id, what the text came
+    from) is filled before the first document."""
     texts, used = source_texts()
     rng = random.Random(seed)
     sentences = [s for t in texts for s in _SENTENCE_END.split(t) if len(s.split()) >= 4]
-    config = KnowledgeConfig()
-    embedder = SentenceTransformerEmbedder(config.model, index_threads=config.index_threads)
+    if embedder is None:
+        config = KnowledgeConfig()
+        embedder = SentenceTransformerEmbedder(config.model, index_threads=config.index_threads)
     base_texts = rng.sample(texts, min(base, len(texts)))
     log(f"embedding {len(base_texts)} base passages ({used}) ...")
     base_vectors = embedder.encode(base_texts, bulk=True)
+    build_info.update(model=embedder.model_id, text_source=used, base_vectors=len(base_texts))
     base_sentences = [_SENTENCE_END.split(t) for t in base_texts]
     nprng = np.random.default_rng(seed)
-
-    store = await Store.open(db)
     written = 0
     day0 = dt.date(2019, 1, 1).toordinal()
-    try:
-        doc_no = 0
-        while written < n:
-            k = min(PASSAGES_PER_DOCUMENT, n - written)
-            # one base story per document: its passages share a topic, like a real article's
-            j = rng.randrange(len(base_texts))
-            bodies, vecs = [], []
-            for _ in range(k):
-                own = base_sentences[j][:]
-                rng.shuffle(own)
-                extra = rng.sample(sentences, rng.randint(1, 3))
-                bodies.append(" ".join(own[: rng.randint(1, max(1, len(own)))] + extra))
-                mix = base_vectors[j] + 0.35 * base_vectors[rng.randrange(len(base_texts))]
-                vecs.append(mix + nprng.normal(0, 0.02, size=mix.shape))
-            vectors = np.asarray(vecs, dtype=np.float32)
-            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-            title = " ".join(base_texts[j].split()[:8]).rstrip(".,;:")
-            text = "\n\n".join(bodies)
-            passages, pos = [], 0
-            for i, body in enumerate(bodies):
-                passages.append(
-                    NewPassage(
-                        ordinal=i,
-                        paragraph_index=i,
-                        char_start=pos,
-                        char_end=pos + len(body),
-                        text=body,
-                        text_hash=embedding_key(title, body),
-                    )
+    doc_no = 0
+    while written < n:
+        k = min(PASSAGES_PER_DOCUMENT, n - written)
+        # one base story per document: its passages share a topic, like a real article's
+        j = rng.randrange(len(base_texts))
+        bodies, vecs = [], []
+        for _ in range(k):
+            own = base_sentences[j][:]
+            rng.shuffle(own)
+            extra = rng.sample(sentences, rng.randint(1, 3))
+            bodies.append(" ".join(own[: rng.randint(1, max(1, len(own)))] + extra))
+            mix = base_vectors[j] + 0.35 * base_vectors[rng.randrange(len(base_texts))]
+            vecs.append(mix + nprng.normal(0, 0.02, size=mix.shape))
+        vectors = np.asarray(vecs, dtype=np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        title = " ".join(base_texts[j].split()[:8]).rstrip(".,;:")
+        text = "\n\n".join(bodies)
+        passages, pos = [], 0
+        for i, body in enumerate(bodies):
+            passages.append(
+                NewPassage(
+                    ordinal=i,
+                    paragraph_index=i,
+                    char_start=pos,
+                    char_end=pos + len(body),
+                    text=body,
+                    text_hash=embedding_key(title, body),
                 )
-                pos += len(body) + 2
-            doc = NewDocument(
-                title=title,
-                source="bench",
-                author=None,
-                origin=f"bench-{doc_no}",
-                published=dt.date.fromordinal(day0 + rng.randrange(6 * 365)) if rng.random() < 0.9 else None,
-                guild_id=rng.choice(GUILDS) if rng.random() < 0.2 else None,
-                content_hash=sha256(f"{doc_no}\n{text}"),
-                text=text,
-                words=len(text.split()),
             )
-            await store.insert_document(doc, passages, vectors, embedder.model_id)
-            written += k
-            doc_no += 1
-            if doc_no % 2000 == 0:
+            pos += len(body) + 2
+        doc = NewDocument(
+            title=title,
+            source="bench",
+            author=None,
+            origin=f"bench-{doc_no}",
+            published=dt.date.fromordinal(day0 + rng.randrange(6 * 365)) if rng.random() < 0.9 else None,
+            guild_id=rng.choice(GUILDS) if rng.random() < 0.2 else None,
+            content_hash=sha256(f"{doc_no}\n{text}"),
+            text=text,
+            words=len(text.split()),
+        )
+        yield doc, passages, vectors
+        written += k
+        doc_no += 1
+
+
+# What ``generate`` made, for the build's JSON line.
+build_info: dict = {}
+
+
+async def build(db: Path, n: int, base: int, seed: int = 0) -> dict:
+    """Write ``n`` passages to a fresh store at ``db``; returns what was built."""
+    started = time.perf_counter()
+    config = KnowledgeConfig()
+    embedder = SentenceTransformerEmbedder(config.model, index_threads=config.index_threads)
+    store = await Store.open(db)
+    written = docs = 0
+    try:
+        for doc, passages, vectors in generate(n, base, seed, embedder):
+            await store.insert_document(doc, passages, vectors, build_info["model"])
+            written += len(passages)
+            docs += 1
+            if docs % 2000 == 0:
                 log(f"  {written} passages, {time.perf_counter() - started:.0f} s")
     finally:
         await store.close()
@@ -172,11 +194,11 @@ async def build(db: Path, n: int, base: int, seed: int = 0) -> dict:
     await kb.close()
     return {
         "passages": written,
-        "documents": doc_no,
+        "documents": docs,
         "build_seconds": round(build_s, 1),
         "first_open_seconds": round(time.perf_counter() - started, 2),
-        "text_source": used,
-        "base_vectors": len(base_texts),
+        "text_source": build_info["text_source"],
+        "base_vectors": build_info["base_vectors"],
     }
 
 
@@ -261,12 +283,25 @@ def main() -> None:
     ap.add_argument("--passages", type=int, default=100_000)
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--base", type=int, default=400, help="real passages embedded to derive the vectors from")
-    ap.add_argument("--db", type=Path, help="reuse (or build once into) this store instead of a temporary one")
+    ap.add_argument(
+        "--db",
+        type=_db_argument,
+        help="reuse (or build once into) this store instead of a temporary one: a SQLite path, or with"
+        " --backend postgres a postgresql:// URL",
+    )
+    ap.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
     ap.add_argument("--build-only", action="store_true", help=argparse.SUPPRESS)
+    # The tests' run of the PostgreSQL plumbing in seconds: a hashing embedder instead of the model
+    # (its timings mean nothing).
+    ap.add_argument("--hashing", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     for name in ("sentence_transformers", "transformers"):
         logging.getLogger(name).setLevel(logging.ERROR)
+
+    if args.backend == "postgres":
+        main_postgres(args)
+        return
 
     if args.build_only:
         print(json.dumps(asyncio.run(build(args.db, args.passages, args.base))))
@@ -296,6 +331,44 @@ def main() -> None:
             built = json.loads(child.stdout.strip().splitlines()[-1])
             log(f"built: {built}")
         result = asyncio.run(measure(db, args.queries))
+    print(json.dumps({"bench": "search", **built, **result, "load_average": round(os.getloadavg()[0], 2)}))
+
+
+def _db_argument(value: str) -> Path | str:
+    # A URL stays a string: Path would fold its "//".
+    return value if value.startswith(("postgresql://", "postgres://")) else Path(value)
+
+
+def main_postgres(args: argparse.Namespace) -> None:
+    """``--backend postgres``: as above, in the database at ``--db`` (a URL) or a private server."""
+    import search_pg  # lazy: the SQLite benchmark never needs psycopg
+
+    from knowledge.embed import HashingEmbedder
+
+    db: str | None = args.db
+    if not isinstance(db, str | None) or (args.build_only and db is None):
+        raise SystemExit("--backend postgres: --db must be a postgresql:// URL")
+    embedder = HashingEmbedder() if args.hashing else None
+    if args.build_only:
+        assert db is not None
+        print(json.dumps(asyncio.run(search_pg.build_pg(db, args.passages, args.base, embedder=embedder))))
+        return
+    with contextlib.ExitStack() as stack:
+        if db is None:
+            tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="newsdesk-bench-pg-"))
+            log("starting a private PostgreSQL ...")
+            url = stack.enter_context(search_pg.private_server(Path(tmp)))
+        else:
+            url = db
+        built: dict = {"build_seconds": None}
+        if not search_pg.stored_passages(url):
+            log(f"building a store of {args.passages} passages in PostgreSQL ...")
+            command = [sys.executable, __file__, "--backend", "postgres", "--build-only", "--db", url]
+            command += ["--passages", str(args.passages), "--base", str(args.base)] + ["--hashing"] * args.hashing
+            child = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=True)
+            built = json.loads(child.stdout.strip().splitlines()[-1])
+            log(f"built: {built}")
+        result = asyncio.run(search_pg.measure_pg(url, args.queries, embedder))
     print(json.dumps({"bench": "search", **built, **result, "load_average": round(os.getloadavg()[0], 2)}))
 
 

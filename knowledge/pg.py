@@ -287,6 +287,9 @@ async def _configure(conn: psycopg.AsyncConnection) -> None:
     # have enough rows instead of returning fewer (pgvector 0.8's iterative scans).
     await conn.execute("SET hnsw.ef_search = 200")
     await conn.execute("SET hnsw.iterative_scan = relaxed_order")
+    # Search statements run in milliseconds: compiling them (JIT, enabled by default above a cost
+    # that BM25 over a million passages reaches) would cost more than it saves.
+    await conn.execute("SET jit = off")
 
 
 class PgDatabase:

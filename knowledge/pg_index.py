@@ -7,7 +7,9 @@ question of every other, and a process starts in the same time whatever the coll
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -44,6 +46,7 @@ class PgView:
 
     passages: int
     frequencies: dict[str, int]
+    total_length: float = 0.0
 
     def __len__(self) -> int:
         return self.passages
@@ -65,13 +68,22 @@ class PgIndex:
         date_to: dt.date | None = None,
     ) -> tuple[list[tuple[int, float]], list[tuple[int, float]], PgView]:
         where, args = _filters(scope, date_from, date_to)
-        dense = await self._dense(np.asarray(vector, dtype=np.float32), n, where, args)
         unique = list(dict.fromkeys(terms))
-        bm25 = await self._bm25(unique, n, where, args) if unique else []
-        view = PgView(await self.store.count_passages(), await self.document_frequencies(unique))
+        # Both sides at once, on two pooled connections: the server works on one while the other
+        # waits on the network or the other core.
+        dense, (bm25, view) = await asyncio.gather(
+            self.dense(np.asarray(vector, dtype=np.float32), n, where, args), self._lexical(unique, n, where, args)
+        )
         return dense, bm25, view
 
-    async def _dense(self, vector: np.ndarray, n: int, where: str, args: list) -> list[tuple[int, float]]:
+    async def _lexical(
+        self, terms: list[str], n: int, where: str, args: list
+    ) -> tuple[list[tuple[int, float]], PgView]:
+        view = await self.statistics(terms)
+        return (await self.bm25(view, terms, n, where, args) if terms else []), view
+
+    async def dense(self, vector: np.ndarray, n: int, where: str, args: list) -> list[tuple[int, float]]:
+        """The ``n`` nearest passages by cosine (pgvector's HNSW index), ``where`` as ``_filters``."""
         # The size is a literal, as in the index's expression and predicate: the planner uses a
         # partial expression index only when the query names the same expression and condition.
         d = int(vector.shape[0])
@@ -86,20 +98,39 @@ class PgIndex:
         async with self.store._conn.execute(sql, [vector, self.model, *args, vector, n]) as cur:
             return [(int(r["passage_id"]), float(r["score"])) for r in await cur.fetchall()]
 
-    async def _bm25(self, terms: list[str], n: int, where: str, args: list) -> list[tuple[int, float]]:
-        k1, b = LexicalIndex.K1, LexicalIndex.B
+    async def statistics(self, terms: Sequence[str]) -> PgView:
+        """The passage count, total length and the terms' document frequencies, in one statement:
+        what BM25's IDF and length normalisation read, and what the answer step reads later."""
+        unique = list(dict.fromkeys(terms))
         sql = (
-            "WITH stats AS (SELECT passages AS n,"
-            " CASE WHEN passages > 0 AND total_length > 0 THEN total_length / passages ELSE 1 END AS avgdl"
-            " FROM corpus_stats WHERE id = 1),"
-            " df AS (SELECT term, COUNT(*) AS df FROM postings WHERE term = ANY(?) GROUP BY term),"
-            " w AS (SELECT df.term, GREATEST(LN((stats.n - df.df + 0.5)::float8 / (df.df + 0.5)::float8), 1e-6) AS idf, stats.avgdl"
-            " FROM df, stats)"
-            f" SELECT p.passage_id, SUM(w.idf * p.tf * {k1 + 1} / (p.tf + {k1} * ({1 - b} + {b} * p.length / w.avgdl)))"
-            f" AS score FROM postings p JOIN w ON w.term = p.term WHERE p.term = ANY(?) AND {where}"
-            " GROUP BY p.passage_id ORDER BY score DESC, p.passage_id LIMIT ?"
+            "SELECT c.passages, c.total_length, f.term, f.df FROM corpus_stats c LEFT JOIN"
+            " (SELECT term, COUNT(*) AS df FROM postings WHERE term = ANY(?) GROUP BY term) f ON TRUE"
+            " WHERE c.id = 1"
         )
-        async with self.store._conn.execute(sql, [terms, terms, *args, n]) as cur:
+        async with self.store._conn.execute(sql, [unique]) as cur:
+            rows = await cur.fetchall()
+        found = {r["term"]: int(r["df"]) for r in rows if r["term"] is not None}
+        passages = int(rows[0]["passages"]) if rows else 0
+        total = float(rows[0]["total_length"]) if rows else 0.0
+        return PgView(passages, {t: found.get(t, 0) for t in unique}, total)
+
+    async def bm25(self, view: PgView, terms: Sequence[str], n: int, where: str, args: list) -> list[tuple[int, float]]:
+        """The ``n`` best passages by BM25 over ``terms``, with ``view``'s statistics: the IDF is
+        computed here as ``LexicalView.search`` does, the per-passage part in SQL."""
+        k1, b = LexicalIndex.K1, LexicalIndex.B
+        count = view.passages
+        avgdl = view.total_length / count if count > 0 and view.total_length > 0 else 1.0
+        weighted = [(t, df) for t in dict.fromkeys(terms) if (df := view.frequencies.get(t, 0)) > 0]
+        if not weighted:
+            return []
+        # FTS5's floor for terms in more than half the rows, written as LexicalView writes it
+        idfs = [idf if (idf := math.log((count - df + 0.5) / (df + 0.5))) > 0 else 1e-6 for _, df in weighted]
+        sql = (
+            f"SELECT p.passage_id, SUM(w.idf * p.tf * {k1 + 1} / (p.tf + {k1} * ({1 - b} + {b} * p.length / ?)))"
+            f" AS score FROM unnest(?::text[], ?::float8[]) AS w(term, idf) JOIN postings p ON p.term = w.term"
+            f" WHERE {where} GROUP BY p.passage_id ORDER BY score DESC, p.passage_id LIMIT ?"
+        )
+        async with self.store._conn.execute(sql, [avgdl, [t for t, _ in weighted], idfs, *args, n]) as cur:
             return [(int(r["passage_id"]), float(r["score"])) for r in await cur.fetchall()]
 
     async def document_frequencies(self, terms: Sequence[str]) -> dict[str, int]:
