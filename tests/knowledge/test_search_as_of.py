@@ -6,6 +6,7 @@ window, and without ``now`` nothing changes."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 
 import pytest
@@ -13,6 +14,7 @@ import pytest_asyncio
 
 from knowledge.config import KnowledgeConfig
 from knowledge.embed import HashingEmbedder
+from knowledge.evaluation.retrieval import evaluate_retrieval
 from knowledge.retrieval import RecencyPrior, as_of, intersect_window
 from knowledge.service import KnowledgeBase, TextItem
 
@@ -121,3 +123,19 @@ async def test_search_date_words_narrow_the_window_relative_to_now(kb):
 async def test_search_window_that_excludes_the_date_words_window_is_empty(kb):
     hits = await kb.search("harbour bridge repairs in 2021", k=10, now=ASKED, date_from=dt.date(2022, 1, 1))
     assert hits == []
+
+
+async def test_eval_retrieval_asks_a_dated_question_on_its_date(tmp_path):
+    # Without the date, "old" and "recent" tie and the older one comes first (nDCG 1/log2(3)).
+    corpus = [
+        {"_id": d.origin, "title": "", "text": d.text.split("\n\n")[1], "metadata": {"date": str(d.published)}}
+        for d in DOCS
+        if d.published
+    ]
+    query = {"_id": "q1", "text": "harbour bridge steel cables repairs", "metadata": {"date": "2022/03/10"}}
+    (tmp_path / "corpus.jsonl").write_text("\n".join(json.dumps(row) for row in corpus) + "\n")
+    (tmp_path / "queries.jsonl").write_text(json.dumps(query) + "\n")
+    (tmp_path / "qrels.tsv").write_text("query-id\tcorpus-id\tscore\nq1\trecent\t1\n")
+    result = await evaluate_retrieval(tmp_path, embedder=HashingEmbedder())
+    assert result["queries"] == 1
+    assert result["ndcg@10"] == 1.0
