@@ -453,9 +453,11 @@ class KnowledgeBase(ServerSetup):
         scope: Scope = None,
         date_from: dt.date | None = None,
         date_to: dt.date | None = None,
+        now: dt.datetime | None = None,
     ) -> list[SearchHit]:
+        """``now``: the time of asking, for a ranking as of then (``retrieval.search``)."""
         return await retrieval.search(
-            self, normalise_question(query), k=k, scope=scope, date_from=date_from, date_to=date_to
+            self, normalise_question(query), k=k, scope=scope, date_from=date_from, date_to=date_to, now=now
         )
 
     async def ask(

@@ -13,6 +13,7 @@ from ..config import KnowledgeConfig
 from ..embed import Embedder
 from ..retrieval import ndcg_at_k
 from .beir import corpus_knowledge_base, read_beir
+from .qa import asked_at
 
 
 def ranked_corpus_ids(hits: Sequence, doc_to_corpus: dict[int, str]) -> list[str]:
@@ -61,7 +62,9 @@ async def evaluate_retrieval(
         queries = [q for q in data.queries if q.id in data.qrels]
         for i, q in enumerate(queries):
             started = time.perf_counter()
-            hits = await kb.search(q.text, k=k * 3)  # a long document may fill several slots
+            # A long document may fill several slots. A dated question is asked on its date, as in
+            # ``eval qa``: the ranking is the one a reader would have had then.
+            hits = await kb.search(q.text, k=k * 3, now=asked_at(q))
             latencies.append((time.perf_counter() - started) * 1000)
             runs[q.id] = ranked_corpus_ids(hits, doc_to_corpus)[:k]
             if progress:
