@@ -203,14 +203,7 @@ class Database:
             log.warning("rollback failed: %s", e)
 
     async def _check_version(self) -> int:
-        version = await self.schema_version()
-        if version > len(self.migrations):
-            # Refused, not used: this code would write rows a newer schema does not expect.
-            raise DatabaseError(
-                f"its schema version is {version}, newer than this newsdesk knows "
-                f"({len(self.migrations)}); upgrade newsdesk or use another database"
-            )
-        return version
+        return refuse_newer(await self.schema_version(), len(self.migrations))
 
     async def migrate(self) -> None:
         version = await self._check_version()
@@ -224,6 +217,17 @@ class Database:
     async def schema_version(self) -> int:
         async with self._conn.execute("PRAGMA user_version") as cur:
             return one_row(await cur.fetchone())["user_version"]
+
+
+def refuse_newer(version: int, known: int) -> int:
+    """``version`` when this code knows it. A newer schema is refused, not used: this code would
+    write rows it does not expect. Both engines' stores check with this."""
+    if version > known:
+        raise DatabaseError(
+            f"its schema version is {version}, newer than this newsdesk knows ({known}); "
+            "upgrade newsdesk or use another database"
+        )
+    return version
 
 
 def one_row(row: aiosqlite.Row | None) -> aiosqlite.Row:

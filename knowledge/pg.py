@@ -24,6 +24,7 @@ import numpy as np
 import psycopg
 from pgvector.psycopg import register_vector_async
 
+from .db import refuse_newer
 from .errors import DatabaseError
 
 log = logging.getLogger(__name__)
@@ -354,15 +355,6 @@ class PgDatabase:
             row = await cur.fetchone()
         return bool(row and row["present"])
 
-    async def _check_version(self) -> int:
-        version = await self.schema_version()
-        if version > len(self.migrations):
-            raise DatabaseError(
-                f"its schema version is {version}, newer than this newsdesk knows "
-                f"({len(self.migrations)}); upgrade newsdesk or use another database"
-            )
-        return version
-
     async def migrate(self) -> None:
         # Under a lock held for the transaction: two processes starting together apply each
         # migration once, and the second sees the first's version.
@@ -379,13 +371,7 @@ class PgDatabase:
     async def _check_version_in(self, conn: Connection) -> int:
         async with conn.execute("SELECT COALESCE(MAX(version), 0) AS v FROM newsdesk_schema") as cur:
             row = await cur.fetchone()
-        version = int(row["v"]) if row else 0
-        if version > len(self.migrations):
-            raise DatabaseError(
-                f"its schema version is {version}, newer than this newsdesk knows "
-                f"({len(self.migrations)}); upgrade newsdesk or use another database"
-            )
-        return version
+        return refuse_newer(int(row["v"]) if row else 0, len(self.migrations))
 
 
 _STATEMENT_END = re.compile(r";\s*(?:\n|$)")

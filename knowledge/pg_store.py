@@ -14,13 +14,13 @@ from contextlib import asynccontextmanager
 import numpy as np
 import psycopg
 
-from .db import iso, storable, utcnow, valid_id
+from .db import storable, valid_id
 from .errors import DuplicateDocument
 from .index import LexicalIndex
 from .pg import Connection, PgDatabase, as_array
 from .pg_schema import PG_MIGRATIONS
 from .scope import scope_of
-from .store import NewDocument, NewPassage, Store
+from .store import DOCUMENT_INSERT, NewDocument, NewPassage, Store, document_row
 
 
 def day_number(published: dt.date | None) -> int:
@@ -81,23 +81,7 @@ class PgStore(PgDatabase, Store):
         async with _duplicates_refused(), self.transaction() as conn:
             if replace_id is not None:
                 await self._delete_in(conn, replace_id)
-            async with conn.execute(
-                "INSERT INTO documents (title, source, published, published_precision, author, guild_id, origin,"
-                " content_hash, text, words, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                (
-                    storable(doc.title),
-                    storable(doc.source),
-                    doc.published.isoformat() if doc.published else None,
-                    doc.published_precision,
-                    storable(doc.author),
-                    doc.guild_id,
-                    storable(doc.origin),
-                    doc.content_hash,
-                    storable(doc.text),
-                    doc.words,
-                    iso(added_at or utcnow()),
-                ),
-            ) as cur:
+            async with conn.execute(DOCUMENT_INSERT + " RETURNING id", document_row(doc, added_at)) as cur:
                 row = await cur.fetchone()
             assert row is not None  # INSERT ... RETURNING always returns the row
             doc_id = row["id"]

@@ -109,6 +109,30 @@ def _passage(row: sqlite3.Row, passage_id: int) -> Passage:
     return Passage(id=passage_id, text=row["passage_text"], **{name: row[name] for name in columns})
 
 
+# The columns ``document_row`` fills, in its order (both engines' inserts name them so).
+DOCUMENT_INSERT = (
+    "INSERT INTO documents (title, source, published, published_precision, author, guild_id, origin,"
+    " content_hash, text, words, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def document_row(doc: NewDocument, added_at: dt.datetime | None) -> tuple:
+    """A new document's values for ``DOCUMENT_INSERT``: text both engines can store."""
+    return (
+        storable(doc.title),
+        storable(doc.source),
+        doc.published.isoformat() if doc.published else None,
+        doc.published_precision,
+        storable(doc.author),
+        doc.guild_id,
+        storable(doc.origin),
+        doc.content_hash,
+        storable(doc.text),
+        doc.words,
+        iso(added_at or utcnow()),
+    )
+
+
 def inserted_document(doc: NewDocument, doc_id: int, passages: int, added_at: dt.datetime) -> Document:
     """The ``Document`` that ``Store.get_document`` reads back for a row just written with
     ``insert_document(..., added_at=added_at)``: saves one query per indexed document."""
@@ -199,22 +223,9 @@ class Store(SetupStore, InteractionLog):
                 # await is a hop to aiosqlite's thread, and those hops were most of ingest's cost besides
                 # the model.
                 async with conn.execute(
-                    "INSERT INTO documents (title, source, published, published_precision, author, guild_id, origin,"
-                    " content_hash, text, words, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                    " RETURNING id, (SELECT IFNULL(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'passages') AS last",
-                    (
-                        storable(doc.title),
-                        storable(doc.source),
-                        doc.published.isoformat() if doc.published else None,
-                        doc.published_precision,
-                        storable(doc.author),
-                        doc.guild_id,
-                        storable(doc.origin),
-                        doc.content_hash,
-                        doc.text,
-                        doc.words,
-                        iso(added_at or utcnow()),
-                    ),
+                    DOCUMENT_INSERT
+                    + " RETURNING id, (SELECT IFNULL(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'passages') AS last",
+                    document_row(doc, added_at),
                 ) as cur:
                     [row] = await cur.fetchall()
                 doc_id, last = row["id"], row["last"]
