@@ -150,6 +150,7 @@ async def _asker(kb: KnowledgeBase, n: int, done: asyncio.Event, failures: list,
 
 @pytest.mark.parametrize("slow", [False, True], ids=["fast-embedder", "slow-embedder"])
 @pytest.mark.parametrize("how", ["add_texts", "index_paths"])
+@pytest.mark.usefixtures("long_running_heap")
 async def test_30_asks_during_200_document_index_and_removals_never_fail(kb_config, tmp_path, how, slow):
     embedder = SlowEmbedder() if slow else HashingEmbedder()
     async with await KnowledgeBase.open(kb_config, embedder=embedder) as kb:
@@ -441,6 +442,7 @@ def test_a_steady_stream_of_questions_does_not_starve_indexing():
 # ---------------------------------------------------------------------------------- the event loop
 
 
+@pytest.mark.usefixtures("long_running_heap")
 async def test_event_loop_stays_responsive_while_indexing_200_documents_and_a_1mb_text(tmp_path):
     config = KnowledgeConfig(db_path=tmp_path / "kb.db", max_file_bytes=4 * 1024 * 1024)
     async with await KnowledgeBase.open(config, embedder=HashingEmbedder()) as kb:
@@ -459,6 +461,7 @@ async def test_event_loop_stays_responsive_while_indexing_200_documents_and_a_1m
 # ---------------------------------------------------------------------------------- briefings
 
 
+@pytest.mark.usefixtures("long_running_heap")
 async def test_briefing_over_5000_documents_is_fast_and_bounded(kb):
     rng = random.Random(11)
     items = [
