@@ -98,7 +98,14 @@ class MoreSourcesButton(discord.ui.DynamicItem[discord.ui.Button], template=r"nd
         question = (row.input if row else None) or ""
         if not question and interaction.message and interaction.message.embeds:
             question = interaction.message.embeds[0].title or ""
-        hits = await bot.kb.search(question, k=MORE_SOURCES_K, scope=scope_of(interaction)) if question else []
+        # As of when the question was asked, as its answer was: the same date words and recency, and
+        # nothing published after it.
+        asked_at = row.at if row else interaction.created_at
+        hits = (
+            await bot.kb.search(question, k=MORE_SOURCES_K, scope=scope_of(interaction), now=asked_at)
+            if question
+            else []
+        )
         view = SourcesPager(hits, question=question, owner_id=interaction.user.id)
         embed, _ = render.sources_page(hits, 0, question=question)
         await interaction.followup.send(embed=embed, view=view.updated(), ephemeral=True)

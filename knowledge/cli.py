@@ -215,7 +215,8 @@ async def cmd_index(args: argparse.Namespace, config: KnowledgeConfig) -> int:
 
 async def cmd_search(args: argparse.Namespace, config: KnowledgeConfig) -> int:
     async with _knowledge(config) as kb:
-        hits = await kb.search(args.question, k=args.k)
+        # Ranked as of now, as `ask` ranks: date words are windows, later-dated documents wait.
+        hits = await kb.search(args.question, k=args.k, now=utcnow())
     if not hits:
         print("No matching passages.")
     for i, h in enumerate(hits, 1):

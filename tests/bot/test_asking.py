@@ -1,6 +1,8 @@
 """/ask, the answer buttons, @mentions answered in a thread, follow-ups with the thread's history,
 mentions that cannot ping, and the per-user rate limit."""
 
+import datetime as dt
+
 import discord
 import pytest
 from bot_helpers import ANSWER_SENTENCE, QUESTION, acknowledged_by_defer, reply_of
@@ -75,6 +77,21 @@ async def test_more_sources_is_ephemeral_and_paginated(world):
     assert turned.response.embeds[0].fields[0].name.startswith("[5]")
     back = await world.user.click(page.message, label="Previous")
     assert back.response.embeds[0].footer.text == f"Page 1 of {pages}"
+
+
+async def test_more_sources_are_ranked_as_of_the_question_like_its_answer(world):
+    tomorrow = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)
+    await world.kb.add_text(
+        f"{QUESTION} {ANSWER_SENTENCE}, a later report said.",
+        guild_id=world.guild.id,
+        title="Dated later",
+        published=tomorrow,
+    )
+    assert (await world.kb.search(QUESTION, k=1, scope=world.guild.id))[0].document.title == "Dated later"
+    result = await world.user.slash(world.channel, "ask", question=QUESTION)
+    more = await world.user.click(reply_of(result).message, label="More sources")
+    names = [f.name for f in reply_of(more).embeds[0].fields]
+    assert names and not any("Dated later" in n for n in names)  # not yet published when asked
 
 
 async def test_refusal_says_so_and_offers_closest_passages(world):

@@ -110,6 +110,26 @@ def test_search_prints_ranked_passages_with_their_document(capsys, db):
     assert "2." not in out  # -k 1
 
 
+def test_search_ranks_as_of_now_like_ask(capsys, db):
+    """`search` shows what `ask` could cite: a document dated after today is not among the hits."""
+    tomorrow = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)
+
+    async def add() -> None:
+        async with await KnowledgeBase.open(cli.KnowledgeConfig(db_path=db), embedder=HashingEmbedder()) as kb:
+            await kb.add_text(
+                "Rotterdam dock strike talks resume, the union said.", title="Dated later", published=tomorrow
+            )
+            await kb.add_text("Rotterdam dock strike talks stall, the port said.", title="Dated earlier")
+            hits = await kb.search("Rotterdam dock strike", k=5)  # without a time of asking: both
+            assert {"Dated later", "Dated earlier"} <= {h.document.title for h in hits}
+
+    run(capsys, db, "index")
+    asyncio.run(add())
+    code, out, _ = run(capsys, db, "search", "Rotterdam dock strike", "-k", "5")
+    assert code == 0
+    assert "Dated earlier" in out and "Dated later" not in out
+
+
 def test_search_of_an_empty_database(capsys, db):
     code, out, _ = run(capsys, db, "search", "anything at all")
     assert code == 0
