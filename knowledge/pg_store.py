@@ -10,6 +10,7 @@ import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 
 import numpy as np
 import psycopg
@@ -20,7 +21,7 @@ from .index import LexicalIndex
 from .pg import Connection, PgDatabase, as_array
 from .pg_schema import PG_MIGRATIONS
 from .scope import scope_of
-from .store import DOCUMENT_INSERT, NewDocument, NewPassage, Store, document_row
+from .store import DOCUMENT_INSERT, DocumentWrite, NewDocument, NewPassage, Store, document_row
 
 
 def day_number(published: dt.date | None) -> int:
@@ -70,33 +71,51 @@ class PgStore(PgDatabase, Store):
         replace_id: int | None = None,
         added_at: dt.datetime | None = None,
     ) -> tuple[int, list[int]]:
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        if len(vectors) != len(passages):
-            raise ValueError(f"{len(passages)} passages but {len(vectors)} vectors")
-        if len(vectors):
-            await self.ensure_vector_index(int(vectors.shape[1]))
+        [written] = await self.insert_documents(
+            [DocumentWrite(doc, passages, vectors, replace_id=replace_id, added_at=added_at)], model
+        )
+        return written
+
+    async def insert_documents(self, writes: Sequence[DocumentWrite], model: str) -> list[tuple[int, list[int]]]:
+        """All in one transaction, as on SQLite; each document's rows go in by COPY."""
+        writes = [replace(w, vectors=np.ascontiguousarray(w.vectors, dtype=np.float32)) for w in writes]
+        for w in writes:
+            if len(w.vectors) != len(w.passages):
+                raise ValueError(f"{len(w.passages)} passages but {len(w.vectors)} vectors")
+        for dim in sorted({int(w.vectors.shape[1]) for w in writes if len(w.vectors)}):
+            await self.ensure_vector_index(dim)
         # Tokenising is CPU work: in a worker, before the transaction holds any lock.
-        tokens = await asyncio.to_thread(LexicalIndex().tokenise, [(doc.title, p.text) for p in passages])
-        scope, day = scope_of(doc.guild_id), day_number(doc.published)
+        tokens = await asyncio.to_thread(
+            lambda: [LexicalIndex().tokenise([(w.doc.title, p.text) for p in w.passages]) for w in writes]
+        )
+        out: list[tuple[int, list[int]]] = []
         async with _duplicates_refused(), self.transaction() as conn:
-            if replace_id is not None:
-                await self._delete_in(conn, replace_id)
-            async with conn.execute(DOCUMENT_INSERT + " RETURNING id", document_row(doc, added_at)) as cur:
-                row = await cur.fetchone()
-            assert row is not None  # INSERT ... RETURNING always returns the row
-            doc_id = row["id"]
-            if not passages:
-                return doc_id, []
-            async with conn.execute(
-                "SELECT nextval(pg_get_serial_sequence('passages', 'id')) AS id FROM generate_series(1, ?)",
-                (len(passages),),
-            ) as cur:
-                ids = [r["id"] for r in await cur.fetchall()]
-            rows = [
-                (pid, p.ordinal, p.paragraph_index, p.char_start, p.char_end, p.text, p.text_hash)
-                for pid, p in zip(ids, passages, strict=True)
-            ]
-            await self._write_passages(conn, doc_id, scope, day, rows, tokens, [(model, list(vectors))])
+            for w, doc_tokens in zip(writes, tokens, strict=True):
+                out.append(await self._insert_in(conn, w, doc_tokens, model))
+        return out
+
+    async def _insert_in(
+        self, conn: Connection, w: DocumentWrite, tokens: Sequence[tuple[dict[str, float], int]], model: str
+    ) -> tuple[int, list[int]]:
+        if w.replace_id is not None:
+            await self._delete_in(conn, w.replace_id)
+        async with conn.execute(DOCUMENT_INSERT + " RETURNING id", document_row(w.doc, w.added_at)) as cur:
+            row = await cur.fetchone()
+        assert row is not None  # INSERT ... RETURNING always returns the row
+        doc_id = row["id"]
+        if not w.passages:
+            return doc_id, []
+        async with conn.execute(
+            "SELECT nextval(pg_get_serial_sequence('passages', 'id')) AS id FROM generate_series(1, ?)",
+            (len(w.passages),),
+        ) as cur:
+            ids = [r["id"] for r in await cur.fetchall()]
+        rows = [
+            (pid, p.ordinal, p.paragraph_index, p.char_start, p.char_end, p.text, p.text_hash)
+            for pid, p in zip(ids, w.passages, strict=True)
+        ]
+        scope, day = scope_of(w.doc.guild_id), day_number(w.doc.published)
+        await self._write_passages(conn, doc_id, scope, day, rows, tokens, [(model, list(w.vectors))])
         return doc_id, ids
 
     async def _write_passages(

@@ -41,7 +41,7 @@ from .prepare import Prepared, TextItem, passage_count, prepare
 from .question import normalise_question
 from .scope import GLOBAL_SCOPE, Scope, scope_of
 from .servers import ServerSetup
-from .store import Store, inserted_document, open_store, utcnow
+from .store import DocumentWrite, Store, inserted_document, open_store, utcnow
 from .text import sha256
 
 if TYPE_CHECKING:
@@ -206,8 +206,8 @@ class KnowledgeBase(ServerSetup):
         return _single(await self._index_items([item]))
 
     async def add_texts(self, items: Sequence[TextItem], *, guild_id: int | None = None) -> IndexReport:
-        """Index many texts at once: embeddings are computed in large batches across documents,
-        each document is still written in its own transaction. Failures are reported, not raised."""
+        """Index many texts at once: embeddings are computed in large batches across documents, and
+        each batch is written in one transaction. Failures are reported, not raised."""
         report = IndexReport()
         pending: list[Prepared | KnowledgeError] = []
 
@@ -334,7 +334,8 @@ class KnowledgeBase(ServerSetup):
 
     async def _index_items(self, items: Sequence[Prepared | KnowledgeError]) -> list[Document | KnowledgeError]:
         """Write prepared documents: duplicates refused, all new passage texts embedded in one bulk
-        call, then one transaction per document."""
+        call, then one transaction for all (one per document when that one fails, so a document
+        that cannot be written costs only itself)."""
         results: list[Document | KnowledgeError | None] = [None] * len(items)
         async with self._write_lock:
             todo: list[tuple[int, Prepared]] = []
@@ -358,32 +359,51 @@ class KnowledgeBase(ServerSetup):
                     seen[key] = item.name
                     todo.append((i, item))
             vectors = await self._vectors_for([item for _, item in todo])
-            for (i, item), vecs in zip(todo, vectors, strict=True):
-                added_at = item.added_at or utcnow()
-                try:
-                    doc_id, ids = await self.store.insert_document(
-                        item.doc, item.passages, vecs, self.model_id, replace_id=item.replace_id, added_at=added_at
-                    )
-                except DuplicateDocument as e:  # another process indexed the same content meanwhile
-                    results[i] = DuplicateDocument(f"{item.name}: {e}")
+            writes = [
+                DocumentWrite(
+                    item.doc, item.passages, vecs, replace_id=item.replace_id, added_at=item.added_at or utcnow()
+                )
+                for (_, item), vecs in zip(todo, vectors, strict=True)
+            ]
+            written: list[tuple[int, list[int]] | DuplicateDocument]
+            try:
+                written = list(await self.store.insert_documents(writes, self.model_id))
+            except (DuplicateDocument, DatabaseError):
+                # Nothing of the batch was written: one by one, to learn which document it was.
+                written = [await self._insert_one(w) for w in writes]
+            # Both sides of each document in one publish (the old version of a replaced document
+            # goes in the same step), in a worker: tokenising and a matrix growth must not stall the
+            # event loop. PostgreSQL wrote its index rows in the documents' transaction.
+            if isinstance(self.index, HybridIndex):
+                index = self.index
+
+                def publish() -> None:
+                    for w, ok in zip(writes, written, strict=True):
+                        if not isinstance(ok, DuplicateDocument):
+                            doc_id, ids = ok
+                            texts = [(w.doc.title, p.text) for p in w.passages]
+                            index.add(
+                                ids, doc_id, w.doc.guild_id, w.doc.published, w.vectors, texts, replaces=w.replace_id
+                            )
+
+                await asyncio.to_thread(publish)
+            for (i, item), w, ok in zip(todo, writes, written, strict=True):
+                if isinstance(ok, DuplicateDocument):  # another process indexed the same content meanwhile
+                    results[i] = DuplicateDocument(f"{item.name}: {ok}")
                     continue
-                # Both sides in one publish (the old version of a replaced document goes in the same
-                # step), in a worker: tokenising and a matrix growth must not stall the event loop.
-                # PostgreSQL wrote its index rows in the document's transaction.
-                if isinstance(self.index, HybridIndex):
-                    await asyncio.to_thread(
-                        self.index.add,
-                        ids,
-                        doc_id,
-                        item.doc.guild_id,
-                        item.doc.published,
-                        vecs,
-                        [(item.doc.title, p.text) for p in item.passages],
-                        replaces=item.replace_id,
-                    )
-                results[i] = inserted_document(item.doc, doc_id, len(ids), added_at)
+                doc_id, ids = ok
+                assert w.added_at is not None  # set above
+                results[i] = inserted_document(item.doc, doc_id, len(ids), w.added_at)
                 log.info("indexed #%d %r: %d passages", doc_id, item.doc.title, len(ids))
         return results  # type: ignore[return-value]
+
+    async def _insert_one(self, w: DocumentWrite) -> tuple[int, list[int]] | DuplicateDocument:
+        try:
+            return await self.store.insert_document(
+                w.doc, w.passages, w.vectors, self.model_id, replace_id=w.replace_id, added_at=w.added_at
+            )
+        except DuplicateDocument as e:
+            return e
 
     async def _vectors_for(self, items: Sequence[Prepared]) -> list[np.ndarray]:
         """Vectors for every passage of ``items``: stored vectors of unchanged text (same hash, same

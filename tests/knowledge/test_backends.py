@@ -90,6 +90,48 @@ async def test_the_same_content_twice_in_one_scope_is_a_duplicate(db):
         await kb.close()
 
 
+async def test_a_batch_is_written_whole_with_the_ids_search_returns(db):
+    kb = await _open(db)
+    try:
+        await kb.add_text("Old report\n\nA report written before the batch, then removed.")
+        [old] = await kb.list_documents()
+        await kb.remove_document(old.id)
+        report = await kb.add_texts(DOCS)
+        assert not report.errors
+        ids = [d.id for d in report.added]
+        assert ids == list(range(old.id + 1, old.id + 4))  # in order, never reusing a removed id
+        stored = {d.id: d.title for d in await kb.list_documents()}
+        assert stored == {d.id: d.title for d in report.added}
+        hits = await kb.search("glacier ice surveyors", k=1)
+        assert hits[0].document.id == ids[2] and hits[0].passage.document_id == ids[2]
+        counts = table_counts(kb)
+        assert counts["passages"] == counts["vectors"] == counts["lexical"] == 3 and orphans(kb) == 0
+    finally:
+        await kb.close()
+
+
+async def test_a_duplicate_written_meanwhile_costs_only_itself(db, monkeypatch):
+    """Another process stores one of the batch's documents between this one's check and its write:
+    the batch's transaction is refused whole, then the others are written one by one."""
+    kb = await _open(db)
+    try:
+        await kb.add_text(DOCS[1].text)
+        monkeypatch.setattr(kb.store, "find_by_hashes", _nothing_found)  # the check misses it, as in a race
+        report = await kb.add_texts(DOCS)
+        assert [d.title for d in report.added] == ["Tram line approved", "Glacier retreat"]
+        [error] = report.errors
+        assert isinstance(error, DuplicateDocument)
+        assert await kb.count_documents() == 3 and orphans(kb) == 0
+        assert {h.document.title for h in await kb.search("glacier ice", k=3)} >= {"Glacier retreat"}
+    finally:
+        await kb.close()
+
+
+async def _nothing_found(keys):
+    list(keys)
+    return {}
+
+
 async def test_log_rows_get_increasing_ids_and_read_back(db):
     kb = await _open(db)
     try:
