@@ -63,6 +63,9 @@ class Briefings(commands.Cog):
         self.settings = bot.settings
         # /brief is open to every reader and costs a full briefing: one at a time per server.
         self.in_flight = InFlight(BUSY_MESSAGE)
+        # Missed server briefings are caught up when the bot starts, not when a /setup starts the
+        # loop later: that posted at once for the first server set up after its time, not the next.
+        self.catch_up_at_start = False
 
     async def cog_load(self) -> None:
         if self.settings.briefing_channel_id:
@@ -71,6 +74,8 @@ class Briefings(commands.Cog):
         else:
             log.info("BRIEFING_CHANNEL_ID not set: no daily briefing")
         await self.reschedule_guilds()
+        # Running: some server has a briefing, and its before_loop (after ready) catches up.
+        self.catch_up_at_start = self.guild_daily.is_running()
 
     async def cog_unload(self) -> None:
         self.daily.cancel()
@@ -147,7 +152,9 @@ class Briefings(commands.Cog):
     async def before_guild_daily(self) -> None:
         await self.bot.wait_until_ready()
         # A restart after a server's time: its missed briefing is posted once, now.
-        await self.post_due_guilds()
+        if self.catch_up_at_start:
+            self.catch_up_at_start = False
+            await self.post_due_guilds()
 
     async def reschedule_guilds(self) -> None:
         """(Re)arm the loop for every server's next post; called at start, after each post and when

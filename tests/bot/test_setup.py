@@ -173,6 +173,19 @@ async def test_two_servers_each_get_one_briefing_a_day_of_their_own_documents(wo
     ]
 
 
+async def test_a_briefing_set_after_its_time_today_starts_the_next_day_whichever_server_sets_it_first(world):
+    # At 11:00 both times (08:00, 09:00 UTC) have passed. The first /setup used to start the
+    # schedule, whose start-up catch-up then posted that server's briefing at once, but not the
+    # second server's: the first post depended on the order servers were set up in.
+    await world.env.advance_time(11 * HOUR)
+    other_channel = await two_servers(world)
+    bot_id = world.bot.user.id
+    await world.env.advance_time(60)
+    assert briefings_in(world.channel, bot_id) == [] and briefings_in(other_channel, bot_id) == []
+    await world.env.advance_time(24 * HOUR)
+    assert len(briefings_in(world.channel, bot_id)) == 1 and len(briefings_in(other_channel, bot_id)) == 1
+
+
 async def test_the_schedule_survives_a_restart_and_a_missed_post_is_caught_up_once(world, settings):
     other_channel = await two_servers(world)
     bot_id = world.bot.user.id

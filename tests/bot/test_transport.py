@@ -5,8 +5,13 @@ heartbeats and a 429 on the start-up command sync. See ../shared/TESTING.md for 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 import discord
 import discord.gateway
@@ -14,8 +19,9 @@ import discord.http
 import pytest
 import yarl
 from aiohttp import WSMsgType, web
-from bot_helpers import DEV_GUILD, with_settings
+from bot_helpers import DEV_GUILD, OTHER_GUILD, with_settings
 
+from bot import schedule
 from bot.app import NewsdeskBot, create_bot
 from knowledge.embed import HashingEmbedder
 
@@ -161,6 +167,17 @@ async def run_until_ready(settings) -> tuple[NewsdeskBot, asyncio.Task[None]]:
     return bot, task
 
 
+@asynccontextmanager
+async def running(settings) -> AsyncIterator[NewsdeskBot]:
+    """A bot started and ready, closed (its task awaited) however the block ends."""
+    bot, task = await run_until_ready(settings)
+    try:
+        yield bot
+    finally:
+        await bot.close()
+        await asyncio.wait_for(task, timeout=10)
+
+
 async def test_connects_syncs_to_the_dev_guild_and_never_logs_the_token(fake_discord, settings, caplog):
     caplog.set_level(logging.DEBUG)
     bot, task = await run_until_ready(settings)
@@ -193,6 +210,7 @@ async def test_a_429_on_the_start_up_sync_is_retried(fake_discord, settings):
 # ---------------------------------------------------------------------------- /setup ask-channel end to end
 
 CHANNEL_ID = "1400000000000000001"
+OTHER_CHANNEL_ID = "1400000000000000011"
 MANAGER = {
     "id": "1400000000000000009",
     "username": "manager",
@@ -200,14 +218,34 @@ MANAGER = {
     "global_name": None,
     "avatar": None,
 }
+OWNER = {**MANAGER, "id": "1400000000000000019", "username": "owner"}
 ALL_PERMISSIONS = str(discord.Permissions.all().value)
+MANAGE_SERVER = str(discord.Permissions(manage_guild=True).value)
 
 
-def _message(channel_id: str, message_id: str, author: dict, content: str = "", **extra) -> dict:
+@dataclass(frozen=True)
+class FakeGuild:
+    """A guild of the fake: one text channel, the bot a member with an administrator role."""
+
+    id: str
+    name: str
+    channel_id: str
+    channel_name: str
+    bot_role_id: str
+    owner_id: str
+
+
+NEWSROOM = FakeGuild(str(DEV_GUILD), "Newsroom", CHANNEL_ID, "ask-ai", "1400000000000000002", MANAGER["id"])
+ELSEWHERE = FakeGuild(str(OTHER_GUILD), "Elsewhere", OTHER_CHANNEL_ID, "digest", "1400000000000000012", OWNER["id"])
+
+
+def _message(
+    channel_id: str, message_id: str, author: dict, content: str = "", guild_id: str = str(DEV_GUILD), **extra
+) -> dict:
     return {
         "id": message_id,
         "channel_id": channel_id,
-        "guild_id": str(DEV_GUILD),
+        "guild_id": guild_id,
         "author": author,
         "content": content,
         "timestamp": "2026-01-01T00:00:00+00:00",
@@ -225,11 +263,12 @@ def _message(channel_id: str, message_id: str, author: dict, content: str = "", 
 
 
 class FakeGuildDiscord(FakeDiscord):
-    """The fake with one guild (a text channel, the bot as administrator), the routes an answer in a
-    thread takes, and a way to push gateway events (an interaction, a member's message)."""
+    """The fake with guilds (the newsroom by default), the routes an answer in a thread and a
+    channel post take, and a way to push gateway events (an interaction, a member's message)."""
 
-    def __init__(self) -> None:
+    def __init__(self, guilds: Sequence[FakeGuild] = (NEWSROOM,)) -> None:
         super().__init__()
+        self.guilds = tuple(guilds)
         self.posted: list[tuple[str, dict]] = []  # path, JSON body
         self.ws: web.WebSocketResponse | None = None
         self.seq = 100
@@ -251,7 +290,7 @@ class FakeGuildDiscord(FakeDiscord):
                     {
                         "id": parts[3],
                         "type": 11,
-                        "guild_id": str(DEV_GUILD),
+                        "guild_id": self.guild_of(parts[1]),
                         "parent_id": parts[1],
                         "name": body.get("name", "thread"),
                         "owner_id": APP_ID,
@@ -273,10 +312,14 @@ class FakeGuildDiscord(FakeDiscord):
                         str(self.next_id),
                         BOT_USER,
                         body.get("content") or "",
+                        guild_id=self.guild_of(parts[1]),
                         embeds=body.get("embeds") or [],
                     )
                 )
         return await super().rest(request)
+
+    def guild_of(self, channel_id: str) -> str:
+        return next((g.id for g in self.guilds if g.channel_id == channel_id), str(DEV_GUILD))
 
     async def push(self, event: str, data: dict) -> None:
         assert self.ws is not None, "the bot is connected"
@@ -301,28 +344,31 @@ class FakeGuildDiscord(FakeDiscord):
                 ready = {
                     "v": 10,
                     "user": BOT_USER,
-                    "guilds": [{"id": str(DEV_GUILD), "unavailable": True}],
+                    "guilds": [{"id": g.id, "unavailable": True} for g in self.guilds],
                     "session_id": "loopback",
                     "resume_gateway_url": str(request.url.with_path("/gateway")),
                     "application": {"id": APP_ID, "flags": 0},
                 }
                 await self.push("READY", ready)
-                await self.push("GUILD_CREATE", self.guild())
+                for g in self.guilds:
+                    await self.push("GUILD_CREATE", self.guild(g))
         return ws
 
-    def guild(self) -> dict:
-        admin_role = {"id": "1400000000000000002", "name": "Bot", "permissions": ALL_PERMISSIONS, "position": 1}
-        everyone = {"id": str(DEV_GUILD), "name": "@everyone", "permissions": "0", "position": 0}
+    def guild(self, g: FakeGuild) -> dict:
+        admin_role = {"id": g.bot_role_id, "name": "Bot", "permissions": ALL_PERMISSIONS, "position": 1}
+        everyone = {"id": g.id, "name": "@everyone", "permissions": "0", "position": 0}
         roles = [
             {**r, "color": 0, "hoist": False, "managed": False, "mentionable": False, "flags": 0}
             for r in (everyone, admin_role)
         ]
         return {
-            "id": str(DEV_GUILD),
-            "name": "Newsroom",
-            "owner_id": MANAGER["id"],
+            "id": g.id,
+            "name": g.name,
+            "owner_id": g.owner_id,
             "roles": roles,
-            "channels": [{"id": CHANNEL_ID, "type": 0, "name": "ask-ai", "position": 0, "permission_overwrites": []}],
+            "channels": [
+                {"id": g.channel_id, "type": 0, "name": g.channel_name, "position": 0, "permission_overwrites": []}
+            ],
             "members": [
                 {"user": BOT_USER, "roles": [admin_role["id"]], "joined_at": "2026-01-01T00:00:00+00:00", "flags": 0}
             ],
@@ -337,14 +383,65 @@ class FakeGuildDiscord(FakeDiscord):
 
 
 @pytest.fixture
-async def fake_guild_discord(monkeypatch, loopback_server):
-    fake = FakeGuildDiscord()
+async def fake_guild_discord(monkeypatch, request, loopback_server):
+    fake = FakeGuildDiscord(**getattr(request, "param", {}))
     async with loopback_server(fake.app) as base:
         monkeypatch.setattr(discord.http.Route, "BASE", f"{base}/api/v10")
         monkeypatch.setattr(
             discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(base.replace("http://", "ws://") + "/gateway")
         )
         yield fake
+
+
+def _member(user: dict, permissions: str) -> dict:
+    """An interaction's member: ``permissions`` is what Discord computed for them in the channel."""
+    return {"user": user, "roles": [], "joined_at": "2026-01-01T00:00:00+00:00", "flags": 0, "permissions": permissions}
+
+
+def _setup_interaction(
+    g: FakeGuild, interaction_id: str, member: dict, token: str, subcommand: str, options: dict[str, tuple[int, str]]
+) -> dict:
+    """INTERACTION_CREATE for ``/setup <subcommand>`` run in ``g``'s channel; ``options`` maps a
+    name to (option type, value), and a channel option (type 7) is resolved to ``g``'s channel."""
+    channel = {
+        "id": g.channel_id,
+        "type": 0,
+        "name": g.channel_name,
+        "guild_id": g.id,
+        "permissions": member["permissions"],
+    }
+    return {
+        "id": interaction_id,
+        "application_id": APP_ID,
+        "type": 2,
+        "token": token,
+        "version": 1,
+        "guild_id": g.id,
+        "channel_id": g.channel_id,
+        "channel": channel,
+        "member": member,
+        "app_permissions": ALL_PERMISSIONS,
+        "attachment_size_limit": 10 * 1024 * 1024,
+        "locale": "en-US",
+        "guild_locale": "en-US",
+        "entitlements": [],
+        "authorizing_integration_owners": {},
+        "context": 0,
+        "data": {
+            "id": "1300",
+            "name": "setup",
+            "type": 1,
+            "guild_id": g.id,
+            "options": [
+                {
+                    "name": subcommand,
+                    "type": 1,
+                    "options": [{"name": k, "type": t, "value": v} for k, (t, v) in options.items()],
+                }
+            ],
+            "resolved": {"channels": {g.channel_id: channel}},
+        },
+    }
 
 
 async def _posted(fake: FakeGuildDiscord, predicate, timeout: float = 20.0) -> tuple[str, dict]:
@@ -365,54 +462,17 @@ async def test_setup_ask_channel_then_a_plain_message_gets_a_cited_answer(fake_g
         async with asyncio.timeout(10):
             while bot.get_channel(int(CHANNEL_ID)) is None:
                 await asyncio.sleep(0.02)
-        member = {
-            "user": MANAGER,
-            "roles": [],
-            "joined_at": "2026-01-01T00:00:00+00:00",
-            "flags": 0,
-            "permissions": ALL_PERMISSIONS,
-        }
-        channel = {
-            "id": CHANNEL_ID,
-            "type": 0,
-            "name": "ask-ai",
-            "guild_id": str(DEV_GUILD),
-            "permissions": ALL_PERMISSIONS,
-        }
+        member = _member(MANAGER, ALL_PERMISSIONS)
         await fake.push(
             "INTERACTION_CREATE",
-            {
-                "id": "1400000000000000100",
-                "application_id": APP_ID,
-                "type": 2,
-                "token": "interaction-token",
-                "version": 1,
-                "guild_id": str(DEV_GUILD),
-                "channel_id": CHANNEL_ID,
-                "channel": channel,
-                "member": member,
-                "app_permissions": ALL_PERMISSIONS,
-                "attachment_size_limit": 10 * 1024 * 1024,
-                "locale": "en-US",
-                "guild_locale": "en-US",
-                "entitlements": [],
-                "authorizing_integration_owners": {},
-                "context": 0,
-                "data": {
-                    "id": "1300",
-                    "name": "setup",
-                    "type": 1,
-                    "guild_id": str(DEV_GUILD),
-                    "options": [
-                        {
-                            "name": "ask-channel",
-                            "type": 1,
-                            "options": [{"name": "channel", "type": 7, "value": CHANNEL_ID}],
-                        }
-                    ],
-                    "resolved": {"channels": {CHANNEL_ID: channel}},
-                },
-            },
+            _setup_interaction(
+                NEWSROOM,
+                "1400000000000000100",
+                member,
+                "interaction-token",
+                "ask-channel",
+                {"channel": (7, CHANNEL_ID)},
+            ),
         )
         _, reply = await _posted(fake, lambda path, body: path.endswith("/callback"))
         assert "is now an ask channel" in reply["data"]["content"] and reply["data"]["flags"] & 64
@@ -435,3 +495,94 @@ async def test_setup_ask_channel_then_a_plain_message_gets_a_cited_answer(fake_g
     finally:
         await bot.close()
         await asyncio.wait_for(task, timeout=10)
+
+
+# ---------------------------------------------------------------------------- per-server briefings end to end
+
+
+def zone_near_noon(now: dt.datetime, *, hours_earlier: int = 0) -> str:
+    """An IANA zone where it is now about noon (``hours_earlier`` before): a morning time there has
+    passed today, and its midnight is hours away, so the day cannot change while the test runs."""
+    offset = 12 - hours_earlier - now.hour  # UTC offset in hours, -12..+12
+    return "UTC" if offset == 0 else f"Etc/GMT{-offset:+d}"  # the Etc/GMT sign is inverted
+
+
+def _briefings_in(fake: FakeGuildDiscord, channel_id: str) -> list[dict]:
+    return [body for path, body in fake.posted if path == f"/channels/{channel_id}/messages"]
+
+
+def _embed_text(body: dict) -> str:
+    return " ".join(
+        " ".join([e.get("title", ""), e.get("description", "")] + [f"{f['name']} {f['value']}" for f in e["fields"]])
+        for e in body["embeds"]
+    )
+
+
+@pytest.mark.parametrize("fake_guild_discord", [{"guilds": (NEWSROOM, ELSEWHERE)}], indirect=True)
+async def test_two_servers_set_up_their_briefings_and_each_gets_one_of_its_own_documents(fake_guild_discord, settings):
+    """Each server's manager runs /setup briefing after its time today: nothing is posted at once;
+    a restart catches both up, once, each with only its own documents; a second restart posts none."""
+    fake = fake_guild_discord
+    settings = with_settings(settings, seeds=())  # only the servers' own documents in the briefings
+    assert settings.briefing_channel_id is None  # no .env default briefing in either channel
+    now = discord.utils.utcnow()
+    # Set at about noon local time for times of 00:00 and 06:30: both have passed today.
+    setups = [
+        (NEWSROOM, MANAGER, "00:00", zone_near_noon(now)),
+        (ELSEWHERE, OWNER, "06:30", zone_near_noon(now, hours_earlier=1)),
+    ]
+    async with running(settings) as bot:
+        async with asyncio.timeout(10):
+            while not all(bot.get_channel(int(g.channel_id)) for g in (NEWSROOM, ELSEWHERE)):
+                await asyncio.sleep(0.02)
+        await bot.kb.add_text(
+            "Dock workers in Rotterdam stopped work on Monday over pay and shift rules.",
+            guild_id=DEV_GUILD,
+            title="Rotterdam port strike",
+        )
+        await bot.kb.add_text(
+            "The valley council voted to rebuild the old stone bridge after the spring floods.",
+            guild_id=OTHER_GUILD,
+            title="Valley bridge rebuilt",
+        )
+        for i, (g, user, at, zone) in enumerate(setups):
+            token = f"setup-briefing-{i}"
+            options = {"channel": (7, g.channel_id), "time": (3, at), "timezone": (3, zone)}
+            await fake.push(
+                "INTERACTION_CREATE",
+                _setup_interaction(
+                    g, f"14000000000000003{i}0", _member(user, MANAGE_SERVER), token, "briefing", options
+                ),
+            )
+            _, reply = await _posted(fake, lambda path, body, t=token: path.endswith(f"/{t}/callback"))
+            assert reply["data"]["flags"] & 64, "ephemeral"
+            assert reply["data"]["content"] == (
+                f"The daily briefing will be posted in <#{g.channel_id}> at {at} ({zone})."
+            )
+        await asyncio.sleep(2)  # a post at once would be in by now (test_setup pins it on a virtual clock)
+        assert _briefings_in(fake, CHANNEL_ID) == [] and _briefings_in(fake, OTHER_CHANNEL_ID) == []
+
+    # Restart: both briefings were missed while the bot was down (their times passed today).
+    started = asyncio.get_running_loop().time()
+    async with running(settings) as bot:
+        for g in (NEWSROOM, ELSEWHERE):
+            await _posted(fake, lambda path, body, c=g.channel_id: path == f"/channels/{c}/messages", timeout=60)
+        caught_up_s = asyncio.get_running_loop().time() - started
+        await asyncio.sleep(1)  # room for a second post, which must not come
+        [mine] = _briefings_in(fake, CHANNEL_ID)
+        [theirs] = _briefings_in(fake, OTHER_CHANNEL_ID)
+        assert mine["embeds"][0]["title"].startswith("Briefing") and theirs["embeds"][0]["title"].startswith("Briefing")
+        assert "Rotterdam port strike" in _embed_text(mine) and "Valley bridge" not in _embed_text(mine)
+        assert "Valley bridge rebuilt" in _embed_text(theirs) and "Rotterdam" not in _embed_text(theirs)
+        days = {g.id: schedule.local_day(discord.utils.utcnow(), ZoneInfo(zone)) for g, _, _, zone in setups}
+        rows = [r for r in await bot.kb.interactions(kind="brief") if (r.input or "").startswith("scheduled")]
+        assert sorted((r.guild_id, r.channel_id, r.input, r.outcome) for r in rows) == [
+            (DEV_GUILD, int(CHANNEL_ID), f"scheduled {days[NEWSROOM.id]}", "posted"),
+            (OTHER_GUILD, int(OTHER_CHANNEL_ID), f"scheduled {days[ELSEWHERE.id]}", "posted"),
+        ]
+
+    # A second restart the same day: each was posted once today, so nothing more.
+    async with running(settings) as bot:
+        await asyncio.sleep(max(2.0, 2 * caught_up_s))  # twice as long as the catch-up took
+        assert len(_briefings_in(fake, CHANNEL_ID)) == 1 and len(_briefings_in(fake, OTHER_CHANNEL_ID)) == 1
+        assert all([await bot.kb.briefing_posted(int(g.channel_id), days[g.id]) for g in (NEWSROOM, ELSEWHERE)])
