@@ -92,26 +92,3 @@ async def test_the_poll_loop_indexes_new_entries_into_the_servers_documents(feed
     assert [d.title for d in docs] == ["Ferry line reopens"]  # the entry's content: its page is missing
     listed = await w.mod.slash(w.channel, "feed list")
     assert "last success: 2026-01-01 00:00 UTC" in listed.response.embeds[0].description
-
-
-def test_feed_list_line_shows_the_last_error():
-    import datetime as dt
-
-    from bot.cogs.feeds import feed_line
-    from knowledge.store_setup import Feed
-
-    at = dt.datetime(2026, 1, 2, 3, 4, tzinfo=dt.UTC)
-    feed = Feed(
-        1,
-        5,
-        "https://x.example/rss",
-        "X",
-        at,
-        last_error="x.example: the server answered 500",
-        last_error_at=at,
-        failures=2,
-    )
-    line = feed_line(feed)
-    assert (
-        "last success: never" in line and "last error 2026-01-02 03:04 UTC: x.example: the server answered 500" in line
-    )

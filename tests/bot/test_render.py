@@ -236,3 +236,24 @@ def test_stats_embed_shows_refusal_rate_and_feedback():
     assert values["Feedback"] == "👍 2 · 👎 1"
     assert "2× capital of peru?" in values["Most frequent unanswered questions"]
     assert "`2024-01-02` 1" in values["Questions per day"]
+
+
+def test_feed_list_line_shows_the_last_error():
+    from bot.cogs.feeds import feed_line
+    from knowledge.store_setup import Feed
+
+    at = dt.datetime(2026, 1, 2, 3, 4, tzinfo=dt.UTC)
+    feed = Feed(
+        1,
+        5,
+        "https://x.example/rss",
+        "X",
+        at,
+        last_error="x.example: the server answered 500",
+        last_error_at=at,
+        failures=2,
+    )
+    line = feed_line(feed)
+    assert (
+        "last success: never" in line and "last error 2026-01-02 03:04 UTC: x.example: the server answered 500" in line
+    )
