@@ -99,12 +99,13 @@ class PgIndex:
             return [(int(r["passage_id"]), float(r["score"])) for r in await cur.fetchall()]
 
     async def statistics(self, terms: Sequence[str]) -> PgView:
-        """The passage count, total length and the terms' document frequencies, in one statement:
-        what BM25's IDF and length normalisation read, and what the answer step reads later."""
+        """The passage count, total length and the terms' document frequencies (``term_stats``, kept
+        by every write; a term without a row is in no passage), in one statement: what BM25's IDF
+        and length normalisation read, and what the answer step reads later."""
         unique = list(dict.fromkeys(terms))
         sql = (
             "SELECT c.passages, c.total_length, f.term, f.df FROM corpus_stats c LEFT JOIN"
-            " (SELECT term, COUNT(*) AS df FROM postings WHERE term = ANY(?) GROUP BY term) f ON TRUE"
+            " (SELECT term, df FROM term_stats WHERE term = ANY(?)) f ON TRUE"
             " WHERE c.id = 1"
         )
         async with self.store._conn.execute(sql, [unique]) as cur:
@@ -137,9 +138,7 @@ class PgIndex:
         unique = list(dict.fromkeys(terms))
         if not unique:
             return {}
-        async with self.store._conn.execute(
-            "SELECT term, COUNT(*) AS df FROM postings WHERE term = ANY(?) GROUP BY term", [unique]
-        ) as cur:
+        async with self.store._conn.execute("SELECT term, df FROM term_stats WHERE term = ANY(?)", [unique]) as cur:
             found = {r["term"]: int(r["df"]) for r in await cur.fetchall()}
         return {t: found.get(t, 0) for t in unique}
 

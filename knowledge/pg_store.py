@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -155,20 +156,43 @@ class PgStore(PgDatabase, Store):
                 for (pid, *_), (counts, length) in zip(rows, tokens, strict=True):
                     for term, tf in counts.items():
                         await copy.write_row((term, pid, tf, length, scope, day))
+        # corpus_stats first: every writer takes that row's lock before any of term_stats, so two
+        # writers never wait on each other's term rows (no deadlock), and they take term rows in
+        # sorted order besides.
         await conn.execute(
             "UPDATE corpus_stats SET passages = passages + ?, total_length = total_length + ? WHERE id = 1",
             (len(rows), float(sum(length for _, length in tokens))),
         )
+        frequencies = Counter(term for counts, _ in tokens for term in counts)
+        if frequencies:
+            terms = sorted(frequencies)
+            await conn.execute(
+                "INSERT INTO term_stats (term, df) SELECT term, df FROM unnest(?::text[], ?::bigint[]) AS s(term, df)"
+                " ON CONFLICT (term) DO UPDATE SET df = term_stats.df + excluded.df",
+                (terms, [frequencies[t] for t in terms]),
+            )
 
     async def _delete_in(self, conn, doc_id: int) -> list[int]:
         async with conn.execute("SELECT id, length FROM passages WHERE document_id = ? ORDER BY id", (doc_id,)) as cur:
             rows = await cur.fetchall()
-        await conn.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
         if rows:
+            ids = [r["id"] for r in rows]
+            # As in _write_passages: corpus_stats' lock first, then the term rows. Their postings
+            # go with the document (ON DELETE CASCADE): counted off before, and a term left in no
+            # passage loses its row.
             await conn.execute(
                 "UPDATE corpus_stats SET passages = passages - ?, total_length = total_length - ? WHERE id = 1",
                 (len(rows), float(sum(r["length"] for r in rows))),
             )
+            async with conn.execute(
+                "UPDATE term_stats t SET df = t.df - g.n FROM (SELECT term, COUNT(*) AS n FROM postings"
+                " WHERE passage_id = ANY(?) GROUP BY term) g WHERE t.term = g.term RETURNING t.term, t.df",
+                (ids,),
+            ) as cur:
+                gone = [r["term"] for r in await cur.fetchall() if r["df"] <= 0]
+            if gone:
+                await conn.execute("DELETE FROM term_stats WHERE term = ANY(?) AND df <= 0", (gone,))
+        await conn.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
         return [r["id"] for r in rows]
 
     async def delete_document(self, doc_id: int) -> list[int]:
