@@ -96,7 +96,9 @@ def questions(n: int, texts: list[str], seed: int = 1) -> list[str]:
     if found:
         return rng.sample(found, min(n, len(found)))
     sentences = [s for t in texts for s in _SENTENCE_END.split(t) if 6 <= len(s.split()) <= 30]
-    return [f"What happened when {' '.join(s.split()[:10]).rstrip('.,;:')}?" for s in rng.sample(sentences, n)]
+    # The seeds alone hold fewer sentences than a run asks questions: then some are asked twice.
+    picked = rng.sample(sentences, n) if len(sentences) >= n else rng.choices(sentences, k=n)
+    return [f"What happened when {' '.join(s.split()[:10]).rstrip('.,;:')}?" for s in picked]
 
 
 def generate(
