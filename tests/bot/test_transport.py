@@ -53,6 +53,8 @@ class FakeDiscord:
         self.identify: dict | None = None
         self.rate_limit_sync = rate_limit_sync
         self.sync_calls = 0
+        self.ws: web.WebSocketResponse | None = None
+        self.seq = 0
         app = web.Application()
         app.router.add_route("*", "/api/v10/{tail:.*}", self.rest)
         app.router.add_get("/gateway", self.gateway)
@@ -106,11 +108,16 @@ class FakeDiscord:
             )
         return as_json({"message": f"not in the fake: {request.method} {path}", "code": 0}, status=404)
 
+    async def push(self, event: str, data: dict) -> None:
+        assert self.ws is not None, "the bot is connected"
+        self.seq += 1
+        await self.ws.send_str(json.dumps({"op": 0, "t": event, "s": self.seq, "d": data}))
+
     async def gateway(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
         await ws.prepare(request)
+        self.ws = ws
         await ws.send_str(json.dumps({"op": 10, "d": {"heartbeat_interval": 45000}}))
-        seq = 0
         async for msg in ws:
             if msg.type != WSMsgType.TEXT:
                 continue
@@ -120,25 +127,22 @@ class FakeDiscord:
                 await ws.send_str(json.dumps({"op": 11}))
             elif payload["op"] == 2:
                 self.identify = payload["d"]
-                seq += 1
-                await ws.send_str(
-                    json.dumps(
-                        {
-                            "op": 0,
-                            "t": "READY",
-                            "s": seq,
-                            "d": {
-                                "v": 10,
-                                "user": BOT_USER,
-                                "guilds": [],
-                                "session_id": "loopback",
-                                "resume_gateway_url": str(request.url.with_path("/gateway")),
-                                "application": {"id": APP_ID, "flags": 0},
-                            },
-                        }
-                    )
-                )
+                ready = {
+                    "v": 10,
+                    "user": BOT_USER,
+                    "guilds": [{"id": g["id"], "unavailable": True} for g in self.guild_payloads()],
+                    "session_id": "loopback",
+                    "resume_gateway_url": str(request.url.with_path("/gateway")),
+                    "application": {"id": APP_ID, "flags": 0},
+                }
+                await self.push("READY", ready)
+                for guild in self.guild_payloads():
+                    await self.push("GUILD_CREATE", guild)
         return ws
+
+    def guild_payloads(self) -> list[dict]:
+        """The guilds READY announces and GUILD_CREATE then delivers: none here."""
+        return []
 
 
 @pytest.fixture
@@ -270,8 +274,6 @@ class FakeGuildDiscord(FakeDiscord):
         super().__init__()
         self.guilds = tuple(guilds)
         self.posted: list[tuple[str, dict]] = []  # path, JSON body
-        self.ws: web.WebSocketResponse | None = None
-        self.seq = 100
         self.next_id = 1500000000000000000
 
     async def rest(self, request: web.Request) -> web.Response:
@@ -321,38 +323,8 @@ class FakeGuildDiscord(FakeDiscord):
     def guild_of(self, channel_id: str) -> str:
         return next((g.id for g in self.guilds if g.channel_id == channel_id), str(DEV_GUILD))
 
-    async def push(self, event: str, data: dict) -> None:
-        assert self.ws is not None, "the bot is connected"
-        self.seq += 1
-        await self.ws.send_str(json.dumps({"op": 0, "t": event, "s": self.seq, "d": data}))
-
-    async def gateway(self, request: web.Request) -> web.WebSocketResponse:
-        # The parent's handshake, then GUILD_CREATE once READY went out.
-        ws = web.WebSocketResponse()
-        await ws.prepare(request)
-        self.ws = ws
-        await ws.send_str(json.dumps({"op": 10, "d": {"heartbeat_interval": 45000}}))
-        async for msg in ws:
-            if msg.type != WSMsgType.TEXT:
-                continue
-            payload = json.loads(msg.data)
-            self.gateway_ops.append(payload["op"])
-            if payload["op"] == 1:
-                await ws.send_str(json.dumps({"op": 11}))
-            elif payload["op"] == 2:
-                self.identify = payload["d"]
-                ready = {
-                    "v": 10,
-                    "user": BOT_USER,
-                    "guilds": [{"id": g.id, "unavailable": True} for g in self.guilds],
-                    "session_id": "loopback",
-                    "resume_gateway_url": str(request.url.with_path("/gateway")),
-                    "application": {"id": APP_ID, "flags": 0},
-                }
-                await self.push("READY", ready)
-                for g in self.guilds:
-                    await self.push("GUILD_CREATE", self.guild(g))
-        return ws
+    def guild_payloads(self) -> list[dict]:
+        return [self.guild(g) for g in self.guilds]
 
     def guild(self, g: FakeGuild) -> dict:
         admin_role = {"id": g.bot_role_id, "name": "Bot", "permissions": ALL_PERMISSIONS, "position": 1}
