@@ -42,6 +42,15 @@ def with_settings(settings: Settings, **changes) -> Settings:
     return replace(settings, **changes)
 
 
+def briefings_in(channel, bot_id):
+    """The briefings the bot posted in a simcord channel."""
+    return [
+        m
+        for m in channel.history()
+        if m.author.id == bot_id and m.embeds and (m.embeds[0].title or "").startswith("Briefing")
+    ]
+
+
 def reply_of(result):
     """The bot's visible reply: after ``defer(thinking=True)`` the first followup replaces the
     "thinking" original, so it is ``result.response``."""

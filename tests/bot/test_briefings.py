@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 import simcord
-from bot_helpers import acknowledged_by_defer, reply_of, with_settings
+from bot_helpers import acknowledged_by_defer, briefings_in, reply_of, with_settings
 
 from bot.app import create_bot
 from bot.tree import BadInput
@@ -14,14 +14,6 @@ from bot.tree import BadInput
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 HOUR = 3600
-
-
-def briefings_in(channel, bot_id):
-    return [
-        m
-        for m in channel.history()
-        if m.author.id == bot_id and m.embeds and (m.embeds[0].title or "").startswith("Briefing")
-    ]
 
 
 async def start_with_briefings(world, settings, **changes):

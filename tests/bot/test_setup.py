@@ -7,7 +7,7 @@ import datetime as dt
 import discord
 import pytest
 import simcord
-from bot_helpers import OTHER_GUILD, reply_of
+from bot_helpers import OTHER_GUILD, briefings_in, reply_of
 
 from bot.app import create_bot
 from bot.checks import NotManager, NotModerator
@@ -17,14 +17,6 @@ from knowledge.errors import InvalidInput
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 HOUR = 3600
-
-
-def briefings_in(channel, bot_id):
-    return [
-        m
-        for m in channel.history()
-        if m.author.id == bot_id and m.embeds and (m.embeds[0].title or "").startswith("Briefing")
-    ]
 
 
 def briefing_text(message) -> str:
