@@ -20,7 +20,7 @@ from typing import LiteralString, cast
 import numpy as np
 import psycopg
 from psycopg import sql
-from search import GUILDS, build_info, generate, log, percentile, questions, source_texts
+from search import build_info, generate, log, percentile, time_searches
 
 from knowledge import retrieval
 from knowledge.config import KnowledgeConfig
@@ -167,20 +167,7 @@ async def measure_pg(url: str, n_queries: int, embedder: Embedder | None = None)
         index = kb.index
         assert isinstance(index, PgIndex)
         passages = await kb.store.count_passages()
-        texts, _ = source_texts()
-        qs = questions(n_queries, texts)
-        scopes = [None if i % 2 == 0 else GUILDS[i % len(GUILDS)] for i in range(len(qs))]
-        for q in qs[:5]:  # warm-up: model load, first pages from disk
-            await kb.search(q, k=10)
-
-        total: dict[str, list[float]] = {"all": [], "unscoped": [], "guild": []}
-        for q, scope in zip(qs, scopes, strict=True):
-            t = time.perf_counter()
-            hits = await kb.search(q, k=10, scope=scope)
-            ms = (time.perf_counter() - t) * 1000
-            assert hits
-            total["all"].append(ms)
-            total["unscoped" if scope is None else "guild"].append(ms)
+        qs, scopes, searched = await time_searches(kb, n_queries)
 
         # Each side alone: dense = pgvector's HNSW query; stats = the passage count, total length
         # and document frequencies (SQLite holds them in memory); bm25 = the postings query given
@@ -207,10 +194,7 @@ async def measure_pg(url: str, n_queries: int, embedder: Embedder | None = None)
         "backend": "postgres",
         "passages": passages,
         "queries": len(qs),
-        "search_ms_p50": percentile(total["all"], 50),
-        "search_ms_p95": percentile(total["all"], 95),
-        "search_ms_p50_unscoped": percentile(total["unscoped"], 50),
-        "search_ms_p50_guild": percentile(total["guild"], 50),
+        **searched,
         **{f"{name}_ms_p50": percentile(v, 50) for name, v in parts.items()},
         **{f"{name}_ms_p95": percentile(v, 95) for name, v in parts.items()},
         "fts5_bm25_ms_p50": None,
