@@ -1,5 +1,16 @@
-"""Date words in questions ("latest", "this week", "yesterday", "in 2022", "since March") turned into
-a date window relative to *now*, plus the question with those words taken out for retrieval.
+"""Time words in questions turned into what they ask of the documents' dates.
+
+Two kinds, kept apart on purpose:
+
+- *Time words* say when the reader wants news from, relative to the moment of asking: "this week",
+  "yesterday", "last month", "in the past 3 days", "in recent days", "since March". They open a
+  publication window (documents outside it are not evidence) and are taken out of the query.
+  "latest", "recently", "currently" ask for a recency preference instead (newer first, no window).
+- *Dates that name when something happened*: "investment in 2018", "the 2022 election", "in March
+  2021", "on 2022-01-11", "before 2020". They are not a filter on publication date: an article
+  published later that discusses the event is evidence, and usually the best there is. They stay in
+  the query (the year is a word to match) and give only a mild ranking preference
+  (``DateIntent.about_from``/``about_to``) for documents dated in, or just after, that period.
 
 Pure functions: ``now`` is always passed in, so tests (and evaluation, where a question's own date
 is "now") are deterministic.
@@ -36,10 +47,18 @@ class DateIntent:
     recency: bool = False  # "latest", "recent", "newest": prefer newer documents
     phrase: str = ""  # the words that set the window, as written ("this week")
     query: str = ""  # the question without those words
+    # A period the question names as when something happened ("in 2018"): ranks, never filters.
+    about_from: dt.date | None = None
+    about_to: dt.date | None = None
 
     @property
     def window(self) -> bool:
         return self.date_from is not None or self.date_to is not None
+
+    @property
+    def time_words(self) -> bool:
+        """Whether the question says when, relative to now, its news should be from."""
+        return self.window or self.recency
 
     def describe(self) -> str:
         """The window in words for answers ("from 2022-03-01 to 2022-11-28")."""
@@ -138,68 +157,88 @@ def _rules():
     def recency(m, t):
         return None, None, True
 
+    def recent_n(m, t):
+        span = {"day": 7, "week": 31, "month": 183}[m.group("unit").lower().rstrip("s")]
+        return t - dt.timedelta(days=span), t, False
+
     b = r"\b"
+    # (pattern, rule, kind): "window" time words, "about" dates of events, "recency" words.
     return [
-        (rf"{b}(?:on\s+)?{_YEAR}-(?P<mm>\d\d)-(?P<dd>\d\d){b}", iso_day),
-        (rf"{b}since\s+{_MONTH}\s+{_YEAR}{b}", since_month_year),
-        (rf"{b}(?:in|during|from|of)?\s*{_MONTH}\s+(?:of\s+)?{_YEAR}{b}", month_year),
-        (rf"{b}since\s+{_MONTH}(?!\w){b}", since_month),
-        (rf"{b}since\s+{_YEAR}{b}", since_year),
-        (rf"{b}(?:before|prior to)\s+{_YEAR}{b}", before_year),
-        (rf"{b}(?:in|during)\s+{_MONTH}(?!\w)", in_month),
-        (rf"{b}(?:in|during|of|from)\s+{_YEAR}{b}", in_year),
+        (rf"{b}(?:on\s+)?{_YEAR}-(?P<mm>\d\d)-(?P<dd>\d\d){b}", iso_day, "about"),
+        (rf"{b}since\s+{_MONTH}\s+{_YEAR}{b}", since_month_year, "window"),
+        (rf"{b}(?:in|during|from|of)?\s*{_MONTH}\s+(?:of\s+)?{_YEAR}{b}", month_year, "about"),
+        (rf"{b}since\s+{_MONTH}(?!\w){b}", since_month, "window"),
+        (rf"{b}since\s+{_YEAR}{b}", since_year, "window"),
+        (rf"{b}(?:before|prior to)\s+{_YEAR}{b}", before_year, "about"),
+        (rf"{b}(?:in|during)\s+{_MONTH}(?!\w)", in_month, "about"),
+        (rf"{b}(?:in|during|of|from)\s+{_YEAR}{b}", in_year, "about"),
         (
             rf"{b}(?:in|over|during)?\s*the\s+(?:past|last)\s+(?P<n>\d{{1,3}})\s+(?P<unit>days?|weeks?|months?|years?){b}",
             past_n,
+            "window",
         ),
-        (rf"{b}today{b}", days(0)),
-        (rf"{b}yesterday{b}", days(1, 1)),
-        (rf"{b}this\s+week{b}", week(0)),
-        (rf"{b}(?:last|past)\s+week{b}", week(1)),
-        (rf"{b}this\s+month{b}", month(0)),
-        (rf"{b}(?:last|past)\s+month{b}", month(1)),
-        (rf"{b}this\s+year{b}", year(0)),
-        (rf"{b}last\s+year{b}", year(1)),
+        (rf"{b}(?:in|over|during)\s+(?:the\s+)?recent\s+(?P<unit>days|weeks|months){b}", recent_n, "window"),
+        (rf"{b}today{b}", days(0), "window"),
+        (rf"{b}yesterday{b}", days(1, 1), "window"),
+        (rf"{b}this\s+week{b}", week(0), "window"),
+        (rf"{b}(?:last|past)\s+week{b}", week(1), "window"),
+        (rf"{b}this\s+month{b}", month(0), "window"),
+        (rf"{b}(?:last|past)\s+month{b}", month(1), "window"),
+        (rf"{b}this\s+year{b}", year(0), "window"),
+        (rf"{b}last\s+year{b}", year(1), "window"),
         (
             rf"{b}(?:the\s+)?(?:latest|most\s+recent(?:ly)?|newest|recent(?:ly)?|lately|current(?:ly)?|right\s+now|these\s+days)(?:\s+news)?(?:\s+(?:on|about))?{b}",
             recency,
+            "recency",
         ),
     ]
 
 
-_COMPILED = [(re.compile(p, re.I), f) for p, f in _rules()]
+_COMPILED = [(re.compile(p, re.I), f, kind) for p, f, kind in _rules()]
 
 
 def parse_date_intent(question: str, *, now: dt.datetime | dt.date) -> DateIntent:
-    """The date window a question asks for. The first window rule that matches wins; recency words
-    are noted in addition. Words that set the window are removed from ``query``."""
+    """What a question's time words ask of the documents' dates (module docstring). The first window
+    rule that matches wins, and the first date of an event; recency words are noted in addition.
+    Time words are removed from ``query``; dates of events stay in it."""
     today = now.date() if isinstance(now, dt.datetime) else now
     query = question
-    date_from = date_to = None
+    date_from = date_to = about_from = about_to = None
     recency = False
     phrases: list[str] = []
     # Date words inside a quoted phrase are part of the phrase ("first increase since 2018").
     masked = re.sub(r"[\"“”][^\"“”]*[\"“”]", lambda m: "\0" * len(m.group(0)), query)
-    for pattern, rule in _COMPILED:
+    for pattern, rule, kind in _COMPILED:
         m = pattern.search(masked)
         if not m:
             continue
         window = rule(m, today)
         if window is None:
             continue
-        start, end, is_recent = window
-        if is_recent:
+        start, end, _ = window
+        blank = " " * (m.end() - m.start())
+        masked = masked[: m.start()] + blank + masked[m.end() :]
+        if kind == "about":
+            if about_from is None and about_to is None:
+                about_from, about_to = start, end
+            continue
+        if kind == "recency":
             recency = True
         elif date_from is None and date_to is None:
             date_from, date_to = start, end
         else:
             continue
         phrases.append(m.group(0).strip())
-        query = query[: m.start()] + " " * (m.end() - m.start()) + query[m.end() :]
-        masked = masked[: m.start()] + " " * (m.end() - m.start()) + masked[m.end() :]
+        query = query[: m.start()] + blank + query[m.end() :]
     query = re.sub(r"\s+([?.!,])", r"\1", re.sub(r"\s{2,}", " ", query)).strip(" ,")
     return DateIntent(
-        date_from=date_from, date_to=date_to, recency=recency, phrase=", ".join(phrases), query=query or question
+        date_from=date_from,
+        date_to=date_to,
+        recency=recency,
+        phrase=", ".join(phrases),
+        query=query or question,
+        about_from=about_from,
+        about_to=about_to,
     )
 
 

@@ -16,18 +16,43 @@ NOW = dt.datetime(2026, 11, 28, 15, 0, tzinfo=dt.UTC)
         ("Any news today?", dt.date(2026, 11, 28), dt.date(2026, 11, 28)),
         ("What happened this week in Ukraine?", dt.date(2026, 11, 23), dt.date(2026, 11, 28)),
         ("What happened last week?", dt.date(2026, 11, 16), dt.date(2026, 11, 22)),
-        ("Chinese investment in 2022", dt.date(2022, 1, 1), dt.date(2022, 12, 31)),
         ("What changed since March?", dt.date(2026, 3, 1), dt.date(2026, 11, 28)),
         ("What changed since March 2021?", dt.date(2021, 3, 1), dt.date(2026, 11, 28)),
-        ("Who won in January 2022?", dt.date(2022, 1, 1), dt.date(2022, 1, 31)),
         ("protests in the past 3 days", dt.date(2026, 11, 25), dt.date(2026, 11, 28)),
-        ("troop numbers before 2020", None, dt.date(2019, 12, 31)),
-        ("events on 2022-01-11", dt.date(2022, 1, 11), dt.date(2022, 1, 11)),
+        ("protests in recent days", dt.date(2026, 11, 21), dt.date(2026, 11, 28)),
+        ("What changed since 2021?", dt.date(2021, 1, 1), dt.date(2026, 11, 28)),
     ],
 )
 def test_date_words_become_a_window(question, date_from, date_to):
     intent = parse_date_intent(question, now=NOW)
     assert (intent.date_from, intent.date_to) == (date_from, date_to)
+
+
+@pytest.mark.parametrize(
+    ("question", "about_from", "about_to"),
+    [
+        ("How much did Chinese investment in Central Asia reach in 2018?", dt.date(2018, 1, 1), dt.date(2018, 12, 31)),
+        ("Who won in January 2022?", dt.date(2022, 1, 1), dt.date(2022, 1, 31)),
+        ("troop numbers before 2020", None, dt.date(2019, 12, 31)),
+        ("events on 2022-01-11", dt.date(2022, 1, 11), dt.date(2022, 1, 11)),
+        ("What did the Fed decide in March?", dt.date(2026, 3, 1), dt.date(2026, 3, 31)),
+    ],
+)
+def test_a_date_that_names_when_something_happened_is_not_a_window(question, about_from, about_to):
+    """Issue 16: "investment in 2018" is what the question is about, not when the article was
+    published; a 2022 article giving the 2018 figure is evidence. The date stays in the query and
+    only ranks (``about``)."""
+    intent = parse_date_intent(question, now=NOW)
+    assert not intent.window and not intent.time_words
+    assert (intent.about_from, intent.about_to) == (about_from, about_to)
+    assert intent.query == question
+
+
+def test_time_words_and_an_event_date_together():
+    intent = parse_date_intent("What was said this week about the 2022 election in 2022?", now=NOW)
+    assert (intent.date_from, intent.date_to) == (dt.date(2026, 11, 23), dt.date(2026, 11, 28))
+    assert intent.about_from == dt.date(2022, 1, 1)
+    assert "this week" not in intent.query and "in 2022" in intent.query
 
 
 def test_since_a_later_month_means_last_year():
@@ -55,7 +80,7 @@ def test_question_without_date_words_is_untouched():
 
 
 def test_describe_names_the_window():
-    assert parse_date_intent("news in 2022", now=NOW).describe() == "from 2022-01-01 to 2022-12-31"
+    assert parse_date_intent("news this year", now=NOW).describe() == "from 2026-01-01 to 2026-11-28"
     assert parse_date_intent("news yesterday", now=NOW).describe() == "on 2026-11-27"
 
 

@@ -1,0 +1,75 @@
+"""How much a word of a question tells, the same in every collection.
+
+The refusal decision and the choice of answer sentence weigh the question's words: missing
+"Tokayev" matters, missing "said" hardly. BM25's IDF would do, but it is relative to the
+collection: in a collection of one document every word of that document is "common" and every
+other word "unknown", so a decision built on it means something else at 1 document than at
+1,000,000 (issue 16). These weights come from general-English word frequencies instead
+(``wordfreq``'s list, installed with the package: nothing is downloaded), so "does this sentence hold
+what the question asks?" reads the same whatever else is indexed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from functools import lru_cache
+
+from .text import stem, words
+
+# Zipf frequency is log10 of a word's frequency per billion words: "the" 7.7, "president" 5.5,
+# "Kazakhstan" 3.6, a name the list does not know 0. A weight of CEILING - Zipf gives "the" a
+# floor, "president" 2.5, "Kazakhstan" 4.4 and an unknown name 8.
+CEILING = 8.0
+FLOOR = 0.25
+# A number in a question ("2,500 troops", "in 2018") is as specific as a rare name.
+NUMBER_WEIGHT = 6.0
+
+
+@lru_cache(maxsize=1)
+def _zipf():
+    # Lazy: importing wordfreq and reading its English list take about a second (done once, in
+    # the worker thread of the first question, or at start-up by ``warm``).
+    from wordfreq import zipf_frequency
+
+    return zipf_frequency
+
+
+@lru_cache(maxsize=200_000)
+def word_weight(word: str) -> float:
+    """The weight of one word (any case): rarer in general English, heavier."""
+    word = word.lower()
+    if any(c.isdigit() for c in word):
+        return NUMBER_WEIGHT
+    return max(FLOOR, CEILING - _zipf()(word, "en"))
+
+
+def warm() -> None:
+    """Load the frequency list now (start-up), not during the first question."""
+    word_weight("newsdesk")
+
+
+def stem_weights(terms: Iterable[str]) -> dict[str, float]:
+    """Weights keyed by stem (what sentences are matched on), for a question's content words; a
+    stem reached from several words takes the heaviest. Keys in sorted order, so every sum and
+    tie-break over them is the same in every process (no dependence on the hash seed)."""
+    out: dict[str, float] = {}
+    for term in terms:
+        key = stem(term)
+        out[key] = max(out.get(key, 0.0), word_weight(term))
+    return dict(sorted(out.items()))
+
+
+def coverage(weights: Mapping[str, float], stems: Iterable[str] | set[str]) -> float:
+    """Weighted share (0..1) of the question's stems found in ``stems``. ``math.fsum`` is exact, so
+    the result does not depend on the order the terms come in."""
+    have = stems if isinstance(stems, set | frozenset) else set(stems)
+    total = math.fsum(weights.values())
+    if total <= 0:
+        return 0.0
+    return math.fsum(w for t, w in weights.items() if t in have) / total
+
+
+def text_stems(text: str) -> set[str]:
+    """The stems of every word of ``text``, to match a question's stems against."""
+    return {stem(w) for w in words(text)}
