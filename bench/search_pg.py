@@ -23,12 +23,12 @@ from psycopg import sql
 from search import build_info, generate, log, percentile, time_searches
 
 from knowledge import retrieval
+from knowledge.backends.postgres.search import PgIndex, _filters
+from knowledge.backends.postgres.store import PgStore
+from knowledge.backends.sql.documents import open_store
 from knowledge.config import KnowledgeConfig
 from knowledge.embed import Embedder, SentenceTransformerEmbedder
-from knowledge.pg_index import PgIndex, _filters
-from knowledge.pg_store import PgStore
 from knowledge.service import KnowledgeBase
-from knowledge.store import open_store
 
 
 @contextlib.contextmanager

@@ -31,16 +31,16 @@ from dotenv import load_dotenv
 from tqdm import tqdm
 
 from . import cli_feeds
+from .backends.sql.documents import open_store
+from .backends.sqlite.database import iso, utcnow
 from .config import KnowledgeConfig, seed_paths
 from .dates import MAX_BACK, format_date, parse_since
-from .db import iso, utcnow
 from .errors import KnowledgeError, SettingsError
 from .files import expand_paths
 from .models import Interaction
 from .plain import csv_cell, format_answer, indent
 from .question import normalise_question
 from .service import KnowledgeBase
-from .store import open_store
 
 log = logging.getLogger(__name__)
 
@@ -301,8 +301,8 @@ async def cmd_eval_summaries(args: argparse.Namespace, config: KnowledgeConfig) 
 
 
 async def cmd_migrate(args: argparse.Namespace, config: KnowledgeConfig) -> int:
-    from .migrate import migrate
-    from .pg_store import PgStore
+    from .backends.postgres.migrate import migrate
+    from .backends.postgres.store import PgStore
 
     target_config = config.with_db(args.to)
     if not target_config.db_url:

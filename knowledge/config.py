@@ -52,7 +52,7 @@ class KnowledgeConfig:
     def db_name(self) -> str:
         """The database as shown to people (a URL without its password)."""
         if self.db_url:
-            from .pg import redacted  # lazy: the SQLite-only path never imports psycopg
+            from .backends.postgres.connection import redacted  # lazy: the SQLite-only path never imports psycopg
 
             return redacted(self.db_url)
         return str(self.db_path)

@@ -8,10 +8,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from .backends.postgres.search import PgIndex
+    from .backends.sql.documents import Store
+    from .backends.sqlite.index import HybridIndex
     from .embed import Embedder
-    from .index import HybridIndex
-    from .pg_index import PgIndex
-    from .store import Store
 
 
 class Corpus(Protocol):

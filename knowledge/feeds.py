@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any
 import feedparser
 
 from . import ingest
+from .backends.sql.setup import Feed
 from .errors import DuplicateDocument, KnowledgeError, NotAFeed
 from .models import Document
 from .prepare import prepare
-from .store_setup import Feed
 from .text import sha256
 
 if TYPE_CHECKING:

@@ -19,14 +19,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .backends.sqlite.index import HybridIndex, IndexSnapshot
 from .dates import parse_date_intent
-from .index import HybridIndex, IndexSnapshot
 from .models import Document, Passage, SearchHit
 from .text import STOPWORDS, index_tokens
 
 if TYPE_CHECKING:
+    from .backends.postgres.search import PgView
     from .corpus import Corpus
-    from .pg_index import PgView
 
 # How many candidates each side hands to fusion.
 CANDIDATES = 100

@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from . import feeds, ingest
-from .db import utcnow
+from .backends.sql.setup import Feed, GuildSettings
+from .backends.sqlite.database import utcnow
 from .errors import InvalidInput
 from .models import Document
 from .scope import Scope
-from .store_setup import Feed, GuildSettings
 
 if TYPE_CHECKING:
     from .prepare import Prepared

@@ -21,8 +21,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import index_cache, ingest, retrieval
+from . import ingest, retrieval
 from .answer import decide, read_question
+from .backends.sql.documents import DocumentWrite, Store, inserted_document, open_store, utcnow
+from .backends.sqlite import index_cache
+from .backends.sqlite.index import DenseIndex, HybridIndex, LexicalIndex
 from .briefing import build_briefing
 from .config import KnowledgeConfig
 from .embed import Embedder, SentenceTransformerEmbedder
@@ -35,17 +38,15 @@ from .errors import (
     KnowledgeError,
 )
 from .files import expand_paths, read_checked
-from .index import DenseIndex, HybridIndex, LexicalIndex
 from .models import Answer, Briefing, Document, IndexReport, Interaction, SearchHit, UsageStats
 from .prepare import Prepared, TextItem, passage_count, prepare
 from .question import normalise_question
 from .scope import GLOBAL_SCOPE, Scope, scope_of
 from .servers import ServerSetup
-from .store import DocumentWrite, Store, inserted_document, open_store, utcnow
 from .text import sha256
 
 if TYPE_CHECKING:
-    from .pg_index import PgIndex
+    from .backends.postgres.search import PgIndex
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +96,8 @@ class KnowledgeBase(ServerSetup):
 
     async def _start_postgres(self) -> None:
         # Lazy: psycopg is only imported by processes that use PostgreSQL.
-        from .pg_index import PgIndex
-        from .pg_store import PgStore
+        from .backends.postgres.search import PgIndex
+        from .backends.postgres.store import PgStore
 
         store = await open_store(self.config)
         assert isinstance(store, PgStore)

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 from knowledge import briefing as briefing_module
+from knowledge.backends.sqlite.index import HybridIndex
 from knowledge.config import KnowledgeConfig
 from knowledge.embed import EncodeGate, GatedEmbedder, HashingEmbedder
-from knowledge.index import HybridIndex
 from knowledge.service import KnowledgeBase, TextItem
 from knowledge.text import index_tokens
 

@@ -19,11 +19,11 @@ import pytest
 from bot.console import Console
 from bot.settings import Settings
 from knowledge import cli, dates
+from knowledge.backends.sql.documents import Store
 from knowledge.config import KnowledgeConfig
 from knowledge.embed import HashingEmbedder
 from knowledge.errors import DocumentNotFound, InvalidInput, KnowledgeError, SettingsError
 from knowledge.service import KnowledgeBase
-from knowledge.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 UTC = dt.UTC

@@ -23,11 +23,11 @@ import pytest
 
 from bot.console import Console
 from bot.settings import Settings
+from knowledge.backends.sql.documents import MIGRATIONS, Store
 from knowledge.config import KnowledgeConfig
 from knowledge.embed import HashingEmbedder
 from knowledge.errors import DatabaseError
 from knowledge.service import KnowledgeBase
-from knowledge.store import MIGRATIONS, Store
 
 ROOT = Path(__file__).resolve().parents[2]
 NEWS = "Dam opens\n\nThe new dam on the Mekong river opened on Monday after six years of construction."

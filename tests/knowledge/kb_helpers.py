@@ -7,7 +7,7 @@ from __future__ import annotations
 import sqlite3
 from typing import LiteralString, cast
 
-from knowledge.index import HybridIndex
+from knowledge.backends.sqlite.index import HybridIndex
 from knowledge.service import KnowledgeBase
 from knowledge.text import index_tokens
 

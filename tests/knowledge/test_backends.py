@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 from kb_helpers import orphans, table_counts
 
+from knowledge.backends.postgres.migrate import migrate
+from knowledge.backends.postgres.store import PgStore
+from knowledge.backends.sql.documents import open_store
 from knowledge.config import KnowledgeConfig
 from knowledge.embed import HashingEmbedder
 from knowledge.errors import DatabaseError, DocumentNotFound, DuplicateDocument
-from knowledge.migrate import migrate
-from knowledge.pg_store import PgStore
 from knowledge.service import KnowledgeBase, TextItem
-from knowledge.store import open_store
 
 ROOT = Path(__file__).resolve().parents[2]
 

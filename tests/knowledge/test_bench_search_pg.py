@@ -13,13 +13,13 @@ import numpy as np
 import psycopg
 import pytest
 
+from knowledge.backends.postgres.search import PgIndex, _filters
+from knowledge.backends.postgres.store import PgStore
+from knowledge.backends.sql.documents import open_store
+from knowledge.backends.sqlite.index import LexicalIndex
 from knowledge.config import KnowledgeConfig
 from knowledge.embed import HashingEmbedder
-from knowledge.index import LexicalIndex
-from knowledge.pg_index import PgIndex, _filters
-from knowledge.pg_store import PgStore
 from knowledge.retrieval import search_tokens
-from knowledge.store import open_store
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench"))

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from knowledge import cli
+from knowledge.backends.sql.documents import Store
 from knowledge.dates import parse_since
 from knowledge.embed import HashingEmbedder
 from knowledge.service import KnowledgeBase
-from knowledge.store import Store
 
 SEEDS = {
     "dam.txt": "River dam opens to traffic\n\nThe new dam on the Mekong river opened on Monday after six years of "

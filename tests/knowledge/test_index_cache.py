@@ -276,7 +276,7 @@ async def test_a_damaged_cache_is_logged_and_rebuilt(tmp_path, caplog, damage):
     meta = _meta(db)
     damage(tmp_path / "kb.db.index", meta)
 
-    with caplog.at_level(logging.WARNING, logger="knowledge.index_cache"):
+    with caplog.at_level(logging.WARNING, logger="knowledge.backends.sqlite.index_cache"):
         reopened = await _open(db)
     try:
         assert not _mapped(reopened.memory_index.snapshot().dense.matrix)

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import psycopg
 
+from knowledge.backends.postgres.schema import PG_MIGRATIONS
+from knowledge.backends.postgres.search import PgIndex
+from knowledge.backends.postgres.store import PgStore
 from knowledge.config import KnowledgeConfig
 from knowledge.embed import HashingEmbedder
-from knowledge.pg_index import PgIndex
-from knowledge.pg_schema import PG_MIGRATIONS
-from knowledge.pg_store import PgStore
 from knowledge.service import KnowledgeBase, TextItem
 
 TEXTS = [

@@ -13,9 +13,9 @@ import pytest
 import pytest_asyncio
 
 from knowledge import retrieval
+from knowledge.backends.sqlite.index import DenseIndex, LexicalIndex
 from knowledge.config import KnowledgeConfig
 from knowledge.embed import HashingEmbedder
-from knowledge.index import DenseIndex, LexicalIndex
 from knowledge.retrieval import FusionWeights, fts_match_expression, fuse_scores, ndcg_at_k, rrf, standardise, top_k
 from knowledge.scope import GLOBAL_SCOPE
 from knowledge.service import KnowledgeBase, TextItem

@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 import pytest_asyncio
 
+from knowledge.backends.sql.documents import MIGRATIONS, NewDocument, NewPassage, Store
 from knowledge.chunking import chunk_paragraphs
 from knowledge.config import KnowledgeConfig
 from knowledge.embed import HashingEmbedder
 from knowledge.errors import DuplicateDocument
 from knowledge.scope import GLOBAL_SCOPE
 from knowledge.service import KnowledgeBase, TextItem
-from knowledge.store import MIGRATIONS, NewDocument, NewPassage, Store
 
 EMBEDDER = HashingEmbedder(dim=16, model_id="model-a")
 

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from .scope import GLOBAL_SCOPE, scope_of
-from .text import index_tokens
+from ...scope import GLOBAL_SCOPE, scope_of
+from ...text import index_tokens
 
 # ---------------------------------------------------------------------------- dense side
 

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .index import LexicalIndex
-from .pg import as_array
-from .pg_store import PgStore, day_number
-from .scope import scope_of
-from .store import Store
+from ...scope import scope_of
+from ..sql.documents import Store
+from ..sqlite.index import LexicalIndex
+from .connection import as_array
+from .store import PgStore, day_number
 
 log = logging.getLogger(__name__)
 

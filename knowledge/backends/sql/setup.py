@@ -10,8 +10,8 @@ import datetime as dt
 import sqlite3
 from dataclasses import dataclass
 
-from .db import Database, iso, parse_ts, storable, utcnow, valid_id
-from .scope import GLOBAL_SCOPE, Scope, scope_of
+from ...scope import GLOBAL_SCOPE, Scope, scope_of
+from ..sqlite.database import Database, iso, parse_ts, storable, utcnow, valid_id
 
 
 @dataclass(frozen=True)

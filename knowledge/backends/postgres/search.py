@@ -15,10 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .index import LexicalIndex
-from .pg import as_array
-from .pg_store import PgStore, day_number
-from .scope import GLOBAL_SCOPE
+from ...scope import GLOBAL_SCOPE
+from ..sqlite.index import LexicalIndex
+from .connection import as_array
+from .store import PgStore, day_number
 
 
 def _filters(scope: int | None, date_from: dt.date | None, date_to: dt.date | None) -> tuple[str, list]:

@@ -16,13 +16,13 @@ from dataclasses import replace
 import numpy as np
 import psycopg
 
-from .db import storable, valid_id
-from .errors import DuplicateDocument
-from .index import LexicalIndex
-from .pg import Connection, PgDatabase, as_array
-from .pg_schema import PG_MIGRATIONS
-from .scope import scope_of
-from .store import DOCUMENT_INSERT, DocumentWrite, NewDocument, NewPassage, Store, document_row
+from ...errors import DuplicateDocument
+from ...scope import scope_of
+from ..sql.documents import DOCUMENT_INSERT, DocumentWrite, NewDocument, NewPassage, Store, document_row
+from ..sqlite.database import storable, valid_id
+from ..sqlite.index import LexicalIndex
+from .connection import Connection, PgDatabase, as_array
+from .schema import PG_MIGRATIONS
 
 
 def day_number(published: dt.date | None) -> int:

@@ -14,7 +14,7 @@ from typing import ClassVar, Self
 
 import aiosqlite
 
-from .errors import DatabaseError
+from ...errors import DatabaseError
 
 log = logging.getLogger(__name__)
 

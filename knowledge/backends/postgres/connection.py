@@ -24,8 +24,8 @@ import numpy as np
 import psycopg
 from pgvector.psycopg import register_vector_async
 
-from .db import refuse_newer
-from .errors import DatabaseError
+from ...errors import DatabaseError
+from ..sqlite.database import refuse_newer
 
 log = logging.getLogger(__name__)
 

@@ -18,14 +18,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import KnowledgeConfig
-from .db import MAX_ID, iso, one_row, parse_ts, storable, utcnow, valid_id
-from .errors import DuplicateDocument
-from .migrations import MIGRATIONS
-from .models import Document, Passage
-from .scope import GLOBAL_SCOPE, scope_of
-from .store_log import InteractionLog
-from .store_setup import SetupStore
+from ...config import KnowledgeConfig
+from ...errors import DuplicateDocument
+from ...models import Document, Passage
+from ...scope import GLOBAL_SCOPE, scope_of
+from ..sqlite.database import MAX_ID, iso, one_row, parse_ts, storable, utcnow, valid_id
+from ..sqlite.schema import MIGRATIONS
+from .log import InteractionLog
+from .setup import SetupStore
 
 log = logging.getLogger(__name__)
 
@@ -552,7 +552,7 @@ class Store(SetupStore, InteractionLog):
 async def open_store(config: KnowledgeConfig) -> Store:
     """The configured database: PostgreSQL for a ``postgresql://`` URL, else the SQLite file."""
     if config.db_url:
-        from .pg_store import PgStore  # lazy: SQLite-only processes never import psycopg
+        from ..postgres.store import PgStore  # lazy: SQLite-only processes never import psycopg
 
         return await PgStore.open(config.db_url, busy_timeout_s=config.db_busy_timeout_s)
     return await Store.open(config.db_path, busy_timeout_s=config.db_busy_timeout_s)

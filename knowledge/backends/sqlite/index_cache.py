@@ -37,8 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..sql.documents import Store
 from .index import DenseIndex, HybridIndex, IndexSnapshot, LexicalIndex
-from .store import Store
 
 log = logging.getLogger(__name__)
 
