@@ -43,11 +43,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from knowledge import ingest, retrieval  # noqa: E402
-from knowledge.backends.sql.documents import NewDocument, NewPassage, Store  # noqa: E402
+from knowledge.backends.sql.documents import Store  # noqa: E402
 from knowledge.chunking import embedding_key  # noqa: E402
 from knowledge.config import KnowledgeConfig  # noqa: E402
 from knowledge.embed import Embedder, SentenceTransformerEmbedder  # noqa: E402
 from knowledge.evaluation.beir import read_jsonl  # noqa: E402
+from knowledge.models import NewDocument, NewPassage  # noqa: E402
 from knowledge.service import KnowledgeBase  # noqa: E402
 from knowledge.text import sha256  # noqa: E402
 

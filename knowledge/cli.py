@@ -32,7 +32,7 @@ from tqdm import tqdm
 
 from . import cli_feeds
 from .backends.sql.documents import open_store
-from .backends.sqlite.database import iso, utcnow
+from .clock import iso, utcnow
 from .config import KnowledgeConfig, seed_paths
 from .dates import MAX_BACK, format_date, parse_since
 from .errors import KnowledgeError, SettingsError

@@ -8,8 +8,8 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-from .backends.sql.setup import Feed
 from .feeds import FeedPoll
+from .models import Feed
 
 
 def add_parser(sub: Any, knowledge: Callable) -> None:

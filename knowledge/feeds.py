@@ -20,9 +20,8 @@ from typing import TYPE_CHECKING, Any
 import feedparser
 
 from . import ingest
-from .backends.sql.setup import Feed
 from .errors import DuplicateDocument, KnowledgeError, NotAFeed
-from .models import Document
+from .models import Document, Feed
 from .prepare import prepare
 from .text import sha256
 

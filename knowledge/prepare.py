@@ -9,8 +9,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from . import chunking, ingest
-from .backends.sql.documents import NewDocument
 from .errors import EmptyDocument, KnowledgeError
+from .models import NewDocument
 
 
 @dataclass(frozen=True)

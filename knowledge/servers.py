@@ -12,10 +12,9 @@ from typing import TYPE_CHECKING, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from . import feeds, ingest
-from .backends.sql.setup import Feed, GuildSettings
-from .backends.sqlite.database import utcnow
+from .clock import utcnow
 from .errors import InvalidInput
-from .models import Document
+from .models import Document, Feed, GuildSettings
 from .scope import Scope
 
 if TYPE_CHECKING:

@@ -23,10 +23,11 @@ import numpy as np
 
 from . import ingest, retrieval
 from .answer import decide, read_question
-from .backends.sql.documents import DocumentWrite, Store, inserted_document, open_store, utcnow
+from .backends.sql.documents import DocumentWrite, Store, inserted_document, open_store
 from .backends.sqlite import index_cache
 from .backends.sqlite.index import DenseIndex, HybridIndex, LexicalIndex
 from .briefing import build_briefing
+from .clock import utcnow
 from .config import KnowledgeConfig
 from .embed import Embedder, SentenceTransformerEmbedder
 from .errors import (

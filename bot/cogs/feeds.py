@@ -10,9 +10,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands, tasks
 
-from knowledge.backends.sql.setup import Feed
 from knowledge.errors import KnowledgeError
 from knowledge.ingest import strip_credentials
+from knowledge.models import Feed
 
 from .. import render
 from ..app import NewsdeskBot

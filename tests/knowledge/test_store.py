@@ -12,11 +12,12 @@ import numpy as np
 import pytest
 import pytest_asyncio
 
-from knowledge.backends.sql.documents import MIGRATIONS, NewDocument, NewPassage, Store
+from knowledge.backends.sql.documents import MIGRATIONS, Store
 from knowledge.chunking import chunk_paragraphs
 from knowledge.config import KnowledgeConfig
 from knowledge.embed import HashingEmbedder
 from knowledge.errors import DuplicateDocument
+from knowledge.models import NewDocument, NewPassage
 from knowledge.scope import GLOBAL_SCOPE
 from knowledge.service import KnowledgeBase, TextItem
 

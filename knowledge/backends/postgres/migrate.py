@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...scope import scope_of
+from .. import lexical
 from ..sql.documents import Store
-from ..sqlite.index import LexicalIndex
 from .connection import as_array
 from .store import PgStore, day_number
 
@@ -113,7 +113,7 @@ async def _copy_documents(source: Store, target: PgStore, ids: list[int], report
         by_doc.setdefault(p["document_id"], []).append(p)
     titles = {d["id"]: d["title"] for d in docs}
     # BM25 postings are the target's own: tokenised here (CPU work, in a worker).
-    tokens = await asyncio.to_thread(LexicalIndex().tokenise, [(titles[p["document_id"]], p["text"]) for p in passages])
+    tokens = await asyncio.to_thread(lexical.tokenise, [(titles[p["document_id"]], p["text"]) for p in passages])
     token_of = dict(zip(pids, tokens, strict=True))
     async with target.transaction() as conn:
         for d in docs:

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from ...scope import GLOBAL_SCOPE
-from ..sqlite.index import LexicalIndex
+from .. import lexical
 from .connection import as_array
 from .store import PgStore, day_number
 
@@ -118,14 +117,13 @@ class PgIndex:
     async def bm25(self, view: PgView, terms: Sequence[str], n: int, where: str, args: list) -> list[tuple[int, float]]:
         """The ``n`` best passages by BM25 over ``terms``, with ``view``'s statistics: the IDF is
         computed here as ``LexicalView.search`` does, the per-passage part in SQL."""
-        k1, b = LexicalIndex.K1, LexicalIndex.B
+        k1, b = lexical.K1, lexical.B
         count = view.passages
         avgdl = view.total_length / count if count > 0 and view.total_length > 0 else 1.0
         weighted = [(t, df) for t in dict.fromkeys(terms) if (df := view.frequencies.get(t, 0)) > 0]
         if not weighted:
             return []
-        # FTS5's floor for terms in more than half the rows, written as LexicalView writes it
-        idfs = [idf if (idf := math.log((count - df + 0.5) / (df + 0.5))) > 0 else 1e-6 for _, df in weighted]
+        idfs = [lexical.idf(count, df) for _, df in weighted]
         sql = (
             f"SELECT p.passage_id, SUM(w.idf * p.tf * {k1 + 1} / (p.tf + {k1} * ({1 - b} + {b} * p.length / ?)))"
             f" AS score FROM unnest(?::text[], ?::float8[]) AS w(term, idf) JOIN postings p ON p.term = w.term"

@@ -17,10 +17,11 @@ import numpy as np
 import psycopg
 
 from ...errors import DuplicateDocument
+from ...models import NewDocument, NewPassage
 from ...scope import scope_of
-from ..sql.documents import DOCUMENT_INSERT, DocumentWrite, NewDocument, NewPassage, Store, document_row
+from .. import lexical
+from ..sql.documents import DOCUMENT_INSERT, DocumentWrite, Store, document_row
 from ..sqlite.database import storable, valid_id
-from ..sqlite.index import LexicalIndex
 from .connection import Connection, PgDatabase, as_array
 from .schema import PG_MIGRATIONS
 
@@ -87,7 +88,7 @@ class PgStore(PgDatabase, Store):
             await self.ensure_vector_index(dim)
         # Tokenising is CPU work: in a worker, before the transaction holds any lock.
         tokens = await asyncio.to_thread(
-            lambda: [LexicalIndex().tokenise([(w.doc.title, p.text) for p in w.passages]) for w in writes]
+            lambda: [lexical.tokenise([(w.doc.title, p.text) for p in w.passages]) for w in writes]
         )
         out: list[tuple[int, list[int]]] = []
         async with _duplicates_refused(), self.transaction() as conn:

@@ -18,11 +18,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ...clock import iso, parse_ts, utcnow
 from ...config import KnowledgeConfig
 from ...errors import DuplicateDocument
-from ...models import Document, Passage
+from ...models import Document, NewDocument, NewPassage, Passage
 from ...scope import GLOBAL_SCOPE, scope_of
-from ..sqlite.database import MAX_ID, iso, one_row, parse_ts, storable, utcnow, valid_id
+from ..sqlite.database import MAX_ID, one_row, storable, valid_id
 from ..sqlite.schema import MIGRATIONS
 from .log import InteractionLog
 from .setup import SetupStore
@@ -49,30 +50,6 @@ def date_clause(date_from: dt.date | None, date_to: dt.date | None, column: str 
         parts.append(f"{column} <= ?")
         args.append(date_to.isoformat())
     return (" AND ".join(parts) or "TRUE"), args
-
-
-@dataclass(frozen=True)
-class NewPassage:
-    ordinal: int
-    paragraph_index: int
-    char_start: int
-    char_end: int
-    text: str
-    text_hash: str
-
-
-@dataclass(frozen=True)
-class NewDocument:
-    title: str
-    source: str | None
-    published: dt.date | None
-    author: str | None
-    guild_id: int | None
-    origin: str
-    content_hash: str
-    text: str
-    words: int
-    published_precision: str = "day"
 
 
 # Named, not numbered: a query adds what it needs (a passage count, a scope key) beside these.

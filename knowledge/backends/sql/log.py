@@ -8,8 +8,9 @@ import json
 import sqlite3
 from collections.abc import Sequence
 
+from ...clock import iso, parse_ts, utcnow
 from ...models import Interaction, UsageStats
-from ..sqlite.database import Database, iso, one_row, parse_ts, storable, utcnow, valid_id
+from ..sqlite.database import Database, one_row, storable, valid_id
 
 _INTERACTION_COLUMNS = (
     "id, at, guild_id, channel_id, user_id, kind, input, outcome, answer, passage_ids, scores, latency_ms, ref_id"

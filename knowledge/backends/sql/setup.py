@@ -8,44 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-from dataclasses import dataclass
 
+from ...clock import iso, parse_ts, utcnow
+from ...models import Feed, GuildSettings
 from ...scope import GLOBAL_SCOPE, Scope, scope_of
-from ..sqlite.database import Database, iso, parse_ts, storable, utcnow, valid_id
-
-
-@dataclass(frozen=True)
-class GuildSettings:
-    """One server's settings; a server that never ran /setup has every field empty."""
-
-    guild_id: int
-    briefing_channel_id: int | None = None
-    briefing_time: dt.time | None = None  # local to briefing_tz
-    briefing_tz: str | None = None
-    briefing_enabled: bool = False
-    moderator_role_id: int | None = None
-
-    @property
-    def briefing_configured(self) -> bool:
-        """Whether this server ever set its own briefing: from then on it, not ``.env``, decides."""
-        return self.briefing_channel_id is not None
-
-
-@dataclass(frozen=True)
-class Feed:
-    id: int
-    guild_id: int | None
-    url: str
-    title: str
-    added_at: dt.datetime
-    etag: str | None = None
-    last_modified: str | None = None
-    last_success_at: dt.datetime | None = None
-    last_error: str | None = None
-    last_error_at: dt.datetime | None = None
-    failures: int = 0
-    next_poll_at: dt.datetime | None = None
-
+from ..sqlite.database import Database, storable, valid_id
 
 _SETTINGS_COLUMNS = "guild_id, briefing_channel_id, briefing_time, briefing_tz, briefing_enabled, moderator_role_id"
 _FEED_COLUMNS = (

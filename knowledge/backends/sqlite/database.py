@@ -4,7 +4,6 @@ SQLite can bind, migration scripts split into statements, and what SQLite's erro
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
@@ -24,21 +23,6 @@ MAX_ID = 2**63 - 1
 # How long a write waits for another process's write transaction (a `newsdesk index` beside the
 # bot) before giving up with "the database is busy".
 DEFAULT_BUSY_TIMEOUT_S = 30.0
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def iso(ts: dt.datetime) -> str:
-    if ts.tzinfo is None:
-        ts = ts.replace(tzinfo=dt.UTC)
-    return ts.astimezone(dt.UTC).isoformat(timespec="microseconds")
-
-
-def parse_ts(value: str) -> dt.datetime:
-    ts = dt.datetime.fromisoformat(value)
-    return ts if ts.tzinfo else ts.replace(tzinfo=dt.UTC)
 
 
 # What each SQLite error code means to whoever runs newsdesk (the raw messages, "disk I/O error",
