@@ -8,18 +8,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from .backends.postgres.search import PgIndex
-    from .backends.sql.documents import Store
-    from .backends.sqlite.index import HybridIndex
+    from .backends.interface import DocumentStore, SearchIndex
     from .embed import Embedder
 
 
 class Corpus(Protocol):
     @property
-    def store(self) -> Store: ...
+    def store(self) -> DocumentStore: ...
 
     @property
-    def index(self) -> HybridIndex | PgIndex: ...
+    def index(self) -> SearchIndex: ...
 
     @property
     def embedder(self) -> Embedder: ...

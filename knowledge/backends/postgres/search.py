@@ -1,8 +1,8 @@
-"""Search in PostgreSQL: the dense side by pgvector's HNSW index (cosine), the lexical side by BM25
-computed in SQL from the postings table, with FTS5's formula and tokens as ``index.LexicalIndex``
-(k1 = 1.2, b = 0.75, IDF floored at 1e-6). Nothing per document is held in the process: every
-question reads the database, so a document added or removed by any process is seen by the next
-question of every other, and a process starts in the same time whatever the collection's size.
+"""The PostgreSQL engine's search index: the dense side by pgvector's HNSW index (cosine), the
+lexical side by the store's ``lexical.LexicalSide`` (BM25 in SQL, with the lexical spec's tokens and
+formula). Nothing per document is held in the process: every question reads the database, so a
+document added or removed by any process is seen by the next question of every other, and a process
+starts in the same time whatever the collection's size.
 """
 
 from __future__ import annotations
@@ -10,17 +10,17 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
 from ...scope import GLOBAL_SCOPE
-from .. import lexical
+from ..interface import Scored, Written
 from .connection import as_array
+from .lexical import PgView
 from .store import PgStore, day_number
 
 
-def _filters(scope: int | None, date_from: dt.date | None, date_to: dt.date | None) -> tuple[str, list]:
+def filters(scope: int | None, date_from: dt.date | None, date_to: dt.date | None) -> tuple[str, list]:
     """SQL over the ``scope`` and ``day`` columns, as ``DenseView.mask`` filters rows."""
     parts, args = [], []
     if scope is not None:
@@ -38,23 +38,12 @@ def _filters(scope: int | None, date_from: dt.date | None, date_to: dt.date | No
     return (" AND ".join(parts) or "TRUE"), args
 
 
-@dataclass(frozen=True)
-class PgView:
-    """What a question's later steps read of the index it was scored on: the passage count and the
-    document frequencies of its terms, fetched with the candidates."""
-
-    passages: int
-    frequencies: dict[str, int]
-    total_length: float = 0.0
-
-    def __len__(self) -> int:
-        return self.passages
-
-
-class PgIndex:
+class PgSearch:
     def __init__(self, store: PgStore, model: str) -> None:
         self.store = store
         self.model = model
+        self.conn = store.connection
+        self.lexical = store.lexical
 
     async def search(
         self,
@@ -65,21 +54,21 @@ class PgIndex:
         scope: int | None = None,
         date_from: dt.date | None = None,
         date_to: dt.date | None = None,
-    ) -> tuple[list[tuple[int, float]], list[tuple[int, float]], PgView]:
-        where, args = _filters(scope, date_from, date_to)
-        unique = list(dict.fromkeys(terms))
+    ) -> Scored:
+        where, args = filters(scope, date_from, date_to)
         # Both sides at once, on two pooled connections: the server works on one while the other
         # waits on the network or the other core.
         dense, (bm25, view) = await asyncio.gather(
-            self.dense(np.asarray(vector, dtype=np.float32), n, where, args), self._lexical(unique, n, where, args)
+            self.dense(np.asarray(vector, dtype=np.float32), n, where, args),
+            self._lexical(list(dict.fromkeys(terms)), n, where, args),
         )
-        return dense, bm25, view
+        return Scored(dense, bm25, view)
 
     async def _lexical(
         self, terms: list[str], n: int, where: str, args: list
     ) -> tuple[list[tuple[int, float]], PgView]:
-        view = await self.statistics(terms)
-        return (await self.bm25(view, terms, n, where, args) if terms else []), view
+        view = await self.lexical.statistics(terms)
+        return (await self.lexical.rank(view, terms, n, where, args) if terms else []), view
 
     async def dense(self, vector: np.ndarray, n: int, where: str, args: list) -> list[tuple[int, float]]:
         """The ``n`` nearest passages by cosine (pgvector's HNSW index), ``where`` as ``_filters``."""
@@ -94,56 +83,19 @@ class PgIndex:
             # Iterative scans may return rows slightly out of order: sorted again here.
             f" ORDER BY distance, passage_id"
         )
-        async with self.store._conn.execute(sql, [vector, self.model, *args, vector, n]) as cur:
+        async with self.conn.execute(sql, [vector, self.model, *args, vector, n]) as cur:
             return [(int(r["passage_id"]), float(r["score"])) for r in await cur.fetchall()]
 
-    async def statistics(self, terms: Sequence[str]) -> PgView:
-        """The passage count, total length and the terms' document frequencies (``term_stats``, kept
-        by every write; a term without a row is in no passage), in one statement: what BM25's IDF
-        and length normalisation read, and what the answer step reads later."""
-        unique = list(dict.fromkeys(terms))
-        sql = (
-            "SELECT c.passages, c.total_length, f.term, f.df FROM corpus_stats c LEFT JOIN"
-            " (SELECT term, df FROM term_stats WHERE term = ANY(?)) f ON TRUE"
-            " WHERE c.id = 1"
-        )
-        async with self.store._conn.execute(sql, [unique]) as cur:
-            rows = await cur.fetchall()
-        found = {r["term"]: int(r["df"]) for r in rows if r["term"] is not None}
-        passages = int(rows[0]["passages"]) if rows else 0
-        total = float(rows[0]["total_length"]) if rows else 0.0
-        return PgView(passages, {t: found.get(t, 0) for t in unique}, total)
-
-    async def bm25(self, view: PgView, terms: Sequence[str], n: int, where: str, args: list) -> list[tuple[int, float]]:
-        """The ``n`` best passages by BM25 over ``terms``, with ``view``'s statistics: the IDF is
-        computed here as ``LexicalView.search`` does, the per-passage part in SQL."""
-        k1, b = lexical.K1, lexical.B
-        count = view.passages
-        avgdl = view.total_length / count if count > 0 and view.total_length > 0 else 1.0
-        weighted = [(t, df) for t in dict.fromkeys(terms) if (df := view.frequencies.get(t, 0)) > 0]
-        if not weighted:
-            return []
-        idfs = [lexical.idf(count, df) for _, df in weighted]
-        sql = (
-            f"SELECT p.passage_id, SUM(w.idf * p.tf * {k1 + 1} / (p.tf + {k1} * ({1 - b} + {b} * p.length / ?)))"
-            f" AS score FROM unnest(?::text[], ?::float8[]) AS w(term, idf) JOIN postings p ON p.term = w.term"
-            f" WHERE {where} GROUP BY p.passage_id ORDER BY score DESC, p.passage_id LIMIT ?"
-        )
-        async with self.store._conn.execute(sql, [avgdl, [t for t, _ in weighted], idfs, *args, n]) as cur:
-            return [(int(r["passage_id"]), float(r["score"])) for r in await cur.fetchall()]
-
-    async def document_frequencies(self, terms: Sequence[str]) -> dict[str, int]:
-        unique = list(dict.fromkeys(terms))
-        if not unique:
-            return {}
-        async with self.store._conn.execute("SELECT term, df FROM term_stats WHERE term = ANY(?)", [unique]) as cur:
-            found = {r["term"]: int(r["df"]) for r in await cur.fetchall()}
-        return {t: found.get(t, 0) for t in unique}
+    async def term_statistics(self, terms: Sequence[str], view: object | None) -> tuple[dict[str, int], int]:
+        # The frequencies are read now (the answer's terms are not the search's); the passage count
+        # is the one the candidates were scored with.
+        counts = await self.lexical.document_frequencies(terms)
+        return counts, (len(view) if isinstance(view, PgView) else await self.size())
 
     async def vectors(self, pids: Sequence[int]) -> dict[int, np.ndarray]:
         if not pids:
             return {}
-        async with self.store._conn.execute(
+        async with self.conn.execute(
             "SELECT passage_id, vector FROM vectors WHERE model = ? AND passage_id = ANY(?)",
             [self.model, list(pids)],
         ) as cur:
@@ -151,3 +103,12 @@ class PgIndex:
 
     async def size(self) -> int:
         return await self.store.count_passages()
+
+    async def add_documents(self, written: Sequence[Written]) -> None:
+        """Nothing to do: the store wrote the index rows in the documents' transaction."""
+
+    async def remove_document(self, doc_id: int) -> None:
+        """Nothing to do: the index rows went with the document's."""
+
+    async def close(self) -> None:
+        """Nothing is held in the process."""

@@ -1,56 +1,24 @@
-"""All SQL of newsdesk lives here, in ``store_log`` (the interaction log and briefing posts) and in
-``db`` (opening, migrating, transactions): one SQLite file, one long-lived aiosqlite connection, rows
-read by column name (``sqlite3.Row``).
+"""The SQL of documents, passages and vectors that both engines run as it is: finding, listing and
+reading documents and passages, the vectors already stored, and what a migration reads. The writes
+of a document and search differ per engine (``sqlite.store``, ``postgres.store``).
 
-Migrations (``migrations.MIGRATIONS``) are an append-only list applied by ``PRAGMA user_version``,
-each in one transaction: never edit an applied migration, add a new one. Writes of one document happen in one transaction,
-so a crash never leaves half a document indexed.
+Writes of one document happen in one transaction, so a crash never leaves half a document indexed.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
-import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from abc import abstractmethod
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
 from ...clock import iso, parse_ts, utcnow
-from ...config import KnowledgeConfig
-from ...errors import DuplicateDocument
-from ...models import Document, NewDocument, NewPassage, Passage
-from ...scope import GLOBAL_SCOPE, scope_of
-from ..sqlite.database import MAX_ID, one_row, storable, valid_id
-from ..sqlite.schema import MIGRATIONS
-from .log import InteractionLog
-from .setup import SetupStore
-
-log = logging.getLogger(__name__)
-
-
-def scope_clause(scope: int | None, column: str = "d.guild_id") -> tuple[str, list]:
-    """SQL for a scope: None = every document (CLI, admin), 0 = global documents only,
-    a guild id = global documents plus that guild's own."""
-    if scope is None:
-        return "TRUE", []
-    if scope == GLOBAL_SCOPE:
-        return f"{column} IS NULL", []
-    return f"({column} IS NULL OR {column} = ?)", [scope]
-
-
-def date_clause(date_from: dt.date | None, date_to: dt.date | None, column: str = "d.published") -> tuple[str, list]:
-    parts, args = [], []
-    if date_from is not None:
-        parts.append(f"{column} >= ?")
-        args.append(date_from.isoformat())
-    if date_to is not None:
-        parts.append(f"{column} <= ?")
-        args.append(date_to.isoformat())
-    return (" AND ".join(parts) or "TRUE"), args
-
+from ...models import Document, NewDocument, Passage
+from ...scope import scope_of
+from ..interface import Export
+from .common import MAX_ID, Row, SqlDatabase, date_clause, one_row, scope_clause, storable, valid_id
 
 # Named, not numbered: a query adds what it needs (a passage count, a scope key) beside these.
 _DOC_COLUMNS = (
@@ -61,7 +29,7 @@ _DOC_COLUMNS = (
 _PASSAGE_COUNT = "(SELECT COUNT(*) FROM passages p WHERE p.document_id = d.id) AS passages"
 
 
-def _document(row: sqlite3.Row, passages: int = 0) -> Document:
+def _document(row: Row, passages: int = 0) -> Document:
     return Document(
         id=row["id"],
         title=row["title"],
@@ -81,38 +49,16 @@ def _document(row: sqlite3.Row, passages: int = 0) -> Document:
 _PASSAGE_COLUMNS = "p.document_id, p.ordinal, p.paragraph_index, p.char_start, p.char_end, p.text AS passage_text"
 
 
-def _passage(row: sqlite3.Row, passage_id: int) -> Passage:
+def _passage(row: Row, passage_id: int) -> Passage:
     columns = ("document_id", "ordinal", "paragraph_index", "char_start", "char_end")
     return Passage(id=passage_id, text=row["passage_text"], **{name: row[name] for name in columns})
 
 
 # The columns ``document_row`` fills, in its order (both engines' inserts name them so).
-_DOCUMENT_COLUMNS = (
+DOCUMENT_COLUMNS = (
     "title, source, published, published_precision, author, guild_id, origin, content_hash, text, words, added_at"
 )
-DOCUMENT_INSERT = f"INSERT INTO documents ({_DOCUMENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-# The same with the id given: a batch picks its ids itself (see ``Store.insert_documents``).
-_DOCUMENT_INSERT_WITH_ID = (
-    f"INSERT INTO documents (id, {_DOCUMENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-_PASSAGE_INSERT = (
-    "INSERT INTO passages (id, document_id, ordinal, paragraph_index, char_start, char_end, text, text_hash)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-)
-_FTS_INSERT = "INSERT INTO passages_fts (rowid, text, title) VALUES (?, ?, ?)"
-_VECTOR_INSERT = "INSERT INTO vectors (passage_id, model, dim, vector) VALUES (?, ?, ?, ?)"
-
-
-@dataclass(frozen=True)
-class DocumentWrite:
-    """One document for ``Store.insert_documents``: its passages, a vector per passage, and the
-    document it replaces, if any."""
-
-    doc: NewDocument
-    passages: Sequence[NewPassage]
-    vectors: np.ndarray
-    replace_id: int | None = None
-    added_at: dt.datetime | None = None
+DOCUMENT_INSERT = f"INSERT INTO documents ({DOCUMENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 
 def document_row(doc: NewDocument, added_at: dt.datetime | None) -> tuple:
@@ -132,61 +78,17 @@ def document_row(doc: NewDocument, added_at: dt.datetime | None) -> tuple:
     )
 
 
-def _passage_rows(
-    doc: NewDocument, doc_id: int, ids: Sequence[int], passages: Sequence[NewPassage], vectors: np.ndarray, model: str
-) -> tuple[list[tuple], list[tuple], list[tuple]]:
-    """One document's rows for ``passages``, ``passages_fts`` and ``vectors``."""
-    vectors = np.ascontiguousarray(vectors, dtype="<f4")
-    pairs = list(zip(ids, passages, strict=True))
-    return (
-        [
-            (pid, doc_id, p.ordinal, p.paragraph_index, p.char_start, p.char_end, p.text, p.text_hash)
-            for pid, p in pairs
-        ],
-        [(pid, p.text, doc.title) for pid, p in pairs],
-        [(pid, model, int(vec.shape[0]), vec.tobytes()) for pid, vec in zip(ids, vectors, strict=True)],
-    )
+# A stored document's every column, in the order a copy inserts them.
+EXPORTED_COLUMNS = f"id, {DOCUMENT_COLUMNS}"
 
 
-def inserted_document(doc: NewDocument, doc_id: int, passages: int, added_at: dt.datetime) -> Document:
-    """The ``Document`` that ``Store.get_document`` reads back for a row just written with
-    ``insert_document(..., added_at=added_at)``: saves one query per indexed document."""
-    return Document(
-        id=doc_id,
-        title=doc.title,
-        source=doc.source,
-        published=doc.published,
-        author=doc.author,
-        guild_id=doc.guild_id,
-        origin=doc.origin,
-        content_hash=doc.content_hash,
-        added_at=parse_ts(iso(added_at)),
-        passages=passages,
-        words=doc.words,
-        published_precision=doc.published_precision,
-    )
+class DocumentSQL(SqlDatabase):
+    """Documents, passages and vectors: the queries both engines share. ``vector_blob`` is the
+    engine's hook: a stored vector as float32 bytes."""
 
-
-@contextmanager
-def duplicates_refused() -> Iterator[None]:
-    """The unique (content hash, scope) index refusing a document: another process indexed the same
-    content between this one's check and its write."""
-    try:
-        yield
-    except sqlite3.IntegrityError as e:
-        if "documents_hash_scope" not in str(e):
-            raise
-        raise DuplicateDocument("already indexed (by another process, just now)") from None
-
-
-class Store(SetupStore, InteractionLog):
-    """Documents, passages, vectors and the full-text index; the interaction log and briefing posts
-    come from ``InteractionLog``, server settings and feeds from ``SetupStore``, opening and
-    transactions from ``db.Database``."""
-
-    migrations = MIGRATIONS
-
-    # ----------------------------------------------------------------- documents
+    @abstractmethod
+    def vector_blob(self, stored: Any) -> bytes:
+        """A vector as the engine returns it, as little-endian float32 bytes."""
 
     async def find_by_hashes(self, keys: Iterable[tuple[str, int | None]]) -> dict[tuple[str, int], Document]:
         """The documents of many (content hash, guild id) pairs in one query per 500 hashes; keyed
@@ -212,96 +114,6 @@ class Store(SetupStore, InteractionLog):
         async with self._conn.execute(sql, (storable(origin), scope_of(guild_id))) as cur:
             row = await cur.fetchone()
         return _document(row) if row else None
-
-    async def insert_document(
-        self,
-        doc: NewDocument,
-        passages: Sequence[NewPassage],
-        vectors: np.ndarray,
-        model: str,
-        *,
-        replace_id: int | None = None,
-        added_at: dt.datetime | None = None,
-    ) -> tuple[int, list[int]]:
-        """Insert a document with its passages, FTS rows and vectors in one transaction; when
-        ``replace_id`` is given that document is deleted in the same transaction."""
-        vectors = np.ascontiguousarray(vectors, dtype="<f4")
-        if len(vectors) != len(passages):  # not an assert: under -O zip() would silently drop passages
-            raise ValueError(f"{len(passages)} passages but {len(vectors)} vectors")
-        with duplicates_refused():
-            async with self.transaction() as conn:
-                if replace_id is not None:
-                    await conn.execute("DELETE FROM documents WHERE id = ?", (replace_id,))
-                # RETURNING hands back the passage id to start from in the same round trip: the ids are the
-                # ones SQLite would pick itself (AUTOINCREMENT's sequence + 1), safe because BEGIN IMMEDIATE holds the write lock
-                # until COMMIT. Then three executemany calls instead of three statements per passage: every
-                # await is a hop to aiosqlite's thread, and those hops were most of ingest's cost besides
-                # the model.
-                async with conn.execute(
-                    DOCUMENT_INSERT
-                    + " RETURNING id, (SELECT IFNULL(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'passages') AS last",
-                    document_row(doc, added_at),
-                ) as cur:
-                    [row] = await cur.fetchall()
-                doc_id, last = row["id"], row["last"]
-                ids = list(range(last + 1, last + 1 + len(passages)))
-                passage_rows, fts_rows, vector_rows = _passage_rows(doc, doc_id, ids, passages, vectors, model)
-                await conn.executemany(_PASSAGE_INSERT, passage_rows)
-                await conn.executemany(_FTS_INSERT, fts_rows)
-                await conn.executemany(_VECTOR_INSERT, vector_rows)
-        return doc_id, ids
-
-    async def insert_documents(self, writes: Sequence[DocumentWrite], model: str) -> list[tuple[int, list[int]]]:
-        """``insert_document`` for many documents in one transaction and a fixed number of
-        statements, whatever their count: per document, the round trips to aiosqlite's thread and
-        the commit cost more than the rows themselves (about 1 ms a document, most of ingest's time
-        besides the model). All or nothing: on an error nothing is written, and the caller can
-        write the documents one by one to learn which one failed."""
-        for w in writes:
-            if len(w.vectors) != len(w.passages):
-                raise ValueError(f"{len(w.passages)} passages but {len(w.vectors)} vectors")
-        if not writes:
-            return []
-        with duplicates_refused():
-            async with self.transaction() as conn:
-                replaced = [(w.replace_id,) for w in writes if w.replace_id is not None]
-                if replaced:
-                    await conn.executemany("DELETE FROM documents WHERE id = ?", replaced)
-                # The ids SQLite would pick itself (AUTOINCREMENT's sequences + 1): BEGIN IMMEDIATE
-                # holds the write lock until COMMIT, so nobody else takes them meanwhile.
-                async with conn.execute(
-                    "SELECT (SELECT IFNULL(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'documents') AS docs,"
-                    " (SELECT IFNULL(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'passages') AS passages"
-                ) as cur:
-                    last = one_row(await cur.fetchone())
-                next_doc, next_passage = last["docs"] + 1, last["passages"] + 1
-                out: list[tuple[int, list[int]]] = []
-                documents, passage_rows, fts_rows, vector_rows = [], [], [], []
-                for w in writes:
-                    ids = list(range(next_passage, next_passage + len(w.passages)))
-                    documents.append((next_doc, *document_row(w.doc, w.added_at)))
-                    rows = _passage_rows(w.doc, next_doc, ids, w.passages, w.vectors, model)
-                    passage_rows += rows[0]
-                    fts_rows += rows[1]
-                    vector_rows += rows[2]
-                    out.append((next_doc, ids))
-                    next_doc, next_passage = next_doc + 1, next_passage + len(ids)
-                await conn.executemany(_DOCUMENT_INSERT_WITH_ID, documents)
-                await conn.executemany(_PASSAGE_INSERT, passage_rows)
-                await conn.executemany(_FTS_INSERT, fts_rows)
-                await conn.executemany(_VECTOR_INSERT, vector_rows)
-        return out
-
-    async def delete_document(self, doc_id: int) -> list[int]:
-        """Delete a document; its passages, vectors and FTS rows go with it (cascade + trigger).
-        Returns the deleted passage ids."""
-        if not valid_id(doc_id):
-            return []
-        async with self.transaction() as conn:
-            async with conn.execute("SELECT id FROM passages WHERE document_id = ?", (doc_id,)) as cur:
-                ids = [r["id"] for r in await cur.fetchall()]
-            await conn.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
-        return ids
 
     async def get_document(self, doc_id: int) -> Document | None:
         if not valid_id(doc_id):
@@ -415,7 +227,7 @@ class Store(SetupStore, InteractionLog):
             )
             async with self._conn.execute(sql, [model, *chunk]) as cur:
                 for r in await cur.fetchall():
-                    found.setdefault(r["text_hash"], r["vector"])
+                    found.setdefault(r["text_hash"], self.vector_blob(r["vector"]))
         return found
 
     async def passages_missing_vectors(self, model: str) -> list[tuple[int, str, str]]:
@@ -428,108 +240,41 @@ class Store(SetupStore, InteractionLog):
         async with self._conn.execute(sql, (model,)) as cur:
             return [tuple(r) for r in await cur.fetchall()]
 
-    async def add_vectors(self, model: str, rows: Sequence[tuple[int, np.ndarray]]) -> None:
-        async with self.transaction() as conn:
-            await conn.executemany(
-                "INSERT OR REPLACE INTO vectors (passage_id, model, dim, vector) VALUES (?, ?, ?, ?)",
-                [(pid, model, int(v.shape[0]), np.asarray(v, dtype="<f4").tobytes()) for pid, v in rows],
-            )
+    # ----------------------------------------------------------------- what a migration reads
 
-    async def load_vectors(self, model: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Every vector of ``model`` with what the dense index filters on:
-        (passage ids, document ids, guild ids (0 = GLOBAL_SCOPE), published day ordinals (0 = unknown),
-        float32 matrix)."""
-        sql = (
-            "SELECT v.passage_id, p.document_id, COALESCE(d.guild_id, 0) AS guild_id, d.published, v.dim, v.vector"
-            " FROM vectors v JOIN passages p ON p.id = v.passage_id JOIN documents d ON d.id = p.document_id"
-            " WHERE v.model = ? ORDER BY v.passage_id"
-        )
-        pids, dids, gids, days, blobs = [], [], [], [], []
-        dim = 0
-        async with self._conn.execute(sql, (model,)) as cur:
-            async for r in cur:
-                pids.append(r["passage_id"])
-                dids.append(r["document_id"])
-                gids.append(r["guild_id"])
-                days.append(dt.date.fromisoformat(r["published"]).toordinal() if r["published"] else 0)
-                dim = r["dim"]
-                blobs.append(r["vector"])
-        matrix = (
-            np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(blobs), dim)
-            if blobs
-            else np.zeros((0, 0), dtype=np.float32)
-        )
-        return (
-            np.array(pids, dtype=np.int64),
-            np.array(dids, dtype=np.int64),
-            np.array(gids, dtype=np.int64),
-            np.array(days, dtype=np.int32),
-            matrix.astype(np.float32, copy=False),
-        )
+    async def document_ids(self) -> list[int]:
+        async with self._conn.execute("SELECT id FROM documents ORDER BY id") as cur:
+            return [r["id"] for r in await cur.fetchall()]
 
-    async def index_fingerprint(self) -> tuple[int, int, int, int]:
-        """(passages, largest passage id, documents, largest document id), read in one statement.
-        Ids are AUTOINCREMENT, never reused: any insert raises a largest id for good and any delete
-        lowers a count, so an index built when this was the same holds the same rows (``index_cache``)."""
-        sql = (
-            "SELECT (SELECT COUNT(*) FROM passages) AS np, (SELECT COALESCE(MAX(id), 0) FROM passages) AS mp,"
-            " (SELECT COUNT(*) FROM documents) AS nd, (SELECT COALESCE(MAX(id), 0) FROM documents) AS md"
-        )
-        async with self._conn.execute(sql) as cur:
-            row = one_row(await cur.fetchone())
-        return (row["np"], row["mp"], row["nd"], row["md"])
+    async def export_documents(self, ids: Sequence[int]) -> Export:
+        """The rows of documents ``ids``, of their passages (in order) and their vectors of every model."""
+        if not ids:
+            return Export([], [], {})
+        marks = ",".join("?" * len(ids))
+        async with self._conn.execute(
+            f"SELECT {EXPORTED_COLUMNS} FROM documents WHERE id IN ({marks}) ORDER BY id", list(ids)
+        ) as cur:
+            docs = list(await cur.fetchall())
+        async with self._conn.execute(
+            "SELECT id, document_id, ordinal, paragraph_index, char_start, char_end, text, text_hash FROM passages"
+            f" WHERE document_id IN ({marks}) ORDER BY document_id, ordinal",
+            list(ids),
+        ) as cur:
+            passages = list(await cur.fetchall())
+        vectors: dict[str, dict[int, np.ndarray]] = {}
+        pids = [p["id"] for p in passages]
+        for i in range(0, len(pids), 500):
+            chunk = pids[i : i + 500]
+            async with self._conn.execute(
+                f"SELECT passage_id, model, vector FROM vectors WHERE passage_id IN ({','.join('?' * len(chunk))})",
+                chunk,
+            ) as cur:
+                for r in await cur.fetchall():
+                    vector = np.frombuffer(self.vector_blob(r["vector"]), dtype="<f4").astype(np.float32)
+                    vectors.setdefault(r["model"], {})[r["passage_id"]] = vector
+        return Export(docs, passages, vectors)
 
-    async def passage_ids(self) -> np.ndarray:
-        """Every passage id, ascending (int64)."""
-        async with self._conn.execute("SELECT id FROM passages ORDER BY id") as cur:
-            return np.array([r[0] for r in await cur.fetchall()], dtype=np.int64)
-
-    async def passage_texts(self, model: str) -> list[tuple[int, str, str]]:
-        """(passage id, document title, text) of every passage with a vector of ``model``, in the
-        order of ``load_vectors``, for the in-memory BM25 postings."""
-        sql = (
-            "SELECT p.id, d.title, p.text FROM vectors v JOIN passages p ON p.id = v.passage_id"
-            " JOIN documents d ON d.id = p.document_id WHERE v.model = ? ORDER BY v.passage_id"
-        )
-        async with self._conn.execute(sql, (model,)) as cur:
-            return [tuple(r) for r in await cur.fetchall()]
-
-    async def fts_search(
-        self,
-        match: str,
-        *,
-        limit: int,
-        scope: int | None = None,
-        date_from: dt.date | None = None,
-        date_to: dt.date | None = None,
-        weights: tuple[float, float] = (1.0, 0.5),
-    ) -> list[tuple[int, float]]:
-        """(passage id, BM25 score) best first; scores are positive (FTS5's bm25() negated)."""
-        where, args = scope_clause(scope)
-        dc, dargs = date_clause(date_from, date_to)
-        filtered = where != "TRUE" or dc != "TRUE"
-        if filtered:
-            sql = (
-                f"SELECT f.rowid AS passage_id, -bm25(passages_fts, ?, ?) AS score FROM passages_fts f"
-                f" JOIN passages p ON p.id = f.rowid JOIN documents d ON d.id = p.document_id"
-                f" WHERE passages_fts MATCH ? AND {where} AND {dc} ORDER BY bm25(passages_fts, ?, ?) LIMIT ?"
-            )
-            params = [*weights, match, *args, *dargs, *weights, limit]
-        else:
-            sql = (
-                "SELECT rowid AS passage_id, -bm25(passages_fts, ?, ?) AS score FROM passages_fts"
-                " WHERE passages_fts MATCH ?"
-                " ORDER BY bm25(passages_fts, ?, ?) LIMIT ?"
-            )
-            params = [*weights, match, *weights, limit]
-        async with self._conn.execute(sql, params) as cur:
-            return [(r["passage_id"], float(r["score"])) for r in await cur.fetchall()]
-
-
-async def open_store(config: KnowledgeConfig) -> Store:
-    """The configured database: PostgreSQL for a ``postgresql://`` URL, else the SQLite file."""
-    if config.db_url:
-        from ..postgres.store import PgStore  # lazy: SQLite-only processes never import psycopg
-
-        return await PgStore.open(config.db_url, busy_timeout_s=config.db_busy_timeout_s)
-    return await Store.open(config.db_path, busy_timeout_s=config.db_busy_timeout_s)
+    async def issued_ids(self) -> dict[str, int]:
+        """The largest id each table ever gave out, where the engine remembers ids of removed rows
+        (a copy must never give one out again); empty where it does not."""
+        return {}

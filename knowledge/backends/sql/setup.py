@@ -1,4 +1,4 @@
-"""The SQL of what servers set up from Discord (tables of migration 4): per-server briefing and
+"""The SQL of what servers set up from Discord, shared by both engines: per-server briefing and
 moderator role, ask channels, news feeds and the feed entries already seen.
 
 Portable between SQLite and PostgreSQL: ``?`` placeholders, ``ON CONFLICT``, ``RETURNING``,
@@ -7,12 +7,11 @@ Portable between SQLite and PostgreSQL: ``?`` placeholders, ``ON CONFLICT``, ``R
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 
 from ...clock import iso, parse_ts, utcnow
 from ...models import Feed, GuildSettings
 from ...scope import GLOBAL_SCOPE, Scope, scope_of
-from ..sqlite.database import Database, storable, valid_id
+from .common import Row, SqlDatabase, storable, valid_id
 
 _SETTINGS_COLUMNS = "guild_id, briefing_channel_id, briefing_time, briefing_tz, briefing_enabled, moderator_role_id"
 _FEED_COLUMNS = (
@@ -25,7 +24,7 @@ def _ts(value: str | None) -> dt.datetime | None:
     return parse_ts(value) if value else None
 
 
-def _settings(row: sqlite3.Row) -> GuildSettings:
+def _settings(row: Row) -> GuildSettings:
     at = row["briefing_time"]
     return GuildSettings(
         guild_id=row["guild_id"],
@@ -37,7 +36,7 @@ def _settings(row: sqlite3.Row) -> GuildSettings:
     )
 
 
-def _feed(row: sqlite3.Row) -> Feed:
+def _feed(row: Row) -> Feed:
     return Feed(
         id=row["id"],
         guild_id=row["guild_id"],
@@ -63,7 +62,7 @@ def _feed_scope(scope: Scope) -> tuple[str, list]:
     return "guild_id = ?", [scope]
 
 
-class SetupStore(Database):
+class SetupSQL(SqlDatabase):
     # ----------------------------------------------------------------- server settings
 
     async def guild_settings(self, guild_id: int) -> GuildSettings:

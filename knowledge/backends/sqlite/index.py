@@ -212,7 +212,7 @@ class LexicalIndex:
     measured at ~80 ms a query over 100,000 passages on this CPU with nothing else running, most of
     the 50 ms budget. Here a query costs a few array operations over the postings of its terms.
     The formula and tokens are the lexical spec's (``backends.lexical``: FTS5's), so rankings agree
-    with ``Store.fts_search`` (a test checks it). Removed rows are masked
+    with ``SqliteStore.fts_search`` (a test checks it). Removed rows are masked
     by the caller; they keep counting in N and n, a drift too small to matter between restarts.
 
     Readers use a ``LexicalView``: postings are appended in row order as (rows, tfs) pairs (one
