@@ -210,3 +210,40 @@ def test_the_guard_sees_type_checking_and_function_imports(tmp_path: Path) -> No
     assert ("knowledge.backends.sqlite", False) in found
     search, service = layer_of("knowledge.retrieval"), layer_of("knowledge.service")
     assert search is not None and service is not None and service > search
+
+
+def test_no_two_modules_import_each_other() -> None:
+    """No import circle, within a layer either (service <-> servers <-> feeds was one)."""
+    graph: dict[str, set[str]] = {}
+    for path in SOURCES:
+        module = _module_name(path)
+        graph[module] = {
+            imp.module
+            for imp in imports(path)
+            if _ours(imp.module) and imp.module != module and not _exempt(module, imp)
+        }
+    circles = []
+    state: dict[str, int] = {}  # 1: on the path being walked, 2: done
+
+    def walk(module: str, path: list[str]) -> None:
+        state[module] = 1
+        for other in sorted(graph.get(module, ())):
+            if state.get(other) == 1:
+                circles.append(path[path.index(other) :] + [other])
+            elif other not in state:
+                walk(other, [*path, other])
+        state[module] = 2
+
+    for module in sorted(graph):
+        if module not in state:
+            walk(module, [module])
+    assert not circles, "import circles:\n" + "\n".join(" -> ".join(c) for c in circles)
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted([*(ROOT / "knowledge").rglob("*.py"), *(ROOT / "bot").rglob("*.py"), *(ROOT / "bench").glob("*.py")]),
+    ids=lambda p: str(p.relative_to(ROOT)),
+)
+def test_no_module_is_over_500_lines(path: Path) -> None:
+    assert len(path.read_text(encoding="utf-8").splitlines()) <= 500
