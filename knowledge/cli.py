@@ -30,17 +30,16 @@ from pathlib import Path
 from dotenv import load_dotenv
 from tqdm import tqdm
 
-from . import cli_feeds
+from . import backends, cli_feeds
+from .clock import iso, utcnow
 from .config import KnowledgeConfig, seed_paths
 from .dates import MAX_BACK, format_date, parse_since
-from .db import iso, utcnow
 from .errors import KnowledgeError, SettingsError
 from .files import expand_paths
 from .models import Interaction
 from .plain import csv_cell, format_answer, indent
 from .question import normalise_question
 from .service import KnowledgeBase
-from .store import open_store
 
 log = logging.getLogger(__name__)
 
@@ -269,7 +268,7 @@ async def cmd_docs_remove(args: argparse.Namespace, config: KnowledgeConfig) -> 
 async def cmd_eval_retrieval(args: argparse.Namespace, config: KnowledgeConfig) -> int:
     from .evaluation.retrieval import evaluate_retrieval  # only `eval` needs it (a guard test reads it here)
 
-    result = await evaluate_retrieval(args.dir, progress=_progress_bar("queries"), db=config.db_url)
+    result = await evaluate_retrieval(args.dir, progress=_progress_bar("queries"), db=_server_db(config))
     _print_result(result, args.json)
     return 0
 
@@ -278,7 +277,7 @@ async def cmd_eval_qa(args: argparse.Namespace, config: KnowledgeConfig) -> int:
     from .evaluation.qa import evaluate_qa  # only `eval` needs it (a guard test reads it here)
 
     result = await evaluate_qa(
-        args.dir, unanswerable=args.unanswerable, progress=_progress_bar("questions"), db=config.db_url
+        args.dir, unanswerable=args.unanswerable, progress=_progress_bar("questions"), db=_server_db(config)
     )
     _print_result(result, args.json)
     return 0
@@ -301,31 +300,14 @@ async def cmd_eval_summaries(args: argparse.Namespace, config: KnowledgeConfig) 
 
 
 async def cmd_migrate(args: argparse.Namespace, config: KnowledgeConfig) -> int:
-    from .migrate import migrate
-    from .pg_store import PgStore
-
-    target_config = config.with_db(args.to)
-    if not target_config.db_url:
-        raise KnowledgeError("--to must be a postgresql:// URL")
-    if target_config.db_url == config.db_url:
-        raise KnowledgeError("--to names the database being copied; give another one")
-    source = await open_store(config)
-    try:
-        target = await open_store(target_config)
-        try:
-            assert isinstance(target, PgStore)
-            report = await migrate(source, target, progress=_progress_bar("documents"))
-        finally:
-            await target.close()
-    finally:
-        await source.close()
-    print(f"{report.summary()} from {config.db_name} into {target_config.db_name}")
+    report = await backends.copy_store(config, args.to, progress=_progress_bar("documents"))
+    print(f"{report.summary()} from {config.db_name} into {config.with_db(args.to).db_name}")
     return 0
 
 
 async def cmd_log_export(args: argparse.Namespace, config: KnowledgeConfig) -> int:
     since = parse_since(args.since, utcnow(), max_back=MAX_BACK) if args.since else None
-    store = await open_store(config)
+    store = await backends.open_store(config)
     try:
         rows = await store.interactions(since=since)
     finally:
@@ -360,6 +342,12 @@ async def cmd_log_export(args: argparse.Namespace, config: KnowledgeConfig) -> i
             out.close()
             print(f"wrote {len(rows)} interactions to {args.output}", file=sys.stderr)
     return 0
+
+
+def _server_db(config: KnowledgeConfig) -> str | None:
+    """The database an evaluation runs in when it names a server (it must be empty); None for a
+    file, which is never evaluated in (it may hold your documents): a temporary one is used."""
+    return str(config.db) if backends.engine_of(config.db).shared else None
 
 
 # ---------------------------------------------------------------------------- output

@@ -166,3 +166,70 @@ class UsageStats:
     @property
     def refusal_rate(self) -> float:
         return self.refusals / self.questions if self.questions else 0.0
+
+
+# ---------------------------------------------------------------------------- written by indexing
+
+
+@dataclass(frozen=True)
+class NewPassage:
+    """A passage as indexing hands it to the store (the store gives it its id)."""
+
+    ordinal: int
+    paragraph_index: int
+    char_start: int
+    char_end: int
+    text: str
+    text_hash: str
+
+
+@dataclass(frozen=True)
+class NewDocument:
+    """A document as indexing hands it to the store, with its clean text."""
+
+    title: str
+    source: str | None
+    published: dt.date | None
+    author: str | None
+    guild_id: int | None
+    origin: str
+    content_hash: str
+    text: str
+    words: int
+    published_precision: str = "day"
+
+
+# ---------------------------------------------------------------------------- set up from Discord
+
+
+@dataclass(frozen=True)
+class GuildSettings:
+    """One server's settings; a server that never ran /setup has every field empty."""
+
+    guild_id: int
+    briefing_channel_id: int | None = None
+    briefing_time: dt.time | None = None  # local to briefing_tz
+    briefing_tz: str | None = None
+    briefing_enabled: bool = False
+    moderator_role_id: int | None = None
+
+    @property
+    def briefing_configured(self) -> bool:
+        """Whether this server ever set its own briefing: from then on it, not ``.env``, decides."""
+        return self.briefing_channel_id is not None
+
+
+@dataclass(frozen=True)
+class Feed:
+    id: int
+    guild_id: int | None
+    url: str
+    title: str
+    added_at: dt.datetime
+    etag: str | None = None
+    last_modified: str | None = None
+    last_success_at: dt.datetime | None = None
+    last_error: str | None = None
+    last_error_at: dt.datetime | None = None
+    failures: int = 0
+    next_poll_at: dt.datetime | None = None

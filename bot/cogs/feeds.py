@@ -12,7 +12,7 @@ from discord.ext import commands, tasks
 
 from knowledge.errors import KnowledgeError
 from knowledge.ingest import strip_credentials
-from knowledge.store_setup import Feed
+from knowledge.models import Feed
 
 from .. import render
 from ..app import NewsdeskBot

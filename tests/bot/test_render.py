@@ -240,7 +240,7 @@ def test_stats_embed_shows_refusal_rate_and_feedback():
 
 def test_feed_list_line_shows_the_last_error():
     from bot.cogs.feeds import feed_line
-    from knowledge.store_setup import Feed
+    from knowledge.models import Feed
 
     at = dt.datetime(2026, 1, 2, 3, 4, tzinfo=dt.UTC)
     feed = Feed(

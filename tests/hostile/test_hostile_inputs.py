@@ -19,11 +19,11 @@ import pytest
 from bot.console import Console
 from bot.settings import Settings
 from knowledge import cli, dates
+from knowledge.backends.sqlite import SqliteStore
 from knowledge.config import KnowledgeConfig
 from knowledge.embed import HashingEmbedder
 from knowledge.errors import DocumentNotFound, InvalidInput, KnowledgeError, SettingsError
 from knowledge.service import KnowledgeBase
-from knowledge.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 UTC = dt.UTC
@@ -355,7 +355,7 @@ def test_csv_export_neutralises_formula_cells_and_jsonl_stays_raw(tmp_path, monk
     db = str(tmp_path / "log.db")
 
     async def write() -> None:
-        store = await Store.open(db)
+        store = await SqliteStore.open(db)
         try:
             await store.log_interaction("ask", input=text, outcome="answered", answer=text, latency_ms=-1.5)
             await store.log_interaction("ask", input="a plain question", outcome="answered", answer="a plain answer")
