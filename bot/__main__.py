@@ -9,6 +9,8 @@ import logging
 import sys
 from dataclasses import replace
 
+import aiohttp
+import discord
 from dotenv import find_dotenv, load_dotenv
 
 from knowledge.errors import KnowledgeError
@@ -29,6 +31,18 @@ def configure_logging(level: str) -> None:
     # discord.py's HTTP debug lines can include request headers; keep that logger at INFO or above
     # so the Authorization header (the token) never reaches a log.
     logging.getLogger("discord.http").setLevel(max(logging.INFO, logging.getLogger().level))
+
+
+def discord_failure(error: Exception) -> str:
+    """What a failed start means, in one line."""
+    if isinstance(error, discord.LoginFailure):
+        return f"Discord refused the token (check DISCORD_TOKEN): {error}"
+    if isinstance(error, discord.PrivilegedIntentsRequired):
+        return (
+            "Discord refused the connection: enable the Message Content intent for this bot"
+            " (developer portal > Bot > Privileged Gateway Intents)"
+        )
+    return f"cannot reach Discord: {error}"
 
 
 async def run_bot(settings: Settings) -> None:
@@ -63,6 +77,11 @@ def main() -> int:
         # A database that cannot be opened: one line and a non-zero exit, so a supervisor sees it
         # failed (every connection is closed by then, so the process really ends).
         print(f"newsdesk: {e}", file=sys.stderr)
+        return 1
+    except (aiohttp.ClientConnectionError, discord.LoginFailure, discord.PrivilegedIntentsRequired) as e:
+        # Logging in failed: the bot has closed everything on its way out. One line that says what
+        # to fix, instead of discord.py's and aiohttp's 77-line traceback.
+        print(f"newsdesk: {discord_failure(e)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         pass
