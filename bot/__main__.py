@@ -13,6 +13,7 @@ import aiohttp
 import discord
 from dotenv import find_dotenv, load_dotenv
 
+from knowledge.cli import quiet_libraries
 from knowledge.errors import KnowledgeError
 
 from .app import create_bot
@@ -20,6 +21,12 @@ from .console import run_console
 from .settings import Settings, SettingsError
 
 log = logging.getLogger("bot")
+
+
+def log_level(settings: Settings) -> str:
+    """LOG_LEVEL when set; otherwise INFO for the bot (a service's log) and WARNING for the console,
+    whose terminal shows the log among the answers (INFO lines there carried absolute paths)."""
+    return settings.log_level or ("INFO" if settings.token else "WARNING")
 
 
 def configure_logging(level: str) -> None:
@@ -65,13 +72,14 @@ def main() -> int:
     except SettingsError as e:
         print(f"newsdesk: {e}", file=sys.stderr)
         return 2
-    configure_logging(settings.log_level)
+    configure_logging(log_level(settings))
     settings = replace(settings, knowledge=replace(settings.knowledge, freeze_heap=True))
     try:
         if settings.token:
             log.info("starting the Discord bot (database %s)", settings.knowledge.db_name)
             asyncio.run(run_bot(settings))
         else:
+            quiet_libraries()  # no "Loading weights" progress bar among the answers
             asyncio.run(run_console(settings))
     except KnowledgeError as e:
         # A database that cannot be opened: one line and a non-zero exit, so a supervisor sees it
