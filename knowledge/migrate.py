@@ -20,6 +20,7 @@ import numpy as np
 from .index import LexicalIndex
 from .pg import as_array
 from .pg_store import PgStore, day_number
+from .plain import plural
 from .scope import scope_of
 from .store import Store
 
@@ -48,8 +49,9 @@ class MigrationReport:
 
     def summary(self) -> str:
         return (
-            f"copied {self.documents} documents ({self.already_there} already there), {self.passages} passages,"
-            f" {self.vectors} vectors, {self.interactions} interaction-log rows, {self.briefing_posts} briefing records"
+            f"copied {plural(self.documents, 'document')} ({self.already_there} already there),"
+            f" {plural(self.passages, 'passage')}, {plural(self.vectors, 'vector')},"
+            f" {plural(self.interactions, 'interaction-log row')}, {plural(self.briefing_posts, 'briefing record')}"
         )
 
 

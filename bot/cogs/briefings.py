@@ -80,7 +80,7 @@ class Briefings(commands.Cog):
     # ------------------------------------------------------------------ /brief
 
     @app_commands.command(name="brief", description="A briefing of what was added recently")
-    @app_commands.describe(since="How far back: 12h, 3d, 1w or a date like 2024-05-01 (default 24h)")
+    @app_commands.describe(since="How far back: 12h, 3d, 1w or a date like 2024-05-01, up to a year (default 24h)")
     @rate_limited()
     async def brief(self, interaction: discord.Interaction[NewsdeskBot], since: str | None = None) -> None:
         now = discord.utils.utcnow()

@@ -289,7 +289,9 @@ def _check_url(url: str, policy: AddressPolicy, shown: str, *, redirected: bool 
     except ValueError:
         return  # a name: vetted by the resolver when it is looked up
     if not policy.allows_address(host):
-        raise FetchError(f"{shown}: {f'redirected to a local or private address {_OPT_IN}' if redirected else _REFUSED}")
+        raise FetchError(
+            f"{shown}: {f'redirected to a local or private address {_OPT_IN}' if redirected else _REFUSED}"
+        )
 
 
 def _check_peer(resp, policy: AddressPolicy, shown: str) -> None:
