@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,12 @@ class IndexReport:
     errors: list[Exception] = field(default_factory=list)  # KnowledgeError per failed file
 
 
-def cited_passages(citations: Sequence[Citation]) -> dict[str, list]:
+class CitedPassages(TypedDict):
+    passage_ids: list[int]
+    scores: list[float]
+
+
+def cited_passages(citations: Sequence[Citation]) -> CitedPassages:
     """The interaction log's ``passage_ids`` and ``scores`` for what a reader was shown, built in
     one place: callers that passed the ids alone left every exported row's scores empty."""
     return {"passage_ids": [c.passage_id for c in citations], "scores": [c.score for c in citations]}

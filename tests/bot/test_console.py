@@ -161,8 +161,12 @@ async def test_doc_add_url_fetches_through_the_vetted_path(settings, embedder, l
 
     page = "<html><head><title>Ferry line reopens</title></head><body><article><p>The ferry line between the"
     page += " two islands reopened on Friday after a month of repairs to its pier.</p></article></body></html>"
+
+    async def ferry(request: web.Request) -> web.Response:
+        return web.Response(text=page, content_type="text/html")
+
     app = web.Application()
-    app.router.add_get("/ferry.html", lambda request: web.Response(text=page, content_type="text/html"))
+    app.router.add_get("/ferry.html", ferry)
     async with loopback_server(app) as base:
         url = f"{base}/ferry.html"
         refused = settings.knowledge
