@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,11 @@ class Answer:
     confidence: float = 0.0
     latency_ms: float = 0.0
 
+    @property
+    def shown(self) -> list[Citation]:
+        """The passages the reader is shown: the citations, or on a refusal the closest passages."""
+        return self.related if self.abstained else self.citations
+
 
 @dataclass(frozen=True)
 class Story:
@@ -122,6 +129,10 @@ class Briefing:
     def empty(self) -> bool:
         return not self.stories
 
+    @property
+    def citations(self) -> list[Citation]:
+        return [c for story in self.stories for c in story.citations]
+
 
 @dataclass(frozen=True)
 class IndexReport:
@@ -129,6 +140,17 @@ class IndexReport:
     updated: list[Document] = field(default_factory=list)
     unchanged: list[Document] = field(default_factory=list)
     errors: list[Exception] = field(default_factory=list)  # KnowledgeError per failed file
+
+
+class CitedPassages(TypedDict):
+    passage_ids: list[int]
+    scores: list[float]
+
+
+def cited_passages(citations: Sequence[Citation]) -> CitedPassages:
+    """The interaction log's ``passage_ids`` and ``scores`` for what a reader was shown, built in
+    one place: callers that passed the ids alone left every exported row's scores empty."""
+    return {"passage_ids": [c.passage_id for c in citations], "scores": [c.score for c in citations]}
 
 
 @dataclass(frozen=True)

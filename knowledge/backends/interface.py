@@ -103,8 +103,9 @@ class CopyReport:
 
     def summary(self) -> str:
         return (
-            f"copied {self.documents} documents ({self.already_there} already there), {self.passages} passages,"
-            f" {self.vectors} vectors, {self.interactions} interaction-log rows, {self.briefing_posts} briefing records"
+            f"copied {plural(self.documents, 'document')} ({self.already_there} already there),"
+            f" {plural(self.passages, 'passage')}, {plural(self.vectors, 'vector')},"
+            f" {plural(self.interactions, 'interaction-log row')}, {plural(self.briefing_posts, 'briefing record')}"
         )
 
 

@@ -146,7 +146,7 @@ def test_docs_list_shows_every_document(capsys, db):
     lines = out.splitlines()
     assert len(lines) == 2
     assert any(line.startswith("#") and "River dam opens to traffic" in line for line in lines)
-    assert all("1 passages" in line and line.rstrip().endswith("global") for line in lines)
+    assert all(" 1 passage " in line and line.rstrip().endswith("global") for line in lines)  # not "1 passages"
 
 
 def test_docs_list_of_an_empty_database(capsys, db):
