@@ -6,7 +6,7 @@
     newsdesk brief [--since 24h|DATE]    the briefing of what arrived
     newsdesk docs list | docs show ID | docs remove ID
     newsdesk feed add URL | feed list | feed remove ID | feed poll
-    newsdesk eval retrieval|qa|refusals|summaries ...
+    newsdesk eval retrieval|qa|refusals|collections|summaries ...
     newsdesk log export [--format csv|jsonl] [--since ...]
 
 The Discord bot (or its console without a token) is ``newsdesk-bot`` or ``python -m bot``: the
@@ -160,6 +160,22 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--folds", type=int, default=5)
     s.add_argument("--json", action="store_true")
     s.set_defaults(handler=cmd_eval_refusals)
+    s = ev.add_parser(
+        "collections",
+        help="answers and refusals in small collections built from a BEIR-layout folder",
+        description="Collections of SIZES documents (one question's gold documents plus others of DIR), each a "
+        "fresh knowledge base; asked the question, questions about absent documents and off-topic lines, on "
+        "the question's date and today.",
+    )
+    s.add_argument("dir", type=_beir_folder)
+    s.add_argument("--sizes", type=_sizes, help="collection sizes, comma-separated (default 1,3,10)")
+    s.add_argument(
+        "--trials",
+        type=_count(1, 100_000),
+        help="collections per size (default 200: about 3 minutes for realtimeqa-dev on 2 CPU cores)",
+    )
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(handler=cmd_eval_collections)
     s = ev.add_parser("summaries", help="ROUGE on a JSONL file of document clusters")
     s.add_argument("file", type=_existing_file)
     s.add_argument("--single", action="store_true", help="each article summarised alone, against its lead")
@@ -218,6 +234,15 @@ def _count(low: int, high: int):
         return number
 
     return parse
+
+
+def _sizes(value: str) -> list[int]:
+    """An argparse type: comma-separated collection sizes, each a whole number from 1 to 10,000."""
+    parse = _count(1, 10_000)
+    sizes = [parse(part.strip()) for part in value.split(",") if part.strip()]
+    if not sizes:
+        raise argparse.ArgumentTypeError("expected sizes such as 1,3,10")
+    return sizes
 
 
 def quiet_libraries() -> None:
@@ -350,6 +375,16 @@ async def cmd_eval_refusals(args: argparse.Namespace, config: KnowledgeConfig) -
     from .evaluation.refusals import evaluate_refusals
 
     result = await evaluate_refusals(args.dir, k=args.folds, progress=_progress_bar("questions"))
+    _print_result(result, args.json)
+    return 0
+
+
+async def cmd_eval_collections(args: argparse.Namespace, config: KnowledgeConfig) -> int:
+    from .evaluation.collections import evaluate_collections
+
+    result = await evaluate_collections(
+        args.dir, sizes=args.sizes, trials=args.trials, progress=_progress_bar("collections")
+    )
     _print_result(result, args.json)
     return 0
 

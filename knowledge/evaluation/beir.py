@@ -61,8 +61,16 @@ def read_queries(path: Path) -> list[Query]:
     return out
 
 
+BEIR_FILES = ("corpus.jsonl", "queries.jsonl", "qrels.tsv")
+
+
 def read_beir(folder: Path) -> BeirSet:
     folder = Path(folder)
+    if not folder.is_dir():
+        raise KnowledgeError(f"no folder {folder}")
+    missing = [name for name in BEIR_FILES if not (folder / name).is_file()]
+    if missing:
+        raise KnowledgeError(f"{folder} is not a BEIR-layout folder: {', '.join(missing)} missing")
     qrels: dict[str, dict[str, float]] = {}
     with open(folder / "qrels.tsv", encoding="utf-8") as f:
         for i, line in enumerate(f):
