@@ -239,7 +239,7 @@ async def test_the_console_logs_the_scores_of_what_it_cited_and_the_export_has_t
     from knowledge import cli
 
     await handled(seeded_kb, settings, "When did the council approve the tram line?", "brief 30d")
-    db = settings.knowledge.db_url or str(settings.knowledge.db_path)
+    db = str(settings.knowledge.db)
     code = await asyncio.to_thread(cli.main, ["--db", db, "log", "export"])  # `newsdesk log export`, as typed
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert code == 0 and [r["kind"] for r in rows] == ["ask", "brief"]

@@ -43,7 +43,7 @@ FORMATS = {"news.txt": as_txt, "news.md": as_md, "news.html": as_html}
 
 @pytest_asyncio.fixture(loop_scope="function")
 async def kb(tmp_path):
-    kb = await KnowledgeBase.open(KnowledgeConfig(db_path=tmp_path / "kb.db"), embedder=HashingEmbedder())
+    kb = await KnowledgeBase.open(KnowledgeConfig(db=tmp_path / "kb.db"), embedder=HashingEmbedder())
     yield kb
     await kb.close()
 

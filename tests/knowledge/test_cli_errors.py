@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from knowledge import cli
-from knowledge.store import Store
+from knowledge.backends.sqlite import SqliteStore
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -74,7 +74,7 @@ def test_log_export_into_a_pipe_closed_early_exits_quietly(tmp_path):
     db = tmp_path / "nd.db"
 
     async def write() -> None:
-        store = await Store.open(db)
+        store = await SqliteStore.open(db)
         try:
             for i in range(200):  # ~400 KB of JSONL: more than a pipe holds
                 await store.log_interaction("ask", input=f"question {i}", answer="An answer. " * 200)

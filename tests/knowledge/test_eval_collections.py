@@ -191,10 +191,12 @@ def test_cli_eval_collections_prints_the_json_keys(folder, capsys, monkeypatch):
 
 
 def test_cli_eval_collections_of_a_missing_folder_is_a_short_error(tmp_path, capsys):
-    code = cli.main(["eval", "collections", str(tmp_path / "nowhere"), "--json"])
+    # Checked by argparse, as for the other eval commands: one usage line and exit 2.
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["eval", "collections", str(tmp_path / "nowhere"), "--json"])
     err = capsys.readouterr().err
-    assert code == 1
-    assert err.startswith("error: ") and "nowhere" in err and "Traceback" not in err
+    assert exit_.value.code == 2
+    assert "no such folder" in err and "nowhere" in err and "Traceback" not in err
 
 
 def test_cli_eval_collections_refuses_bad_sizes(folder, capsys):
