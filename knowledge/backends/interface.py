@@ -25,6 +25,7 @@ import numpy as np
 
 from ..clock import iso, parse_ts
 from ..models import Document, Feed, GuildSettings, Interaction, NewDocument, NewPassage, Passage, UsageStats
+from ..plain import plural
 from ..scope import Scope
 
 # ---------------------------------------------------------------------------- what crosses the seam
