@@ -62,11 +62,11 @@ def main(argv: list[str] | None = None) -> int:
     _quiet_libraries()
     try:
         config = KnowledgeConfig.from_env()
+        if getattr(args, "db", None):
+            config = config.with_db(args.db, name="--db")
     except SettingsError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    if getattr(args, "db", None):
-        config = config.with_db(args.db)
     try:
         return asyncio.run(args.handler(args, config)) or 0
     except KnowledgeError as e:
@@ -304,7 +304,7 @@ async def cmd_migrate(args: argparse.Namespace, config: KnowledgeConfig) -> int:
     from .migrate import migrate
     from .pg_store import PgStore
 
-    target_config = config.with_db(args.to)
+    target_config = config.with_db(args.to, name="--to")
     if not target_config.db_url:
         raise KnowledgeError("--to must be a postgresql:// URL")
     if target_config.db_url == config.db_url:

@@ -9,6 +9,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from .errors import SettingsError
 
@@ -42,10 +43,11 @@ class KnowledgeConfig:
     # and dropped unclosed later would keep its worker thread, and the process, alive.
     freeze_heap: bool = False
 
-    def with_db(self, value: str) -> KnowledgeConfig:
-        """``--db`` / ``NEWSDESK_DB``: a ``postgresql://`` URL or a SQLite file's path."""
+    def with_db(self, value: str, *, name: str = "NEWSDESK_DB") -> KnowledgeConfig:
+        """``--db`` / ``NEWSDESK_DB``: a ``postgresql://`` URL or a SQLite file's path; a
+        ``SettingsError`` naming ``name`` for a URL that cannot be read."""
         if value.startswith(("postgresql://", "postgres://")):
-            return replace(self, db_url=value)
+            return replace(self, db_url=_db_url(value, name))
         return replace(self, db_path=Path(value), db_url=None)
 
     @property
@@ -90,6 +92,18 @@ def seed_paths(env: Mapping[str, str] | None = None) -> tuple[Path, ...]:
     ``;`` on Windows) like ``PATH``; ``seeds`` when unset. For the bot and ``newsdesk index`` alike."""
     value = (os.environ if env is None else env).get("NEWSDESK_SEEDS") or ""
     return tuple(Path(p.strip()) for p in value.split(os.pathsep) if p.strip()) or (Path("seeds"),)
+
+
+def _db_url(value: str, name: str) -> str:
+    """A PostgreSQL URL checked as far as Python reads it, here where settings are built: a bad
+    bracket or port would otherwise raise ValueError from ``urlsplit`` at the first connection (a
+    traceback). The URL itself is never quoted back: it may carry a password."""
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - reading it is the check (a port out of range or not a number)
+    except ValueError as e:
+        raise SettingsError(f"{name}: not a valid postgresql:// URL ({e})") from None
+    return value
 
 
 def _model(value: str) -> str:

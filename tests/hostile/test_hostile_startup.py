@@ -407,3 +407,31 @@ def test_cli_on_a_locked_database_is_one_clear_line(tmp_path):
     assert (
         writing.stderr.strip() == "error: the database is busy: another process is writing to it; try again in a moment"
     )
+
+
+# ---------------------------------------------------------------------------------------------- bad database URLs
+
+BAD_URLS = {
+    "unclosed-bracket": ("postgresql://[::1:99999/x", "Invalid IPv6 URL"),
+    "port-out-of-range": ("postgresql://newsdesk:s3cret@localhost:99999/x", "out of range"),
+    "port-not-a-number": ("postgres://newsdesk:s3cret@localhost:port/x", "integer"),
+}
+
+
+@pytest.mark.parametrize("kind", BAD_URLS)
+@pytest.mark.parametrize("where", ["--db", "NEWSDESK_DB"])
+def test_a_malformed_database_url_is_one_line_and_exit_2(kind, where, tmp_path):
+    url, cause = BAD_URLS[kind]
+    args = ["-m", "knowledge.cli", *(["--db", url] if where == "--db" else []), "docs", "list"]
+    env = _env(tmp_path, **({"NEWSDESK_DB": url} if where == "NEWSDESK_DB" else {}))
+    result = _run(args, tmp_path, env=env)
+    assert result.returncode == 2, result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(f"error: {where}: not a valid postgresql:// URL (") and cause in line, line
+    assert "s3cret" not in result.stderr  # the password is never echoed
+
+
+def test_the_bot_refuses_a_malformed_database_url_in_one_line(tmp_path):
+    result = _run(["-m", "bot"], tmp_path, env=_env(tmp_path, NEWSDESK_DB="postgresql://[::1:99999/x"), stdin="quit\n")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == "newsdesk: NEWSDESK_DB: not a valid postgresql:// URL (Invalid IPv6 URL)"
