@@ -9,7 +9,6 @@ import datetime as dt
 import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from . import feeds, ingest
 from .db import utcnow
@@ -17,6 +16,7 @@ from .errors import InvalidInput
 from .models import Document
 from .scope import Scope
 from .store_setup import Feed, GuildSettings
+from .timezones import canonical_timezone
 
 if TYPE_CHECKING:
     from .prepare import Prepared
@@ -35,17 +35,14 @@ def parse_clock(text: str) -> dt.time:
 
 
 def check_timezone(name: str) -> str:
-    """An IANA time zone name as typed, checked; ``InvalidInput`` for anything else."""
-    name = name.strip()
-    try:
-        if not name or name.startswith(("/", ".")) or ".." in name:
-            raise ValueError(name)
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "Europe" is a folder of zones
+    """A canonical IANA time zone name (``timezones``), as the tz database spells it;
+    ``InvalidInput`` for anything else (``posixrules``, ``Factory``, ``right/UTC``, ``localtime``)."""
+    zone = canonical_timezone(name)
+    if zone is None:
         raise InvalidInput(
-            f"unknown time zone {name[:40]!r}: use an IANA name like Europe/Paris or America/New_York"
-        ) from None
-    return name
+            f"unknown time zone {name.strip()[:40]!r}: use an IANA name like Europe/Paris or America/New_York"
+        )
+    return zone
 
 
 class ServerSetup:
