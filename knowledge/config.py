@@ -35,6 +35,15 @@ class KnowledgeConfig:
     # Hosts and networks that /doc add url may fetch although they are local or private (an
     # intranet wiki, the tests' loopback servers); everything else non-public is refused.
     fetch_allow: tuple[str, ...] = ()
+    # Files are parsed in worker processes (``workers``): one that takes longer than this is
+    # stopped and refused, and a PDF with more pages than this is refused before its text is read
+    # (pypdf reads ~3 ms a page here: 10,000 pages ~30 s).
+    parse_timeout_s: float = 120.0
+    max_pdf_pages: int = 10_000
+    # News feeds: the newest entries looked at per poll (older ones are never indexed), and the
+    # time one poll of one feed may take, its fetch, parse and article pages together.
+    feed_entries: int = 50
+    feed_budget_s: float = 120.0
     # How long a write waits for another process's write (e.g. `newsdesk index` beside the bot).
     db_busy_timeout_s: float = 30.0
     # Long-running processes (the bot, the console) move what start-up built out of the garbage
@@ -82,6 +91,14 @@ class KnowledgeConfig:
             config = replace(config, index_threads=_whole(value, "NEWSDESK_INDEX_THREADS"))
         if value := get("NEWSDESK_DB_BUSY_TIMEOUT_S"):
             config = replace(config, db_busy_timeout_s=_number(value, "NEWSDESK_DB_BUSY_TIMEOUT_S", low=0, high=3600))
+        if value := get("NEWSDESK_PARSE_TIMEOUT_S"):
+            config = replace(config, parse_timeout_s=_number(value, "NEWSDESK_PARSE_TIMEOUT_S", low=1, high=3600))
+        if value := get("NEWSDESK_MAX_PDF_PAGES"):
+            config = replace(config, max_pdf_pages=_whole(value, "NEWSDESK_MAX_PDF_PAGES", high=1_000_000))
+        if value := get("NEWSDESK_FEED_ENTRIES"):
+            config = replace(config, feed_entries=_whole(value, "NEWSDESK_FEED_ENTRIES", high=10_000))
+        if value := get("NEWSDESK_FEED_BUDGET_S"):
+            config = replace(config, feed_budget_s=_number(value, "NEWSDESK_FEED_BUDGET_S", low=1, high=3600))
         if value := get("NEWSDESK_FETCH_ALLOW"):
             config = replace(config, fetch_allow=_fetch_allow(value))
         return config

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import re
-from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
 from . import feeds, ingest
@@ -111,16 +110,19 @@ class ServerSetup:
     async def poll_feeds(
         self, *, now: dt.datetime | None = None, interval: dt.timedelta = DEFAULT_FEED_INTERVAL
     ) -> list[feeds.FeedPoll]:
-        """Poll every feed that is due (a failing one waits out its backoff), one after another."""
+        """Poll every feed that is due (a failing one waits out its backoff), ``FEED_CONCURRENCY``
+        at a time, each within its time budget: a slow feed holds up no other. In the order due."""
         now = now or utcnow()
-        return [
-            await feeds.poll_feed(self._kb, feed, now=now, interval=interval)
-            for feed in await self._kb.store.feeds_due(now)
-        ]
+        slots = asyncio.Semaphore(feeds.FEED_CONCURRENCY)
 
-    async def index_prepared(self, build: Callable[[], Prepared]) -> Document:
-        """Index one document that ``build`` parses and prepares (run in a worker thread)."""
-        item = await asyncio.to_thread(build)
+        async def poll(feed: Feed) -> feeds.FeedPoll:
+            async with slots:
+                return await feeds.poll_feed(self._kb, feed, now=now, interval=interval)
+
+        return list(await asyncio.gather(*(poll(feed) for feed in await self._kb.store.feeds_due(now))))
+
+    async def index_prepared(self, item: Prepared) -> Document:
+        """Index one parsed and prepared document (``prepare.prepare_file``)."""
         [result] = await self._kb._index_items([item])
         if isinstance(result, Exception):
             raise result

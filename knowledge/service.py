@@ -37,7 +37,7 @@ from .errors import (
 from .files import expand_paths, read_checked
 from .index import DenseIndex, HybridIndex, LexicalIndex
 from .models import Answer, Briefing, Document, IndexReport, Interaction, SearchHit, UsageStats
-from .prepare import Prepared, TextItem, passage_count, prepare
+from .prepare import Prepared, TextItem, passage_count, prepare, prepare_file
 from .question import normalise_question
 from .scope import GLOBAL_SCOPE, Scope, scope_of
 from .servers import ServerSetup
@@ -181,9 +181,7 @@ class KnowledgeBase(ServerSetup):
         origin: str | None = None,
     ) -> Document:
         """Index a file's bytes (an upload, an attachment)."""
-        item = await asyncio.to_thread(
-            self._prepare_bytes, data, filename, guild_id=guild_id, title=title, origin=origin or filename
-        )
+        item = await self._prepare_bytes(data, filename, guild_id=guild_id, title=title, origin=origin or filename)
         return _single(await self._index_items([item]))
 
     async def add_text(
@@ -284,9 +282,7 @@ class KnowledgeBase(ServerSetup):
                     if progress:
                         progress(path, "unchanged")
                     continue
-                item = await asyncio.to_thread(
-                    self._prepare_bytes, data, path.name, guild_id=guild_id, title=None, origin=str(path)
-                )
+                item = await self._prepare_bytes(data, path.name, guild_id=guild_id, title=None, origin=str(path))
                 if existing is not None:
                     item.replace_id = existing.id
                 batch.append((path, item))
@@ -303,15 +299,13 @@ class KnowledgeBase(ServerSetup):
 
     async def _read_file(self, path: Path, *, guild_id: int | None, title: str | None) -> Prepared:
         data = await asyncio.to_thread(read_checked, path, self.config.max_file_bytes)
-        return await asyncio.to_thread(
-            self._prepare_bytes, data, path.name, guild_id=guild_id, title=title, origin=str(path)
-        )
+        return await self._prepare_bytes(data, path.name, guild_id=guild_id, title=title, origin=str(path))
 
-    def _prepare_bytes(
+    async def _prepare_bytes(
         self, data: bytes, filename: str, *, guild_id: int | None, title: str | None, origin: str
     ) -> Prepared:
-        parsed = ingest.parse_bytes(data, filename, max_bytes=self.config.max_file_bytes)
-        return prepare(parsed, content_hash=sha256(data), origin=origin, guild_id=guild_id, title=title, name=filename)
+        # In a worker process with a time limit (``workers``): a slow PDF no longer stalls the loop.
+        return await prepare_file(self.config, data, filename, origin=origin, guild_id=guild_id, title=title)
 
     def _prepare_text(self, item: TextItem, guild_id: int | None) -> Prepared:
         name = item.title or item.origin

@@ -14,13 +14,16 @@ import struct
 import tracemalloc
 import zipfile
 import zlib
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from knowledge import ingest
-from knowledge.errors import CorruptFile, KnowledgeError, UnsupportedFileType
+from knowledge.embed import HashingEmbedder
+from knowledge.errors import CorruptFile, FileTooComplex, KnowledgeError, UnsupportedFileType
 from knowledge.files import expand_paths
+from knowledge.service import KnowledgeBase
 
 ARTICLE = (
     "Harbour reopens after the storm\n\n"
@@ -335,3 +338,38 @@ async def test_bidi_controls_leave_file_names_and_given_titles(kb, tmp_path):
     with pytest.raises(UnsupportedFileType) as info:
         ingest.parse_bytes(b"x", "photo\u202egnp.exe")
     assert "\u202e" not in str(info.value)
+
+
+# ---------------------------------------------------------------------------- limits on reading a file
+
+
+def _pdf_of(pages: int) -> bytes:
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_font("Helvetica", size=12)
+    for i in range(1, pages + 1):
+        pdf.add_page()
+        pdf.multi_cell(0, 6, f"Report page {i}. The harbour authority published figures for cargo in week {i}.")
+    return bytes(pdf.output())
+
+
+async def test_a_pdf_over_the_page_limit_is_refused_naming_the_limit(kb_config, tmp_path):
+    config = replace(kb_config, max_pdf_pages=5)
+    async with await KnowledgeBase.open(config, embedder=HashingEmbedder()) as kb:
+        with pytest.raises(FileTooComplex, match="has 12 pages, over the limit of 5"):
+            await kb.add_bytes(_pdf_of(12), "long.pdf")
+        assert await kb.count_documents() == 0
+        doc = await kb.add_bytes(_pdf_of(3), "short.pdf")
+        assert doc.passages >= 1
+
+
+async def test_a_file_past_the_parse_time_limit_is_stopped_and_the_next_one_indexed(kb_config, tmp_path):
+    slow = replace(kb_config, parse_timeout_s=0.05)  # 300 pages take seconds to read
+    async with await KnowledgeBase.open(slow, embedder=HashingEmbedder()) as kb:
+        with pytest.raises(FileTooComplex, match=r"slow\.pdf: reading it took over 0\.05 s"):
+            await kb.add_bytes(_pdf_of(300), "slow.pdf")
+        assert await kb.count_documents() == 0
+    async with await KnowledgeBase.open(kb_config, embedder=HashingEmbedder()) as kb:
+        doc = await kb.add_bytes(_pdf_of(3), "short.pdf")
+        assert doc.passages >= 1
