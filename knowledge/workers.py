@@ -18,12 +18,15 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import logging
 import multiprocessing
 import os
+import sys
 import threading
+import types
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
@@ -94,7 +97,8 @@ class _Pool:
             if executor is None:
                 return await asyncio.wait_for(asyncio.to_thread(fn, *args), timeout_s)
             try:
-                future = asyncio.wrap_future(executor.submit(fn, *args))
+                with _main_hidden():
+                    future = asyncio.wrap_future(executor.submit(fn, *args))
             except (BrokenProcessPool, RuntimeError):  # shut down by another job's timeout meanwhile
                 self._restart(executor)
                 continue
@@ -115,6 +119,25 @@ class _Pool:
             executor, self._executor = self._executor, None
         if executor is not None:
             executor.shutdown(wait=False, cancel_futures=True)
+
+
+_hiding = threading.Lock()
+
+
+@contextlib.contextmanager
+def _main_hidden() -> Iterator[None]:
+    """While a worker may be started (``submit`` starts them as needed): ``__main__`` as a blank
+    module. A spawned child imports the parent's main script otherwise, and a script without an
+    ``if __name__ == "__main__":`` guard would run again in every worker (each reader then "crashed").
+    The jobs are functions of ``knowledge``, never of ``__main__``."""
+    with _hiding:
+        main = sys.modules.get("__main__")
+        sys.modules["__main__"] = types.ModuleType("__main__")
+        try:
+            yield
+        finally:
+            if main is not None:
+                sys.modules["__main__"] = main
 
 
 _pool = _Pool(WORKERS)

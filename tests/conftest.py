@@ -30,10 +30,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session", autouse=True)
 def warm_parse_workers() -> None:
-    """Start the file-parsing worker processes (``knowledge.workers``) once, before any test: a
-    bot's start-up, seeds indexed, must settle within the 5 s that simcord fixes for attaching a
-    bot, and starting a worker (a new interpreter importing the readers) took seconds of that on a
-    machine at load 9."""
+    """Start the file-parsing worker processes (``knowledge.workers``) and load the stemmer once,
+    before any test: a bot's start-up, seeds indexed, must settle within the 5 s that simcord fixes
+    for attaching a bot (not ``settle_timeout``), and starting a worker (a new interpreter importing
+    the readers) took 8.5 s on a machine at load 12."""
     import asyncio
     import functools
 
@@ -55,6 +55,10 @@ def warm_parse_workers() -> None:
         await asyncio.gather(*(run_in_worker(job, timeout_s=600) for _ in range(WORKERS)))
 
     asyncio.run(warm())
+    # The stemmer's first use imports nltk: 5.1 s measured at load 12, inside that same window.
+    from knowledge.text import index_tokens
+
+    index_tokens("warming up the stemmer")
 
 
 @pytest.fixture(scope="session")
