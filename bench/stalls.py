@@ -123,7 +123,7 @@ async def main() -> None:
     ap.add_argument("--parse-in-thread", action="store_true", help="parse in threads, as before the worker processes")
     args = ap.parse_args()
     if args.parse_in_thread:
-        workers._pool._in_thread = True  # noqa: SLF001 - the bench's comparison switch
+        workers.in_threads().__enter__()  # for the whole run: the comparison with how it was
     feed = hostile_feed()
     print(f"feed: {len(feed) / 1e6:.1f} MB; making a {args.pdf_pages}-page PDF", file=sys.stderr)
     pdf = slow_pdf(args.pdf_pages)

@@ -56,7 +56,9 @@ class _Pool:
 
     def _current(self) -> ProcessPoolExecutor | None:
         with self._lock:
-            if self._executor is None and not self._in_thread:
+            if self._in_thread:
+                return None
+            if self._executor is None:
                 try:
                     self._executor = ProcessPoolExecutor(self._workers, mp_context=multiprocessing.get_context("spawn"))
                 except (OSError, NotImplementedError) as e:
@@ -142,6 +144,17 @@ def _main_hidden() -> Iterator[None]:
 
 _pool = _Pool(WORKERS)
 atexit.register(_pool.shutdown)
+
+
+@contextlib.contextmanager
+def in_threads() -> Iterator[None]:
+    """Jobs started inside run in this process's threads (no time limit can stop them there): for
+    tests that patch a reader, which a worker process would not see, and for the bench's comparison."""
+    before, _pool._in_thread = _pool._in_thread, True
+    try:
+        yield
+    finally:
+        _pool._in_thread = before
 
 
 async def run_in_worker(fn: Callable[..., T], *args: Any, timeout_s: float) -> T:

@@ -14,12 +14,13 @@ import struct
 import tracemalloc
 import zipfile
 import zlib
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from knowledge import ingest
+from knowledge import ingest, workers
 from knowledge.embed import HashingEmbedder
 from knowledge.errors import CorruptFile, FileTooComplex, KnowledgeError, UnsupportedFileType
 from knowledge.files import expand_paths
@@ -211,8 +212,16 @@ def _parser_errors() -> list:
     ]
 
 
+@pytest.fixture
+def parse_in_this_process() -> Iterator[None]:
+    """The readers patched below are this process's: files are parsed here, not in a worker."""
+    with workers.in_threads():
+        yield
+
+
 @pytest.mark.parametrize("error", _parser_errors(), ids=lambda e: type(e).__name__)
 @pytest.mark.parametrize("kind", ["pdf", "docx"])
+@pytest.mark.usefixtures("parse_in_this_process")
 async def test_any_parser_exception_is_that_files_error_and_the_batch_goes_on(kb, tmp_path, monkeypatch, kind, error):
     import docx
     import pypdf
@@ -224,7 +233,7 @@ async def test_any_parser_exception_is_that_files_error_and_the_batch_goes_on(kb
     monkeypatch.setattr(pypdf, "PdfReader", _raising(error))
     monkeypatch.setattr(docx, "Document", _raising(error))
     (folder / "c-library.md").write_text(OTHER)
-    report = await asyncio.wait_for(kb.index_paths([folder]), 30)
+    report = await asyncio.wait_for(kb.index_paths([folder]), 300)
     assert sorted(d.title for d in report.added) == [
         "Council approves the new library",
         "Harbour reopens after the storm",
@@ -233,6 +242,7 @@ async def test_any_parser_exception_is_that_files_error_and_the_batch_goes_on(kb
     assert isinstance(failure, CorruptFile) and f"b-broken.{kind}" in str(failure)
 
 
+@pytest.mark.usefixtures("parse_in_this_process")
 async def test_add_bytes_of_a_file_whose_parser_crashes_raises_corrupt_file(kb, monkeypatch):
     import pypdf
 
@@ -276,7 +286,7 @@ async def test_a_link_inside_the_folder_is_followed(kb, seeds):
 
 async def test_a_fifo_in_a_folder_is_skipped_without_hanging(kb, seeds):
     os.mkfifo(seeds / "pipe.txt")
-    report = await asyncio.wait_for(kb.index_paths([seeds]), 10)
+    report = await asyncio.wait_for(kb.index_paths([seeds]), 300)  # a bound for a hang, not a speed
     assert [d.title for d in report.added] == ["Harbour reopens after the storm"] and not report.errors
 
 
@@ -290,13 +300,13 @@ async def test_a_fifo_or_device_given_directly_is_a_clear_error_without_hanging(
         path.symlink_to("/dev/zero")
     else:
         path = Path("/dev/zero")
-    report = await asyncio.wait_for(kb.index_paths([path, tmp_path / "missing.txt"]), 10)
+    report = await asyncio.wait_for(kb.index_paths([path, tmp_path / "missing.txt"]), 300)
     first, second = report.errors
     assert path.name in str(first) and isinstance(first, KnowledgeError) and "missing.txt" in str(second)
     if make != "dev-zero":
         assert isinstance(first, UnsupportedFileType) and "not a regular file" in str(first)
     with pytest.raises(KnowledgeError):
-        await asyncio.wait_for(kb.add_file(path), 10)
+        await asyncio.wait_for(kb.add_file(path), 300)
 
 
 # ---------------------------------------------------------------------------------------------- bidi controls
