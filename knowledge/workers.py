@@ -24,6 +24,7 @@ import multiprocessing
 import os
 import sys
 import threading
+import time
 import types
 import weakref
 from collections.abc import Callable, Iterator
@@ -38,6 +39,29 @@ T = TypeVar("T")
 # Two workers: a second upload is not queued behind a long PDF, and on the 2-core machines this
 # runs on, more would compete with embedding for the cores.
 WORKERS = max(1, min(2, (os.cpu_count() or 1)))
+
+
+# Parsing is background work: a worker yields the cores to the process answering questions.
+_WORKER_NICENESS = 10
+_PARENT_CHECK_S = 1.0
+
+
+def _start_worker(parent: int) -> None:
+    """In each worker, first: a lower priority, and an end when the parent process ends. A worker
+    outlives a parent that was killed (SIGKILL leaves it no time to stop its pool), keeping the
+    parent's inherited stdout and stderr open, so whoever reads them waits for ever (a test of
+    killed shard processes hung on exactly that)."""
+    try:
+        os.nice(_WORKER_NICENESS)
+    except OSError:
+        pass
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(_PARENT_CHECK_S)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="newsdesk-parent-watch", daemon=True).start()
 
 
 class JobTimeout(Exception):
@@ -60,7 +84,12 @@ class _Pool:
                 return None
             if self._executor is None:
                 try:
-                    self._executor = ProcessPoolExecutor(self._workers, mp_context=multiprocessing.get_context("spawn"))
+                    self._executor = ProcessPoolExecutor(
+                        self._workers,
+                        mp_context=multiprocessing.get_context("spawn"),
+                        initializer=_start_worker,
+                        initargs=(os.getpid(),),
+                    )
                 except (OSError, NotImplementedError) as e:
                     log.warning("cannot start worker processes (%s): parsing runs in threads", e)
                     self._in_thread = True
@@ -97,7 +126,10 @@ class _Pool:
         for attempt in range(2):
             executor = self._current()
             if executor is None:
-                return await asyncio.wait_for(asyncio.to_thread(fn, *args), timeout_s)
+                try:
+                    return await asyncio.wait_for(asyncio.to_thread(fn, *args), timeout_s)
+                except TimeoutError:  # the thread runs on (a thread cannot be stopped); its result is dropped
+                    raise JobTimeout(f"over {timeout_s:g} s") from None
             try:
                 with _main_hidden():
                     future = asyncio.wrap_future(executor.submit(fn, *args))

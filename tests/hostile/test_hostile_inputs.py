@@ -279,6 +279,11 @@ BAD_KNOWLEDGE_SETTINGS = [
     ("NEWSDESK_INDEX_THREADS", "many"),
     ("NEWSDESK_DB_BUSY_TIMEOUT_S", "-1"),
     ("NEWSDESK_MODEL", "no-such-model-package"),
+    ("NEWSDESK_PARSE_TIMEOUT_S", "0"),
+    ("NEWSDESK_MAX_PDF_PAGES", "lots"),
+    ("NEWSDESK_FEED_ENTRIES", "0"),
+    ("NEWSDESK_FEED_BUDGET_S", "nan"),
+    ("NEWSDESK_DB", "postgresql://[::1:99999/x"),
 ]
 BAD_BOT_SETTINGS = [
     ("BRIEFING_TIME", "25:00"),
@@ -316,6 +321,20 @@ def test_good_settings_still_read():
         {"NEWSDESK_MAX_FILE_MB": "2.5", "NEWSDESK_QUERY_THREADS": "2", "NEWSDESK_DB_BUSY_TIMEOUT_S": "0"}
     )
     assert (config.max_file_bytes, config.query_threads, config.db_busy_timeout_s) == (int(2.5 * 2**20), 2, 0)
+    limits = KnowledgeConfig.from_env(
+        {
+            "NEWSDESK_PARSE_TIMEOUT_S": "30",
+            "NEWSDESK_MAX_PDF_PAGES": "500",
+            "NEWSDESK_FEED_ENTRIES": "10",
+            "NEWSDESK_FEED_BUDGET_S": "45",
+        }
+    )
+    assert (limits.parse_timeout_s, limits.max_pdf_pages, limits.feed_entries, limits.feed_budget_s) == (
+        30,
+        500,
+        10,
+        45,
+    )
     settings = Settings.from_env({"BRIEFING_TIME": "07:30", "BRIEFING_TZ": "Europe/Paris", "LOG_LEVEL": "debug"})
     assert (settings.briefing_time, settings.log_level) == (dt.time(7, 30), "DEBUG")
 

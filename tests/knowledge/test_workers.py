@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -33,3 +37,32 @@ async def test_a_job_beside_a_stopped_one_is_run_again_not_lost():
 async def test_a_jobs_own_error_comes_back_as_raised():
     with pytest.raises(ValueError, match="invalid literal"):
         await run_in_worker(int, "not a number", timeout_s=300)
+
+
+def test_workers_end_when_their_parent_is_killed(tmp_path):
+    # A parent killed outright cannot stop its pool; its workers must not live on holding its
+    # stdout open (a reader of that pipe would wait for ever).
+    code = (
+        "import asyncio, os, sys\n"
+        "from knowledge.workers import run_in_worker\n"
+        "pid = asyncio.run(run_in_worker(os.getpid, timeout_s=600))\n"
+        "print(pid, flush=True)\n"
+        "os.kill(os.getpid(), 9)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=300,  # returns once the pipe closes: the worker ended too
+    )
+    assert result.returncode == -signal.SIGKILL
+    worker = int(result.stdout.split()[0])
+    assert not Path(f"/proc/{worker}").exists() or _is_zombie(worker)
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z"
+    except OSError:
+        return True
