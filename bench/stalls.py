@@ -144,6 +144,7 @@ async def main() -> None:
                 fetch_allow=("127.0.0.1",),
                 parse_timeout_s=600,
                 feed_budget_s=600,
+                freeze_heap=True,  # as the bot and the console run: no full collection of the start-up heap
             )
             embedder = HashingEmbedder() if args.fake_embedder else None
             async with await KnowledgeBase.open(config, embedder=embedder) as kb:
