@@ -128,7 +128,11 @@ async def main() -> None:
     print(f"feed: {len(feed) / 1e6:.1f} MB; making a {args.pdf_pages}-page PDF", file=sys.stderr)
     pdf = slow_pdf(args.pdf_pages)
     app = web.Application()
-    app.router.add_get("/feed", lambda request: web.Response(body=feed, content_type="application/rss+xml"))
+
+    async def serve_feed(request: web.Request) -> web.Response:
+        return web.Response(body=feed, content_type="application/rss+xml")
+
+    app.router.add_get("/feed", serve_feed)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -25,7 +26,7 @@ BODY = (
 )
 
 
-def rss(entries: list[tuple[int, dt.date, str | None]]) -> bytes:
+def rss(entries: Sequence[tuple[int, dt.date, str | None]]) -> bytes:
     """Items (number, date, link) in the given order."""
     items = "".join(
         f"<item><title>Story {n}</title>{f'<link>{link}</link>' if link else ''}<guid>g{n}</guid>"
@@ -51,7 +52,7 @@ def test_only_the_newest_entries_are_kept_newest_first():
     entries = [(n, day + dt.timedelta(days=n % 7), None) for n in range(40)]  # out of order
     parsed = feeds.parse_feed(rss(entries), "desk", newest=5)
     assert len(parsed.entries) == 5
-    dates = [e.published for e in parsed.entries]
+    dates = [e.published or dt.date.min for e in parsed.entries]
     assert dates == sorted(dates, reverse=True) and dates[0] == day + dt.timedelta(days=6)
     assert len(feeds.parse_feed(rss(entries), "desk").entries) == 40  # without a limit: all
 
