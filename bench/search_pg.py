@@ -1,6 +1,6 @@
 """``bench/search.py --backend postgres``: the same corpus and questions over PostgreSQL with pgvector.
 
-The store is built through ``PgStore.insert_document`` (documents, passages, vectors, BM25 postings)
+The store is built through the PostgreSQL store's ``insert_document`` (documents, passages, vectors, BM25 postings)
 like any document, except that the HNSW index is made once after the load instead of row by row
 (what a bulk migration would do, and ~10 times faster here); the questions then go through
 ``KnowledgeBase.search`` as for SQLite. Without ``--db`` a private PostgreSQL (the ``pgserver``
@@ -23,12 +23,11 @@ from psycopg import sql
 from search import build_info, generate, log, percentile, time_searches
 
 from knowledge import retrieval
+from knowledge.backends.postgres import open_store, pg_search
+from knowledge.backends.postgres.search import filters
 from knowledge.config import KnowledgeConfig
 from knowledge.embed import Embedder, SentenceTransformerEmbedder
-from knowledge.pg_index import PgIndex, _filters
-from knowledge.pg_store import PgStore
 from knowledge.service import KnowledgeBase
-from knowledge.store import open_store
 
 
 @contextlib.contextmanager
@@ -71,7 +70,6 @@ async def build_pg(url: str, n: int, base: int, seed: int = 0, *, embedder: Embe
     """Write ``n`` passages into the (empty) database at ``url``; returns what was built."""
     started = time.perf_counter()
     store = await open_store(KnowledgeConfig().with_db(url))
-    assert isinstance(store, PgStore)
     written = docs = 0
     deferred: list[tuple[str, str]] = []
     try:
@@ -164,8 +162,7 @@ async def measure_pg(url: str, n_queries: int, embedder: Embedder | None = None)
     kb = await KnowledgeBase.open(config, embedder=embedder)
     try:
         open_s = time.perf_counter() - started
-        index = kb.index
-        assert isinstance(index, PgIndex)
+        index = pg_search(kb.index)
         passages = await kb.store.count_passages()
         qs, scopes, searched = await time_searches(kb, n_queries)
 
@@ -177,16 +174,16 @@ async def measure_pg(url: str, n_queries: int, embedder: Embedder | None = None)
             t = time.perf_counter()
             vector = np.asarray(embedder.encode([q])[0], dtype=np.float32)
             parts["embed"].append((time.perf_counter() - t) * 1000)
-            where, args = _filters(scope, None, None)
+            where, args = filters(scope, None, None)
             t = time.perf_counter()
             await index.dense(vector, retrieval.CANDIDATES, where, args)
             parts["dense"].append((time.perf_counter() - t) * 1000)
             terms = list(dict.fromkeys(retrieval.search_tokens(q)))
             t = time.perf_counter()
-            view = await index.statistics(terms)
+            view = await index.lexical.statistics(terms)
             parts["stats"].append((time.perf_counter() - t) * 1000)
             t = time.perf_counter()
-            await index.bm25(view, terms, retrieval.CANDIDATES, where, args)
+            await index.lexical.rank(view, terms, retrieval.CANDIDATES, where, args)
             parts["bm25"].append((time.perf_counter() - t) * 1000)
     finally:
         await kb.close()

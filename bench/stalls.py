@@ -143,7 +143,7 @@ async def main() -> None:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             config = KnowledgeConfig(
-                db_path=Path(tmp) / "bench.db",
+                db=Path(tmp) / "bench.db",
                 model=env.model,
                 fetch_allow=("127.0.0.1",),
                 parse_timeout_s=600,

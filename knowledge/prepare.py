@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from . import chunking, ingest
 from .config import KnowledgeConfig
 from .errors import CorruptFile, EmptyDocument, FileTooComplex, KnowledgeError
-from .store import NewDocument
+from .models import NewDocument
 from .text import sha256
 from .workers import JobTimeout, run_in_worker
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from knowledge import index_cache
+from knowledge.backends.sqlite import index_cache, memory_index, sqlite_store
 from knowledge.config import KnowledgeConfig
 from knowledge.embed import HashingEmbedder
 from knowledge.service import KnowledgeBase
@@ -29,7 +29,7 @@ TEXTS = [
 
 
 async def _open(db: Path) -> KnowledgeBase:
-    return await KnowledgeBase.open(KnowledgeConfig(db_path=db), embedder=HashingEmbedder())
+    return await KnowledgeBase.open(KnowledgeConfig(db=db), embedder=HashingEmbedder())
 
 
 async def _saved(db: Path) -> dict:
@@ -45,7 +45,7 @@ async def _opens_and_finds_the_harbour(db: Path) -> None:
     try:
         hits = await kb.search("harbour strike", k=3)
         assert hits and hits[0].document.title == "Harbour strike"
-        assert kb.memory_index.dense.rows == await kb.store.count_passages()
+        assert memory_index(kb.index).dense.rows == await kb.store.count_passages()
     finally:
         await kb.close()
 
@@ -132,9 +132,9 @@ async def test_two_saves_racing_leave_one_whole_cache(tmp_path):
     meta = await _saved(db)
     kb = await _open(db)
     try:
-        snapshot = kb.memory_index.snapshot()
-        fingerprint = await kb.store.index_fingerprint()
-        database_id = await kb.store.database_id()
+        snapshot = memory_index(kb.index).snapshot()
+        fingerprint = await sqlite_store(kb.store).index_fingerprint()
+        database_id = await sqlite_store(kb.store).database_id()
     finally:
         await kb.close()
     folder = tmp_path / "kb.db.index"
@@ -208,7 +208,7 @@ async def test_a_cache_copied_from_another_database_with_the_same_ids_is_rebuilt
     await kb.close()
     kb = await _open(db)
     try:
-        assert await kb.store.index_fingerprint() == await _fingerprint(other)
+        assert await sqlite_store(kb.store).index_fingerprint() == await _fingerprint(other)
     finally:
         await kb.close()
     shutil.rmtree(db.parent / "kb.db.index")
@@ -252,7 +252,7 @@ async def test_a_matrix_of_the_right_shape_with_wrong_content_is_rebuilt(tmp_pat
     await _opens_and_finds_the_harbour(db)
     kb = await _open(db)
     try:
-        assert np.isfinite(kb.memory_index.snapshot().dense.matrix[: kb.memory_index.dense.rows]).all()
+        assert np.isfinite(memory_index(kb.index).snapshot().dense.matrix[: memory_index(kb.index).dense.rows]).all()
     finally:
         await kb.close()
 
@@ -278,6 +278,6 @@ async def test_a_cache_without_a_database_id_is_rebuilt(tmp_path):
 async def _fingerprint(db: Path) -> tuple[int, int, int, int]:
     kb = await _open(db)
     try:
-        return await kb.store.index_fingerprint()
+        return await sqlite_store(kb.store).index_fingerprint()
     finally:
         await kb.close()

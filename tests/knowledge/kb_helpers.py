@@ -7,7 +7,6 @@ from __future__ import annotations
 import sqlite3
 from typing import LiteralString, cast
 
-from knowledge.index import HybridIndex
 from knowledge.service import KnowledgeBase
 from knowledge.text import index_tokens
 
@@ -21,14 +20,18 @@ _ORPHANS = (
 )
 
 
+def _postgres(kb: KnowledgeBase) -> bool:
+    return kb.backend.engine == "postgres"
+
+
 def _query(kb: KnowledgeBase, sql: str) -> int:
-    if kb.config.db_url:
+    if _postgres(kb):
         import psycopg
 
-        with psycopg.connect(kb.config.db_url) as conn:
+        with psycopg.connect(str(kb.config.db)) as conn:
             row = conn.execute(cast(LiteralString, sql)).fetchone()  # the tests' own SQL
     else:
-        with sqlite3.connect(kb.config.db_path) as conn:
+        with sqlite3.connect(kb.config.db) as conn:
             row = conn.execute(sql).fetchone()
     assert row is not None
     return int(row[0])
@@ -37,7 +40,7 @@ def _query(kb: KnowledgeBase, sql: str) -> int:
 def table_counts(kb: KnowledgeBase) -> dict[str, int]:
     """Rows of documents, passages and vectors, and passages on the lexical side."""
     lexical = (
-        "SELECT COUNT(DISTINCT passage_id) FROM postings" if kb.config.db_url else "SELECT COUNT(*) FROM passages_fts"
+        "SELECT COUNT(DISTINCT passage_id) FROM postings" if _postgres(kb) else "SELECT COUNT(*) FROM passages_fts"
     )
     counts = {t: _query(kb, f"SELECT COUNT(*) FROM {t}") for t in ("documents", "passages", "vectors")}
     counts["lexical"] = _query(kb, lexical)
@@ -46,20 +49,18 @@ def table_counts(kb: KnowledgeBase) -> dict[str, int]:
 
 def lexical_rows_with(kb: KnowledgeBase, word: str) -> int:
     """Passages the lexical side holds ``word`` for (FTS5's MATCH, or the postings of its token)."""
-    if kb.config.db_url:
+    if _postgres(kb):
         [token] = index_tokens(word)
         return _query(kb, f"SELECT COUNT(*) FROM postings WHERE term = '{token}'")
     return _query(kb, f"SELECT COUNT(*) FROM passages_fts WHERE passages_fts MATCH '{word}'")
 
 
 def orphans(kb: KnowledgeBase) -> int:
-    if kb.config.db_url:
+    if _postgres(kb):
         return _query(kb, _ORPHANS.format(lexical="postings", lexical_id="passage_id"))
     return _query(kb, _ORPHANS.format(lexical="passages_fts", lexical_id="rowid"))
 
 
 async def searchable_passages(kb: KnowledgeBase) -> int:
     """Passages search can find: the in-memory index's live rows, or those with a vector in PostgreSQL."""
-    if isinstance(kb.index, HybridIndex):
-        return len(kb.index)
     return await kb.index.size()

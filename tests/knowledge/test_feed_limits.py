@@ -132,7 +132,7 @@ async def site(loopback_server):
 
 
 def _config(tmp_path: Path, **changes) -> KnowledgeConfig:
-    base = KnowledgeConfig(db_path=tmp_path / "kb.db", max_file_bytes=64 * 1024, fetch_allow=("127.0.0.1",))
+    base = KnowledgeConfig(db=tmp_path / "kb.db", max_file_bytes=64 * 1024, fetch_allow=("127.0.0.1",))
     return replace(base, **changes)
 
 

@@ -11,11 +11,10 @@ from pathlib import Path
 
 import psycopg
 
+from knowledge.backends.postgres import PgStore, pg_search
+from knowledge.backends.postgres.schema import PG_MIGRATIONS
 from knowledge.config import KnowledgeConfig
 from knowledge.embed import HashingEmbedder
-from knowledge.pg_index import PgIndex
-from knowledge.pg_schema import PG_MIGRATIONS
-from knowledge.pg_store import PgStore
 from knowledge.service import KnowledgeBase, TextItem
 
 TEXTS = [
@@ -72,8 +71,7 @@ async def test_term_stats_follow_adds_batches_replacements_and_removals(pg_url, 
         assert "ferri" not in counted and counted["tram"] == 4
 
         # What search reads: the same frequencies as the postings give, and 0 for a term in none.
-        index = kb.index
-        assert isinstance(index, PgIndex)
+        index = pg_search(kb.index).lexical
         terms = ["tram", "harbour", "ferri", "nowher"]
         expected = {t: counted.get(t, 0) for t in terms}
         assert (await index.statistics(terms)).frequencies == expected
@@ -123,8 +121,7 @@ async def test_the_migration_fills_term_stats_from_existing_postings(pg_url):
     kb = await _open(pg_url)  # migrates to the current version
     try:
         assert _kept(pg_url) == _counted(pg_url) == {"tram": 3, "line": 1, "harbour": 1}
-        index = kb.index
-        assert isinstance(index, PgIndex)
+        index = pg_search(kb.index).lexical
         assert await index.document_frequencies(["tram", "harbour", "glacier"]) == {
             "tram": 3,
             "harbour": 1,

@@ -1,5 +1,5 @@
 """The PostgreSQL schema, as an append-only list of migrations (``newsdesk_schema`` records those
-applied). Tables and columns are SQLite's (``migrations``), so the Store's SQL runs on both, except:
+applied). Tables and columns are SQLite's (``sqlite.schema``), so the shared SQL runs on both, except:
 
 - vectors are pgvector values, with the columns search filters on (scope, day) beside them, so a
   filtered HNSW scan reads one table;

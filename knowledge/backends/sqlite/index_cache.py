@@ -9,7 +9,7 @@ offsets and the terms as one UTF-8 blob). Saved from a snapshot with removed row
 loaded index equals a fresh build of the same rows, statistics included.
 
 When a cache is trusted: ``meta.json`` names the format, the model, the database's random id
-(``Store.database_id``, written once by a migration) and its ``Store.index_fingerprint`` at the time
+(``SqliteStore.database_id``, written once by a migration) and its ``SqliteStore.index_fingerprint`` at the time
 of the save, which was checked to hold exactly the index's rows, and a SHA-256 of every array.
 Ids are AUTOINCREMENT, so any later insert or delete (from any process) changes the fingerprint
 and the cache is rebuilt. The database id keeps a cache copied from another database with the same
@@ -47,7 +47,7 @@ from pathlib import Path
 import numpy as np
 
 from .index import DenseIndex, HybridIndex, IndexSnapshot, LexicalIndex
-from .store import Store
+from .store import SqliteStore
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ def cache_dir(db_path: Path | str) -> Path | None:
     return Path(name + ".index")
 
 
-async def load_or_build(store: Store, model: str) -> HybridIndex:
+async def load_or_build(store: SqliteStore, model: str) -> HybridIndex:
     """The index of every passage with a vector of ``model``: from the cache when it matches the
     database, else built from the database (and saved)."""
     folder = cache_dir(store.path)
@@ -125,7 +125,7 @@ async def load_or_build(store: Store, model: str) -> HybridIndex:
     return index
 
 
-async def _agrees_with_database(store: Store, model: str, index: HybridIndex) -> bool:
+async def _agrees_with_database(store: SqliteStore, model: str, index: HybridIndex) -> bool:
     """Whether sampled rows of a loaded cache hold the database's own document, scope, date and
     vector for their passage."""
     view = index.snapshot().dense
@@ -147,7 +147,7 @@ async def _agrees_with_database(store: Store, model: str, index: HybridIndex) ->
     return True
 
 
-async def save_if_changed(store: Store, model: str, index: HybridIndex) -> None:
+async def save_if_changed(store: SqliteStore, model: str, index: HybridIndex) -> None:
     """At close: save an index loaded or built by ``load_or_build`` that changed since, when it
     still holds exactly the database's passages (another process may have written meanwhile)."""
     folder = cache_dir(store.path)
