@@ -483,20 +483,14 @@ def error_message(text: str) -> str:
     return trim(safe(text), CONTENT_LIMIT)
 
 
-# A masked link ``[label](target)``, innermost first (``[[a](u)](v)`` takes two rounds).
+# A masked link ``[label](target)`` (innermost, when nested).
 _MASKED_LINK = re.compile(r"\[([^\[\]]*)\]\(([^()]*)\)")
 
 
 def plain_name(text: str | None, limit: int) -> str:
     """A thread name or an autocomplete choice: no markdown is rendered there, but a thread name is
     posted in the channel ("started a thread: …") and shown to everyone, so ``@everyone``, role and
-    user mentions are broken (``neutralise_mentions``), a masked link keeps only its label, and
-    bidirectional controls and line breaks go."""
-    text = one_line(strip_bidi(text or ""))
-    for _ in range(8):  # nested links: a few rounds, bounded whatever the input
-        unmasked = _MASKED_LINK.sub(lambda m: m[1], text)
-        if unmasked == text:
-            break
-        text = unmasked
-    # Whatever link syntax is left (deeper nesting) is broken like a mention: looks the same.
+    user mentions are broken (``neutralise_mentions``), a masked link keeps only its label (what is
+    left of nested ones is broken like a mention), and bidirectional controls and line breaks go."""
+    text = _MASKED_LINK.sub(lambda m: m[1], one_line(strip_bidi(text or "")))
     return trim(neutralise_mentions(text.replace("](", "]" + ZWSP + "(")), limit)

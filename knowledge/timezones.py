@@ -4,7 +4,8 @@
 name is "-00"), ``localtime`` (the host's zone, whatever it is), ``right/UTC`` (leap seconds
 counted: clocks 27 s off) and ``posix/Europe/Paris`` all load. Canonical here means what the tz
 database lists for choosing a location, ``zone1970.tab`` and ``zone.tab`` (Europe/Paris,
-America/New_York, Asia/Kolkata ...), plus ``UTC`` and ``Etc/UTC``. Old spellings kept as links
+America/New_York, Asia/Kolkata ...), plus ``UTC`` and the fixed offsets the database keeps as zones
+of their own (``Etc/UTC``, ``Etc/GMT``, ``Etc/GMT-10`` = UTC+10: POSIX signs). Old spellings kept as links
 (``US/Eastern``, ``Asia/Calcutta``) and the legacy rule zones (``EST5EDT``) are refused with the
 same message. A name is matched without regard to case and stored as the tz database spells it.
 """
@@ -18,7 +19,8 @@ from functools import cache
 from pathlib import Path
 
 _TABLES = ("zone1970.tab", "zone.tab")
-_ALWAYS = ("UTC", "Etc/UTC")
+_ALWAYS = ("UTC", "Etc/UTC", "Etc/GMT")
+_FIXED_OFFSET = re.compile(r"Etc/GMT[+-](?:1[0-4]|[1-9])")
 # Without a table anywhere (a stripped-down system without the tzdata package): the region names
 # that zoneinfo lists, which leaves out posixrules, Factory, localtime, right/, posix/ and the
 # legacy and country-alias names alike.
@@ -36,8 +38,9 @@ def canonical_timezone(name: str) -> str | None:
 @cache
 def _canonical() -> dict[str, str]:
     names = set(_listed()) or {n for n in zoneinfo.available_timezones() if _REGION.fullmatch(n)}
-    names.update(_ALWAYS)
     loadable = zoneinfo.available_timezones()
+    names.update(_ALWAYS)
+    names.update(n for n in loadable if _FIXED_OFFSET.fullmatch(n))
     return {n.casefold(): n for n in names if n in loadable}
 
 
