@@ -3,7 +3,8 @@
 Two kinds, kept apart on purpose:
 
 - *Time words* say when the reader wants news from, relative to the moment of asking: "this week",
-  "yesterday", "last month", "in the past 3 days", "in recent days", "since March". They open a
+  "yesterday", "on Wednesday", "over the weekend", "two days ago", "last month", "in the past 3
+  days", "in recent days", "since March". They open a
   publication window (documents outside it are not evidence) and are taken out of the query.
   "latest", "recently", "currently" ask for a recency preference instead (newer first, no window).
 - *Dates that name when something happened*: "investment in 2018", "the 2022 election", "in March
@@ -28,6 +29,9 @@ from .errors import InvalidInput
 MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
 MONTHS.update({name.lower(): i for i, name in enumerate(calendar.month_abbr) if name})
 MONTHS["sept"] = 9
+WEEKDAYS = {name.lower(): i for i, name in enumerate(calendar.day_name)}
+_WEEKDAY = "|".join(WEEKDAYS)
+_NUMBER_WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7}
 _MONTH = r"(?P<month>" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.?"
 _YEAR = r"(?P<year>(?:19|20)\d\d)"
 
@@ -157,6 +161,19 @@ def _rules():
     def recency(m, t):
         return None, None, True
 
+    def weekday(m, t):
+        # "on Wednesday", "last Friday", "since Monday": the latest such day up to today, and since.
+        day = WEEKDAYS[m.group("day").lower()]
+        return t - dt.timedelta(days=(t.weekday() - day) % 7), t, False
+
+    def weekend(m, t):
+        return t - dt.timedelta(days=(t.weekday() - 5) % 7), t, False
+
+    def ago(m, t):
+        n = _NUMBER_WORDS.get(m.group("n").lower()) or int(m.group("n"))
+        days = n * (7 if m.group("unit").lower().startswith("week") else 1)
+        return t - dt.timedelta(days=days + 2), t, False
+
     def recent_n(m, t):
         span = {"day": 7, "week": 31, "month": 183}[m.group("unit").lower().rstrip("s")]
         return t - dt.timedelta(days=span), t, False
@@ -178,7 +195,14 @@ def _rules():
             "window",
         ),
         (rf"{b}(?:in|over|during)\s+(?:the\s+)?recent\s+(?P<unit>days|weeks|months){b}", recent_n, "window"),
-        (rf"{b}today{b}", days(0), "window"),
+        (rf"{b}(?:on|last|this|since|early|late)\s+(?P<day>{_WEEKDAY}){b}", weekday, "window"),
+        (rf"{b}(?:over|during)?\s*(?:the|this|last)\s+weekend{b}", weekend, "window"),
+        (
+            rf"{b}(?P<n>\d{{1,2}}|a|an|one|two|three|four|five|six|seven)\s+(?P<unit>days?|weeks?)\s+ago{b}",
+            ago,
+            "window",
+        ),
+        (rf"{b}(?:today|tonight|this\s+morning|this\s+afternoon|this\s+evening){b}", days(0), "window"),
         (rf"{b}yesterday{b}", days(1, 1), "window"),
         (rf"{b}this\s+week{b}", week(0), "window"),
         (rf"{b}(?:last|past)\s+week{b}", week(1), "window"),

@@ -20,6 +20,10 @@ NOW = dt.datetime(2026, 11, 28, 15, 0, tzinfo=dt.UTC)
         ("What changed since March 2021?", dt.date(2021, 3, 1), dt.date(2026, 11, 28)),
         ("protests in the past 3 days", dt.date(2026, 11, 25), dt.date(2026, 11, 28)),
         ("protests in recent days", dt.date(2026, 11, 21), dt.date(2026, 11, 28)),
+        ("Biden was sworn in on Wednesday; which president is he?", dt.date(2026, 11, 25), dt.date(2026, 11, 28)),
+        ("Which team won last Sunday?", dt.date(2026, 11, 22), dt.date(2026, 11, 28)),
+        ("What happened over the weekend?", dt.date(2026, 11, 28), dt.date(2026, 11, 28)),
+        ("Who resigned two days ago?", dt.date(2026, 11, 24), dt.date(2026, 11, 28)),
         ("What changed since 2021?", dt.date(2021, 1, 1), dt.date(2026, 11, 28)),
     ],
 )
