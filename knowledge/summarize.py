@@ -250,7 +250,11 @@ def _select(
     available = set(range(len(candidates)))
     words = 0
     while available and (max_sentences is None or len(chosen) < max_sentences):
-        gains = {i: sum(weights[x] for x in candidates[i].concepts - covered) / candidates[i].length for i in available}
+        # fsum: exact, so the gain (and which sentence wins a near tie) does not depend on the order
+        # a set of strings iterates in, which changes with the hash seed.
+        gains = {
+            i: math.fsum(weights[x] for x in candidates[i].concepts - covered) / candidates[i].length for i in available
+        }
         best_gain = max(gains.values())
         if best_gain <= 0:
             break

@@ -12,10 +12,11 @@ what the question asks?" reads the same whatever else is indexed.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 
-from .text import stem, words
+from .text import stem
 
 # Zipf frequency is log10 of a word's frequency per billion words: "the" 7.7, "president" 5.5,
 # "Kazakhstan" 3.6, a name the list does not know 0. A weight of CEILING - Zipf gives "the" a
@@ -60,16 +61,42 @@ def stem_weights(terms: Iterable[str]) -> dict[str, float]:
     return dict(sorted(out.items()))
 
 
+# What a word may add to another and still be the same word for an answer: the stemmer leaves
+# "formed" as "form" but "formation" as "format", "Kazakh" as "kazakh" but "Kazakhstan" whole.
+_DERIVED = frozenset({"at", "ation", "ion", "al", "ment", "ist", "ism", "ian", "an", "ese", "ic", "i", "stan"})
+
+
+def related(a: str, b: str) -> bool:
+    """The same word, or one derived from the other by a common suffix (stems of 4+ letters)."""
+    if a == b:
+        return True
+    short, long = (a, b) if len(a) <= len(b) else (b, a)
+    return len(short) >= 4 and long.startswith(short) and long[len(short) :] in _DERIVED
+
+
 def coverage(weights: Mapping[str, float], stems: Iterable[str] | set[str]) -> float:
-    """Weighted share (0..1) of the question's stems found in ``stems``. ``math.fsum`` is exact, so
-    the result does not depend on the order the terms come in."""
+    """Weighted share (0..1) of the question's stems found in ``stems`` (or a word derived from
+    one: ``related``). ``math.fsum`` is exact, so the result does not depend on the order the
+    terms come in."""
     have = stems if isinstance(stems, set | frozenset) else set(stems)
     total = math.fsum(weights.values())
     if total <= 0:
         return 0.0
-    return math.fsum(w for t, w in weights.items() if t in have) / total
+    return math.fsum(w for t, w in weights.items() if t in have or _derived_in(t, have)) / total
+
+
+def _derived_in(term: str, stems: set[str] | frozenset[str]) -> bool:
+    if len(term) < 4:
+        return False
+    head = term[:4]
+    return any(s[:4] == head and related(term, s) for s in stems)
+
+
+_TOKEN = re.compile(r"\w+")
 
 
 def text_stems(text: str) -> set[str]:
-    """The stems of every word of ``text``, to match a question's stems against."""
-    return {stem(w) for w in words(text)}
+    """The stems of every word of ``text``, to match a question's stems against. Split as a
+    question's words are (``retrieval.query_terms``): "CSTO's" gives "csto" (and "s"), so it meets
+    the question's "CSTO"."""
+    return {stem(w) for w in _TOKEN.findall(text.lower())}
