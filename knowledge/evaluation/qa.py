@@ -5,7 +5,8 @@ A question is *answerable* when one of its gold answers occurs (case-insensitive
 relevant documents. ``answer_hit``: the answer text holds a gold answer (citation markers such as
 ``[2]`` are removed first, so a gold answer "2" is not matched by a marker); ``cited_gold``: a
 citation points at a relevant document; ``false_abstain``: answerable questions refused;
-``correct_abstain``: questions of FILE refused. A question whose metadata has a date is asked "on"
+``correct_abstain``: questions of FILE refused; ``lead_hit``: of the answerable questions answered,
+those whose answer's first sentence holds a gold answer; ``words_p50``: their answers' median length. A question whose metadata has a date is asked "on"
 that date (end of that day, UTC), so its date words ("this week") mean what they meant then.
 """
 
@@ -36,6 +37,8 @@ class QaRecord:
     abstained: bool
     confidence: float
     ms: float
+    lead_hit: bool = False  # the answer's first sentence holds a gold answer
+    words: int = 0  # the answer's length in words (markers not counted); 0 when refused
 
 
 def asked_at(query: Query) -> dt.datetime | None:
@@ -53,6 +56,16 @@ def answer_in(answers: Sequence[str], texts: Iterable[str]) -> bool:
     """A gold answer occurs, case-insensitively, in one of ``texts``: a question is *answerable*
     when this holds for the texts of its gold documents."""
     return any(a.strip() and a.lower() in t.lower() for t in texts for a in answers)
+
+
+def first_sentence(answer_text: str) -> str:
+    """An answer's first sentence: everything before its first citation marker."""
+    m = _MARKER.search(answer_text)
+    return answer_text[: m.start()] if m else answer_text
+
+
+def answer_words(answer_text: str) -> int:
+    return len(_MARKER.sub("", answer_text).split())
 
 
 def answer_contains(answer_text: str, answers: list[str]) -> bool:
@@ -92,6 +105,8 @@ async def run_qa(
                         answer.abstained,
                         answer.confidence,
                         ms,
+                        (not answer.abstained) and answer_contains(first_sentence(answer.text), q.answers),
+                        0 if answer.abstained else answer_words(answer.text),
                     )
                 )
             else:
@@ -106,9 +121,14 @@ def summarise(records: list[QaRecord]) -> dict:
     negatives = [r for r in records if r.answerable is None]
     share = lambda xs: round(sum(xs) / len(xs), 4) if xs else 0.0  # noqa: E731
     ms = [r.ms for r in records]
+    answered = [r for r in answerable if not r.abstained]
     return {
         "answerable": len(answerable),
         "answer_hit": share([r.hit for r in answerable]),
+        # Over the answerable questions that were answered: the first sentence holds the answer;
+        # and the answers' median length.
+        "lead_hit": share([r.lead_hit for r in answered]),
+        "words_p50": float(np.percentile([r.words for r in answered], 50)) if answered else 0.0,
         "cited_gold": share([r.cited_gold for r in answerable]),
         "false_abstain": share([r.abstained for r in answerable]),
         "unanswerable": len(negatives),
