@@ -1,0 +1,141 @@
+"""Choosing the answer's sentences (``knowledge.sentences``) and the words' weights they rest on
+(``knowledge.termweights``): pure functions, hand-checked numbers."""
+
+from __future__ import annotations
+
+import pytest
+
+from knowledge import termweights
+from knowledge.sentences import Candidate, SentenceWeights, candidates, select, wants_explanation
+from knowledge.termweights import coverage, stem_weights, word_weight
+
+# ---------------------------------------------------------------------------- word weights
+
+
+def test_rare_words_weigh_more_than_common_ones_whatever_is_indexed():
+    assert word_weight("the") < 0.5
+    assert word_weight("said") < word_weight("president") < word_weight("kazakhstan") < word_weight("tokayev")
+    assert word_weight("Tokayev") == word_weight("tokayev") == termweights.CEILING  # unknown to the list
+    assert word_weight("2,500") == word_weight("2018") == termweights.NUMBER_WEIGHT
+
+
+def test_stem_weights_key_by_stem_in_sorted_order_and_keep_the_heaviest():
+    weights = stem_weights(["troops", "troop", "kazakhstan", "arrived"])
+    assert list(weights) == sorted(weights)
+    assert weights["troop"] == max(word_weight("troops"), word_weight("troop"))
+
+
+def test_coverage_is_a_weighted_share():
+    weights = {"troop": 1.0, "kazakhstan": 3.0}
+    assert coverage(weights, {"kazakhstan"}) == pytest.approx(0.75)
+    assert coverage(weights, set()) == 0.0
+    assert coverage({}, {"kazakhstan"}) == 0.0
+
+
+def test_coverage_does_not_depend_on_the_order_of_the_weights():
+    weights = {f"w{i}": 0.1 * (i % 7) + 1e-9 * i for i in range(40)}
+    reordered = dict(reversed(list(weights.items())))
+    have = {f"w{i}" for i in range(0, 40, 3)}
+    assert coverage(weights, have) == coverage(reordered, have)  # exactly, not approximately
+
+
+# ---------------------------------------------------------------------------- scoring
+
+
+QUESTION = "Who is the president of Kazakhstan?"
+PASSAGES = {
+    1: "Experts said Russia's role had grown in the region. Kazakhstan asked for help last week.",
+    2: "The president of Kazakhstan, Kassym-Jomart Tokayev, said the mission was complete.",
+}
+TITLES = {1: "Experts on the region", 2: "Troops to leave"}
+
+
+def _ranked(top=((1, 2.0), (2, 1.0))):
+    return candidates(QUESTION, stem_weights(["president", "kazakhstan"]), list(top), PASSAGES, TITLES)
+
+
+def test_the_sentence_that_holds_the_answer_comes_first_from_any_passage():
+    ranked = _ranked()
+    # Passage 1 ranks first, but only passage 2 names a president of Kazakhstan.
+    assert ranked[0].passage_id == 2 and "Tokayev" in ranked[0].text
+    assert [c.score for c in ranked] == sorted((c.score for c in ranked), reverse=True)
+
+
+def test_a_sentence_score_is_the_weighted_sum_of_its_signals():
+    s = SentenceWeights()
+    ranked = _ranked()
+    tokayev = next(c for c in ranked if "Tokayev" in c.text)
+    # Passage 2 (score 1.0 against the best 2.0), not the best passage, its opening sentence, both
+    # question words, a name the question lacks; "who" asks no quantity, so that signal holds.
+    expected = s.passage * (1.0 - 2.0) + s.opening + s.terms + s.terms_titled + s.quantity + s.answer_type
+    assert tokayev.coverage == 1.0
+    assert tokayev.score == pytest.approx(expected)
+
+
+def test_fragments_are_not_candidates():
+    ranked = candidates(
+        "What happened?", {"happen": 1.0}, [(1, 1.0)], {1: "Photo: AP. The strike happened on Monday."}, {}
+    )
+    assert [c.text for c in ranked] == ["The strike happened on Monday."]
+
+
+def _cand(text: str, score: float, pid: int = 1, index: int = 0) -> Candidate:
+    return Candidate(pid, 0, index, 0, len(text), text, 1.0, 0.5, score)
+
+
+def test_select_stops_at_one_sentence_when_the_next_is_clearly_worse():
+    ranked = [_cand("Tokayev is the president.", 3.5), _cand("Experts said many things.", 1.0, index=1)]
+    assert [c.text for c in select(QUESTION, ranked)] == ["Tokayev is the president."]
+
+
+def test_select_adds_close_ones_but_never_a_repeat():
+    s = SentenceWeights(margin=0.8)
+    ranked = [
+        _cand("The union said 4,000 drivers joined the strike.", 3.0),
+        _cand("4,000 drivers joined the strike, the union said.", 2.9, pid=2),
+        _cand("Commuters were told to work from home.", 2.5, index=1),
+        _cand("Services resume on Friday.", 2.4, index=2),
+    ]
+    chosen = select("How many drivers joined the strike?", ranked, s=s)
+    assert [c.text for c in chosen] == [
+        "The union said 4,000 drivers joined the strike.",
+        "Commuters were told to work from home.",
+        "Services resume on Friday.",
+    ]
+    tight = select("How many drivers joined the strike?", ranked, s=SentenceWeights(margin=0.55))
+    assert len(tight) == 2  # 2.4 is more than 0.55 below 3.0
+
+
+def test_select_gives_explanations_a_fourth_sentence():
+    texts = [
+        "Pay fell behind prices.",
+        "Talks broke down in May.",
+        "The union balloted its drivers.",
+        "Trains stopped.",
+        "Managers offered a bonus.",
+    ]
+    ranked = [_cand(text, 3.0 - 0.1 * i, index=i) for i, text in enumerate(texts)]
+    assert len(select("Why did the strike happen?", ranked)) == 4
+    assert len(select("What did the strike cost?", ranked)) == 3
+
+
+def test_select_skips_what_was_already_said():
+    ranked = [_cand("Tokayev is the president.", 3.0), _cand("He said the troops would leave.", 2.9, index=1)]
+    chosen = select(QUESTION, ranked, said=["Tokayev is the president."])
+    assert [c.text for c in chosen] == ["He said the troops would leave."]
+    assert select(QUESTION, ranked[:1], said=["Tokayev is the president."]) == []
+
+
+@pytest.mark.parametrize(
+    ("question", "explains"),
+    [
+        ("Why did Russia send troops?", True),
+        ("How does the CSTO decide?", True),
+        ("Explain the SCO's role", True),
+        ("How many troops were sent?", False),
+        ("How much did it cost?", False),
+        ("Who leads Kazakhstan?", False),
+    ],
+)
+def test_wants_explanation(question, explains):
+    assert wants_explanation(question) is explains
