@@ -34,8 +34,8 @@ from knowledge.evaluation import refusals  # noqa: E402
 from knowledge.evaluation.refusals import Sample  # noqa: E402
 
 SOURCES = {
-    "realtimeqa-dev": ("answerable", "unanswerable", "leave_gold_out", "time_split"),
-    "xquad-en": ("answerable", "leave_gold_out"),
+    "realtimeqa-dev": ("answerable", "unanswerable", "leave_gold_out", "time_split", "swapped_name"),
+    "xquad-en": ("answerable", "leave_gold_out", "swapped_name"),
 }
 TARGET = 0.05  # false refusals the threshold allows on the training questions (both sets)
 

@@ -1,6 +1,7 @@
-"""The refusal model's signals, computed from text alone: the question's specific words (names,
-numbers, years) and whether what we would quote holds them, the kind of answer asked for, time, and
-how far the best document leads. ``answerability`` turns them into evidence and a probability."""
+"""The answer's signals, computed from text alone: the question's specific words (names, numbers,
+years) and whether what we would quote holds them, the kind of answer asked for, and time.
+``sentences`` uses them to choose the answer sentence, ``answerability`` to decide whether the
+documents answer at all. None is relative to the collection."""
 
 from __future__ import annotations
 
@@ -13,14 +14,6 @@ from .dates import MONTHS
 from .text import STOPWORDS, content_words, stem
 
 # ---------------------------------------------------------------------------- specific words
-
-
-def term_coverage(question_weights: dict[str, float], sentence_stems: set[str]) -> float:
-    """IDF-weighted share of the question's terms present in a sentence (0..1)."""
-    total = sum(question_weights.values())
-    if total <= 0:
-        return 0.0
-    return sum(w for t, w in question_weights.items() if t in sentence_stems) / total
 
 
 _NUMBER = re.compile(r"\d[\d,.]*\d|\d")
@@ -91,6 +84,41 @@ def specific_terms(question: str) -> set[str]:
     return {t for t in out if t}
 
 
+_NAME_RUN = re.compile(r"\b[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)*")
+
+
+def name_phrases(text: str) -> list[str]:
+    """Runs of capitalised words ("Kassym-Jomart Tokayev", "New York City"), stopwords dropped; a
+    lone capitalised first word is left out (it is usually just the sentence start)."""
+    names = []
+    for m in _NAME_RUN.finditer(text):
+        words = [w for w in m.group(0).split() if w.lower() not in STOPWORDS]
+        if m.start() == 0 and words and len(m.group(0).split()) == 1:
+            continue
+        if words:
+            names.append(" ".join(words))
+    return names
+
+
+def asked_sentence(question: str) -> str:
+    """The sentence that asks: a news quiz puts context first ("Parades are a Thanksgiving
+    tradition. Where was the first parade?"), and the names that matter are in the question."""
+    parts = [p.strip() for p in re.split(r"(?<=[.!?])\s+", question) if p.strip()]
+    asking = [p for p in parts if p.endswith("?")]
+    return (asking or parts or [question])[-1]
+
+
+def names_absent(question: str, keys: set[str]) -> float:
+    """Share of the names of the asked sentence of which no word is among ``keys`` (the words of
+    every passage read): "How many troops did Belarus send?" over documents that never name
+    Belarus. A name of which any word is there ("Kathleen Corradi", "Corradi") counts as found."""
+    names = [{_word_key(w) for w in _WORD.findall(n)} for n in name_phrases(asked_sentence(question))]
+    names = [n for n in names if n]
+    if not names:
+        return 0.0
+    return sum(1 for n in names if not n & keys) / len(names)
+
+
 def text_keys(text: str) -> set[str]:
     """The keys ``specific_terms`` are matched against: every word's stem and every number."""
     keys = {_word_key(w) for w in _WORD.findall(text)}
@@ -112,7 +140,7 @@ def weighted_missing_share(terms: set[str], keys: set[str], weights: Mapping[str
         return 0.0
     top = max(weights.values(), default=1.0)
     w = {t: weights.get(t, top) for t in terms}
-    return sum(v for t, v in w.items() if t not in keys) / sum(w.values())
+    return math.fsum(v for t, v in w.items() if t not in keys) / math.fsum(w.values())
 
 
 def bigrams(text: str) -> set[tuple[str, str]]:
@@ -164,36 +192,6 @@ _NUMBER_WORDS = frozenset(
     "million billion trillion dozen dozens half percent first second third fourth fifth".split()
 )
 _COUNT_WORDS = _NUMBER_WORDS - {"first", "second", "third", "fourth", "fifth"}  # "the first to ..." counts nothing
-_DATE_WORDS = frozenset(
-    set(MONTHS)
-    | {
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-        "sunday",
-        "yesterday",
-        "today",
-        "tomorrow",
-        "tonight",
-        "week",
-        "weekend",
-        "month",
-        "year",
-        "decade",
-        "century",
-        "spring",
-        "summer",
-        "autumn",
-        "fall",
-        "winter",
-        "morning",
-        "evening",
-        "night",
-    }
-)
 
 
 def answer_type(question: str) -> str | None:
@@ -205,28 +203,35 @@ def answer_type(question: str) -> str | None:
     return None
 
 
+_WEEKDAYS = frozenset("monday tuesday wednesday thursday friday saturday sunday".split())
+_DAY_WORDS = _WEEKDAYS | {"yesterday", "today", "tomorrow", "tonight"}
+
+
 def has_answer_of_type(kind: str | None, sentences: Iterable[str], question: str) -> bool:
     """Whether the sentences hold something of ``kind`` that the question itself does not (an
     answer is new information: "Who won?" is not answered by a sentence naming only the question's
-    own names). True when ``kind`` is None."""
+    own names). A name is a capitalised word that does not open its sentence and is not a month or
+    a weekday ("If shareholders approve ... in June" names nobody); a number is digits or a count
+    word; a date a year, a month, a weekday or yesterday/today/tomorrow. True when ``kind`` is None."""
     if kind is None:
         return True
     asked = text_keys(question) | {w.lower() for w in _WORD.findall(question)}
     for sentence in sentences:
-        tokens = _WORD.findall(sentence)
-        for i, token in enumerate(tokens):
+        for i, token in enumerate(_WORD.findall(sentence)):
             low = token.lower()
             if low in asked or _word_key(token) in asked:
                 continue
-            if kind == "number" and (_NUMBER.fullmatch(token) or low in _NUMBER_WORDS):
+            if kind == "number" and (_NUMBER.fullmatch(token) or low in _COUNT_WORDS):
                 return True
-            if kind == "date" and (_YEAR.fullmatch(token) or low in _DATE_WORDS):
+            if kind == "date" and (_YEAR.fullmatch(token) or low in MONTHS or low in _DAY_WORDS):
                 return True
             if (
                 kind == "name"
+                and i > 0
                 and _CAPITALISED.fullmatch(token)
                 and low not in _NOT_NAMES
-                and (i > 0 or (len(tokens) > 1 and _CAPITALISED.fullmatch(tokens[1])))
+                and low not in MONTHS
+                and low not in _WEEKDAYS
             ):
                 return True
     return False
@@ -279,19 +284,3 @@ def year_mismatch(question: str, passage_text: str, published: dt.date | None) -
     if published is not None and (published.year in years or published.year - 1 in years):
         return 0.0
     return 1.0
-
-
-# ---------------------------------------------------------------------------- margins
-
-
-def lead_over_rest(
-    scores: Mapping[int, float], best: int, document_of: Mapping[int, int], *, low: float = -1.0, high: float = 3.0
-) -> float:
-    """How far passage ``best`` scores above the best passage of any *other* document, clipped to
-    [low, high]: a question whose document is in the corpus usually has one that stands out; a near
-    miss has a crowd of neighbours. ``high`` when no other document was found."""
-    doc = document_of.get(best)
-    others = [s for pid, s in scores.items() if document_of.get(pid) != doc]
-    if best not in scores or not others:
-        return high
-    return float(min(high, max(low, scores[best] - max(others))))

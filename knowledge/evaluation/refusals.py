@@ -22,10 +22,11 @@ The last line printed is one JSON object (``near_miss``, ``answerable``, ``corre
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -40,10 +41,12 @@ from ..answer import (
 from ..answerability import FEATURE_SIGNS, FEATURES
 from ..config import KnowledgeConfig
 from ..embed import Embedder, SentenceTransformerEmbedder
+from ..signals import asked_sentence, name_phrases, text_keys
 from .beir import Query, corpus_knowledge_base, read_beir, read_queries
 from .qa import answer_in, asked_at, gold_documents
 
 NEAR_MISS = ("leave_gold_out", "time_split")
+SWAPPED = "swapped_name"  # an answerable question about a name no document holds (``swapped_name``)
 TARGET_FALSE_ABSTAIN = 0.06  # the operating point reported at the top level
 CURVE_TARGETS = (0.02, 0.04, 0.06, 0.08, 0.10)
 _WEEK = re.compile(r"(?:.*:)?\d{4}-W\d\d")  # a week, maybe after a set's name
@@ -133,7 +136,7 @@ async def collect(
     *,
     embedder: Embedder | None = None,
     unanswerable: Path | None = None,
-    kinds: Sequence[str] = ("answerable", "unanswerable") + NEAR_MISS,
+    kinds: Sequence[str] = ("answerable", "unanswerable", SWAPPED) + NEAR_MISS,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[Sample]:
     """Refusal features of every question of ``folder`` in each of its variants (``kinds``)."""
@@ -149,6 +152,14 @@ async def collect(
         corpus_to_doc = {c: d for d, c in doc_to_corpus.items()}
         cache.prime([_retrieval_text(q) for q in questions + extra])
         todo: list[tuple[Query, str, Restriction | None, Sequence[str]]] = []
+        if SWAPPED in kinds:
+            pool = sorted({n for q in questions for n in name_phrases(asked_sentence(q.text))})
+            corpus_keys = set().union(
+                *(
+                    text_keys(f"{row.get('title') or ''} {t}")
+                    for row, t in zip(data.corpus, texts.values(), strict=True)
+                )
+            )
         for q in questions:
             gold = gold_documents(data.qrels, q.id)
             answerable = answer_in(q.answers, (texts.get(c, "") for c in gold))
@@ -160,6 +171,8 @@ async def collect(
             if hide and q.date is not None and "time_split" in kinds:
                 before = q.date - dt.timedelta(days=TIME_SPLIT_GAP_DAYS)
                 todo.append((q, "time_split", Restriction(exclude_documents=hide, before=before), gold))
+            if answerable and SWAPPED in kinds and (other := swapped_name(q, pool, absent_from=corpus_keys)):
+                todo.append((other, SWAPPED, None, gold))
         todo += [(q, "unanswerable", None, ()) for q in extra]
         for i, (q, kind, restrict, gold) in enumerate(todo):
             reading = await read_question(kb, q.text, now=asked_at(q), restrict=restrict)
@@ -178,6 +191,25 @@ async def collect(
             if progress:
                 progress(i + 1, len(todo))
     return samples
+
+
+def swapped_name(q: Query, pool: Sequence[str], *, absent_from: set[str]) -> Query | None:
+    """``q`` asking about someone or something else: the first name of its asked sentence replaced
+    by a name, from another question of the set, that no document of the corpus holds ("How many
+    troops did Belarus send?" over documents about the CSTO). Its documents are all there, but
+    they do not answer it: the near miss a small collection meets most. Drawn by the question's
+    id, so the same question always gets the same name. None when the question names nothing."""
+    names = name_phrases(asked_sentence(q.text))
+    candidates = [n for n in pool if not {_key(w) for w in n.split()} & absent_from]
+    if not names or not candidates:
+        return None
+    pick = candidates[int(hashlib.sha256(q.id.encode()).hexdigest(), 16) % len(candidates)]
+    text = re.sub(rf"(?<!\w){re.escape(names[0])}(?!\w)", pick, q.text, count=1)
+    return replace(q, id=f"{q.id}:swapped", text=text, answers=[])
+
+
+def _key(word: str) -> str:
+    return next(iter(text_keys(word)), word.lower())
 
 
 def contains_answer(text: str, answers: Sequence[str]) -> bool:
@@ -373,7 +405,7 @@ def rates(samples: Sequence[Sample], refused: np.ndarray, sources: Sequence[str]
     srcs = np.array(list(sources or [""] * len(samples)))
     for src in sorted(set(srcs.tolist())):
         prefix = f"{src}:" if src else ""
-        for kind in ("answerable", "leave_gold_out", "time_split", "unanswerable"):
+        for kind in ("answerable", "leave_gold_out", "time_split", "unanswerable", SWAPPED):
             mask = (kinds == kind) & (srcs == src) & (clean | ~np.isin(kinds, NEAR_MISS))
             if mask.any():
                 out[f"{prefix}{'false_abstain' if kind == 'answerable' else 'correct_abstain_' + kind}"] = share(mask)
@@ -392,7 +424,7 @@ def summarise(samples: Sequence[Sample], *, k: int = 5, shipped: Callable[[Sampl
         "false_abstain": head["false_abstain"],
         "folds": k,
         "target_false_abstain": TARGET_FALSE_ABSTAIN,
-        **{f"{kind}": kinds.count(kind) for kind in ("leave_gold_out", "time_split", "unanswerable")},
+        **{f"{kind}": kinds.count(kind) for kind in ("leave_gold_out", "time_split", "unanswerable", SWAPPED)},
         "curve": cv["curve"],
     }
     if shipped is not None:
