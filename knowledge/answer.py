@@ -1,19 +1,22 @@
-"""Extractive answers: the sentences of the retrieved passages that answer the question, each cited
-to its document and place, or an honest refusal with the closest passages.
+"""Extractive answers: the sentence of the retrieved passages that answers the question first, then
+only what adds to it, each quoted verbatim and cited to its document and place; or an honest
+refusal with the closest passages.
 
-No generative model runs here, so an answer is made only of sentences quoted verbatim from stored
+No generative model runs here, so an answer is made only of sentences quoted from stored
 documents. The steps:
 
 1. the question is cleaned (greetings, empty or enormous questions get a reply of their own),
-   resolved against the conversation (follow-ups) and its date words turned into a window;
-2. hybrid retrieval gives the candidate passages (``retrieval``);
-3. the best passages are re-ranked with a recency prior (news questions are about "now") and
-   every sentence in them is scored: its passage's score plus the IDF-weighted share of the
-   question's terms it contains (a per-sentence model call was measured too slow for the budget);
-4. a calibrated model of "the documents answer this" (``answerability``) decides between
-   answering and refusing (README, "Refusals"); ``read_question`` does steps 1-3, ``decide`` 4-5,
-   so ``newsdesk eval refusals`` can read a question with some documents hidden (``Restriction``);
-5. the best sentences (1–4) become the answer, each with its ``[n]``.
+   resolved against the conversation (follow-ups) and its time words read (``dates``: "this week"
+   opens a window, "latest" prefers newer documents; "in 2018" only ranks);
+2. hybrid retrieval gives the candidate passages (``retrieval``), as of the time of asking (nothing
+   published later), ranked with a mild recency prior and the question's own preferences;
+3. every sentence of the best passages is scored against the question (``sentences``), and the
+   best becomes the answer's first sentence;
+4. the refusal model (``answerability``) reads the evidence of that answer: how much of the
+   question it holds, never how big or old the collection is; ``read_question`` does steps 1-3,
+   ``decide`` 4-5, so ``newsdesk eval refusals`` can read a question with some documents hidden
+   (``Restriction``);
+5. the answer is its first sentence, and more only while they may hold what was asked.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import math
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -29,140 +33,65 @@ from . import retrieval
 from .answerability import ABSTAIN_BELOW, Evidence, answerability, gather_evidence
 from .dates import DateIntent, format_date, parse_date_intent
 from .models import Answer, Citation, Document, Passage
-from .question import MAX_QUESTION_CHARS, clean_question, is_greeting, normalise_question, resolve_follow_up
-from .signals import lead_over_rest, term_coverage
-from .text import split_sentences, stem
+from .question import (
+    MAX_QUESTION_CHARS,
+    clean_question,
+    earlier_answers,
+    is_greeting,
+    normalise_question,
+    resolve_follow_up,
+    wants_later,
+)
+from .sentences import Candidate, candidates, overlap, select
+from .signals import answer_type, name_phrases
+from .termweights import stem_weights
+from .text import split_sentences
 
 if TYPE_CHECKING:
     from .corpus import Corpus
 
 PASSAGES_READ = 6  # passages whose sentences are scored
-MAX_SENTENCES = 4
-MAX_ANSWER_WORDS = 130
 RELATED_SHOWN = 3
-FRESH_DAYS = 7  # "now" for a question without date words: the past (or next) week ...
-FRESH_FADE_DAYS = 21  # ... then fading out over three more weeks
 
 
 @dataclass(frozen=True)
 class AnswerSettings:
-    """Weights chosen on the dev sets (realtimeqa-dev with its unanswerable questions, xquad-en);
-    README "Answers" gives the measurements behind each."""
+    """How retrieval's passages are ranked for an answer (ranking only: none of this decides
+    whether to answer). README "Answers" gives the measurements behind each."""
 
-    w_terms: float = 0.5  # sentence score: IDF-weighted share of question terms it holds ...
-    w_position: float = 0.001  # ... a nudge towards earlier sentences of a passage ...
-    # ... on top of its passage's fused retrieval score (z-scores, plus the recency prior below).
-    recency_weight: float = 1.5  # news questions are about now: documents dated near "now" get up to
-    recency_days: float = 14.0  # this much extra score, decaying over this many days
-    related_ratio: float = 0.3  # a further passage joins the answer if its score is at least this share of the best
-    top_sentences: int = 3  # sentences the best passage may give
-    abstain_below: float = ABSTAIN_BELOW  # probability of "answerable" under which we refuse (fitted with the model)
+    recency_weight: float = 1.5  # documents dated near the time of asking get up to this much extra
+    recency_days: float = 14.0  # score, decaying over this many days
+    about_weight: float = 0.5  # "in 2018": passages naming that year, or dated in or just after it
+    phrase_weight: float = 1.0  # a passage holding a phrase the user quoted
+    carried_weight: float = 0.25  # a follow-up's words carried from the question before
+    later_weight: float = 1.0  # a follow-up asking what came next: sentences after the last one said
+    abstain_below: float = ABSTAIN_BELOW  # probability of "answerable" under which we refuse
 
 
 SETTINGS = AnswerSettings()
 
-# ---------------------------------------------------------------------------- scoring (pure)
-
-
-def stems(text: str) -> set[str]:
-    return {stem(w) for w in retrieval.query_terms(text)}
-
-
-def idf(term_docs: int, total: int) -> float:
-    """BM25's IDF, floored at a small positive value so common terms still count a little."""
-    return max(0.05, math.log(1 + (total - term_docs + 0.5) / (term_docs + 0.5)))
-
-
-@dataclass(frozen=True)
-class ScoredSentence:
-    passage_id: int
-    rank: int  # of its passage in the answer ranking (0 = best)
-    index: int  # position of the sentence in its passage
-    start: int  # offsets in the passage text
-    end: int
-    text: str
-    coverage: float
-    passage_score: float
-    score: float
-
-
-def sentence_score(passage_score: float, coverage: float, index: int, s: AnswerSettings = SETTINGS) -> float:
-    return passage_score + s.w_terms * coverage - s.w_position * index
-
-
-def select_sentences(
-    ranked_passages: Sequence[Sequence[ScoredSentence]],
-    *,
-    s: AnswerSettings = SETTINGS,
-    max_sentences: int = MAX_SENTENCES,
-    max_words: int = MAX_ANSWER_WORDS,
-) -> list[ScoredSentence]:
-    """Up to ``top_sentences`` best sentences of the best passage, then the best sentence of each
-    following passage that scores at least ``related_ratio`` of the best passage (an answer that
-    several sources support cites them all), within the sentence and word budgets. Near-repeats
-    are skipped. Returned in reading order: by passage rank, then position."""
-    chosen: list[ScoredSentence] = []
-    words = 0
-    best_score = None
-    for sentences in ranked_passages:
-        if not sentences:
-            continue
-        passage_score = sentences[0].passage_score
-        if best_score is None:
-            best_score = passage_score
-        elif best_score <= 0 or passage_score < s.related_ratio * best_score:
-            break
-        take = s.top_sentences if not chosen else 1
-        for sent in sorted(sentences, key=lambda x: -x.score)[:take]:
-            n = len(sent.text.split())
-            if len(chosen) >= max_sentences or (chosen and words + n > max_words):
-                continue
-            if any(_overlap(sent.text, c.text) > 0.6 for c in chosen):
-                continue
-            chosen.append(sent)
-            words += n
-        if len(chosen) >= max_sentences:
-            break
-    return sorted(chosen, key=lambda x: (x.rank, x.index))
-
-
-def _overlap(a: str, b: str) -> float:
-    wa, wb = set(retrieval.query_terms(a)), set(retrieval.query_terms(b))
-    if not wa or not wb:
-        return 0.0
-    return len(wa & wb) / min(len(wa), len(wb))
-
-
-def score_sentences(
-    top: Sequence[tuple[int, float]],
-    passages: dict[int, Passage],
-    weights: dict[str, float],
-    s: AnswerSettings = SETTINGS,
-) -> list[list[ScoredSentence]]:
-    """Every sentence of the ranked passages with its score; fragments (a byline, "Photo: AP")
-    are skipped."""
-    ranked: list[list[ScoredSentence]] = []
-    for rank, (pid, pscore) in enumerate(top):
-        sentences = []
-        for i, sent in enumerate(split_sentences(passages[pid].text)):
-            if len(sent.text.split()) < 3 and len(sent.text) < 20:
-                continue
-            cov = term_coverage(weights, stems(sent.text))
-            sentences.append(
-                ScoredSentence(
-                    pid, rank, i, sent.start, sent.end, sent.text, cov, pscore, sentence_score(pscore, cov, i, s)
-                )
-            )
-        ranked.append(sentences)
-    return ranked
-
 
 def recency_boost(published: dt.date | None, today: dt.date, s: AnswerSettings = SETTINGS) -> float:
-    """Documents dated near "now" score higher: news questions are about the present (the top
-    complaint about peers is "latest" questions answered from old material). Undated: no boost."""
+    """Documents dated near the time of asking rank higher: of two equal matches, the fresher news.
+    A ranking preference only. Undated: no boost."""
     if published is None:
         return 0.0
     return s.recency_weight * math.exp(-abs((today - published).days) / s.recency_days)
+
+
+def about_boost(passage: str, published: dt.date | None, intent: DateIntent, s: AnswerSettings = SETTINGS) -> float:
+    """For a question naming when something happened ("investment in 2018"): a passage naming that
+    year, or a document dated in that period or the year after it (when it is looked back on)."""
+    if intent.about_from is None and intent.about_to is None:
+        return 0.0
+    lo = intent.about_from or dt.date.min
+    hi = intent.about_to or dt.date.max
+    years = range(lo.year, min(hi.year, lo.year + 10) + 1) if intent.about_from else [hi.year]
+    if any(re.search(rf"\b{y}\b", passage) for y in years):
+        return s.about_weight
+    if published is not None and lo <= published and (hi == dt.date.max or published.year <= hi.year + 1):
+        return s.about_weight
+    return 0.0
 
 
 # ---------------------------------------------------------------------------- the answer
@@ -191,10 +120,11 @@ class Reading:
     intent: DateIntent = field(default_factory=DateIntent)
     rows: dict[int, tuple[Passage, Document]] | None = None
     top: list[tuple[int, float]] | None = None
-    ranked: list[list[ScoredSentence]] | None = None
-    chosen: list[ScoredSentence] | None = None
+    ranked: list[Candidate] | None = None
+    chosen: list[Candidate] | None = None
     evidence: Evidence | None = None
     phrase_found: bool = False
+    follow_up: bool = False  # a follow-up asking what came next, after answers were given
     reply: Answer | None = None
 
 
@@ -235,6 +165,7 @@ async def read_question(
         )
 
     resolved = resolve_follow_up(text, history)
+    said = earlier_answers(history) if resolved != text else []
     intent = parse_date_intent(resolved, now=now)
     query = intent.query
     cands = await _restricted_candidates(corpus, query, scope, intent, restrict)
@@ -244,51 +175,65 @@ async def read_question(
 
     pool = retrieval.top_k(fused, PASSAGES_READ * 3)
     rows = await corpus.store.passages_with_documents([pid for pid, _ in pool])
+    today = now.date()
+    # As of the time of asking: a document published later could not have been read then (only
+    # an evaluation asks in the past; search does the same).
+    rows = {pid: row for pid, row in rows.items() if row[1].published is None or row[1].published <= today}
     phrases = retrieval.quoted_phrases(text)
-    scores = _prefer({pid: score for pid, score in pool if pid in rows}, phrases, intent, rows, now.date(), settings)
+    scores = _prefer({pid: score for pid, score in pool if pid in rows}, phrases, intent, rows, today, settings)
     top = retrieval.top_k(scores, PASSAGES_READ)
-    retrieval_order = [pid for pid, _ in pool if pid in rows][:3]
-    if not top:  # every candidate was removed between ranking and loading
+    if not top:  # every candidate was removed between ranking and loading, or is from later
         return Reading(question, reply=_refusal(question, resolved, intent, [], why=_nothing_found(intent)))
+    floor = min(cands.dense.values(), default=0.0)
 
-    # Stemming is CPU work (and the stemmer's first use imports NLTK): off the event loop.
-    q_stems = await asyncio.to_thread(stems, query)
-    # Term statistics from the index the candidates were scored on, not a later one.
-    counts, total = await retrieval.term_statistics(corpus, cands, sorted(q_stems))
-
-    def read() -> tuple[list[list[ScoredSentence]], list[ScoredSentence], Evidence]:
-        # Sentence splitting and scoring are CPU work: one trip off the event loop for all of it.
-        weights = {t: idf(counts.get(t, 0), total or 1) for t in q_stems}
-        ranked = score_sentences(top, {pid: rows[pid][0] for pid, _ in top}, weights, settings)
-        chosen = select_sentences(ranked, s=settings)
-        best = top[0][0]
-        passage, doc = rows[best]
-        document_of = {pid: d.id for pid, (_, d) in rows.items()}
-        floor = min(cands.dense.values(), default=0.0)
+    def read() -> tuple[list[Candidate], list[Candidate], Evidence | None]:
+        # Stemming, sentence splitting and scoring are CPU work (the first use imports NLTK and
+        # the word list): one trip off the event loop for all of it.
+        weights = stem_weights(retrieval.query_terms(query))
+        own = stem_weights(retrieval.query_terms(text)) if resolved != text else {}
+        choose = weights
+        if own:
+            # A follow-up's own words say what is asked now ("and wheat, where did it go?"); the
+            # words carried from the question before only say what about, and count less. To
+            # choose its sentence only the carried names count: "formed" carried from "When was
+            # the CSTO formed?" must not pull the answer to "and when will they leave?" back to it.
+            names = set(stem_weights(retrieval.query_terms(" ".join(name_phrases(resolved)))))
+            weights = {k: w * (1.0 if k in own else settings.carried_weight) for k, w in weights.items()}
+            choose = {k: w for k, w in weights.items() if k in own or k in names}
+        passages = {pid: rows[pid][0].text for pid, _ in top}
+        titles = {pid: rows[pid][1].title for pid, _ in top}
+        # The follow-up's own question word says what kind of answer is asked ("where" in "and
+        # wheat, where did it go?", not the "how much" carried from before).
+        asks = text if own and answer_type(text) else resolved
+        ranked = candidates(resolved, choose, top, passages, titles, asks=asks)
+        if said and wants_later(text):
+            ranked = _after_said(ranked, said, settings)
+        chosen = select(resolved, ranked, said=said)
+        if not chosen:
+            return ranked, chosen, None
+        passage, doc = rows[chosen[0].passage_id]
         evidence = gather_evidence(
-            cands.dense,
+            resolved,
             weights,
-            {t for t in q_stems if counts.get(t, 0) == 0},
-            [stems(rows[pid][0].text) for pid in retrieval_order],
-            question=resolved,
-            cited_text=f"{doc.title}\n{passage.text}",
             answer_sentences=[c.text for c in chosen],
+            cited_title=doc.title,
+            cited_passage=passage.text,
+            cited_cosine=cands.dense.get(passage.id, floor),
+            top_texts=[f"{rows[pid][1].title}\n{rows[pid][0].text}" for pid, _ in top],
             cited_date=doc.published,
-            today=now.date(),
-            margin=lead_over_rest(scores, best, document_of),
-            dense_margin=lead_over_rest({pid: cands.dense.get(pid, floor) for pid in scores}, best, document_of),
-            sentence_coverage=max((c.coverage for c in chosen), default=0.0),
-            cited_cosine=cands.dense.get(best, floor),
-            fresh_cosine=_fresh_cosine(cands.dense, rows, now.date(), intent),
+            time_words=intent.time_words,
+            today=intent.date_to or today,
         )
         return ranked, chosen, evidence
 
     ranked, chosen, evidence = await asyncio.to_thread(read)
-    if not any(ranked):
+    if not ranked:
         return Reading(
             question, reply=_refusal(question, resolved, intent, _related(rows, top), why=_nothing_found(intent))
         )
-    phrase_found = bool(phrases) and any(p.lower() in rows[top[0][0]][0].text.lower() for p in phrases)
+    if not chosen:  # a follow-up whose every candidate was said already
+        return Reading(question, reply=_nothing_more(question, resolved, intent))
+    phrase_found = bool(phrases) and any(p.lower() in rows[chosen[0].passage_id][0].text.lower() for p in phrases)
     return Reading(
         question,
         text=text,
@@ -301,28 +246,25 @@ async def read_question(
         chosen=chosen,
         evidence=evidence,
         phrase_found=phrase_found,
+        follow_up=bool(said) and wants_later(text),
     )
 
 
-def _fresh_cosine(
-    dense: dict[int, float], rows: dict[int, tuple[Passage, Document]], today: dt.date, intent: DateIntent
-) -> float:
-    """Best cosine among the read passages from the time the question implies: its date window when
-    it names one (retrieval kept only those), else about now (news questions are about now): full
-    weight within FRESH_DAYS of today, fading to nothing over the next FRESH_FADE_DAYS, so a fact
-    from a fortnight ago still counts for something. Undated passages count as fresh: no evidence
-    against them."""
-    floor = min(dense.values(), default=0.0)
-    best = floor
-    for pid, (_, doc) in rows.items():
-        cosine = dense.get(pid, floor)
-        if intent.window or doc.published is None:
-            weight = 1.0
-        else:
-            days = abs((today - doc.published).days)
-            weight = min(1.0, max(0.0, 1.0 - (days - FRESH_DAYS) / FRESH_FADE_DAYS))
-        best = max(best, floor + weight * (cosine - floor))
-    return best
+def _after_said(ranked: Sequence[Candidate], said: Sequence[str], s: AnswerSettings) -> list[Candidate]:
+    """ "And what did he say after that?": sentences after the last one already said, in its
+    passage, move up; the order is otherwise kept."""
+    last: dict[int, int] = {}
+    for c in ranked:
+        if any(overlap(c.text, earlier) > 0.6 for earlier in said):
+            last[c.passage_id] = max(last.get(c.passage_id, -1), c.index)
+    if not last:
+        return list(ranked)
+
+    def bonus(c: Candidate) -> float:
+        return s.later_weight if c.passage_id in last and c.index > last[c.passage_id] else 0.0
+
+    moved = [(c.score + bonus(c), c) for c in ranked]
+    return [c for _, c in sorted(moved, key=lambda sc: (-sc[0], sc[1].rank, sc[1].index))]
 
 
 async def _restricted_candidates(
@@ -368,6 +310,8 @@ def decide(reading: Reading, settings: AnswerSettings = SETTINGS, *, confidence:
     if reading.phrase_found:
         conf = max(conf, 0.9)  # the exact words the user quoted are there: that is the answer's place
     if conf < settings.abstain_below:
+        if reading.follow_up:
+            return _nothing_more(question, resolved, intent, confidence=conf)
         why = _nothing_found(intent) if intent.window else "I couldn't find this in the documents."
         return _refusal(question, resolved, intent, _related(rows, top), confidence=conf, why=why)
 
@@ -396,32 +340,34 @@ def _prefer(
     scores: dict[int, float],
     phrases: list[str],
     intent: DateIntent,
-    rows: dict[int, tuple[Passage, Document]],
+    rows: Mapping[int, tuple[Passage, Document]],
     today: dt.date,
     settings: AnswerSettings = SETTINGS,
 ) -> dict[int, float]:
     """Boosts on top of retrieval, applied only to candidates retrieval already found: a passage
-    holding a quoted phrase exactly, documents dated near today, and for "latest" questions the
-    newest of the candidates."""
+    holding a quoted phrase exactly, documents dated near the time of asking, passages about the
+    period the question names, and for "latest" questions the newest of the candidates. They rank;
+    none of them decides whether to answer."""
     out = dict(scores)
     dated = sorted({d.published for _, d in rows.values() if d.published}, reverse=True)
     for pid in out:
         passage, doc = rows[pid]
         if phrases and any(p.lower() in passage.text.lower() for p in phrases):
-            out[pid] += 1.0
+            out[pid] += settings.phrase_weight
         out[pid] += recency_boost(doc.published, today, settings)
+        out[pid] += about_boost(passage.text, doc.published, intent, settings)
         if intent.recency and doc.published:
             out[pid] += 1.0 - dated.index(doc.published) / max(1, len(dated))
     return out
 
 
 def _cite(
-    chosen: Sequence[ScoredSentence], rows: dict[int, tuple[Passage, Document]]
+    chosen: Sequence[Candidate], rows: Mapping[int, tuple[Passage, Document]]
 ) -> tuple[list[Citation], list[str]]:
-    """One citation per passage (numbered in reading order) quoting its chosen sentences; each
+    """One citation per passage (numbered in the answer's order) quoting its chosen sentences; each
     answer sentence carries its passage's marker."""
     numbers: dict[int, int] = {}
-    spans: dict[int, list[ScoredSentence]] = {}
+    spans: dict[int, list[Candidate]] = {}
     parts = []
     for sent in chosen:
         n = numbers.setdefault(sent.passage_id, len(numbers) + 1)
@@ -448,7 +394,7 @@ def _paragraph_of(passage: Passage, offset: int) -> int:
     return passage.paragraph_index + passage.text.count("\n\n", 0, offset)
 
 
-def _related(rows: dict[int, tuple[Passage, Document]], top: Sequence[tuple[int, float]]) -> list[Citation]:
+def _related(rows: Mapping[int, tuple[Passage, Document]], top: Sequence[tuple[int, float]]) -> list[Citation]:
     out = []
     for pid, score in top[:RELATED_SHOWN]:
         passage, doc = rows[pid]
@@ -462,6 +408,18 @@ def _nothing_found(intent: DateIntent) -> str:
     if intent.window:
         return f"I found nothing in the documents dated {intent.describe()} about this."
     return "I couldn't find this in the documents."
+
+
+def _nothing_more(question: str, resolved: str, intent: DateIntent, *, confidence: float = 0.0) -> Answer:
+    """A follow-up the documents hold nothing new for: said instead of repeating the last answer."""
+    return _refusal(
+        question,
+        resolved,
+        intent,
+        [],
+        why="The documents hold nothing more on this than what I said.",
+        confidence=confidence,
+    )
 
 
 def _refusal(

@@ -8,7 +8,7 @@ import re
 from collections.abc import Sequence
 
 from . import retrieval
-from .text import STOPWORDS
+from .signals import name_phrases
 
 MAX_QUESTION_CHARS = 1000  # a question longer than this is cut (Discord allows 4,000 in a modal)
 
@@ -19,14 +19,16 @@ _GREETING = re.compile(
     re.I,
 )
 _MENTION = re.compile(r"<@[!&]?\d+>|@(?:everyone|here)\b")
-_MARKER = re.compile(r"\[\d+\]")
+# A citation marker, "[2]", also as the bot's escaped embed text gives it back ("\\[2\\]").
+_MARKER = re.compile(r"\\?\[\d+\\?\]")
+_PRONOUN = re.compile(r"\b(?:he|she|they|him|her|his|hers|them|their|it|its)\b", re.I)
+_LATER = re.compile(r"\b(?:after that|afterwards?|then|next|later|what else|anything else|more)\b", re.I)
 _FOLLOW_UP = re.compile(
     r"^\s*(?:and|but|also|what about|how about|and what about|and how about|what of|same for|"
     r"what else|why|how come|when|where|who else|is that|was that|did (?:he|she|they|it)|"
     r"(?:and )?(?:he|she|they|it|that|this|those|these|them|his|her|their|its)\b)",
     re.I,
 )
-_PROPER = re.compile(r"\b[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)*")
 
 
 # ---------------------------------------------------------------------------- question handling
@@ -66,6 +68,33 @@ def previous_question(history: Sequence[str]) -> str | None:
     return None
 
 
+def earlier_answers(history: Sequence[str]) -> list[str]:
+    """The sentences the bot already answered with in ``history`` (its turns carry ``[n]``
+    markers), without the markers: a follow-up must not say them again."""
+    out: list[str] = []
+    for turn in history:
+        if turn and _MARKER.search(turn):
+            for part in _MARKER.split(turn.replace("\\", "")):
+                part = " ".join(part.split())
+                if len(part) > 20:
+                    out.append(part)
+    return out
+
+
+def wants_later(question: str) -> bool:
+    """ "And what did he say after that?", "what else?": the follow-up asks for what comes next."""
+    return bool(_LATER.search(question))
+
+
+def _answer_names(history: Sequence[str]) -> list[str]:
+    """The names in the bot's latest answer, first sentence first: what "he" or "they" in a
+    follow-up most likely points at."""
+    for turn in reversed(history):
+        if turn and _MARKER.search(turn):
+            return name_phrases(_MARKER.split(turn.replace("\\", ""))[0])
+    return []
+
+
 def resolve_follow_up(question: str, history: Sequence[str]) -> str:
     """A follow-up ("and what about Russia?") resolved against the previous question: its topic
     words are carried over, and names the follow-up replaces are dropped. A question that stands on
@@ -76,25 +105,19 @@ def resolve_follow_up(question: str, history: Sequence[str]) -> str:
     own_terms = retrieval.query_terms(question)
     if not (_FOLLOW_UP.match(question) or len(own_terms) <= 2):
         return question
-    new_names = {n.lower() for n in _proper_names(question)}
+    new_names = {n.lower() for n in name_phrases(question)}
     carried = previous
     if new_names:
         # "China" in the previous question gives way to "Russia" in "what about Russia?": as many
         # earlier names as the follow-up brings, the first ones (usually the subject), are replaced.
-        replaced = [n for n in _proper_names(previous) if n.lower() not in new_names][: len(new_names)]
+        replaced = [n for n in name_phrases(previous) if n.lower() not in new_names][: len(new_names)]
         for name in replaced:
             carried = re.sub(rf"\b{re.escape(name)}\b", " ", carried)
+    if not new_names and _PRONOUN.search(question):
+        # "and what did he say?": he is most likely who the last answer named first.
+        names = [n for n in _answer_names(history) if n.lower() not in carried.lower()]
+        if names:
+            carried = f"{names[0]} {carried}"
     carried = " ".join(carried.split())
     stripped = re.sub(r"^\s*(?:and|but|also)\s+", "", question, flags=re.I).strip()
     return f"{stripped} ({carried})" if carried else stripped
-
-
-def _proper_names(text: str) -> list[str]:
-    names = []
-    for m in _PROPER.finditer(text):
-        words = [w for w in m.group(0).split() if w.lower() not in STOPWORDS]
-        if m.start() == 0 and words and len(m.group(0).split()) == 1:
-            continue  # a capitalised first word is usually just the sentence start
-        if words:
-            names.append(" ".join(words))
-    return names

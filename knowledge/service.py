@@ -10,13 +10,14 @@ search, answers and briefings (``retrieval``, ``answer``, ``briefing``, which re
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from . import backends, retrieval
+from . import backends, retrieval, termweights
 from .answer import decide, read_question
 from .backends.interface import Backend, SearchIndex, Store
 from .briefing import build_briefing
@@ -64,6 +65,9 @@ class KnowledgeBase:
             with backend.opening():
                 await embed_missing(backend.store, self.embedder)
                 index = self._index = await backend.search_index(self.model_id)
+            # The word list behind answer-sentence weights, read now rather than during the first
+            # question (about a second).
+            await asyncio.to_thread(termweights.warm)
         except BaseException:
             # Closed on every path: a connection left open keeps the failed process alive.
             await self.close()
