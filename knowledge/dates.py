@@ -141,6 +141,19 @@ def _rules():
         mo = MONTHS[m.group("month").lower()]
         return dt.date(_last_month_named(mo, t), mo, 1), t, False
 
+    def since_day(m, t):
+        # "since 2022-02-20", "since February 20": from that day up to now (an impossible day
+        # opens nothing).
+        if m.group("mm"):
+            y, mo, d = int(m.group("year")), int(m.group("mm")), int(m.group("dd"))
+        else:
+            mo, d = MONTHS[m.group("month").lower()], int(m.group("d"))
+            y = int(m.group("y2")) if m.group("y2") else _last_month_named(mo, t)
+        try:
+            return dt.date(y, mo, d), t, False
+        except ValueError:
+            return None
+
     def since_year(m, t):
         return dt.date(int(m.group("year")), 1, 1), t, False
 
@@ -181,11 +194,17 @@ def _rules():
     b = r"\b"
     # (pattern, rule, kind): "window" time words, "about" dates of events, "recency" words.
     return [
+        (
+            rf"{b}since\s+(?:{_YEAR}-(?P<mm>\d\d)-(?P<dd>\d\d)|{_MONTH}\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?"
+            rf"(?:,?\s+(?P<y2>(?:19|20)\d\d))?){b}",
+            since_day,
+            "window",
+        ),
         (rf"{b}(?:on\s+)?{_YEAR}-(?P<mm>\d\d)-(?P<dd>\d\d){b}", iso_day, "about"),
         (rf"{b}since\s+{_MONTH}\s+{_YEAR}{b}", since_month_year, "window"),
         (rf"{b}(?:in|during|from|of)?\s*{_MONTH}\s+(?:of\s+)?{_YEAR}{b}", month_year, "about"),
         (rf"{b}since\s+{_MONTH}(?!\w){b}", since_month, "window"),
-        (rf"{b}since\s+{_YEAR}{b}", since_year, "window"),
+        (rf"{b}since\s+{_YEAR}(?!-\d){b}", since_year, "window"),
         (rf"{b}(?:before|prior to)\s+{_YEAR}{b}", before_year, "about"),
         (rf"{b}(?:in|during)\s+{_MONTH}(?!\w)", in_month, "about"),
         (rf"{b}(?:in|during|of|from)\s+{_YEAR}{b}", in_year, "about"),

@@ -100,11 +100,15 @@ async def test_hostile_question_never_raises(strict_kb, question):
 
 
 async def test_an_impossible_date_is_no_window_but_a_real_one_still_is(strict_kb):
-    impossible = await strict_kb.ask("When did the dam open on 2022-02-30?", now=NOW)
-    real = await strict_kb.ask("When did the dam open on 2022-02-28?", now=NOW)
+    impossible = await strict_kb.ask("What happened at the dam since 2022-02-30?", now=NOW)
+    real = await strict_kb.ask("What happened at the dam since 2022-02-20?", now=NOW)
     assert (impossible.date_from, impossible.date_to) == (None, None)
-    assert real.date_from == real.date_to == dt.date(2022, 2, 28)
-    assert dates.parse_date_intent("on 2022-02-30", now=NOW).window is False
+    assert real.date_from == dt.date(2022, 2, 20) and real.date_to == NOW.date()
+    assert dates.parse_date_intent("since 2022-02-30", now=NOW).window is False
+    # A day that names when something happened is no window (issue 16): it only ranks.
+    on_the_day = dates.parse_date_intent("When did the dam open on 2022-02-28?", now=NOW)
+    assert not on_the_day.window and on_the_day.about_from == on_the_day.about_to == dt.date(2022, 2, 28)
+    assert dates.parse_date_intent("When did the dam open on 2022-02-30?", now=NOW).about_from is None
 
 
 def test_cli_question_with_undecodable_bytes_is_answered(tmp_path, monkeypatch, capsys):

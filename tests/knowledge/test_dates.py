@@ -25,6 +25,9 @@ NOW = dt.datetime(2026, 11, 28, 15, 0, tzinfo=dt.UTC)
         ("What happened over the weekend?", dt.date(2026, 11, 28), dt.date(2026, 11, 28)),
         ("Who resigned two days ago?", dt.date(2026, 11, 24), dt.date(2026, 11, 28)),
         ("What changed since 2021?", dt.date(2021, 1, 1), dt.date(2026, 11, 28)),
+        ("What changed since March 3rd?", dt.date(2026, 3, 3), dt.date(2026, 11, 28)),
+        ("What changed since Dec 5, 2025?", dt.date(2025, 12, 5), dt.date(2026, 11, 28)),
+        ("What changed since 2025-12-05?", dt.date(2025, 12, 5), dt.date(2026, 11, 28)),
     ],
 )
 def test_date_words_become_a_window(question, date_from, date_to):
