@@ -30,12 +30,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from knowledge.answerability import FEATURES  # noqa: E402
-from knowledge.evaluation import refusals  # noqa: E402
+from knowledge.evaluation import collections, refusals  # noqa: E402
 from knowledge.evaluation.refusals import Sample  # noqa: E402
 
+SMALL = "small_collections"  # samples from collections of 1, 3 and 10 documents (both kinds)
 SOURCES = {
-    "realtimeqa-dev": ("answerable", "unanswerable", "leave_gold_out", "time_split", "swapped_name"),
-    "xquad-en": ("answerable", "leave_gold_out", "swapped_name"),
+    "realtimeqa-dev": ("answerable", "unanswerable", "leave_gold_out", "time_split", "swapped_name", SMALL),
+    "xquad-en": ("answerable", "leave_gold_out", "swapped_name", SMALL),
 }
 TARGET = 0.05  # false refusals the threshold allows on the training questions (both sets)
 
@@ -46,7 +47,9 @@ async def gather(eval_dir: Path) -> tuple[list[Sample], list[str]]:
     sources: list[str] = []
     for name, kinds in SOURCES.items():
         print(f"features: {name}", file=sys.stderr)
-        got = await refusals.collect(eval_dir / name, kinds=kinds)
+        got = await refusals.collect(eval_dir / name, kinds=[k for k in kinds if k != SMALL])
+        if SMALL in kinds:
+            got += await collections.training_samples(eval_dir / name)
         samples += [replace(s, group=f"{name}:{s.group}") for s in got]
         sources += [name] * len(got)
     return samples, sources

@@ -47,6 +47,10 @@ from .qa import answer_in, asked_at, gold_documents
 
 NEAR_MISS = ("leave_gold_out", "time_split")
 SWAPPED = "swapped_name"  # an answerable question about a name no document holds (``swapped_name``)
+# In a small collection (``collections.training_samples``): the question with its documents and a
+# few others, and a question whose documents the collection lacks.
+SMALL, SMALL_ABSENT = "small_answerable", "small_absent"
+ANSWERABLE_KINDS = ("answerable", SMALL)
 TARGET_FALSE_ABSTAIN = 0.06  # the operating point reported at the top level
 CURVE_TARGETS = (0.02, 0.04, 0.06, 0.08, 0.10)
 _WEEK = re.compile(r"(?:.*:)?\d{4}-W\d\d")  # a week, maybe after a set's name
@@ -56,7 +60,7 @@ TIME_SPLIT_GAP_DAYS = 6  # "earlier weeks": documents at least a week older
 @dataclass(frozen=True)
 class Sample:
     query_id: str
-    kind: str  # "answerable", "unanswerable", "leave_gold_out" or "time_split"
+    kind: str  # "answerable", "unanswerable", a near miss, SWAPPED, SMALL or SMALL_ABSENT
     group: str  # fold key: the question's week (or its gold document when undated)
     features: tuple[float, ...] | None  # None: nothing was found, the bot refuses whatever the model
     forced: bool = False  # a quoted phrase was found: the bot answers whatever the model
@@ -71,7 +75,7 @@ class Sample:
 
     @property
     def label(self) -> int:
-        return 1 if self.kind == "answerable" else 0
+        return 1 if self.kind in ANSWERABLE_KINDS else 0
 
 
 class CachingEmbedder:
@@ -117,7 +121,8 @@ def default_embedder() -> Embedder:
     )
 
 
-def _group(q: Query, gold: Sequence[str]) -> str:
+def fold_group(q: Query, gold: Sequence[str]) -> str:
+    """The fold a question's samples fall in: its week (or its gold document when undated)."""
     if q.date is not None:
         year, week, _ = q.date.isocalendar()
         return f"{year}-W{week:02d}"
@@ -182,7 +187,7 @@ async def collect(
                 Sample(
                     q.id,
                     kind,
-                    _group(q, gold),
+                    fold_group(q, gold),
                     features,
                     reading.phrase_found,
                     quoted_answer=contains_answer(quoted, q.answers),
@@ -405,10 +410,13 @@ def rates(samples: Sequence[Sample], refused: np.ndarray, sources: Sequence[str]
     srcs = np.array(list(sources or [""] * len(samples)))
     for src in sorted(set(srcs.tolist())):
         prefix = f"{src}:" if src else ""
-        for kind in ("answerable", "leave_gold_out", "time_split", "unanswerable", SWAPPED):
+        for kind in ("answerable", SMALL, "leave_gold_out", "time_split", "unanswerable", SWAPPED, SMALL_ABSENT):
             mask = (kinds == kind) & (srcs == src) & (clean | ~np.isin(kinds, NEAR_MISS))
             if mask.any():
-                out[f"{prefix}{'false_abstain' if kind == 'answerable' else 'correct_abstain_' + kind}"] = share(mask)
+                name = {"answerable": "false_abstain", SMALL: "false_abstain_small"}.get(
+                    kind, f"correct_abstain_{kind}"
+                )
+                out[f"{prefix}{name}"] = share(mask)
     return out
 
 
