@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import LiteralString, TypeVar, cast
@@ -106,16 +106,17 @@ def shown(url: str) -> str:
     return urlunsplit(parts._replace(netloc="postgres:***@"))
 
 
-def wait_until(condition: Callable[[], T], what: str, *, process: subprocess.Popen | None = None) -> T:
-    """Poll ``condition`` until it is true (returned); fails naming ``what`` if ``process`` ends first
-    or ``PATIENCE_S`` pass (a hang, never a slow machine's normal pace)."""
+def wait_until(condition: Callable[[], T], what: str, *, processes: Sequence[subprocess.Popen] = ()) -> T:
+    """Poll ``condition`` until it is true (returned); fails naming ``what`` if one of ``processes``
+    ends first or ``PATIENCE_S`` pass (a hang, never a slow machine's normal pace)."""
     deadline = time.monotonic() + PATIENCE_S
     while True:
         if value := condition():
             return value
-        if process is not None and process.poll() is not None:
-            out, err = process.communicate()
-            raise AssertionError(f"the process ended ({process.returncode}) before {what}:\n{out}\n{err}")
+        for process in processes:
+            if process.poll() is not None:
+                out, err = process.communicate()
+                raise AssertionError(f"a process ended ({process.returncode}) before {what}:\n{out}\n{err}")
         if time.monotonic() > deadline:
             raise AssertionError(f"gave up waiting for {what}")
         time.sleep(0.05)

@@ -13,6 +13,7 @@ import datetime as dt
 import shutil
 import tempfile
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import psycopg
@@ -74,8 +75,13 @@ def url(server: PrivateServer) -> Iterator[str]:
         server.drop_database(database)
 
 
+def _config(url: str) -> KnowledgeConfig:
+    # A statement held at a test's lock must wait for the test, not fail on the lock timeout first.
+    return replace(KnowledgeConfig(), db_busy_timeout_s=PATIENCE_S).with_db(url)
+
+
 async def _open(url: str) -> KnowledgeBase:
-    return await KnowledgeBase.open(KnowledgeConfig().with_db(url), embedder=HashingEmbedder())
+    return await KnowledgeBase.open(_config(url), embedder=HashingEmbedder())
 
 
 def _assert_clear(error: BaseException, url: str) -> None:
@@ -185,7 +191,9 @@ def test_two_processes_indexing_the_same_file_at_once_store_it_once(url, tmp_pat
     with table_locked(url, "documents", "SHARE") as blocker:  # reads go on; the documents' INSERT waits
         first, second = start_cli("--db", url, "index", str(note)), start_cli("--db", url, "index", str(note))
         try:
-            wait_until(lambda: len(blocked_by(url, blocker)) == 2, "both processes at their first write")
+            wait_until(
+                lambda: len(blocked_by(url, blocker)) == 2, "both at their first write", processes=(first, second)
+            )
         except BaseException:
             kill(first)
             kill(second)
@@ -243,7 +251,7 @@ def test_the_server_stopped_in_the_middle_of_indexing_leaves_no_half_document(se
     with table_locked(url, "vectors", "SHARE") as blocker:  # the document's vectors wait (COPY)
         indexing = start_cli("--db", url, "index", str(note))
         try:
-            [pid] = wait_until(lambda: blocked_by(url, blocker), "the document's vectors waiting", process=indexing)
+            [pid] = wait_until(lambda: blocked_by(url, blocker), "the document's vectors waiting", processes=[indexing])
             # Mid-document: its transaction has written the document and its passages already.
             assert tables_written(url, pid) >= {"documents", "passages"}
             server.stop()
@@ -262,7 +270,7 @@ def test_the_server_stopped_in_the_middle_of_indexing_leaves_no_half_document(se
     assert query(url, "SELECT passages, total_length FROM corpus_stats") == [(0, 0.0)]
 
     async def again() -> None:
-        kb = await KnowledgeBase.open(KnowledgeConfig().with_db(url), embedder=real_embedder)
+        kb = await KnowledgeBase.open(_config(url), embedder=real_embedder)
         try:
             report = await kb.index_paths([note])
             assert [d.title for d in report.added] == ["Night ferry returns to the islands"] and not report.errors
@@ -325,7 +333,9 @@ def test_migrate_killed_midway_then_run_again_ends_complete(server, url, tmp_pat
         )
         migrating = start_cli("--db", str(old), "migrate", "--to", url)
         try:
-            [pid] = wait_until(lambda: blocked_by(url, holder.info.backend_pid), "the third batch", process=migrating)
+            [pid] = wait_until(
+                lambda: blocked_by(url, holder.info.backend_pid), "the third batch", processes=[migrating]
+            )
             assert scalar(url, "SELECT COUNT(*) FROM documents") == 200  # two batches committed
             assert tables_written(url, pid) >= {"documents", "passages"}  # the third one under way
         finally:
