@@ -5,6 +5,7 @@ as a real process."""
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -14,7 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import LiteralString, TypeVar, cast
-from urllib.parse import parse_qs, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
@@ -38,7 +39,11 @@ class PrivateServer:
         self.folder = folder
         self._server = get_server(folder, cleanup_mode="delete")
         self.admin_url = self._server.get_uri()
-        self._socket_dir = parse_qs(urlsplit(self.admin_url).query)["host"][0]
+        # Started again with the options pgserver started it with (its socket folder, the libraries
+        # a wheel preloads), as PostgreSQL recorded them: the command line after the program and -D.
+        recorded = shlex.split((folder / "postmaster.opts").read_text())[1:]
+        at = recorded.index("-D")
+        self._options = " ".join(shlex.quote(option) for option in recorded[:at] + recorded[at + 2 :])
         self.running = True
 
     def _pg_ctl(self, *args: str) -> None:
@@ -64,18 +69,7 @@ class PrivateServer:
         self.running = False
 
     def start(self) -> None:
-        self._pg_ctl(
-            "-w",
-            "-t",
-            str(int(PATIENCE_S)),
-            "-o",
-            '-h ""',
-            "-o",
-            f"-k {self._socket_dir}",
-            "-l",
-            str(self.folder / "log"),
-            "start",
-        )
+        self._pg_ctl("-w", "-t", str(int(PATIENCE_S)), "-o", self._options, "-l", str(self.folder / "log"), "start")
         self.running = True
 
     def create_database(self) -> str:
