@@ -4,10 +4,12 @@ cross-validated trade-off, and (with ``--write``) put the coefficients and thres
 
     .venv/bin/python bench/train_refusal.py [--eval-dir ../shared/eval] [--cache FILE] [--write]
 
-Positives: the answerable questions of realtimeqa-dev and xquad-en, each against its own corpus.
+Positives: the answerable questions of realtimeqa-dev and xquad-en, each against its own corpus
+and in a small collection (its documents and up to 9 others: ``collections.training_samples``).
 Negatives, all weighted alike: realtimeqa-dev's ``unanswerable.jsonl`` (Wikipedia questions put to
-news), and the near misses ``newsdesk eval refusals`` builds (leave-gold-out on both sets, time
-splits on realtimeqa-dev). Nothing from the sets is written into the repository; ``--cache`` keeps
+news), the near misses ``newsdesk eval refusals`` builds (leave-gold-out on both sets, time splits
+on realtimeqa-dev), questions with a name swapped for one no document holds, and questions whose
+documents a small collection lacks. The shipped model: ``--target 0.05`` (README, "Refusals"). Nothing from the sets is written into the repository; ``--cache`` keeps
 the computed features (a pickle outside the repository) so refitting takes seconds. Minutes on
 this CPU without it: each corpus is embedded once.
 """
@@ -57,12 +59,16 @@ async def gather(eval_dir: Path) -> tuple[list[Sample], list[str]]:
 
 def threshold(p: np.ndarray, samples: list[Sample], sources: list[str], target: float) -> float:
     """The highest threshold that refuses at most ``target`` of the answerable questions of *each*
-    set (the stricter of the two), on out-of-fold probabilities."""
+    set, asked of its whole corpus and of small collections alike (the strictest of the four), on
+    out-of-fold probabilities: the decision must mean the same in 1 document and in thousands."""
     out = 1.0
     for src in SOURCES:
-        pos = p[[s.label == 1 and x == src and not np.isnan(v) for s, x, v in zip(samples, sources, p, strict=True)]]
-        if len(pos):
-            out = min(out, refusals.threshold_for(pos, target))
+        for kind in refusals.ANSWERABLE_KINDS:
+            pos = p[
+                [s.kind == kind and x == src and not np.isnan(v) for s, x, v in zip(samples, sources, p, strict=True)]
+            ]
+            if len(pos):
+                out = min(out, refusals.threshold_for(pos, target))
     return out
 
 

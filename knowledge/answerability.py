@@ -174,28 +174,28 @@ def gather_evidence(
 
 # Logistic model of "the documents answer this": bench/train_refusal.py writes these.
 _ANSWERABLE_COEF = (
-    0.283,
+    0.2942,
     0,
-    1.758,
-    0.4683,
-    7.264,
+    1.745,
     0,
-    0,
+    7.308,
     0,
     0,
-    -1.185,
-    1.162,
-    -0.4676,
-    -0.1618,
-    -0.1741,
-    -0.4489,
-    -1.749,
-    -0.4136,
-    1.87,
-    -3.294,
+    0,
+    0,
+    -1.116,
+    1.096,
+    -0.5608,
+    -0.1295,
+    -0.1585,
+    -0.3845,
+    -0.5529,
+    -1.081,
+    1.692,
+    -3.829,
 )
-_ANSWERABLE_BIAS = -4.135
-ABSTAIN_BELOW = 0.1136  # refuse when the probability of "answerable" is below this
+_ANSWERABLE_BIAS = -3.624
+ABSTAIN_BELOW = 0.07299  # refuse when the probability of "answerable" is below this
 
 
 def probability(features: Sequence[float], coef: Sequence[float], bias: float) -> float:
