@@ -1,6 +1,7 @@
-"""Search in PostgreSQL: the dense side by pgvector's HNSW index (cosine), the lexical side by BM25
-computed in SQL from the postings table, with FTS5's formula and tokens as ``index.LexicalIndex``
-(k1 = 1.2, b = 0.75, IDF floored at 1e-6). Nothing per document is held in the process: every
+"""Search in PostgreSQL: the dense side by pgvector's HNSW index (cosine), the lexical side by
+pg_textsearch's bm25 index, or where the database keeps postings instead (``pg_lexical``) by BM25
+computed in SQL from them, with FTS5's formula and tokens as ``index.LexicalIndex`` (k1 = 1.2,
+b = 0.75, IDF floored at 1e-6). Nothing per document is held in the process: every
 question reads the database, so a document added or removed by any process is seen by the next
 question of every other, and a process starts in the same time whatever the collection's size.
 """
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import pg_lexical
 from .index import LexicalIndex
 from .pg import as_array
 from .pg_store import PgStore, day_number
@@ -42,11 +44,13 @@ def _filters(scope: int | None, date_from: dt.date | None, date_to: dt.date | No
 @dataclass(frozen=True)
 class PgView:
     """What a question's later steps read of the index it was scored on: the passage count and the
-    document frequencies of its terms, fetched with the candidates."""
+    document frequencies of its terms, fetched with the candidates, and the lexical engine the
+    database kept then."""
 
     passages: int
     frequencies: dict[str, int]
     total_length: float = 0.0
+    lexical: str = pg_lexical.POSTINGS
 
     def __len__(self) -> int:
         return self.passages
@@ -66,21 +70,33 @@ class PgIndex:
         scope: int | None = None,
         date_from: dt.date | None = None,
         date_to: dt.date | None = None,
+        words: str = "",
     ) -> tuple[list[tuple[int, float]], list[tuple[int, float]], PgView]:
+        """Both sides' candidates: ``terms`` are the query's index tokens (FTS5's, for the postings
+        engine and the statistics), ``words`` its content words (pg_textsearch tokenises them)."""
         where, args = _filters(scope, date_from, date_to)
         unique = list(dict.fromkeys(terms))
         # Both sides at once, on two pooled connections: the server works on one while the other
         # waits on the network or the other core.
         dense, (bm25, view) = await asyncio.gather(
-            self.dense(np.asarray(vector, dtype=np.float32), n, where, args), self._lexical(unique, n, where, args)
+            self.dense(np.asarray(vector, dtype=np.float32), n, where, args),
+            self._lexical(unique, words, n, where, args),
         )
         return dense, bm25, view
 
     async def _lexical(
-        self, terms: list[str], n: int, where: str, args: list
+        self, terms: list[str], words: str, n: int, where: str, args: list
     ) -> tuple[list[tuple[int, float]], PgView]:
         view = await self.statistics(terms)
-        return (await self.bm25(view, terms, n, where, args) if terms else []), view
+        return await self.lexical(view, terms, words, n, where, args), view
+
+    async def lexical(
+        self, view: PgView, terms: Sequence[str], words: str, n: int, where: str, args: list
+    ) -> list[tuple[int, float]]:
+        """The lexical side by the engine ``view`` was read with."""
+        if view.lexical == pg_lexical.BM25:
+            return await pg_lexical.textsearch(self.store._conn, words, n, where, args)
+        return await self.bm25(view, terms, n, where, args) if terms else []
 
     async def dense(self, vector: np.ndarray, n: int, where: str, args: list) -> list[tuple[int, float]]:
         """The ``n`` nearest passages by cosine (pgvector's HNSW index), ``where`` as ``_filters``."""
@@ -104,7 +120,7 @@ class PgIndex:
         and length normalisation read, and what the answer step reads later."""
         unique = list(dict.fromkeys(terms))
         sql = (
-            "SELECT c.passages, c.total_length, f.term, f.df FROM corpus_stats c LEFT JOIN"
+            "SELECT c.passages, c.total_length, c.lexical, f.term, f.df FROM corpus_stats c LEFT JOIN"
             " (SELECT term, df FROM term_stats WHERE term = ANY(?)) f ON TRUE"
             " WHERE c.id = 1"
         )
@@ -113,7 +129,8 @@ class PgIndex:
         found = {r["term"]: int(r["df"]) for r in rows if r["term"] is not None}
         passages = int(rows[0]["passages"]) if rows else 0
         total = float(rows[0]["total_length"]) if rows else 0.0
-        return PgView(passages, {t: found.get(t, 0) for t in unique}, total)
+        lexical = str(rows[0]["lexical"]) if rows else pg_lexical.POSTINGS
+        return PgView(passages, {t: found.get(t, 0) for t in unique}, total, lexical)
 
     async def bm25(self, view: PgView, terms: Sequence[str], n: int, where: str, args: list) -> list[tuple[int, float]]:
         """The ``n`` best passages by BM25 over ``terms``, with ``view``'s statistics: the IDF is

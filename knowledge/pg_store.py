@@ -1,13 +1,15 @@
 """The Store over PostgreSQL: the same queries as SQLite (``store``, ``store_log``, through the
-``pg`` adapter), with a document's writes done the PostgreSQL way: its passages' vectors and BM25
-postings go into tables in the document's transaction, with COPY (a passage holds about a hundred
-terms, one statement per row would dominate ingest).
+``pg`` adapter), with a document's writes done the PostgreSQL way: its passages' vectors and its
+lexical rows (for the engine the database keeps, ``pg_lexical``: BM25 postings, or a row per passage
+for pg_textsearch's index) go into tables in the document's transaction, with COPY (a passage holds
+about a hundred terms, one statement per row would dominate ingest).
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -16,6 +18,7 @@ from dataclasses import replace
 import numpy as np
 import psycopg
 
+from . import pg_lexical
 from .db import storable, valid_id
 from .errors import DuplicateDocument
 from .index import LexicalIndex
@@ -23,6 +26,13 @@ from .pg import Connection, PgDatabase, as_array
 from .pg_schema import PG_MIGRATIONS
 from .scope import scope_of
 from .store import DOCUMENT_INSERT, DocumentWrite, NewDocument, NewPassage, Store, document_row
+
+log = logging.getLogger(__name__)
+
+# pgvector releases before 0.8.3 can corrupt an HNSW index when VACUUM follows deletions, and 0.8.3
+# can fail one ("hnsw graph not repaired"); newsdesk deletes documents.
+PGVECTOR_MINIMUM = (0, 8, 4)
+_warned_pgvector: set[str] = set()
 
 
 def day_number(published: dt.date | None) -> int:
@@ -44,6 +54,33 @@ async def _duplicates_refused() -> AsyncIterator[None]:
 class PgStore(PgDatabase, Store):
     migrations = PG_MIGRATIONS
     _vector_indexes: set[int]
+    # The lexical engine settled at open (``pg_lexical``); questions read the database's own each time.
+    lexical: str = pg_lexical.POSTINGS
+
+    @classmethod
+    async def open(cls, url: str, *, busy_timeout_s: float = 30.0, bm25: str = "auto") -> PgStore:  # type: ignore[override]
+        """``PgDatabase.open``, then the lexical engine settled (``bm25``: ``auto`` or ``sql``, see
+        ``pg_lexical.settle``) and an old pgvector named in the log."""
+        store = await super().open(url, busy_timeout_s=busy_timeout_s)
+        try:
+            store.lexical = await pg_lexical.settle(store, bm25)
+            await store._check_pgvector()
+        except BaseException:
+            await store.close()
+            raise
+        return store
+
+    async def _check_pgvector(self) -> None:
+        async with self._conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'") as cur:
+            row = await cur.fetchone()
+        version = str(row["extversion"]) if row else ""
+        if version_tuple(version) < PGVECTOR_MINIMUM and version not in _warned_pgvector:
+            _warned_pgvector.add(version)  # once per process, however many times it opens
+            log.warning(
+                "pgvector %s is older than 0.8.4: its HNSW index can be damaged when VACUUM runs after"
+                ' documents are removed; upgrade the server\'s pgvector (README, "Deploying at scale")',
+                version or "(unknown)",
+            )
 
     async def ensure_vector_index(self, dim: int) -> None:
         """The HNSW index for vectors of ``dim`` dimensions (one per dimension: the column holds any
@@ -130,8 +167,9 @@ class PgStore(PgDatabase, Store):
         vectors: Sequence[tuple[str, Sequence[np.ndarray | None]]],
     ) -> None:
         """COPY one document's passages (id, ordinal, paragraph, start, end, text, text hash), their
-        vectors per model (row for row; None: none of that model) and BM25 postings, and count them
-        in corpus_stats, inside the caller's transaction."""
+        vectors per model (row for row; None: none of that model) and the lexical engine's rows,
+        and count them in corpus_stats, inside the caller's transaction."""
+        engine = await pg_lexical.write_engine(conn)
         raw = conn.conn
         assert raw is not None  # inside a transaction
         async with raw.cursor() as cur:
@@ -152,10 +190,18 @@ class PgStore(PgDatabase, Store):
                     for (pid, *_), vec in zip(rows, vecs, strict=True):
                         if vec is not None:
                             await copy.write_row((pid, model, int(vec.shape[0]), vec, doc_id, scope, day))
-            async with cur.copy("COPY postings (term, passage_id, tf, length, scope, day) FROM STDIN") as copy:
-                for (pid, *_), (counts, length) in zip(rows, tokens, strict=True):
-                    for term, tf in counts.items():
-                        await copy.write_row((term, pid, tf, length, scope, day))
+            if engine == pg_lexical.POSTINGS:
+                async with cur.copy("COPY postings (term, passage_id, tf, length, scope, day) FROM STDIN") as copy:
+                    for (pid, *_), (counts, length) in zip(rows, tokens, strict=True):
+                        for term, tf in counts.items():
+                            await copy.write_row((term, pid, tf, length, scope, day))
+        if engine == pg_lexical.BM25:
+            # The title as stored (the document row is this transaction's): one statement per document.
+            await conn.execute(
+                f"INSERT INTO bm25_texts (passage_id, scope, day, body) SELECT p.id, ?, ?, {pg_lexical.BODY_SQL}"
+                " FROM passages p JOIN documents d ON d.id = p.document_id WHERE p.document_id = ?",
+                (scope, day, doc_id),
+            )
         # corpus_stats first: every writer takes that row's lock before any of term_stats, so two
         # writers never wait on each other's term rows (no deadlock), and they take term rows in
         # sorted order besides.
@@ -173,22 +219,33 @@ class PgStore(PgDatabase, Store):
             )
 
     async def _delete_in(self, conn, doc_id: int) -> list[int]:
+        engine = await pg_lexical.write_engine(conn)
         async with conn.execute("SELECT id, length FROM passages WHERE document_id = ? ORDER BY id", (doc_id,)) as cur:
             rows = await cur.fetchall()
         if rows:
             ids = [r["id"] for r in rows]
             # As in _write_passages: corpus_stats' lock first, then the term rows. Their postings
-            # go with the document (ON DELETE CASCADE): counted off before, and a term left in no
-            # passage loses its row.
+            # (or bm25 rows) go with the document (ON DELETE CASCADE): counted off before, and a
+            # term left in no passage loses its row.
             await conn.execute(
                 "UPDATE corpus_stats SET passages = passages - ?, total_length = total_length - ? WHERE id = 1",
                 (len(rows), float(sum(r["length"] for r in rows))),
             )
-            async with conn.execute(
-                "UPDATE term_stats t SET df = t.df - g.n FROM (SELECT term, COUNT(*) AS n FROM postings"
-                " WHERE passage_id = ANY(?) GROUP BY term) g WHERE t.term = g.term RETURNING t.term, t.df",
-                (ids,),
-            ) as cur:
+            if engine == pg_lexical.POSTINGS:
+                sql = (
+                    "UPDATE term_stats t SET df = t.df - g.n FROM (SELECT term, COUNT(*) AS n FROM postings"
+                    " WHERE passage_id = ANY(?) GROUP BY term) g WHERE t.term = g.term RETURNING t.term, t.df"
+                )
+                args: tuple = (ids,)
+            else:  # no postings to count: the passages' terms, tokenised again
+                counts = await pg_lexical.removed_terms(conn, ids)
+                terms = sorted(counts)
+                sql = (
+                    "UPDATE term_stats t SET df = t.df - g.n FROM unnest(?::text[], ?::bigint[]) AS g(term, n)"
+                    " WHERE t.term = g.term RETURNING t.term, t.df"
+                )
+                args = (terms, [counts[t] for t in terms])
+            async with conn.execute(sql, args) as cur:
                 gone = [r["term"] for r in await cur.fetchall() if r["df"] <= 0]
             if gone:
                 await conn.execute("DELETE FROM term_stats WHERE term = ANY(?) AND df <= 0", (gone,))
@@ -241,3 +298,8 @@ class PgStore(PgDatabase, Store):
         async with self._conn.execute("SELECT passages AS n FROM corpus_stats WHERE id = 1") as cur:
             row = await cur.fetchone()
         return int(row["n"]) if row else 0
+
+
+def version_tuple(version: str) -> tuple[int, ...]:
+    """ "0.8.1" as (0, 8, 1), for comparing releases; what is not a number counts 0."""
+    return tuple(int(part) if part.isdigit() else 0 for part in version.split(".")[:3]) if version else (0,)

@@ -186,9 +186,14 @@ class Candidates:
     snapshot: IndexSnapshot | PgView | None = None
 
 
+def search_words(query: str) -> str:
+    """The BM25 side's words of a query: its content words, at most 32."""
+    return " ".join(query_terms(query)[:32])
+
+
 def search_tokens(query: str) -> list[str]:
     """The BM25 side's terms of a query: its content words as the index tokenises them."""
-    return index_tokens(" ".join(query_terms(query)[:32]))
+    return index_tokens(search_words(query))
 
 
 def score_candidates(
@@ -224,7 +229,9 @@ async def candidates(
             return (embedder.encode([query])[0] if query_vector is None else query_vector), search_tokens(query)
 
         vector, terms = await asyncio.to_thread(embed_and_tokenise)
-        dense, bm25, view = await index.search(vector, terms, n, scope=scope, date_from=date_from, date_to=date_to)
+        dense, bm25, view = await index.search(
+            vector, terms, n, scope=scope, date_from=date_from, date_to=date_to, words=search_words(query)
+        )
         return Candidates(dense=dict(dense), bm25=dict(bm25), query_vector=vector, snapshot=view)
 
     def both_sides(vector: np.ndarray | None) -> Candidates:

@@ -554,5 +554,5 @@ async def open_store(config: KnowledgeConfig) -> Store:
     if config.db_url:
         from .pg_store import PgStore  # lazy: SQLite-only processes never import psycopg
 
-        return await PgStore.open(config.db_url, busy_timeout_s=config.db_busy_timeout_s)
+        return await PgStore.open(config.db_url, busy_timeout_s=config.db_busy_timeout_s, bm25=config.pg_bm25)
     return await Store.open(config.db_path, busy_timeout_s=config.db_busy_timeout_s)
