@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import datetime as dt
 import json
 import os
 import random
@@ -49,6 +50,7 @@ from knowledge.pg_store import PgStore  # noqa: E402
 from knowledge.store import open_store  # noqa: E402
 
 BM25_INDEX = pg_lexical.INDEX
+WINDOW_START = dt.date(2019, 3, 1).toordinal()
 
 
 def own_sql(sql: str) -> LiteralString:
@@ -75,9 +77,25 @@ def index_mb(conn: psycopg.Connection, name: str) -> float:
 # ---------------------------------------------------------------------------- lexical
 
 
+def recorded_engine(url: str) -> str:
+    """The lexical engine the database is kept for (a store from before migration 5: postings)."""
+    with connect(url) as conn:
+        present = conn.execute(
+            "SELECT 1 FROM information_schema.columns WHERE table_name = 'corpus_stats' AND column_name = 'lexical'"
+        ).fetchone()
+        row = conn.execute("SELECT lexical FROM corpus_stats WHERE id = 1").fetchone() if present else None
+    return str(row[0]) if row else pg_lexical.POSTINGS
+
+
+def keeping(url: str) -> KnowledgeConfig:
+    """A configuration that opens the database without converting it: a postings store keeps its
+    postings (the exact engine compared against), a bm25 store its index."""
+    setting = "auto" if recorded_engine(url) == pg_lexical.BM25 else "sql"
+    return dataclasses.replace(KnowledgeConfig().with_db(url), pg_bm25=setting)
+
+
 async def _migrated(url: str) -> None:
-    # The store's own migrations, keeping the postings (the exact engine this compares against).
-    store = await open_store(dataclasses.replace(KnowledgeConfig().with_db(url), pg_bm25="sql"))
+    store = await open_store(keeping(url))
     await store.close()
 
 
@@ -103,12 +121,16 @@ def setup_bm25(url: str) -> dict:
             )
             out["bm25_index_seconds"] = round(time.perf_counter() - t, 1)
             conn.execute("VACUUM ANALYZE bm25_texts")
+    return out
+
+
+def sizes(url: str) -> dict:
+    """Each table's size with its indexes, and the bm25 index alone."""
+    with connect(url) as conn:
+        out = {f"{t}_mb": relation_mb(conn, t) for t in ("bm25_texts", "postings", "term_stats", "passages", "vectors")}
         out["bm25_index_mb"] = index_mb(conn, BM25_INDEX)
-        out["bm25_texts_mb"] = relation_mb(conn, "bm25_texts")
-        out["postings_mb"] = relation_mb(conn, "postings")
-        out["term_stats_mb"] = relation_mb(conn, "term_stats")
-        out["passages_mb"] = relation_mb(conn, "passages")
-        out["vectors_mb"] = relation_mb(conn, "vectors")
+        row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
+        out["database_mb"] = round(int(row[0]) / 2**20, 1) if row else 0.0
     return out
 
 
@@ -125,8 +147,9 @@ def query_text(q: str) -> str:
 
 
 async def lexical_compare(url: str, qs: list[str], scopes: list[int | None], exhaustive: int) -> dict:
-    store = await open_store(dataclasses.replace(KnowledgeConfig().with_db(url), pg_bm25="sql"))
+    store = await open_store(keeping(url))
     assert isinstance(store, PgStore)
+    has_postings = store.lexical == pg_lexical.POSTINGS
     index = PgIndex(store, "unused")
     n = retrieval.CANDIDATES
     parts: dict[str, list[float]] = {"sql_bm25": [], "textsearch": [], "textsearch_noscore": []}
@@ -137,10 +160,12 @@ async def lexical_compare(url: str, qs: list[str], scopes: list[int | None], exh
         for i, (q, scope) in enumerate(zip(qs, scopes, strict=True)):
             where, args = _filters(scope, None, None)
             terms = list(dict.fromkeys(retrieval.search_tokens(q)))
-            t = time.perf_counter()
-            view = await index.statistics(terms)
-            sql_hits = await index.bm25(view, terms, n, where, args) if terms else []
-            parts["sql_bm25"].append((time.perf_counter() - t) * 1000)
+            sql_hits: list[tuple[int, float]] = []
+            if has_postings:
+                t = time.perf_counter()
+                view = await index.statistics(terms)
+                sql_hits = await index.bm25(view, terms, n, where, args) if terms else []
+                parts["sql_bm25"].append((time.perf_counter() - t) * 1000)
             text = query_text(q)
             t = time.perf_counter()
             rows = (
@@ -154,6 +179,18 @@ async def lexical_compare(url: str, qs: list[str], scopes: list[int | None], exh
                 own_sql(textsearch_sql(where, score=False)), [*args, text, n], prepare=False
             ).fetchall() if text else []
             parts["textsearch_noscore"].append((time.perf_counter() - t) * 1000)
+            # Date windows (date words in a question): a week, a month, a year, inside 2019-2024.
+            start = WINDOW_START + (i * 97) % (5 * 365)
+            for name, days in (("week", 7), ("month", 30), ("year", 365)):
+                w_where, w_args = _filters(scope, dt.date.fromordinal(start), dt.date.fromordinal(start + days))
+                t = time.perf_counter()
+                if text:
+                    conn.execute(own_sql(textsearch_sql(w_where)), [text, *w_args, text, n], prepare=False).fetchall()
+                parts.setdefault(f"textsearch_{name}", []).append((time.perf_counter() - t) * 1000)
+                if has_postings and terms:
+                    t = time.perf_counter()
+                    await index.bm25(await index.statistics(terms), terms, n, w_where, w_args)
+                    parts.setdefault(f"sql_bm25_{name}", []).append((time.perf_counter() - t) * 1000)
             ts_hits = [(int(pid), -float(s)) for pid, s in rows if s < 0]
             returned.append(len(ts_hits))
             a10, b10 = {p for p, _ in sql_hits[:10]}, {p for p, _ in ts_hits[:10]}
@@ -386,7 +423,10 @@ def main() -> None:
         result["extensions"] = dict(conn.execute("SELECT extname, extversion FROM pg_extension").fetchall())
     if args.lexical:
         log("lexical: bm25 index ...")
-        result.update(setup_bm25(args.db))
+        result["lexical"] = recorded_engine(args.db)
+        if result["lexical"] == pg_lexical.POSTINGS:  # add the bm25 table and index beside the postings
+            result.update(setup_bm25(args.db))
+        result.update(sizes(args.db))
         log(f"  {result}")
         result.update(asyncio.run(lexical_compare(args.db, qs, scopes, args.exhaustive)))
         log(f"  {result}")

@@ -195,6 +195,21 @@ async def test_a_database_is_converted_once_each_way_and_keeps_everything(pg_url
         await kb.close()
 
 
+async def test_a_bm25_database_found_without_its_index_gets_it_again(pg_url, caplog):
+    kb = await _open(pg_url)
+    await kb.add_text(TEXTS[2])
+    await kb.close()
+    with psycopg.connect(pg_url, autocommit=True) as conn:  # as a restore that skipped it would leave it
+        conn.execute(f"DROP INDEX {pg_lexical.INDEX}")
+    caplog.set_level(logging.WARNING, logger="knowledge.pg_lexical")
+    kb = await _open(pg_url)
+    try:
+        assert _has_bm25_index(pg_url) and "making the bm25 index again" in caplog.text
+        assert (await kb.search("glacier ice", k=1))[0].bm25_rank == 1
+    finally:
+        await kb.close()
+
+
 async def test_a_process_open_before_a_conversion_follows_it(pg_url):
     old = await _open(pg_url, bm25="sql")
     try:
