@@ -227,6 +227,44 @@ async def test_a_process_open_before_a_conversion_follows_it(pg_url):
         await old.close()
 
 
+async def test_bm25_search_stays_right_after_many_removals_re_adds_and_vacuums(pg_url):
+    # pg_textsearch before 1.1.0 could miscount its documents when VACUUM followed deletions.
+    kb = await _open(pg_url)
+
+    def item(i: int, round_: int) -> TextItem:
+        return TextItem(f"Report {i}\n\nThe quarry{i} inspection in round {round_} found the mill{i % 7} safe.")
+
+    try:
+        live = {i: (await kb.add_text(item(i, 0).text)).id for i in range(40)}
+        for round_ in range(1, 4):
+            for i in range(round_ % 2, 40, 2):  # half of them out, VACUUM, back in, VACUUM
+                await kb.remove_document(live.pop(i))
+            await asyncio.to_thread(_vacuum, pg_url, "bm25_texts")
+            for i in range(round_ % 2, 40, 2):
+                live[i] = (await kb.add_text(item(i, round_).text)).id
+            await asyncio.to_thread(_vacuum, pg_url, "bm25_texts")
+        assert _one(pg_url, "SELECT COUNT(*) FROM bm25_texts") == 40
+        passage_of = {doc_id: pid for pid, (_, doc) in (await _passages(kb)).items() for doc_id in [doc.id]}
+        where, args = _filters(None, None, None)
+        for i in range(40):
+            got = await pg_lexical.textsearch(kb.store._conn, f"quarry{i} inspection", 3, where, args)  # type: ignore[attr-defined]
+            assert got[0][0] == passage_of[live[i]], (i, got)
+        assert _term_stats(pg_url) == _frequencies_of_stored_text(pg_url)
+    finally:
+        await kb.close()
+
+
+async def _passages(kb: KnowledgeBase):
+    async with kb.store._conn.execute("SELECT id FROM passages") as cur:  # type: ignore[attr-defined]
+        pids = [int(r["id"]) for r in await cur.fetchall()]
+    return await kb.store.passages_with_documents(pids)
+
+
+def _vacuum(url: str, table: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(cast(LiteralString, f"VACUUM {table}"))
+
+
 # ---------------------------------------------------------------------------- several processes
 
 _CHILD = textwrap.dedent(
