@@ -54,10 +54,10 @@ DAY_SQL = "CASE WHEN d.published IS NULL THEN 0 ELSE (d.published::date - DATE '
 async def write_engine(conn: Connection) -> str:
     """Inside a write transaction, before its first write to either engine's tables: the shared
     lock (held to the end of the transaction) and the engine to write for."""
-    async with conn.execute(
-        "SELECT pg_advisory_xact_lock_shared(?) AS locked, (SELECT lexical FROM corpus_stats WHERE id = 1) AS lexical",
-        (_LOCK,),
-    ) as cur:
+    await conn.execute("SELECT pg_advisory_xact_lock_shared(?)", (_LOCK,))
+    # A statement of its own: one statement reads what was committed when it began, and a
+    # conversion that ended while this waited for the lock must be seen.
+    async with conn.execute("SELECT lexical FROM corpus_stats WHERE id = 1") as cur:
         row = await cur.fetchone()
     return str(row["lexical"]) if row else POSTINGS
 
