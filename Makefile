@@ -16,6 +16,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[test]'
 	@touch $(STAMP)
+	@echo "Installed into $(VENV): run $(BIN)/newsdesk, or 'source $(BIN)/activate' first to type newsdesk alone."
 
 install: $(STAMP)
 

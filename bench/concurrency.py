@@ -50,7 +50,7 @@ async def main() -> None:
     config = KnowledgeConfig.from_env()
     with tempfile.TemporaryDirectory() as tmp:
         config = KnowledgeConfig(
-            db_path=Path(tmp) / "bench.db",
+            db=Path(tmp) / "bench.db",
             model=config.model,
             query_threads=config.query_threads,
             index_threads=config.index_threads,

@@ -87,7 +87,7 @@ class RecordingEmbedder:
 
 async def run_ingest(items: list[TextItem], embedder, config: KnowledgeConfig) -> tuple[float, int]:
     with tempfile.TemporaryDirectory(prefix="newsdesk-bench-") as tmp:
-        cfg = KnowledgeConfig(**{**config.__dict__, "db_path": Path(tmp) / "bench.db"})
+        cfg = KnowledgeConfig(**{**config.__dict__, "db": Path(tmp) / "bench.db"})
         kb = await KnowledgeBase.open(cfg, embedder=embedder)
         try:
             started = time.perf_counter()

@@ -42,19 +42,19 @@ sys.path.insert(0, str(ROOT))
 
 from search import GUILDS, log, percentile, questions, source_texts  # noqa: E402
 
-from knowledge import pg_lexical, retrieval  # noqa: E402
+from knowledge import retrieval  # noqa: E402
+from knowledge.backends.postgres import open_store, textsearch  # noqa: E402
+from knowledge.backends.postgres.lexical import BM25, POSTINGS, PostingsBm25  # noqa: E402
+from knowledge.backends.postgres.search import filters as _filters  # noqa: E402
 from knowledge.config import KnowledgeConfig  # noqa: E402
 from knowledge.embed import SentenceTransformerEmbedder  # noqa: E402
-from knowledge.pg_index import PgIndex, _filters  # noqa: E402
-from knowledge.pg_store import PgStore  # noqa: E402
-from knowledge.store import open_store  # noqa: E402
 
-BM25_INDEX = pg_lexical.INDEX
+BM25_INDEX = textsearch.INDEX
 WINDOW_START = dt.date(2019, 3, 1).toordinal()
 
 
 def own_sql(sql: str) -> LiteralString:
-    """This benchmark's SQL, built from its own pieces and ``pg_index._filters``; values are parameters."""
+    """This benchmark's SQL, built from its own pieces and ``search.filters``; values are parameters."""
     return cast(LiteralString, sql)
 
 
@@ -84,13 +84,13 @@ def recorded_engine(url: str) -> str:
             "SELECT 1 FROM information_schema.columns WHERE table_name = 'corpus_stats' AND column_name = 'lexical'"
         ).fetchone()
         row = conn.execute("SELECT lexical FROM corpus_stats WHERE id = 1").fetchone() if present else None
-    return str(row[0]) if row else pg_lexical.POSTINGS
+    return str(row[0]) if row else POSTINGS
 
 
 def keeping(url: str) -> KnowledgeConfig:
     """A configuration that opens the database without converting it: a postings store keeps its
     postings (the exact engine compared against), a bm25 store its index."""
-    setting = "auto" if recorded_engine(url) == pg_lexical.BM25 else "sql"
+    setting = "auto" if recorded_engine(url) == BM25 else "sql"
     return dataclasses.replace(KnowledgeConfig().with_db(url), pg_bm25=setting)
 
 
@@ -100,7 +100,7 @@ async def _migrated(url: str) -> None:
 
 
 def setup_bm25(url: str) -> dict:
-    """``bm25_texts`` filled and indexed as ``pg_lexical`` does on converting, beside the postings."""
+    """``bm25_texts`` filled and indexed as a conversion does (``engines``), beside the postings."""
     out: dict = {}
     asyncio.run(_migrated(url))
     with connect(url) as conn:
@@ -108,8 +108,8 @@ def setup_bm25(url: str) -> dict:
         if conn.execute("SELECT NOT EXISTS (SELECT 1 FROM bm25_texts)").fetchone() == (True,):
             t = time.perf_counter()
             conn.execute(
-                f"INSERT INTO bm25_texts SELECT p.id, COALESCE(d.guild_id, 0), {pg_lexical.DAY_SQL},"
-                f" {pg_lexical.BODY_SQL} FROM passages p JOIN documents d ON d.id = p.document_id"
+                f"INSERT INTO bm25_texts SELECT p.id, COALESCE(d.guild_id, 0), {textsearch.DAY_SQL},"
+                f" {textsearch.BODY_SQL} FROM passages p JOIN documents d ON d.id = p.document_id"
             )
             out["bm25_fill_seconds"] = round(time.perf_counter() - t, 1)
         if conn.execute("SELECT to_regclass(%s)", [BM25_INDEX]).fetchone() == (None,):
@@ -117,7 +117,7 @@ def setup_bm25(url: str) -> dict:
             t = time.perf_counter()
             conn.execute(
                 f"CREATE INDEX {BM25_INDEX} ON bm25_texts USING bm25 (body)"
-                f" WITH (text_config = '{pg_lexical.TEXT_CONFIG}')"
+                f" WITH (text_config = '{textsearch.TEXT_CONFIG}')"
             )
             out["bm25_index_seconds"] = round(time.perf_counter() - t, 1)
             conn.execute("VACUUM ANALYZE bm25_texts")
@@ -148,9 +148,8 @@ def query_text(q: str) -> str:
 
 async def lexical_compare(url: str, qs: list[str], scopes: list[int | None], exhaustive: int) -> dict:
     store = await open_store(keeping(url))
-    assert isinstance(store, PgStore)
-    has_postings = store.lexical == pg_lexical.POSTINGS
-    index = PgIndex(store, "unused")
+    has_postings = store.lexical_engine == POSTINGS
+    index = PostingsBm25(store.connection)  # the exact engine, beside pg_textsearch's
     n = retrieval.CANDIDATES
     parts: dict[str, list[float]] = {"sql_bm25": [], "textsearch": [], "textsearch_noscore": []}
     overlap10, overlap100, returned = [], [], []
@@ -164,7 +163,7 @@ async def lexical_compare(url: str, qs: list[str], scopes: list[int | None], exh
             if has_postings:
                 t = time.perf_counter()
                 view = await index.statistics(terms)
-                sql_hits = await index.bm25(view, terms, n, where, args) if terms else []
+                sql_hits = await index.rank(view, terms, "", n, where, args) if terms else []
                 parts["sql_bm25"].append((time.perf_counter() - t) * 1000)
             text = query_text(q)
             t = time.perf_counter()
@@ -189,7 +188,7 @@ async def lexical_compare(url: str, qs: list[str], scopes: list[int | None], exh
                 parts.setdefault(f"textsearch_{name}", []).append((time.perf_counter() - t) * 1000)
                 if has_postings and terms:
                     t = time.perf_counter()
-                    await index.bm25(await index.statistics(terms), terms, n, w_where, w_args)
+                    await index.rank(await index.statistics(terms), terms, "", n, w_where, w_args)
                     parts.setdefault(f"sql_bm25_{name}", []).append((time.perf_counter() - t) * 1000)
             ts_hits = [(int(pid), -float(s)) for pid, s in rows if s < 0]
             returned.append(len(ts_hits))
@@ -424,7 +423,7 @@ def main() -> None:
     if args.lexical:
         log("lexical: bm25 index ...")
         result["lexical"] = recorded_engine(args.db)
-        if result["lexical"] == pg_lexical.POSTINGS:  # add the bm25 table and index beside the postings
+        if result["lexical"] == POSTINGS:  # add the bm25 table and index beside the postings
             result.update(setup_bm25(args.db))
         result.update(sizes(args.db))
         log(f"  {result}")

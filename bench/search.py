@@ -9,7 +9,7 @@ sentences recombined from the seeds and, when present at run time, the evaluatio
 a few hundred real passage vectors, perturbed and normalised; written through
 ``Store.insert_document``, ~8 passages per document, dates over 2019-2024, a fifth in three guilds.
 The child opens a ``KnowledgeBase`` once (``first_open_seconds``: building the index and saving
-its cache beside the file, see ``knowledge.index_cache``). Then this process opens it again
+its cache beside the file, see ``knowledge.backends.sqlite.index_cache``). Then this process opens it again
 (``open_seconds``: a restart, mapping the cache) and times ~200 real questions (half unscoped as
 from the CLI, half scoped to a guild as from the bot) through ``kb.search`` and then through
 ``kb.ask`` (the whole answer path: ``ask_ms_p50``/``ask_ms_p95``). With ``--db`` an existing store is
@@ -43,12 +43,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from knowledge import ingest, retrieval  # noqa: E402
+from knowledge.backends import engine_of  # noqa: E402
+from knowledge.backends.sqlite import SqliteStore, memory_index, sqlite_store  # noqa: E402
 from knowledge.chunking import embedding_key  # noqa: E402
 from knowledge.config import KnowledgeConfig  # noqa: E402
 from knowledge.embed import Embedder, SentenceTransformerEmbedder  # noqa: E402
 from knowledge.evaluation.beir import read_jsonl  # noqa: E402
+from knowledge.models import NewDocument, NewPassage  # noqa: E402
 from knowledge.service import KnowledgeBase  # noqa: E402
-from knowledge.store import NewDocument, NewPassage, Store  # noqa: E402
 from knowledge.text import sha256  # noqa: E402
 
 EVAL = Path(os.environ.get("NEWSDESK_EVAL_DIR", ROOT.parent / "shared" / "eval"))
@@ -176,7 +178,7 @@ async def build(db: Path, n: int, base: int, seed: int = 0) -> dict:
     started = time.perf_counter()
     config = KnowledgeConfig()
     embedder = SentenceTransformerEmbedder(config.model, index_threads=config.index_threads)
-    store = await Store.open(db)
+    store = await SqliteStore.open(db)
     written = docs = 0
     try:
         for doc, passages, vectors in generate(n, base, seed, embedder):
@@ -192,7 +194,7 @@ async def build(db: Path, n: int, base: int, seed: int = 0) -> dict:
     # the first open builds the index and saves it, as after any ingest, so the open measured in the
     # other process is a restart's.
     started = time.perf_counter()
-    kb = await KnowledgeBase.open(KnowledgeConfig(db_path=db), embedder=embedder)
+    kb = await KnowledgeBase.open(KnowledgeConfig(db=db), embedder=embedder)
     await kb.close()
     return {
         "passages": written,
@@ -235,7 +237,7 @@ async def time_searches(kb: KnowledgeBase, n_queries: int) -> tuple[list[str], l
 
 
 async def measure(db: Path, n_queries: int) -> dict:
-    config = KnowledgeConfig(db_path=db)
+    config = KnowledgeConfig(db=db)
     embedder = SentenceTransformerEmbedder(
         config.model, query_threads=config.query_threads, index_threads=config.index_threads
     )
@@ -244,6 +246,7 @@ async def measure(db: Path, n_queries: int) -> dict:
     try:
         open_s = time.perf_counter() - started
         passages = await kb.store.count_passages()
+        memory = memory_index(kb.index)
         qs, scopes, searched = await time_searches(kb, n_queries)
 
         # the whole /ask path on the same questions: search, reading, answerability, the answer
@@ -263,16 +266,16 @@ async def measure(db: Path, n_queries: int) -> dict:
             vector = embedder.encode([q])[0]
             parts["embed"].append((time.perf_counter() - t) * 1000)
             t = time.perf_counter()
-            kb.dense.search(vector, retrieval.CANDIDATES, scope=scope)
+            memory.dense.search(vector, retrieval.CANDIDATES, scope=scope)
             parts["dense"].append((time.perf_counter() - t) * 1000)
             t = time.perf_counter()
             terms = retrieval.index_tokens(" ".join(retrieval.query_terms(q)))
-            kb.lexical.search(terms, kb.dense.mask(scope, None, None), retrieval.CANDIDATES)
+            memory.lexical.search(terms, memory.dense.mask(scope, None, None), retrieval.CANDIDATES)
             parts["bm25"].append((time.perf_counter() - t) * 1000)
             match = retrieval.fts_match_expression(q)
             t = time.perf_counter()
             if match:
-                await kb.store.fts_search(match, limit=retrieval.CANDIDATES, scope=scope)
+                await sqlite_store(kb.store).fts_search(match, limit=retrieval.CANDIDATES, scope=scope)
             parts["fts5_bm25"].append((time.perf_counter() - t) * 1000)
     finally:
         await kb.close()
@@ -353,8 +356,8 @@ def main() -> None:
 
 
 def _db_argument(value: str) -> Path | str:
-    # A URL stays a string: Path would fold its "//".
-    return value if value.startswith(("postgresql://", "postgres://")) else Path(value)
+    # A file is a Path; anything else (a URL) stays a string: Path would fold its "//".
+    return Path(value) if engine_of(value).name == "sqlite" else value
 
 
 def main_postgres(args: argparse.Namespace) -> None:
@@ -363,8 +366,8 @@ def main_postgres(args: argparse.Namespace) -> None:
 
     from knowledge.embed import HashingEmbedder
 
-    db: str | None = args.db
-    if not isinstance(db, str | None) or (args.build_only and db is None):
+    db: str | None = None if args.db is None else str(args.db)
+    if (db is not None and engine_of(db).name != "postgres") or (args.build_only and db is None):
         raise SystemExit("--backend postgres: --db must be a postgresql:// URL")
     embedder = HashingEmbedder() if args.hashing else None
     if args.build_only:

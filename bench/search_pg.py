@@ -24,13 +24,13 @@ import psycopg
 from psycopg import sql
 from search import build_info, generate, log, percentile, time_searches
 
-from knowledge import pg_lexical, retrieval
+from knowledge import retrieval
+from knowledge.backends.postgres import open_store, pg_search, pg_store
+from knowledge.backends.postgres.search import filters
+from knowledge.backends.postgres.textsearch import INDEX
 from knowledge.config import KnowledgeConfig
 from knowledge.embed import Embedder, SentenceTransformerEmbedder
-from knowledge.pg_index import PgIndex, _filters
-from knowledge.pg_store import PgStore
 from knowledge.service import KnowledgeBase
-from knowledge.store import open_store
 
 
 @contextlib.contextmanager
@@ -78,9 +78,8 @@ async def build_pg(
 ) -> dict:
     """Write ``n`` passages into the (empty) database at ``url``; returns what was built."""
     started = time.perf_counter()
-    store = await open_store(config_for(url, bm25))
-    assert isinstance(store, PgStore)
-    lexical = store.lexical
+    store = pg_store(await open_store(config_for(url, bm25)))
+    lexical = store.lexical_engine
     written = docs = 0
     deferred: list[tuple[str, str]] = []
     try:
@@ -108,7 +107,7 @@ async def build_pg(
         "build_seconds": round(time.perf_counter() - started, 1),
         "load_seconds": round(loaded - started, 1),
         "hnsw_seconds": round(sum(t for name, t in timings.items() if "hnsw" in name), 1),
-        "bm25_index_seconds": round(timings.get(pg_lexical.INDEX, 0.0), 1),
+        "bm25_index_seconds": round(timings.get(INDEX, 0.0), 1),
         "index_seconds": round(sum(timings.values()), 1),
         "text_source": build_info["text_source"],
         "base_vectors": build_info["base_vectors"],
@@ -175,8 +174,7 @@ async def measure_pg(url: str, n_queries: int, embedder: Embedder | None = None,
     kb = await KnowledgeBase.open(config, embedder=embedder)
     try:
         open_s = time.perf_counter() - started
-        index = kb.index
-        assert isinstance(index, PgIndex)
+        index = pg_search(kb.index)
         passages = await kb.store.count_passages()
         qs, scopes, searched = await time_searches(kb, n_queries)
 
@@ -189,22 +187,22 @@ async def measure_pg(url: str, n_queries: int, embedder: Embedder | None = None,
             t = time.perf_counter()
             vector = np.asarray(embedder.encode([q])[0], dtype=np.float32)
             parts["embed"].append((time.perf_counter() - t) * 1000)
-            where, args = _filters(scope, None, None)
+            where, args = filters(scope, None, None)
             t = time.perf_counter()
             await index.dense(vector, retrieval.CANDIDATES, where, args)
             parts["dense"].append((time.perf_counter() - t) * 1000)
             terms = list(dict.fromkeys(retrieval.search_tokens(q)))
             t = time.perf_counter()
-            view = await index.statistics(terms)
+            view = await index.lexical.statistics(terms)
             parts["stats"].append((time.perf_counter() - t) * 1000)
             t = time.perf_counter()
-            await index.lexical(view, terms, retrieval.search_words(q), retrieval.CANDIDATES, where, args)
+            await index.lexical.rank(view, terms, retrieval.search_words(q), retrieval.CANDIDATES, where, args)
             parts["bm25"].append((time.perf_counter() - t) * 1000)
     finally:
         await kb.close()
     return {
         "backend": "postgres",
-        "lexical": index.store.lexical,
+        "lexical": index.store.lexical_engine,
         "passages": passages,
         "queries": len(qs),
         **searched,

@@ -1,7 +1,8 @@
 """A terminal console over the same knowledge base, for trying newsdesk without a Discord token.
 
-Commands: ask QUESTION, reset, brief [SINCE], doc add PATH, doc list [PAGE], doc remove ID,
-feed add|list|remove|poll, stats, help, quit. Reads lines from stdin, so it also works piped (``printf 'ask ...\\nquit\\n' | python -m bot``).
+A line is a question unless it starts with a command word (``COMMANDS``: ask, reset, brief, doc
+add|list|show|remove, feed add|list|remove|poll, stats, help, quit). Reads lines from stdin, so it
+also works piped (``printf 'What happened?\\nquit\\n' | python -m bot``).
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ import asyncio
 import datetime as dt
 import io
 import logging
+import re
 import shlex
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
@@ -20,6 +23,8 @@ from knowledge import KnowledgeBase, dates, plain
 from knowledge.cli_feeds import feed_text, poll_text
 from knowledge.embed import Embedder
 from knowledge.errors import KnowledgeError
+from knowledge.ingest import strip_credentials
+from knowledge.models import cited_passages
 from knowledge.question import normalise_question
 
 from . import render
@@ -27,23 +32,49 @@ from .settings import Settings
 
 log = logging.getLogger(__name__)
 
-HELP = """Commands:
-  ask QUESTION        answer from the documents, with numbered sources; a question after a
-                      question is a follow-up ("and what about Russia?"), as in a Discord thread
+# The command words; any other line is a question. A line ending in "?" is a question even when it
+# starts with one of them ("brief history of the CSTO?"), unless it starts with `ask` or is the word alone.
+COMMANDS = frozenset({"ask", "reset", "brief", "doc", "feed", "stats", "help", "quit", "exit"})
+
+HELP = """Type a question and press Enter: it is answered from the documents, with numbered sources.
+A question after a question is a follow-up ("and what about Russia?"), as in a Discord thread.
+
+Commands (the console's versions of the Discord commands; a leading / is accepted: /brief 3d):
+  ask QUESTION        the same as typing the question (for one that starts with a command word)
   reset               forget the conversation: the next question starts afresh
-  brief [SINCE]       what was added recently (SINCE: 12h, 3d, 1w or 2024-05-01; default 24h)
-  doc add PATH        add a file (.txt .md .html .pdf .docx) or a folder
+  brief [SINCE]       what was added recently (SINCE: 12h, 3d, 1w or 2024-05-01, up to a year back;
+                      default 24h)
+  doc add PATH|URL    add a file (.txt .md .html .pdf .docx), a folder, or a web page or file by its
+                      http(s) link
   doc list [PAGE]     list documents
+  doc show ID         a document's details and opening
   doc remove ID       remove a document
   feed add URL        follow an RSS or Atom feed
   feed list           the feeds followed, with their last success and error
   feed remove ID      stop following a feed
   feed poll           index the new entries of the feeds that are due
-  stats               usage of the last 7 days
+  stats [DAYS]        usage of the last DAYS days (default 7)
   help                this text
   quit                leave (Ctrl-D works too)"""
 
 PROMPT = "newsdesk> "
+_URL = re.compile(r"[a-z][a-z0-9+.-]*://", re.IGNORECASE)
+
+
+def split_command(line: str) -> tuple[str | None, list[str], str]:
+    """``(command, words after it, text after it)`` for a command line, ``(None, [], line)`` for a
+    question. ``/ask`` works as ``ask``: someone reading the Discord commands types them so."""
+    first, _, rest = line.partition(" ")
+    word = first.lower().removeprefix("/")
+    if not rest.strip():
+        word = word.rstrip("?")  # "help?" is help
+    if word not in COMMANDS or (word != "ask" and rest.strip() and line.rstrip().endswith("?")):
+        return None, [], line
+    try:
+        words = shlex.split(rest)
+    except ValueError:  # an unbalanced quote: the words as typed
+        words = rest.split()
+    return word, words, rest.strip()
 
 
 class Console:
@@ -52,9 +83,46 @@ class Console:
         self.settings = settings
         self.out = out
         self.history: list[str] = []
+        self.model_loading: asyncio.Task[None] | None = None
+        self.interactive = False
+        self.at_prompt = False
 
     def say(self, text: str = "") -> None:
         print(text, file=self.out, flush=True)
+
+    def notice(self, text: str) -> None:
+        """A line that arrives on its own (the model is ready) while the prompt may be waiting."""
+        if self.at_prompt:
+            print(f"\n{text}\n{PROMPT}", end="", file=self.out, flush=True)
+        else:
+            self.say(text)
+
+    def start_loading_model(self) -> None:
+        """Load the embedding model in a worker thread now, instead of on the first question (15 s
+        of silence): the console answers commands meanwhile, and a question waits with a notice."""
+        load = getattr(self.kb.embedder, "load", None)
+        if load is None:  # an embedder with nothing to load (the tests' fast ones)
+            return
+        self.say("Loading the language model in the background (15 s or so); type meanwhile.")
+        self.model_loading = asyncio.create_task(self._load_model(load), name="load-model")
+
+    async def _load_model(self, load: Callable[[], None]) -> None:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        try:
+            await _in_daemon_thread(load)
+        except Exception:
+            # The first question tries again (and reports its own error): not fatal here.
+            log.exception("loading the embedding model failed")
+            self.notice("error: the model could not be loaded (the log has the details)")
+            return
+        self.notice(f"The model is ready ({loop.time() - started:.0f} s).")
+
+    async def model_ready(self) -> None:
+        task = self.model_loading
+        if task is not None and not task.done():
+            self.say("Waiting for the model to finish loading…")
+            await asyncio.wait([task])
 
     async def run(self, read_line: Callable[[], str] | None = None, *, interactive: bool | None = None) -> None:
         if read_line is None:
@@ -65,48 +133,48 @@ class Console:
             reader: Callable[[], str] = stdin.readline
         else:
             reader = read_line
-        if interactive is None:
-            interactive = sys.stdin.isatty()
-        self.say("newsdesk console: no DISCORD_TOKEN set, so the bot is not connecting. Type `help`.")
-        while True:
-            if interactive:
-                print(PROMPT, end="", file=self.out, flush=True)
-            # stdin is read in a thread: the event loop stays free for the model's work.
-            line = await asyncio.to_thread(reader)
-            if not line:
-                break  # end of input
-            if not await self.handle(line.strip()):
-                break
+        self.interactive = sys.stdin.isatty() if interactive is None else interactive
+        try:
+            while True:
+                if self.interactive:
+                    print(PROMPT, end="", file=self.out, flush=True)
+                    self.at_prompt = True
+                # stdin is read in a thread: the event loop stays free for the model's work.
+                line = await asyncio.to_thread(reader)
+                self.at_prompt = False
+                if not line:
+                    break  # end of input
+                if not await self.handle(line.strip()):
+                    break
+        finally:
+            if self.model_loading is not None and not self.model_loading.done():
+                self.model_loading.cancel()
 
     async def handle(self, line: str) -> bool:
-        """Run one command line; False means quit."""
+        """Run one line, a command or a question; False means quit."""
         if not line:
             return True
+        command, words, rest = split_command(line)
         try:
-            words = shlex.split(line)
-        except ValueError:
-            words = line.split()
-        command, rest = words[0].lower(), line[len(line.split(maxsplit=1)[0]) :].strip()
-        try:
-            if command in ("quit", "exit"):
+            if command is None:
+                await self.ask(line)
+            elif command in ("quit", "exit"):
                 return False
-            if command == "help":
+            elif command == "help":
                 self.say(HELP)
             elif command == "ask":
                 await self.ask(rest)
             elif command == "brief":
                 await self.brief(rest)
-            elif command == "doc" and len(words) >= 2:
-                await self.doc(words[1].lower(), words[2:])
+            elif command == "doc":
+                await self.doc(words[0].lower() if words else "", words[1:])
             elif command == "reset":
                 self.history.clear()
                 self.say("Conversation reset: the next question starts afresh.")
-            elif command == "feed" and len(words) >= 2:
-                await self.feed(words[1].lower(), words[2:])
+            elif command == "feed":
+                await self.feed(words[0].lower() if words else "", words[1:])
             elif command == "stats":
-                await self.stats()
-            else:
-                self.say(f"Unknown command: {line!r}. Type `help`.")
+                await self.stats(words)
         except KnowledgeError as e:
             self.say(f"error: {e}")
         except Exception:
@@ -119,17 +187,17 @@ class Console:
     async def ask(self, question: str) -> None:
         question = normalise_question(question)
         if not question:
-            self.say("usage: ask QUESTION")
+            self.say("usage: ask QUESTION (or type the question alone)")
             return
+        await self.model_ready()
         answer = await self.kb.ask(question, scope=None, history=self.history[-6:])
         self.history += [question, answer.text]
-        passage_ids = [c.passage_id for c in (answer.related if answer.abstained else answer.citations)]
         await self.kb.log_interaction(
             "ask",
             input=question,
             outcome="abstained" if answer.abstained else "answered",
             answer=answer.text,
-            passage_ids=passage_ids,
+            **cited_passages(answer.shown),
             latency_ms=answer.latency_ms,
         )
         self.say(plain.format_answer(answer))
@@ -138,30 +206,21 @@ class Console:
         now = dt.datetime.now(dt.UTC)
         # The same parser and limits as /brief: an unreadable or absurd window is an InvalidInput.
         start = dates.parse_since(since or None, now, self.settings.tz)
+        await self.model_ready()
         briefing = await self.kb.brief(since=start, scope=None, max_words=self.settings.briefing_max_words)
         await self.kb.log_interaction(
-            "brief", input=since or "24h", outcome="empty" if briefing.empty else "posted", answer=briefing.text
+            "brief",
+            input=since or "24h",
+            outcome="empty" if briefing.empty else "posted",
+            answer=briefing.text,
+            **cited_passages(briefing.citations),
         )
         self.say(briefing.text or ("Nothing new." if briefing.empty else ""))
 
     async def doc(self, sub: str, args: list[str]) -> None:
         if sub == "add" and args:
             for arg in args:
-                path = Path(arg).expanduser()
-                if path.is_dir():
-                    report = await self.kb.index_paths([path])
-                    for d in report.added + report.updated:
-                        self.say(f"added #{d.id} {d.title}")
-                    for e in report.errors:
-                        self.say(f"error: {e}")
-                    self.say(
-                        f"{len(report.added)} added, {len(report.updated)} updated, "
-                        f"{len(report.unchanged)} unchanged, {len(report.errors)} failed"
-                    )
-                else:
-                    doc = await self.kb.add_file(path)
-                    await self.kb.log_interaction("doc_add", input=f"file {path.name}", outcome="added", ref_id=doc.id)
-                    self.say(f"added #{doc.id} {doc.title} ({doc.passages} passages)")
+                await self.add(arg)
         elif sub == "list":
             page = int(args[0]) if args and args[0].isascii() and args[0].isdigit() else 1
             per = render.DOCUMENTS_PER_PAGE
@@ -172,15 +231,44 @@ class Console:
                 when = dates.format_date(d.published, d.published_precision)
                 self.say(f"#{d.id:<5} {d.title}  ({d.source or 'unknown'}, {when})")
             pages = max(1, -(-total // per))
-            self.say(f"page {page} of {pages}, {total} document(s)")
-        elif sub == "remove" and args and args[0].lstrip("#").isascii() and args[0].lstrip("#").isdigit():
-            doc = await self.kb.remove_document(int(args[0].lstrip("#")))
+            self.say(f"page {page} of {pages}, {plain.plural(total, 'document')}")
+        elif sub == "show" and len(args) == 1 and (doc_id := _id(args[0])) is not None:
+            doc = await self.kb.get_document(doc_id, scope=None)
+            self.say(plain.format_document(doc, await self.kb.document_text(doc_id, scope=None)))
+        elif sub == "remove" and len(args) == 1 and (doc_id := _id(args[0])) is not None:
+            doc = await self.kb.remove_document(doc_id)
             await self.kb.log_interaction(
                 "doc_remove", input=f"#{doc.id} {doc.title}", outcome="removed", ref_id=doc.id
             )
             self.say(f"removed #{doc.id} {doc.title}")
         else:
-            self.say("usage: doc add PATH | doc list [PAGE] | doc remove ID")
+            self.say("usage: doc add PATH|URL | doc list [PAGE] | doc show ID | doc remove ID")
+
+    async def add(self, target: str) -> None:
+        """``doc add``: a link (through the vetted fetch of ``/doc add url``), a folder or a file."""
+        if _URL.match(target):
+            self.say(f"fetching {strip_credentials(target)} …")
+            doc = await self.kb.add_url(target, guild_id=None)
+            await self.kb.log_interaction(
+                "doc_add", input=f"url {strip_credentials(target)}", outcome="added", ref_id=doc.id
+            )
+            self.say(f"added #{doc.id} {doc.title} ({plain.plural(doc.passages, 'passage')})")
+            return
+        path = Path(target).expanduser()
+        if path.is_dir():
+            report = await self.kb.index_paths([path])
+            for d in report.added + report.updated:
+                self.say(f"added #{d.id} {d.title}")
+            for e in report.errors:
+                self.say(f"error: {e}")
+            self.say(
+                f"{len(report.added)} added, {len(report.updated)} updated, "
+                f"{len(report.unchanged)} unchanged, {len(report.errors)} failed"
+            )
+            return
+        doc = await self.kb.add_file(path)
+        await self.kb.log_interaction("doc_add", input=f"file {path.name}", outcome="added", ref_id=doc.id)
+        self.say(f"added #{doc.id} {doc.title} ({plain.plural(doc.passages, 'passage')})")
 
     async def feed(self, sub: str, args: list[str]) -> None:
         if sub == "add" and args:
@@ -189,8 +277,8 @@ class Console:
         elif sub == "list":
             feeds = await self.kb.list_feeds()
             self.say("\n".join(feed_text(f) for f in feeds) or "No feeds. Follow one with: feed add URL")
-        elif sub == "remove" and args and args[0].lstrip("#").isascii() and args[0].lstrip("#").isdigit():
-            feed = await self.kb.remove_feed(int(args[0].lstrip("#")))
+        elif sub == "remove" and len(args) == 1 and (feed_id := _id(args[0])) is not None:
+            feed = await self.kb.remove_feed(feed_id)
             self.say(f"stopped following #{feed.id} {feed.title}")
         elif sub == "poll":
             polls = await self.kb.poll_feeds()
@@ -198,8 +286,51 @@ class Console:
         else:
             self.say("usage: feed add URL [TITLE] | feed list | feed remove ID | feed poll")
 
-    async def stats(self) -> None:
-        self.say(render.stats_text(await self.kb.usage_stats(days=7)))
+    async def stats(self, args: list[str]) -> None:
+        days = int(args[0]) if len(args) == 1 and args[0].isascii() and args[0].isdigit() else None
+        if args and not (days and days <= MAX_STATS_DAYS):
+            self.say(f"usage: stats [DAYS] (DAYS: 1 to {MAX_STATS_DAYS}, default 7)")
+            return
+        self.say(render.stats_text(await self.kb.usage_stats(days=days or 7)))
+
+
+MAX_STATS_DAYS = 365  # as /stats
+
+
+async def _in_daemon_thread(work: Callable[[], None]) -> None:
+    """Run ``work`` in a daemon thread and wait for it. Not ``asyncio.to_thread``: the event loop
+    joins its executor's threads when it closes, so `quit` during the model load waited for the
+    load to end (15 s and more on a busy machine)."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+
+    def settle(error: BaseException | None) -> None:
+        if done.done():  # cancelled: nobody waits any more
+            return
+        if error is None:
+            done.set_result(None)
+        else:
+            done.set_exception(error)
+
+    def run() -> None:
+        error: BaseException | None = None
+        try:
+            work()
+        except BaseException as e:  # handed to the waiting task, which reports it
+            error = e
+        try:
+            loop.call_soon_threadsafe(settle, error)
+        except RuntimeError:  # the loop has closed: the console has ended meanwhile
+            pass
+
+    threading.Thread(target=run, name="load-model", daemon=True).start()
+    await done
+
+
+def _id(text: str) -> int | None:
+    """A document or feed id as typed (``3`` or ``#3``); None when it is not one."""
+    digits = text.removeprefix("#")
+    return int(digits) if digits.isascii() and digits.isdigit() and len(digits) <= 18 else None
 
 
 async def run_console(
@@ -212,9 +343,12 @@ async def run_console(
 ) -> None:
     """The console over its own knowledge base; ``embedder``: tests pass a fast one, None loads the model."""
     async with await KnowledgeBase.open(settings.knowledge, embedder=embedder) as kb:
+        console = Console(kb, settings, out=out)
+        console.say("newsdesk console: no DISCORD_TOKEN set, so the bot is not connecting. Type a question, or `help`.")
+        console.start_loading_model()
         existing = [p for p in settings.seeds if p.exists()]
         if existing:
             report = await kb.index_paths(existing)
             if report.added or report.updated:
-                print(f"seeds: {len(report.added)} added, {len(report.updated)} updated", file=out, flush=True)
-        await Console(kb, settings, out=out).run(read_line, interactive=interactive)
+                console.say(f"seeds: {len(report.added)} added, {len(report.updated)} updated")
+        await console.run(read_line, interactive=interactive)

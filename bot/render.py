@@ -16,6 +16,7 @@ import discord
 
 from knowledge.dates import format_date
 from knowledge.models import Answer, Briefing, Citation, Document, SearchHit, Story, UsageStats
+from knowledge.plain import plural
 
 from .links import link_target
 
@@ -302,7 +303,7 @@ def answer_messages(answer: Answer, *, quote_chars: int = ANSWER_QUOTE_CHARS) ->
     """The answer (or the refusal) as embeds: the answer text with its [n] markers, then one field
     per numbered source with title, date, quote and where the quote sits in its document."""
     question = escape(one_line(answer.question))
-    footer = f"{len(answer.citations)} source(s) · {answer.latency_ms:.0f} ms" if not answer.abstained else None
+    footer = f"{plural(len(answer.citations), 'source')} · {answer.latency_ms:.0f} ms" if not answer.abstained else None
     if answer.abstained:
         text = escape(answer.text.strip()) or "I could not find an answer to that in the documents I have."
         if answer.related:
@@ -363,7 +364,7 @@ def _story_field(story: Story) -> Field:
             f" ({format_date(c.published, c.published_precision)})"
             for c in story.citations
         )
-        return f"\n*{story.sources} source(s): {sources}*" if sources else ""
+        return f"\n*{plural(story.sources, 'source')}: {sources}*" if sources else ""
 
     tail = sources_line(linked=True)
     if len(tail) > FIELD_VALUE_LIMIT // 2:  # cut, a link would show as raw markdown: titles only then
@@ -382,7 +383,9 @@ def briefing_messages(briefing: Briefing, *, tz: dt.tzinfo = dt.UTC) -> list[lis
     if briefing.empty:
         text = escape(briefing.text.strip()) or f"Nothing new since {since}."
         return pack_embeds(title=title, description=text, colour=BRIEFING_COLOUR)
-    description = f"{len(briefing.stories)} stories from {briefing.documents} new document(s)."
+    description = (
+        f"{plural(len(briefing.stories), 'story', 'stories')} from {plural(briefing.documents, 'new document')}."
+    )
     return pack_embeds(
         title=title, description=description, fields=[_story_field(s) for s in briefing.stories], colour=BRIEFING_COLOUR
     )
@@ -404,7 +407,7 @@ def document_list_page(docs: Sequence[Document], *, page: int, pages: int, total
         description = "\n".join(document_line(d) for d in docs)
     else:
         description = "No documents yet. A moderator can add one with `/doc add`."
-    footer = f"Page {page + 1} of {max(pages, 1)} · {total} document(s) · 🌐 everywhere, 📌 this server only"
+    footer = f"Page {page + 1} of {max(pages, 1)} · {plural(total, 'document')} · 🌐 everywhere, 📌 this server only"
     return pack_embeds(title="Documents", description=description, footer=footer, colour=ANSWER_COLOUR)[0][0]
 
 
@@ -414,7 +417,7 @@ def document_embed(doc: Document, text: str = "", *, excerpt_chars: int = 1500) 
         Field("Published", format_date(doc.published, doc.published_precision), inline=True),
         Field("Author", escape(doc.author) or "unknown", inline=True),
         Field("Origin", escape(doc.origin), inline=True),
-        Field("Size", f"{doc.passages} passage(s), {doc.words} words", inline=True),
+        Field("Size", f"{plural(doc.passages, 'passage')}, {plural(doc.words, 'word')}", inline=True),
         Field("Added", doc.added_at.strftime("%Y-%m-%d %H:%M UTC"), inline=True),
         Field("Visible", "everywhere" if doc.guild_id is None else "this server only", inline=True),
     ]
@@ -427,7 +430,7 @@ def document_embed(doc: Document, text: str = "", *, excerpt_chars: int = 1500) 
 def document_added(doc: Document) -> str:
     where = "everywhere" if doc.guild_id is None else "in this server"
     return trim(
-        safe(f"Added `#{doc.id}` “{escape(one_line(doc.title))}”: {doc.passages} passage(s), visible {where}."),
+        safe(f"Added `#{doc.id}` “{escape(one_line(doc.title))}”: {plural(doc.passages, 'passage')}, visible {where}."),
         CONTENT_LIMIT,
     )
 
@@ -452,13 +455,17 @@ def stats_embed(stats: Stats) -> discord.Embed:
         Field("Most frequent unanswered questions", unanswered),
         Field("Refused moderator actions", str(stats.denied), inline=True),
     ]
-    return pack_embeds(title=f"Usage, last {stats.days} days", fields=fields, colour=ANSWER_COLOUR)[0][0]
+    return pack_embeds(title=usage_title(stats), fields=fields, colour=ANSWER_COLOUR)[0][0]
+
+
+def usage_title(stats: Stats) -> str:
+    return "Usage, last day" if stats.days == 1 else f"Usage, last {stats.days} days"
 
 
 def stats_text(stats: Stats) -> str:
     """The same numbers as plain text (the console)."""
     lines = [
-        f"Usage, last {stats.days} days",
+        usage_title(stats),
         f"questions: {stats.questions}",
         f"refusal rate: {stats.refusal_rate:.0%} ({stats.refusals})",
         f"feedback: up {stats.thumbs_up}, down {stats.thumbs_down}",

@@ -31,7 +31,9 @@ class Settings:
     moderator_role: str | None = None
     dev_guild_id: int | None = None
     rate_limit_per_minute: int = 6
-    log_level: str = "INFO"
+    # None (LOG_LEVEL unset): INFO for the bot, WARNING for the console, where log lines would land
+    # among the answers (``bot.__main__.log_level``).
+    log_level: str | None = None
     # Sharding (several gateway connections; with PostgreSQL, over several processes): the total
     # number of shards, and those this process runs (all of them when empty).
     shard_count: int | None = None
@@ -63,8 +65,8 @@ class Settings:
             raise SettingsError(
                 f"BRIEFING_TZ: unknown time zone {tz[:40]!r} (use an IANA name like Europe/Paris)"
             ) from e
-        log_level = (get("LOG_LEVEL") or "INFO").upper()
-        if log_level not in _LOG_LEVELS:
+        log_level = (get("LOG_LEVEL") or "").upper() or None
+        if log_level is not None and log_level not in _LOG_LEVELS:
             raise SettingsError(f"LOG_LEVEL: expected one of {', '.join(_LOG_LEVELS)}, got {log_level[:40]!r}")
         return cls(
             token=get("DISCORD_TOKEN"),

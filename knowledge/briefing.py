@@ -21,6 +21,7 @@ import numpy as np
 
 from .dates import format_date
 from .models import Briefing, Citation, Document, Passage, Story
+from .plain import plural
 from .retrieval import passage_embedding_text, stored_vectors
 from .summarize import SummarySentence, summarize
 from .text import words
@@ -353,24 +354,20 @@ def _when(ts: dt.datetime, by: str = "added") -> str:
     return ts.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
-
-
 def format_briefing(b: Briefing, *, more_stories: int = 0, by: str = "added", ungrouped: int = 0) -> str:
     """Plain text: the window and counts, then per story its headline, sources, cited summary and
     numbered sources; "Nothing new since ..." for an empty window."""
     if b.empty and not b.documents:
         return f"Nothing new since {_when(b.since, by)}."
-    lines = [f"Briefing for {_when(b.since, by)} – {_when(b.until, by)}: {_plural(b.documents, 'new document')}"]
+    lines = [f"Briefing for {_when(b.since, by)} – {_when(b.until, by)}: {plural(b.documents, 'new document')}"]
     for k, story in enumerate(b.stories, start=1):
-        lines += ["", f"{k}. {story.headline} ({_plural(story.sources, 'source')})", story.summary]
+        lines += ["", f"{k}. {story.headline} ({plural(story.sources, 'source')})", story.summary]
         for c in story.citations:
             when = format_date(c.published, c.published_precision)
             source = f" · {c.source}" if c.source else ""
             lines.append(f"   [{c.number}] {c.title} — {when}{source} (#{c.document_id} ¶{c.paragraph_index + 1})")
     if more_stories:
-        lines += ["", f"…and {more_stories} more {'story' if more_stories == 1 else 'stories'} not shown."]
+        lines += ["", f"…and {plural(more_stories, 'more story', 'more stories')} not shown."]
     if ungrouped:
-        lines += ["", f"{_plural(ungrouped, 'older document')} of this window joined no story shown."]
+        lines += ["", f"{plural(ungrouped, 'older document')} of this window joined no story shown."]
     return "\n".join(lines)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .store import NewPassage
+from .models import NewPassage
 from .text import sha256, split_sentences
 
 PARAGRAPH_SEPARATOR = "\n\n"

@@ -4,9 +4,9 @@
     newsdesk search "question" [-k N]    ranked passages
     newsdesk ask "question"              a cited answer
     newsdesk brief [--since 24h|DATE]    the briefing of what arrived
-    newsdesk docs list | docs remove ID
+    newsdesk docs list | docs show ID | docs remove ID
     newsdesk feed add URL | feed list | feed remove ID | feed poll
-    newsdesk eval retrieval|qa|refusals|summaries ...
+    newsdesk eval retrieval|qa|refusals|collections|summaries ...
     newsdesk log export [--format csv|jsonl] [--since ...]
 
 The Discord bot (or its console without a token) is ``newsdesk-bot`` or ``python -m bot``: the
@@ -30,17 +30,16 @@ from pathlib import Path
 from dotenv import load_dotenv
 from tqdm import tqdm
 
-from . import cli_feeds
+from . import backends, cli_feeds
+from .clock import iso, utcnow
 from .config import KnowledgeConfig, seed_paths
 from .dates import MAX_BACK, format_date, parse_since
-from .db import iso, utcnow
 from .errors import KnowledgeError, SettingsError
 from .files import expand_paths
 from .models import Interaction
-from .plain import csv_cell, format_answer, indent
+from .plain import csv_cell, format_answer, format_document, indent, plural
 from .question import normalise_question
 from .service import KnowledgeBase
-from .store import open_store
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    _quiet_libraries()
+    quiet_libraries()
     try:
         config = KnowledgeConfig.from_env()
     except SettingsError as e:
@@ -68,12 +67,35 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "db", None):
         config = config.with_db(args.db)
     try:
-        return asyncio.run(args.handler(args, config)) or 0
+        code = asyncio.run(args.handler(args, config)) or 0
+        sys.stdout.flush()  # inside the try: a reader gone by now is a broken pipe like any other
+        return code
     except KnowledgeError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        return _reader_gone()
+    except OSError as e:
+        # A file named on the command line that is missing or unreadable (an evaluation set, an
+        # output folder): one line, not a traceback.
+        print(f"error: {_os_error(e)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _reader_gone() -> int:
+    """``newsdesk log export | head``: the reader closed the pipe. Exit quietly, as CLI tools do on
+    SIGPIPE; stdout goes to /dev/null first, or the interpreter's final flush of the buffered rest
+    would fail again and print "Exception ignored ... BrokenPipeError" (the recipe of Python's
+    ``signal`` documentation, "Note on SIGPIPE")."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 128 + 13  # what a shell reports for a process ended by SIGPIPE
+
+
+def _os_error(e: OSError) -> str:
+    return f"{e.filename}: {e.strerror or e}" if e.filename is not None else str(e)
 
 
 # On the eval commands (also accepted there, after the command): where to evaluate. SUPPRESS: when
@@ -100,14 +122,19 @@ def _parser() -> argparse.ArgumentParser:
     s.set_defaults(handler=cmd_ask)
 
     s = sub.add_parser("brief", help="a briefing of what arrived")
-    s.add_argument("--since", default="24h", help="24h, 7d, 90m or YYYY-MM-DD (default 24h)")
+    s.add_argument("--since", default="24h", help="24h, 7d, 90m or YYYY-MM-DD, at most a year back (default 24h)")
     s.add_argument("--words", type=_count(20, 5000), default=350)
     s.add_argument("--published", action="store_true", help="window on published date instead of added date")
     s.set_defaults(handler=cmd_brief)
 
-    docs = sub.add_parser("docs", help="list or remove documents").add_subparsers(dest="docs_command", required=True)
+    docs = sub.add_parser("docs", help="list, show or remove documents").add_subparsers(
+        dest="docs_command", required=True
+    )
     s = docs.add_parser("list")
     s.set_defaults(handler=cmd_docs_list)
+    s = docs.add_parser("show", help="a document's details and opening")
+    s.add_argument("id", type=int)
+    s.set_defaults(handler=cmd_docs_show)
     s = docs.add_parser("remove")
     s.add_argument("id", type=int)
     s.set_defaults(handler=cmd_docs_remove)
@@ -116,25 +143,41 @@ def _parser() -> argparse.ArgumentParser:
         dest="eval_command", required=True
     )
     s = ev.add_parser("retrieval", help="nDCG@10 etc. on a BEIR-layout folder")
-    s.add_argument("dir", type=Path)
+    s.add_argument("dir", type=_beir_folder)
     s.add_argument("--json", action="store_true")
     s.add_argument("--db", default=argparse.SUPPRESS, help=_EVAL_DB)
     s.set_defaults(handler=cmd_eval_retrieval)
     s = ev.add_parser("qa", help="answer quality on a BEIR-layout folder")
-    s.add_argument("dir", type=Path)
-    s.add_argument("--unanswerable", type=Path)
+    s.add_argument("dir", type=_beir_folder)
+    s.add_argument("--unanswerable", type=_existing_file)
     s.add_argument("--json", action="store_true")
     s.add_argument("--db", default=argparse.SUPPRESS, help=_EVAL_DB)
     s.set_defaults(handler=cmd_eval_qa)
     s = ev.add_parser(
         "refusals", help="refusals of near-miss questions built from a BEIR-layout folder, cross-validated"
     )
-    s.add_argument("dir", type=Path)
+    s.add_argument("dir", type=_beir_folder)
     s.add_argument("--folds", type=int, default=5)
     s.add_argument("--json", action="store_true")
     s.set_defaults(handler=cmd_eval_refusals)
+    s = ev.add_parser(
+        "collections",
+        help="answers and refusals in small collections built from a BEIR-layout folder",
+        description="Collections of SIZES documents (one question's gold documents plus others of DIR), each a "
+        "fresh knowledge base; asked the question, questions about absent documents and off-topic lines, on "
+        "the question's date and today.",
+    )
+    s.add_argument("dir", type=_beir_folder)
+    s.add_argument("--sizes", type=_sizes, help="collection sizes, comma-separated (default 1,3,10)")
+    s.add_argument(
+        "--trials",
+        type=_count(1, 100_000),
+        help="collections per size (default 200: about 3 minutes for realtimeqa-dev on 2 CPU cores)",
+    )
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(handler=cmd_eval_collections)
     s = ev.add_parser("summaries", help="ROUGE on a JSONL file of document clusters")
-    s.add_argument("file", type=Path)
+    s.add_argument("file", type=_existing_file)
     s.add_argument("--single", action="store_true", help="each article summarised alone, against its lead")
     s.add_argument("--json", action="store_true")
     s.set_defaults(handler=cmd_eval_summaries)
@@ -153,6 +196,31 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+# What ``evaluation.beir.read_beir`` reads from an evaluation folder.
+BEIR_FILES = ("corpus.jsonl", "queries.jsonl", "qrels.tsv")
+
+
+def _beir_folder(value: str) -> Path:
+    """An argparse type: a folder in the BEIR layout, checked before anything is loaded (a missing
+    folder was a FileNotFoundError traceback about qrels.tsv after the model had loaded)."""
+    folder = Path(value)
+    if not folder.is_dir():
+        raise argparse.ArgumentTypeError(f"no such folder: {value}")
+    missing = [name for name in BEIR_FILES if not (folder / name).is_file()]
+    if missing:
+        raise argparse.ArgumentTypeError(
+            f"{value} lacks {', '.join(missing)} (an evaluation folder holds {', '.join(BEIR_FILES)})"
+        )
+    return folder
+
+
+def _existing_file(value: str) -> Path:
+    """An argparse type: a file that exists (argparse prints the one-line usage error)."""
+    if not Path(value).is_file():
+        raise argparse.ArgumentTypeError(f"no such file: {value}")
+    return Path(value)
+
+
 def _count(low: int, high: int):
     """An argparse type: a whole number from low to high (argparse prints the one-line usage error)."""
 
@@ -168,7 +236,18 @@ def _count(low: int, high: int):
     return parse
 
 
-def _quiet_libraries() -> None:
+def _sizes(value: str) -> list[int]:
+    """An argparse type: comma-separated collection sizes, each a whole number from 1 to 10,000."""
+    parse = _count(1, 10_000)
+    sizes = [parse(part.strip()) for part in value.split(",") if part.strip()]
+    if not sizes:
+        raise argparse.ArgumentTypeError("expected sizes such as 1,3,10")
+    return sizes
+
+
+def quiet_libraries() -> None:
+    """For a terminal (this CLI, the bot's console): the model libraries' progress bars and chatter
+    would land among the answers. Called from a ``main()``, before the model is loaded."""
     for name in ("sentence_transformers", "transformers", "httpx", "urllib3", "trafilatura", "htmldate"):
         logging.getLogger(name).setLevel(logging.ERROR)
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
@@ -206,7 +285,7 @@ async def cmd_index(args: argparse.Namespace, config: KnowledgeConfig) -> int:
         passages = await kb.count_passages()
     print(
         f"added {len(report.added)}, updated {len(report.updated)}, unchanged {len(report.unchanged)}, "
-        f"failed {len(report.errors)}; {passages} passages in {config.db_name}"
+        f"failed {len(report.errors)}; {plural(passages, 'passage')} in {config.db_name}"
     )
     for e in report.errors:
         print(f"  error: {e}", file=sys.stderr)
@@ -254,8 +333,16 @@ async def cmd_docs_list(args: argparse.Namespace, config: KnowledgeConfig) -> in
         scope = "global" if d.guild_id is None else f"guild {d.guild_id}"
         print(
             f"#{d.id:<5} {d.title[:70]:<70}  {format_date(d.published, d.published_precision):<10}  "
-            f"{d.passages:>4} passages  {scope}"
+            f"{plural(d.passages, 'passage'):>13}  {scope}"
         )
+    return 0
+
+
+async def cmd_docs_show(args: argparse.Namespace, config: KnowledgeConfig) -> int:
+    async with _knowledge(config) as kb:
+        doc = await kb.get_document(args.id)
+        text = await kb.document_text(args.id)
+    print(format_document(doc, text))
     return 0
 
 
@@ -270,7 +357,7 @@ async def cmd_eval_retrieval(args: argparse.Namespace, config: KnowledgeConfig) 
     from .evaluation.retrieval import evaluate_retrieval  # only `eval` needs it (a guard test reads it here)
 
     result = await evaluate_retrieval(
-        args.dir, progress=_progress_bar("queries"), db=config.db_url, bm25=config.pg_bm25
+        args.dir, progress=_progress_bar("queries"), db=_server_db(config), bm25=config.pg_bm25
     )
     _print_result(result, args.json)
     return 0
@@ -283,7 +370,7 @@ async def cmd_eval_qa(args: argparse.Namespace, config: KnowledgeConfig) -> int:
         args.dir,
         unanswerable=args.unanswerable,
         progress=_progress_bar("questions"),
-        db=config.db_url,
+        db=_server_db(config),
         bm25=config.pg_bm25,
     )
     _print_result(result, args.json)
@@ -298,6 +385,16 @@ async def cmd_eval_refusals(args: argparse.Namespace, config: KnowledgeConfig) -
     return 0
 
 
+async def cmd_eval_collections(args: argparse.Namespace, config: KnowledgeConfig) -> int:
+    from .evaluation.collections import evaluate_collections
+
+    result = await evaluate_collections(
+        args.dir, sizes=args.sizes, trials=args.trials, progress=_progress_bar("collections")
+    )
+    _print_result(result, args.json)
+    return 0
+
+
 async def cmd_eval_summaries(args: argparse.Namespace, config: KnowledgeConfig) -> int:
     from .evaluation.summaries import evaluate_summaries  # only `eval` needs it (a guard test reads it here)
 
@@ -307,31 +404,14 @@ async def cmd_eval_summaries(args: argparse.Namespace, config: KnowledgeConfig) 
 
 
 async def cmd_migrate(args: argparse.Namespace, config: KnowledgeConfig) -> int:
-    from .migrate import migrate
-    from .pg_store import PgStore
-
-    target_config = config.with_db(args.to)
-    if not target_config.db_url:
-        raise KnowledgeError("--to must be a postgresql:// URL")
-    if target_config.db_url == config.db_url:
-        raise KnowledgeError("--to names the database being copied; give another one")
-    source = await open_store(config)
-    try:
-        target = await open_store(target_config)
-        try:
-            assert isinstance(target, PgStore)
-            report = await migrate(source, target, progress=_progress_bar("documents"))
-        finally:
-            await target.close()
-    finally:
-        await source.close()
-    print(f"{report.summary()} from {config.db_name} into {target_config.db_name}")
+    report = await backends.copy_store(config, args.to, progress=_progress_bar("documents"))
+    print(f"{report.summary()} from {config.db_name} into {config.with_db(args.to).db_name}")
     return 0
 
 
 async def cmd_log_export(args: argparse.Namespace, config: KnowledgeConfig) -> int:
     since = parse_since(args.since, utcnow(), max_back=MAX_BACK) if args.since else None
-    store = await open_store(config)
+    store = await backends.open_store(config)
     try:
         rows = await store.interactions(since=since)
     finally:
@@ -364,8 +444,14 @@ async def cmd_log_export(args: argparse.Namespace, config: KnowledgeConfig) -> i
     finally:
         if args.output:
             out.close()
-            print(f"wrote {len(rows)} interactions to {args.output}", file=sys.stderr)
+            print(f"wrote {plural(len(rows), 'interaction')} to {args.output}", file=sys.stderr)
     return 0
+
+
+def _server_db(config: KnowledgeConfig) -> str | None:
+    """The database an evaluation runs in when it names a server (it must be empty); None for a
+    file, which is never evaluated in (it may hold your documents): a temporary one is used."""
+    return str(config.db) if backends.engine_of(config.db).shared else None
 
 
 # ---------------------------------------------------------------------------- output

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .feeds import FeedPoll
-from .store_setup import Feed
+from .models import Feed
 
 
 def add_parser(sub: Any, knowledge: Callable) -> None:

@@ -9,6 +9,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from .errors import SettingsError
 
@@ -18,10 +19,9 @@ PG_BM25_CHOICES = ("auto", "sql")
 
 @dataclass(frozen=True)
 class KnowledgeConfig:
-    db_path: Path = Path("data/newsdesk.db")
-    # A postgresql:// URL: the PostgreSQL backend (pgvector), shared by several processes; db_path
-    # is then unused.
-    db_url: str | None = None
+    # The database setting as given (``--db``, ``NEWSDESK_DB``): a SQLite file's path, or a
+    # postgresql:// URL for PostgreSQL. Only ``backends.open_backend`` decides which it names.
+    db: str | Path = Path("data/newsdesk.db")
     # An installed model package name (its ``get_model_path()`` gives the folder) or a local folder.
     # Never a hub id: nothing is downloaded at run time.
     model: str = DEFAULT_MODEL
@@ -47,20 +47,14 @@ class KnowledgeConfig:
     # and dropped unclosed later would keep its worker thread, and the process, alive.
     freeze_heap: bool = False
 
-    def with_db(self, value: str) -> KnowledgeConfig:
+    def with_db(self, value: str | Path) -> KnowledgeConfig:
         """``--db`` / ``NEWSDESK_DB``: a ``postgresql://`` URL or a SQLite file's path."""
-        if value.startswith(("postgresql://", "postgres://")):
-            return replace(self, db_url=value)
-        return replace(self, db_path=Path(value), db_url=None)
+        return replace(self, db=value)
 
     @property
     def db_name(self) -> str:
         """The database as shown to people (a URL without its password)."""
-        if self.db_url:
-            from .pg import redacted  # lazy: the SQLite-only path never imports psycopg
-
-            return redacted(self.db_url)
-        return str(self.db_path)
+        return redacted(str(self.db))
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> KnowledgeConfig:
@@ -92,6 +86,15 @@ class KnowledgeConfig:
                 raise SettingsError(f"NEWSDESK_PG_BM25: expected auto or sql, got {value[:40]!r}")
             config = replace(config, pg_bm25=value.lower())
         return config
+
+
+def redacted(url: str) -> str:
+    """A URL without its password, for logs and messages (anything else as it is)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
 
 
 def seed_paths(env: Mapping[str, str] | None = None) -> tuple[Path, ...]:

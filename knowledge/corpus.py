@@ -8,18 +8,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from .backends.interface import DocumentStore, SearchIndex
     from .embed import Embedder
-    from .index import HybridIndex
-    from .pg_index import PgIndex
-    from .store import Store
 
 
 class Corpus(Protocol):
     @property
-    def store(self) -> Store: ...
+    def store(self) -> DocumentStore: ...
 
     @property
-    def index(self) -> HybridIndex | PgIndex: ...
+    def index(self) -> SearchIndex: ...
 
     @property
     def embedder(self) -> Embedder: ...

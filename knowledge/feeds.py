@@ -14,20 +14,19 @@ import datetime as dt
 import html
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import feedparser
 
 from . import ingest
+from .backends.interface import FeedStore
+from .config import KnowledgeConfig
 from .errors import DuplicateDocument, KnowledgeError, NotAFeed
-from .models import Document
-from .prepare import prepare
-from .store_setup import Feed
+from .models import Document, Feed
+from .prepare import Prepared, prepare
 from .text import sha256
-
-if TYPE_CHECKING:
-    from .service import KnowledgeBase
 
 log = logging.getLogger(__name__)
 
@@ -125,13 +124,30 @@ def parse_feed(data: bytes, shown: str) -> ParsedFeed:
     return ParsedFeed(title=" ".join((parsed.feed.get("title") or "").split()) or None, entries=entries)
 
 
-# ---------------------------------------------------------------------------- with a knowledge base
+# ---------------------------------------------------------------------------- polling and indexing
+
+
+class EntryIndexer(Protocol):
+    """What indexing a feed's entries needs (``indexing.Indexer`` is one)."""
+
+    async def add_text(
+        self,
+        text: str,
+        *,
+        guild_id: int | None = None,
+        title: str | None = None,
+        source: str | None = None,
+        published: dt.date | None = None,
+        origin: str = "pasted text",
+        added_at: dt.datetime | None = None,
+    ) -> Document: ...
+
+    async def index_prepared(self, build: Callable[[], Prepared]) -> Document: ...
 
 
 async def fetch_parsed(
-    kb: KnowledgeBase, url: str, feed: Feed | None = None
+    config: KnowledgeConfig, url: str, feed: Feed | None = None
 ) -> tuple[ingest.FeedResponse, ParsedFeed | None]:
-    config = kb.config
     response = await ingest.fetch_feed(
         url,
         max_bytes=config.max_file_bytes,
@@ -145,17 +161,24 @@ async def fetch_parsed(
     return response, parse_feed(response.data, ingest.short_url(url))
 
 
-async def poll_feed(kb: KnowledgeBase, feed: Feed, *, now: dt.datetime, interval: dt.timedelta) -> FeedPoll:
+async def poll_feed(
+    feed: Feed,
+    *,
+    records: FeedStore,
+    indexer: EntryIndexer,
+    config: KnowledgeConfig,
+    now: dt.datetime,
+    interval: dt.timedelta,
+) -> FeedPoll:
     """Poll one feed and index its new entries. Never raises a ``KnowledgeError``: a failure is
     logged, recorded on the feed (its error, its backoff) and returned."""
-    store = kb.store
     result = FeedPoll(feed)
     try:
-        response, parsed = await fetch_parsed(kb, feed.url, feed)
+        response, parsed = await fetch_parsed(config, feed.url, feed)
     except KnowledgeError as e:
         result.error = str(e)
         failures = feed.failures + 1
-        await store.record_feed_failure(feed.id, at=now, error=str(e), next_poll_at=now + backoff(interval, failures))
+        await records.record_feed_failure(feed.id, at=now, error=str(e), next_poll_at=now + backoff(interval, failures))
         log.error("feed #%d %s failed (%d in a row): %s", feed.id, ingest.short_url(feed.url), failures, e)
         return result
     if parsed is None:
@@ -163,17 +186,17 @@ async def poll_feed(kb: KnowledgeBase, feed: Feed, *, now: dt.datetime, interval
     else:
         fresh = []
         for entry in parsed.entries:
-            if await store.feed_entry_seen(feed, entry_key=entry.key, content_hash=entry.content_hash):
+            if await records.feed_entry_seen(feed, entry_key=entry.key, content_hash=entry.content_hash):
                 result.skipped += 1
             else:
                 fresh.append(entry)
         for entry in fresh[:MAX_NEW_ENTRIES]:
-            doc = await index_entry(kb, feed, entry, source=parsed.title or feed.title)
+            doc = await index_entry(indexer, config, feed, entry, source=parsed.title or feed.title)
             if doc is None:
                 result.skipped += 1
             else:
                 result.added.append(doc)
-            await store.record_feed_entry(
+            await records.record_feed_entry(
                 feed.id,
                 entry_key=entry.key,
                 content_hash=entry.content_hash,
@@ -181,7 +204,7 @@ async def poll_feed(kb: KnowledgeBase, feed: Feed, *, now: dt.datetime, interval
                 at=now,
             )
     # Due again at the next tick of the poll loop, which sets the pace; only failures push it later.
-    await store.record_feed_success(
+    await records.record_feed_success(
         feed.id, at=now, next_poll_at=now, etag=response.etag, last_modified=response.last_modified
     )
     if result.added:
@@ -189,13 +212,15 @@ async def poll_feed(kb: KnowledgeBase, feed: Feed, *, now: dt.datetime, interval
     return result
 
 
-async def index_entry(kb: KnowledgeBase, feed: Feed, entry: FeedEntry, *, source: str) -> Document | None:
+async def index_entry(
+    indexer: EntryIndexer, config: KnowledgeConfig, feed: Feed, entry: FeedEntry, *, source: str
+) -> Document | None:
     """Index one entry: its article page when it can be fetched and cleaned, else its own content;
     None when neither gives a document (empty, or the same text is already indexed here)."""
     title = entry.title or None
     if entry.link:
         try:
-            return await _index_page(kb, feed, entry, source=source)
+            return await _index_page(indexer, config, feed, entry, source=source)
         except DuplicateDocument:
             return None  # the article itself is already indexed here (a /doc add url, another feed)
         except KnowledgeError as e:
@@ -203,7 +228,7 @@ async def index_entry(kb: KnowledgeBase, feed: Feed, entry: FeedEntry, *, source
     if not entry.content:
         return None
     try:
-        return await kb.add_text(
+        return await indexer.add_text(
             entry.content,
             guild_id=feed.guild_id,
             title=title or "",
@@ -216,9 +241,10 @@ async def index_entry(kb: KnowledgeBase, feed: Feed, entry: FeedEntry, *, source
         return None
 
 
-async def _index_page(kb: KnowledgeBase, feed: Feed, entry: FeedEntry, *, source: str) -> Document:
+async def _index_page(
+    indexer: EntryIndexer, config: KnowledgeConfig, feed: Feed, entry: FeedEntry, *, source: str
+) -> Document:
     assert entry.link is not None, "only entries with a link have a page"
-    config = kb.config
     data, filename = await ingest.fetch_url(
         entry.link, max_bytes=config.max_file_bytes, timeout_s=config.url_timeout_s, allow=config.fetch_allow
     )
@@ -236,4 +262,4 @@ async def _index_page(kb: KnowledgeBase, feed: Feed, entry: FeedEntry, *, source
             name=filename,
         )
 
-    return await kb.index_prepared(prepared)
+    return await indexer.index_prepared(prepared)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,11 @@ class Answer:
     confidence: float = 0.0
     latency_ms: float = 0.0
 
+    @property
+    def shown(self) -> list[Citation]:
+        """The passages the reader is shown: the citations, or on a refusal the closest passages."""
+        return self.related if self.abstained else self.citations
+
 
 @dataclass(frozen=True)
 class Story:
@@ -122,6 +129,10 @@ class Briefing:
     def empty(self) -> bool:
         return not self.stories
 
+    @property
+    def citations(self) -> list[Citation]:
+        return [c for story in self.stories for c in story.citations]
+
 
 @dataclass(frozen=True)
 class IndexReport:
@@ -129,6 +140,17 @@ class IndexReport:
     updated: list[Document] = field(default_factory=list)
     unchanged: list[Document] = field(default_factory=list)
     errors: list[Exception] = field(default_factory=list)  # KnowledgeError per failed file
+
+
+class CitedPassages(TypedDict):
+    passage_ids: list[int]
+    scores: list[float]
+
+
+def cited_passages(citations: Sequence[Citation]) -> CitedPassages:
+    """The interaction log's ``passage_ids`` and ``scores`` for what a reader was shown, built in
+    one place: callers that passed the ids alone left every exported row's scores empty."""
+    return {"passage_ids": [c.passage_id for c in citations], "scores": [c.score for c in citations]}
 
 
 @dataclass(frozen=True)
@@ -166,3 +188,70 @@ class UsageStats:
     @property
     def refusal_rate(self) -> float:
         return self.refusals / self.questions if self.questions else 0.0
+
+
+# ---------------------------------------------------------------------------- written by indexing
+
+
+@dataclass(frozen=True)
+class NewPassage:
+    """A passage as indexing hands it to the store (the store gives it its id)."""
+
+    ordinal: int
+    paragraph_index: int
+    char_start: int
+    char_end: int
+    text: str
+    text_hash: str
+
+
+@dataclass(frozen=True)
+class NewDocument:
+    """A document as indexing hands it to the store, with its clean text."""
+
+    title: str
+    source: str | None
+    published: dt.date | None
+    author: str | None
+    guild_id: int | None
+    origin: str
+    content_hash: str
+    text: str
+    words: int
+    published_precision: str = "day"
+
+
+# ---------------------------------------------------------------------------- set up from Discord
+
+
+@dataclass(frozen=True)
+class GuildSettings:
+    """One server's settings; a server that never ran /setup has every field empty."""
+
+    guild_id: int
+    briefing_channel_id: int | None = None
+    briefing_time: dt.time | None = None  # local to briefing_tz
+    briefing_tz: str | None = None
+    briefing_enabled: bool = False
+    moderator_role_id: int | None = None
+
+    @property
+    def briefing_configured(self) -> bool:
+        """Whether this server ever set its own briefing: from then on it, not ``.env``, decides."""
+        return self.briefing_channel_id is not None
+
+
+@dataclass(frozen=True)
+class Feed:
+    id: int
+    guild_id: int | None
+    url: str
+    title: str
+    added_at: dt.datetime
+    etag: str | None = None
+    last_modified: str | None = None
+    last_success_at: dt.datetime | None = None
+    last_error: str | None = None
+    last_error_at: dt.datetime | None = None
+    failures: int = 0
+    next_poll_at: dt.datetime | None = None

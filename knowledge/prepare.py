@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from . import chunking, ingest
 from .errors import EmptyDocument, KnowledgeError
-from .store import NewDocument
+from .models import NewDocument
 
 
 @dataclass(frozen=True)

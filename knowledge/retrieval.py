@@ -1,6 +1,6 @@
-"""Hybrid retrieval: BM25 (FTS5's formula and tokens, scored from in-memory postings; see
-``LexicalIndex``) plus exact cosine over an in-memory float32 matrix, fused by pure functions over
-ids and scores. User text reaches FTS5 only quoted term by term (``fts_match_expression``).
+"""Hybrid retrieval: the search index's two sides (``backends.interface.SearchIndex``: BM25 with the
+lexical spec's formula and tokens, and cosine over the passages' vectors) fused by pure functions
+over ids and scores. User text reaches FTS5 only quoted term by term (``fts_match_expression``).
 
 Why not plain reciprocal rank fusion: measured on realtimeqa-dev it *loses* to dense alone (0.730 vs
 0.748 nDCG@10 here), because it gives a weak BM25 list as much say as a strong dense one and ignores
@@ -20,13 +20,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .dates import parse_date_intent
-from .index import HybridIndex, IndexSnapshot
 from .models import Document, Passage, SearchHit
 from .text import STOPWORDS, index_tokens
 
 if TYPE_CHECKING:
     from .corpus import Corpus
-    from .pg_index import PgView
 
 # How many candidates each side hands to fusion.
 CANDIDATES = 100
@@ -178,12 +176,13 @@ def top_k(scores: Mapping[int, float], k: int) -> list[tuple[int, float]]:
 @dataclass(frozen=True)
 class Candidates:
     """Both sides' raw candidate scores for one query (kept for evaluation and answers), and the
-    snapshot they were scored on: later steps (term statistics of an answer) read the same one."""
+    moment of the index they were scored on (``Scored.view``): later steps (term statistics of an
+    answer) read the same one."""
 
     dense: dict[int, float]
     bm25: dict[int, float]
     query_vector: np.ndarray
-    snapshot: IndexSnapshot | PgView | None = None
+    snapshot: object = None
 
 
 def search_words(query: str) -> str:
@@ -196,22 +195,6 @@ def search_tokens(query: str) -> list[str]:
     return index_tokens(search_words(query))
 
 
-def score_candidates(
-    snapshot: IndexSnapshot,
-    query: str,
-    vector: np.ndarray,
-    *,
-    scope: int | None = None,
-    date_from: dt.date | None = None,
-    date_to: dt.date | None = None,
-    n: int = CANDIDATES,
-) -> Candidates:
-    """Both sides' candidates for an embedded query, all from one snapshot (CPU work: off the loop)."""
-    terms = search_tokens(query)
-    dense, bm25 = snapshot.search(vector, terms, n, scope=scope, date_from=date_from, date_to=date_to)
-    return Candidates(dense=dict(dense), bm25=dict(bm25), query_vector=vector, snapshot=snapshot)
-
-
 async def candidates(
     corpus: Corpus,
     query: str,
@@ -222,48 +205,29 @@ async def candidates(
     n: int = CANDIDATES,
     query_vector: np.ndarray | None = None,
 ) -> Candidates:
-    index, embedder = corpus.index, corpus.embedder
-    if not isinstance(index, HybridIndex):  # PostgreSQL: both sides are searched in the database
+    embedder = corpus.embedder
 
-        def embed_and_tokenise() -> tuple[np.ndarray, list[str]]:
-            return (embedder.encode([query])[0] if query_vector is None else query_vector), search_tokens(query)
+    def embed_and_tokenise() -> tuple[np.ndarray, list[str]]:
+        return (embedder.encode([query])[0] if query_vector is None else query_vector), search_tokens(query)
 
-        vector, terms = await asyncio.to_thread(embed_and_tokenise)
-        dense, bm25, view = await index.search(
-            vector, terms, n, scope=scope, date_from=date_from, date_to=date_to, words=search_words(query)
-        )
-        return Candidates(dense=dict(dense), bm25=dict(bm25), query_vector=vector, snapshot=view)
-
-    def both_sides(vector: np.ndarray | None) -> Candidates:
-        # One worker thread, off the event loop. The query is embedded first (it may wait for a
-        # bulk batch), and only then is the snapshot taken: mask, rows and statistics all belong
-        # to the moment of scoring, never to one from before the wait.
-        embedded = embedder.encode([query])[0] if vector is None else vector
-        return score_candidates(
-            index.snapshot(), query, embedded, scope=scope, date_from=date_from, date_to=date_to, n=n
-        )
-
-    return await asyncio.to_thread(both_sides, query_vector)
+    # Embedded first (the question may wait for a bulk batch), then scored: the index is read as
+    # it stands at scoring, never as it stood before the wait.
+    vector, terms = await asyncio.to_thread(embed_and_tokenise)
+    found = await corpus.index.search(
+        vector, terms, n, scope=scope, date_from=date_from, date_to=date_to, words=search_words(query)
+    )
+    return Candidates(dense=dict(found.dense), bm25=dict(found.bm25), query_vector=vector, snapshot=found.view)
 
 
 async def term_statistics(corpus: Corpus, cands: Candidates, terms: Sequence[str]) -> tuple[dict[str, int], int]:
     """Document frequencies of ``terms`` and the passage count, from the index the candidates were
     scored on (in memory: the same snapshot, not a later one)."""
-    view = cands.snapshot
-    index = corpus.index
-    if isinstance(index, HybridIndex):
-        snapshot = view if isinstance(view, IndexSnapshot) else index.snapshot()
-        return await asyncio.to_thread(snapshot.document_frequencies, terms), len(snapshot)
-    counts = await index.document_frequencies(terms)
-    return counts, (len(view) if view is not None else await index.size())
+    return await corpus.index.term_statistics(terms, cands.snapshot)
 
 
 async def stored_vectors(corpus: Corpus, pids: Sequence[int]) -> dict[int, np.ndarray]:
     """The stored vectors of passages (those with one of the current model)."""
-    index = corpus.index
-    if isinstance(index, HybridIndex):
-        return await asyncio.to_thread(index.snapshot().vectors, pids)
-    return await index.vectors(pids)
+    return await corpus.index.vectors(pids)
 
 
 async def search(

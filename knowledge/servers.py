@@ -1,26 +1,21 @@
-"""What ``KnowledgeBase`` offers for setting a server up (``/setup``, ``/feed``, ``newsdesk feed``):
-per-server briefings and moderator role, ask channels, feeds. A mixin, so the bot and the CLI never
-reach into the store, and service.py stays about documents and answers."""
+"""Setting a server up (``/setup``, ``/feed``, ``newsdesk feed``): per-server briefings and moderator
+role, ask channels, feeds. ``KnowledgeBase`` offers these through a ``ServerSetup``, so the bot and
+the CLI never reach into the store, and service.py stays about documents and answers."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import re
-from collections.abc import Callable
-from typing import TYPE_CHECKING, cast
+from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from . import feeds, ingest
-from .db import utcnow
+from .backends.interface import FeedStore, SetupStore
+from .clock import utcnow
+from .config import KnowledgeConfig
 from .errors import InvalidInput
-from .models import Document
+from .models import Feed, GuildSettings
 from .scope import Scope
-from .store_setup import Feed, GuildSettings
-
-if TYPE_CHECKING:
-    from .prepare import Prepared
-    from .service import KnowledgeBase
 
 DEFAULT_FEED_INTERVAL = dt.timedelta(minutes=30)
 _CLOCK = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
@@ -48,41 +43,43 @@ def check_timezone(name: str) -> str:
     return name
 
 
-class ServerSetup:
-    """Mixed into ``KnowledgeBase`` (its store, config and indexing are used here)."""
+class SetupRecords(SetupStore, FeedStore, Protocol):
+    """What server setup keeps: settings, ask channels and feeds."""
 
-    @property
-    def _kb(self) -> KnowledgeBase:
-        return cast("KnowledgeBase", self)
+
+class ServerSetup:
+    """Server settings and feeds over ``records``; feed entries are indexed through ``indexer``."""
+
+    def __init__(self, config: KnowledgeConfig, records: SetupRecords, indexer: feeds.EntryIndexer) -> None:
+        self.config = config
+        self.records = records
+        self.indexer = indexer
 
     # ------------------------------------------------------------------ server settings
 
     async def guild_settings(self, guild_id: int) -> GuildSettings:
-        return await self._kb.store.guild_settings(guild_id)
+        return await self.records.guild_settings(guild_id)
 
     async def set_guild_briefing(self, guild_id: int, *, channel_id: int, at: str, tz: str) -> GuildSettings:
         """Turn on the server's daily briefing; both values are checked before anything is saved."""
         clock, zone = parse_clock(at), check_timezone(tz)
-        await self._kb.store.set_guild_briefing(guild_id, channel_id=channel_id, at=clock, tz=zone)
-        return await self._kb.store.guild_settings(guild_id)
+        await self.records.set_guild_briefing(guild_id, channel_id=channel_id, at=clock, tz=zone)
+        return await self.records.guild_settings(guild_id)
 
     async def disable_guild_briefing(self, guild_id: int) -> bool:
-        return await self._kb.store.disable_guild_briefing(guild_id)
+        return await self.records.disable_guild_briefing(guild_id)
 
     async def guild_briefings(self) -> list[GuildSettings]:
-        return await self._kb.store.guild_briefings()
-
-    async def briefing_posted(self, channel_id: int, day: dt.date) -> bool:
-        return await self._kb.store.briefing_posted(channel_id, day)
+        return await self.records.guild_briefings()
 
     async def set_guild_moderator_role(self, guild_id: int, role_id: int | None) -> None:
-        await self._kb.store.set_guild_moderator_role(guild_id, role_id)
+        await self.records.set_guild_moderator_role(guild_id, role_id)
 
     async def toggle_ask_channel(self, guild_id: int, channel_id: int) -> bool:
-        return await self._kb.store.toggle_ask_channel(guild_id, channel_id)
+        return await self.records.toggle_ask_channel(guild_id, channel_id)
 
     async def ask_channels(self, guild_id: int | None = None) -> list[int]:
-        return await self._kb.store.ask_channels(guild_id)
+        return await self.records.ask_channels(guild_id)
 
     # ------------------------------------------------------------------ feeds
 
@@ -91,25 +88,25 @@ class ServerSetup:
         once. Its entries are indexed by the next poll."""
         url = url.strip()
         shown = ingest.short_url(url)
-        if await self._kb.store.feed_by_url(url, guild_id) is not None:
+        if await self.records.feed_by_url(url, guild_id) is not None:
             raise InvalidInput(f"{shown} is already followed here")
-        _, parsed = await feeds.fetch_parsed(self._kb, url)
+        _, parsed = await feeds.fetch_parsed(self.config, url)
         name = ingest.clean_name(" ".join((title or (parsed.title if parsed else None) or shown).split()))[:200]
-        feed = await self._kb.store.insert_feed(guild_id=guild_id, url=url, title=name)
+        feed = await self.records.insert_feed(guild_id=guild_id, url=url, title=name)
         if feed is None:  # added meanwhile by someone else
             raise InvalidInput(f"{shown} is already followed here")
         return feed
 
     async def remove_feed(self, feed_id: int, *, guild_id: Scope = None) -> Feed:
         """Stop following a feed (its documents stay). With ``guild_id`` only that server's own."""
-        feed = await self._kb.store.feed(feed_id)
+        feed = await self.records.feed(feed_id)
         if feed is None or (guild_id is not None and feed.guild_id != (guild_id or None)):
             raise InvalidInput(f"no feed #{feed_id} that can be removed here"[:80])
-        await self._kb.store.delete_feed(feed.id)
+        await self.records.delete_feed(feed.id)
         return feed
 
     async def list_feeds(self, *, scope: Scope = None) -> list[Feed]:
-        return await self._kb.store.list_feeds(scope=scope)
+        return await self.records.list_feeds(scope=scope)
 
     async def poll_feeds(
         self, *, now: dt.datetime | None = None, interval: dt.timedelta = DEFAULT_FEED_INTERVAL
@@ -117,14 +114,8 @@ class ServerSetup:
         """Poll every feed that is due (a failing one waits out its backoff), one after another."""
         now = now or utcnow()
         return [
-            await feeds.poll_feed(self._kb, feed, now=now, interval=interval)
-            for feed in await self._kb.store.feeds_due(now)
+            await feeds.poll_feed(
+                feed, records=self.records, indexer=self.indexer, config=self.config, now=now, interval=interval
+            )
+            for feed in await self.records.feeds_due(now)
         ]
-
-    async def index_prepared(self, build: Callable[[], Prepared]) -> Document:
-        """Index one document that ``build`` parses and prepares (run in a worker thread)."""
-        item = await asyncio.to_thread(build)
-        [result] = await self._kb._index_items([item])
-        if isinstance(result, Exception):
-            raise result
-        return result

@@ -1,58 +1,43 @@
 """``KnowledgeBase``: the one async service the CLI and the bot share.
 
-It owns the store, the embedder and the search index: a SQLite file with the index in memory
-(``HybridIndex``), or PostgreSQL with pgvector where the database searches (``PgIndex``) and
-several processes share one collection. Everything CPU-bound (parsing, embedding, scoring) runs
-in a worker thread, never on the event loop.
+It opens the configured storage engine (``backends.open_backend``: a SQLite file with the index in
+memory, or PostgreSQL with pgvector where the database searches and several processes share one
+collection) and offers everything the product does over it: indexing (``indexing.Indexer``),
+search, answers and briefings (``retrieval``, ``answer``, ``briefing``, which read only a
+``Corpus``), the interaction log, and server setup (``servers.ServerSetup``). Everything CPU-bound
+(parsing, embedding, scoring) runs in a worker thread, never on the event loop.
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import gc
-import logging
-import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-import numpy as np
-
-from . import index_cache, ingest, retrieval
+from . import backends, retrieval
 from .answer import decide, read_question
+from .backends.interface import Backend, SearchIndex, Store
 from .briefing import build_briefing
+from .clock import utcnow
 from .config import KnowledgeConfig
 from .embed import Embedder, SentenceTransformerEmbedder
-from .errors import (
-    DatabaseError,
-    DocumentNotFound,
-    DuplicateDocument,
-    EmptyDocument,
-    FileTooLarge,
-    KnowledgeError,
-)
-from .files import expand_paths, read_checked
-from .index import DenseIndex, HybridIndex, LexicalIndex
-from .models import Answer, Briefing, Document, IndexReport, Interaction, SearchHit, UsageStats
-from .prepare import Prepared, TextItem, passage_count, prepare
+from .errors import DocumentNotFound
+from .feeds import FeedPoll
+from .indexing import Indexer, embed_missing
+from .models import Answer, Briefing, Document, Feed, GuildSettings, IndexReport, Interaction, SearchHit, UsageStats
+from .prepare import TextItem
 from .question import normalise_question
-from .scope import GLOBAL_SCOPE, Scope, scope_of
-from .servers import ServerSetup
-from .store import DocumentWrite, Store, inserted_document, open_store, utcnow
-from .text import sha256
+from .scope import GLOBAL_SCOPE, Scope
+from .servers import DEFAULT_FEED_INTERVAL, ServerSetup
 
-if TYPE_CHECKING:
-    from .pg_index import PgIndex
-
-log = logging.getLogger(__name__)
+__all__ = ["KnowledgeBase", "TextItem"]
 
 
-class KnowledgeBase(ServerSetup):
+class KnowledgeBase:
     def __init__(self, config: KnowledgeConfig, *, embedder: Embedder | None = None) -> None:
-        self.config = config
+        self._config = config
         self.embedder: Embedder = embedder or SentenceTransformerEmbedder(
             config.model,
             query_threads=config.query_threads,
@@ -60,13 +45,10 @@ class KnowledgeBase(ServerSetup):
             batch_size=config.embed_batch_size,
             freeze_heap=config.freeze_heap,
         )
-        self._store: Store | None = None
-        # Dense and BM25 sides together: in memory, questions reading its published snapshots
-        # (index.HybridIndex); or in PostgreSQL (pg_index.PgIndex).
-        self.index: HybridIndex | PgIndex = HybridIndex()
-        # One writer at a time: documents are indexed one transaction after another, and the index
-        # is updated in the same order.
-        self._write_lock = asyncio.Lock()
+        self._backend: Backend | None = None
+        self._index: SearchIndex | None = None
+        self._indexer: Indexer | None = None
+        self._setup: ServerSetup | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -77,49 +59,30 @@ class KnowledgeBase(ServerSetup):
         return kb
 
     async def start(self) -> None:
-        if self.config.db_url:
-            await self._start_postgres()
-            return
-        self._store = await Store.open(self.config.db_path, busy_timeout_s=self.config.db_busy_timeout_s)
+        backend = self._backend = await backends.open_backend(self.config)
         try:
-            await self._embed_missing()
-            await self._load_dense()
-        except BaseException as e:
+            with backend.opening():
+                await embed_missing(backend.store, self.embedder)
+                index = self._index = await backend.search_index(self.model_id)
+        except BaseException:
             # Closed on every path: a connection left open keeps the failed process alive.
             await self.close()
-            if isinstance(e, sqlite3.DatabaseError):  # damage deeper in the file than Store.open reads
-                raise DatabaseError(f"cannot open the database {self.config.db_path}: {e}") from e
             raise
-        if self.config.freeze_heap:
-            _freeze_heap()
-
-    async def _start_postgres(self) -> None:
-        # Lazy: psycopg is only imported by processes that use PostgreSQL.
-        from .pg_index import PgIndex
-        from .pg_store import PgStore
-
-        store = await open_store(self.config)
-        assert isinstance(store, PgStore)
-        self._store = store
-        try:
-            await self._embed_missing()
-        except BaseException:
-            await self.close()
-            raise
-        # Nothing to load: the database searches, so opening costs the same at any size.
-        self.index = PgIndex(store, self.model_id)
+        self._indexer = indexer = Indexer(self.config, self.embedder, backend.store, index)
+        self._setup = ServerSetup(self.config, backend.store, indexer)
 
     async def close(self) -> None:
-        if self._store is not None:
+        backend, index = self._backend, self._index
+        self._backend = self._index = self._indexer = self._setup = None
+        if backend is not None:
             try:
-                if isinstance(self.index, HybridIndex):  # PostgreSQL holds no index in the process
-                    await index_cache.save_if_changed(self._store, self.model_id, self.index)
+                if index is not None:
+                    await index.close()  # the SQLite engine saves its index's cache
             finally:
-                await self._store.close()
-                self._store = None
+                await backend.close()
 
     async def __aenter__(self) -> KnowledgeBase:
-        if self._store is None:
+        if self._backend is None:
             await self.start()
         return self
 
@@ -127,49 +90,53 @@ class KnowledgeBase(ServerSetup):
         await self.close()
 
     @property
-    def store(self) -> Store:
-        if self._store is None:
+    def config(self) -> KnowledgeConfig:
+        return self._config
+
+    @config.setter
+    def config(self, config: KnowledgeConfig) -> None:
+        """New settings reach the parts already open (the storage engine stays the one opened)."""
+        self._config = config
+        for part in (self._indexer, self._setup):
+            if part is not None:
+                part.config = config
+
+    @property
+    def backend(self) -> Backend:
+        if self._backend is None:
             raise RuntimeError("KnowledgeBase is not open")
-        return self._store
+        return self._backend
 
     @property
-    def dense(self) -> DenseIndex:
-        return self.memory_index.dense
+    def store(self) -> Store:
+        return self.backend.store
 
     @property
-    def lexical(self) -> LexicalIndex:
-        return self.memory_index.lexical
+    def index(self) -> SearchIndex:
+        if self._index is None:
+            raise RuntimeError("KnowledgeBase is not open")
+        return self._index
 
     @property
-    def memory_index(self) -> HybridIndex:
-        """The in-memory index of the SQLite backend (PostgreSQL has none)."""
-        if not isinstance(self.index, HybridIndex):
-            raise RuntimeError("the PostgreSQL backend holds no index in memory")
-        return self.index
+    def indexer(self) -> Indexer:
+        if self._indexer is None:
+            raise RuntimeError("KnowledgeBase is not open")
+        return self._indexer
+
+    @property
+    def setup(self) -> ServerSetup:
+        if self._setup is None:
+            raise RuntimeError("KnowledgeBase is not open")
+        return self._setup
 
     @property
     def model_id(self) -> str:
         return self.embedder.model_id
 
-    async def _embed_missing(self) -> None:
-        """Passages without a vector of the current model (the model setting changed, or an old
-        database): embed them now, so vectors of two models are never mixed in one index."""
-        missing = await self.store.passages_missing_vectors(self.model_id)
-        if not missing:
-            return
-        log.info("embedding %d passages for model %s", len(missing), self.model_id)
-        texts = [retrieval.passage_embedding_text(title, text) for _, title, text in missing]
-        vectors = await asyncio.to_thread(self.embedder.encode, texts, bulk=True)
-        await self.store.add_vectors(self.model_id, list(zip([m[0] for m in missing], vectors, strict=True)))
-
-    async def _load_dense(self) -> None:
-        self.index = await index_cache.load_or_build(self.store, self.model_id)
-
-    # ------------------------------------------------------------------ documents
+    # ------------------------------------------------------------------ documents (indexing.Indexer)
 
     async def add_file(self, path: Path | str, *, guild_id: int | None = None, title: str | None = None) -> Document:
-        item = await self._read_file(Path(path), guild_id=guild_id, title=title)
-        return _single(await self._index_items([item]))
+        return await self.indexer.add_file(path, guild_id=guild_id, title=title)
 
     async def add_bytes(
         self,
@@ -181,10 +148,7 @@ class KnowledgeBase(ServerSetup):
         origin: str | None = None,
     ) -> Document:
         """Index a file's bytes (an upload, an attachment)."""
-        item = await asyncio.to_thread(
-            self._prepare_bytes, data, filename, guild_id=guild_id, title=title, origin=origin or filename
-        )
-        return _single(await self._index_items([item]))
+        return await self.indexer.add_bytes(data, filename, guild_id=guild_id, title=title, origin=origin)
 
     async def add_text(
         self,
@@ -198,49 +162,17 @@ class KnowledgeBase(ServerSetup):
         added_at: dt.datetime | None = None,
     ) -> Document:
         """Index pasted text. With ``title`` given the text is all body (no title line is looked for)."""
-        item = await asyncio.to_thread(
-            self._prepare_text,
-            TextItem(text, title=title, source=source, published=published, origin=origin, added_at=added_at),
-            guild_id,
+        return await self.indexer.add_text(
+            text, guild_id=guild_id, title=title, source=source, published=published, origin=origin, added_at=added_at
         )
-        return _single(await self._index_items([item]))
 
     async def add_texts(self, items: Sequence[TextItem], *, guild_id: int | None = None) -> IndexReport:
-        """Index many texts at once: embeddings are computed in large batches across documents, and
-        each batch is written in one transaction. Failures are reported, not raised."""
-        report = IndexReport()
-        pending: list[Prepared | KnowledgeError] = []
-
-        async def flush() -> None:
-            for result in await self._index_items(pending):
-                if isinstance(result, Exception):
-                    report.errors.append(result)
-                else:
-                    report.added.append(result)
-            pending.clear()
-
-        for i in range(0, len(items), _PREPARE_DOCUMENTS):
-            pending += await asyncio.to_thread(
-                lambda chunk: [_attempt(self._prepare_text, it, guild_id) for it in chunk],
-                items[i : i + _PREPARE_DOCUMENTS],
-            )
-            if passage_count(pending) >= _BATCH_PASSAGES:
-                await flush()
-        if pending:
-            await flush()
-        return report
+        """Index many texts at once (embedded in large batches, written a batch per transaction);
+        failures are reported, not raised."""
+        return await self.indexer.add_texts(items, guild_id=guild_id)
 
     async def add_url(self, url: str, *, guild_id: int | None = None, title: str | None = None) -> Document:
-        data, filename = await ingest.fetch_url(
-            url,
-            max_bytes=self.config.max_file_bytes,
-            timeout_s=self.config.url_timeout_s,
-            allow=self.config.fetch_allow,
-        )
-        # A user:password in the link must not reach the stored origin, /doc show or the log.
-        return await self.add_bytes(
-            data, filename, guild_id=guild_id, title=title, origin=ingest.clean_name(ingest.strip_credentials(url))
-        )
+        return await self.indexer.add_url(url, guild_id=guild_id, title=title)
 
     async def index_paths(
         self,
@@ -249,201 +181,14 @@ class KnowledgeBase(ServerSetup):
         guild_id: int | None = None,
         progress: Callable[[Path, str], None] | None = None,
     ) -> IndexReport:
-        """Index files and folders incrementally: an unchanged file (same content hash) embeds
-        nothing, a changed one replaces its passages. A failing file never stops the batch; its
-        error is in the report."""
-        report = IndexReport()
-        batch: list[tuple[Path, Prepared | KnowledgeError]] = []
-        passages = 0
-
-        async def flush() -> None:
-            nonlocal passages
-            results = await self._index_items([item for _, item in batch])
-            for (path, item), result in zip(batch, results, strict=True):
-                if isinstance(result, Exception):
-                    log.warning("not indexed: %s", result)
-                    report.errors.append(result)
-                    status = "error"
-                elif isinstance(item, Prepared) and item.replace_id is not None:
-                    report.updated.append(result)
-                    status = "updated"
-                else:
-                    report.added.append(result)
-                    status = "added"
-                if progress:
-                    progress(path, status)
-            batch.clear()
-            passages = 0
-
-        for path in expand_paths(paths):
-            try:
-                existing = await self.store.find_by_origin(str(path), guild_id)
-                data = await asyncio.to_thread(read_checked, path, self.config.max_file_bytes)
-                if existing is not None and sha256(data) == existing.content_hash:
-                    report.unchanged.append(existing)
-                    if progress:
-                        progress(path, "unchanged")
-                    continue
-                item = await asyncio.to_thread(
-                    self._prepare_bytes, data, path.name, guild_id=guild_id, title=None, origin=str(path)
-                )
-                if existing is not None:
-                    item.replace_id = existing.id
-                batch.append((path, item))
-                passages += len(item.passages)
-            except KnowledgeError as e:
-                batch.append((path, e))
-            if passages >= _BATCH_PASSAGES:
-                await flush()
-        if batch:
-            await flush()
-        return report
-
-    # ------------------------------------------------------------------ indexing internals
-
-    async def _read_file(self, path: Path, *, guild_id: int | None, title: str | None) -> Prepared:
-        data = await asyncio.to_thread(read_checked, path, self.config.max_file_bytes)
-        return await asyncio.to_thread(
-            self._prepare_bytes, data, path.name, guild_id=guild_id, title=title, origin=str(path)
-        )
-
-    def _prepare_bytes(
-        self, data: bytes, filename: str, *, guild_id: int | None, title: str | None, origin: str
-    ) -> Prepared:
-        parsed = ingest.parse_bytes(data, filename, max_bytes=self.config.max_file_bytes)
-        return prepare(parsed, content_hash=sha256(data), origin=origin, guild_id=guild_id, title=title, name=filename)
-
-    def _prepare_text(self, item: TextItem, guild_id: int | None) -> Prepared:
-        name = item.title or item.origin
-        if not item.text or not item.text.strip():
-            raise EmptyDocument(f"{name}: the text is empty")
-        if len(item.text.encode("utf-8")) > self.config.max_file_bytes:
-            raise FileTooLarge(f"{name}: the text is over the {ingest.mb(self.config.max_file_bytes)} limit")
-        parsed = ingest.parse_text(item.text, title=item.title)
-        if item.source or item.published:
-            parsed = ingest.with_metadata(parsed, source=item.source, published=item.published)
-        return prepare(
-            parsed,
-            content_hash=sha256(item.text.strip()),
-            origin=item.origin,
-            guild_id=guild_id,
-            title=item.title,
-            name=name,
-            added_at=item.added_at,
-        )
-
-    async def _index_items(self, items: Sequence[Prepared | KnowledgeError]) -> list[Document | KnowledgeError]:
-        """Write prepared documents: duplicates refused, all new passage texts embedded in one bulk
-        call, then one transaction for all (one per document when that one fails, so a document
-        that cannot be written costs only itself)."""
-        results: list[Document | KnowledgeError | None] = [None] * len(items)
-        async with self._write_lock:
-            todo: list[tuple[int, Prepared]] = []
-            seen: dict[tuple[str, int], str] = {}
-            stored = await self.store.find_by_hashes(
-                (item.doc.content_hash, item.doc.guild_id) for item in items if not isinstance(item, Exception)
-            )
-            for i, item in enumerate(items):
-                if isinstance(item, Exception):
-                    results[i] = item
-                    continue
-                key = (item.doc.content_hash, scope_of(item.doc.guild_id))
-                existing = stored.get(key)
-                if existing is not None and existing.id != item.replace_id:
-                    results[i] = DuplicateDocument(
-                        f"{item.name}: already indexed as #{existing.id} “{existing.title}”", existing_id=existing.id
-                    )
-                elif key in seen:
-                    results[i] = DuplicateDocument(f"{item.name}: same content as {seen[key]} in this batch")
-                else:
-                    seen[key] = item.name
-                    todo.append((i, item))
-            vectors = await self._vectors_for([item for _, item in todo])
-            writes = [
-                DocumentWrite(
-                    item.doc, item.passages, vecs, replace_id=item.replace_id, added_at=item.added_at or utcnow()
-                )
-                for (_, item), vecs in zip(todo, vectors, strict=True)
-            ]
-            written: list[tuple[int, list[int]] | DuplicateDocument]
-            try:
-                written = list(await self.store.insert_documents(writes, self.model_id))
-            except (DuplicateDocument, DatabaseError):
-                # Nothing of the batch was written: one by one, to learn which document it was.
-                written = [await self._insert_one(w) for w in writes]
-            # Both sides of each document in one publish (the old version of a replaced document
-            # goes in the same step), in a worker: tokenising and a matrix growth must not stall the
-            # event loop. PostgreSQL wrote its index rows in the documents' transaction.
-            if isinstance(self.index, HybridIndex):
-                index = self.index
-
-                def publish() -> None:
-                    for w, ok in zip(writes, written, strict=True):
-                        if not isinstance(ok, DuplicateDocument):
-                            doc_id, ids = ok
-                            texts = [(w.doc.title, p.text) for p in w.passages]
-                            index.add(
-                                ids, doc_id, w.doc.guild_id, w.doc.published, w.vectors, texts, replaces=w.replace_id
-                            )
-
-                await asyncio.to_thread(publish)
-            for (i, item), w, ok in zip(todo, writes, written, strict=True):
-                if isinstance(ok, DuplicateDocument):  # another process indexed the same content meanwhile
-                    results[i] = DuplicateDocument(f"{item.name}: {ok}")
-                    continue
-                doc_id, ids = ok
-                assert w.added_at is not None  # set above
-                results[i] = inserted_document(item.doc, doc_id, len(ids), w.added_at)
-                log.info("indexed #%d %r: %d passages", doc_id, item.doc.title, len(ids))
-        return results  # type: ignore[return-value]
-
-    async def _insert_one(self, w: DocumentWrite) -> tuple[int, list[int]] | DuplicateDocument:
-        try:
-            return await self.store.insert_document(
-                w.doc, w.passages, w.vectors, self.model_id, replace_id=w.replace_id, added_at=w.added_at
-            )
-        except DuplicateDocument as e:
-            return e
-
-    async def _vectors_for(self, items: Sequence[Prepared]) -> list[np.ndarray]:
-        """Vectors for every passage of ``items``: stored vectors of unchanged text (same hash, same
-        model) are reused, the rest embedded together in one bulk call."""
-        hashes = [p.text_hash for item in items for p in item.passages]
-        known = await self.store.vectors_by_hash(self.model_id, hashes)
-        texts: dict[str, str] = {}
-        for item in items:
-            for p in item.passages:
-                if p.text_hash not in known:
-                    texts.setdefault(p.text_hash, retrieval.passage_embedding_text(item.index_title, p.text))
-
-        def embed_and_assemble() -> list[np.ndarray]:
-            # Bulk encoding goes batch by batch, so a question waits at most one batch (embed.py);
-            # assembling thousands of rows is worker work too.
-            fresh: dict[str, np.ndarray] = {}
-            if texts:
-                fresh = dict(zip(texts, self.embedder.encode(list(texts.values()), bulk=len(texts) > 1), strict=True))
-            out = []
-            for item in items:
-                rows = [
-                    fresh[p.text_hash] if p.text_hash in fresh else np.frombuffer(known[p.text_hash], dtype="<f4")
-                    for p in item.passages
-                ]
-                out.append(np.vstack(rows).astype(np.float32) if rows else np.zeros((0, self.embedder.dim), np.float32))
-            return out
-
-        return await asyncio.to_thread(embed_and_assemble)
+        """Index files and folders incrementally (an unchanged file embeds nothing); a failing file
+        never stops the batch, its error is in the report."""
+        return await self.indexer.index_paths(paths, guild_id=guild_id, progress=progress)
 
     async def remove_document(self, doc_id: int, *, guild_id: int | None = None) -> Document:
-        """Remove a document with its passages, vectors and FTS rows. With ``guild_id`` only that
-        guild's own documents can be removed (seeds are shared by every guild)."""
-        async with self._write_lock:
-            doc = await self.store.get_document(doc_id)
-            if doc is None or (guild_id is not None and doc.guild_id != guild_id):
-                raise DocumentNotFound(f"no document #{doc_id} that can be removed here")
-            await self.store.delete_document(doc_id)
-            if isinstance(self.index, HybridIndex):
-                await asyncio.to_thread(self.index.remove_document, doc_id)
-        return doc
+        """Remove a document with its passages and vectors. With ``guild_id`` only that guild's own
+        documents can be removed (seeds are shared by every guild)."""
+        return await self.indexer.remove_document(doc_id, guild_id=guild_id)
 
     async def get_document(self, doc_id: int, *, scope: Scope = None) -> Document:
         doc = await self.store.get_document(doc_id)
@@ -538,36 +283,45 @@ class KnowledgeBase(ServerSetup):
     async def last_briefing_at(self, channel_id: int) -> dt.datetime | None:
         return await self.store.last_briefing_at(channel_id)
 
+    # ------------------------------------------------------------------ server setup (servers.ServerSetup)
 
-# Passages embedded together (across documents). One encode call sorts its texts by length, so few
-# large calls waste less on padding than many small ones: measured on 642 news passages, three calls
-# of 256 documents took 25% longer than one call. Small enough that a progress bar still moves
-# (about a minute on 2 CPU cores) and memory stays flat on big folders.
-_BATCH_PASSAGES = 2048
-# Texts parsed per worker-thread call by ``add_texts``.
-_PREPARE_DOCUMENTS = 256
+    async def guild_settings(self, guild_id: int) -> GuildSettings:
+        return await self.setup.guild_settings(guild_id)
 
+    async def set_guild_briefing(self, guild_id: int, *, channel_id: int, at: str, tz: str) -> GuildSettings:
+        """Turn on the server's daily briefing; both values are checked before anything is saved."""
+        return await self.setup.set_guild_briefing(guild_id, channel_id=channel_id, at=at, tz=tz)
 
-def _freeze_heap() -> None:
-    """Move what start-up built (the index, imported libraries) out of the garbage collector's
-    reach. A full collection holds the GIL for its whole scan of the heap, whichever thread runs
-    it: measured at 50-80 ms in indexing workers, each one an event-loop stall. Long-lived objects
-    need no scanning; new garbage is still collected."""
-    gc.collect()
-    gc.freeze()
+    async def disable_guild_briefing(self, guild_id: int) -> bool:
+        return await self.setup.disable_guild_briefing(guild_id)
 
+    async def guild_briefings(self) -> list[GuildSettings]:
+        return await self.setup.guild_briefings()
 
-def _attempt(fn: Callable, *args):
-    try:
-        return fn(*args)
-    except KnowledgeError as e:
-        return e
+    async def set_guild_moderator_role(self, guild_id: int, role_id: int | None) -> None:
+        await self.setup.set_guild_moderator_role(guild_id, role_id)
 
+    async def toggle_ask_channel(self, guild_id: int, channel_id: int) -> bool:
+        return await self.setup.toggle_ask_channel(guild_id, channel_id)
 
-def _single(results: list) -> Document:
-    if isinstance(results[0], Exception):
-        raise results[0]
-    return results[0]
+    async def ask_channels(self, guild_id: int | None = None) -> list[int]:
+        return await self.setup.ask_channels(guild_id)
+
+    async def add_feed(self, url: str, *, guild_id: int | None, title: str | None = None) -> Feed:
+        """Follow a feed: fetched and parsed once now, so a link that is not a feed is refused at once."""
+        return await self.setup.add_feed(url, guild_id=guild_id, title=title)
+
+    async def remove_feed(self, feed_id: int, *, guild_id: Scope = None) -> Feed:
+        return await self.setup.remove_feed(feed_id, guild_id=guild_id)
+
+    async def list_feeds(self, *, scope: Scope = None) -> list[Feed]:
+        return await self.setup.list_feeds(scope=scope)
+
+    async def poll_feeds(
+        self, *, now: dt.datetime | None = None, interval: dt.timedelta = DEFAULT_FEED_INTERVAL
+    ) -> list[FeedPoll]:
+        """Poll every feed that is due (a failing one waits out its backoff), one after another."""
+        return await self.setup.poll_feeds(now=now, interval=interval)
 
 
 def _with_latency(answer: Answer, ms: float) -> Answer:

@@ -10,6 +10,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from knowledge.plain import plural
+
 from .. import render
 from ..app import NewsdeskBot
 from ..checks import moderator_only
@@ -62,8 +64,8 @@ class Admin(commands.Cog):
             self.bot.tree.copy_global_to(guild=guild)
             synced = await self.bot.tree.sync(guild=guild)
         log.info("synced %d commands (%s) at the request of %s", len(synced), scope, interaction.user.id)
-        await self.bot.record("sync", interaction=interaction, input=scope, outcome=f"{len(synced)} commands")
-        await interaction.followup.send(f"Synced {len(synced)} commands ({scope}).", ephemeral=True)
+        await self.bot.record("sync", interaction=interaction, input=scope, outcome=plural(len(synced), "command"))
+        await interaction.followup.send(f"Synced {plural(len(synced), 'command')} ({scope}).", ephemeral=True)
 
 
 async def setup(bot: NewsdeskBot) -> None:

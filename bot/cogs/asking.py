@@ -9,7 +9,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from knowledge.models import Answer
+from knowledge.models import Answer, cited_passages
 from knowledge.question import MAX_QUESTION_CHARS
 
 from .. import render
@@ -25,11 +25,6 @@ HISTORY_MESSAGES = 50
 
 def outcome_of(answer: Answer) -> str:
     return "abstained" if answer.abstained else "answered"
-
-
-def cited(answer: Answer) -> tuple[list[int], list[float]]:
-    shown = answer.related if answer.abstained else answer.citations
-    return [c.passage_id for c in shown], [c.score for c in shown]
 
 
 def strip_mentions(text: str, user_id: int) -> str:
@@ -56,14 +51,12 @@ class Asking(commands.Cog):
         self.bot.remove_dynamic_items(FeedbackButton, MoreSourcesButton)
 
     async def log_answer(self, kind: str, answer: Answer, question: str, **where) -> int | None:
-        passage_ids, scores = cited(answer)
         return await self.bot.record(
             kind,
             input=question,
             outcome=outcome_of(answer),
             answer=answer.text,
-            passage_ids=passage_ids,
-            scores=scores,
+            **cited_passages(answer.shown),
             latency_ms=answer.latency_ms,
             **where,
         )

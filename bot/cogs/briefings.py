@@ -19,7 +19,7 @@ from discord import app_commands
 from discord.ext import commands, tasks
 
 from knowledge import dates, scope_of
-from knowledge.models import Briefing
+from knowledge.models import Briefing, cited_passages
 
 from .. import render, schedule
 from ..app import NewsdeskBot
@@ -33,10 +33,6 @@ RETRY_DELAYS_S: tuple[float, ...] = (30.0, 120.0, 600.0)
 
 
 BUSY_MESSAGE = "A briefing is already being prepared here; it will appear in this channel shortly."
-
-
-def passage_ids(briefing: Briefing) -> list[int]:
-    return [c.passage_id for s in briefing.stories for c in s.citations]
 
 
 @dataclass
@@ -84,7 +80,7 @@ class Briefings(commands.Cog):
     # ------------------------------------------------------------------ /brief
 
     @app_commands.command(name="brief", description="A briefing of what was added recently")
-    @app_commands.describe(since="How far back: 12h, 3d, 1w or a date like 2024-05-01 (default 24h)")
+    @app_commands.describe(since="How far back: 12h, 3d, 1w or a date like 2024-05-01, up to a year (default 24h)")
     @rate_limited()
     async def brief(self, interaction: discord.Interaction[NewsdeskBot], since: str | None = None) -> None:
         now = discord.utils.utcnow()
@@ -106,7 +102,7 @@ class Briefings(commands.Cog):
             input=since or "24h",
             outcome="empty" if briefing.empty else "posted",
             answer=briefing.text,
-            passage_ids=passage_ids(briefing),
+            **cited_passages(briefing.citations),
             latency_ms=round(latency, 1),
         )
         for embeds in render.briefing_messages(briefing, tz=self.settings.tz):
@@ -255,7 +251,7 @@ class Briefings(commands.Cog):
             input=f"scheduled {post.day}",
             outcome="empty" if briefing.empty else "posted",
             answer=briefing.text,
-            passage_ids=passage_ids(briefing),
+            **cited_passages(briefing.citations),
             latency_ms=round(post.latency_ms, 1),
         )
         log.info("posted the briefing for %s in %s", post.day, channel_id)

@@ -12,7 +12,8 @@ from discord.ext import commands, tasks
 
 from knowledge.errors import KnowledgeError
 from knowledge.ingest import strip_credentials
-from knowledge.store_setup import Feed
+from knowledge.models import Feed
+from knowledge.plain import plural
 
 from .. import render
 from ..app import NewsdeskBot
@@ -79,7 +80,7 @@ class Feeds(commands.GroupCog, group_name="feed", group_description="News feeds 
         )
         await interaction.followup.send(
             f"Following feed #{feed.id} **{render.escape(feed.title)}**: new entries will be added to this"
-            f" server's documents (checked every {self.bot.settings.feed_poll_minutes} minutes).",
+            f" server's documents (checked every {plural(self.bot.settings.feed_poll_minutes, 'minute')}).",
             ephemeral=True,
         )
 

@@ -61,8 +61,16 @@ def read_queries(path: Path) -> list[Query]:
     return out
 
 
+BEIR_FILES = ("corpus.jsonl", "queries.jsonl", "qrels.tsv")
+
+
 def read_beir(folder: Path) -> BeirSet:
     folder = Path(folder)
+    if not folder.is_dir():
+        raise KnowledgeError(f"no folder {folder}")
+    missing = [name for name in BEIR_FILES if not (folder / name).is_file()]
+    if missing:
+        raise KnowledgeError(f"{folder} is not a BEIR-layout folder: {', '.join(missing)} missing")
     qrels: dict[str, dict[str, float]] = {}
     with open(folder / "qrels.tsv", encoding="utf-8") as f:
         for i, line in enumerate(f):
@@ -81,15 +89,15 @@ async def corpus_knowledge_base(
     corpus: list[dict], *, embedder: Embedder | None = None, config: KnowledgeConfig | None = None
 ) -> AsyncIterator[tuple[KnowledgeBase, dict[int, str], float]]:
     """A knowledge base holding ``corpus``, in a temporary SQLite file or the given (empty)
-    PostgreSQL database (``config.db_url``); yields (kb, document id ->
+    PostgreSQL database (``config``); yields (kb, document id ->
     corpus id, seconds spent indexing)."""
     with tempfile.TemporaryDirectory(prefix="newsdesk-eval-") as tmp:
-        base = config or KnowledgeConfig()
-        # A PostgreSQL database is used as given (it must be empty); otherwise a fresh SQLite file.
-        config = base if base.db_url else KnowledgeConfig(**{**base.__dict__, "db_path": Path(tmp) / "eval.db"})
+        given = config is not None
+        # A database given is used as it is (it must be empty); otherwise a fresh SQLite file.
+        config = config if config is not None else KnowledgeConfig(db=Path(tmp) / "eval.db")
         kb = await KnowledgeBase.open(config, embedder=embedder)
         try:
-            if base.db_url and await kb.count_documents():
+            if given and await kb.count_documents():
                 raise KnowledgeError(f"{config.db_name} already holds documents: evaluate in an empty database")
             items = [
                 TextItem(

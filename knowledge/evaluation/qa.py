@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -44,6 +44,17 @@ def asked_at(query: Query) -> dt.datetime | None:
     return dt.datetime.combine(query.date, dt.time(23, 59), tzinfo=dt.UTC)
 
 
+def gold_documents(qrels: dict[str, dict[str, float]], query_id: str) -> list[str]:
+    """The corpus ids judged relevant to a question, sorted."""
+    return sorted(c for c, s in qrels.get(query_id, {}).items() if s > 0)
+
+
+def answer_in(answers: Sequence[str], texts: Iterable[str]) -> bool:
+    """A gold answer occurs, case-insensitively, in one of ``texts``: a question is *answerable*
+    when this holds for the texts of its gold documents."""
+    return any(a.strip() and a.lower() in t.lower() for t in texts for a in answers)
+
+
 def answer_contains(answer_text: str, answers: list[str]) -> bool:
     text = _MARKER.sub("", answer_text).lower()
     return any(a.strip() and a.strip().lower() in text for a in answers)
@@ -70,10 +81,8 @@ async def run_qa(
             answer = await kb.ask(q.text, now=asked_at(q))
             ms = (time.perf_counter() - started) * 1000
             if from_set:
-                relevant = {c for c, s in data.qrels[q.id].items() if s > 0}
-                answerable = any(
-                    a.strip() and a.lower() in texts.get(c, "").lower() for a in q.answers for c in relevant
-                )
+                relevant = set(gold_documents(data.qrels, q.id))
+                answerable = answer_in(q.answers, (texts.get(c, "") for c in relevant))
                 cited = any(doc_to_corpus.get(c.document_id) in relevant for c in answer.citations)
                 records.append(
                     QaRecord(

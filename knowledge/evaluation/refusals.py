@@ -41,7 +41,7 @@ from ..answerability import FEATURE_SIGNS, FEATURES
 from ..config import KnowledgeConfig
 from ..embed import Embedder, SentenceTransformerEmbedder
 from .beir import Query, corpus_knowledge_base, read_beir, read_queries
-from .qa import asked_at
+from .qa import answer_in, asked_at, gold_documents
 
 NEAR_MISS = ("leave_gold_out", "time_split")
 TARGET_FALSE_ABSTAIN = 0.06  # the operating point reported at the top level
@@ -150,8 +150,8 @@ async def collect(
         cache.prime([_retrieval_text(q) for q in questions + extra])
         todo: list[tuple[Query, str, Restriction | None, Sequence[str]]] = []
         for q in questions:
-            gold = sorted(c for c, s in data.qrels[q.id].items() if s > 0)
-            answerable = any(a.strip() and a.lower() in texts.get(c, "").lower() for a in q.answers for c in gold)
+            gold = gold_documents(data.qrels, q.id)
+            answerable = answer_in(q.answers, (texts.get(c, "") for c in gold))
             hide = frozenset(corpus_to_doc[c] for c in gold if c in corpus_to_doc)
             if answerable and "answerable" in kinds:
                 todo.append((q, "answerable", None, gold))

@@ -196,7 +196,9 @@ def strip_credentials(url: str) -> str:
 
 # ---------------------------------------------------------------------------------------------- addresses
 
-_REFUSED = "links to local or private network addresses are not allowed"
+# Says how to opt in: an operator refused a localhost feed was not told the setting existed.
+_OPT_IN = "(the bot's administrator can allow a host with NEWSDESK_FETCH_ALLOW)"
+_REFUSED = f"links to local or private network addresses are not allowed {_OPT_IN}"
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -287,7 +289,9 @@ def _check_url(url: str, policy: AddressPolicy, shown: str, *, redirected: bool 
     except ValueError:
         return  # a name: vetted by the resolver when it is looked up
     if not policy.allows_address(host):
-        raise FetchError(f"{shown}: {'redirected to a local or private address' if redirected else _REFUSED}")
+        raise FetchError(
+            f"{shown}: {f'redirected to a local or private address {_OPT_IN}' if redirected else _REFUSED}"
+        )
 
 
 def _check_peer(resp, policy: AddressPolicy, shown: str) -> None:

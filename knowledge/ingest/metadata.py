@@ -165,36 +165,71 @@ def header_line(text: str, header: Header) -> bool:
         return False
     parts = [p for p in _SEPARATORS.split(text) if p and p.strip(" ·•|-–—")]
     found = Header()
-    kinds = []
+    kinds: list[str] = []
+    split_names = False  # a name only separated from a date by a split: trusted next to a byline only
     for part in parts:
         part = part.strip()
-        if is_reading_time(part):
-            kinds.append("time")
-        elif match := _BYLINE.match(part):
-            names, org = _byline_names(match["names"])
-            found.author = found.author or names
-            found.org = found.org or match["org"] or org
-            kinds.append("byline")
-        elif match := _PLACE_LINE.match(part):
-            found.org = found.org or match["org"]
-            kinds.append("place")
-        elif date := _dateline_date(part):
-            if re.match(r"^\s*(?:last\s+)?updated\b", part, re.I):
-                found.updated = found.updated or date
-            else:
-                found.date = found.date or date
-            kinds.append("date")
-        elif len(part.split()) <= 4 and not SENTENCE_END.search(part) and part[:1].isupper():
-            kinds.append("name")  # "Reuters", "World News": only accepted next to real metadata
+        # A name is the weakest reading: "Harbour Gazette 2026-12-01" is a name and a date.
+        kind = _header_part(part, found, allow_names=False)
+        if kind is None and (split := _split_date(part)):
+            pieces = [(piece, _header_part(piece, found)) for piece in split]
+            split_names = split_names or any(k == "name" for _, k in pieces)
         else:
-            return False
-    if not kinds or all(k == "name" for k in kinds):
+            pieces = [(part, kind or _header_part(part, found))]
+        for piece, kind in pieces:
+            if kind is None:
+                return False
+            if kind == "name" and kinds and kinds[-1] == "byline":
+                found.org = found.org or piece  # "By Jane Doe | The Harbour Gazette"
+            kinds.append(kind)
+    if not kinds or all(k == "name" for k in kinds) or (split_names and "byline" not in kinds):
         return False
     header.author = header.author or found.author
     header.org = header.org or (found.org.strip() if found.org else None)
     header.date = header.date or found.date
     header.updated = header.updated or found.updated
     return True
+
+
+def _header_part(part: str, found: Header, *, allow_names: bool = True) -> str | None:
+    """The kind of one piece of a header line, recording what it says in ``found``; None: not metadata."""
+    if is_reading_time(part):
+        return "time"
+    if match := _BYLINE.match(part):
+        names, org = _byline_names(match["names"])
+        found.author = found.author or names
+        found.org = found.org or match["org"] or org
+        return "byline"
+    if match := _PLACE_LINE.match(part):
+        found.org = found.org or match["org"]
+        return "place"
+    if date := _dateline_date(part):
+        if re.match(r"^\s*(?:last\s+)?updated\b", part, re.I):
+            found.updated = found.updated or date
+        else:
+            found.date = found.date or date
+        return "date"
+    if allow_names and len(part.split()) <= 4 and not SENTENCE_END.search(part) and part[:1].isupper():
+        return "name"  # "Reuters", "World News": only accepted next to real metadata
+    return None
+
+
+def _split_date(part: str) -> tuple[str, str] | None:
+    """A header item and a date run together: what a byline and the date on the line below become
+    once a reader has joined the two lines (a wrapped line in plain text, a soft break in Markdown,
+    ``<br>`` in HTML, a manual break in Word). "By Maria Lindqvist December 1, 2026" → the byline and
+    the date; a date first works too. The longest date piece wins, so weekday, time and "Updated"
+    stay with the date (a surname that is also a date word, "Sun", goes with it: a known limit)."""
+    cuts = [m.start() for m in re.finditer(r"\s+", part)]
+    for cut in cuts:  # a trailing date, longest first
+        head, tail = part[:cut].rstrip(" ,;"), part[cut:].strip()
+        if head and _dateline_date(tail):
+            return head, tail
+    for cut in reversed(cuts):  # a leading date, longest first
+        head, tail = part[:cut].strip().rstrip(","), part[cut:].strip(" ,;")
+        if tail and _dateline_date(head):
+            return head, tail
+    return None
 
 
 def _byline_names(names: str) -> tuple[str, str | None]:

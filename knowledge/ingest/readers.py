@@ -211,6 +211,10 @@ def read_html(data: bytes, name: str) -> Draft:
 def _html_element_blocks(element) -> list[Block]:
     # trafilatura's own XML: <p>, <head>, <list><item>, <table><row><cell>, <quote> ...
     def text_of(node) -> str:
+        # <lb/> is the page's <br>: without a space the words on either side run together
+        # ("By Maria Lindqvist<br>December 1" read "LindqvistDecember 1").
+        for br in node.iter("lb"):
+            br.tail = " " + (br.tail or "")
         return " ".join(normalise("".join(node.itertext())).split())
 
     if element.tag == "list":

@@ -75,7 +75,7 @@ def write_seeds(folder: Path) -> Path:
 def bot_settings(db_path: Path, seed_dir: Path, *, rate_limit_per_minute: int) -> Settings:
     """The bot's settings for a test: a real SQLite file, the seed folder, the dev guild."""
     return Settings(
-        knowledge=KnowledgeConfig(db_path=db_path, max_file_bytes=64 * 1024),
+        knowledge=KnowledgeConfig(db=db_path, max_file_bytes=64 * 1024),
         seeds=(seed_dir,),
         moderator_role="Moderator",
         dev_guild_id=DEV_GUILD,

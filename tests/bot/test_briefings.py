@@ -31,6 +31,7 @@ async def test_brief_on_demand(world):
     assert any("Kazakhstan" in f.name for f in embed.fields)
     [row] = await world.rows("brief")
     assert row.outcome == "posted" and row.input == "24h" and row.passage_ids
+    assert len(row.scores) == len(row.passage_ids)  # the cited passages' scores, as /ask logs them
 
 
 async def test_brief_since_90_minutes_reads_what_the_cli_reads(world):

@@ -206,7 +206,7 @@ async def test_list_is_paginated_for_everyone(world):
     result = await world.user.slash(world.channel, "doc list")
     assert result.ephemeral
     first = result.response.embeds[0]
-    assert first.footer.text.startswith("Page 1 of 2 · 15 document(s)")  # 12 notes + 3 seeds
+    assert first.footer.text.startswith("Page 1 of 2 · 15 documents")  # 12 notes + 3 seeds
     assert first.description.count("`#") == 10
     turned = await world.user.click(result.response, label="Next")
     page2 = turned.response.embeds[0]

@@ -218,7 +218,7 @@ def test_document_list_page_marks_scope():
     embed = render.document_list_page(docs, page=0, pages=2, total=13)
     assert embed.description is not None
     assert "🌐 `#1`" in embed.description and "📌 `#2`" in embed.description
-    assert (embed.footer.text or "").startswith("Page 1 of 2 · 13 document(s)")
+    assert (embed.footer.text or "").startswith("Page 1 of 2 · 13 documents")
 
 
 def test_stats_embed_shows_refusal_rate_and_feedback():
@@ -240,7 +240,7 @@ def test_stats_embed_shows_refusal_rate_and_feedback():
 
 def test_feed_list_line_shows_the_last_error():
     from bot.cogs.feeds import feed_line
-    from knowledge.store_setup import Feed
+    from knowledge.models import Feed
 
     at = dt.datetime(2026, 1, 2, 3, 4, tzinfo=dt.UTC)
     feed = Feed(
@@ -257,3 +257,56 @@ def test_feed_list_line_shows_the_last_error():
     assert (
         "last success: never" in line and "last error 2026-01-02 03:04 UTC: x.example: the server answered 500" in line
     )
+
+
+def test_counts_of_one_are_singular_everywhere_a_count_is_shown():
+    doc = Document(
+        id=4,
+        title="Port strike",
+        source=None,
+        published=None,
+        author=None,
+        guild_id=None,
+        origin="strike.txt",
+        content_hash="h",
+        added_at=dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
+        passages=1,
+        words=1,
+    )
+    story = Story(
+        headline="Strike", summary="Workers stopped [1].", citations=[citation(1)], document_ids=[4], sources=1
+    )
+    one_story = Briefing(
+        since=dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
+        until=dt.datetime(2024, 1, 2, tzinfo=dt.UTC),
+        stories=[story],
+        documents=1,
+    )
+    shown = [
+        render.document_added(doc),
+        render.document_list_page([doc], page=0, pages=1, total=1).footer.text or "",
+        all_text([[render.document_embed(doc)]]),
+        all_text(render.briefing_messages(one_story)),
+        all_text(render.answer_messages(answer())),
+        render.stats_embed(render.Stats([], 0, 0, 0, 0, [], days=1)).title or "",
+    ]
+    text = "\n".join(shown)
+    assert "1 passage," in text and "1 word" in text and "1 document ·" in text
+    assert "1 story from 1 new document." in text and "1 source:" in text and "1 source ·" in text
+    assert "Usage, last day" in text
+    assert "(s)" not in text and "1 passages" not in text and "1 documents" not in text
+
+
+def test_no_message_pluralises_with_a_bracketed_s():
+    # "(s)" was how every count was written; plain.plural reads better ("1 passage", "2 passages").
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    found = []
+    for path in [*root.glob("bot/**/*.py"), *root.glob("knowledge/**/*.py")]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                if "(s)" in node.value.replace("http(s)", ""):
+                    found.append(f"{path.relative_to(root)}:{node.lineno}")
+    assert found == []

@@ -37,7 +37,7 @@ def test_settings_read_every_variable():
         }
     )
     assert s.token == "secret-token"
-    assert s.knowledge.db_path == Path("/tmp/x.db") and s.knowledge.max_file_bytes == 2 * 1024 * 1024
+    assert Path(s.knowledge.db) == Path("/tmp/x.db") and s.knowledge.max_file_bytes == 2 * 1024 * 1024
     assert s.seeds == (Path("a"), Path("b"))
     assert s.briefing_channel_id == 123 and s.dev_guild_id == 456 and s.moderator_role == "Editors"
     assert s.briefing_at == dt.time(7, 30, tzinfo=ZoneInfo("Europe/Paris"))

@@ -18,7 +18,7 @@ from knowledge.service import KnowledgeBase
 
 @pytest.fixture
 def kb_config(tmp_path: Path) -> KnowledgeConfig:
-    return KnowledgeConfig(db_path=tmp_path / "newsdesk.db", max_file_bytes=256 * 1024)
+    return KnowledgeConfig(db=tmp_path / "newsdesk.db", max_file_bytes=256 * 1024)
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from knowledge import index_cache
+from knowledge.backends.sqlite import index_cache, memory_index, sqlite_store
 from knowledge.config import KnowledgeConfig
 from knowledge.embed import HashingEmbedder
 from knowledge.service import KnowledgeBase
@@ -28,7 +28,7 @@ TEXTS = [
 
 
 async def _open(db: Path) -> KnowledgeBase:
-    return await KnowledgeBase.open(KnowledgeConfig(db_path=db), embedder=HashingEmbedder())
+    return await KnowledgeBase.open(KnowledgeConfig(db=db), embedder=HashingEmbedder())
 
 
 async def _saved(db: Path) -> dict:
@@ -44,7 +44,7 @@ async def _opens_and_finds_the_harbour(db: Path) -> None:
     try:
         hits = await kb.search("harbour strike", k=3)
         assert hits and hits[0].document.title == "Harbour strike"
-        assert kb.memory_index.dense.rows == await kb.store.count_passages()
+        assert memory_index(kb.index).dense.rows == await kb.store.count_passages()
     finally:
         await kb.close()
 
@@ -130,8 +130,8 @@ async def test_two_saves_racing_leave_one_whole_cache(tmp_path):
     meta = await _saved(db)
     kb = await _open(db)
     try:
-        snapshot = kb.memory_index.snapshot()
-        fingerprint = await kb.store.index_fingerprint()
+        snapshot = memory_index(kb.index).snapshot()
+        fingerprint = await sqlite_store(kb.store).index_fingerprint()
     finally:
         await kb.close()
     folder = tmp_path / "kb.db.index"

@@ -15,9 +15,10 @@ import numpy as np
 import pytest
 
 from knowledge import briefing as briefing_module
+from knowledge.backends.sqlite import memory_index
+from knowledge.backends.sqlite.index import HybridIndex
 from knowledge.config import KnowledgeConfig
 from knowledge.embed import EncodeGate, GatedEmbedder, HashingEmbedder
-from knowledge.index import HybridIndex
 from knowledge.service import KnowledgeBase, TextItem
 from knowledge.text import index_tokens
 
@@ -174,9 +175,9 @@ async def test_30_asks_during_200_document_index_and_removals_never_fail(kb_conf
         assert len(checked) >= 30 and set(checked) == set(range(30))
         assert removed  # removals really ran alongside
         passages = await kb.store.count_passages()
-        assert isinstance(kb.index, HybridIndex)
-        snapshot = kb.index.snapshot()
-        assert len(snapshot) == passages and snapshot.rows == len(kb.lexical)
+        memory = memory_index(kb.index)
+        snapshot = memory.snapshot()
+        assert len(snapshot) == passages and snapshot.rows == len(memory.lexical)
         assert probe.worst < 0.5, f"event loop stalled {probe.worst:.3f} s"
 
 
@@ -444,7 +445,7 @@ def test_a_steady_stream_of_questions_does_not_starve_indexing():
 
 @pytest.mark.usefixtures("long_running_heap")
 async def test_event_loop_stays_responsive_while_indexing_200_documents_and_a_1mb_text(tmp_path):
-    config = KnowledgeConfig(db_path=tmp_path / "kb.db", max_file_bytes=4 * 1024 * 1024)
+    config = KnowledgeConfig(db=tmp_path / "kb.db", max_file_bytes=4 * 1024 * 1024)
     async with await KnowledgeBase.open(config, embedder=HashingEmbedder()) as kb:
         probe = LagProbe()
         lag = asyncio.create_task(probe.run())

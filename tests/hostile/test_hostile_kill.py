@@ -35,7 +35,7 @@ CHILD = textwrap.dedent("""
             return super().encode(texts, bulk=bulk)
 
     async def main():
-        config = KnowledgeConfig(db_path=Path(sys.argv[1]))
+        config = KnowledgeConfig(db=Path(sys.argv[1]))
         async with await KnowledgeBase.open(config, embedder=Slow()) as kb:
             for path in sorted(Path(sys.argv[2]).iterdir()):
                 await kb.index_paths([path])
@@ -103,7 +103,7 @@ async def test_kill_9_mid_index_leaves_no_half_document_and_a_rerun_finishes(tmp
     assert after_kill["integrity"] and after_kill["orphans"] == 0
     assert indexed <= after_kill["documents"] < DOCUMENTS  # killed mid-way, every finished one kept
 
-    config = KnowledgeConfig(db_path=db)
+    config = KnowledgeConfig(db=db)
     async with await KnowledgeBase.open(config, embedder=HashingEmbedder()) as kb:
         hits = await kb.search("harbour authority cranes containers", k=3)
         assert hits and all(h.document.title.startswith("Harbour report") for h in hits)

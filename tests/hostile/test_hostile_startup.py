@@ -23,11 +23,12 @@ import pytest
 
 from bot.console import Console
 from bot.settings import Settings
+from knowledge.backends.sqlite import SqliteStore, sqlite_store
+from knowledge.backends.sqlite.schema import MIGRATIONS
 from knowledge.config import KnowledgeConfig
 from knowledge.embed import HashingEmbedder
 from knowledge.errors import DatabaseError
 from knowledge.service import KnowledgeBase
-from knowledge.store import MIGRATIONS, Store
 
 ROOT = Path(__file__).resolve().parents[2]
 NEWS = "Dam opens\n\nThe new dam on the Mekong river opened on Monday after six years of construction."
@@ -104,7 +105,7 @@ def _newsdesk_db(path: Path, documents: int = 0) -> Path:
     """A real newsdesk database, with some documents when a test needs pages to damage."""
 
     async def build() -> None:
-        async with await KnowledgeBase.open(KnowledgeConfig(db_path=path), embedder=HashingEmbedder()) as kb:
+        async with await KnowledgeBase.open(KnowledgeConfig(db=path), embedder=HashingEmbedder()) as kb:
             for i in range(documents):
                 await kb.add_text(f"Report {i}\n\n" + " ".join(f"word{i}x{j}" for j in range(400)))
 
@@ -256,7 +257,7 @@ async def test_a_failed_open_leaves_no_connection_behind(tmp_path):
     for make in (_corrupt, _truncated, _future_schema, _text_file):
         path = await asyncio.to_thread(make, tmp_path)
         with pytest.raises(DatabaseError, match=path.name):
-            await Store.open(path)
+            await SqliteStore.open(path)
     assert _workers(before) == []
 
 
@@ -270,7 +271,7 @@ async def test_knowledge_base_that_fails_after_the_store_opened_closes_it(tmp_pa
     before = _running_workers()
     # Another model id: the passages have no vectors of it, so opening embeds them, and fails.
     with pytest.raises(RuntimeError, match="model files"):
-        await KnowledgeBase.open(KnowledgeConfig(db_path=path), embedder=BrokenEmbedder(model_id="other"))
+        await KnowledgeBase.open(KnowledgeConfig(db=path), embedder=BrokenEmbedder(model_id="other"))
     assert _workers(before) == []
 
 
@@ -287,7 +288,7 @@ def test_a_valid_database_still_opens_and_migrates(tmp_path):
 
 async def _fill_up(kb: KnowledgeBase) -> None:
     """SQLITE_FULL for real: the database may not grow past a few more pages."""
-    conn = kb.store._conn
+    conn = sqlite_store(kb.store).connection
     async with conn.execute("PRAGMA page_count") as cur:
         row = await cur.fetchone()
     assert row is not None
@@ -297,7 +298,7 @@ async def _fill_up(kb: KnowledgeBase) -> None:
 
 
 async def _make_room(kb: KnowledgeBase) -> None:
-    async with kb.store._conn.execute("PRAGMA max_page_count = 1000000"):
+    async with sqlite_store(kb.store).connection.execute("PRAGMA max_page_count = 1000000"):
         pass
 
 
@@ -330,7 +331,7 @@ async def test_a_full_disk_does_not_end_the_console(kb, tmp_path):
 # ---------------------------------------------------------------------------------------------- locked database
 
 
-def _hold_write_lock(path: Path) -> sqlite3.Connection:
+def _hold_write_lock(path: str | Path) -> sqlite3.Connection:
     other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     other.execute("BEGIN IMMEDIATE")
     other.execute("CREATE TABLE IF NOT EXISTS other_process (x)")
@@ -339,10 +340,10 @@ def _hold_write_lock(path: Path) -> sqlite3.Connection:
 
 async def test_a_write_waits_for_another_process_that_finishes(kb_config):
     async with await KnowledgeBase.open(kb_config, embedder=HashingEmbedder()) as kb:
-        async with kb.store._conn.execute("PRAGMA busy_timeout") as cur:
+        async with sqlite_store(kb.store).connection.execute("PRAGMA busy_timeout") as cur:
             row = await cur.fetchone()
             assert row is not None and row[0] >= 15_000  # a `newsdesk index` beside the bot takes seconds
-        other = _hold_write_lock(kb_config.db_path)
+        other = _hold_write_lock(kb_config.db)
         releaser = threading.Timer(0.5, lambda: (other.execute("COMMIT"), other.close()))
         releaser.start()
         doc = await kb.add_text(NEWS)
@@ -351,9 +352,9 @@ async def test_a_write_waits_for_another_process_that_finishes(kb_config):
 
 
 async def test_a_database_locked_too_long_is_a_clear_error_and_the_base_goes_on(kb_config):
-    config = KnowledgeConfig(db_path=kb_config.db_path, db_busy_timeout_s=0.2)
+    config = KnowledgeConfig(db=kb_config.db, db_busy_timeout_s=0.2)
     async with await KnowledgeBase.open(config, embedder=HashingEmbedder()) as kb:
-        other = _hold_write_lock(config.db_path)
+        other = _hold_write_lock(config.db)
         try:
             with pytest.raises(DatabaseError, match="busy: another process is writing"):
                 await kb.add_text(NEWS)
@@ -367,13 +368,13 @@ async def test_a_database_locked_too_long_is_a_clear_error_and_the_base_goes_on(
 
 
 async def test_a_locked_database_does_not_end_the_console(kb_config, tmp_path):
-    config = KnowledgeConfig(db_path=kb_config.db_path, db_busy_timeout_s=0.2)
+    config = KnowledgeConfig(db=kb_config.db, db_busy_timeout_s=0.2)
     async with await KnowledgeBase.open(config, embedder=HashingEmbedder()) as kb:
         out = io.StringIO()
         console = Console(kb, Settings(knowledge=config), out=out)
         note = tmp_path / "note.txt"
         note.write_text(NEWS, encoding="utf-8")
-        other = _hold_write_lock(config.db_path)
+        other = _hold_write_lock(config.db)
         try:
             assert await console.handle(f"doc add {note}") is True
             assert await console.handle("ask what opened on the Mekong?") is True  # its log row is refused

@@ -7,7 +7,6 @@ from __future__ import annotations
 import sqlite3
 from typing import LiteralString, cast
 
-from knowledge.index import HybridIndex
 from knowledge.service import KnowledgeBase
 from knowledge.text import index_tokens
 
@@ -21,14 +20,18 @@ _ORPHANS = (
 )
 
 
+def _postgres(kb: KnowledgeBase) -> bool:
+    return kb.backend.engine == "postgres"
+
+
 def _query(kb: KnowledgeBase, sql: str) -> int:
-    if kb.config.db_url:
+    if _postgres(kb):
         import psycopg
 
-        with psycopg.connect(kb.config.db_url) as conn:
+        with psycopg.connect(str(kb.config.db)) as conn:
             row = conn.execute(cast(LiteralString, sql)).fetchone()  # the tests' own SQL
     else:
-        with sqlite3.connect(kb.config.db_path) as conn:
+        with sqlite3.connect(kb.config.db) as conn:
             row = conn.execute(sql).fetchone()
     assert row is not None
     return int(row[0])
@@ -38,8 +41,8 @@ def pg_engine(kb: KnowledgeBase) -> str:
     """The lexical engine the PostgreSQL database keeps: ``bm25`` (pg_textsearch) or ``postings``."""
     import psycopg
 
-    assert kb.config.db_url
-    with psycopg.connect(kb.config.db_url) as conn:
+    assert _postgres(kb)
+    with psycopg.connect(str(kb.config.db)) as conn:
         row = conn.execute("SELECT lexical FROM corpus_stats WHERE id = 1").fetchone()
     assert row is not None
     return str(row[0])
@@ -47,7 +50,7 @@ def pg_engine(kb: KnowledgeBase) -> str:
 
 def _lexical_table(kb: KnowledgeBase) -> tuple[str, str]:
     """The lexical side's table and its passage id column."""
-    if not kb.config.db_url:
+    if not _postgres(kb):
         return "passages_fts", "rowid"
     return ("bm25_texts", "passage_id") if pg_engine(kb) == "bm25" else ("postings", "passage_id")
 
@@ -64,11 +67,11 @@ def table_counts(kb: KnowledgeBase) -> dict[str, int]:
 def lexical_rows_with(kb: KnowledgeBase, word: str) -> int:
     """Passages the lexical side holds ``word`` for (FTS5's MATCH, pg_textsearch's score, or the
     postings of its token)."""
-    if kb.config.db_url and pg_engine(kb) == "bm25":
+    if _postgres(kb) and pg_engine(kb) == "bm25":
         return _query(
             kb, f"SELECT COUNT(*) FROM bm25_texts WHERE body <@> to_bm25query('{word}', 'bm25_texts_body') < 0"
         )
-    if kb.config.db_url:
+    if _postgres(kb):
         [token] = index_tokens(word)
         return _query(kb, f"SELECT COUNT(*) FROM postings WHERE term = '{token}'")
     return _query(kb, f"SELECT COUNT(*) FROM passages_fts WHERE passages_fts MATCH '{word}'")
@@ -81,6 +84,4 @@ def orphans(kb: KnowledgeBase) -> int:
 
 async def searchable_passages(kb: KnowledgeBase) -> int:
     """Passages search can find: the in-memory index's live rows, or those with a vector in PostgreSQL."""
-    if isinstance(kb.index, HybridIndex):
-        return len(kb.index)
     return await kb.index.size()

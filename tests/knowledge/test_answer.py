@@ -67,7 +67,7 @@ QUESTIONS = [
 @pytest.fixture(scope="module")
 async def kb(tmp_path_factory, real_embedder):
     db = tmp_path_factory.mktemp("answers") / "kb.db"
-    kb = await KnowledgeBase.open(KnowledgeConfig(db_path=db), embedder=real_embedder)
+    kb = await KnowledgeBase.open(KnowledgeConfig(db=db), embedder=real_embedder)
     await kb.index_paths([SEEDS])
     for title, published, text in ARTICLES:
         await kb.add_text(text, title=title, source="Test Wire", published=published)
@@ -217,7 +217,7 @@ async def test_document_pinging_everyone_is_quoted_as_text(kb):
 
 @pytest.mark.model
 async def test_scope_hides_other_guilds_documents(tmp_path, real_embedder):
-    kb = await KnowledgeBase.open(KnowledgeConfig(db_path=tmp_path / "kb.db"), embedder=real_embedder)
+    kb = await KnowledgeBase.open(KnowledgeConfig(db=tmp_path / "kb.db"), embedder=real_embedder)
     try:
         await kb.add_text(
             "The secret project codenamed Bluebird launches in March with 12 engineers.", title="Bluebird", guild_id=111

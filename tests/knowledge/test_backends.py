@@ -12,16 +12,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psycopg
 import pytest
 from kb_helpers import orphans, table_counts
 
+from knowledge.backends import copy_store
 from knowledge.config import KnowledgeConfig
 from knowledge.embed import HashingEmbedder
 from knowledge.errors import DatabaseError, DocumentNotFound, DuplicateDocument
-from knowledge.migrate import migrate
-from knowledge.pg_store import PgStore
 from knowledge.service import KnowledgeBase, TextItem
-from knowledge.store import open_store
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -236,9 +235,9 @@ async def test_every_process_writes_to_the_one_log(pg_url):
 
 
 async def test_a_newer_schema_is_refused(pg_url):
-    kb = await _open(pg_url)
-    await kb.store._conn.execute("INSERT INTO newsdesk_schema (version) VALUES (99)")
-    await kb.close()
+    await (await _open(pg_url)).close()
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO newsdesk_schema (version) VALUES (99)")
     with pytest.raises(DatabaseError, match="schema version is 99"):
         await _open(pg_url)
 
@@ -270,14 +269,8 @@ async def test_migrate_copies_everything_keeping_ids_and_vectors(tmp_path, pg_ur
     await source.close()
 
     config = KnowledgeConfig().with_db(str(tmp_path / "old.db"))
-    src, dst = await open_store(config), await open_store(KnowledgeConfig().with_db(pg_url))
-    try:
-        assert isinstance(dst, PgStore)
-        first = await migrate(src, dst)
-        second = await migrate(src, dst)  # idempotent: nothing left to copy
-    finally:
-        await src.close()
-        await dst.close()
+    first = await copy_store(config, pg_url)
+    second = await copy_store(config, pg_url)  # idempotent: nothing left to copy
     assert (first.documents, first.passages, first.vectors, first.interactions, first.briefing_posts) == (2, 2, 2, 1, 1)
     assert (second.documents, second.already_there, second.interactions, second.briefing_posts) == (0, 2, 0, 0)
 

@@ -13,12 +13,11 @@ import numpy as np
 import psycopg
 import pytest
 
+from knowledge.backends.postgres import PgSearch, open_store
+from knowledge.backends.postgres.search import filters
+from knowledge.backends.sqlite.index import LexicalIndex
 from knowledge.embed import HashingEmbedder
-from knowledge.index import LexicalIndex
-from knowledge.pg_index import PgIndex, _filters
-from knowledge.pg_store import PgStore
 from knowledge.retrieval import search_tokens
-from knowledge.store import open_store
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench"))
@@ -81,7 +80,6 @@ async def test_bulk_build_leaves_the_schema_of_the_migrations(pg_url: str, bm25:
     # The schema as the store makes it: the migrations, the lexical engine's index and the HNSW
     # index for the vectors' size.
     reference = await open_store(search_pg.config_for(pg_url, bm25))
-    assert isinstance(reference, PgStore)
     await reference.ensure_vector_index(HashingEmbedder().dim)
     await reference.close()
     expected = _schema(pg_url)
@@ -102,9 +100,8 @@ async def test_bulk_build_leaves_the_schema_of_the_migrations(pg_url: str, bm25:
 async def test_postgres_bm25_ranks_as_the_in_memory_index(pg_url: str) -> None:
     await search_pg.build_pg(pg_url, 400, 20, embedder=HashingEmbedder(), bm25="sql")
     store = await open_store(search_pg.config_for(pg_url, "sql"))
-    assert isinstance(store, PgStore)
     try:
-        async with store._conn.execute(
+        async with store.connection.execute(
             "SELECT p.id, d.title, p.text, COALESCE(d.guild_id, 0) AS scope FROM passages p"
             " JOIN documents d ON d.id = p.document_id ORDER BY p.id"
         ) as cur:
@@ -113,7 +110,7 @@ async def test_postgres_bm25_ranks_as_the_in_memory_index(pg_url: str) -> None:
         memory.add([(r["title"], r["text"]) for r in rows])
         ids = [r["id"] for r in rows]
         scopes = np.array([r["scope"] for r in rows])
-        index = PgIndex(store, HashingEmbedder().model_id)
+        index = PgSearch(store, HashingEmbedder().model_id).lexical
         queries = [" ".join(r["text"].split()[3:9]) for r in rows[::37]]
         guild = int(next(s for s in scopes if s))
         for query in queries:
@@ -122,9 +119,9 @@ async def test_postgres_bm25_ranks_as_the_in_memory_index(pg_url: str) -> None:
             for scope in (None, guild):
                 keep = np.ones(len(rows), bool) if scope is None else np.isin(scopes, [0, scope])
                 expected = [(ids[row], score) for row, score in memory.search(terms, keep, 20)]
-                where, args = _filters(scope, None, None)
+                where, args = filters(scope, None, None)
                 view = await index.statistics(terms)
-                got = await index.bm25(view, terms, 20, where, args)
+                got = await index.rank(view, terms, query, 20, where, args)
                 assert view.frequencies == memory.document_frequencies(terms)
                 assert [s for _, s in got] == pytest.approx([s for _, s in expected], rel=1e-5)
                 # the same passages, except where two scores tie within float32 rounding

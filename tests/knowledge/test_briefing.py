@@ -132,7 +132,7 @@ OLD = (
 
 @pytest_asyncio.fixture
 async def kb(tmp_path):
-    kb = await KnowledgeBase.open(KnowledgeConfig(db_path=tmp_path / "kb.db"), embedder=HashingEmbedder())
+    kb = await KnowledgeBase.open(KnowledgeConfig(db=tmp_path / "kb.db"), embedder=HashingEmbedder())
     yield kb
     await kb.close()
 
@@ -286,7 +286,7 @@ STORIES = [
 
 @pytest.mark.model
 async def test_real_model_groups_reworded_reports_of_the_same_story(tmp_path, real_embedder):
-    kb = await KnowledgeBase.open(KnowledgeConfig(db_path=tmp_path / "kb.db"), embedder=real_embedder)
+    kb = await KnowledgeBase.open(KnowledgeConfig(db=tmp_path / "kb.db"), embedder=real_embedder)
     try:
         story_of = {}
         for k, (story, title, text) in enumerate(STORIES):

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from knowledge import cli
+from knowledge.backends.sqlite import SqliteStore
 from knowledge.dates import parse_since
 from knowledge.embed import HashingEmbedder
 from knowledge.service import KnowledgeBase
-from knowledge.store import Store
 
 SEEDS = {
     "dam.txt": "River dam opens to traffic\n\nThe new dam on the Mekong river opened on Monday after six years of "
@@ -115,7 +115,7 @@ def test_search_ranks_as_of_now_like_ask(capsys, db):
     tomorrow = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)
 
     async def add() -> None:
-        async with await KnowledgeBase.open(cli.KnowledgeConfig(db_path=db), embedder=HashingEmbedder()) as kb:
+        async with await KnowledgeBase.open(cli.KnowledgeConfig(db=db), embedder=HashingEmbedder()) as kb:
             await kb.add_text(
                 "Rotterdam dock strike talks resume, the union said.", title="Dated later", published=tomorrow
             )
@@ -146,7 +146,7 @@ def test_docs_list_shows_every_document(capsys, db):
     lines = out.splitlines()
     assert len(lines) == 2
     assert any(line.startswith("#") and "River dam opens to traffic" in line for line in lines)
-    assert all("1 passages" in line and line.rstrip().endswith("global") for line in lines)
+    assert all(" 1 passage " in line and line.rstrip().endswith("global") for line in lines)  # not "1 passages"
 
 
 def test_docs_list_of_an_empty_database(capsys, db):
@@ -182,7 +182,7 @@ def test_docs_remove_of_a_missing_document_is_an_error(capsys, db):
 
 def _log(db: Path) -> None:
     async def write() -> None:
-        store = await Store.open(db)
+        store = await SqliteStore.open(db)
         try:
             await store.log_interaction(
                 "ask",

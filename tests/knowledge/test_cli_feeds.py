@@ -84,5 +84,6 @@ def test_feed_add_goes_through_the_address_checks_of_doc_add_url(capsys, db, fee
     monkeypatch.delenv("NEWSDESK_FETCH_ALLOW")
     code, _, err = run(capsys, db, "feed", "add", feed_url)
     assert code == 1 and "local or private network addresses are not allowed" in err
+    assert "NEWSDESK_FETCH_ALLOW" in err  # how to opt the host in
     code, out, _ = run(capsys, db, "feed", "list")
     assert "No feeds" in out

@@ -114,7 +114,7 @@ async def site(loopback_server):
 
 @pytest_asyncio.fixture(loop_scope="function")
 async def kb(tmp_path: Path):
-    config = KnowledgeConfig(db_path=tmp_path / "kb.db", max_file_bytes=64 * 1024, fetch_allow=("127.0.0.1",))
+    config = KnowledgeConfig(db=tmp_path / "kb.db", max_file_bytes=64 * 1024, fetch_allow=("127.0.0.1",))
     async with await KnowledgeBase.open(config, embedder=HashingEmbedder()) as kb:
         yield kb
 

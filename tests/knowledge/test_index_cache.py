@@ -1,4 +1,4 @@
-"""knowledge.index_cache: the index persisted beside the SQLite file. A cached open searches exactly
+"""knowledge.backends.sqlite.index_cache: the index persisted beside the SQLite file. A cached open searches exactly
 like a fresh build (both sides, removed rows, scope and date filters); a cache made stale by another
 KnowledgeBase on the same file, or damaged, is rebuilt; a read-only cache still opens; ``:memory:``
 databases use none."""
@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from knowledge import index_cache
+from knowledge.backends.sqlite import index_cache, memory_index, sqlite_store
 from knowledge.config import KnowledgeConfig
 from knowledge.embed import HashingEmbedder
 from knowledge.service import KnowledgeBase
@@ -37,7 +37,7 @@ FILTERS = [
 
 
 def _config(path: Path) -> KnowledgeConfig:
-    return KnowledgeConfig(db_path=path)
+    return KnowledgeConfig(db=path)
 
 
 async def _open(path: Path) -> KnowledgeBase:
@@ -66,7 +66,7 @@ async def _fill(kb: KnowledgeBase, start: int = 0, count: int = 16) -> list[int]
 
 def _results(kb: KnowledgeBase) -> list:
     """Both sides of every query under every filter, from the published snapshot."""
-    snapshot = kb.memory_index.snapshot()
+    snapshot = memory_index(kb.index).snapshot()
     out = []
     for q in QUERIES:
         vector = kb.embedder.encode([q])[0]
@@ -100,16 +100,16 @@ async def test_a_cached_open_searches_exactly_like_a_fresh_build(tmp_path):
     ids = await _fill(kb)
     await kb.remove_document(ids[3])
     await kb.remove_document(ids[10])
-    rows_before = kb.memory_index.dense.rows
+    rows_before = memory_index(kb.index).dense.rows
     await kb.close()  # saves the changed index
 
     cached = await _open(db)
     try:
-        assert _mapped(cached.memory_index.snapshot().dense.matrix), (
+        assert _mapped(memory_index(cached.index).snapshot().dense.matrix), (
             "the matrix must be mapped from the cache, not copied"
         )
         live = await cached.store.count_passages()
-        assert cached.memory_index.dense.rows == live < rows_before, "removed rows are left out of the cache"
+        assert memory_index(cached.index).dense.rows == live < rows_before, "removed rows are left out of the cache"
         cached_results, cached_hits = _results(cached), await _hits(cached)
     finally:
         await cached.close()
@@ -117,7 +117,7 @@ async def test_a_cached_open_searches_exactly_like_a_fresh_build(tmp_path):
     shutil.rmtree(tmp_path / "kb.db.index")
     fresh = await _open(db)
     try:
-        assert not _mapped(fresh.memory_index.snapshot().dense.matrix)
+        assert not _mapped(memory_index(fresh.index).snapshot().dense.matrix)
         assert _results(fresh) == cached_results
         assert await _hits(fresh) == cached_hits
     finally:
@@ -132,7 +132,7 @@ async def test_a_loaded_index_grows_and_shrinks_without_writing_into_the_map(tmp
     await kb.close()
 
     kb = await _open(db)
-    assert not kb.memory_index.snapshot().dense.matrix.flags.writeable  # read-only map: a write would raise
+    assert not memory_index(kb.index).snapshot().dense.matrix.flags.writeable  # read-only map: a write would raise
     await kb.remove_document(ids[0])
     [new] = await _fill(kb, start=100, count=1)
     assert new in {h.document.id for h in await kb.search("harbour story number 100", k=3)}
@@ -141,9 +141,9 @@ async def test_a_loaded_index_grows_and_shrinks_without_writing_into_the_map(tmp
 
     again = await _open(db)
     try:
-        assert _mapped(again.memory_index.snapshot().dense.matrix)
+        assert _mapped(memory_index(again.index).snapshot().dense.matrix)
         assert new in {h.document.id for h in await again.search("harbour story number 100", k=3)}
-        assert again.memory_index.dense.rows == await again.store.count_passages()
+        assert memory_index(again.index).dense.rows == await again.store.count_passages()
     finally:
         await again.close()
 
@@ -161,12 +161,12 @@ async def test_a_document_removed_by_another_knowledge_base_is_not_served_from_t
     await a.close()  # a lacks b's document: neither
     try:
         reopened = await _open(db)
-        assert not _mapped(reopened.memory_index.snapshot().dense.matrix), "the stale cache must be rebuilt"
+        assert not _mapped(memory_index(reopened.index).snapshot().dense.matrix), "the stale cache must be rebuilt"
         passages = {h.passage.document_id for h in await reopened.search("harbour story number 200", k=50)}
         assert added in passages
         everything = {h.passage.document_id for q in QUERIES for h in await reopened.search(q, k=50)}
         assert ids[2] not in everything
-        assert _meta(db)["fingerprint"] == list(await reopened.store.index_fingerprint())
+        assert _meta(db)["fingerprint"] == list(await sqlite_store(reopened.store).index_fingerprint())
     finally:
         await reopened.close()
 
@@ -187,7 +187,7 @@ async def test_documents_added_by_two_knowledge_bases_make_the_cache_stale(tmp_p
 
     reopened = await _open(db)
     try:
-        assert not _mapped(reopened.memory_index.snapshot().dense.matrix)
+        assert not _mapped(memory_index(reopened.index).snapshot().dense.matrix)
         found = {
             h.document.id
             for q in ("harbour story number 300", "election story number 301")
@@ -211,7 +211,7 @@ async def test_a_knowledge_base_that_closes_after_another_saved_keeps_the_newer_
     await a.close()  # a changed nothing: nothing to save
     reopened = await _open(db)
     try:
-        assert _mapped(reopened.memory_index.snapshot().dense.matrix)
+        assert _mapped(memory_index(reopened.index).snapshot().dense.matrix)
         assert added in {h.document.id for h in await reopened.search("harbour story number 400", k=3)}
     finally:
         await reopened.close()
@@ -276,10 +276,10 @@ async def test_a_damaged_cache_is_logged_and_rebuilt(tmp_path, caplog, damage):
     meta = _meta(db)
     damage(tmp_path / "kb.db.index", meta)
 
-    with caplog.at_level(logging.WARNING, logger="knowledge.index_cache"):
+    with caplog.at_level(logging.WARNING, logger="knowledge.backends.sqlite.index_cache"):
         reopened = await _open(db)
     try:
-        assert not _mapped(reopened.memory_index.snapshot().dense.matrix)
+        assert not _mapped(memory_index(reopened.index).snapshot().dense.matrix)
         assert _results(reopened) == expected
         assert any("rebuilding" in r.getMessage() for r in caplog.records)
     finally:
@@ -287,7 +287,7 @@ async def test_a_damaged_cache_is_logged_and_rebuilt(tmp_path, caplog, damage):
     assert _meta(db)["token"] != meta["token"], "the rebuilt index replaces the damaged cache"
     again = await _open(db)
     try:
-        assert _mapped(again.memory_index.snapshot().dense.matrix)
+        assert _mapped(memory_index(again.index).snapshot().dense.matrix)
     finally:
         await again.close()
 
@@ -302,7 +302,7 @@ async def test_a_read_only_cache_folder_still_opens(tmp_path):
         p.chmod(stat.S_IRUSR | stat.S_IXUSR if p.is_dir() else stat.S_IRUSR)
     try:
         kb = await _open(db)  # loads the read-only cache
-        assert _mapped(kb.memory_index.snapshot().dense.matrix)
+        assert _mapped(memory_index(kb.index).snapshot().dense.matrix)
         await kb.remove_document(ids[1])
         [new] = await _fill(kb, start=500, count=1)
         await kb.close()  # saving may fail (not as root): logged, never raised
@@ -320,7 +320,7 @@ async def test_a_read_only_cache_folder_still_opens(tmp_path):
 async def test_memory_databases_use_no_cache(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert index_cache.cache_dir(":memory:") is None
-    kb = await KnowledgeBase.open(KnowledgeConfig(db_path=Path(":memory:")), embedder=HashingEmbedder())
+    kb = await KnowledgeBase.open(KnowledgeConfig(db=Path(":memory:")), embedder=HashingEmbedder())
     await _fill(kb, count=3)
     assert (await kb.search("harbour", k=2))[0].document.title.startswith("Harbour")
     await kb.close()

@@ -1,4 +1,4 @@
-"""PostgreSQL's lexical engines (``pg_lexical``): pg_textsearch's bm25 index on a server that has the
+"""PostgreSQL's lexical engines (``backends.postgres.engines``): pg_textsearch's bm25 index on a server that has the
 extension, the exact BM25 in SQL from postings on one that has not (or with ``pg_bm25="sql"``), one
 recorded per database and converted once each way; what every process sees of the other's writes;
 and the start-up warning about an old pgvector."""
@@ -21,11 +21,14 @@ import psycopg
 import pytest
 from kb_helpers import orphans, table_counts
 
-from knowledge import pg_lexical, pg_store
+from knowledge.backends import lexical
+from knowledge.backends.postgres import pg_search, pg_store, textsearch
+from knowledge.backends.postgres import store as postgres_store
+from knowledge.backends.postgres.lexical import BM25, POSTINGS
+from knowledge.backends.postgres.search import filters
+from knowledge.backends.sqlite.index import LexicalIndex
 from knowledge.config import KnowledgeConfig
 from knowledge.embed import HashingEmbedder
-from knowledge.index import LexicalIndex
-from knowledge.pg_index import PgIndex, _filters
 from knowledge.service import KnowledgeBase, TextItem
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,9 +56,7 @@ def _one(url: str, sql: str, args: tuple = ()):
 
 def _settled(kb: KnowledgeBase) -> str:
     """The engine the knowledge base's store settled on when it opened."""
-    store = kb.store
-    assert isinstance(store, pg_store.PgStore)
-    return store.lexical
+    return pg_store(kb.store).lexical_engine
 
 
 def _engine(url: str) -> str:
@@ -63,7 +64,7 @@ def _engine(url: str) -> str:
 
 
 def _has_bm25_index(url: str) -> bool:
-    return bool(_one(url, "SELECT COUNT(*) FROM pg_indexes WHERE indexname = %s", (pg_lexical.INDEX,)))
+    return bool(_one(url, "SELECT COUNT(*) FROM pg_indexes WHERE indexname = %s", (textsearch.INDEX,)))
 
 
 def _term_stats(url: str) -> dict[str, int]:
@@ -86,7 +87,7 @@ def _stored_passages(url: str) -> list[tuple[int, str, str]]:
 def _frequencies_of_stored_text(url: str) -> dict[str, int]:
     """What term_stats must hold whatever the engine: each term's passages, from the stored text."""
     rows = _stored_passages(url)
-    tokens = LexicalIndex().tokenise([(title, text) for _, title, text in rows])
+    tokens = lexical.tokenise([(title, text) for _, title, text in rows])
     return dict(Counter(term for counts, _ in tokens for term in counts))
 
 
@@ -96,7 +97,7 @@ def _frequencies_of_stored_text(url: str) -> dict[str, int]:
 async def test_a_server_with_pg_textsearch_searches_its_bm25_index(pg_url):
     kb = await _open(pg_url)
     try:
-        assert _settled(kb) == _engine(pg_url) == pg_lexical.BM25 and _has_bm25_index(pg_url)
+        assert _settled(kb) == _engine(pg_url) == BM25 and _has_bm25_index(pg_url)
         report = await kb.add_texts([TextItem(t) for t in TEXTS])
         counts = table_counts(kb)
         assert counts["passages"] == counts["lexical"] == 5 and _one(pg_url, "SELECT COUNT(*) FROM postings") == 0
@@ -114,10 +115,10 @@ async def test_a_server_with_pg_textsearch_searches_its_bm25_index(pg_url):
 
 
 async def test_a_database_that_cannot_have_the_extension_keeps_exact_bm25_in_sql(pg_url_without_bm25, caplog):
-    caplog.set_level(logging.INFO, logger="knowledge.pg_lexical")
+    caplog.set_level(logging.INFO, logger="knowledge.backends.postgres.engines")
     kb = await _open(pg_url_without_bm25)
     try:
-        assert _settled(kb) == pg_lexical.POSTINGS and not _has_bm25_index(pg_url_without_bm25)
+        assert _settled(kb) == POSTINGS and not _has_bm25_index(pg_url_without_bm25)
         assert any("permission denied" in r.getMessage() for r in caplog.records), caplog.text
         await kb.add_texts([TextItem(t) for t in TEXTS])
         assert table_counts(kb)["lexical"] == 5
@@ -127,12 +128,11 @@ async def test_a_database_that_cannot_have_the_extension_keeps_exact_bm25_in_sql
         rows = _stored_passages(pg_url_without_bm25)
         memory = LexicalIndex()
         memory.add([(title, text) for _, title, text in rows])
-        index = kb.index
-        assert isinstance(index, PgIndex)
+        side = pg_search(kb.index).lexical
         terms = ["harbour", "council", "tram"]
-        where, args = _filters(None, None, None)
-        view = await index.statistics(terms)
-        got = await index.lexical(view, terms, "harbour council tram", 10, where, args)
+        where, args = filters(None, None, None)
+        view = await side.statistics(terms)
+        got = await side.rank(view, terms, "harbour council tram", 10, where, args)
         expected = [(rows[r][0], s) for r, s in memory.search(terms, np.ones(len(rows), bool), 10)]
         assert dict(got) == pytest.approx(dict(expected), rel=1e-6)
     finally:
@@ -142,7 +142,7 @@ async def test_a_database_that_cannot_have_the_extension_keeps_exact_bm25_in_sql
 async def test_the_sql_setting_keeps_postings_on_a_server_with_the_extension(pg_url):
     kb = await _open(pg_url, bm25="sql")
     try:
-        assert _settled(kb) == _engine(pg_url) == pg_lexical.POSTINGS
+        assert _settled(kb) == _engine(pg_url) == POSTINGS
         await kb.add_text(TEXTS[0])
         assert _one(pg_url, "SELECT COUNT(*) FROM bm25_texts") == 0 and _postings(pg_url)
         assert (await kb.search("eastern tram", k=1))[0].bm25_rank == 1
@@ -166,13 +166,13 @@ async def test_a_database_is_converted_once_each_way_and_keeps_everything(pg_url
         await kb.close()
     assert stats == _frequencies_of_stored_text(pg_url)
 
-    caplog.set_level(logging.WARNING, logger="knowledge.pg_lexical")
+    caplog.set_level(logging.WARNING, logger="knowledge.backends.postgres.engines")
     kb = await _open(pg_url)  # the server has pg_textsearch: converted
     try:
         assert [r.getMessage() for r in caplog.records if "converting" in r.getMessage()] == [
             "converting the lexical index of 4 passages from postings to bm25 (once)"
         ]
-        assert _settled(kb) == _engine(pg_url) == pg_lexical.BM25 and _has_bm25_index(pg_url)
+        assert _settled(kb) == _engine(pg_url) == BM25 and _has_bm25_index(pg_url)
         assert table_counts(kb)["lexical"] == 4 and not _postings(pg_url) and _term_stats(pg_url) == stats
         assert (await kb.search("council budget harbour money", k=1))[0].document.title == replaced.title
         assert (await kb.search("glacier ice surveyors", k=1))[0].bm25_rank == 1
@@ -187,7 +187,7 @@ async def test_a_database_is_converted_once_each_way_and_keeps_everything(pg_url
 
     kb = await _open(pg_url, bm25="sql")  # and back: the same postings as before, made from the text
     try:
-        assert _settled(kb) == pg_lexical.POSTINGS and not _has_bm25_index(pg_url)
+        assert _settled(kb) == POSTINGS and not _has_bm25_index(pg_url)
         assert _postings(pg_url) == before and _term_stats(pg_url) == stats
         assert _one(pg_url, "SELECT COUNT(*) FROM bm25_texts") == 0
         assert (await kb.search("glacier ice surveyors", k=1))[0].bm25_rank == 1
@@ -200,8 +200,8 @@ async def test_a_bm25_database_found_without_its_index_gets_it_again(pg_url, cap
     await kb.add_text(TEXTS[2])
     await kb.close()
     with psycopg.connect(pg_url, autocommit=True) as conn:  # as a restore that skipped it would leave it
-        conn.execute(f"DROP INDEX {pg_lexical.INDEX}")
-    caplog.set_level(logging.WARNING, logger="knowledge.pg_lexical")
+        conn.execute(f"DROP INDEX {textsearch.INDEX}")
+    caplog.set_level(logging.WARNING, logger="knowledge.backends.postgres.engines")
     kb = await _open(pg_url)
     try:
         assert _has_bm25_index(pg_url) and "making the bm25 index again" in caplog.text
@@ -245,9 +245,12 @@ async def test_bm25_search_stays_right_after_many_removals_re_adds_and_vacuums(p
             await asyncio.to_thread(_vacuum, pg_url, "bm25_texts")
         assert _one(pg_url, "SELECT COUNT(*) FROM bm25_texts") == 40
         passage_of = {doc_id: pid for pid, (_, doc) in (await _passages(kb)).items() for doc_id in [doc.id]}
-        where, args = _filters(None, None, None)
+        where, args = filters(None, None, None)
+        side = pg_search(kb.index).lexical
         for i in range(40):
-            got = await pg_lexical.textsearch(kb.store._conn, f"quarry{i} inspection", 3, where, args)  # type: ignore[attr-defined]
+            words = f"quarry{i} inspection"
+            terms = lexical.index_tokens(words)
+            got = await side.rank(await side.statistics(terms), terms, words, 3, where, args)
             assert got[0][0] == passage_of[live[i]], (i, got)
         assert _term_stats(pg_url) == _frequencies_of_stored_text(pg_url)
     finally:
@@ -255,7 +258,7 @@ async def test_bm25_search_stays_right_after_many_removals_re_adds_and_vacuums(p
 
 
 async def _passages(kb: KnowledgeBase):
-    async with kb.store._conn.execute("SELECT id FROM passages") as cur:  # type: ignore[attr-defined]
+    async with pg_store(kb.store).connection.execute("SELECT id FROM passages") as cur:
         pids = [int(r["id"]) for r in await cur.fetchall()]
     return await kb.store.passages_with_documents(pids)
 
@@ -322,8 +325,8 @@ async def test_the_score_is_read_from_the_index_scan_not_computed_again(pg_url):
     kb = await _open(pg_url)
     try:
         await kb.add_texts([TextItem(t) for t in TEXTS])
-        where, args = _filters(101, None, None)
-        plan_sql = cast(LiteralString, "EXPLAIN (VERBOSE) " + pg_lexical.textsearch_sql(where).replace("?", "%s"))
+        where, args = filters(101, None, None)
+        plan_sql = cast(LiteralString, "EXPLAIN (VERBOSE) " + textsearch.textsearch_sql(where).replace("?", "%s"))
         with psycopg.connect(pg_url) as conn:
             conn.execute("SET enable_seqscan = off")  # five rows: make the planner take the index as at scale
             plan = "\n".join(
@@ -343,11 +346,11 @@ async def test_filters_apply_to_the_bm25_side(pg_url):
         ours = await kb.add_text(TEXTS[1], guild_id=7)
         theirs = await kb.add_text(TEXTS[1] + " Talks went on all night.", guild_id=8)
         shared = await kb.add_text(TEXTS[3])
-        index = kb.index
-        assert isinstance(index, PgIndex)
+        side = pg_search(kb.index).lexical
+        view = await side.statistics(["harbour"])
         for scope, expected in ((7, {ours.id, shared.id}), (None, {ours.id, theirs.id, shared.id})):
-            where, args = _filters(scope, None, None)
-            got = await pg_lexical.textsearch(kb.store._conn, "harbour", 10, where, args)  # type: ignore[attr-defined]
+            where, args = filters(scope, None, None)
+            got = await side.rank(view, ["harbour"], "harbour", 10, where, args)
             documents = {d.id for pid, _ in got for d in [(await kb.store.passages_with_documents([pid]))[pid][1]]}
             assert documents == expected
     finally:
@@ -358,21 +361,23 @@ async def test_filters_apply_to_the_bm25_side(pg_url):
 
 
 async def test_an_old_pgvector_is_named_once_in_the_log_and_nothing_fails(pg_url, monkeypatch, caplog):
-    monkeypatch.setattr(pg_store, "_warned_pgvector", set())
-    caplog.set_level(logging.WARNING, logger="knowledge.pg_store")
+    monkeypatch.setattr(postgres_store, "_warned_pgvector", set())
+    caplog.set_level(logging.WARNING, logger="knowledge.backends.postgres.store")
     version = _one(pg_url, "SELECT default_version FROM pg_available_extensions WHERE name = 'vector'")
     for text in TEXTS[:2]:
         kb = await _open(pg_url)
         await kb.add_text(text)
         await kb.close()
     warned = [r.getMessage() for r in caplog.records if "pgvector" in r.getMessage()]
-    if pg_store.version_tuple(version) < pg_store.PGVECTOR_MINIMUM:
+    if postgres_store.version_tuple(version) < postgres_store.PGVECTOR_MINIMUM:
         assert len(warned) == 1 and version in warned[0] and "0.8.4" in warned[0]
     else:
         assert warned == []
 
 
 def test_versions_compare_as_numbers():
-    assert pg_store.version_tuple("0.8.1") < pg_store.PGVECTOR_MINIMUM <= pg_store.version_tuple("0.8.4")
-    assert pg_store.version_tuple("0.10.0") > pg_store.PGVECTOR_MINIMUM
-    assert pg_store.version_tuple("") < pg_store.PGVECTOR_MINIMUM
+    assert (
+        postgres_store.version_tuple("0.8.1") < postgres_store.PGVECTOR_MINIMUM <= postgres_store.version_tuple("0.8.4")
+    )
+    assert postgres_store.version_tuple("0.10.0") > postgres_store.PGVECTOR_MINIMUM
+    assert postgres_store.version_tuple("") < postgres_store.PGVECTOR_MINIMUM

@@ -11,10 +11,10 @@ import datetime as dt
 import numpy as np
 import psycopg
 
+from knowledge.backends.interface import DocumentWrite
+from knowledge.backends.postgres import PgSearch, open_store
 from knowledge.config import KnowledgeConfig
-from knowledge.pg_index import PgIndex
-from knowledge.pg_store import PgStore
-from knowledge.store import DocumentWrite, NewDocument, NewPassage, open_store
+from knowledge.models import NewDocument, NewPassage
 
 MODEL = "churn-test"
 DIM = 48
@@ -51,7 +51,6 @@ async def test_nearest_passages_stay_exact_after_many_removals_and_re_adds(pg_ur
     # Clustered, as embeddings of news are: 30 topics, passages near their topic.
     topics = rng.normal(size=(30, DIM))
     store = await open_store(KnowledgeConfig().with_db(pg_url))
-    assert isinstance(store, PgStore)
     try:
         vectors: dict[int, np.ndarray] = {}  # document id -> its passages' vectors
         serial = 0
@@ -87,14 +86,14 @@ async def test_nearest_passages_stay_exact_after_many_removals_and_re_adds(pg_ur
         await asyncio.to_thread(_vacuum, pg_url)
 
         pids_by_row, matrix = [], []
-        async with store._conn.execute("SELECT passage_id, vector FROM vectors WHERE model = ?", [MODEL]) as cur:
+        async with store.connection.execute("SELECT passage_id, vector FROM vectors WHERE model = ?", [MODEL]) as cur:
             for r in await cur.fetchall():
                 pids_by_row.append(int(r["passage_id"]))
                 matrix.append(np.asarray(r["vector"].to_numpy(), dtype=np.float32))
         stored = np.asarray(matrix)
         assert len(stored) == len(vectors) * PASSAGES_PER_DOCUMENT == 1600
 
-        index = PgIndex(store, MODEL)
+        index = PgSearch(store, MODEL)
         recalls = []
         for query in document_vectors(40):
             q = query[0]

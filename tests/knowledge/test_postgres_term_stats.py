@@ -16,14 +16,13 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from knowledge.backends import lexical
+from knowledge.backends.postgres import pg_search
+from knowledge.backends.postgres.connection import PgDatabase
+from knowledge.backends.postgres.schema import PG_MIGRATIONS
 from knowledge.config import KnowledgeConfig
 from knowledge.embed import HashingEmbedder
-from knowledge.index import LexicalIndex
-from knowledge.pg import PgDatabase
-from knowledge.pg_index import PgIndex
-from knowledge.pg_schema import PG_MIGRATIONS
 from knowledge.service import KnowledgeBase, TextItem
-from knowledge.store import Store
 
 TEXTS = [
     "Tram line approved\n\nThe council approved the eastern tram line on Thursday. "
@@ -53,16 +52,15 @@ def _postings_counted(url: str) -> dict[str, int]:
 
 
 def _counted(url: str) -> dict[str, int]:
-    """Each term's passages, counted from the stored title and text (what any engine must keep),
+    """Each term's passages, counted from the stored title and text (what either engine must keep),
     checked against the postings where the database keeps them."""
     with psycopg.connect(url) as conn:
         rows = conn.execute(
             "SELECT d.title, p.text FROM passages p JOIN documents d ON d.id = p.document_id"
         ).fetchall()
         engine = conn.execute("SELECT lexical FROM corpus_stats WHERE id = 1").fetchone()
-    postings = _postings_counted(url)
-    counted = dict(Counter(t for counts, _ in LexicalIndex().tokenise([(a, b) for a, b in rows]) for t in counts))
-    assert postings == (counted if engine == ("postings",) else {})
+    counted = dict(Counter(t for counts, _ in lexical.tokenise([(a, b) for a, b in rows]) for t in counts))
+    assert _postings_counted(url) == (counted if engine == ("postings",) else {})
     return counted
 
 
@@ -101,8 +99,7 @@ async def test_term_stats_follow_adds_batches_replacements_and_removals(url, tmp
         assert "ferri" not in counted and counted["tram"] == 4
 
         # What search reads: the same frequencies as the postings give, and 0 for a term in none.
-        index = kb.index
-        assert isinstance(index, PgIndex)
+        index = pg_search(kb.index).lexical
         terms = ["tram", "harbour", "ferri", "nowher"]
         expected = {t: counted.get(t, 0) for t in terms}
         assert (await index.statistics(terms)).frequencies == expected
@@ -123,7 +120,7 @@ async def test_term_stats_follow_adds_batches_replacements_and_removals(url, tmp
 async def test_the_migration_fills_term_stats_from_existing_postings(pg_url):
     new = next(i for i, script in enumerate(PG_MIGRATIONS) if "CREATE TABLE term_stats" in script)
 
-    class OldStore(PgDatabase, Store):  # that version's store: its migrations, no lexical engine to settle
+    class OldStore(PgDatabase):  # that version's store: its migrations, no lexical engine to settle
         migrations = PG_MIGRATIONS[:new]
 
     old = await OldStore.open(pg_url)
@@ -152,8 +149,7 @@ async def test_the_migration_fills_term_stats_from_existing_postings(pg_url):
     kb = await _open(pg_url, bm25="sql")  # migrates to the current version (postings kept)
     try:
         assert _kept(pg_url) == _postings_counted(pg_url) == {"tram": 3, "line": 1, "harbour": 1}
-        index = kb.index
-        assert isinstance(index, PgIndex)
+        index = pg_search(kb.index).lexical
         assert await index.document_frequencies(["tram", "harbour", "glacier"]) == {
             "tram": 3,
             "harbour": 1,

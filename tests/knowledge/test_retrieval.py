@@ -13,9 +13,10 @@ import pytest
 import pytest_asyncio
 
 from knowledge import retrieval
+from knowledge.backends.sqlite import memory_index, sqlite_store
+from knowledge.backends.sqlite.index import DenseIndex, LexicalIndex
 from knowledge.config import KnowledgeConfig
 from knowledge.embed import HashingEmbedder
-from knowledge.index import DenseIndex, LexicalIndex
 from knowledge.retrieval import FusionWeights, fts_match_expression, fuse_scores, ndcg_at_k, rrf, standardise, top_k
 from knowledge.scope import GLOBAL_SCOPE
 from knowledge.service import KnowledgeBase, TextItem
@@ -329,7 +330,7 @@ async def test_in_memory_bm25_ranks_like_fts5_bm25(tmp_path):
     from knowledge.embed import HashingEmbedder
     from knowledge.retrieval import fts_match_expression, index_tokens, query_terms
 
-    kb = await KnowledgeBase.open(KnowledgeConfig(db_path=tmp_path / "kb.db"), embedder=HashingEmbedder())
+    kb = await KnowledgeBase.open(KnowledgeConfig(db=tmp_path / "kb.db"), embedder=HashingEmbedder())
     try:
         texts = [
             ("Rail strike", "Train drivers walked out over pay. The rail union said 4,000 drivers joined the strike."),
@@ -346,11 +347,12 @@ async def test_in_memory_bm25_ranks_like_fts5_bm25(tmp_path):
             await kb.add_text(text, title=title)
         for question in ["rail strike drivers", "interest rates bank", "cafe rail", "wheat Egypt grain record"]:
             terms = index_tokens(" ".join(query_terms(question)))
-            keep = kb.dense.mask(None, None, None)
-            memory = [(kb.dense.pid(r), s) for r, s in kb.lexical.search(terms, keep, 10)]
+            index = memory_index(kb.index)
+            keep = index.dense.mask(None, None, None)
+            memory = [(index.dense.pid(r), s) for r, s in index.lexical.search(terms, keep, 10)]
             match = fts_match_expression(question)
             assert match is not None, question
-            fts = await kb.store.fts_search(match, limit=10)
+            fts = await sqlite_store(kb.store).fts_search(match, limit=10)
             assert [p for p, _ in memory] == [p for p, _ in fts], question
             for (_, a), (_, b) in zip(memory, fts, strict=True):
                 assert a == pytest.approx(b, rel=0.02)

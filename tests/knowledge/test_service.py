@@ -12,7 +12,8 @@ import pytest
 import pytest_asyncio
 from kb_helpers import lexical_rows_with, orphans, searchable_passages, table_counts
 
-from knowledge import service
+from knowledge import indexing
+from knowledge.backends.sqlite import sqlite_store
 from knowledge.config import KnowledgeConfig
 from knowledge.embed import HashingEmbedder
 from knowledge.errors import (
@@ -101,7 +102,7 @@ async def test_reindexing_an_unchanged_folder_embeds_nothing(kb, folder, embedde
 
 
 async def test_reindexing_after_reopening_embeds_nothing(tmp_path, folder):
-    config = KnowledgeConfig(db_path=tmp_path / "kb.db")
+    config = KnowledgeConfig(db=tmp_path / "kb.db")
     async with await KnowledgeBase.open(config, embedder=CountingEmbedder()) as kb:
         await kb.index_paths([folder])
     again = CountingEmbedder()
@@ -112,7 +113,7 @@ async def test_reindexing_after_reopening_embeds_nothing(tmp_path, folder):
 
 
 async def test_index_paths_in_several_embedding_batches_reports_every_file_once(kb, folder, monkeypatch):
-    monkeypatch.setattr(service, "_BATCH_PASSAGES", 2)
+    monkeypatch.setattr(indexing, "_BATCH_PASSAGES", 2)
     (folder / "table.csv").write_text("a,b", encoding="utf-8")
     seen: list[tuple[str, str]] = []
     report = await kb.index_paths([folder], progress=lambda path, status: seen.append((path.name, status)))
@@ -122,8 +123,8 @@ async def test_index_paths_in_several_embedding_batches_reports_every_file_once(
 
 
 async def test_add_texts_in_several_embedding_batches_indexes_everything(kb, monkeypatch):
-    monkeypatch.setattr(service, "_BATCH_PASSAGES", 1)
-    monkeypatch.setattr(service, "_PREPARE_DOCUMENTS", 2)
+    monkeypatch.setattr(indexing, "_BATCH_PASSAGES", 1)
+    monkeypatch.setattr(indexing, "_PREPARE_DOCUMENTS", 2)
     items = [TextItem(f"Story {i}\n\nThe {i}th story about dams.") for i in range(5)] + [TextItem("")]
     report = await kb.add_texts(items)
     assert sorted(d.title for d in report.added) == [f"Story {i}" for i in range(5)]
@@ -437,7 +438,7 @@ async def news_kb(real_embedder, tmp_path_factory):
     (tmp / "docs").mkdir()
     for name, text in NEWS.items():
         (tmp / "docs" / name).write_text(text, encoding="utf-8")
-    kb = await KnowledgeBase.open(KnowledgeConfig(db_path=tmp / "kb.db"), embedder=real_embedder)
+    kb = await KnowledgeBase.open(KnowledgeConfig(db=tmp / "kb.db"), embedder=real_embedder)
     report = await kb.index_paths([tmp / "docs", *sorted((ROOT / "seeds").glob("*.txt"))])
     assert not report.errors and len(report.added) == len(NEWS) + len(list((ROOT / "seeds").glob("*.txt")))
     yield kb
@@ -446,7 +447,7 @@ async def news_kb(real_embedder, tmp_path_factory):
 
 async def _bm25_documents(kb: KnowledgeBase, question: str) -> set[str]:
     match = fts_match_expression(question)
-    found = await kb.store.fts_search(match, limit=1000) if match else []
+    found = await sqlite_store(kb.store).fts_search(match, limit=1000) if match else []
     rows = await kb.store.passages_with_documents([pid for pid, _ in found])
     return {Path(doc.origin).name for _, doc in rows.values()}
 

@@ -1,4 +1,4 @@
-"""knowledge.store on a real SQLite file in a temp dir: migrations, WAL, persistence, deletes that leave
+"""The SQLite store (knowledge.backends.sqlite) on a real file in a temp dir: migrations, WAL, persistence, deletes that leave
 nothing behind, one transaction per document, scopes, and vectors of two models kept apart. What is on
 disk is checked with plain ``sqlite3`` on the file, not through the store under test."""
 
@@ -12,13 +12,15 @@ import numpy as np
 import pytest
 import pytest_asyncio
 
+from knowledge.backends.sqlite import SqliteStore, memory_index, sqlite_store
+from knowledge.backends.sqlite.schema import MIGRATIONS
 from knowledge.chunking import chunk_paragraphs
 from knowledge.config import KnowledgeConfig
 from knowledge.embed import HashingEmbedder
 from knowledge.errors import DuplicateDocument
+from knowledge.models import NewDocument, NewPassage
 from knowledge.scope import GLOBAL_SCOPE
 from knowledge.service import KnowledgeBase, TextItem
-from knowledge.store import MIGRATIONS, NewDocument, NewPassage, Store
 
 EMBEDDER = HashingEmbedder(dim=16, model_id="model-a")
 
@@ -53,7 +55,7 @@ def _count(db: Path, table: str) -> int:
 
 @pytest_asyncio.fixture(loop_scope="function")
 async def store(tmp_path: Path):
-    store = await Store.open(tmp_path / "store.db")
+    store = await SqliteStore.open(tmp_path / "store.db")
     yield store
     await store.close()
 
@@ -68,9 +70,9 @@ async def test_migrations_set_user_version_to_their_count(store):
 
 async def test_reopening_applies_no_migration_twice(tmp_path):
     db = tmp_path / "store.db"
-    await (await Store.open(db)).close()
+    await (await SqliteStore.open(db)).close()
     tables = _rows(db, "SELECT name FROM sqlite_master ORDER BY name")
-    store = await Store.open(db)  # a migration run twice would fail on CREATE TABLE
+    store = await SqliteStore.open(db)  # a migration run twice would fail on CREATE TABLE
     try:
         assert await store.schema_version() == len(MIGRATIONS)
     finally:
@@ -84,10 +86,10 @@ async def test_database_is_in_wal_mode(store):
 
 async def test_data_survives_reopening(tmp_path):
     db = tmp_path / "store.db"
-    store = await Store.open(db)
+    store = await SqliteStore.open(db)
     doc_id, ids = await store.insert_document(*_doc("Kept", ["One paragraph.", "Another one."]), "model-a")
     await store.close()
-    store = await Store.open(db)
+    store = await SqliteStore.open(db)
     try:
         doc = await store.get_document(doc_id)
         assert doc is not None
@@ -275,7 +277,7 @@ class CountingEmbedder(HashingEmbedder):
 
 
 async def test_opening_with_another_model_embeds_every_passage_for_it_without_mixing(tmp_path):
-    config = KnowledgeConfig(db_path=tmp_path / "kb.db")
+    config = KnowledgeConfig(db=tmp_path / "kb.db")
     async with await KnowledgeBase.open(config, embedder=CountingEmbedder(16, "model-a")) as kb:
         await kb.add_texts(
             [
@@ -287,32 +289,32 @@ async def test_opening_with_another_model_embeds_every_passage_for_it_without_mi
     other = CountingEmbedder(32, "model-b")
     async with await KnowledgeBase.open(config, embedder=other) as kb:
         assert other.texts == passages  # every passage embedded for the new model at open
-        assert len(kb.dense) == passages
+        assert len(memory_index(kb.index).dense) == passages
         assert (await kb.search("ferry crews", k=1))[0].document.title == "Ferry strike"
-        _, _, _, _, ma = await kb.store.load_vectors("model-a")
-        _, _, _, _, mb = await kb.store.load_vectors("model-b")
+        _, _, _, _, ma = await sqlite_store(kb.store).load_vectors("model-a")
+        _, _, _, _, mb = await sqlite_store(kb.store).load_vectors("model-b")
     assert ma.shape == (passages, 16) and mb.shape == (passages, 32)
-    assert _rows(config.db_path, "SELECT model, dim, COUNT(*) FROM vectors GROUP BY model ORDER BY model") == [
+    assert _rows(Path(config.db), "SELECT model, dim, COUNT(*) FROM vectors GROUP BY model ORDER BY model") == [
         ("model-a", 16, passages),
         ("model-b", 32, passages),
     ]
 
 
 async def test_reopening_with_the_same_model_embeds_nothing(tmp_path):
-    config = KnowledgeConfig(db_path=tmp_path / "kb.db")
+    config = KnowledgeConfig(db=tmp_path / "kb.db")
     async with await KnowledgeBase.open(config, embedder=CountingEmbedder(16, "model-a")) as kb:
         await kb.add_text("Ferry strike\n\nFerry crews walked out at dawn.")
     again = CountingEmbedder(16, "model-a")
     async with await KnowledgeBase.open(config, embedder=again) as kb:
         assert again.texts == 0
-        assert len(kb.dense) == await kb.store.count_passages() > 0
+        assert len(memory_index(kb.index).dense) == await kb.store.count_passages() > 0
 
 
 async def test_ids_are_never_reused_after_a_removal(tmp_path):
     from knowledge import KnowledgeBase, KnowledgeConfig
     from knowledge.embed import HashingEmbedder
 
-    kb = await KnowledgeBase.open(KnowledgeConfig(db_path=tmp_path / "kb.db"), embedder=HashingEmbedder())
+    kb = await KnowledgeBase.open(KnowledgeConfig(db=tmp_path / "kb.db"), embedder=HashingEmbedder())
     try:
         first = await kb.add_text("The first report talks about harbour cranes.", title="First")
         first_passages = [p.id for p in await kb.store.passages_of_documents([first.id])]

@@ -1,4 +1,4 @@
-"""The SQL of what servers set up from Discord (tables of migration 4): per-server briefing and
+"""The SQL of what servers set up from Discord, shared by both engines: per-server briefing and
 moderator role, ask channels, news feeds and the feed entries already seen.
 
 Portable between SQLite and PostgreSQL: ``?`` placeholders, ``ON CONFLICT``, ``RETURNING``,
@@ -7,45 +7,11 @@ Portable between SQLite and PostgreSQL: ``?`` placeholders, ``ON CONFLICT``, ``R
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
-from dataclasses import dataclass
 
-from .db import Database, iso, parse_ts, storable, utcnow, valid_id
-from .scope import GLOBAL_SCOPE, Scope, scope_of
-
-
-@dataclass(frozen=True)
-class GuildSettings:
-    """One server's settings; a server that never ran /setup has every field empty."""
-
-    guild_id: int
-    briefing_channel_id: int | None = None
-    briefing_time: dt.time | None = None  # local to briefing_tz
-    briefing_tz: str | None = None
-    briefing_enabled: bool = False
-    moderator_role_id: int | None = None
-
-    @property
-    def briefing_configured(self) -> bool:
-        """Whether this server ever set its own briefing: from then on it, not ``.env``, decides."""
-        return self.briefing_channel_id is not None
-
-
-@dataclass(frozen=True)
-class Feed:
-    id: int
-    guild_id: int | None
-    url: str
-    title: str
-    added_at: dt.datetime
-    etag: str | None = None
-    last_modified: str | None = None
-    last_success_at: dt.datetime | None = None
-    last_error: str | None = None
-    last_error_at: dt.datetime | None = None
-    failures: int = 0
-    next_poll_at: dt.datetime | None = None
-
+from ...clock import iso, parse_ts, utcnow
+from ...models import Feed, GuildSettings
+from ...scope import GLOBAL_SCOPE, Scope, scope_of
+from .common import Row, SqlDatabase, storable, valid_id
 
 _SETTINGS_COLUMNS = "guild_id, briefing_channel_id, briefing_time, briefing_tz, briefing_enabled, moderator_role_id"
 _FEED_COLUMNS = (
@@ -58,7 +24,7 @@ def _ts(value: str | None) -> dt.datetime | None:
     return parse_ts(value) if value else None
 
 
-def _settings(row: sqlite3.Row) -> GuildSettings:
+def _settings(row: Row) -> GuildSettings:
     at = row["briefing_time"]
     return GuildSettings(
         guild_id=row["guild_id"],
@@ -70,7 +36,7 @@ def _settings(row: sqlite3.Row) -> GuildSettings:
     )
 
 
-def _feed(row: sqlite3.Row) -> Feed:
+def _feed(row: Row) -> Feed:
     return Feed(
         id=row["id"],
         guild_id=row["guild_id"],
@@ -96,7 +62,7 @@ def _feed_scope(scope: Scope) -> tuple[str, list]:
     return "guild_id = ?", [scope]
 
 
-class SetupStore(Database):
+class SetupSQL(SqlDatabase):
     # ----------------------------------------------------------------- server settings
 
     async def guild_settings(self, guild_id: int) -> GuildSettings:

@@ -1,10 +1,10 @@
-"""What the SQL of every table group shares: UTC timestamps as ISO text, text SQLite can store, ids
-SQLite can bind, migration scripts split into statements, and what SQLite's errors mean to a user."""
+"""The SQLite engine's database: one file, one long-lived aiosqlite connection (WAL mode), rows read by
+column name (``sqlite3.Row``); opening, migrating by ``PRAGMA user_version`` (``schema.MIGRATIONS``,
+each in one transaction), write transactions, and what SQLite's errors mean to a user."""
 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
@@ -14,31 +14,14 @@ from typing import ClassVar, Self
 
 import aiosqlite
 
-from .errors import DatabaseError
+from ...errors import DatabaseError
+from ..sql.common import SqlDatabase, one_row, refuse_newer
 
 log = logging.getLogger(__name__)
 
-# SQLite INTEGER range: a larger id (a typo of 20 digits) matches no row, and binding it raises
-# OverflowError.
-MAX_ID = 2**63 - 1
 # How long a write waits for another process's write transaction (a `newsdesk index` beside the
 # bot) before giving up with "the database is busy".
 DEFAULT_BUSY_TIMEOUT_S = 30.0
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def iso(ts: dt.datetime) -> str:
-    if ts.tzinfo is None:
-        ts = ts.replace(tzinfo=dt.UTC)
-    return ts.astimezone(dt.UTC).isoformat(timespec="microseconds")
-
-
-def parse_ts(value: str) -> dt.datetime:
-    ts = dt.datetime.fromisoformat(value)
-    return ts if ts.tzinfo else ts.replace(tzinfo=dt.UTC)
 
 
 # What each SQLite error code means to whoever runs newsdesk (the raw messages, "disk I/O error",
@@ -96,19 +79,6 @@ async def stopped(conn: aiosqlite.Connection) -> None:
         await asyncio.to_thread(thread.join, 5)
 
 
-def storable(text: str | None) -> str | None:
-    """Text SQLite can store: a lone surrogate (undecodable bytes in a file name or a question, kept
-    by Python's surrogateescape) would raise UnicodeEncodeError; it becomes "?"."""
-    if text is None or text.isascii():
-        return text
-    return text.encode("utf-8", "replace").decode("utf-8")
-
-
-def valid_id(row_id: int) -> bool:
-    """Whether an id can name a row at all: SQLite integers are 64-bit."""
-    return 0 < row_id <= MAX_ID
-
-
 def statements(script: str) -> list[str]:
     """Split a migration script into statements (trigger bodies hold semicolons)."""
     out, buf = [], []
@@ -123,12 +93,13 @@ def statements(script: str) -> list[str]:
     return out
 
 
-class Database:
+class Database(SqlDatabase):
     """One SQLite file on one long-lived aiosqlite connection: opening, migrating (``migrations``, an
     append-only list set by the subclass) and write transactions. Rows are ``sqlite3.Row``: read by
     column name."""
 
     migrations: ClassVar[Sequence[str]] = ()
+    _conn: aiosqlite.Connection
 
     def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
         self._conn = conn
@@ -171,6 +142,11 @@ class Database:
                 raise DatabaseError(f"cannot open the database {path}: {cause}") from e
             raise
         return store
+
+    @property
+    def connection(self) -> aiosqlite.Connection:
+        """The connection itself (the engine's own tests read pragmas through it)."""
+        return self._conn
 
     async def close(self) -> None:
         await self._conn.close()
@@ -217,21 +193,3 @@ class Database:
     async def schema_version(self) -> int:
         async with self._conn.execute("PRAGMA user_version") as cur:
             return one_row(await cur.fetchone())["user_version"]
-
-
-def refuse_newer(version: int, known: int) -> int:
-    """``version`` when this code knows it. A newer schema is refused, not used: this code would
-    write rows it does not expect. Both engines' stores check with this."""
-    if version > known:
-        raise DatabaseError(
-            f"its schema version is {version}, newer than this newsdesk knows ({known}); "
-            "upgrade newsdesk or use another database"
-        )
-    return version
-
-
-def one_row(row: aiosqlite.Row | None) -> aiosqlite.Row:
-    """The row of a query that always returns one (``COUNT(*)``, a pragma)."""
-    if row is None:
-        raise DatabaseError("the database returned no row where one is always expected")
-    return row

@@ -7,7 +7,6 @@ pipeline over them live in ``retrieval``.
 from __future__ import annotations
 
 import datetime as dt
-import math
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -15,8 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from .scope import GLOBAL_SCOPE, scope_of
-from .text import index_tokens
+from ...scope import GLOBAL_SCOPE, scope_of
+from .. import lexical as spec
+from ..lexical import K1, TITLE_WEIGHT, B
 
 # ---------------------------------------------------------------------------- dense side
 
@@ -211,19 +211,15 @@ class LexicalIndex:
     with ``OR`` queries it scores every passage holding any query term and has no top-k pruning,
     measured at ~80 ms a query over 100,000 passages on this CPU with nothing else running, most of
     the 50 ms budget. Here a query costs a few array operations over the postings of its terms.
-    The formula and tokens are FTS5's (k1 = 1.2, b = 0.75, IDF log((N - n + 0.5) / (n + 0.5)),
-    the title counting ``title_weight`` of a text hit; ``porter unicode61 remove_diacritics 2``
-    tokens), so rankings agree with ``Store.fts_search`` (a test checks it). Removed rows are masked
+    The formula and tokens are the lexical spec's (``backends.lexical``: FTS5's), so rankings agree
+    with ``SqliteStore.fts_search`` (a test checks it). Removed rows are masked
     by the caller; they keep counting in N and n, a drift too small to matter between restarts.
 
     Readers use a ``LexicalView``: postings are appended in row order as (rows, tfs) pairs (one
     object, so a reader never pairs one chunk's rows with another's frequencies) and a view cuts
     them at its own row count, so rows added after it was taken are invisible to it."""
 
-    K1 = 1.2
-    B = 0.75
-
-    def __init__(self, title_weight: float = 0.5) -> None:
+    def __init__(self, title_weight: float = TITLE_WEIGHT) -> None:
         self.title_weight = title_weight
         self._postings: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
         self._lengths = np.zeros(1024, dtype=np.float32)
@@ -238,7 +234,7 @@ class LexicalIndex:
         rows: np.ndarray,
         tfs: np.ndarray,
         lengths: np.ndarray,
-        title_weight: float = 0.5,
+        title_weight: float = TITLE_WEIGHT,
     ) -> LexicalIndex:
         """An index over concatenated postings (term ``i`` owns ``rows``/``tfs`` from ``offsets[i]``
         to ``offsets[i + 1]``, rows ascending) and per-row ``lengths``: each term's posting is a view
@@ -255,21 +251,12 @@ class LexicalIndex:
         return self._n
 
     def view(self) -> LexicalView:
-        return LexicalView(self._n, self._total, self._lengths, self._postings, self.K1, self.B)
+        return LexicalView(self._n, self._total, self._lengths, self._postings, K1, B)
 
-    def tokenise(self, texts: Sequence[tuple[str, str]]) -> list[tuple[dict[str, float], int]]:
-        """Per (title, text): term frequencies and length. The slow, pure part of ``add``, done
-        before any row is written so a failure leaves the index untouched."""
-        out = []
-        for title, text in texts:
-            body, head = index_tokens(text), index_tokens(title) if title else []
-            counts: dict[str, float] = {}
-            for t in body:
-                counts[t] = counts.get(t, 0.0) + 1.0
-            for t in head:
-                counts[t] = counts.get(t, 0.0) + self.title_weight
-            out.append((counts, len(body) + len(head)))
-        return out
+    def tokenise(self, texts: Sequence[tuple[str, str]]) -> list[spec.Terms]:
+        """Per (title, text): term frequencies and length (``lexical.tokenise``). The slow, pure
+        part of ``add``, done before any row is written so a failure leaves the index untouched."""
+        return spec.tokenise(texts, self.title_weight)
 
     def add(self, texts: Sequence[tuple[str, str]]) -> None:
         """Append rows for (title, text) pairs, in the order their vectors were added to the dense
@@ -322,8 +309,8 @@ class LexicalView:
     total: float
     lengths: np.ndarray
     postings: Mapping[str, list[tuple[np.ndarray, np.ndarray]]]
-    k1: float = LexicalIndex.K1
-    b: float = LexicalIndex.B
+    k1: float = K1
+    b: float = B
 
     def _term(self, term: str) -> tuple[np.ndarray, np.ndarray] | None:
         chunks: tuple[tuple[np.ndarray, np.ndarray], ...] = tuple(self.postings.get(term, []))  # one atomic copy
@@ -363,8 +350,7 @@ class LexicalView:
                 continue
             rows, tfs = posting
             df = len(rows)
-            idf = math.log((n - df + 0.5) / (df + 0.5))
-            idf = idf if idf > 0 else 1e-6  # FTS5's floor for terms in more than half the rows
+            idf = spec.idf(n, df)
             norm = self.k1 * (1 - self.b + self.b * self.lengths[rows] / avgdl)
             rows_all.append(rows)
             weights_all.append(idf * tfs * (self.k1 + 1) / (tfs + norm))

@@ -1,12 +1,12 @@
 """The PostgreSQL schema, as an append-only list of migrations (``newsdesk_schema`` records those
-applied). Tables and columns are SQLite's (``migrations``), so the Store's SQL runs on both, except:
+applied). Tables and columns are SQLite's (``sqlite.schema``), so the shared SQL runs on both, except:
 
 - vectors are pgvector values, with the columns search filters on (scope, day) beside them, so a
   filtered HNSW scan reads one table;
 - the full-text side is pg_textsearch's bm25 index over ``bm25_texts`` where the server has the
   extension, else a postings table (term, passage, term frequency, passage length) from which
   search computes BM25 exactly as the in-memory index does (FTS5's formula and tokens); a database
-  holds one of the two (``corpus_stats.lexical``, see ``pg_lexical``). PostgreSQL's own ``ts_rank``
+  holds one of the two (``corpus_stats.lexical``, see ``engines``). PostgreSQL's own ``ts_rank``
   is not BM25 (no length normalisation against the corpus, no IDF);
 - ``corpus_stats`` keeps BM25's passage count and total length, and ``term_stats`` each term's
   document frequency (passages holding it), both updated in each document's transaction, so a
@@ -176,11 +176,11 @@ PG_MIGRATIONS: list[str] = [
     );
     INSERT INTO term_stats (term, df) SELECT term, COUNT(*) FROM postings GROUP BY term;
     """,
-    # 5: the lexical side by pg_textsearch's bm25 index where the server has it (``pg_lexical``):
+    # 5: the lexical side by pg_textsearch's bm25 index where the server has it (``engines``):
     # a passage's title and text in a table of their own (the index takes one column, and scope
     # and day beside it let a filtered search read one table), and which engine the database is
     # kept for: 'postings' (exact BM25 in SQL, as up to now) or 'bm25'. The index itself is made by
-    # ``pg_lexical.settle``, not here: a server without the extension runs these migrations too.
+    # ``engines.settle``, not here: a server without the extension runs these migrations too.
     """
     CREATE TABLE bm25_texts (
         passage_id BIGINT PRIMARY KEY REFERENCES passages(id) ON DELETE CASCADE,

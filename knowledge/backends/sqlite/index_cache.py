@@ -9,7 +9,7 @@ offsets and the terms as one UTF-8 blob). Saved from a snapshot with removed row
 loaded index equals a fresh build of the same rows, statistics included.
 
 When a cache is trusted: ``meta.json`` names the format, the model and the database's
-``Store.index_fingerprint`` at the time of the save, which was checked to hold exactly the index's
+``SqliteStore.index_fingerprint`` at the time of the save, which was checked to hold exactly the index's
 rows. Ids are AUTOINCREMENT, so any later insert or delete (from any process) changes the
 fingerprint and the cache is rebuilt. Bump ``FORMAT`` whenever the arrays or the tokens
 (``text.index_tokens``) change meaning.
@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from .index import DenseIndex, HybridIndex, IndexSnapshot, LexicalIndex
-from .store import Store
+from .store import SqliteStore
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ def cache_dir(db_path: Path | str) -> Path | None:
     return Path(name + ".index")
 
 
-async def load_or_build(store: Store, model: str) -> HybridIndex:
+async def load_or_build(store: SqliteStore, model: str) -> HybridIndex:
     """The index of every passage with a vector of ``model``: from the cache when it matches the
     database, else built from the database (and saved)."""
     folder = cache_dir(store.path)
@@ -106,7 +106,7 @@ async def load_or_build(store: Store, model: str) -> HybridIndex:
     return index
 
 
-async def save_if_changed(store: Store, model: str, index: HybridIndex) -> None:
+async def save_if_changed(store: SqliteStore, model: str, index: HybridIndex) -> None:
     """At close: save an index loaded or built by ``load_or_build`` that changed since, when it
     still holds exactly the database's passages (another process may have written meanwhile)."""
     folder = cache_dir(store.path)

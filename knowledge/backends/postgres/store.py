@@ -1,8 +1,9 @@
-"""The Store over PostgreSQL: the same queries as SQLite (``store``, ``store_log``, through the
-``pg`` adapter), with a document's writes done the PostgreSQL way: its passages' vectors and its
-lexical rows (for the engine the database keeps, ``pg_lexical``: BM25 postings, or a row per passage
-for pg_textsearch's index) go into tables in the document's transaction, with COPY (a passage holds
-about a hundred terms, one statement per row would dominate ingest).
+"""The PostgreSQL engine's store: the shared SQL (``sql.documents``, ``sql.log``, ``sql.setup``,
+through the ``connection`` adapter), with a document's writes done the PostgreSQL way: its
+passages' vectors and its lexical rows (for the engine the database keeps, ``engines``: BM25
+postings, or a row per passage for pg_textsearch's index) go into tables in the document's
+transaction, with COPY (a passage holds about a hundred terms, one statement per row would dominate
+ingest).
 """
 
 from __future__ import annotations
@@ -10,22 +11,27 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections import Counter
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import psycopg
 
-from . import pg_lexical
-from .db import storable, valid_id
-from .errors import DuplicateDocument
-from .index import LexicalIndex
-from .pg import Connection, PgDatabase, as_array
-from .pg_schema import PG_MIGRATIONS
-from .scope import scope_of
-from .store import DOCUMENT_INSERT, DocumentWrite, NewDocument, NewPassage, Store, document_row
+from ...errors import DuplicateDocument
+from ...models import NewDocument, NewPassage
+from ...scope import scope_of
+from .. import lexical
+from ..interface import DocumentWrite
+from ..sql.common import storable, valid_id
+from ..sql.documents import DOCUMENT_INSERT, DocumentSQL, document_row
+from ..sql.log import LogSQL
+from ..sql.setup import SetupSQL
+from .connection import Connection, PgDatabase, as_array
+from .engines import DatabaseLexical, settle
+from .lexical import POSTINGS, LexicalSide, PassageTerms
+from .schema import PG_MIGRATIONS
 
 log = logging.getLogger(__name__)
 
@@ -51,19 +57,28 @@ async def _duplicates_refused() -> AsyncIterator[None]:
         raise DuplicateDocument("already indexed (by another process, just now)") from None
 
 
-class PgStore(PgDatabase, Store):
+class PgStore(PgDatabase, DocumentSQL, LogSQL, SetupSQL):
+    """Documents, passages, vectors and the lexical side's rows in PostgreSQL; the queries both
+    engines share come from ``DocumentSQL``, ``LogSQL`` and ``SetupSQL``, opening and transactions
+    from ``PgDatabase``."""
+
     migrations = PG_MIGRATIONS
-    _vector_indexes: set[int]
-    # The lexical engine settled at open (``pg_lexical``); questions read the database's own each time.
-    lexical: str = pg_lexical.POSTINGS
+
+    def __init__(self, conn: Connection, path: str) -> None:
+        super().__init__(conn, path)
+        # Written in each document's transaction, read by search (``search.PgSearch``), by the
+        # engine the database keeps at that moment.
+        self.lexical: LexicalSide = DatabaseLexical(conn)
+        self.lexical_engine = POSTINGS  # as settled at open (``engines.settle``)
+        self._vector_indexes: set[int] = set()  # the sizes whose HNSW index is known to exist
 
     @classmethod
     async def open(cls, url: str, *, busy_timeout_s: float = 30.0, bm25: str = "auto") -> PgStore:  # type: ignore[override]
         """``PgDatabase.open``, then the lexical engine settled (``bm25``: ``auto`` or ``sql``, see
-        ``pg_lexical.settle``) and an old pgvector named in the log."""
+        ``engines.settle``) and an old pgvector named in the log."""
         store = await super().open(url, busy_timeout_s=busy_timeout_s)
         try:
-            store.lexical = await pg_lexical.settle(store, bm25)
+            store.lexical_engine = await settle(store, bm25)
             await store._check_pgvector()
         except BaseException:
             await store.close()
@@ -82,11 +97,14 @@ class PgStore(PgDatabase, Store):
                 version or "(unknown)",
             )
 
+    def vector_blob(self, stored: Any) -> bytes:
+        return as_array(stored).astype("<f4").tobytes()
+
     async def ensure_vector_index(self, dim: int) -> None:
         """The HNSW index for vectors of ``dim`` dimensions (one per dimension: the column holds any
         model's vectors, an index needs one size), made before the first vector of that size is
         written, under the migration lock."""
-        done = self.__dict__.setdefault("_vector_indexes", set())
+        done = self._vector_indexes
         if dim in done:
             return
         if not 0 < dim <= 16000:  # pgvector's limit; the size is written into the SQL below
@@ -124,7 +142,7 @@ class PgStore(PgDatabase, Store):
             await self.ensure_vector_index(dim)
         # Tokenising is CPU work: in a worker, before the transaction holds any lock.
         tokens = await asyncio.to_thread(
-            lambda: [LexicalIndex().tokenise([(w.doc.title, p.text) for p in w.passages]) for w in writes]
+            lambda: [lexical.tokenise([(w.doc.title, p.text) for p in w.passages]) for w in writes]
         )
         out: list[tuple[int, list[int]]] = []
         async with _duplicates_refused(), self.transaction() as conn:
@@ -153,10 +171,10 @@ class PgStore(PgDatabase, Store):
             for pid, p in zip(ids, w.passages, strict=True)
         ]
         scope, day = scope_of(w.doc.guild_id), day_number(w.doc.published)
-        await self._write_passages(conn, doc_id, scope, day, rows, tokens, [(model, list(w.vectors))])
+        await self.write_passages(conn, doc_id, scope, day, rows, tokens, [(model, list(w.vectors))])
         return doc_id, ids
 
-    async def _write_passages(
+    async def write_passages(
         self,
         conn: Connection,
         doc_id: int,
@@ -166,10 +184,9 @@ class PgStore(PgDatabase, Store):
         tokens: Sequence[tuple[dict[str, float], int]],
         vectors: Sequence[tuple[str, Sequence[np.ndarray | None]]],
     ) -> None:
-        """COPY one document's passages (id, ordinal, paragraph, start, end, text, text hash), their
-        vectors per model (row for row; None: none of that model) and the lexical engine's rows,
-        and count them in corpus_stats, inside the caller's transaction."""
-        engine = await pg_lexical.write_engine(conn)
+        """COPY one document's passages (id, ordinal, paragraph, start, end, text, text hash) and their
+        vectors per model (row for row; None: none of that model), and hand their terms to the
+        lexical side, inside the caller's transaction."""
         raw = conn.conn
         assert raw is not None  # inside a transaction
         async with raw.cursor() as cur:
@@ -190,65 +207,14 @@ class PgStore(PgDatabase, Store):
                     for (pid, *_), vec in zip(rows, vecs, strict=True):
                         if vec is not None:
                             await copy.write_row((pid, model, int(vec.shape[0]), vec, doc_id, scope, day))
-            if engine == pg_lexical.POSTINGS:
-                async with cur.copy("COPY postings (term, passage_id, tf, length, scope, day) FROM STDIN") as copy:
-                    for (pid, *_), (counts, length) in zip(rows, tokens, strict=True):
-                        for term, tf in counts.items():
-                            await copy.write_row((term, pid, tf, length, scope, day))
-        if engine == pg_lexical.BM25:
-            # The title as stored (the document row is this transaction's): one statement per document.
-            await conn.execute(
-                f"INSERT INTO bm25_texts (passage_id, scope, day, body) SELECT p.id, ?, ?, {pg_lexical.BODY_SQL}"
-                " FROM passages p JOIN documents d ON d.id = p.document_id WHERE p.document_id = ?",
-                (scope, day, doc_id),
-            )
-        # corpus_stats first: every writer takes that row's lock before any of term_stats, so two
-        # writers never wait on each other's term rows (no deadlock), and they take term rows in
-        # sorted order besides.
-        await conn.execute(
-            "UPDATE corpus_stats SET passages = passages + ?, total_length = total_length + ? WHERE id = 1",
-            (len(rows), float(sum(length for _, length in tokens))),
+        await self.lexical.add(
+            conn, [PassageTerms(pid, scope, day, terms) for (pid, *_), terms in zip(rows, tokens, strict=True)]
         )
-        frequencies = Counter(term for counts, _ in tokens for term in counts)
-        if frequencies:
-            terms = sorted(frequencies)
-            await conn.execute(
-                "INSERT INTO term_stats (term, df) SELECT term, df FROM unnest(?::text[], ?::bigint[]) AS s(term, df)"
-                " ON CONFLICT (term) DO UPDATE SET df = term_stats.df + excluded.df",
-                (terms, [frequencies[t] for t in terms]),
-            )
 
     async def _delete_in(self, conn, doc_id: int) -> list[int]:
-        engine = await pg_lexical.write_engine(conn)
         async with conn.execute("SELECT id, length FROM passages WHERE document_id = ? ORDER BY id", (doc_id,)) as cur:
             rows = await cur.fetchall()
-        if rows:
-            ids = [r["id"] for r in rows]
-            # As in _write_passages: corpus_stats' lock first, then the term rows. Their postings
-            # (or bm25 rows) go with the document (ON DELETE CASCADE): counted off before, and a
-            # term left in no passage loses its row.
-            await conn.execute(
-                "UPDATE corpus_stats SET passages = passages - ?, total_length = total_length - ? WHERE id = 1",
-                (len(rows), float(sum(r["length"] for r in rows))),
-            )
-            if engine == pg_lexical.POSTINGS:
-                sql = (
-                    "UPDATE term_stats t SET df = t.df - g.n FROM (SELECT term, COUNT(*) AS n FROM postings"
-                    " WHERE passage_id = ANY(?) GROUP BY term) g WHERE t.term = g.term RETURNING t.term, t.df"
-                )
-                args: tuple = (ids,)
-            else:  # no postings to count: the passages' terms, tokenised again
-                counts = await pg_lexical.removed_terms(conn, ids)
-                terms = sorted(counts)
-                sql = (
-                    "UPDATE term_stats t SET df = t.df - g.n FROM unnest(?::text[], ?::bigint[]) AS g(term, n)"
-                    " WHERE t.term = g.term RETURNING t.term, t.df"
-                )
-                args = (terms, [counts[t] for t in terms])
-            async with conn.execute(sql, args) as cur:
-                gone = [r["term"] for r in await cur.fetchall() if r["df"] <= 0]
-            if gone:
-                await conn.execute("DELETE FROM term_stats WHERE term = ANY(?) AND df <= 0", (gone,))
+        await self.lexical.remove(conn, [(r["id"], float(r["length"])) for r in rows])
         await conn.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
         return [r["id"] for r in rows]
 
@@ -257,20 +223,6 @@ class PgStore(PgDatabase, Store):
             return []
         async with self.transaction() as conn:
             return await self._delete_in(conn, doc_id)
-
-    async def vectors_by_hash(self, model: str, hashes: Iterable[str]) -> dict[str, bytes]:
-        hashes = list(dict.fromkeys(hashes))
-        found: dict[str, bytes] = {}
-        for i in range(0, len(hashes), 500):
-            chunk = hashes[i : i + 500]
-            async with self._conn.execute(
-                f"SELECT p.text_hash, v.vector FROM passages p JOIN vectors v ON v.passage_id = p.id"
-                f" WHERE v.model = ? AND p.text_hash IN ({','.join('?' * len(chunk))})",
-                [model, *chunk],
-            ) as cur:
-                for r in await cur.fetchall():
-                    found.setdefault(r["text_hash"], as_array(r["vector"]).astype("<f4").tobytes())
-        return found
 
     async def add_vectors(self, model: str, rows: Sequence[tuple[int, np.ndarray]]) -> None:
         for dim in {int(v.shape[0]) for _, v in rows}:
@@ -284,15 +236,6 @@ class PgStore(PgDatabase, Store):
                 " ON CONFLICT (passage_id, model) DO UPDATE SET dim = excluded.dim, vector = excluded.vector",
                 [(model, int(v.shape[0]), np.asarray(v, dtype=np.float32), pid) for pid, v in rows],
             )
-
-    async def load_vectors(self, model: str):  # type: ignore[override]
-        raise NotImplementedError("PostgreSQL searches in the database; nothing is loaded into memory")
-
-    async def passage_texts(self, model: str):  # type: ignore[override]
-        raise NotImplementedError("PostgreSQL searches in the database; nothing is loaded into memory")
-
-    async def fts_search(self, *args, **kwargs):  # type: ignore[override]
-        raise NotImplementedError("the PostgreSQL backend ranks BM25 from its postings (pg_index)")
 
     async def count_passages(self) -> int:
         async with self._conn.execute("SELECT passages AS n FROM corpus_stats WHERE id = 1") as cur:

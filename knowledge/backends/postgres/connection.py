@@ -1,12 +1,12 @@
-"""PostgreSQL under the same ``Store``: a connection adapter that runs the Store's SQL (written once,
-in SQL both engines accept, with ``?`` placeholders) through a psycopg 3 pool, and ``PgDatabase``,
-the PostgreSQL side of opening, migrating and transactions.
+"""The PostgreSQL engine's connection: an adapter that runs the shared SQL (``backends.sql``, written
+once in SQL both engines accept, with ``?`` placeholders) through a small psycopg 3 pool, and
+``PgDatabase``, the PostgreSQL side of opening, migrating and transactions.
 
-Why an adapter and not a second copy of every query: the store's SQL is the one place where the
+Why an adapter and not a second copy of every query: the shared SQL is the one place where the
 schema is read and written; keeping one text of it means a fix or a new query reaches both
-backends. Only what the engines do differently is written twice: the schema (``pg_schema``), the
-writes of a document (vectors and BM25 postings live in tables here, see ``pg_store``) and search
-(``pg_index``).
+engines. Only what the engines do differently is written twice: the schema (``schema``), the
+writes of a document (vectors and BM25 postings live in tables here, see ``store``) and search
+(``search``).
 """
 
 from __future__ import annotations
@@ -18,14 +18,14 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from functools import lru_cache
 from typing import Any, ClassVar, LiteralString, Self, cast
-from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 import psycopg
 from pgvector.psycopg import register_vector_async
 
-from .db import refuse_newer
-from .errors import DatabaseError
+from ...config import redacted
+from ...errors import DatabaseError
+from ..sql.common import SqlDatabase, refuse_newer
 
 log = logging.getLogger(__name__)
 
@@ -35,33 +35,17 @@ _MIGRATION_LOCK = 0x6E657773  # "news"
 POOL_SIZE = 8
 
 
-def is_url(value: str | None) -> bool:
-    """Whether a ``--db`` / ``NEWSDESK_DB`` value names a PostgreSQL server rather than a file."""
-    return bool(value) and str(value).startswith(("postgresql://", "postgres://"))
-
-
-def redacted(url: str) -> str:
-    """The URL without its password, for logs and messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)
-    host = netloc[-1]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
-
-
 @lru_cache(maxsize=512)
 def translate(sql: str) -> LiteralString:
-    """The Store's SQL for psycopg: ``?`` placeholders become ``%s`` (a literal ``%``, as in a LIKE
-    pattern written into the SQL, is doubled first). The Store's SQL holds no ``?`` inside string
+    """The shared SQL for psycopg: ``?`` placeholders become ``%s`` (a literal ``%``, as in a LIKE
+    pattern written into the SQL, is doubled first). The shared SQL holds no ``?`` inside string
     literals; parameters carry every user value."""
-    # The Store's SQL is built from its own literals and placeholders, never from user values.
+    # The shared SQL is built from its own literals and placeholders, never from user values.
     return cast(LiteralString, sql.replace("%", "%%").replace("?", "%s"))
 
 
 class Row(tuple):
-    """A row read by position and by column name, as ``sqlite3.Row`` is: the Store's code reads
+    """A row read by position and by column name, as ``sqlite3.Row`` is: the shared SQL reads
     both engines' rows the same way (``row["title"]``, ``tuple(row)``)."""
 
     _names: dict[str, int]
@@ -151,7 +135,7 @@ class Pool:
 
 
 class Result:
-    """A statement's rows, read already: what ``aiosqlite``'s cursor offers the Store."""
+    """A statement's rows, read already: what ``aiosqlite``'s cursor offers the shared SQL."""
 
     lastrowid = None
 
@@ -201,7 +185,7 @@ class _Pending:
 
 
 class Connection:
-    """The Store's ``_conn`` over PostgreSQL. Outside a transaction each statement borrows a pooled
+    """The store's ``_conn`` over PostgreSQL. Outside a transaction each statement borrows a pooled
     connection (autocommit), so concurrent readers never queue behind one another; inside
     ``PgDatabase.transaction`` it is bound to that transaction's connection."""
 
@@ -295,16 +279,23 @@ async def _configure(conn: psycopg.AsyncConnection) -> None:
     await conn.execute("SET jit = off")
 
 
-class PgDatabase:
-    """Opening, migrating and transactions over PostgreSQL, for a Store subclass (put first in its
-    bases: these replace ``db.Database``'s SQLite versions)."""
+class PgDatabase(SqlDatabase):
+    """Opening, migrating and transactions over PostgreSQL."""
 
     migrations: ClassVar[Sequence[str]] = ()
     _conn: Connection
-    path: Any
+
+    def __init__(self, conn: Connection, path: str) -> None:
+        self._conn = conn
+        self.path = path  # the URL without its password, for messages
+
+    @property
+    def connection(self) -> Connection:
+        """The pooled connection for reads outside a transaction (search)."""
+        return self._conn
 
     @classmethod
-    async def open(cls, url: str, *, busy_timeout_s: float = 30.0) -> Self:  # type: ignore[override]
+    async def open(cls, url: str, *, busy_timeout_s: float = 30.0) -> Self:
         shown = redacted(url)
         try:
             # The extension first, on a plain connection: the pool's connections register the vector
@@ -322,7 +313,7 @@ class PgDatabase:
         # timeout does.
         pool = Pool(url, size=POOL_SIZE, timeout_s=max(10.0, busy_timeout_s), options=f"-c lock_timeout={timeout_ms}")
         try:
-            store = cls(Connection(pool), shown)  # type: ignore[call-arg]
+            store = cls(Connection(pool), shown)
             await store.migrate()
         except BaseException as e:
             await pool.close()

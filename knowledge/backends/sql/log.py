@@ -1,22 +1,24 @@
-"""The SQL of the interaction log and of briefing posts (tables of migration 2 in ``store``): what
-was asked and done, for /stats and ``newsdesk log export``, and which channel had which day's briefing."""
+"""The SQL of the interaction log and of briefing posts, shared by both engines: what was asked and
+done, for /stats and ``newsdesk log export``, and which channel had which day's briefing."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import sqlite3
 from collections.abc import Sequence
+from typing import Any
 
-from .db import Database, iso, one_row, parse_ts, storable, utcnow, valid_id
-from .models import Interaction, UsageStats
+from ...clock import iso, parse_ts, utcnow
+from ...models import Interaction, UsageStats
+from .common import Row, SqlDatabase, one_row, storable, valid_id
 
-_INTERACTION_COLUMNS = (
+INTERACTION_COLUMNS = (
     "id, at, guild_id, channel_id, user_id, kind, input, outcome, answer, passage_ids, scores, latency_ms, ref_id"
 )
+BRIEFING_COLUMNS = "guild_id, channel_id, day, posted_at, message_id"
 
 
-class InteractionLog(Database):
+class LogSQL(SqlDatabase):
     # ----------------------------------------------------------------- interaction log
 
     async def log_interaction(
@@ -64,7 +66,7 @@ class InteractionLog(Database):
         kind: str | None = None,
     ) -> list[Interaction]:
         where, args = _interaction_filters(since=since, guild_id=guild_id, kind=kind)
-        sql = f"SELECT {_INTERACTION_COLUMNS} FROM interactions WHERE {where} ORDER BY id"
+        sql = f"SELECT {INTERACTION_COLUMNS} FROM interactions WHERE {where} ORDER BY id"
         async with self._conn.execute(sql, args) as cur:
             return [_interaction(r) for r in await cur.fetchall()]
 
@@ -72,9 +74,7 @@ class InteractionLog(Database):
         """One interaction-log row by id (e.g. the answer a feedback button refers to)."""
         if not valid_id(row_id):
             return None
-        async with self._conn.execute(
-            f"SELECT {_INTERACTION_COLUMNS} FROM interactions WHERE id = ?", (row_id,)
-        ) as cur:
+        async with self._conn.execute(f"SELECT {INTERACTION_COLUMNS} FROM interactions WHERE id = ?", (row_id,)) as cur:
             row = await cur.fetchone()
         return _interaction(row) if row else None
 
@@ -165,8 +165,20 @@ class InteractionLog(Database):
             row = await cur.fetchone()
         return parse_ts(row["at"]) if row and row["at"] else None
 
+    # ----------------------------------------------------------------- what a migration reads
 
-def _interaction(row: sqlite3.Row) -> Interaction:
+    async def export_log(self) -> list[Any]:
+        """Every interaction-log row (``INTERACTION_COLUMNS``), by id."""
+        async with self._conn.execute(f"SELECT {INTERACTION_COLUMNS} FROM interactions ORDER BY id") as cur:
+            return list(await cur.fetchall())
+
+    async def export_briefing_posts(self) -> list[Any]:
+        """Every briefing record (``BRIEFING_COLUMNS``)."""
+        async with self._conn.execute(f"SELECT {BRIEFING_COLUMNS} FROM briefing_posts ORDER BY guild_id") as cur:
+            return list(await cur.fetchall())
+
+
+def _interaction(row: Row) -> Interaction:
     return Interaction(
         id=row["id"],
         at=parse_ts(row["at"]),

@@ -1,0 +1,105 @@
+"""A byline with the date on the line below ("By Maria Lindqvist", then "December 1, 2026") is read
+as the document's author and date, and neither line is left in the stored text: readers join the
+two lines (a wrapped line in plain text, a soft break in Markdown, ``<br>`` in HTML), and the
+header rules must still see a byline and a date."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import pytest_asyncio
+
+from knowledge.config import KnowledgeConfig
+from knowledge.embed import HashingEmbedder
+from knowledge.service import KnowledgeBase
+
+TITLE = "Harbour budget approved after long debate"
+BODY = [
+    "The city council approved the new harbour budget on Tuesday after a debate that lasted nine hours.",
+    "The budget sets aside 40 million crowns for a new quay, and building starts in the spring.",
+    "Opposition members said the plan leaves too little for dredging the old channel.",
+]
+
+
+def as_txt(byline: str, date: str) -> bytes:
+    return "\n\n".join([TITLE, f"{byline}\n{date}", *BODY]).encode()
+
+
+def as_md(byline: str, date: str) -> bytes:
+    return "\n\n".join([f"# {TITLE}", f"{byline}\n{date}", *BODY]).encode()
+
+
+def as_html(byline: str, date: str) -> bytes:
+    paragraphs = "".join(f"<p>{p}</p>" for p in BODY)
+    return (
+        f"<!doctype html><html><head><title>{TITLE}</title></head><body><article><h1>{TITLE}</h1>"
+        f"<p>{byline}<br>{date}</p>{paragraphs}</article></body></html>"
+    ).encode()
+
+
+FORMATS = {"news.txt": as_txt, "news.md": as_md, "news.html": as_html}
+
+
+@pytest_asyncio.fixture(loop_scope="function")
+async def kb(tmp_path):
+    kb = await KnowledgeBase.open(KnowledgeConfig(db=tmp_path / "kb.db"), embedder=HashingEmbedder())
+    yield kb
+    await kb.close()
+
+
+async def stored_text(kb: KnowledgeBase, doc_id: int) -> str:
+    return " ".join(p.text for p in await kb.store.passages_of_documents([doc_id]))
+
+
+@pytest.mark.parametrize("filename", sorted(FORMATS))
+@pytest.mark.parametrize(
+    "byline, date, author, source",
+    [
+        ("By Maria Lindqvist", "December 1, 2026", "Maria Lindqvist", None),
+        ("By Maria Lindqvist", "Dec. 1, 2026", "Maria Lindqvist", None),
+        ("By Maria Lindqvist", "2026-12-01", "Maria Lindqvist", None),
+        ("By Maria Lindqvist", "1 December 2026", "Maria Lindqvist", None),
+        ("By Maria Lindqvist", "December 1, 2026 10:42 AM CET", "Maria Lindqvist", None),
+        ("By Maria Lindqvist and Jonas Berg", "Updated 1 Dec 2026, 09:15", "Maria Lindqvist and Jonas Berg", None),
+        ("By Maria Lindqvist | Harbour Gazette", "December 1, 2026", "Maria Lindqvist", "Harbour Gazette"),
+    ],
+)
+async def test_a_byline_over_a_date_is_metadata_and_not_text(kb, filename, byline, date, author, source):
+    doc = await kb.add_bytes(FORMATS[filename](byline, date), filename)
+    assert doc.author == author
+    assert doc.published == dt.date(2026, 12, 1)
+    if source:
+        assert doc.source == source
+    text = await stored_text(kb, doc.id)
+    assert text.startswith(BODY[0])
+    assert "Lindqvist" not in text and "2026" not in text and "Harbour Gazette" not in text
+
+
+async def test_a_date_over_a_byline_is_read_too(kb):
+    doc = await kb.add_bytes("\n\n".join([TITLE, "1 December 2026\nBy Maria Lindqvist", *BODY]).encode(), "a.txt")
+    assert (doc.author, doc.published) == ("Maria Lindqvist", dt.date(2026, 12, 1))
+    assert (await stored_text(kb, doc.id)).startswith(BODY[0])
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Budget Day December 1, 2026",  # a name and a date, but no byline: a heading, kept
+        "By December 1, 2026 the quay must be finished, the council said.",
+    ],
+)
+async def test_a_line_that_only_looks_like_one_is_kept(kb, line):
+    doc = await kb.add_bytes("\n\n".join([TITLE, line, *BODY]).encode(), "b.txt")
+    assert line in await stored_text(kb, doc.id)
+    assert doc.author is None
+
+
+async def test_the_answer_opens_with_the_fact_not_the_byline(kb):
+    await kb.add_bytes(as_txt("By Maria Lindqvist", "December 1, 2026"), "news.txt")
+    answer = await kb.ask(
+        "When did the city council approve the harbour budget?", now=dt.datetime(2026, 12, 2, tzinfo=dt.UTC)
+    )
+    assert not answer.abstained
+    assert "Lindqvist" not in answer.text
+    assert answer.text.startswith("The city council approved")
