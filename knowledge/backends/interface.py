@@ -326,7 +326,7 @@ class SearchIndex(Protocol):
         scope: int | None = None,
         date_from: dt.date | None = None,
         date_to: dt.date | None = None,
-        words: str = "",
+        words: str,
     ) -> Scored:
         """The ``n`` best passages by each side, with one filter for both: ``vector`` the embedded
         question, ``terms`` its index tokens, ``words`` its content words (for an engine that

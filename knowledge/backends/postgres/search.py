@@ -54,7 +54,7 @@ class PgSearch:
         scope: int | None = None,
         date_from: dt.date | None = None,
         date_to: dt.date | None = None,
-        words: str = "",
+        words: str,
     ) -> Scored:
         where, args = filters(scope, date_from, date_to)
         # Both sides at once, on two pooled connections: the server works on one while the other
