@@ -253,6 +253,13 @@ class TestVectors:
         assert await store.passages_missing_vectors("model-b") == []
         assert await store.passages_missing_vectors(MODEL) == []
 
+    async def test_only_the_passages_without_a_models_vector_are_missing(self, store: Store) -> None:
+        long = ["The council approved the tram line. " * 20, "Work on the depot starts in May. " * 20]
+        _, pids = await _insert(store, _write("Tram", long))
+        assert len(pids) == 2
+        await store.add_vectors("model-b", [(pids[0], np.ones(8, np.float32))])
+        assert [pid for pid, _, _ in await store.passages_missing_vectors("model-b")] == pids[1:]
+
 
 class TestExport:
     async def test_documents_passages_and_vectors_as_stored(self, store: Store) -> None:
