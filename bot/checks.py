@@ -103,6 +103,7 @@ class RateLimiter:
         self.per_minute = per_minute
         self.window_s = window_s
         self._hits: dict[int, deque[float]] = {}
+        self._noticed: dict[int, float] = {}
 
     def hit(self, user_id: int) -> float:
         """Record an action; returns 0 when allowed, else the seconds until the next one is."""
@@ -116,6 +117,19 @@ class RateLimiter:
             return max(0.1, self.window_s - (now - hits[0]))
         hits.append(now)
         return 0.0
+
+    def notice_due(self, user_id: int) -> bool:
+        """Whether a limited user should be told so now: once per window. A flood of 100 messages
+        in an ask channel would otherwise get ~100 "You're asking a lot" replies, itself a flood.
+        (A slash command is answered every time: Discord shows an unanswered one as failed.)"""
+        now = time.monotonic()
+        last = self._noticed.get(user_id)
+        if last is not None and now - last < self.window_s:
+            return False
+        self._noticed[user_id] = now
+        if len(self._noticed) > 10_000:  # forget notices older than a window, so the dict stays small
+            self._noticed = {u: t for u, t in self._noticed.items() if now - t < self.window_s}
+        return True
 
 
 def moderator_only():

@@ -483,7 +483,14 @@ def error_message(text: str) -> str:
     return trim(safe(text), CONTENT_LIMIT)
 
 
+# A masked link ``[label](target)`` (innermost, when nested).
+_MASKED_LINK = re.compile(r"\[([^\[\]]*)\]\(([^()]*)\)")
+
+
 def plain_name(text: str | None, limit: int) -> str:
-    """A thread name or an autocomplete choice: no markdown is rendered there, but bidirectional
-    controls and line breaks would still mislead."""
-    return trim(one_line(strip_bidi(text or "")), limit)
+    """A thread name or an autocomplete choice: no markdown is rendered there, but a thread name is
+    posted in the channel ("started a thread: …") and shown to everyone, so ``@everyone``, role and
+    user mentions are broken (``neutralise_mentions``), a masked link keeps only its label (what is
+    left of nested ones is broken like a mention), and bidirectional controls and line breaks go."""
+    text = _MASKED_LINK.sub(lambda m: m[1], one_line(strip_bidi(text or "")))
+    return trim(neutralise_mentions(text.replace("](", "]" + ZWSP + "(")), limit)

@@ -7,10 +7,11 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from knowledge.config import KnowledgeConfig, seed_paths
 from knowledge.errors import SettingsError
+from knowledge.timezones import canonical_timezone
 
 __all__ = ["Settings", "SettingsError"]
 
@@ -58,13 +59,12 @@ class Settings:
             value = env.get(name, "").strip()
             return value or None
 
-        tz = get("BRIEFING_TZ") or "UTC"
-        try:
-            ZoneInfo(tz)
-        except (ZoneInfoNotFoundError, ValueError, OSError) as e:  # OSError: "Europe" is a folder of zones
+        typed_tz = get("BRIEFING_TZ") or "UTC"
+        tz = canonical_timezone(typed_tz)  # the same names /setup briefing accepts
+        if tz is None:
             raise SettingsError(
-                f"BRIEFING_TZ: unknown time zone {tz[:40]!r} (use an IANA name like Europe/Paris)"
-            ) from e
+                f"BRIEFING_TZ: unknown time zone {typed_tz[:40]!r} (use an IANA name like Europe/Paris)"
+            )
         log_level = (get("LOG_LEVEL") or "").upper() or None
         if log_level is not None and log_level not in _LOG_LEVELS:
             raise SettingsError(f"LOG_LEVEL: expected one of {', '.join(_LOG_LEVELS)}, got {log_level[:40]!r}")

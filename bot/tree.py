@@ -32,7 +32,8 @@ def interaction_kind(interaction: discord.Interaction) -> str:
     """The interaction log's ``kind`` for an interaction: ``doc add`` -> ``doc_add``."""
     command = interaction.command
     if command is not None:
-        return command.qualified_name.replace(" ", "_")
+        # A context menu names itself for people ("Ask newsdesk"); its log kind is in its extras.
+        return command.extras.get("log_kind") or command.qualified_name.replace(" ", "_")
     if interaction.type is discord.InteractionType.modal_submit:
         return "doc_add"
     custom_id = _custom_id(interaction)
@@ -56,6 +57,9 @@ def interaction_input(interaction: discord.Interaction) -> str:
     """A short, loggable summary of the options the user gave."""
     if interaction.type is discord.InteractionType.component:
         return render.trim(f"button {_custom_id(interaction)}".strip(), 1000)
+    target = target_message_text(interaction)
+    if target is not None:
+        return render.trim(f"message={render.clean_input(target)}", 1000)
     namespace = getattr(interaction, "namespace", None)
     if namespace is None:
         return ""
@@ -67,6 +71,19 @@ def interaction_input(interaction: discord.Interaction) -> str:
             value = strip_credentials(value)  # a user:password in the link stays out of the log
         parts.append(f"{name}={render.clean_input(str(value))}")
     return render.trim(" ".join(parts), 1000)
+
+
+def target_message_text(interaction: discord.Interaction) -> str | None:
+    """The text of the message a message context menu was used on (None for anything else), read
+    from the interaction's payload: a refused use (rate limit, no text) is logged with the message
+    it was about, as an answered one is."""
+    data = interaction.data if isinstance(interaction.data, dict) else {}
+    if data.get("type") != discord.AppCommandType.message.value:
+        return None
+    messages = (data.get("resolved") or {}).get("messages") or {}
+    message = messages.get(str(data.get("target_id"))) or {}
+    content = message.get("content") if isinstance(message, dict) else None
+    return content if isinstance(content, str) else ""
 
 
 class NewsdeskTree(app_commands.CommandTree):

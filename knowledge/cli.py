@@ -61,11 +61,11 @@ def main(argv: list[str] | None = None) -> int:
     quiet_libraries()
     try:
         config = KnowledgeConfig.from_env()
+        if getattr(args, "db", None):
+            config = config.with_db(args.db, name="--db")
     except SettingsError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    if getattr(args, "db", None):
-        config = config.with_db(args.db)
     try:
         code = asyncio.run(args.handler(args, config)) or 0
         sys.stdout.flush()  # inside the try: a reader gone by now is a broken pipe like any other
@@ -404,8 +404,9 @@ async def cmd_eval_summaries(args: argparse.Namespace, config: KnowledgeConfig) 
 
 
 async def cmd_migrate(args: argparse.Namespace, config: KnowledgeConfig) -> int:
+    target = config.with_db(args.to, name="--to")  # a malformed URL is named as --to's
     report = await backends.copy_store(config, args.to, progress=_progress_bar("documents"))
-    print(f"{report.summary()} from {config.db_name} into {config.with_db(args.to).db_name}")
+    print(f"{report.summary()} from {config.db_name} into {target.db_name}")
     return 0
 
 

@@ -35,6 +35,15 @@ class KnowledgeConfig:
     # Hosts and networks that /doc add url may fetch although they are local or private (an
     # intranet wiki, the tests' loopback servers); everything else non-public is refused.
     fetch_allow: tuple[str, ...] = ()
+    # Files are parsed in worker processes (``workers``): one that takes longer than this is
+    # stopped and refused, and a PDF with more pages than this is refused before its text is read
+    # (pypdf reads ~3 ms a page here: 10,000 pages ~30 s).
+    parse_timeout_s: float = 120.0
+    max_pdf_pages: int = 10_000
+    # News feeds: the newest entries looked at per poll (older ones are never indexed), and the
+    # time one poll of one feed may take, its fetch, parse and article pages together.
+    feed_entries: int = 50
+    feed_budget_s: float = 120.0
     # How long a write waits for another process's write (e.g. `newsdesk index` beside the bot).
     db_busy_timeout_s: float = 30.0
     # PostgreSQL's BM25: "auto" uses pg_textsearch's index when the server has the extension (fast
@@ -47,8 +56,12 @@ class KnowledgeConfig:
     # and dropped unclosed later would keep its worker thread, and the process, alive.
     freeze_heap: bool = False
 
-    def with_db(self, value: str | Path) -> KnowledgeConfig:
-        """``--db`` / ``NEWSDESK_DB``: a ``postgresql://`` URL or a SQLite file's path."""
+    def with_db(self, value: str | Path, *, name: str = "NEWSDESK_DB") -> KnowledgeConfig:
+        """``--db`` / ``NEWSDESK_DB``: a ``postgresql://`` URL or a SQLite file's path; a
+        ``SettingsError`` naming ``name`` for a URL that cannot be read (which engine a value names
+        is ``backends``' to decide; whether a URL can be read at all is a setting's check)."""
+        if isinstance(value, str) and "://" in value:
+            _db_url(value, name)
         return replace(self, db=value)
 
     @property
@@ -79,6 +92,14 @@ class KnowledgeConfig:
             config = replace(config, index_threads=_whole(value, "NEWSDESK_INDEX_THREADS"))
         if value := get("NEWSDESK_DB_BUSY_TIMEOUT_S"):
             config = replace(config, db_busy_timeout_s=_number(value, "NEWSDESK_DB_BUSY_TIMEOUT_S", low=0, high=3600))
+        if value := get("NEWSDESK_PARSE_TIMEOUT_S"):
+            config = replace(config, parse_timeout_s=_number(value, "NEWSDESK_PARSE_TIMEOUT_S", low=1, high=3600))
+        if value := get("NEWSDESK_MAX_PDF_PAGES"):
+            config = replace(config, max_pdf_pages=_whole(value, "NEWSDESK_MAX_PDF_PAGES", high=1_000_000))
+        if value := get("NEWSDESK_FEED_ENTRIES"):
+            config = replace(config, feed_entries=_whole(value, "NEWSDESK_FEED_ENTRIES", high=10_000))
+        if value := get("NEWSDESK_FEED_BUDGET_S"):
+            config = replace(config, feed_budget_s=_number(value, "NEWSDESK_FEED_BUDGET_S", low=1, high=3600))
         if value := get("NEWSDESK_FETCH_ALLOW"):
             config = replace(config, fetch_allow=_fetch_allow(value))
         if value := get("NEWSDESK_PG_BM25"):
@@ -102,6 +123,18 @@ def seed_paths(env: Mapping[str, str] | None = None) -> tuple[Path, ...]:
     ``;`` on Windows) like ``PATH``; ``seeds`` when unset. For the bot and ``newsdesk index`` alike."""
     value = (os.environ if env is None else env).get("NEWSDESK_SEEDS") or ""
     return tuple(Path(p.strip()) for p in value.split(os.pathsep) if p.strip()) or (Path("seeds"),)
+
+
+def _db_url(value: str, name: str) -> str:
+    """A database URL checked as far as Python reads it, here where settings are built: a bad
+    bracket or port would otherwise raise ValueError from ``urlsplit`` at the first connection (a
+    traceback). The URL itself is never quoted back: it may carry a password."""
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - reading it is the check (a port out of range or not a number)
+    except ValueError as e:
+        raise SettingsError(f"{name}: not a valid postgresql:// URL ({e})") from None
+    return value
 
 
 def _model(value: str) -> str:

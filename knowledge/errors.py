@@ -20,6 +20,11 @@ class FileTooLarge(KnowledgeError):
     pass
 
 
+class FileTooComplex(KnowledgeError):
+    """A file within the size limit that would take too long to read: more pages than allowed, or
+    a parse stopped at its time limit."""
+
+
 class UndecodableText(KnowledgeError):
     pass
 

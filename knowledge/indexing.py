@@ -22,7 +22,7 @@ from .embed import Embedder
 from .errors import DatabaseError, DocumentNotFound, DuplicateDocument, EmptyDocument, FileTooLarge, KnowledgeError
 from .files import expand_paths, read_checked
 from .models import Document, IndexReport
-from .prepare import Prepared, TextItem, passage_count, prepare
+from .prepare import Prepared, TextItem, passage_count, prepare, prepare_file
 from .scope import scope_of
 from .text import sha256
 
@@ -70,9 +70,7 @@ class Indexer:
         origin: str | None = None,
     ) -> Document:
         """Index a file's bytes (an upload, an attachment)."""
-        item = await asyncio.to_thread(
-            self._prepare_bytes, data, filename, guild_id=guild_id, title=title, origin=origin or filename
-        )
+        item = await self._prepare_bytes(data, filename, guild_id=guild_id, title=title, origin=origin or filename)
         return _single(await self.index_items([item]))
 
     async def add_text(
@@ -173,9 +171,7 @@ class Indexer:
                     if progress:
                         progress(path, "unchanged")
                     continue
-                item = await asyncio.to_thread(
-                    self._prepare_bytes, data, path.name, guild_id=guild_id, title=None, origin=str(path)
-                )
+                item = await self._prepare_bytes(data, path.name, guild_id=guild_id, title=None, origin=str(path))
                 if existing is not None:
                     item.replace_id = existing.id
                 batch.append((path, item))
@@ -192,15 +188,13 @@ class Indexer:
 
     async def _read_file(self, path: Path, *, guild_id: int | None, title: str | None) -> Prepared:
         data = await asyncio.to_thread(read_checked, path, self.config.max_file_bytes)
-        return await asyncio.to_thread(
-            self._prepare_bytes, data, path.name, guild_id=guild_id, title=title, origin=str(path)
-        )
+        return await self._prepare_bytes(data, path.name, guild_id=guild_id, title=title, origin=str(path))
 
-    def _prepare_bytes(
+    async def _prepare_bytes(
         self, data: bytes, filename: str, *, guild_id: int | None, title: str | None, origin: str
     ) -> Prepared:
-        parsed = ingest.parse_bytes(data, filename, max_bytes=self.config.max_file_bytes)
-        return prepare(parsed, content_hash=sha256(data), origin=origin, guild_id=guild_id, title=title, name=filename)
+        # In a worker process with a time limit (``workers``): a slow PDF no longer stalls the loop.
+        return await prepare_file(self.config, data, filename, origin=origin, guild_id=guild_id, title=title)
 
     def _prepare_text(self, item: TextItem, guild_id: int | None) -> Prepared:
         name = item.title or item.origin
@@ -326,9 +320,8 @@ class Indexer:
             await self.index.remove_document(doc_id)
         return doc
 
-    async def index_prepared(self, build: Callable[[], Prepared]) -> Document:
-        """Index one document that ``build`` parses and prepares (run in a worker thread)."""
-        item = await asyncio.to_thread(build)
+    async def index_prepared(self, item: Prepared) -> Document:
+        """Index one parsed and prepared document (``prepare.prepare_file``)."""
         [result] = await self.index_items([item])
         if isinstance(result, Exception):
             raise result

@@ -1,16 +1,24 @@
 """Documents made ready to index: parsed text becomes a ``NewDocument`` and its passages, with
 names cleaned and an untitled text given a display title. Pure and CPU-bound: the service runs it
-in worker threads."""
+in worker threads, and a file's parsing and preparing in a worker process (``prepare_file``)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import logging
 from collections.abc import Iterable
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 from . import chunking, ingest
-from .errors import EmptyDocument, KnowledgeError
+from .config import KnowledgeConfig
+from .errors import CorruptFile, EmptyDocument, FileTooComplex, KnowledgeError
 from .models import NewDocument
+from .text import sha256
+from .workers import JobTimeout, run_in_worker
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -73,6 +81,62 @@ def prepare(
     )
     passages = chunking.chunk_paragraphs(parsed.paragraphs, title=index_title)
     return Prepared(doc=doc, passages=passages, index_title=index_title, name=name, added_at=added_at)
+
+
+def prepare_bytes(
+    data: bytes,
+    filename: str,
+    *,
+    max_bytes: int,
+    max_pages: int,
+    origin: str,
+    guild_id: int | None,
+    title: str | None,
+    source: str | None = None,
+    published: dt.date | None = None,
+) -> Prepared:
+    """Parse and prepare one file; ``source`` and ``published``, when given, are surer than the
+    file's own (a feed's). Runs in a worker process (``prepare_file``)."""
+    parsed = ingest.parse_bytes(data, filename, max_bytes=max_bytes, max_pages=max_pages)
+    if source or published:
+        parsed = ingest.with_metadata(parsed, source=parsed.source or source, published=published)
+    return prepare(parsed, content_hash=sha256(data), origin=origin, guild_id=guild_id, title=title, name=filename)
+
+
+async def prepare_file(
+    config: KnowledgeConfig,
+    data: bytes,
+    filename: str,
+    *,
+    origin: str,
+    guild_id: int | None,
+    title: str | None,
+    source: str | None = None,
+    published: dt.date | None = None,
+) -> Prepared:
+    """``prepare_bytes`` in a worker process, stopped at ``config.parse_timeout_s``."""
+    job = functools.partial(
+        prepare_bytes,
+        data,
+        filename,
+        max_bytes=config.max_file_bytes,
+        max_pages=config.max_pdf_pages,
+        origin=origin,
+        guild_id=guild_id,
+        title=title,
+        source=source,
+        published=published,
+    )
+    name = ingest.display_name(filename)
+    try:
+        return await run_in_worker(job, timeout_s=config.parse_timeout_s)
+    except JobTimeout:
+        raise FileTooComplex(
+            f"{name}: reading it took over {config.parse_timeout_s:g} s, the limit; it may be damaged or too complex"
+        ) from None
+    except BrokenProcessPool:
+        log.warning("the reader's process died on %s", name)
+        raise CorruptFile(f"{name}: the file could not be read (the reader crashed on it)") from None
 
 
 def display_title(first_paragraph: str, fallback: str) -> str:

@@ -4,10 +4,10 @@ the CLI never reach into the store, and service.py stays about documents and ans
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import re
 from typing import Protocol
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from . import feeds, ingest
 from .backends.interface import FeedStore, SetupStore
@@ -16,6 +16,7 @@ from .config import KnowledgeConfig
 from .errors import InvalidInput
 from .models import Feed, GuildSettings
 from .scope import Scope
+from .timezones import canonical_timezone
 
 DEFAULT_FEED_INTERVAL = dt.timedelta(minutes=30)
 _CLOCK = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
@@ -30,17 +31,14 @@ def parse_clock(text: str) -> dt.time:
 
 
 def check_timezone(name: str) -> str:
-    """An IANA time zone name as typed, checked; ``InvalidInput`` for anything else."""
-    name = name.strip()
-    try:
-        if not name or name.startswith(("/", ".")) or ".." in name:
-            raise ValueError(name)
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "Europe" is a folder of zones
+    """A canonical IANA time zone name (``timezones``), as the tz database spells it;
+    ``InvalidInput`` for anything else (``posixrules``, ``Factory``, ``right/UTC``, ``localtime``)."""
+    zone = canonical_timezone(name)
+    if zone is None:
         raise InvalidInput(
-            f"unknown time zone {name[:40]!r}: use an IANA name like Europe/Paris or America/New_York"
-        ) from None
-    return name
+            f"unknown time zone {name.strip()[:40]!r}: use an IANA name like Europe/Paris or America/New_York"
+        )
+    return zone
 
 
 class SetupRecords(SetupStore, FeedStore, Protocol):
@@ -111,11 +109,15 @@ class ServerSetup:
     async def poll_feeds(
         self, *, now: dt.datetime | None = None, interval: dt.timedelta = DEFAULT_FEED_INTERVAL
     ) -> list[feeds.FeedPoll]:
-        """Poll every feed that is due (a failing one waits out its backoff), one after another."""
+        """Poll every feed that is due (a failing one waits out its backoff), ``FEED_CONCURRENCY``
+        at a time, each within its time budget: a slow feed holds up no other. In the order due."""
         now = now or utcnow()
-        return [
-            await feeds.poll_feed(
-                feed, records=self.records, indexer=self.indexer, config=self.config, now=now, interval=interval
-            )
-            for feed in await self.records.feeds_due(now)
-        ]
+        slots = asyncio.Semaphore(feeds.FEED_CONCURRENCY)
+
+        async def poll(feed: Feed) -> feeds.FeedPoll:
+            async with slots:
+                return await feeds.poll_feed(
+                    feed, records=self.records, indexer=self.indexer, config=self.config, now=now, interval=interval
+                )
+
+        return list(await asyncio.gather(*(poll(feed) for feed in await self.records.feeds_due(now))))

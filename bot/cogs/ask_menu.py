@@ -17,6 +17,7 @@ from .asking import clean_question, send_answer, start_answer_thread, strip_ment
 log = logging.getLogger(__name__)
 
 MENU_NAME = "Ask newsdesk"
+LOG_KIND = "ask_menu"
 
 
 @app_commands.guild_only()
@@ -31,7 +32,7 @@ async def ask_about_message(interaction: discord.Interaction[NewsdeskBot], messa
     answer = await bot.kb.ask(question, scope=interaction.guild_id)
     asking = bot.get_cog("Asking")
     log_answer = getattr(asking, "log_answer", None)
-    row = await log_answer("ask_menu", answer, question, interaction=interaction) if log_answer else None
+    row = await log_answer(LOG_KIND, answer, question, interaction=interaction) if log_answer else None
     thread = await start_answer_thread(message, question)
     if thread is None:
         await send_answer(interaction.followup.send, answer, row, ephemeral=True)
@@ -45,7 +46,8 @@ async def ask_about_message(interaction: discord.Interaction[NewsdeskBot], messa
 class AskMenu(commands.Cog):
     def __init__(self, bot: NewsdeskBot) -> None:
         self.bot = bot
-        self.menu = app_commands.ContextMenu(name=MENU_NAME, callback=ask_about_message)
+        # One log kind for every use of the menu, answered or refused (tree.interaction_kind).
+        self.menu = app_commands.ContextMenu(name=MENU_NAME, callback=ask_about_message, extras={"log_kind": LOG_KIND})
 
     async def cog_load(self) -> None:
         self.bot.tree.add_command(self.menu)

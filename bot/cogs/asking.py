@@ -99,9 +99,10 @@ class Asking(commands.Cog):
         retry = self.bot.rate_limiter.hit(message.author.id)
         if retry:
             await self.bot.record(kind, message=message, input=question, outcome="rate_limited")
-            await message.reply(
-                rate_limit_message(retry, self.bot.settings.rate_limit_per_minute), mention_author=False
-            )
+            if self.bot.rate_limiter.notice_due(message.author.id):
+                await message.reply(
+                    rate_limit_message(retry, self.bot.settings.rate_limit_per_minute), mention_author=False
+                )
             return False
         return True
 

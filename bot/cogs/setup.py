@@ -119,6 +119,12 @@ class Setup(commands.GroupCog, group_name="setup", group_description="Set the bo
     @manage_server_only()
     async def moderator_role(self, interaction: discord.Interaction[NewsdeskBot], role: discord.Role) -> None:
         assert interaction.guild_id is not None, "manage_server_only passes guild interactions only"
+        if role.is_default():
+            # Every member has @everyone: it would make every member a moderator.
+            raise BadInput(
+                "@everyone can't be the moderator role: every member has it, so everyone could manage "
+                "documents and feeds. Choose a role only moderators have. Nothing was saved."
+            )
         await self.bot.kb.set_guild_moderator_role(interaction.guild_id, role.id)
         await self.bot.record("setup_moderator_role", interaction=interaction, outcome="saved")
         await interaction.response.send_message(

@@ -55,15 +55,18 @@ def check_file(filename: str, size: int, max_bytes: int | None) -> None:
         raise FileTooLarge(f"{name}: file is {mb(size)}, over the {mb(max_bytes)} limit")
 
 
-def parse_bytes(data: bytes, filename: str, *, max_bytes: int | None = None) -> ParsedDocument:
-    """Parse a file's bytes by its suffix. Raises a KnowledgeError subclass naming the file."""
+def parse_bytes(
+    data: bytes, filename: str, *, max_bytes: int | None = None, max_pages: int | None = None
+) -> ParsedDocument:
+    """Parse a file's bytes by its suffix (a PDF of more than ``max_pages`` pages is refused before
+    its text is read). Raises a KnowledgeError subclass naming the file."""
     check_file(filename, len(data), max_bytes)
     name = display_name(filename)
     if not data.strip():
         raise EmptyDocument(f"{name}: the file is empty")
     suffix = PurePosixPath(name).suffix.lower()
     try:
-        draft = read(data, suffix, name)
+        draft = read(data, suffix, name, max_pages=max_pages)
     except KnowledgeError:
         raise
     except Exception as e:

@@ -11,7 +11,7 @@ import zipfile
 import zlib
 from collections import Counter
 
-from ..errors import CorruptFile, EmptyDocument, UndecodableText
+from ..errors import CorruptFile, EmptyDocument, FileTooComplex, UndecodableText
 from .document import LIST_ITEM, SENTENCE_END, Block, Draft, mb, normalise, same_text
 from .metadata import clean_author, find_date, useful_title
 
@@ -71,7 +71,9 @@ def _lines_to_paragraphs(lines: list[str]) -> list[str]:
 def _join_wrapped(text: str, line: str) -> str:
     # A word broken at a hyphen keeps its hyphen ("well-" + "known"): dropping it would invent
     # "wellknown" as often as it repairs "inter-national".
-    if re.search(r"[^\W\d_]-$", text) and line[:1].islower():
+    # Only the tail is searched: "$" made re.search scan the whole paragraph built so far, which was
+    # quadratic (a 10,000-page PDF reflowed into one paragraph took minutes).
+    if re.search(r"[^\W\d_]-$", text[-2:]) and line[:1].islower():
         return text + line
     return text + " " + line
 
@@ -226,7 +228,7 @@ def _html_element_blocks(element) -> list[Block]:
     return [Block(text)] if text else []
 
 
-def read_pdf(data: bytes, name: str) -> Draft:
+def read_pdf(data: bytes, name: str, *, max_pages: int | None = None) -> Draft:
     # lazy: ~0.15 s to import, and only PDFs need it
     from pypdf import PdfReader
     from pypdf.errors import PyPdfError
@@ -236,9 +238,12 @@ def read_pdf(data: bytes, name: str) -> Draft:
         # Many PDFs are encrypted with an empty password only to set permissions: those open fine.
         if reader.is_encrypted and not reader.decrypt(""):
             raise CorruptFile(f"{name}: the PDF is password-protected")
+        count = len(reader.pages)
+        if max_pages is not None and count > max_pages:
+            raise FileTooComplex(f"{name}: the PDF has {count:,} pages, over the limit of {max_pages:,}")
         pages = [page.extract_text() or "" for page in reader.pages]
         info = reader.metadata
-    except CorruptFile:
+    except (CorruptFile, FileTooComplex):
         raise
     except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, OSError, RecursionError) as e:
         log.info("pypdf failed on %s: %r", name, e)
@@ -267,18 +272,31 @@ _PAGE_NUMBER = re.compile(r"^(?:page\s*)?[-–—]?\s*\d{1,4}\s*(?:(?:of|/)\s*\d
 
 
 def _drop_running_lines(pages: list[list[str]]) -> list[list[str]]:
-    """Page numbers and running headers/footers (the same line at the top or bottom of most pages)."""
+    """Page numbers and running headers/footers: a line (its digits aside) at the top or bottom of
+    most pages, counted only on pages that have other content. A line alone on its page is that
+    page's text, not a header over it: a 10,000-page PDF with one line per page ("Entry 1",
+    "Entry 2" ...) once lost every line to this and was refused as having no text. And whatever
+    the counts say, running lines are kept when dropping them would leave no text at all."""
     edges: Counter[str] = Counter()
     for lines in pages:
-        content = [line for line in lines if line]
-        edges.update({re.sub(r"\d+", "#", line) for line in content[:2] + content[-2:]})
-    repeated = {line for line, n in edges.items() if len(pages) >= 2 and n >= max(2, len(pages) // 2 + 1)}
-    out = []
-    for lines in pages:
-        out.append(
-            [line for line in lines if not _PAGE_NUMBER.match(line) and re.sub(r"\d+", "#", line) not in repeated]
-        )
+        keys = [_running_key(line) for line in lines if line and not _PAGE_NUMBER.match(line)]
+        for key in set(keys[:2] + keys[-2:]):
+            if any(other != key for other in keys):
+                edges[key] += 1
+    majority = max(2, len(pages) // 2 + 1)
+    repeated = {key for key, n in edges.items() if len(pages) >= 2 and n >= majority}
+
+    def kept(lines: list[str], drop: set[str]) -> list[str]:
+        return [line for line in lines if not _PAGE_NUMBER.match(line) and _running_key(line) not in drop]
+
+    out = [kept(lines, repeated) for lines in pages]
+    if repeated and not any(line for lines in out for line in lines):
+        out = [kept(lines, set()) for lines in pages]
     return out
+
+
+def _running_key(line: str) -> str:
+    return re.sub(r"\d+", "#", line)
 
 
 def _pdf_blocks(text: str) -> list[Block]:
@@ -414,7 +432,7 @@ def read_docx(data: bytes, name: str) -> Draft:
     return draft
 
 
-def read(data: bytes, suffix: str, name: str) -> Draft:
+def read(data: bytes, suffix: str, name: str, *, max_pages: int | None = None) -> Draft:
     """The reader for ``suffix`` (one of ``SUPPORTED_SUFFIXES``)."""
     if suffix == ".txt":
         return read_plain(decode(data, name))
@@ -423,5 +441,5 @@ def read(data: bytes, suffix: str, name: str) -> Draft:
     if suffix in (".html", ".htm"):
         return read_html(data, name)
     if suffix == ".pdf":
-        return read_pdf(data, name)
+        return read_pdf(data, name, max_pages=max_pages)
     return read_docx(data, name)

@@ -180,3 +180,20 @@ async def test_direct_message_sees_only_global_documents(world):
     listed = await world.user.user.slash("doc list")
     description = listed.response.embeds[0].description
     assert "Council approves tram line" in description and "Harbour master" not in description
+
+
+async def test_a_thread_name_neutralises_mentions_and_masked_links(world):
+    role = world.guild.create_role("Desk")
+    question = (
+        f"@everyone @here <@&{role.id}> <@{world.mod.id}> [tram news](https://evil.example/x) "
+        "when did the council approve the tram line?"
+    )
+    await world.user.send(world.channel, f"<@{world.bot.user.id}> {question}")
+    [thread] = world.channel.threads
+    name = thread.name
+    assert "@everyone" not in name and "@here" not in name
+    assert f"<@&{role.id}>" not in name and f"<@{world.mod.id}>" not in name
+    assert "](" not in name and "evil.example" not in name and "tram news" in name
+    assert name.replace("\u200b", "").startswith("@everyone @here <@&")  # looks the same, pings nobody
+    [row] = await world.rows("mention")
+    assert row.input == question  # the log keeps the question as asked

@@ -19,7 +19,7 @@ def test_importing_the_bot_starts_nothing():
         import sys
         print(threading.active_count(), 'sentence_transformers' in sys.modules)
     """)
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["1", "False"]
 
@@ -93,7 +93,7 @@ def test_bad_settings_exit_with_a_message_and_no_traceback(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "NEWSDESK_", "BRIEFING_"))}
     env.update(BRIEFING_TIME="8 o'clock", PYTHONPATH=str(ROOT))
     result = subprocess.run(
-        [sys.executable, "-m", "bot"], input="", cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "bot"], input="", cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
     )
     assert result.returncode == 2
     assert "BRIEFING_TIME" in result.stderr and "Traceback" not in result.stderr

@@ -53,6 +53,10 @@ def test_token_never_in_repr():
     [
         {"BRIEFING_TIME": "8am"},
         {"BRIEFING_TZ": "Mars/Olympus"},
+        {"BRIEFING_TZ": "posixrules"},
+        {"BRIEFING_TZ": "right/UTC"},
+        {"BRIEFING_TZ": "localtime"},
+        {"BRIEFING_TZ": "Factory"},
         {"BRIEFING_CHANNEL_ID": "abc"},
         {"BRIEFING_TIME": "25:00"},
     ],
@@ -94,3 +98,8 @@ def test_parse_since():
     for bad in ("yesterday", "2027-01-01", "900d"):
         with pytest.raises(ValueError):
             dates.parse_since(bad, now)
+
+
+def test_briefing_tz_is_stored_as_the_tz_database_spells_it():
+    assert Settings.from_env({"BRIEFING_TZ": "europe/paris"}).briefing_tz == "Europe/Paris"
+    assert Settings.from_env({}).briefing_tz == "UTC"

@@ -211,3 +211,34 @@ async def test_the_env_default_gives_way_to_the_servers_own_briefing(world, sett
     assert len(briefings_in(world.channel, world.bot.user.id)) == 1
     await world.env.advance_time(6 * HOUR)
     assert len(briefings_in(world.channel, world.bot.user.id)) == 2  # the server's own, at 12:00
+
+
+async def test_everyone_is_refused_as_the_moderator_role(world):
+    result = await world.manager.slash(world.channel, "setup moderator-role", role=world.guild.default_role)
+    simcord.assert_error(world.env, BadInput)
+    content = result.response.content.replace("\u200b", "")  # the bot breaks every @everyone it sends
+    assert result.ephemeral and "@everyone can't be the moderator role" in content and "Nothing was saved" in content
+    assert (await world.kb.guild_settings(world.guild.id)).moderator_role_id is None
+    refused = await world.user.slash(world.channel, "stats")  # a plain member is still no moderator
+    simcord.assert_error(world.env, NotModerator)
+    assert "Only moderators" in refused.response.content
+
+
+@pytest.mark.parametrize(
+    "timezone", ["posixrules", "Factory", "right/UTC", "localtime", "posix/Europe/Paris", "US/Eastern", "Europe"]
+)
+async def test_only_canonical_time_zones_are_accepted(world, timezone):
+    result = await world.manager.slash(
+        world.channel, "setup briefing", channel=world.channel, time="08:00", timezone=timezone
+    )
+    simcord.assert_error(world.env, InvalidInput)
+    assert result.ephemeral and "unknown time zone" in result.response.content
+    assert not (await world.kb.guild_settings(world.guild.id)).briefing_configured
+
+
+async def test_a_time_zone_is_saved_as_the_tz_database_spells_it(world):
+    result = await world.manager.slash(
+        world.channel, "setup briefing", channel=world.channel, time="08:00", timezone="america/new_york"
+    )
+    assert "08:00 (America/New\\_York)" in result.response.content  # escaped: "_" is markdown
+    assert (await world.kb.guild_settings(world.guild.id)).briefing_tz == "America/New_York"

@@ -162,9 +162,9 @@ async def run_until_ready(settings) -> tuple[NewsdeskBot, asyncio.Task[None]]:
     bot._connection.guild_ready_timeout = 0.05  # no guilds to wait for; default would wait 2 s
     task = asyncio.create_task(bot.start(TOKEN))
     try:
-        await asyncio.wait_for(bot.wait_until_ready(), timeout=20)
+        await asyncio.wait_for(bot.wait_until_ready(), timeout=300)  # bounds a hang, not a speed
         if bot.seed_task is not None:
-            await asyncio.wait_for(bot.seed_task, timeout=60)
+            await asyncio.wait_for(bot.seed_task, timeout=300)
     except BaseException:
         await bot.close()
         raise
@@ -179,7 +179,7 @@ async def running(settings) -> AsyncIterator[NewsdeskBot]:
         yield bot
     finally:
         await bot.close()
-        await asyncio.wait_for(task, timeout=10)
+        await asyncio.wait_for(task, timeout=120)
 
 
 async def test_connects_syncs_to_the_dev_guild_and_never_logs_the_token(fake_discord, settings, caplog):
@@ -197,7 +197,7 @@ async def test_connects_syncs_to_the_dev_guild_and_never_logs_the_token(fake_dis
         assert await bot.kb.count_documents() == 3  # seeds indexed in the background
     finally:
         await bot.close()
-        await asyncio.wait_for(task, timeout=10)
+        await asyncio.wait_for(task, timeout=120)
     assert TOKEN not in caplog.text
 
 
@@ -208,7 +208,7 @@ async def test_a_429_on_the_start_up_sync_is_retried(fake_discord, settings):
         assert fake_discord.sync_calls == 2
     finally:
         await bot.close()
-        await asyncio.wait_for(task, timeout=10)
+        await asyncio.wait_for(task, timeout=120)
 
 
 # ---------------------------------------------------------------------------- /setup ask-channel end to end
@@ -416,7 +416,7 @@ def _setup_interaction(
     }
 
 
-async def _posted(fake: FakeGuildDiscord, predicate, timeout: float = 20.0) -> tuple[str, dict]:
+async def _posted(fake: FakeGuildDiscord, predicate, timeout: float = 300.0) -> tuple[str, dict]:
     async with asyncio.timeout(timeout):
         while True:
             for item in fake.posted:
@@ -431,7 +431,7 @@ async def test_setup_ask_channel_then_a_plain_message_gets_a_cited_answer(fake_g
     fake = fake_guild_discord
     bot, task = await run_until_ready(settings)
     try:
-        async with asyncio.timeout(10):
+        async with asyncio.timeout(300):
             while bot.get_channel(int(CHANNEL_ID)) is None:
                 await asyncio.sleep(0.02)
         member = _member(MANAGER, ALL_PERMISSIONS)
@@ -466,7 +466,7 @@ async def test_setup_ask_channel_then_a_plain_message_gets_a_cited_answer(fake_g
         assert ANSWER_SENTENCE in embed["description"] and embed["fields"]  # cited: numbered sources
     finally:
         await bot.close()
-        await asyncio.wait_for(task, timeout=10)
+        await asyncio.wait_for(task, timeout=120)
 
 
 # ---------------------------------------------------------------------------- per-server briefings end to end
@@ -504,7 +504,7 @@ async def test_two_servers_set_up_their_briefings_and_each_gets_one_of_its_own_d
         (ELSEWHERE, OWNER, "06:30", zone_near_noon(now, hours_earlier=1)),
     ]
     async with running(settings) as bot:
-        async with asyncio.timeout(10):
+        async with asyncio.timeout(300):
             while not all(bot.get_channel(int(g.channel_id)) for g in (NEWSROOM, ELSEWHERE)):
                 await asyncio.sleep(0.02)
         await bot.kb.add_text(
@@ -538,7 +538,7 @@ async def test_two_servers_set_up_their_briefings_and_each_gets_one_of_its_own_d
     started = asyncio.get_running_loop().time()
     async with running(settings) as bot:
         for g in (NEWSROOM, ELSEWHERE):
-            await _posted(fake, lambda path, body, c=g.channel_id: path == f"/channels/{c}/messages", timeout=60)
+            await _posted(fake, lambda path, body, c=g.channel_id: path == f"/channels/{c}/messages", timeout=300)
         caught_up_s = asyncio.get_running_loop().time() - started
         await asyncio.sleep(1)  # room for a second post, which must not come
         [mine] = _briefings_in(fake, CHANNEL_ID)

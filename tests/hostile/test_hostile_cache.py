@@ -8,6 +8,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -63,7 +64,8 @@ async def test_a_token_naming_another_path_is_refused(tmp_path):
         if f.name.startswith(meta["token"]):
             (outside / f.name.replace(meta["token"], "x")).write_bytes(f.read_bytes())
     _rewrite_meta(db, token="../outside/x")
-    assert index_cache.load(db.parent / "kb.db.index", "test-hashing", tuple(meta["fingerprint"])) is None
+    folder = db.parent / "kb.db.index"
+    assert index_cache.load(folder, "test-hashing", tuple(meta["fingerprint"]), meta["database_id"]) is None
     await _opens_and_finds_the_harbour(db)
 
 
@@ -132,12 +134,15 @@ async def test_two_saves_racing_leave_one_whole_cache(tmp_path):
     try:
         snapshot = memory_index(kb.index).snapshot()
         fingerprint = await sqlite_store(kb.store).index_fingerprint()
+        database_id = await sqlite_store(kb.store).database_id()
     finally:
         await kb.close()
     folder = tmp_path / "kb.db.index"
     results: list[bool] = []
     threads = [
-        threading.Thread(target=lambda: results.append(index_cache.save(folder, snapshot, "test-hashing", fingerprint)))
+        threading.Thread(
+            target=lambda: results.append(index_cache.save(folder, snapshot, "test-hashing", fingerprint, database_id))
+        )
         for _ in range(4)
     ]
     for t in threads:
@@ -145,7 +150,7 @@ async def test_two_saves_racing_leave_one_whole_cache(tmp_path):
     for t in threads:
         t.join()
     assert any(results)
-    assert index_cache.load(folder, "test-hashing", fingerprint) is not None
+    assert index_cache.load(folder, "test-hashing", fingerprint, database_id) is not None
     assert json.loads((folder / "meta.json").read_text())["token"] != meta["token"]
     assert [p.name for p in tmp_path.iterdir() if ".index." in p.name] == []
     await _opens_and_finds_the_harbour(db)
@@ -157,3 +162,122 @@ async def test_meta_fields_of_the_wrong_type_are_ignored(tmp_path, field):
     await _saved(db)
     _rewrite_meta(db, **{field: "many"})
     await _opens_and_finds_the_harbour(db)
+
+
+# ---------------------------------------------------------------------------- caches that must not be trusted
+
+
+def _cache_file(db: Path, meta: dict, name: str) -> Path:
+    return db.parent / "kb.db.index" / f"{meta['token']}-{name}.npy"
+
+
+def _resave(path: Path, array: np.ndarray) -> None:
+    """Rewrite one array in place, keeping its name, type and shape (what a tamperer keeps)."""
+    np.save(path, np.ascontiguousarray(array), allow_pickle=False)
+
+
+def _with_checksum_of_the_files(db: Path, meta: dict) -> None:
+    """meta.json's checksum recomputed over the arrays as they now are: a tamperer who knows the
+    format. What is left to catch them is the database id and the rows compared with the database."""
+    folder = db.parent / "kb.db.index"
+    arrays = {name: np.load(folder / f"{meta['token']}-{name}.npy") for name in index_cache._ARRAYS}
+    _rewrite_meta(db, checksum=index_cache.checksum(arrays))
+
+
+async def test_a_header_claiming_2_63_rows_never_stops_a_start(tmp_path, caplog):
+    db = tmp_path / "kb.db"
+    meta = await _saved(db)
+    # One byte per item: numpy asks mmap for 2^63 - 1 + 128 bytes, and mmap raises OverflowError.
+    header = b"{'descr': '|b1', 'fortran_order': False, 'shape': (9223372036854775807,), }"
+    header += b" " * (118 - len(header)) + b"\n"
+    _cache_file(db, meta, "alive").write_bytes(b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header)
+    await _opens_and_finds_the_harbour(db)
+    assert any("index cache" in r.getMessage() for r in caplog.records if r.levelname == "WARNING")
+    await _opens_and_finds_the_harbour(db)  # rebuilt and saved whole at close: the next start maps it
+
+
+async def test_a_cache_copied_from_another_database_with_the_same_ids_is_rebuilt(tmp_path):
+    db, other = tmp_path / "kb.db", tmp_path / "other" / "kb.db"
+    other.parent.mkdir()
+    await _saved(db)
+    # The other database: the same documents in another order, so the same counts and ids, each id
+    # another text (trusted, its index would answer with this database's passage of that id).
+    kb = await _open(other)
+    for title, text in reversed(TEXTS):
+        await kb.add_text(text, title=title)
+    await kb.close()
+    kb = await _open(db)
+    try:
+        assert await sqlite_store(kb.store).index_fingerprint() == await _fingerprint(other)
+    finally:
+        await kb.close()
+    shutil.rmtree(db.parent / "kb.db.index")
+    shutil.copytree(other.parent / "kb.db.index", db.parent / "kb.db.index")
+    await _opens_and_finds_the_harbour(db)  # this database's passages, not the other's
+
+
+async def test_a_copy_of_the_database_file_that_diverged_does_not_share_its_cache(tmp_path):
+    db, twin = tmp_path / "kb.db", tmp_path / "twin" / "kb.db"
+    twin.parent.mkdir()
+    await _saved(db)
+    shutil.copy(db, twin)  # the same database id, carried by the copy
+    for path, text in ((db, "The harbour strike ended with a pay deal."), (twin, "Bakers baked bread on Sunday.")):
+        kb = await _open(path)
+        await kb.add_text(text, title="Latest")
+        await kb.close()
+    shutil.rmtree(db.parent / "kb.db.index")
+    shutil.copytree(twin.parent / "kb.db.index", db.parent / "kb.db.index")
+    kb = await _open(db)
+    try:
+        [hit] = await kb.search("harbour pay deal", k=1)
+        assert hit.document.title == "Latest" and "pay deal" in hit.passage.text
+    finally:
+        await kb.close()
+
+
+@pytest.mark.parametrize("content", ["random bytes", "NaN"])
+@pytest.mark.parametrize("checksum", ["kept", "recomputed"])
+async def test_a_matrix_of_the_right_shape_with_wrong_content_is_rebuilt(tmp_path, content, checksum):
+    db = tmp_path / "kb.db"
+    meta = await _saved(db)
+    path = _cache_file(db, meta, "matrix")
+    matrix = np.load(path)
+    if content == "NaN":
+        bad = np.full_like(matrix, np.nan)
+    else:
+        bad = np.frombuffer(np.random.default_rng(5).bytes(matrix.nbytes), dtype="<f4").reshape(matrix.shape)
+    _resave(path, bad)
+    if checksum == "recomputed":
+        _with_checksum_of_the_files(db, meta)
+    await _opens_and_finds_the_harbour(db)
+    kb = await _open(db)
+    try:
+        assert np.isfinite(memory_index(kb.index).snapshot().dense.matrix[: memory_index(kb.index).dense.rows]).all()
+    finally:
+        await kb.close()
+
+
+async def test_rows_swapped_under_a_recomputed_checksum_are_caught_against_the_database(tmp_path):
+    db = tmp_path / "kb.db"
+    meta = await _saved(db)
+    path = _cache_file(db, meta, "matrix")
+    _resave(path, np.load(path)[::-1])  # every vector now belongs to another passage
+    _with_checksum_of_the_files(db, meta)
+    await _opens_and_finds_the_harbour(db)
+
+
+async def test_a_cache_without_a_database_id_is_rebuilt(tmp_path):
+    db = tmp_path / "kb.db"
+    await _saved(db)
+    meta = json.loads((db.parent / "kb.db.index" / "meta.json").read_text())
+    del meta["database_id"]
+    (db.parent / "kb.db.index" / "meta.json").write_text(json.dumps(meta))
+    await _opens_and_finds_the_harbour(db)
+
+
+async def _fingerprint(db: Path) -> tuple[int, int, int, int]:
+    kb = await _open(db)
+    try:
+        return await sqlite_store(kb.store).index_fingerprint()
+    finally:
+        await kb.close()

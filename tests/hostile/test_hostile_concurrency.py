@@ -75,17 +75,26 @@ def _visible(title: str, scope: int | None) -> bool:
 
 
 class LagProbe:
-    """Sleeps 10 ms at a time and records how late the event loop woke it."""
+    """Sleeps 10 ms at a time and records how late the event loop woke it (``worst``, wall clock)
+    and the most CPU time the loop's thread spent between two wake-ups (``worst_cpu``).
+
+    Tests assert on ``worst_cpu``: work done on the event loop (a parse, a sort, a collection of
+    the whole heap) is CPU time of the loop's thread, and stays the same on a busy machine, while
+    wall-clock lag also counts the time the OS gave the cores to other processes (a test asserting
+    it failed at load 8-13 only). The wall-clock lag is measured where it belongs, in
+    ``bench/stalls.py`` and ``bench/concurrency.py``."""
 
     def __init__(self) -> None:
         self.worst = 0.0
+        self.worst_cpu = 0.0
         self._stop = asyncio.Event()
 
     async def run(self) -> None:
         while not self._stop.is_set():
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.thread_time()
             await asyncio.sleep(0.01)
             self.worst = max(self.worst, time.perf_counter() - started - 0.01)
+            self.worst_cpu = max(self.worst_cpu, time.thread_time() - cpu)
 
     def stop(self) -> None:
         self._stop.set()
@@ -178,7 +187,9 @@ async def test_30_asks_during_200_document_index_and_removals_never_fail(kb_conf
         memory = memory_index(kb.index)
         snapshot = memory.snapshot()
         assert len(snapshot) == passages and snapshot.rows == len(memory.lexical)
-        assert probe.worst < 0.5, f"event loop stalled {probe.worst:.3f} s"
+        assert probe.worst_cpu < 0.5, (
+            f"the event loop ran {probe.worst_cpu:.3f} s of CPU work at once (lag {probe.worst:.3f} s)"
+        )
 
 
 async def test_removed_document_is_never_cited_after_removal_returns(kb):
@@ -324,24 +335,27 @@ def test_batched_bulk_encoding_gives_the_same_vectors_in_the_same_order(batch_si
 
 
 def test_a_query_waits_at_most_about_one_batch_behind_a_long_bulk_encode():
+    # Counted in batches, not seconds: the query goes after at most the one bulk batch in flight
+    # when it arrived (a wall-clock bound failed on a busy machine, where every batch is slower).
     embedder = SlowEmbedder(per_batch_s=0.2, batch_size=4)
-    bulk_done: list[float] = []
 
     def bulk() -> None:
-        embedder.encode([f"passage {i}" for i in range(80)], bulk=True)  # 20 batches: about 4 s
-        bulk_done.append(time.perf_counter())
+        embedder.encode([f"passage {i}" for i in range(80)], bulk=True)  # 20 batches
 
     worker = threading.Thread(target=bulk)
     worker.start()
-    time.sleep(0.3)  # the bulk encode is well under way
-    started = time.perf_counter()
+    while len(embedder.batches) < 2:  # the bulk encode is well under way
+        time.sleep(0.01)
+    started_before = len(embedder.batches)
     vector = embedder.encode(["what happened?"])
-    waited = time.perf_counter() - started
     worker.join()
     assert vector.shape == (1, embedder.dim)
-    # one batch in flight (0.2 s) plus the query's own (0.2 s), with slack for a slow box
-    assert waited < 1.0, f"query waited {waited:.2f} s"
-    assert bulk_done[0] - started > 1.5  # the bulk work was still running when the query finished
+    order = [bulk for bulk, _ in embedder.batches]
+    query_at = order.index(False)
+    # bulk batches started before the query's: those before it arrived, plus at most the one that
+    # started between counting and asking
+    assert query_at <= started_before + 1, order
+    assert order[query_at + 1 :].count(True) >= 10  # the bulk work was far from done
 
 
 def test_queued_queries_all_go_before_the_next_bulk_batch():
@@ -456,7 +470,9 @@ async def test_event_loop_stays_responsive_while_indexing_200_documents_and_a_1m
         await kb.add_text(big, title="one big text")
         probe.stop()
         await lag
-    assert probe.worst < 0.5, f"event loop stalled {probe.worst:.3f} s"
+    assert probe.worst_cpu < 0.5, (
+        f"the event loop ran {probe.worst_cpu:.3f} s of CPU work at once (lag {probe.worst:.3f} s)"
+    )
 
 
 # ---------------------------------------------------------------------------------- briefings
@@ -476,16 +492,18 @@ async def test_briefing_over_5000_documents_is_fast_and_bounded(kb):
     assert len(report.added) == 5000
     probe = LagProbe()
     lag = asyncio.create_task(probe.run())
-    started = time.perf_counter()
+    # CPU time of the whole process (the briefing runs in worker threads): a quadratic step shows
+    # there as on a quiet machine, while the wall clock also counts other processes' turns.
+    started, cpu_started = time.perf_counter(), time.process_time()
     b = await kb.brief(since=dt.datetime(2000, 1, 1, tzinfo=dt.UTC), max_words=350)
-    took = time.perf_counter() - started
+    took, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     probe.stop()
     await lag
     assert b.documents == 5000
     assert 1 <= len(b.stories) <= 350 // briefing_module.MIN_STORY_WORDS
     assert sum(s.sources for s in b.stories) <= 5000
-    assert took < 10, f"briefing took {took:.1f} s"
-    assert probe.worst < 0.5
+    assert cpu < 10, f"briefing took {cpu:.1f} s of CPU ({took:.1f} s)"
+    assert probe.worst_cpu < 0.5
 
 
 async def test_capped_grouping_attaches_older_documents_to_their_story(kb, monkeypatch):

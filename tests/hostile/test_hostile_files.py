@@ -14,13 +14,17 @@ import struct
 import tracemalloc
 import zipfile
 import zlib
+from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from knowledge import ingest
-from knowledge.errors import CorruptFile, KnowledgeError, UnsupportedFileType
+from knowledge import ingest, workers
+from knowledge.embed import HashingEmbedder
+from knowledge.errors import CorruptFile, FileTooComplex, KnowledgeError, UnsupportedFileType
 from knowledge.files import expand_paths
+from knowledge.service import KnowledgeBase
 
 ARTICLE = (
     "Harbour reopens after the storm\n\n"
@@ -208,8 +212,16 @@ def _parser_errors() -> list:
     ]
 
 
+@pytest.fixture
+def parse_in_this_process() -> Iterator[None]:
+    """The readers patched below are this process's: files are parsed here, not in a worker."""
+    with workers.in_threads():
+        yield
+
+
 @pytest.mark.parametrize("error", _parser_errors(), ids=lambda e: type(e).__name__)
 @pytest.mark.parametrize("kind", ["pdf", "docx"])
+@pytest.mark.usefixtures("parse_in_this_process")
 async def test_any_parser_exception_is_that_files_error_and_the_batch_goes_on(kb, tmp_path, monkeypatch, kind, error):
     import docx
     import pypdf
@@ -221,7 +233,7 @@ async def test_any_parser_exception_is_that_files_error_and_the_batch_goes_on(kb
     monkeypatch.setattr(pypdf, "PdfReader", _raising(error))
     monkeypatch.setattr(docx, "Document", _raising(error))
     (folder / "c-library.md").write_text(OTHER)
-    report = await asyncio.wait_for(kb.index_paths([folder]), 30)
+    report = await asyncio.wait_for(kb.index_paths([folder]), 300)
     assert sorted(d.title for d in report.added) == [
         "Council approves the new library",
         "Harbour reopens after the storm",
@@ -230,6 +242,7 @@ async def test_any_parser_exception_is_that_files_error_and_the_batch_goes_on(kb
     assert isinstance(failure, CorruptFile) and f"b-broken.{kind}" in str(failure)
 
 
+@pytest.mark.usefixtures("parse_in_this_process")
 async def test_add_bytes_of_a_file_whose_parser_crashes_raises_corrupt_file(kb, monkeypatch):
     import pypdf
 
@@ -273,7 +286,7 @@ async def test_a_link_inside_the_folder_is_followed(kb, seeds):
 
 async def test_a_fifo_in_a_folder_is_skipped_without_hanging(kb, seeds):
     os.mkfifo(seeds / "pipe.txt")
-    report = await asyncio.wait_for(kb.index_paths([seeds]), 10)
+    report = await asyncio.wait_for(kb.index_paths([seeds]), 300)  # a bound for a hang, not a speed
     assert [d.title for d in report.added] == ["Harbour reopens after the storm"] and not report.errors
 
 
@@ -287,13 +300,13 @@ async def test_a_fifo_or_device_given_directly_is_a_clear_error_without_hanging(
         path.symlink_to("/dev/zero")
     else:
         path = Path("/dev/zero")
-    report = await asyncio.wait_for(kb.index_paths([path, tmp_path / "missing.txt"]), 10)
+    report = await asyncio.wait_for(kb.index_paths([path, tmp_path / "missing.txt"]), 300)
     first, second = report.errors
     assert path.name in str(first) and isinstance(first, KnowledgeError) and "missing.txt" in str(second)
     if make != "dev-zero":
         assert isinstance(first, UnsupportedFileType) and "not a regular file" in str(first)
     with pytest.raises(KnowledgeError):
-        await asyncio.wait_for(kb.add_file(path), 10)
+        await asyncio.wait_for(kb.add_file(path), 300)
 
 
 # ---------------------------------------------------------------------------------------------- bidi controls
@@ -335,3 +348,38 @@ async def test_bidi_controls_leave_file_names_and_given_titles(kb, tmp_path):
     with pytest.raises(UnsupportedFileType) as info:
         ingest.parse_bytes(b"x", "photo\u202egnp.exe")
     assert "\u202e" not in str(info.value)
+
+
+# ---------------------------------------------------------------------------- limits on reading a file
+
+
+def _pdf_of(pages: int) -> bytes:
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_font("Helvetica", size=12)
+    for i in range(1, pages + 1):
+        pdf.add_page()
+        pdf.multi_cell(0, 6, f"Report page {i}. The harbour authority published figures for cargo in week {i}.")
+    return bytes(pdf.output())
+
+
+async def test_a_pdf_over_the_page_limit_is_refused_naming_the_limit(kb_config, tmp_path):
+    config = replace(kb_config, max_pdf_pages=5)
+    async with await KnowledgeBase.open(config, embedder=HashingEmbedder()) as kb:
+        with pytest.raises(FileTooComplex, match="has 12 pages, over the limit of 5"):
+            await kb.add_bytes(_pdf_of(12), "long.pdf")
+        assert await kb.count_documents() == 0
+        doc = await kb.add_bytes(_pdf_of(3), "short.pdf")
+        assert doc.passages >= 1
+
+
+async def test_a_file_past_the_parse_time_limit_is_stopped_and_the_next_one_indexed(kb_config, tmp_path):
+    slow = replace(kb_config, parse_timeout_s=0.05)  # 300 pages take seconds to read
+    async with await KnowledgeBase.open(slow, embedder=HashingEmbedder()) as kb:
+        with pytest.raises(FileTooComplex, match=r"slow\.pdf: reading it took over 0\.05 s"):
+            await kb.add_bytes(_pdf_of(300), "slow.pdf")
+        assert await kb.count_documents() == 0
+    async with await KnowledgeBase.open(kb_config, embedder=HashingEmbedder()) as kb:
+        doc = await kb.add_bytes(_pdf_of(3), "short.pdf")
+        assert doc.passages >= 1

@@ -125,7 +125,7 @@ def test_cli_question_with_undecodable_bytes_through_the_real_tokenizer(tmp_path
         cwd=tmp_path,
         env=_env(tmp_path),
         capture_output=True,
-        timeout=120,
+        timeout=300,  # bounds a hang, not a speed
     )
     assert result.returncode == 0, result.stderr.decode("utf-8", "replace")
     assert b"Traceback" not in result.stderr
@@ -143,7 +143,7 @@ def test_console_survives_bytes_that_are_not_utf8(tmp_path):
         cwd=tmp_path,
         env=env,
         capture_output=True,
-        timeout=60,
+        timeout=300,  # bounds a hang, not a speed
     )
     stdout, stderr = result.stdout.decode("utf-8"), result.stderr.decode("utf-8", "replace")
     assert result.returncode == 0, stderr
@@ -281,6 +281,11 @@ BAD_KNOWLEDGE_SETTINGS = [
     ("NEWSDESK_INDEX_THREADS", "many"),
     ("NEWSDESK_DB_BUSY_TIMEOUT_S", "-1"),
     ("NEWSDESK_MODEL", "no-such-model-package"),
+    ("NEWSDESK_PARSE_TIMEOUT_S", "0"),
+    ("NEWSDESK_MAX_PDF_PAGES", "lots"),
+    ("NEWSDESK_FEED_ENTRIES", "0"),
+    ("NEWSDESK_FEED_BUDGET_S", "nan"),
+    ("NEWSDESK_DB", "postgresql://[::1:99999/x"),
 ]
 BAD_BOT_SETTINGS = [
     ("BRIEFING_TIME", "25:00"),
@@ -318,6 +323,20 @@ def test_good_settings_still_read():
         {"NEWSDESK_MAX_FILE_MB": "2.5", "NEWSDESK_QUERY_THREADS": "2", "NEWSDESK_DB_BUSY_TIMEOUT_S": "0"}
     )
     assert (config.max_file_bytes, config.query_threads, config.db_busy_timeout_s) == (int(2.5 * 2**20), 2, 0)
+    limits = KnowledgeConfig.from_env(
+        {
+            "NEWSDESK_PARSE_TIMEOUT_S": "30",
+            "NEWSDESK_MAX_PDF_PAGES": "500",
+            "NEWSDESK_FEED_ENTRIES": "10",
+            "NEWSDESK_FEED_BUDGET_S": "45",
+        }
+    )
+    assert (limits.parse_timeout_s, limits.max_pdf_pages, limits.feed_entries, limits.feed_budget_s) == (
+        30,
+        500,
+        10,
+        45,
+    )
     settings = Settings.from_env({"BRIEFING_TIME": "07:30", "BRIEFING_TZ": "Europe/Paris", "LOG_LEVEL": "debug"})
     assert (settings.briefing_time, settings.log_level) == (dt.time(7, 30), "DEBUG")
 
@@ -332,7 +351,7 @@ def test_bad_setting_is_one_line_and_exit_2(tmp_path, module, args, name, value)
         env=_env(tmp_path, **{name: value}),
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=300,  # bounds a hang, not a speed
     )
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and name in result.stderr and "Traceback" not in result.stderr

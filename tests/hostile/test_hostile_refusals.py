@@ -36,7 +36,9 @@ HOSTILE = {
 @pytest.mark.parametrize("question", HOSTILE.values(), ids=HOSTILE.keys())
 def test_features_stay_finite_and_in_range(question):
     sentences = [question[:200], "Officials said 34 people in Chile voted on Monday."]
-    started = time.perf_counter()
+    # CPU time of this thread, not the wall clock: a regex that backtracks shows there as on a
+    # quiet machine, and a busy machine does not fail the test.
+    started = time.thread_time()
     e = gather_evidence(
         {1: 0.5, 2: 0.1},
         {"vote": 1.0, "chile": 2.0},
@@ -69,7 +71,7 @@ def test_features_stay_finite_and_in_range(question):
     ):
         assert 0.0 <= features[FEATURES.index(name)] <= 1.0, name
     assert 0.0 <= answerability(e) <= 1.0
-    assert time.perf_counter() - started < 2.0
+    assert time.thread_time() - started < 2.0
     # and each function alone
     specific_terms(question)
     has_answer_of_type(answer_type(question), sentences, question)

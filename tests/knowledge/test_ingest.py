@@ -730,3 +730,41 @@ def test_pdf_paragraph_running_over_a_page_break_stays_one_paragraph():
 )
 def test_nothing_readable_is_empty(data, filename):
     _raises(EmptyDocument, data, filename)
+
+
+# ---------------------------------------------------------------------------------------------- running lines
+
+
+def test_one_line_per_page_is_the_text_not_a_running_header():
+    from knowledge.ingest.readers import _drop_running_lines
+
+    pages = [[f"Entry {i}: the council met and voted on item {i}."] for i in range(1, 10_001)]
+    assert _drop_running_lines(pages) == pages
+    same = [["Minutes of the harbour board."] for _ in range(50)]
+    assert _drop_running_lines(same) == same
+
+
+def test_a_header_over_pages_with_other_content_is_still_dropped():
+    from knowledge.ingest.readers import _drop_running_lines
+
+    pages = [["Harbour Board Minutes", f"Item {i} was agreed after a long debate.", f"Page {i}"] for i in range(1, 6)]
+    # "Item # was agreed ..." repeats too (digits aside): dropping both would leave no text, so
+    # both stay (page numbers still go).
+    assert _drop_running_lines(pages) == [
+        ["Harbour Board Minutes", f"Item {i} was agreed after a long debate."] for i in range(1, 6)
+    ]
+    varied = [["Harbour Board Minutes", f"The board spoke about topic {w}.", w.title()] for w in ("rain", "sun", "fog")]
+    assert all("Harbour Board Minutes" not in lines for lines in _drop_running_lines(varied))
+
+
+def test_a_pdf_of_one_line_per_page_is_read_not_refused():
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_font("Helvetica", size=12)
+    for i in range(1, 301):
+        pdf.add_page()
+        pdf.cell(0, 10, f"Entry {i}: the council met and voted on item {i}.")
+    doc = ingest.parse_bytes(bytes(pdf.output()), "minutes.pdf")
+    assert "Entry 1: the council met" in doc.text and "voted on item 300." in doc.text
+    assert all(f"item {i}." in doc.text for i in range(1, 301))

@@ -27,6 +27,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "knowledge.text",
             "knowledge.dates",
             "knowledge.config",
+            "knowledge.timezones",
         },
     ),
     # Pure work on documents and questions, no storage: reading files, chunking, embedding, the
@@ -43,6 +44,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "knowledge.answerability",
             "knowledge.summarize",
             "knowledge.plain",
+            "knowledge.workers",
         },
     ),
     # The storage seam: the interface, the lexical spec and the SQL both engines share.

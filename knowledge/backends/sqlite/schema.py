@@ -136,4 +136,14 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX feed_entries_hash ON feed_entries(content_hash);
     """,
+    # 5: facts about the database itself. ``database_id`` is random, written once here and never
+    # changed: the index cache beside the file records it, so a cache copied from another database
+    # (even one with the same counts and ids) is never taken for this one's (``index_cache``).
+    """
+    CREATE TABLE meta (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    INSERT INTO meta (key, value) VALUES ('database_id', lower(hex(randomblob(16))));
+    """,
 ]

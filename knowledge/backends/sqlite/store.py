@@ -218,6 +218,32 @@ class SqliteStore(Database, DocumentSQL, LogSQL, SetupSQL):
             row = one_row(await cur.fetchone())
         return (row["np"], row["mp"], row["nd"], row["md"])
 
+    async def database_id(self) -> str:
+        """This database's random id (migration 5), which its index cache records."""
+        async with self._conn.execute("SELECT value FROM meta WHERE key = 'database_id'") as cur:
+            return str(one_row(await cur.fetchone())["value"])
+
+    async def index_rows(self, model: str, ids: list[int]) -> dict[int, tuple[int, int, int, bytes]]:
+        """passage id -> (document id, guild id (0 = global), published day ordinal (0 = unknown),
+        vector blob) of those of ``ids`` with a vector of ``model``: what ``load_vectors`` gives for
+        them, for checking an index cache against the database."""
+        marks = ",".join("?" * len(ids))
+        sql = (
+            "SELECT v.passage_id, p.document_id, COALESCE(d.guild_id, 0) AS guild_id, d.published, v.vector"
+            " FROM vectors v JOIN passages p ON p.id = v.passage_id JOIN documents d ON d.id = p.document_id"
+            f" WHERE v.model = ? AND v.passage_id IN ({marks})"
+        )
+        async with self._conn.execute(sql, (model, *ids)) as cur:
+            return {
+                r["passage_id"]: (
+                    r["document_id"],
+                    r["guild_id"],
+                    dt.date.fromisoformat(r["published"]).toordinal() if r["published"] else 0,
+                    bytes(r["vector"]),
+                )
+                for r in await cur.fetchall()
+            }
+
     async def passage_ids(self) -> np.ndarray:
         """Every passage id, ascending (int64)."""
         async with self._conn.execute("SELECT id FROM passages ORDER BY id") as cur:
