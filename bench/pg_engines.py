@@ -221,6 +221,7 @@ async def lexical_compare(url: str, qs: list[str], scopes: list[int | None], exh
     finally:
         conn.close()
         await store.close()
+    parts = {k: v for k, v in parts.items() if v}  # the SQL engine's only where there are postings
     return {
         **{f"{k}_ms_p50": percentile(v, 50) for k, v in parts.items()},
         **{f"{k}_ms_p95": percentile(v, 95) for k, v in parts.items()},
