@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import discord
 from discord import app_commands
 
-from knowledge.errors import KnowledgeError
+from knowledge.errors import DatabaseError, KnowledgeError
 from knowledge.ingest import strip_credentials
 
 from . import render
@@ -115,6 +115,11 @@ class NewsdeskTree(app_commands.CommandTree):
         elif isinstance(original, BadInput):
             message = str(original)
             outcome, log_kind = "bad_input", kind
+        elif isinstance(original, DatabaseError):
+            # Its message names the database and the server's address: the operator's, in the log.
+            log.warning("%s failed: %s", kind, original)
+            message = "The database is unavailable right now; please try again in a moment."
+            outcome, log_kind = f"error: {type(original).__name__}", kind
         elif isinstance(original, KnowledgeError):
             # The library's messages quote file names, titles and URLs: escaped like any document text.
             message = render.escape(str(original))

@@ -147,7 +147,12 @@ class Indexer:
             nonlocal passages
             results = await self.index_items([item for _, item in batch])
             for (path, item), result in zip(batch, results, strict=True):
-                if isinstance(result, Exception):
+                if isinstance(result, DuplicateDocument) and (same := await self._indexed_meanwhile(path, item)):
+                    # Another process (a second `newsdesk index`, another shard) indexed this very
+                    # file between the check below and this write: the outcome of a run after it.
+                    report.unchanged.append(same)
+                    status = "unchanged"
+                elif isinstance(result, Exception):
                     log.warning("not indexed: %s", result)
                     report.errors.append(result)
                     status = "error"
@@ -183,6 +188,14 @@ class Indexer:
         if batch:
             await flush()
         return report
+
+    async def _indexed_meanwhile(self, path: Path, item: Prepared | KnowledgeError) -> Document | None:
+        """The document stored for ``path`` now, if it holds the content ``item`` was refused for
+        (the check ``index_paths`` makes before writing, made again)."""
+        if not isinstance(item, Prepared):
+            return None
+        stored = await self.store.find_by_origin(str(path), item.doc.guild_id)
+        return stored if stored is not None and stored.content_hash == item.doc.content_hash else None
 
     # ------------------------------------------------------------------ the pipeline
 

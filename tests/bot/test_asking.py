@@ -5,9 +5,11 @@ import datetime as dt
 
 import discord
 import pytest
+import simcord
 from bot_helpers import ANSWER_SENTENCE, QUESTION, acknowledged_by_defer, reply_of
 
 from bot.app import create_bot
+from knowledge.errors import DatabaseError
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -197,3 +199,26 @@ async def test_a_thread_name_neutralises_mentions_and_masked_links(world):
     assert name.replace("\u200b", "").startswith("@everyone @here <@&")  # looks the same, pings nobody
     [row] = await world.rows("mention")
     assert row.input == question  # the log keeps the question as asked
+
+
+async def test_a_database_that_went_away_is_a_plain_reply_and_the_bot_goes_on(world, monkeypatch):
+    """A DatabaseError names the database and its server (for the operator's log); the member gets a
+    plain line, and the next question is answered."""
+    real_ask = world.kb.ask
+
+    async def gone(question, **kw):
+        raise DatabaseError(
+            "the database postgresql://newsdesk:***@db.internal/newsdesk cannot be reached or failed: connection refused"
+        )
+
+    monkeypatch.setattr(world.kb, "ask", gone)
+    result = await world.user.slash(world.channel, "ask", question=QUESTION)
+    simcord.assert_error(world.env, DatabaseError)
+    reply = reply_of(result)
+    assert reply.content.startswith("The database is unavailable right now")
+    assert "db.internal" not in reply.content and "postgresql" not in reply.content
+    [row] = await world.rows("ask")
+    assert row.outcome == "error: DatabaseError"
+    monkeypatch.setattr(world.kb, "ask", real_ask)
+    again = await world.user.slash(world.channel, "ask", question=QUESTION)
+    assert ANSWER_SENTENCE in reply_of(again).embeds[0].description

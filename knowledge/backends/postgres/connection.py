@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import select
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from functools import lru_cache
@@ -79,6 +80,7 @@ class Pool:
 
     def __init__(self, url: str, *, size: int, timeout_s: float, options: str) -> None:
         self.url = url
+        self.shown = redacted(url)  # for messages: never the password
         self.timeout_s = timeout_s
         self._options = options
         self._idle: list[psycopg.AsyncConnection] = []
@@ -108,7 +110,7 @@ class Pool:
         try:
             while self._idle and conn is None:
                 candidate = self._idle.pop()
-                if candidate.closed or candidate.broken:
+                if candidate.closed or candidate.broken or _said_goodbye(candidate):
                     await candidate.close()
                 else:
                     conn = candidate
@@ -132,6 +134,19 @@ class Pool:
         idle, self._idle = self._idle, []
         for conn in idle:
             await conn.close()
+
+
+def _said_goodbye(conn: psycopg.AsyncConnection) -> bool:
+    """Whether the server has written to an idle connection: it only does so to end it (a restart, a
+    crash, an administrator's ``pg_terminate_backend``), then closes its end. psycopg learns of it
+    only when a statement fails, so without this look every connection pooled before a restart
+    would fail one question after the server is back. Costs no round trip: a poll of the socket."""
+    try:
+        poller = select.poll()
+    except AttributeError:  # no poll() (Windows): the failed statement tells instead
+        return False
+    poller.register(conn.fileno(), select.POLLIN | select.POLLERR | select.POLLHUP)
+    return bool(poller.poll(0))
 
 
 class Result:
@@ -210,7 +225,7 @@ class Connection:
                 rows = await cur.fetchall() if cur.description else []
                 return Result(rows, cur.rowcount)
             except psycopg.Error as e:
-                raise database_error(e) from e
+                raise database_error(e, self.pool.shown) from e
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         async with self._borrow() as conn:
@@ -218,7 +233,7 @@ class Connection:
                 async with conn.cursor() as cur:
                     await cur.executemany(translate(sql), [list(r) for r in rows])
             except psycopg.Error as e:
-                raise database_error(e) from e
+                raise database_error(e, self.pool.shown) from e
 
     @asynccontextmanager
     async def _borrow(self) -> AsyncIterator[psycopg.AsyncConnection]:
@@ -229,7 +244,7 @@ class Connection:
             async with self.pool.connection() as conn:
                 yield conn
         except psycopg.OperationalError as e:  # connecting failed: the server is down or unreachable
-            raise database_error(e) from e
+            raise database_error(e, self.pool.shown) from e
 
     async def close(self) -> None:
         await self.pool.close()
@@ -251,12 +266,15 @@ def one_line(e: BaseException, limit: int = 300) -> str:
     return " ".join(str(e).split())[:limit]
 
 
-def database_error(e: psycopg.Error) -> Exception:
+def database_error(e: psycopg.Error, where: str) -> Exception:
+    """What the server's error ``e`` means to whoever runs newsdesk, naming the database ``where``
+    (a URL without its password: with several databases, or a server that went away, which one
+    matters); ``e`` itself when it is not about the database's state."""
     for kind, cause in _CAUSES.items():
         if isinstance(e, kind):
-            return DatabaseError(cause)
+            return DatabaseError(f"{cause} ({where})")
     if isinstance(e, psycopg.OperationalError):
-        return DatabaseError(f"the PostgreSQL server cannot be reached or failed: {one_line(e, 200)}")
+        return DatabaseError(f"the database {where} cannot be reached or failed: {one_line(e, 200)}")
     return e
 
 
@@ -317,6 +335,8 @@ class PgDatabase(SqlDatabase):
             await store.migrate()
         except BaseException as e:
             await pool.close()
+            if isinstance(e, DatabaseError) and shown in str(e):
+                raise  # names the database already
             if isinstance(e, (psycopg.Error, DatabaseError)):
                 raise DatabaseError(f"cannot open the database {shown}: {one_line(e)}") from e
             raise
@@ -332,7 +352,7 @@ class PgDatabase(SqlDatabase):
                 async with conn.transaction():
                     yield Connection(self._conn.pool, conn)
         except psycopg.Error as e:
-            raise database_error(e) from e
+            raise database_error(e, self.path) from e
 
     async def schema_version(self) -> int:
         async with self._conn.execute(

@@ -212,6 +212,12 @@ class PgStore(PgDatabase, DocumentSQL, LogSQL, SetupSQL):
         )
 
     async def _delete_in(self, conn, doc_id: int) -> list[int]:
+        # The document's row locked first: a second process removing (or replacing) it at once waits
+        # here, then finds it gone. Without the lock both read its passages and both counted them
+        # off the BM25 statistics (corpus_stats lost them twice; tests/knowledge/test_postgres_faults).
+        async with conn.execute("SELECT id FROM documents WHERE id = ? FOR UPDATE", (doc_id,)) as cur:
+            if await cur.fetchone() is None:
+                return []
         async with conn.execute("SELECT id, length FROM passages WHERE document_id = ? ORDER BY id", (doc_id,)) as cur:
             rows = await cur.fetchall()
         await self.lexical.remove(conn, [(r["id"], float(r["length"])) for r in rows])
