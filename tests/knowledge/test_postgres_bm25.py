@@ -140,7 +140,9 @@ async def test_a_database_that_cannot_have_the_extension_keeps_exact_bm25_in_sql
 
 
 async def test_the_sql_setting_keeps_postings_on_a_server_with_the_extension(pg_url):
-    kb = await _open(pg_url, bm25="sql")
+    # As an operator sets it: the environment, read by the same function the bot and the CLI use.
+    config = KnowledgeConfig.from_env({"NEWSDESK_DB": pg_url, "NEWSDESK_PG_BM25": "SQL"})
+    kb = await KnowledgeBase.open(config, embedder=HashingEmbedder())
     try:
         assert _settled(kb) == _engine(pg_url) == POSTINGS
         await kb.add_text(TEXTS[0])
