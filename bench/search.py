@@ -305,6 +305,12 @@ def main() -> None:
         " --backend postgres a postgresql:// URL",
     )
     ap.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
+    ap.add_argument(
+        "--bm25",
+        choices=("auto", "sql"),
+        default="auto",
+        help="postgres: pg_textsearch's index when the server has it (auto) or exact BM25 in SQL (sql)",
+    )
     ap.add_argument("--build-only", action="store_true", help=argparse.SUPPRESS)
     # The tests' run of the PostgreSQL plumbing in seconds: a hashing embedder instead of the model
     # (its timings mean nothing).
@@ -366,7 +372,8 @@ def main_postgres(args: argparse.Namespace) -> None:
     embedder = HashingEmbedder() if args.hashing else None
     if args.build_only:
         assert db is not None
-        print(json.dumps(asyncio.run(search_pg.build_pg(db, args.passages, args.base, embedder=embedder))))
+        job = search_pg.build_pg(db, args.passages, args.base, embedder=embedder, bm25=args.bm25)
+        print(json.dumps(asyncio.run(job)))
         return
     with contextlib.ExitStack() as stack:
         if db is None:
@@ -379,11 +386,12 @@ def main_postgres(args: argparse.Namespace) -> None:
         if not search_pg.stored_passages(url):
             log(f"building a store of {args.passages} passages in PostgreSQL ...")
             command = [sys.executable, __file__, "--backend", "postgres", "--build-only", "--db", url]
-            command += ["--passages", str(args.passages), "--base", str(args.base)] + ["--hashing"] * args.hashing
+            command += ["--passages", str(args.passages), "--base", str(args.base), "--bm25", args.bm25]
+            command += ["--hashing"] * args.hashing
             child = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=True)
             built = json.loads(child.stdout.strip().splitlines()[-1])
             log(f"built: {built}")
-        result = asyncio.run(search_pg.measure_pg(url, args.queries, embedder))
+        result = asyncio.run(search_pg.measure_pg(url, args.queries, embedder, args.bm25))
     print(json.dumps({"bench": "search", **built, **result, "load_average": round(os.getloadavg()[0], 2)}))
 
 

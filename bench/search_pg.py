@@ -1,15 +1,17 @@
 """``bench/search.py --backend postgres``: the same corpus and questions over PostgreSQL with pgvector.
 
-The store is built through the PostgreSQL store's ``insert_document`` (documents, passages, vectors, BM25 postings)
-like any document, except that the HNSW index is made once after the load instead of row by row
-(what a bulk migration would do, and ~10 times faster here); the questions then go through
-``KnowledgeBase.search`` as for SQLite. Without ``--db`` a private PostgreSQL (the ``pgserver``
-wheel) is started in a temporary folder and stopped at the end.
+The store is built through ``PgStore.insert_document`` (documents, passages, vectors, the lexical
+engine's rows: pg_textsearch's or BM25 postings, ``--bm25``) like any document, except that the
+HNSW and bm25 indexes are made once after the load instead of row by row (what a bulk migration
+would do, and ~10 times faster here); the questions then go through ``KnowledgeBase.search`` as for
+SQLite. Without ``--db`` a private PostgreSQL (the ``pgserver`` wheel) is started in a temporary
+folder and stopped at the end.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import resource
 import time
 import uuid
@@ -23,8 +25,9 @@ from psycopg import sql
 from search import build_info, generate, log, percentile, time_searches
 
 from knowledge import retrieval
-from knowledge.backends.postgres import open_store, pg_search
+from knowledge.backends.postgres import open_store, pg_search, pg_store
 from knowledge.backends.postgres.search import filters
+from knowledge.backends.postgres.textsearch import INDEX
 from knowledge.config import KnowledgeConfig
 from knowledge.embed import Embedder, SentenceTransformerEmbedder
 from knowledge.service import KnowledgeBase
@@ -66,10 +69,17 @@ def database_mb(url: str) -> float:
     return round(int(row[0]) / 2**20, 1) if row else 0.0
 
 
-async def build_pg(url: str, n: int, base: int, seed: int = 0, *, embedder: Embedder | None = None) -> dict:
+def config_for(url: str, bm25: str = "auto") -> KnowledgeConfig:
+    return dataclasses.replace(KnowledgeConfig().with_db(url), pg_bm25=bm25)
+
+
+async def build_pg(
+    url: str, n: int, base: int, seed: int = 0, *, embedder: Embedder | None = None, bm25: str = "auto"
+) -> dict:
     """Write ``n`` passages into the (empty) database at ``url``; returns what was built."""
     started = time.perf_counter()
-    store = await open_store(KnowledgeConfig().with_db(url))
+    store = pg_store(await open_store(config_for(url, bm25)))
+    lexical = store.lexical_engine
     written = docs = 0
     deferred: list[tuple[str, str]] = []
     try:
@@ -93,9 +103,11 @@ async def build_pg(url: str, n: int, base: int, seed: int = 0, *, embedder: Embe
     return {
         "passages": written,
         "documents": docs,
+        "lexical": lexical,
         "build_seconds": round(time.perf_counter() - started, 1),
         "load_seconds": round(loaded - started, 1),
         "hnsw_seconds": round(sum(t for name, t in timings.items() if "hnsw" in name), 1),
+        "bm25_index_seconds": round(timings.get(INDEX, 0.0), 1),
         "index_seconds": round(sum(timings.values()), 1),
         "text_source": build_info["text_source"],
         "base_vectors": build_info["base_vectors"],
@@ -105,7 +117,7 @@ async def build_pg(url: str, n: int, base: int, seed: int = 0, *, embedder: Embe
 # The tables a document writes a row per passage or per term into: their indexes and keys are
 # dropped for the load and made again from their own definitions, as a bulk load does (an index
 # built once is ~10 times faster than one grown row by row, and the same index).
-_BULK_TABLES = ("vectors", "postings")
+_BULK_TABLES = ("vectors", "postings", "bm25_texts")
 
 
 def defer_indexes(url: str) -> list[tuple[str, str]]:
@@ -151,9 +163,9 @@ def restore_indexes(url: str, statements: list[tuple[str, str]]) -> dict[str, fl
     return timings
 
 
-async def measure_pg(url: str, n_queries: int, embedder: Embedder | None = None) -> dict:
+async def measure_pg(url: str, n_queries: int, embedder: Embedder | None = None, bm25: str = "auto") -> dict:
     """``measure`` over PostgreSQL: ``kb.search`` end to end, then each side's query on its own."""
-    config = KnowledgeConfig().with_db(url)
+    config = config_for(url, bm25)
     if embedder is None:
         embedder = SentenceTransformerEmbedder(
             config.model, query_threads=config.query_threads, index_threads=config.index_threads
@@ -167,8 +179,9 @@ async def measure_pg(url: str, n_queries: int, embedder: Embedder | None = None)
         qs, scopes, searched = await time_searches(kb, n_queries)
 
         # Each side alone: dense = pgvector's HNSW query; stats = the passage count, total length
-        # and document frequencies (SQLite holds them in memory); bm25 = the postings query given
-        # those. fts5_bm25 has no PostgreSQL counterpart on the query path: null.
+        # and document frequencies (SQLite holds them in memory) and the lexical engine; bm25 = the
+        # engine's query given those (pg_textsearch's index, or the postings). fts5_bm25 has no
+        # PostgreSQL counterpart on the query path: null.
         parts: dict[str, list[float]] = {"embed": [], "dense": [], "bm25": [], "stats": []}
         for q, scope in zip(qs, scopes, strict=True):
             t = time.perf_counter()
@@ -183,12 +196,13 @@ async def measure_pg(url: str, n_queries: int, embedder: Embedder | None = None)
             view = await index.lexical.statistics(terms)
             parts["stats"].append((time.perf_counter() - t) * 1000)
             t = time.perf_counter()
-            await index.lexical.rank(view, terms, retrieval.CANDIDATES, where, args)
+            await index.lexical.rank(view, terms, retrieval.search_words(q), retrieval.CANDIDATES, where, args)
             parts["bm25"].append((time.perf_counter() - t) * 1000)
     finally:
         await kb.close()
     return {
         "backend": "postgres",
+        "lexical": index.store.lexical_engine,
         "passages": passages,
         "queries": len(qs),
         **searched,

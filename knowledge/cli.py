@@ -356,7 +356,9 @@ async def cmd_docs_remove(args: argparse.Namespace, config: KnowledgeConfig) -> 
 async def cmd_eval_retrieval(args: argparse.Namespace, config: KnowledgeConfig) -> int:
     from .evaluation.retrieval import evaluate_retrieval  # only `eval` needs it (a guard test reads it here)
 
-    result = await evaluate_retrieval(args.dir, progress=_progress_bar("queries"), db=_server_db(config))
+    result = await evaluate_retrieval(
+        args.dir, progress=_progress_bar("queries"), db=_server_db(config), bm25=config.pg_bm25
+    )
     _print_result(result, args.json)
     return 0
 
@@ -365,7 +367,11 @@ async def cmd_eval_qa(args: argparse.Namespace, config: KnowledgeConfig) -> int:
     from .evaluation.qa import evaluate_qa  # only `eval` needs it (a guard test reads it here)
 
     result = await evaluate_qa(
-        args.dir, unanswerable=args.unanswerable, progress=_progress_bar("questions"), db=_server_db(config)
+        args.dir,
+        unanswerable=args.unanswerable,
+        progress=_progress_bar("questions"),
+        db=_server_db(config),
+        bm25=config.pg_bm25,
     )
     _print_result(result, args.json)
     return 0

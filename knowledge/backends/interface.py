@@ -326,10 +326,12 @@ class SearchIndex(Protocol):
         scope: int | None = None,
         date_from: dt.date | None = None,
         date_to: dt.date | None = None,
+        words: str,
     ) -> Scored:
         """The ``n`` best passages by each side, with one filter for both: ``vector`` the embedded
-        question, ``terms`` its index tokens, ``scope`` as ``scope.Scope``, dates inclusive (an
-        undated passage passes no date bound)."""
+        question, ``terms`` its index tokens, ``words`` its content words (for an engine that
+        tokenises them itself), ``scope`` as ``scope.Scope``, dates inclusive (an undated passage
+        passes no date bound)."""
         ...
 
     async def term_statistics(self, terms: Sequence[str], view: object | None) -> tuple[dict[str, int], int]:

@@ -16,7 +16,7 @@ import datetime as dt
 import re
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -80,9 +80,10 @@ async def run_qa(
     embedder: Embedder | None = None,
     progress: Callable[[int, int], None] | None = None,
     db: str | None = None,
+    bm25: str = "auto",
 ) -> list[QaRecord]:
     data = read_beir(folder)
-    config = KnowledgeConfig().with_db(db) if db else None
+    config = replace(KnowledgeConfig().with_db(db), pg_bm25=bm25) if db else None
     texts = {str(row["_id"]): (row.get("text") or "") for row in data.corpus}
     extra = read_queries(unanswerable) if unanswerable else []
     records: list[QaRecord] = []
@@ -145,5 +146,8 @@ async def evaluate_qa(
     embedder: Embedder | None = None,
     progress: Callable[[int, int], None] | None = None,
     db: str | None = None,
+    bm25: str = "auto",
 ) -> dict:
-    return summarise(await run_qa(folder, unanswerable=unanswerable, embedder=embedder, progress=progress, db=db))
+    return summarise(
+        await run_qa(folder, unanswerable=unanswerable, embedder=embedder, progress=progress, db=db, bm25=bm25)
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -48,10 +49,12 @@ async def evaluate_retrieval(
     k: int = 10,
     progress: Callable[[int, int], None] | None = None,
     db: str | None = None,
+    bm25: str = "auto",
 ) -> dict:
-    """``db``: a PostgreSQL URL to evaluate in (an empty database); a temporary SQLite file otherwise."""
+    """``db``: a PostgreSQL URL to evaluate in (an empty database; ``bm25`` its engine, as
+    ``KnowledgeConfig.pg_bm25``); a temporary SQLite file otherwise."""
     data = read_beir(folder)
-    config = KnowledgeConfig().with_db(db) if db else None
+    config = replace(KnowledgeConfig().with_db(db), pg_bm25=bm25) if db else None
     async with corpus_knowledge_base(data.corpus, embedder=embedder, config=config) as (
         kb,
         doc_to_corpus,

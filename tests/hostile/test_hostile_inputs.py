@@ -290,6 +290,7 @@ BAD_KNOWLEDGE_SETTINGS = [
     ("NEWSDESK_FEED_ENTRIES", "0"),
     ("NEWSDESK_FEED_BUDGET_S", "nan"),
     ("NEWSDESK_DB", "postgresql://[::1:99999/x"),
+    ("NEWSDESK_PG_BM25", "fast"),
 ]
 BAD_BOT_SETTINGS = [
     ("BRIEFING_TIME", "25:00"),

@@ -1,6 +1,6 @@
 """``bench/search.py --backend postgres``: the script's plumbing (with a hashing embedder, so it runs
-in seconds), the bulk build leaving the schema as the migrations made it, and PostgreSQL's BM25
-ranking as the in-memory index does on the bench's corpus."""
+in seconds), the bulk build leaving the schema as the migrations made it (either lexical engine),
+and PostgreSQL's exact BM25 in SQL ranking as the in-memory index does on the bench's corpus."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ import pytest
 from knowledge.backends.postgres import PgSearch, open_store
 from knowledge.backends.postgres.search import filters
 from knowledge.backends.sqlite.index import LexicalIndex
-from knowledge.config import KnowledgeConfig
 from knowledge.embed import HashingEmbedder
 from knowledge.retrieval import search_tokens
 
@@ -57,7 +56,7 @@ def test_postgres_bench_prints_the_sqlite_keys_and_its_own() -> None:
     assert run.returncode == 0, run.stderr[-2000:]
     result = json.loads(run.stdout.strip().splitlines()[-1])
     assert SQLITE_KEYS | {"backend", "open_seconds", "database_mb"} <= result.keys()
-    assert result["backend"] == "postgres"
+    assert result["backend"] == "postgres" and result["lexical"] == "bm25"
     assert result["passages"] == 300 and result["documents"] == 38 and result["queries"] == 5
     assert result["build_seconds"] > 0 and result["database_mb"] > 0
     assert result["search_ms_p50"] > 0 and result["dense_ms_p50"] > 0 and result["bm25_ms_p50"] > 0
@@ -65,35 +64,42 @@ def test_postgres_bench_prints_the_sqlite_keys_and_its_own() -> None:
 
 def _schema(url: str) -> set[str]:
     with psycopg.connect(url) as conn:
-        indexes = conn.execute("SELECT indexdef FROM pg_indexes WHERE tablename IN ('vectors', 'postings')").fetchall()
+        indexes = conn.execute(
+            "SELECT indexdef FROM pg_indexes WHERE tablename IN ('vectors', 'postings', 'bm25_texts')"
+        ).fetchall()
         keys = conn.execute(
             "SELECT conname || ' ' || pg_get_constraintdef(oid) FROM pg_constraint"
-            " WHERE conrelid IN ('vectors'::regclass, 'postings'::regclass) AND contype IN ('p', 'f', 'u')"
+            " WHERE conrelid IN ('vectors'::regclass, 'postings'::regclass, 'bm25_texts'::regclass)"
+            " AND contype IN ('p', 'f', 'u')"
         ).fetchall()
     return {r[0] for r in indexes + keys}
 
 
-async def test_bulk_build_leaves_the_schema_of_the_migrations(pg_url: str) -> None:
-    # The schema as the store makes it: the migrations and the HNSW index for the vectors' size.
-    reference = await open_store(KnowledgeConfig().with_db(pg_url))
+@pytest.mark.parametrize("bm25", ["auto", "sql"])
+async def test_bulk_build_leaves_the_schema_of_the_migrations(pg_url: str, bm25: str) -> None:
+    # The schema as the store makes it: the migrations, the lexical engine's index and the HNSW
+    # index for the vectors' size.
+    reference = await open_store(search_pg.config_for(pg_url, bm25))
     await reference.ensure_vector_index(HashingEmbedder().dim)
     await reference.close()
     expected = _schema(pg_url)
     assert any("INCLUDE (tf, length, scope, day)" in d for d in expected)
+    assert any("USING bm25" in d for d in expected) == (bm25 == "auto")
     with psycopg.connect(pg_url, autocommit=True) as conn:  # empty again, for the build
         conn.execute("DROP SCHEMA public CASCADE")
         conn.execute("CREATE SCHEMA public")
 
-    built = await search_pg.build_pg(pg_url, 120, 10, embedder=HashingEmbedder())
+    built = await search_pg.build_pg(pg_url, 120, 10, embedder=HashingEmbedder(), bm25=bm25)
 
     assert built["passages"] == 120 and built["documents"] == 15
+    assert built["lexical"] == ("bm25" if bm25 == "auto" else "postings")
     assert _schema(pg_url) == expected
     assert search_pg.stored_passages(pg_url) == 120
 
 
 async def test_postgres_bm25_ranks_as_the_in_memory_index(pg_url: str) -> None:
-    await search_pg.build_pg(pg_url, 400, 20, embedder=HashingEmbedder())
-    store = await open_store(KnowledgeConfig().with_db(pg_url))
+    await search_pg.build_pg(pg_url, 400, 20, embedder=HashingEmbedder(), bm25="sql")
+    store = await open_store(search_pg.config_for(pg_url, "sql"))
     try:
         async with store.connection.execute(
             "SELECT p.id, d.title, p.text, COALESCE(d.guild_id, 0) AS scope FROM passages p"
@@ -115,7 +121,7 @@ async def test_postgres_bm25_ranks_as_the_in_memory_index(pg_url: str) -> None:
                 expected = [(ids[row], score) for row, score in memory.search(terms, keep, 20)]
                 where, args = filters(scope, None, None)
                 view = await index.statistics(terms)
-                got = await index.rank(view, terms, 20, where, args)
+                got = await index.rank(view, terms, query, 20, where, args)
                 assert view.frequencies == memory.document_frequencies(terms)
                 assert [s for _, s in got] == pytest.approx([s for _, s in expected], rel=1e-5)
                 # the same passages, except where two scores tie within float32 rounding

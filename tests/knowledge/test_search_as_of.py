@@ -90,6 +90,12 @@ DOCS = [
 ]
 
 
+@pytest.fixture(params=["sqlite", "postgres", "postgres-sql"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """Both PostgreSQL lexical engines too: pg_textsearch's and the exact BM25 in SQL."""
+    return request.param
+
+
 @pytest_asyncio.fixture(loop_scope="function")
 async def kb(db: str):
     kb = await KnowledgeBase.open(KnowledgeConfig().with_db(db), embedder=HashingEmbedder())

@@ -60,6 +60,13 @@ async def _insert(store: Store, w: DocumentWrite) -> tuple[int, list[int]]:
     )
 
 
+@pytest.fixture(params=["sqlite", "postgres", "postgres-sql"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """Every engine, PostgreSQL's with either lexical engine (pg_textsearch's, or BM25 in SQL where
+    the extension cannot be created)."""
+    return request.param
+
+
 @pytest_asyncio.fixture(loop_scope="function")
 async def store(db: str) -> AsyncIterator[Store]:
     opened = await backends.open_store(KnowledgeConfig().with_db(db))
@@ -246,6 +253,13 @@ class TestVectors:
         assert await store.passages_missing_vectors("model-b") == []
         assert await store.passages_missing_vectors(MODEL) == []
 
+    async def test_only_the_passages_without_a_models_vector_are_missing(self, store: Store) -> None:
+        long = ["The council approved the tram line. " * 20, "Work on the depot starts in May. " * 20]
+        _, pids = await _insert(store, _write("Tram", long))
+        assert len(pids) == 2
+        await store.add_vectors("model-b", [(pids[0], np.ones(8, np.float32))])
+        assert [pid for pid, _, _ in await store.passages_missing_vectors("model-b")] == pids[1:]
+
 
 class TestExport:
     async def test_documents_passages_and_vectors_as_stored(self, store: Store) -> None:
@@ -373,7 +387,7 @@ class TestSearchIndex:
         tram = await _indexed(store, index, _write("Tram", ["The council approved the eastern tram line."]))
         await _indexed(store, index, _write("Glacier", ["The glacier lost forty metres of ice."]))
         query = "eastern tram line"
-        found = await index.search(EMBEDDER.encode([query])[0], search_tokens(query), 10)
+        found = await index.search(EMBEDDER.encode([query])[0], search_tokens(query), 10, words=query)
         assert found.dense[0][0] == tram.passage_ids[0] and found.bm25[0][0] == tram.passage_ids[0]
         assert len(found.dense) == 2 and len(found.bm25) == 1  # BM25 finds only what holds a term
         assert await index.size() == 2
@@ -390,18 +404,20 @@ class TestSearchIndex:
         def ids(found) -> set[int]:
             return {pid for pid, _ in found.dense} | {pid for pid, _ in found.bm25}
 
-        scoped = await index.search(vector, terms, 10, scope=GUILD)
+        scoped = await index.search(vector, terms, 10, scope=GUILD, words="tram news")
         assert ids(scoped) == {mine.passage_ids[0], undated.passage_ids[0]}
-        dated = await index.search(vector, terms, 10, date_from=dt.date(2024, 4, 1), date_to=dt.date(2024, 6, 1))
+        dated = await index.search(
+            vector, terms, 10, date_from=dt.date(2024, 4, 1), date_to=dt.date(2024, 6, 1), words="tram news"
+        )
         assert ids(dated) == {mine.passage_ids[0]}  # an undated passage passes no date bound
-        assert theirs.passage_ids[0] in ids(await index.search(vector, terms, 10))
+        assert theirs.passage_ids[0] in ids(await index.search(vector, terms, 10, words="tram news"))
 
     async def test_term_statistics_and_vectors(self, searchable: tuple[Store, SearchIndex]) -> None:
         store, index = searchable
         a = await _indexed(store, index, _write("A", ["Tram and harbour."]))
         await _indexed(store, index, _write("B", ["Tram only."]))
         terms = search_tokens("tram harbour glacier")
-        found = await index.search(EMBEDDER.encode(["tram"])[0], terms, 10)
+        found = await index.search(EMBEDDER.encode(["tram"])[0], terms, 10, words="tram harbour glacier")
         counts, passages = await index.term_statistics(terms, found.view)
         assert counts == {"tram": 2, "harbour": 1, "glacier": 0} and passages == 2
         vectors = await index.vectors(a.passage_ids)
@@ -413,12 +429,16 @@ class TestSearchIndex:
         gone = await _indexed(store, index, _write("Gone", ["Zanzibar spice markets reopened."]))
         await store.delete_document(gone.doc_id)
         await index.remove_document(gone.doc_id)
-        found = await index.search(EMBEDDER.encode(["zanzibar"])[0], search_tokens("zanzibar spice"), 10)
+        found = await index.search(
+            EMBEDDER.encode(["zanzibar"])[0], search_tokens("zanzibar spice"), 10, words="zanzibar spice"
+        )
         assert found.dense == [] and found.bm25 == []
 
     async def test_a_replacement_is_seen_whole(self, searchable: tuple[Store, SearchIndex]) -> None:
         store, index = searchable
         old = await _indexed(store, index, _write("Old", ["Ferry timetable for winter."]))
         new = await _indexed(store, index, _write("New", ["Ferry timetable for summer."], replace_id=old.doc_id))
-        found = await index.search(EMBEDDER.encode(["ferry"])[0], search_tokens("ferry timetable"), 10)
+        found = await index.search(
+            EMBEDDER.encode(["ferry"])[0], search_tokens("ferry timetable"), 10, words="ferry timetable"
+        )
         assert {pid for pid, _ in found.dense} == {pid for pid, _ in found.bm25} == set(new.passage_ids)

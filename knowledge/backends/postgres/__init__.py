@@ -1,6 +1,7 @@
 """The PostgreSQL engine, for several processes over one database: pgvector for the dense side, BM25
-in SQL for the lexical side (``lexical``), everything searched in the database (``search``), so a
-process holds nothing per document. The schema is its own append-only list (``schema``); the
+by pg_textsearch's index or in SQL from postings for the lexical side (``lexical``, ``textsearch``,
+``engines``), everything searched in the database (``search``), so a process holds nothing per
+document. The schema is its own append-only list (``schema``); the
 documents' writes (``store``) and the copy from another store (``migrate``) live beside it.
 
 psycopg is imported only here: SQLite-only processes never load it."""
@@ -38,7 +39,7 @@ class PgBackend:
 
 
 async def open_store(config: KnowledgeConfig) -> PgStore:
-    return await PgStore.open(str(config.db), busy_timeout_s=config.db_busy_timeout_s)
+    return await PgStore.open(str(config.db), busy_timeout_s=config.db_busy_timeout_s, bm25=config.pg_bm25)
 
 
 async def open_backend(config: KnowledgeConfig) -> Backend:

@@ -212,14 +212,16 @@ class Connection:
     def in_transaction(self) -> bool:
         return self.conn is not None
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> _Pending:
-        return _Pending(lambda: self._execute(sql, params))
+    def execute(self, sql: str, params: Sequence[Any] = (), *, prepare: bool | None = None) -> _Pending:
+        """``prepare=False``: planned each time with its values (psycopg otherwise prepares a
+        statement run five times, and PostgreSQL may then plan it once for any values)."""
+        return _Pending(lambda: self._execute(sql, params, prepare))
 
-    async def _execute(self, sql: str, params: Sequence[Any]) -> Result:
+    async def _execute(self, sql: str, params: Sequence[Any], prepare: bool | None = None) -> Result:
         async with self._borrow() as conn:
             try:
                 cur = conn.cursor(row_factory=_row_factory)
-                await cur.execute(translate(sql), list(params))
+                await cur.execute(translate(sql), list(params), prepare=prepare)
                 rows = await cur.fetchall() if cur.description else []
                 return Result(rows, cur.rowcount)
             except psycopg.Error as e:

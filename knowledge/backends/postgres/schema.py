@@ -3,10 +3,11 @@ applied). Tables and columns are SQLite's (``sqlite.schema``), so the shared SQL
 
 - vectors are pgvector values, with the columns search filters on (scope, day) beside them, so a
   filtered HNSW scan reads one table;
-- the full-text side is a postings table (term, passage, term frequency, passage length) from which
-  search computes BM25 exactly as the in-memory index does (FTS5's formula and tokens), so both
-  backends rank alike; PostgreSQL's own ``ts_rank`` is not BM25 (no length normalisation against
-  the corpus, no IDF);
+- the full-text side is pg_textsearch's bm25 index over ``bm25_texts`` where the server has the
+  extension, else a postings table (term, passage, term frequency, passage length) from which
+  search computes BM25 exactly as the in-memory index does (FTS5's formula and tokens); a database
+  holds one of the two (``corpus_stats.lexical``, see ``engines``). PostgreSQL's own ``ts_rank``
+  is not BM25 (no length normalisation against the corpus, no IDF);
 - ``corpus_stats`` keeps BM25's passage count and total length, and ``term_stats`` each term's
   document frequency (passages holding it), both updated in each document's transaction, so a
   query never counts the whole table nor a term's postings.
@@ -174,5 +175,19 @@ PG_MIGRATIONS: list[str] = [
         df BIGINT NOT NULL
     );
     INSERT INTO term_stats (term, df) SELECT term, COUNT(*) FROM postings GROUP BY term;
+    """,
+    # 5: the lexical side by pg_textsearch's bm25 index where the server has it (``engines``):
+    # a passage's title and text in a table of their own (the index takes one column, and scope
+    # and day beside it let a filtered search read one table), and which engine the database is
+    # kept for: 'postings' (exact BM25 in SQL, as up to now) or 'bm25'. The index itself is made by
+    # ``engines.settle``, not here: a server without the extension runs these migrations too.
+    """
+    CREATE TABLE bm25_texts (
+        passage_id BIGINT PRIMARY KEY REFERENCES passages(id) ON DELETE CASCADE,
+        scope BIGINT NOT NULL,
+        day INTEGER NOT NULL,
+        body TEXT NOT NULL
+    );
+    ALTER TABLE corpus_stats ADD COLUMN lexical TEXT NOT NULL DEFAULT 'postings' CHECK (lexical IN ('postings', 'bm25'));
     """,
 ]

@@ -1,6 +1,6 @@
 """The PostgreSQL engine's search index: the dense side by pgvector's HNSW index (cosine), the
-lexical side by the store's ``lexical.LexicalSide`` (BM25 in SQL, with the lexical spec's tokens and
-formula). Nothing per document is held in the process: every question reads the database, so a
+lexical side by the store's ``lexical.LexicalSide`` (pg_textsearch's BM25 index, or BM25 in SQL with
+the lexical spec's tokens and formula, as the database keeps: ``engines``). Nothing per document is held in the process: every question reads the database, so a
 document added or removed by any process is seen by the next question of every other, and a process
 starts in the same time whatever the collection's size.
 """
@@ -54,21 +54,22 @@ class PgSearch:
         scope: int | None = None,
         date_from: dt.date | None = None,
         date_to: dt.date | None = None,
+        words: str,
     ) -> Scored:
         where, args = filters(scope, date_from, date_to)
         # Both sides at once, on two pooled connections: the server works on one while the other
         # waits on the network or the other core.
         dense, (bm25, view) = await asyncio.gather(
             self.dense(np.asarray(vector, dtype=np.float32), n, where, args),
-            self._lexical(list(dict.fromkeys(terms)), n, where, args),
+            self._lexical(list(dict.fromkeys(terms)), words, n, where, args),
         )
         return Scored(dense, bm25, view)
 
     async def _lexical(
-        self, terms: list[str], n: int, where: str, args: list
+        self, terms: list[str], words: str, n: int, where: str, args: list
     ) -> tuple[list[tuple[int, float]], PgView]:
         view = await self.lexical.statistics(terms)
-        return (await self.lexical.rank(view, terms, n, where, args) if terms else []), view
+        return (await self.lexical.rank(view, terms, words, n, where, args) if terms else []), view
 
     async def dense(self, vector: np.ndarray, n: int, where: str, args: list) -> list[tuple[int, float]]:
         """The ``n`` nearest passages by cosine (pgvector's HNSW index), ``where`` as ``_filters``."""

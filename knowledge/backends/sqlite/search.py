@@ -42,6 +42,7 @@ class MemorySearch:
         scope: int | None = None,
         date_from: dt.date | None = None,
         date_to: dt.date | None = None,
+        words: str,  # the lexical spec's tokens (``terms``) are what this engine reads
     ) -> Scored:
         # The snapshot is taken now, after the question was embedded (it may have waited for a bulk
         # batch): mask, rows and statistics all belong to the moment of scoring. Scoring is CPU
