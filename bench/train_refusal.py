@@ -9,9 +9,9 @@ and in a small collection (its documents and up to 9 others: ``collections.train
 Negatives, all weighted alike: realtimeqa-dev's ``unanswerable.jsonl`` (Wikipedia questions put to
 news), the near misses ``newsdesk eval refusals`` builds (leave-gold-out on both sets, time splits
 on realtimeqa-dev), questions with a name swapped for one no document holds, and questions whose
-documents a small collection lacks. The shipped model: ``--target 0.05`` (README, "Refusals"). Nothing from the sets is written into the repository; ``--cache`` keeps
-the computed features (a pickle outside the repository) so refitting takes seconds. Minutes on
-this CPU without it: each corpus is embedded once.
+documents a small collection lacks. The shipped model: ``--target 0.06`` (README, "Refusals").
+Nothing from the sets is written into the repository; ``--cache`` keeps the computed features (a
+pickle outside the repository) so refitting takes seconds. Without it, about an hour on this CPU.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ SOURCES = {
     "realtimeqa-dev": ("answerable", "unanswerable", "leave_gold_out", "time_split", "swapped_name", SMALL),
     "xquad-en": ("answerable", "leave_gold_out", "swapped_name", SMALL),
 }
-TARGET = 0.05  # false refusals the threshold allows on the training questions (both sets)
+TARGET = 0.06  # false refusals the threshold allows on the training questions (both sets)
 
 
 async def gather(eval_dir: Path) -> tuple[list[Sample], list[str]]:

@@ -195,7 +195,7 @@ _ANSWERABLE_COEF = (
     -3.829,
 )
 _ANSWERABLE_BIAS = -3.624
-ABSTAIN_BELOW = 0.07299  # refuse when the probability of "answerable" is below this
+ABSTAIN_BELOW = 0.08622  # refuse when the probability of "answerable" is below this
 
 
 def probability(features: Sequence[float], coef: Sequence[float], bias: float) -> float:

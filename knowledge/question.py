@@ -12,10 +12,14 @@ from .signals import name_phrases
 
 MAX_QUESTION_CHARS = 1000  # a question longer than this is cut (Discord allows 4,000 in a modal)
 
+# A greeting, small talk ("hello there, how are you today?"), or both: a friendly reply, not a
+# search ("today" in it is no time window, and no document answers it).
 _GREETING = re.compile(
-    r"^\s*(?:hi+|hello+|hey+|yo|hiya|howdy|greetings|good\s+(?:morning|afternoon|evening|day)|"
+    r"^\s*(?=\S)(?:(?:hi+|hello+|hey+|yo|hiya|howdy|greetings|good\s+(?:morning|afternoon|evening|day)|"
     r"thanks?(?:\s+you)?|thank\s+you|thx|ty|cheers|ok(?:ay)?|cool|bye|goodbye)"
-    r"(?:\s+(?:there|all|everyone|folks|bot|newsdesk|so\s+much|a\s+lot))*\s*[!.?,:)]*\s*$",
+    r"(?:\s+(?:there|all|everyone|folks|bot|newsdesk|so\s+much|a\s+lot))*\s*[!.?,:)]*\s*)?"
+    r"(?:(?:how\s+are\s+(?:you|u)(?:\s+doing)?(?:\s+today)?|how'?s\s+it\s+going|what'?s\s+up|"
+    r"nice\s+to\s+meet\s+you|who\s+are\s+you|what\s+can\s+you\s+do)\s*[!.?,:)]*\s*)?$",
     re.I,
 )
 _MENTION = re.compile(r"<@[!&]?\d+>|@(?:everyone|here)\b")

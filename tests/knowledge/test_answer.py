@@ -244,6 +244,10 @@ def test_clean_question_cuts_at_a_word_boundary_and_drops_mentions():
 def test_greetings_are_recognised_and_questions_are_not():
     assert is_greeting("Hi!") and is_greeting("good morning everyone") and is_greeting("thanks a lot")
     assert not is_greeting("hi, how many troops were sent?")
+    # Small talk, with or without a greeting: no search ("today" in it is no time window).
+    assert is_greeting("hello there, how are you today?") and is_greeting("How are you doing?")
+    assert is_greeting("who are you?") and not is_greeting("Who are your sources?")
+    assert not is_greeting("") and not is_greeting("what is up with the dam?")
 
 
 def test_previous_question_skips_answer_turns():
