@@ -27,7 +27,8 @@ week" meant the week of its date, and asked later it is another question.
 
 Per size and time of asking: ``answer_hit`` (the question answered, and the answer holds a gold
 answer), ``false_abstain`` (the question refused), ``unanswerable_refused`` (absent questions
-refused), ``off_topic_refused`` (off-topic lines refused), and how many of each were asked. The
+refused), ``off_topic_refused`` (off-topic lines refused; a reply that cites no passage, such as
+the one to small talk, counts as a refusal: nothing from the documents is given as the answer), and how many of each were asked. The
 last line printed with ``--json`` is one JSON object: each of the four, its *worst* value over sizes
 and both times (lowest for the rates of answers and refusals, highest for ``false_abstain``), then
 ``by_size``, ``collections`` (how many were built per size), ``sizes``, ``trials`` and ``seconds``.
@@ -232,8 +233,11 @@ async def run_collections(
                 if key not in answers:
                     answers[key] = await kb.ask(ask.text, now=ask.at)
                 answer = answers[key]
-                hit = not answer.abstained and answer_contains(answer.text, list(ask.answers))
-                outcomes.append(Outcome(collection.size, ask.kind, ask.when, answer.abstained, hit))
+                # Refused: no passage given as the answer (a refusal, or the reply to small talk,
+                # "hello there, how are you today?", which cites nothing).
+                refused = answer.abstained or not answer.citations
+                hit = not refused and answer_contains(answer.text, list(ask.answers))
+                outcomes.append(Outcome(collection.size, ask.kind, ask.when, refused, hit))
         if progress:
             progress(i + 1, len(collections))
     return outcomes

@@ -204,3 +204,14 @@ def test_cli_eval_collections_refuses_bad_sizes(folder, capsys):
         cli.main(["eval", "collections", str(folder), "--sizes", "1,zero"])
     assert exit_.value.code == 2
     assert "expected a whole number" in capsys.readouterr().err
+
+
+async def test_a_reply_citing_nothing_counts_as_a_refusal(folder, monkeypatch):
+    """Small talk ("hello there, how are you today?") gets a friendly reply that cites no passage:
+    nothing from the documents was given as the answer, so an off-topic line so answered is refused."""
+    monkeypatch.setattr(collections, "OFF_TOPIC", ("hello there, how are you today?",) * 2)
+    data = read_beir(folder)
+    plans = collections.plan_collections(data, [1], 2)
+    outcomes = await collections.run_collections(data, plans, embedder=HashingEmbedder(), now=NOW)
+    off = [o for o in outcomes if o.kind == "off_topic"]
+    assert off and all(o.refused for o in off)
