@@ -11,7 +11,9 @@ import pytest
 
 from knowledge.answerability import FEATURES, answerability, gather_evidence
 from knowledge.evaluation.refusals import contains_answer
+from knowledge.retrieval import query_terms
 from knowledge.signals import answer_type, bigram_coverage, has_answer_of_type, has_quantity, specific_terms
+from knowledge.termweights import stem_weights
 
 HOSTILE = {
     "empty": "",
@@ -40,18 +42,16 @@ def test_features_stay_finite_and_in_range(question):
     # quiet machine, and a busy machine does not fail the test.
     started = time.thread_time()
     e = gather_evidence(
-        {1: 0.5, 2: 0.1},
-        {"vote": 1.0, "chile": 2.0},
-        {"chile"},
-        [{"vote"}],
-        question=question,
-        cited_text=question,
+        question,
+        stem_weights(query_terms(question)) | {"vote": 1.0, "chile": 2.0},
         answer_sentences=sentences,
+        cited_title=question[:100],
+        cited_passage=question,
+        cited_cosine=0.5,
+        top_texts=[question, sentences[1]],
         cited_date=dt.date(2021, 5, 1),
+        time_words=True,
         today=dt.date(2021, 5, 3),
-        margin=0.5,
-        dense_margin=0.1,
-        sentence_coverage=0.2,
     )
     features = e.features()
     assert len(features) == len(FEATURES)
@@ -59,9 +59,12 @@ def test_features_stay_finite_and_in_range(question):
     for name in (
         "specific_missing",
         "specific_missing_answer",
-        "specific_missing_idf",
+        "specific_missing_weighted",
         "bigram_coverage",
-        "age",
+        "lead_coverage",
+        "cited_coverage",
+        "names_absent",
+        "age_asked",
         "type_missing",
         "quantity_missing",
         "year_mismatch",

@@ -147,20 +147,25 @@ def test_gather_evidence_near_miss_against_answerable():
 def test_evidence_ignores_time_unless_the_question_has_time_words():
     """Issue 16: the same evidence asked the day the news broke or two years later reads the same;
     only time words make the document's distance from the time asked about count."""
-    args = dict(
-        answer_sentences=["Storm Ida flooded 12,000 homes in Louisiana."],
-        cited_title="Ida",
-        cited_passage="Storm Ida flooded 12,000 homes in Louisiana.",
-        cited_cosine=0.8,
-        cited_date=dt.date(2021, 9, 1),
-    )
     weights = {"storm": 1.0, "ida": 2.0}
-    on_the_day = gather_evidence("How many homes did Ida flood?", weights, today=dt.date(2021, 9, 1), **args)
-    later = gather_evidence("How many homes did Ida flood?", weights, today=dt.date(2023, 9, 1), **args)
+
+    def evidence(question: str, today: dt.date, *, time_words: bool = False):
+        return gather_evidence(
+            question,
+            weights,
+            answer_sentences=["Storm Ida flooded 12,000 homes in Louisiana."],
+            cited_title="Ida",
+            cited_passage="Storm Ida flooded 12,000 homes in Louisiana.",
+            cited_cosine=0.8,
+            cited_date=dt.date(2021, 9, 1),
+            time_words=time_words,
+            today=today,
+        )
+
+    on_the_day = evidence("How many homes did Ida flood?", dt.date(2021, 9, 1))
+    later = evidence("How many homes did Ida flood?", dt.date(2023, 9, 1))
     assert on_the_day == later and later.age_asked == 0.0
-    asked_now = gather_evidence(
-        "How many homes did Ida flood this week?", weights, time_words=True, today=dt.date(2023, 9, 1), **args
-    )
+    asked_now = evidence("How many homes did Ida flood this week?", dt.date(2023, 9, 1), time_words=True)
     assert asked_now.time_words == 1.0 and asked_now.age_asked == 1.0
 
 
