@@ -40,6 +40,7 @@ same numbers. Each distinct passage and question is embedded once for the whole 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -54,7 +55,7 @@ from ..embed import Embedder
 from ..errors import InvalidInput
 from .beir import BeirSet, Query, corpus_knowledge_base, read_beir
 from .qa import answer_contains, answer_in, asked_at, gold_documents
-from .refusals import SMALL, SMALL_ABSENT, CachingEmbedder, Sample, contains_answer, default_embedder, fold_group
+from .refusals import SMALL, SMALL_ABSENT, CachingEmbedder, Sample, default_embedder, fold_group, sample_of
 
 DEFAULT_SIZES = (1, 3, 10)
 # 200 collections per size: about 3 minutes for realtimeqa-dev on 2 CPU cores (100 took 87 s). A
@@ -320,16 +321,22 @@ async def training_samples(
     progress: Callable[[int, int], None] | None = None,
 ) -> list[Sample]:
     """Refusal training samples from small collections (``bench/train_refusal.py``): each
-    answerable question of DIR once, in a collection of one of ``sizes`` (taken in turn) built as
-    above but from another seed than the evaluation's, asked on its date (``SMALL``), and the
+    answerable question of DIR once, in a collection of one of ``sizes`` (drawn by its id; the next
+    size when its gold documents do not fit), built as above but from another seed than the
+    evaluation's, asked on its date (``SMALL``), and the
     collection's absent questions (``SMALL_ABSENT``). Off-topic lines are not trained on: the
     evaluation's list stays unseen. Without these, a model fitted on whole corpora alone refused
     11-15% of the answerable questions in collections of 1-10 documents (the words of a question's
     context that other outlets' articles hold are missing from one article)."""
     data = read_beir(folder)
+    by_size = [
+        {c.question.id: c for c in plan_collections(data, [size], len(data.queries), seed=seed)} for size in sizes
+    ]
     plans: list[Collection] = []
-    for j, size in enumerate(sizes):
-        plans += plan_collections(data, [size], len(data.queries), seed=seed)[j :: len(sizes)]
+    for qid in sorted(set().union(*by_size)):
+        first = int(hashlib.sha256(qid.encode()).hexdigest(), 16) % len(sizes)
+        turn = [by_size[(first + j) % len(sizes)] for j in range(len(sizes))]
+        plans.append(next(plan[qid] for plan in turn if qid in plan))
     rows = {str(row["_id"]): row for row in data.corpus}
     cache = PassageCachingEmbedder(embedder or default_embedder())
     now = dt.datetime.now(dt.UTC)
@@ -338,19 +345,8 @@ async def training_samples(
         async with corpus_knowledge_base([rows[d] for d in c.documents], embedder=cache) as (kb, _, _):
             for kind, q in [(SMALL, c.question)] + [(SMALL_ABSENT, a) for a in c.absent]:
                 reading = await read_question(kb, q.text, now=asked_at(q) or now)
-                quoted = " ".join(x.text for x in reading.chosen or ())
-                features = tuple(reading.evidence.features()) if reading.evidence is not None else None
-                gold = gold_documents(data.qrels, c.question.id)
-                samples.append(
-                    Sample(
-                        f"{q.id}@{c.size}",
-                        kind,
-                        fold_group(c.question, gold),
-                        features,
-                        reading.phrase_found,
-                        quoted_answer=contains_answer(quoted, q.answers),
-                    )
-                )
+                group = fold_group(c.question, gold_documents(data.qrels, c.question.id))
+                samples.append(sample_of(reading, q, kind, group, query_id=f"{q.id}@{c.size}"))
         if progress:
             progress(i + 1, len(plans))
     return samples

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from ..answer import (
+    Reading,
     Restriction,
     clean_question,
     parse_date_intent,
@@ -181,21 +182,25 @@ async def collect(
         todo += [(q, "unanswerable", None, ()) for q in extra]
         for i, (q, kind, restrict, gold) in enumerate(todo):
             reading = await read_question(kb, q.text, now=asked_at(q), restrict=restrict)
-            features = tuple(reading.evidence.features()) if reading.evidence is not None else None
-            quoted = " ".join(c.text for c in reading.chosen or ())
-            samples.append(
-                Sample(
-                    q.id,
-                    kind,
-                    fold_group(q, gold),
-                    features,
-                    reading.phrase_found,
-                    quoted_answer=contains_answer(quoted, q.answers),
-                )
-            )
+            samples.append(sample_of(reading, q, kind, fold_group(q, gold)))
             if progress:
                 progress(i + 1, len(todo))
     return samples
+
+
+def sample_of(reading: Reading, q: Query, kind: str, group: str, *, query_id: str | None = None) -> Sample:
+    """The refusal features of one reading of ``q``, and whether what it would quote holds a gold
+    answer."""
+    features = tuple(reading.evidence.features()) if reading.evidence is not None else None
+    quoted = " ".join(c.text for c in reading.chosen or ())
+    return Sample(
+        query_id or q.id,
+        kind,
+        group,
+        features,
+        reading.phrase_found,
+        quoted_answer=contains_answer(quoted, q.answers),
+    )
 
 
 def swapped_name(q: Query, pool: Sequence[str], *, absent_from: set[str]) -> Query | None:

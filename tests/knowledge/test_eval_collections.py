@@ -215,3 +215,20 @@ async def test_a_reply_citing_nothing_counts_as_a_refusal(folder, monkeypatch):
     outcomes = await collections.run_collections(data, plans, embedder=HashingEmbedder(), now=NOW)
     off = [o for o in outcomes if o.kind == "off_topic"]
     assert off and all(o.refused for o in off)
+
+
+async def test_training_samples_ask_each_question_once_in_a_small_collection(folder):
+    """``bench/train_refusal.py``'s small-collection samples: the answerable questions in
+    collections of each size in turn, labelled answerable, with their collections' absent
+    questions labelled not."""
+    from knowledge.evaluation.refusals import SMALL, SMALL_ABSENT
+
+    samples = await collections.training_samples(folder, embedder=HashingEmbedder(), sizes=(1, 3))
+    asked = [s for s in samples if s.kind == SMALL]
+    assert asked and all(s.label == 1 for s in asked)
+    # No question twice at one size; every answerable question at some size.
+    assert len({s.query_id for s in asked}) == len(asked)
+    assert len({s.query_id.split("@")[0] for s in asked}) == len(read_beir(folder).queries)
+    absent = [s for s in samples if s.kind == SMALL_ABSENT]
+    assert absent and all(s.label == 0 for s in absent)
+    assert {s.query_id.rsplit("@", 1)[1] for s in asked} == {"1", "3"}
