@@ -44,7 +44,7 @@ from .question import (
 )
 from .sentences import Candidate, candidates, overlap, select
 from .signals import answer_type, name_phrases
-from .termweights import stem_weights
+from .termweights import stem_weights, text_stems
 from .text import split_sentences
 
 if TYPE_CHECKING:
@@ -197,7 +197,7 @@ async def read_question(
             # words carried from the question before only say what about, and count less. To
             # choose its sentence only the carried names count: "formed" carried from "When was
             # the CSTO formed?" must not pull the answer to "and when will they leave?" back to it.
-            names = set(stem_weights(retrieval.query_terms(" ".join(name_phrases(resolved)))))
+            names = text_stems(" ".join(name_phrases(resolved)))
             weights = {k: w * (1.0 if k in own else settings.carried_weight) for k, w in weights.items()}
             choose = {k: w for k, w in weights.items() if k in own or k in names}
         passages = {pid: rows[pid][0].text for pid, _ in top}

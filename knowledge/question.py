@@ -72,17 +72,17 @@ def previous_question(history: Sequence[str]) -> str | None:
     return None
 
 
+def _answer_parts(turn: str) -> list[str]:
+    """A bot turn's quoted parts, between its ``[n]`` markers (empty for a user turn)."""
+    if not turn or not _MARKER.search(turn):
+        return []
+    return [" ".join(part.split()) for part in _MARKER.split(turn.replace("\\", ""))]
+
+
 def earlier_answers(history: Sequence[str]) -> list[str]:
     """The sentences the bot already answered with in ``history`` (its turns carry ``[n]``
     markers), without the markers: a follow-up must not say them again."""
-    out: list[str] = []
-    for turn in history:
-        if turn and _MARKER.search(turn):
-            for part in _MARKER.split(turn.replace("\\", "")):
-                part = " ".join(part.split())
-                if len(part) > 20:
-                    out.append(part)
-    return out
+    return [part for turn in history for part in _answer_parts(turn) if len(part) > 20]
 
 
 def wants_later(question: str) -> bool:
@@ -94,8 +94,8 @@ def _answer_names(history: Sequence[str]) -> list[str]:
     """The names in the bot's latest answer, first sentence first: what "he" or "they" in a
     follow-up most likely points at."""
     for turn in reversed(history):
-        if turn and _MARKER.search(turn):
-            return name_phrases(_MARKER.split(turn.replace("\\", ""))[0])
+        if parts := _answer_parts(turn):
+            return name_phrases(parts[0])
     return []
 
 
