@@ -95,3 +95,24 @@ def test_date_words_inside_a_quoted_phrase_are_left_alone():
     intent = parse_date_intent('Which article mentions "first increase since 2018"?', now=NOW)
     assert not intent.window
     assert intent.query == 'Which article mentions "first increase since 2018"?'
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Who is now the president of Kazakhstan?",
+        "How many doses have been given so far?",
+        "Which team will the newly signed striker join?",
+        "What is the title of his upcoming memoir?",
+        "Who leads the ongoing talks?",
+        "Which vaccine will the FDA authorize next week?",
+    ],
+)
+def test_words_about_what_is_going_on_now_ask_for_recent_news(question):
+    intent = parse_date_intent(question, now=NOW)
+    assert intent.recency and not intent.window, question
+
+
+def test_a_word_that_only_contains_now_is_not_a_time_word():
+    intent = parse_date_intent("Who is known as the Iron Lady?", now=NOW)
+    assert not intent.recency and intent.query == "Who is known as the Iron Lady?"
