@@ -40,6 +40,7 @@ from .question import (
     is_greeting,
     normalise_question,
     resolve_follow_up,
+    small_talk_reply,
     wants_later,
 )
 from .sentences import Candidate, candidates, overlap, select
@@ -160,7 +161,7 @@ async def read_question(
                 question=question,
                 abstained=False,
                 citations=[],
-                text="Hello! Ask me anything about the documents and I will answer with the passages that support it.",
+                text=small_talk_reply(text),
             ),
         )
 

@@ -174,28 +174,28 @@ def gather_evidence(
 
 # Logistic model of "the documents answer this": bench/train_refusal.py writes these.
 _ANSWERABLE_COEF = (
-    0.2942,
+    0.3277,
     0,
-    1.745,
+    1.77,
     0,
-    7.308,
-    0,
-    0,
+    7.217,
     0,
     0,
-    -1.116,
-    1.096,
-    -0.5608,
-    -0.1295,
-    -0.1585,
-    -0.3845,
-    -0.5529,
-    -1.081,
-    1.692,
-    -3.829,
+    0,
+    0,
+    -1.131,
+    1.125,
+    -0.5004,
+    -0.1202,
+    -0.1562,
+    -0.3756,
+    -0.6318,
+    -1.042,
+    1.666,
+    -4.042,
 )
-_ANSWERABLE_BIAS = -3.624
-ABSTAIN_BELOW = 0.08622  # refuse when the probability of "answerable" is below this
+_ANSWERABLE_BIAS = -3.652
+ABSTAIN_BELOW = 0.08641  # refuse when the probability of "answerable" is below this
 
 
 def probability(features: Sequence[float], coef: Sequence[float], bias: float) -> float:

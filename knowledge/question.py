@@ -12,14 +12,32 @@ from .signals import name_phrases
 
 MAX_QUESTION_CHARS = 1000  # a question longer than this is cut (Discord allows 4,000 in a modal)
 
-# A greeting, small talk ("hello there, how are you today?"), or both: a friendly reply, not a
-# search ("today" in it is no time window, and no document answers it).
+# A greeting, thanks or goodbye, small talk ("hello there, how are you today?"), or several of them
+# ("thanks, that's all for now"): a friendly reply, not a search ("today" or "now" in it is no time
+# word, and no document answers it).
+_A = "['’]?"  # an apostrophe, straight or curly, or none
+_POLITE = (
+    r"hi+|hello+|hey+|yo|hiya|howdy|greetings|good\s+(?:morning|afternoon|evening|day|night)|goodnight|"
+    r"thanks?(?:\s+you)?|thank\s+you|thx|ty|cheers|ok(?:ay)?|cool|great|perfect|awesome|nice|got\s+it|"
+    r"understood|no\s+thanks?|never\s*mind|bye(?:\s+for\s+now)?|goodbye|see\s+(?:you|ya)(?:\s+(?:later|soon|tomorrow))?|"
+    rf"that{_A}s\s+(?:all|it|great|helpful|perfect)(?:\s+for\s+(?:now|today))?|that\s+(?:will|{_A}ll)\s+be\s+all|"
+    r"have\s+a\s+(?:good|nice|great)\s+(?:day|one|evening|weekend)"
+)
+_CHAT = (
+    rf"how\s+are\s+(?:you|u)(?:\s+doing)?(?:\s+today)?|how{_A}s\s+it\s+going|what{_A}s\s+up|"
+    rf"nice\s+to\s+meet\s+you|who\s+are\s+you|what\s+can\s+you\s+do|what{_A}s\s+your\s+name|"
+    r"are\s+you\s+(?:a\s+)?(?:bot|robot|human|real|there|alive)|tell\s+me\s+about\s+yourself"
+)
 _GREETING = re.compile(
-    r"^\s*(?=\S)(?:(?:hi+|hello+|hey+|yo|hiya|howdy|greetings|good\s+(?:morning|afternoon|evening|day)|"
-    r"thanks?(?:\s+you)?|thank\s+you|thx|ty|cheers|ok(?:ay)?|cool|bye|goodbye)"
-    r"(?:\s+(?:there|all|everyone|folks|bot|newsdesk|so\s+much|a\s+lot))*\s*[!.?,:)]*\s*)?"
-    r"(?:(?:how\s+are\s+(?:you|u)(?:\s+doing)?(?:\s+today)?|how'?s\s+it\s+going|what'?s\s+up|"
-    r"nice\s+to\s+meet\s+you|who\s+are\s+you|what\s+can\s+you\s+do)\s*[!.?,:)]*\s*)?$",
+    # Atomic groups, one separator class: each word is matched one way only, so a long line of
+    # "thanks thanks ..." is linear work, not exponential backtracking.
+    rf"^\s*(?=\S)(?>(?:{_POLITE})(?:\s+(?:there|all|everyone|folks|bot|newsdesk|so\s+much|a\s+lot))*[\s!.?,:;)]*)*"
+    rf"(?>(?:{_CHAT})[\s!.?,:;)]*)?$",
+    re.I,
+)
+_THANKS = re.compile(
+    rf"^\W*(?:thanks?|thank\s+you|thx|ty|cheers|bye|goodbye|good\s*night|see\s+(?:you|ya)|that{_A}s\s+(?:all|it)|"
+    rf"that\s+(?:will|{_A}ll)\s+be\s+all|never\s*mind|no\s+thanks?|have\s+a)\b",
     re.I,
 )
 _MENTION = re.compile(r"<@[!&]?\d+>|@(?:everyone|here)\b")
@@ -60,6 +78,13 @@ def clean_question(question: str) -> tuple[str, bool]:
 
 def is_greeting(question: str) -> bool:
     return bool(_GREETING.match(question))
+
+
+def small_talk_reply(question: str) -> str:
+    """The reply to a greeting or small talk (``is_greeting``): thanks and goodbyes get a goodbye."""
+    if _THANKS.match(question):
+        return "You're welcome! Ask me again whenever you need something from the documents."
+    return "Hello! Ask me anything about the documents and I will answer with the passages that support it."
 
 
 def previous_question(history: Sequence[str]) -> str | None:

@@ -12,7 +12,7 @@ import pytest
 from knowledge import KnowledgeBase, KnowledgeConfig
 from knowledge.answer import AnswerSettings, about_boost, recency_boost
 from knowledge.dates import parse_date_intent
-from knowledge.question import clean_question, is_greeting, previous_question, resolve_follow_up
+from knowledge.question import clean_question, is_greeting, previous_question, resolve_follow_up, small_talk_reply
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 NOW = dt.datetime(2022, 1, 14, 12, 0, tzinfo=dt.UTC)
@@ -248,6 +248,35 @@ def test_greetings_are_recognised_and_questions_are_not():
     assert is_greeting("hello there, how are you today?") and is_greeting("How are you doing?")
     assert is_greeting("who are you?") and not is_greeting("Who are your sources?")
     assert not is_greeting("") and not is_greeting("what is up with the dam?")
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["thanks, that's all for now", "that’s all, thanks", "Thank you so much! Bye", "see you later", "never mind"],
+)
+def test_thanks_and_goodbyes_get_a_goodbye_not_a_search(line):
+    # "now" and "today" in them are no time words; nothing from the documents answers them.
+    assert is_greeting(line)
+    assert small_talk_reply(line).startswith("You're welcome")
+
+
+@pytest.mark.parametrize("line", ["what's your name?", "Are you a bot?", "great, thanks!", "hi :)"])
+def test_more_small_talk_is_small_talk(line):
+    assert is_greeting(line)
+
+
+@pytest.mark.parametrize(
+    "line", ["Thanks to whom did the CSTO win?", "have a look at the CSTO", "great wall of china?", "nice weather?"]
+)
+def test_questions_that_start_like_small_talk_are_questions(line):
+    assert not is_greeting(line)
+
+
+def test_a_long_run_of_polite_words_is_matched_in_linear_time():
+    # Each word is matched one way only: thousands of them are no catastrophic backtracking (this
+    # took minutes before the groups were atomic).
+    assert not is_greeting("thanks " * 3000 + "x")
+    assert is_greeting("thank you " * 3000)
 
 
 def test_previous_question_skips_answer_turns():
