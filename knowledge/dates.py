@@ -6,8 +6,10 @@ Two kinds, kept apart on purpose:
   "yesterday", "on Wednesday", "over the weekend", "two days ago", "last month", "in the past 3
   days", "in recent days", "since March". They open a
   publication window (documents outside it are not evidence) and are taken out of the query.
-  "latest", "recently", "currently", "now", "so far", "upcoming", "next week" ask for a recency
-  preference instead (newer first, no window): news about what is going on as the question is asked.
+  "latest", "recently", "currently", "so far", "upcoming", "next week", and "now" closing a question
+  ("Who leads the party now?") or in "as of now", ask for a recency preference instead (newer first,
+  no window): news about what is going on as the question is asked. "now" inside a question ("the
+  area now known as Jacksonville") names no time.
 - *Dates that name when something happened*: "investment in 2018", "the 2022 election", "in March
   2021", "on 2022-01-11", "before 2020". They are not a filter on publication date: an article
   published later that discusses the event is evidence, and usually the best there is. They stay in
@@ -231,7 +233,7 @@ def _rules():
         (rf"{b}this\s+year{b}", year(0), "window"),
         (rf"{b}last\s+year{b}", year(1), "window"),
         (
-            rf"{b}(?:the\s+)?(?:latest|most\s+recent(?:ly)?|newest|recent(?:ly)?|lately|current(?:ly)?|(?:right\s+)?now"
+            rf"{b}(?:the\s+)?(?:latest|most\s+recent(?:ly)?|newest|recent(?:ly)?|lately|current(?:ly)?|right\s+now|(?:as\s+of|by|until|till)\s+now|now(?=\s*[?!.]*\s*$)|^\s*now\b"
             rf"|these\s+days|so\s+far|newly|upcoming|ongoing|next\s+(?:week|month)|this\s+season)"
             rf"(?:\s+news)?(?:\s+(?:on|about))?{b}",
             recency,
