@@ -174,28 +174,28 @@ def gather_evidence(
 
 # Logistic model of "the documents answer this": bench/train_refusal.py writes these.
 _ANSWERABLE_COEF = (
-    0.3277,
+    0.3078,
     0,
-    1.77,
+    1.778,
     0,
-    7.217,
-    0,
-    0,
+    7.246,
     0,
     0,
-    -1.131,
-    1.125,
-    -0.5004,
-    -0.1202,
-    -0.1562,
-    -0.3756,
-    -0.6318,
+    0,
+    0,
+    -1.148,
+    1.118,
+    -0.5133,
+    -0.1229,
+    -0.1603,
+    -0.3796,
+    -0.6222,
     -1.042,
-    1.666,
-    -4.042,
+    1.696,
+    -4.002,
 )
 _ANSWERABLE_BIAS = -3.652
-ABSTAIN_BELOW = 0.08641  # refuse when the probability of "answerable" is below this
+ABSTAIN_BELOW = 0.08521  # refuse when the probability of "answerable" is below this
 
 
 def probability(features: Sequence[float], coef: Sequence[float], bias: float) -> float:
