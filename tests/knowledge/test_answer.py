@@ -212,6 +212,13 @@ async def test_greeting_gets_a_greeting(kb):
 
 
 @pytest.mark.model
+async def test_thanks_gets_a_goodbye_not_a_quote(kb):
+    answer = await kb.ask("thanks, that's all for now", now=NOW)
+    assert not answer.citations and not answer.related
+    assert answer.text.startswith("You're welcome")
+
+
+@pytest.mark.model
 async def test_document_pinging_everyone_is_quoted_as_text(kb):
     answer = await kb.ask("When is the town hall meeting about the library?", now=NOW)
     assert any("@everyone" in c.quote for c in answer.citations + answer.related) or "Thursday" in answer.text
