@@ -144,16 +144,7 @@ async def read_question(
     question = normalise_question(question)
     text, cut = clean_question(question)
     if not text or not retrieval.query_terms(text) and not is_greeting(text):
-        return Reading(
-            question,
-            reply=Answer(
-                question=question,
-                abstained=True,
-                citations=[],
-                text="Ask me a question about the documents, for example: "
-                "“What did the experts say about China's role in Central Asia?”",
-            ),
-        )
+        return Reading(question, reply=_ask_about_documents(question))
     if is_greeting(text):
         return Reading(
             question,
@@ -169,6 +160,10 @@ async def read_question(
     said = earlier_answers(history) if resolved != text else []
     intent = parse_date_intent(resolved, now=now)
     query = intent.query
+    if not any(re.search(r"[^\W\d_]", term) for term in retrieval.query_terms(query)):
+        # Only numbers ("What is 2+2?", "2018?") and not a follow-up ("and in 2019?" carries its
+        # topic): no word to match, and a sentence that happens to hold the number is no answer.
+        return Reading(question, reply=_ask_about_documents(question))
     cands = await _restricted_candidates(corpus, query, scope, intent, restrict)
     fused = retrieval.fuse_scores(cands.dense, cands.bm25)
     if not fused:
@@ -266,6 +261,17 @@ def _after_said(ranked: Sequence[Candidate], said: Sequence[str], s: AnswerSetti
 
     moved = [(c.score + bonus(c), c) for c in ranked]
     return [c for _, c in sorted(moved, key=lambda sc: (-sc[0], sc[1].rank, sc[1].index))]
+
+
+def _ask_about_documents(question: str) -> Answer:
+    """The reply to a line with nothing to search for."""
+    return Answer(
+        question=question,
+        abstained=True,
+        citations=[],
+        text="Ask me a question about the documents, for example: "
+        "“What did the experts say about China's role in Central Asia?”",
+    )
 
 
 async def _restricted_candidates(

@@ -146,6 +146,24 @@ async def test_follow_up_is_resolved_against_history(kb):
 
 
 @pytest.mark.model
+@pytest.mark.parametrize("line", ["What is 2+2?", "2018?", "12 * 7 = ?"])
+async def test_a_line_of_numbers_only_is_not_matched_to_a_sentence_holding_them(kb, line):
+    # The seed quotes investment figures and years: a sentence that happens to hold "2" or "2018"
+    # is no answer to arithmetic.
+    answer = await kb.ask(line, now=NOW)
+    assert answer.abstained and not answer.citations and not answer.related
+    assert answer.text.startswith("Ask me a question about the documents")
+
+
+@pytest.mark.model
+async def test_a_follow_up_of_only_a_year_carries_its_topic(kb):
+    first = "How much did Chinese investment in Central Asia reach in 2018?"
+    answer = await kb.ask("and in 2019?", history=[first], now=NOW)
+    assert not answer.text.startswith("Ask me a question about the documents")
+    assert answer.resolved_question
+
+
+@pytest.mark.model
 async def test_yesterday_filters_by_date_and_shows_dates(kb):
     answer = await kb.ask("What happened yesterday?", now=NOW)
     assert answer.date_from == answer.date_to == dt.date(2022, 1, 13)
