@@ -62,10 +62,7 @@ class Evidence:
     year_mismatch: float  # the question's year is neither in the passage nor its date
     names_absent: float  # share of the asked sentence's names in none of the passages read
     names_absent_cited: float  # ... not in the cited passage
-    # With time words: the question-passage cosine (0 without them). A window or a recency
-    # preference that found something close in meaning is evidence; one that merely found a
-    # document of that day ("What time does the sun set today?") is not.
-    time_words_cosine: float = 0.0
+    time_words: float = 0.0  # 1 when the question has time words (only then does age count)
     age_asked: float = 0.0  # with time words: the passage's distance from the time asked about
 
     def features(self) -> list[float]:
@@ -90,7 +87,7 @@ FEATURES = (
     "year_mismatch",
     "names_absent",
     "names_absent_cited",
-    "time_words_cosine",
+    "time_words",
     "age_asked",
 )
 
@@ -170,35 +167,35 @@ def gather_evidence(
         year_mismatch=year_mismatch(question, cited_text, cited_date),
         names_absent=names_absent(question, read_keys),
         names_absent_cited=names_absent(question, cited_keys),
-        time_words_cosine=float(cited_cosine) if time_words else 0.0,
+        time_words=1.0 if time_words else 0.0,
         age_asked=age_of(cited_date, today) if time_words and today is not None else 0.0,
     )
 
 
 # Logistic model of "the documents answer this": bench/train_refusal.py writes these.
 _ANSWERABLE_COEF = (
-    0.2597,
+    0.3078,
     0,
-    1.731,
+    1.778,
     0,
-    6.765,
-    0,
-    0,
+    7.246,
     0,
     0,
-    -1.18,
-    1.145,
-    -0.514,
-    -0.11,
-    -0.147,
-    -0.401,
-    -0.5931,
-    -1.074,
-    3.222,
-    -3.961,
+    0,
+    0,
+    -1.148,
+    1.118,
+    -0.5133,
+    -0.1229,
+    -0.1603,
+    -0.3796,
+    -0.6222,
+    -1.042,
+    1.696,
+    -4.002,
 )
-_ANSWERABLE_BIAS = -3.368
-ABSTAIN_BELOW = 0.08684  # refuse when the probability of "answerable" is below this
+_ANSWERABLE_BIAS = -3.652
+ABSTAIN_BELOW = 0.08521  # refuse when the probability of "answerable" is below this
 
 
 def probability(features: Sequence[float], coef: Sequence[float], bias: float) -> float:
