@@ -161,8 +161,8 @@ async def read_question(
     intent = parse_date_intent(resolved, now=now)
     query = intent.query
     if not any(re.search(r"[^\W\d_]", term) for term in retrieval.query_terms(query)):
-        # Only numbers ("What is 2+2?", "2018?") and not a follow-up ("and in 2019?" carries its
-        # topic): no word to match, and a sentence that happens to hold the number is no answer.
+        # Only numbers ("What is 2+2?", "2018?"): no word to match, and a sentence that happens to
+        # hold the number is no answer. A follow-up ("and in 2019?") has its topic's words carried in.
         return Reading(question, reply=_ask_about_documents(question))
     cands = await _restricted_candidates(corpus, query, scope, intent, restrict)
     fused = retrieval.fuse_scores(cands.dense, cands.bm25)

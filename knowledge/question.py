@@ -36,7 +36,7 @@ _GREETING = re.compile(
     re.I,
 )
 _THANKS = re.compile(
-    rf"^\W*(?:thanks?|thank\s+you|thx|ty|cheers|bye|goodbye|good\s*night|see\s+(?:you|ya)|that{_A}s\s+(?:all|it)|"
+    rf"\b(?:thanks?|thank\s+you|thx|ty|cheers|bye|goodbye|good\s*night|see\s+(?:you|ya)|that{_A}s\s+(?:all|it)|"
     rf"that\s+(?:will|{_A}ll)\s+be\s+all|never\s*mind|no\s+thanks?|have\s+a)\b",
     re.I,
 )
@@ -82,7 +82,7 @@ def is_greeting(question: str) -> bool:
 
 def small_talk_reply(question: str) -> str:
     """The reply to a greeting or small talk (``is_greeting``): thanks and goodbyes get a goodbye."""
-    if _THANKS.match(question):
+    if _THANKS.search(question):
         return "You're welcome! Ask me again whenever you need something from the documents."
     return "Hello! Ask me anything about the documents and I will answer with the passages that support it."
 

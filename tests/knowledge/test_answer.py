@@ -277,7 +277,14 @@ def test_greetings_are_recognised_and_questions_are_not():
 
 @pytest.mark.parametrize(
     "line",
-    ["thanks, that's all for now", "that’s all, thanks", "Thank you so much! Bye", "see you later", "never mind"],
+    [
+        "thanks, that's all for now",
+        "that’s all, thanks",
+        "Thank you so much! Bye",
+        "see you later",
+        "never mind",
+        "great, thanks!",
+    ],
 )
 def test_thanks_and_goodbyes_get_a_goodbye_not_a_search(line):
     # "now" and "today" in them are no time words; nothing from the documents answers them.
