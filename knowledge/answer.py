@@ -43,7 +43,7 @@ from .question import (
     small_talk_reply,
     wants_later,
 )
-from .sentences import Candidate, candidates, overlap, select
+from .sentences import WEIGHTS, Candidate, candidates, overlap, select
 from .signals import answer_type, name_phrases
 from .termweights import stem_weights, text_stems
 from .text import split_sentences
@@ -160,7 +160,8 @@ async def read_question(
     said = earlier_answers(history) if resolved != text else []
     intent = parse_date_intent(resolved, now=now)
     query = intent.query
-    if not any(re.search(r"[^\W\d_]", term) for term in retrieval.query_terms(query)):
+    terms = retrieval.query_terms(query)
+    if not any(re.search(r"[^\W\d_]", term) for term in terms):
         # Only numbers ("What is 2+2?", "2018?"): no word to match, and a sentence that happens to
         # hold the number is no answer. A follow-up ("and in 2019?") has its topic's words carried in.
         return Reading(question, reply=_ask_about_documents(question))
@@ -185,7 +186,7 @@ async def read_question(
     def read() -> tuple[list[Candidate], list[Candidate], Evidence | None]:
         # Stemming, sentence splitting and scoring are CPU work (the first use imports NLTK and
         # the word list): one trip off the event loop for all of it.
-        weights = stem_weights(retrieval.query_terms(query))
+        weights = stem_weights(terms)
         own = stem_weights(retrieval.query_terms(text)) if resolved != text else {}
         choose = weights
         if own:
@@ -251,7 +252,7 @@ def _after_said(ranked: Sequence[Candidate], said: Sequence[str], s: AnswerSetti
     passage, move up; the order is otherwise kept."""
     last: dict[int, int] = {}
     for c in ranked:
-        if any(overlap(c.text, earlier) > 0.6 for earlier in said):
+        if any(overlap(c.text, earlier) > WEIGHTS.repeat_overlap for earlier in said):
             last[c.passage_id] = max(last.get(c.passage_id, -1), c.index)
     if not last:
         return list(ranked)

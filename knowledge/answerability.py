@@ -141,12 +141,12 @@ def gather_evidence(
     three: set[str] = set()
     for text in top_texts[:3]:
         three |= text_stems(text)
-    read_keys = text_keys(cited_text)
+    cited_keys = text_keys(cited_text)
+    read_keys = set(cited_keys)
     for text in top_texts:
         read_keys |= text_keys(text)
     specific = specific_terms(question)
     kind = answer_type(question)
-    cited_keys = text_keys(cited_text)
     # Ties on weight go to the first stem in sorted order: the same in every process.
     rarest = max(sorted(weights), key=lambda t: weights[t]) if weights else None
     return Evidence(

@@ -16,12 +16,16 @@ MAX_QUESTION_CHARS = 1000  # a question longer than this is cut (Discord allows 
 # ("thanks, that's all for now"): a friendly reply, not a search ("today" or "now" in it is no time
 # word, and no document answers it).
 _A = "['’]?"  # an apostrophe, straight or curly, or none
-_POLITE = (
-    r"hi+|hello+|hey+|yo|hiya|howdy|greetings|good\s+(?:morning|afternoon|evening|day|night)|goodnight|"
-    r"thanks?(?:\s+you)?|thank\s+you|thx|ty|cheers|ok(?:ay)?|cool|great|perfect|awesome|nice|got\s+it|"
-    r"understood|no\s+thanks?|never\s*mind|bye(?:\s+for\s+now)?|goodbye|see\s+(?:you|ya)(?:\s+(?:later|soon|tomorrow))?|"
-    rf"that{_A}s\s+(?:all|it|great|helpful|perfect)(?:\s+for\s+(?:now|today))?|that\s+(?:will|{_A}ll)\s+be\s+all|"
+# Thanks and goodbyes (they get a goodbye: ``small_talk_reply``), and the other polite words.
+_GOODBYE = (
+    r"thanks?(?:\s+you)?|thank\s+you|thx|ty|cheers|no\s+thanks?|never\s*mind|bye(?:\s+for\s+now)?|goodbye|"
+    r"good\s*night|see\s+(?:you|ya)(?:\s+(?:later|soon|tomorrow))?|"
+    rf"that{_A}s\s+(?:all|it)(?:\s+for\s+(?:now|today))?|that\s+(?:will|{_A}ll)\s+be\s+all|"
     r"have\s+a\s+(?:good|nice|great)\s+(?:day|one|evening|weekend)"
+)
+_POLITE = (
+    r"hi+|hello+|hey+|yo|hiya|howdy|greetings|good\s+(?:morning|afternoon|evening|day)|ok(?:ay)?|cool|great|"
+    rf"perfect|awesome|nice|got\s+it|understood|that{_A}s\s+(?:great|helpful|perfect)|{_GOODBYE}"
 )
 _CHAT = (
     rf"how\s+are\s+(?:you|u)(?:\s+doing)?(?:\s+today)?|how{_A}s\s+it\s+going|what{_A}s\s+up|"
@@ -35,11 +39,7 @@ _GREETING = re.compile(
     rf"(?>(?:{_CHAT})[\s!.?,:;)]*)?$",
     re.I,
 )
-_THANKS = re.compile(
-    rf"\b(?:thanks?|thank\s+you|thx|ty|cheers|bye|goodbye|good\s*night|see\s+(?:you|ya)|that{_A}s\s+(?:all|it)|"
-    rf"that\s+(?:will|{_A}ll)\s+be\s+all|never\s*mind|no\s+thanks?|have\s+a)\b",
-    re.I,
-)
+_THANKS = re.compile(rf"\b(?:{_GOODBYE})", re.I)
 _MENTION = re.compile(r"<@[!&]?\d+>|@(?:everyone|here)\b")
 # A citation marker, "[2]", also as the bot's escaped embed text gives it back ("\\[2\\]").
 _MARKER = re.compile(r"\\?\[\d+\\?\]")
