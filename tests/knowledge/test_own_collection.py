@@ -121,6 +121,29 @@ async def test_the_decision_is_the_same_on_the_day_and_years_later(seed_only, se
             assert on_the_day.confidence == later.confidence, question
 
 
+# Asked the day after the two others were published: their week is "this weekend" and "today".
+JUST_AFTER = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
+
+
+@pytest.mark.model
+@pytest.mark.parametrize(
+    "question",
+    ["Is it going to rain this weekend?", "What time does the sun set today?", "What should I eat for dinner tonight?"],
+)
+async def test_time_words_alone_do_not_make_this_week_s_news_an_answer(seed_and_two, question):
+    """A line with time words once got the week's bike-lane story as its answer: time words made any
+    recent passage look likely, whatever it was about."""
+    answer = await seed_and_two.ask(question, now=JUST_AFTER)
+    assert answer.abstained, answer.text
+
+
+@pytest.mark.model
+async def test_time_words_still_prefer_the_week_s_news_when_it_is_on_topic(seed_and_two):
+    answer = await seed_and_two.ask("What did the city council vote on this week?", now=JUST_AFTER)
+    assert not answer.abstained, answer.text
+    assert "bike lanes" in answer.text.split(" [1]")[0]
+
+
 @pytest.mark.model
 async def test_a_year_in_the_question_is_not_a_publication_window(seed_and_two):
     answer = await seed_and_two.ask("How much did Chinese investment in Central Asia reach in 2018?", now=YEARS_LATER)

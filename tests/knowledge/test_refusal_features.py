@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from knowledge.answerability import FEATURES, gather_evidence
+from knowledge.answerability import ABSTAIN_BELOW, FEATURES, TIME_WORDS_MIN_COSINE, answerability, gather_evidence
 from knowledge.signals import (
     age_of,
     answer_type,
@@ -167,6 +167,29 @@ def test_evidence_ignores_time_unless_the_question_has_time_words():
     assert on_the_day == later and later.age_asked == 0.0
     asked_now = evidence("How many homes did Ida flood this week?", dt.date(2023, 9, 1), time_words=True)
     assert asked_now.time_words == 1.0 and asked_now.age_asked == 1.0
+
+
+def test_time_words_count_only_for_a_passage_about_the_question():
+    """ "Is it going to rain this weekend?" against this week's council story: the time words must not
+    make an unrelated passage look like the answer (its age still counts against it)."""
+
+    def evidence(cosine: float):
+        return gather_evidence(
+            "Is it going to rain this weekend?",
+            {"rain": 1.0, "weekend": 0.5},
+            answer_sentences=["The council voted on Monday to add bike lanes."],
+            cited_title="Council",
+            cited_passage="The council voted on Monday to add bike lanes.",
+            cited_cosine=cosine,
+            cited_date=dt.date(2026, 11, 30),
+            time_words=True,
+            today=dt.date(2026, 12, 1),
+        )
+
+    unrelated = evidence(0.05)
+    assert unrelated.time_words == 0.0 and unrelated.age_asked > 0.0
+    assert evidence(TIME_WORDS_MIN_COSINE + 0.01).time_words == 1.0
+    assert answerability(unrelated) < ABSTAIN_BELOW
 
 
 def test_weighted_missing_share_counts_rare_names_more():
