@@ -8,8 +8,9 @@ Positives: the answerable questions of realtimeqa-dev and xquad-en, each against
 and in a small collection (its documents and up to 9 others: ``collections.training_samples``).
 Negatives, all weighted alike: realtimeqa-dev's ``unanswerable.jsonl`` (Wikipedia questions put to
 news), the near misses ``newsdesk eval refusals`` builds (leave-gold-out on both sets, time splits
-on realtimeqa-dev), questions with a name swapped for one no document holds, and questions whose
-documents a small collection lacks. The shipped model: ``--target 0.06`` (README, "Refusals").
+on realtimeqa-dev), questions with a name swapped for one no document holds, questions whose
+documents a small collection lacks, and the other set's questions put to small collections of this
+one (``collections.other_set_samples``). The shipped model: ``--target 0.06`` (README, "Refusals").
 Nothing from the sets is written into the repository; ``--cache`` keeps the computed features (a
 pickle outside the repository) so refitting takes seconds. Without it, about an hour on this CPU.
 """
@@ -36,10 +37,12 @@ from knowledge.evaluation import collections, refusals  # noqa: E402
 from knowledge.evaluation.refusals import Sample  # noqa: E402
 
 SMALL = "small_collections"  # samples from collections of 1, 3 and 10 documents (both kinds)
+OTHER = "other_set"  # the other set's questions put to small collections of this one
 SOURCES = {
-    "realtimeqa-dev": ("answerable", "unanswerable", "leave_gold_out", "time_split", "swapped_name", SMALL),
-    "xquad-en": ("answerable", "leave_gold_out", "swapped_name", SMALL),
+    "realtimeqa-dev": ("answerable", "unanswerable", "leave_gold_out", "time_split", "swapped_name", SMALL, OTHER),
+    "xquad-en": ("answerable", "leave_gold_out", "swapped_name", SMALL, OTHER),
 }
+PARTNER = {"realtimeqa-dev": "xquad-en", "xquad-en": "realtimeqa-dev"}  # whose questions are OTHER
 TARGET = 0.06  # false refusals the threshold allows on the training questions (both sets)
 
 
@@ -49,9 +52,11 @@ async def gather(eval_dir: Path) -> tuple[list[Sample], list[str]]:
     sources: list[str] = []
     for name, kinds in SOURCES.items():
         print(f"features: {name}", file=sys.stderr)
-        got = await refusals.collect(eval_dir / name, kinds=[k for k in kinds if k != SMALL])
+        got = await refusals.collect(eval_dir / name, kinds=[k for k in kinds if k not in (SMALL, OTHER)])
         if SMALL in kinds:
             got += await collections.training_samples(eval_dir / name)
+        if OTHER in kinds:
+            got += await collections.other_set_samples(eval_dir / name, eval_dir / PARTNER[name])
         samples += [replace(s, group=f"{name}:{s.group}") for s in got]
         sources += [name] * len(got)
     return samples, sources

@@ -183,28 +183,28 @@ def gather_evidence(
 
 # Logistic model of "the documents answer this": bench/train_refusal.py writes these.
 _ANSWERABLE_COEF = (
-    0.2809,
+    0.3753,
     0,
-    1.767,
+    1.713,
     0,
-    7.085,
-    0,
-    0,
+    7.419,
     0,
     0,
-    -1.146,
-    1.134,
-    -0.5192,
-    -0.1129,
-    -0.1557,
-    -0.3828,
-    -0.6266,
-    -1.054,
-    1.727,
-    -4.024,
+    0,
+    0,
+    -1.158,
+    1.078,
+    -0.5262,
+    -0.1018,
+    -0.1627,
+    -0.4057,
+    -0.5784,
+    -1.027,
+    1.73,
+    -3.95,
 )
-_ANSWERABLE_BIAS = -3.558
-ABSTAIN_BELOW = 0.08539  # refuse when the probability of "answerable" is below this
+_ANSWERABLE_BIAS = -3.546
+ABSTAIN_BELOW = 0.1026  # refuse when the probability of "answerable" is below this
 
 
 def probability(features: Sequence[float], coef: Sequence[float], bias: float) -> float:

@@ -55,7 +55,16 @@ from ..embed import Embedder
 from ..errors import InvalidInput
 from .beir import BeirSet, Query, corpus_knowledge_base, read_beir
 from .qa import answer_contains, answer_in, asked_at, gold_documents
-from .refusals import SMALL, SMALL_ABSENT, CachingEmbedder, Sample, default_embedder, fold_group, sample_of
+from .refusals import (
+    OTHER_SET,
+    SMALL,
+    SMALL_ABSENT,
+    CachingEmbedder,
+    Sample,
+    default_embedder,
+    fold_group,
+    sample_of,
+)
 
 DEFAULT_SIZES = (1, 3, 10)
 # 200 collections per size: about 3 minutes for realtimeqa-dev on 2 CPU cores (100 took 87 s). A
@@ -64,6 +73,7 @@ DEFAULT_SIZES = (1, 3, 10)
 DEFAULT_TRIALS = 200
 ABSENT = 2  # questions about documents the collection lacks, per collection
 OFF_TOPIC_ASKED = 2  # off-topic lines per collection
+OTHER_SET_PER_SIZE = 400  # training collections per size asked a question of another set
 SEED = 16
 WHEN = ("question_date", "today")
 KINDS = ("question", "absent", "off_topic")
@@ -349,4 +359,36 @@ async def training_samples(
                 samples.append(sample_of(reading, q, kind, group, query_id=f"{q.id}@{c.size}"))
         if progress:
             progress(i + 1, len(plans))
+    return samples
+
+
+async def other_set_samples(
+    folder: Path,
+    questions_from: Path,
+    *,
+    embedder: Embedder | None = None,
+    sizes: Sequence[int] = DEFAULT_SIZES,
+    per_size: int = OTHER_SET_PER_SIZE,
+    seed: int = SEED + 1,
+) -> list[Sample]:
+    """Refusal training negatives (``bench/train_refusal.py``): ``per_size`` small collections of
+    DIR per size, built as above from the training seed, each asked one question of another set
+    (``questions_from``: Wikipedia questions put to news, news questions put to Wikipedia) on the
+    collection question's date (``OTHER_SET``). Off the collection's subject like the evaluation's
+    off-topic lines, but real questions of every shape, and never that list: it stays unseen. With
+    them, 40 other general-knowledge lines were refused more often in collections of 10 (README,
+    "Refusals")."""
+    data = read_beir(folder)
+    others = sorted(read_beir(questions_from).queries, key=lambda q: q.id)
+    rows = {str(row["_id"]): row for row in data.corpus}
+    cache = PassageCachingEmbedder(embedder or default_embedder())
+    now = dt.datetime.now(dt.UTC)
+    samples: list[Sample] = []
+    for c in plan_collections(data, sizes, per_size, seed=seed):
+        # Drawn by the collection, so the same folders always give the same samples.
+        pick = others[int(hashlib.sha256(f"{c.size}:{c.question.id}".encode()).hexdigest(), 16) % len(others)]
+        async with corpus_knowledge_base([rows[d] for d in c.documents], embedder=cache) as (kb, _, _):
+            reading = await read_question(kb, pick.text, now=asked_at(c.question) or now)
+        group = fold_group(c.question, gold_documents(data.qrels, c.question.id))
+        samples.append(sample_of(reading, pick, OTHER_SET, group, query_id=f"{pick.id}@{c.question.id}@{c.size}"))
     return samples

@@ -51,6 +51,9 @@ SWAPPED = "swapped_name"  # an answerable question about a name no document hold
 # In a small collection (``collections.training_samples``): the question with its documents and a
 # few others, and a question whose documents the collection lacks.
 SMALL, SMALL_ABSENT = "small_answerable", "small_absent"
+# A question of another set put to a small collection of this one (Wikipedia questions to news,
+# news questions to Wikipedia): off the collection's subject, like a general-knowledge line.
+OTHER_SET = "other_set"
 ANSWERABLE_KINDS = ("answerable", SMALL)
 TARGET_FALSE_ABSTAIN = 0.06  # the operating point reported at the top level
 CURVE_TARGETS = (0.02, 0.04, 0.06, 0.08, 0.10)
@@ -61,7 +64,7 @@ TIME_SPLIT_GAP_DAYS = 6  # "earlier weeks": documents at least a week older
 @dataclass(frozen=True)
 class Sample:
     query_id: str
-    kind: str  # "answerable", "unanswerable", a near miss, SWAPPED, SMALL or SMALL_ABSENT
+    kind: str  # "answerable", "unanswerable", a near miss, SWAPPED, SMALL, SMALL_ABSENT or OTHER_SET
     group: str  # fold key: the question's week (or its gold document when undated)
     features: tuple[float, ...] | None  # None: nothing was found, the bot refuses whatever the model
     forced: bool = False  # a quoted phrase was found: the bot answers whatever the model
@@ -415,7 +418,16 @@ def rates(samples: Sequence[Sample], refused: np.ndarray, sources: Sequence[str]
     srcs = np.array(list(sources or [""] * len(samples)))
     for src in sorted(set(srcs.tolist())):
         prefix = f"{src}:" if src else ""
-        for kind in ("answerable", SMALL, "leave_gold_out", "time_split", "unanswerable", SWAPPED, SMALL_ABSENT):
+        for kind in (
+            "answerable",
+            SMALL,
+            "leave_gold_out",
+            "time_split",
+            "unanswerable",
+            SWAPPED,
+            SMALL_ABSENT,
+            OTHER_SET,
+        ):
             mask = (kinds == kind) & (srcs == src) & (clean | ~np.isin(kinds, NEAR_MISS))
             if mask.any():
                 name = {"answerable": "false_abstain", SMALL: "false_abstain_small"}.get(

@@ -232,3 +232,28 @@ async def test_training_samples_ask_each_question_once_in_a_small_collection(fol
     absent = [s for s in samples if s.kind == SMALL_ABSENT]
     assert absent and all(s.label == 0 for s in absent)
     assert {s.query_id.rsplit("@", 1)[1] for s in asked} == {"1", "3"}
+
+
+async def test_other_set_samples_put_another_set_s_questions_to_small_collections(folder, tmp_path):
+    """``bench/train_refusal.py``'s cross-set negatives: each small collection of the folder asked
+    one question of another set, labelled not answerable, drawn the same way every run."""
+    from knowledge.evaluation.refusals import OTHER_SET
+
+    other = tmp_path / "other"
+    other.mkdir()
+    asked = ["Who wrote the Iliad?", "What is the capital of Peru?", "How deep is Lake Baikal?"]
+    (other / "corpus.jsonl").write_text(json.dumps({"_id": "w", "title": "", "text": "Lima."}) + "\n")
+    (other / "queries.jsonl").write_text(
+        "".join(
+            json.dumps({"_id": f"o{i}", "text": t, "metadata": {"answers": ["x"]}}) + "\n" for i, t in enumerate(asked)
+        )
+    )
+    (other / "qrels.tsv").write_text("query-id\tcorpus-id\tscore\n" + "".join(f"o{i}\tw\t1\n" for i in range(3)))
+
+    samples = await collections.other_set_samples(folder, other, embedder=HashingEmbedder(), sizes=(1, 3), per_size=4)
+    assert len(samples) == 8
+    assert all(s.kind == OTHER_SET and s.label == 0 for s in samples)
+    assert {s.query_id.split("@")[0] for s in samples} <= {"o0", "o1", "o2"}
+    assert {s.query_id.rsplit("@", 1)[1] for s in samples} == {"1", "3"}
+    again = await collections.other_set_samples(folder, other, embedder=HashingEmbedder(), sizes=(1, 3), per_size=4)
+    assert [s.query_id for s in again] == [s.query_id for s in samples]
