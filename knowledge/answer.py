@@ -45,7 +45,7 @@ from .question import (
 )
 from .sentences import WEIGHTS, Candidate, candidates, overlap, select
 from .signals import answer_type, name_phrases
-from .termweights import stem_weights, text_stems
+from .termweights import nothing_to_match, stem_weights, text_stems
 from .text import split_sentences
 
 if TYPE_CHECKING:
@@ -182,6 +182,13 @@ async def read_question(
     if not top:  # every candidate was removed between ranking and loading, or is from later
         return Reading(question, reply=_refusal(question, resolved, intent, [], why=_nothing_found(intent)))
     floor = min(cands.dense.values(), default=0.0)
+    if not cands.bm25 and await asyncio.to_thread(
+        nothing_to_match, terms, [f"{rows[pid][1].title} {rows[pid][0].text}" for pid, _ in top]
+    ):
+        # No document holds any of its words, and none is English or a misspelling of a word read
+        # ("qwertyuiop"): only the dense side found anything, and its cosine with such a line is
+        # noise. Nothing to show as related either.
+        return Reading(question, reply=_refusal(question, resolved, intent, [], why=_nothing_found(intent)))
 
     def read() -> tuple[list[Candidate], list[Candidate], Evidence | None]:
         # Stemming, sentence splitting and scoring are CPU work (the first use imports NLTK and

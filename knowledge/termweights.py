@@ -11,6 +11,7 @@ what the question asks?" reads the same whatever else is indexed.
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 from collections.abc import Iterable, Mapping
@@ -43,6 +44,31 @@ def word_weight(word: str) -> float:
     if any(c.isdigit() for c in word):
         return NUMBER_WEIGHT
     return max(FLOOR, CEILING - _zipf()(word, "en"))
+
+
+def is_known(word: str) -> bool:
+    """A number, or a word general English has at all (a rare one, a known name)."""
+    return any(c.isdigit() for c in word) or _zipf()(word.lower(), "en") > 0
+
+
+_TEXT_WORD = re.compile(r"[^\W_]+")
+TYPO_RATIO = 0.8  # difflib's similarity at which two words are one misspelt: "tokaev" / "tokayev" 0.92
+
+
+def nothing_to_match(terms: Iterable[str], texts: Iterable[str]) -> bool:
+    """Whether none of a question's ``terms`` means anything here: none is a number or an English
+    word, and none is one of the ``texts``' words or a misspelling of one ("qwertyuiop"). The dense
+    cosine of such a line with any passage is noise, not meaning (0.2-0.3 with news here)."""
+    terms = [t.lower() for t in terms]
+    if not terms or any(is_known(t) for t in terms):
+        return False
+    vocabulary = {w.lower() for text in texts for w in _TEXT_WORD.findall(text)}
+    for term in terms:
+        for word in vocabulary:
+            m = difflib.SequenceMatcher(None, term, word)
+            if m.real_quick_ratio() >= TYPO_RATIO and m.quick_ratio() >= TYPO_RATIO and m.ratio() >= TYPO_RATIO:
+                return False
+    return True
 
 
 def warm() -> None:

@@ -145,6 +145,18 @@ async def test_time_words_still_prefer_the_week_s_news_when_it_is_on_topic(seed_
 
 
 @pytest.mark.model
+@pytest.mark.parametrize("when", [SEED_DAY, YEARS_LATER], ids=["on its day", "years later"])
+async def test_a_line_of_unknown_words_is_refused_without_related_passages(seed_only, when):
+    """ "qwertyuiop" was answered with whatever passage its (meaningless) vector fell nearest."""
+    answer = await seed_only.ask("qwertyuiop", now=when)
+    assert answer.abstained and not answer.related, answer.text
+    # A misspelt name is not nonsense: the passage that spells it right is found and shown (the
+    # refusal model then weighs it: a name it cannot match counts as missing).
+    typo = await seed_only.ask("Who is Tokaev?", now=when)
+    assert any("Tokayev" in c.quote for c in typo.shown), typo.text
+
+
+@pytest.mark.model
 async def test_a_year_in_the_question_is_not_a_publication_window(seed_and_two):
     answer = await seed_and_two.ask("How much did Chinese investment in Central Asia reach in 2018?", now=YEARS_LATER)
     assert not answer.abstained
