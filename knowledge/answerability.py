@@ -45,7 +45,6 @@ from .termweights import coverage, text_stems
 class Evidence:
     """What the refusal decision looks at."""
 
-    # The coverages (and time_words) are 0 for a passage not about the question (``ABOUT_COSINE``).
     lead_coverage: float  # rarity-weighted share of the question's words in the answer's first sentence
     lead_coverage_titled: float  # ... in that sentence and its document's title
     cited_coverage: float  # ... in the passage it comes from (with the title)
@@ -117,18 +116,12 @@ FEATURE_SIGNS = {
 }
 
 
-# Is the cited passage about the question at all? Below this cosine it is not, and then neither
-# its words nor the question's time words count for it:
-# - words shared by chance are no match: "What is the meaning of life?" was answered with a passage
-#   on what a new law "means for" people's lives (cosine 0.04), "What is the largest ocean?" with
-#   the largest dig in Israel;
-# - time words ("today", "this weekend") make a recent passage likelier the answer only when it is
-#   on the question: "Is it going to rain this weekend?" was answered with whatever the week brought.
-# On the dev sets 99% of the answerable questions (99.4% of those with time words) have a cosine
-# above 0.2 with their cited passage; 80-94% of the questions put to small collections that lack
-# their documents or come from the other set, and 88% of unrelated lines with time words, have one
-# below.
-ABOUT_COSINE = 0.2
+# Time words ("today", "this weekend") make a recent passage likelier the answer only when the
+# passage is about the question at all: otherwise "Is it going to rain this weekend?" was answered
+# with whatever article the week brought. On the dev sets 99% of the answerable questions with time
+# words have a cosine above 0.2 with their cited passage; 88% of unrelated lines with time words
+# put to small collections have one below.
+TIME_WORDS_MIN_COSINE = 0.2
 
 
 def gather_evidence(
@@ -165,54 +158,53 @@ def gather_evidence(
     kind = answer_type(question)
     # Ties on weight go to the first stem in sorted order: the same in every process.
     rarest = max(sorted(weights), key=lambda t: weights[t]) if weights else None
-    about = 1.0 if cited_cosine > ABOUT_COSINE else 0.0
     return Evidence(
-        lead_coverage=about * coverage(weights, lead_stems),
-        lead_coverage_titled=about * coverage(weights, lead_stems | title_stems),
-        cited_coverage=about * coverage(weights, cited_stems),
-        coverage3=about * coverage(weights, three | cited_stems),
+        lead_coverage=coverage(weights, lead_stems),
+        lead_coverage_titled=coverage(weights, lead_stems | title_stems),
+        cited_coverage=coverage(weights, cited_stems),
+        coverage3=coverage(weights, three | cited_stems),
         cited_cosine=float(cited_cosine),
         specific_missing=missing_share(specific, cited_keys),
         specific_missing_answer=missing_share(specific, text_keys(" ".join(answer_sentences))),
         specific_missing_weighted=weighted_missing_share(specific, cited_keys, weights),
         type_missing=0.0 if has_answer_of_type(kind, answer_sentences, question) else 1.0,
         quantity_missing=0.0 if has_quantity(question, answer_sentences) else 1.0,
-        bigram_coverage=about * bigram_coverage(question, cited_text),
+        bigram_coverage=bigram_coverage(question, cited_text),
         rarest_missing=1.0 if rarest is not None and rarest not in cited_stems else 0.0,
         has_specific=1.0 if specific else 0.0,
         typed=1.0 if kind else 0.0,
         year_mismatch=year_mismatch(question, cited_text, cited_date),
         names_absent=names_absent(question, read_keys),
         names_absent_cited=names_absent(question, cited_keys),
-        time_words=about if time_words else 0.0,
+        time_words=1.0 if time_words and cited_cosine > TIME_WORDS_MIN_COSINE else 0.0,
         age_asked=age_of(cited_date, today) if time_words and today is not None else 0.0,
     )
 
 
 # Logistic model of "the documents answer this": bench/train_refusal.py writes these.
 _ANSWERABLE_COEF = (
-    0.2322,
+    0.3753,
     0,
-    1.584,
+    1.713,
     0,
-    7.308,
-    0,
-    0,
+    7.419,
     0,
     0,
-    -1.149,
-    1.061,
-    -0.6213,
-    -0.09929,
-    -0.1674,
-    -0.4086,
-    -0.546,
-    -1.076,
-    1.705,
-    -3.956,
+    0,
+    0,
+    -1.158,
+    1.078,
+    -0.5262,
+    -0.1018,
+    -0.1627,
+    -0.4057,
+    -0.5784,
+    -1.027,
+    1.73,
+    -3.95,
 )
-_ANSWERABLE_BIAS = -3.306
-ABSTAIN_BELOW = 0.1058  # refuse when the probability of "answerable" is below this
+_ANSWERABLE_BIAS = -3.546
+ABSTAIN_BELOW = 0.1026  # refuse when the probability of "answerable" is below this
 
 
 def probability(features: Sequence[float], coef: Sequence[float], bias: float) -> float:
