@@ -183,11 +183,11 @@ async def read_question(
         return Reading(question, reply=_refusal(question, resolved, intent, [], why=_nothing_found(intent)))
     floor = min(cands.dense.values(), default=0.0)
     if not cands.bm25 and await asyncio.to_thread(
-        nothing_to_match, terms, [f"{rows[pid][1].title} {rows[pid][0].text}" for pid, _ in top]
+        nothing_to_match, query, [f"{rows[pid][1].title} {rows[pid][0].text}" for pid, _ in top]
     ):
-        # No document holds any of its words, and none is English or a misspelling of a word read
-        # ("qwertyuiop"): only the dense side found anything, and its cosine with such a line is
-        # noise. Nothing to show as related either.
+        # A keyboard mash ("qwertyuiop"): no document holds any of its words, and none is English
+        # or a misspelling of a word read. Only the dense side found anything, and its cosine with
+        # such a line is noise. Nothing to show as related either.
         return Reading(question, reply=_refusal(question, resolved, intent, [], why=_nothing_found(intent)))
 
     def read() -> tuple[list[Candidate], list[Candidate], Evidence | None]:

@@ -55,17 +55,19 @@ _TEXT_WORD = re.compile(r"[^\W_]+")
 TYPO_RATIO = 0.8  # difflib's similarity at which two words are one misspelt: "tokaev" / "tokayev" 0.92
 
 
-def nothing_to_match(terms: Iterable[str], texts: Iterable[str]) -> bool:
-    """Whether none of a question's ``terms`` means anything here: none is a number or an English
-    word, and none is one of the ``texts``' words or a misspelling of one ("qwertyuiop"). The dense
-    cosine of such a line with any passage is noise, not meaning (0.2-0.3 with news here)."""
-    terms = [t.lower() for t in terms]
-    if not terms or any(is_known(t) for t in terms):
+def nothing_to_match(line: str, texts: Iterable[str]) -> bool:
+    """Whether no word of ``line`` means anything here: none is a number or an English word (a
+    question word, a stopword, a known name), and none is one of the ``texts``' words or a
+    misspelling of one: a keyboard mash ("qwertyuiop"). The dense cosine of such a line with any
+    passage is noise, not meaning (0.2-0.3 with news here). A question about an unknown word
+    ("Cypiddids are not what?") has English words around it and is not one."""
+    tokens = [w.lower() for w in _TEXT_WORD.findall(line)]
+    if not tokens or any(is_known(t) for t in tokens):
         return False
     vocabulary = {w.lower() for text in texts for w in _TEXT_WORD.findall(text)}
-    for term in terms:
+    for token in tokens:
         for word in vocabulary:
-            m = difflib.SequenceMatcher(None, term, word)
+            m = difflib.SequenceMatcher(None, token, word)
             if m.real_quick_ratio() >= TYPO_RATIO and m.quick_ratio() >= TYPO_RATIO and m.ratio() >= TYPO_RATIO:
                 return False
     return True
