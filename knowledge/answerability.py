@@ -62,8 +62,9 @@ class Evidence:
     year_mismatch: float  # the question's year is neither in the passage nor its date
     names_absent: float  # share of the asked sentence's names in none of the passages read
     names_absent_cited: float  # ... not in the cited passage
-    time_words: float = 0.0  # 1 when the question has time words and the passage is about it at all
-    # (only with time words does age count)
+    # 1 when the question has time words and the passage is about it at all (TIME_WORDS_MIN_COSINE);
+    # only with time words does age count.
+    time_words: float = 0.0
     age_asked: float = 0.0  # with time words: the passage's distance from the time asked about
 
     def features(self) -> list[float]:
