@@ -7,9 +7,7 @@ hand-checked numbers and are the same in every process.
 The score of a sentence (``SentenceWeights``, fitted on the dev sets, README "Answers"):
 - how much of the question it holds: the share of the question's words it contains, each word
   weighted by its general-English rarity (``termweights``: the same in a collection of 1 document
-  and of 1,000,000), alone and with its document's title; weighted also by how many of the
-  candidates lack the word (the topic every candidate holds does not tell them apart); and
-  unweighted;
+  and of 1,000,000), alone and with its document's title;
 - whether it holds what the question asks for and the question itself does not (a name for "who",
   a number for "how many", a date for "when": ``signals.has_answer_of_type``), and for "how many X"
   a number next to X (``signals.has_quantity``);
@@ -38,22 +36,17 @@ MAX_WORDS = 70  # sentences after the first stop before this many words
 class SentenceWeights:
     """Fitted as a conditional logit (the sentence holding the gold answer against the others of
     its question) on realtimeqa-dev and xquad-en together: it picks the answer sentence first for
-    0.824 and 0.782 of the questions that have one among the candidates (0.821 and 0.773 without
-    ``telling`` and ``plain``; the reading-order choice it replaced: 0.843 and 0.381)."""
+    0.811 and 0.774 of the questions that have one among the candidates (the reading-order choice
+    it replaces: 0.843 and 0.381)."""
 
     passage: float = 0.366  # times (passage score - best passage score)
-    best_passage: float = 0.907  # the sentence is in the best passage
-    opening: float = 0.572  # it opens its passage
-    later: float = 0.336  # times min(index, 5) / 5: past the opening, position matters little
-    terms: float = 0.137  # weighted share of the question's words in the sentence
-    terms_titled: float = 0.018  # ... in the sentence and its document's title
-    # ... each word weighted also by the share of the candidates lacking it: the question's topic,
-    # which nearly every candidate holds ("Kazakhstan"), does not tell them apart; its other
-    # words ("president") do
-    telling: float = 2.79
-    plain: float = 1.186  # the share of the question's words, unweighted: common words count too
-    quantity: float = 0.854  # "how many X": a number next to X
-    answer_type: float = 1.222  # holds a name / number / date the question asks for and lacks
+    best_passage: float = 0.926  # the sentence is in the best passage
+    opening: float = 0.646  # it opens its passage
+    later: float = 0.39  # times min(index, 5) / 5: past the opening, position matters little
+    terms: float = 3.026  # weighted share of the question's words in the sentence
+    terms_titled: float = 1.055  # ... in the sentence and its document's title
+    quantity: float = 0.954  # "how many X": a number next to X
+    answer_type: float = 1.266  # holds a name / number / date the question asks for and lacks
     # More sentences follow the first only while they score within this of it (the answer is
     # uncertain, and one of them may hold it): on the dev sets 2.0 kept answer_hit near the old
     # long answers' (0.88 against 0.91 on realtimeqa-dev) at 41 words instead of 71 (README,
@@ -110,34 +103,25 @@ def candidates(
     asks = asks or question
     kind = answer_type(asks)
     best = top[0][1] if top else 0.0
-    sentences = [
-        (rank, pid, pscore, i, sent, text_stems(sent.text))
-        for rank, (pid, pscore) in enumerate(top)
-        for i, sent in enumerate(split_sentences(passages[pid]))
-        if len(sent.text.split()) >= 3 or len(sent.text) >= 20
-    ]
-    # How much each word tells the candidates apart: its rarity times the share lacking it (the
-    # tiny floor keeps a word every candidate holds from weighing exactly nothing).
-    n = max(1, len(sentences))
-    telling = {k: w * (1 - sum(k in stems for *_, stems in sentences) / n) + 1e-6 for k, w in weights.items()}
-    plain = dict.fromkeys(weights, 1.0)
     out: list[Candidate] = []
-    for rank, pid, pscore, i, sent, stems in sentences:
+    for rank, (pid, pscore) in enumerate(top):
         title_stems = text_stems(titles.get(pid, ""))
-        cov = coverage(weights, stems)
-        score = (
-            s.passage * (pscore - best)
-            + s.best_passage * (rank == 0)
-            + s.opening * (i == 0)
-            + s.later * min(i, 5) / 5
-            + s.terms * cov
-            + s.terms_titled * coverage(weights, stems | title_stems)
-            + s.telling * coverage(telling, stems)
-            + s.plain * coverage(plain, stems)
-            + s.quantity * has_quantity(asks, [sent.text])
-            + s.answer_type * (kind is not None and has_answer_of_type(kind, [sent.text], question))
-        )
-        out.append(Candidate(pid, rank, i, sent.start, sent.end, sent.text, pscore, cov, round(score, 9)))
+        for i, sent in enumerate(split_sentences(passages[pid])):
+            if len(sent.text.split()) < 3 and len(sent.text) < 20:
+                continue
+            stems = text_stems(sent.text)
+            cov = coverage(weights, stems)
+            score = (
+                s.passage * (pscore - best)
+                + s.best_passage * (rank == 0)
+                + s.opening * (i == 0)
+                + s.later * min(i, 5) / 5
+                + s.terms * cov
+                + s.terms_titled * coverage(weights, stems | title_stems)
+                + s.quantity * has_quantity(asks, [sent.text])
+                + s.answer_type * (kind is not None and has_answer_of_type(kind, [sent.text], question))
+            )
+            out.append(Candidate(pid, rank, i, sent.start, sent.end, sent.text, pscore, cov, round(score, 9)))
     # Rounded scores and a full sort key: the order is the same in every process and on every run.
     return sorted(out, key=lambda c: (-c.score, c.rank, c.index))
 
