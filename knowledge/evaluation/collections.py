@@ -376,8 +376,8 @@ async def other_set_samples(
     (``questions_from``: Wikipedia questions put to news, news questions put to Wikipedia) on the
     collection question's date (``OTHER_SET``). Off the collection's subject like the evaluation's
     off-topic lines, but real questions of every shape, and never that list: it stays unseen. With
-    them, 40 other general-knowledge lines were refused more often in collections of 10 (README,
-    "Refusals")."""
+    them, off-topic lines the model never saw were refused more often in collections of 10 (README,
+    "Refusals" and "Small collections")."""
     data = read_beir(folder)
     others = sorted(read_beir(questions_from).queries, key=lambda q: q.id)
     rows = {str(row["_id"]): row for row in data.corpus}
