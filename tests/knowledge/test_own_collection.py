@@ -150,8 +150,9 @@ async def test_a_line_of_unknown_words_is_refused_without_related_passages(seed_
     """ "qwertyuiop" was answered with whatever passage its (meaningless) vector fell nearest."""
     answer = await seed_only.ask("qwertyuiop", now=when)
     assert answer.abstained and not answer.related, answer.text
-    # A misspelt name is not nonsense: the passage that spells it right is found and shown (the
-    # refusal model then weighs it: a name it cannot match counts as missing).
+    # A question around a misspelt name is no mash (its other words are English): it is searched,
+    # and the passage that spells the name right is found and shown (the refusal model then weighs
+    # it: a name it cannot match counts as missing).
     typo = await seed_only.ask("Who is Tokaev?", now=when)
     assert any("Tokayev" in c.quote for c in typo.shown), typo.text
 
