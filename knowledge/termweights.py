@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 
-from .text import stem
+from .text import stem, words
 
 # Zipf frequency is log10 of a word's frequency per billion words: "the" 7.7, "president" 5.5,
 # "Kazakhstan" 3.6, a name the list does not know 0. A weight of CEILING - Zipf gives "the" a
@@ -51,7 +51,6 @@ def is_known(word: str) -> bool:
     return any(c.isdigit() for c in word) or _zipf()(word.lower(), "en") > 0
 
 
-_TEXT_WORD = re.compile(r"[^\W_]+")
 TYPO_RATIO = 0.8  # difflib's similarity at which two words are one misspelt: "tokaev" / "tokayev" 0.92
 
 
@@ -61,10 +60,10 @@ def nothing_to_match(line: str, texts: Iterable[str]) -> bool:
     misspelling of one: a keyboard mash ("qwertyuiop"). The dense cosine of such a line with any
     passage is noise, not meaning (0.2-0.3 with news here). A question about an unknown word
     ("Cypiddids are not what?") has English words around it and is not one."""
-    tokens = [w.lower() for w in _TEXT_WORD.findall(line)]
+    tokens = words(line)
     if not tokens or any(is_known(t) for t in tokens):
         return False
-    vocabulary = {w.lower() for text in texts for w in _TEXT_WORD.findall(text)}
+    vocabulary = {w for text in texts for w in words(text)}
     for token in tokens:
         for word in vocabulary:
             m = difflib.SequenceMatcher(None, token, word)
