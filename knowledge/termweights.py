@@ -64,12 +64,7 @@ def nothing_to_match(line: str, texts: Iterable[str]) -> bool:
     if not tokens or any(is_known(t) for t in tokens):
         return False
     vocabulary = {w for text in texts for w in words(text)}
-    for token in tokens:
-        for word in vocabulary:
-            m = difflib.SequenceMatcher(None, token, word)
-            if m.real_quick_ratio() >= TYPO_RATIO and m.quick_ratio() >= TYPO_RATIO and m.ratio() >= TYPO_RATIO:
-                return False
-    return True
+    return not any(difflib.get_close_matches(token, vocabulary, n=1, cutoff=TYPO_RATIO) for token in tokens)
 
 
 def warm() -> None:
