@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 
 import discord
 from discord.ext import commands
@@ -102,7 +103,13 @@ class NewsdeskBot(commands.Bot):
     async def index_seeds(self, paths: Sequence) -> None:
         existing = [p for p in paths if p.exists()]
         if not existing:
-            log.info("no seed folder found (%s); starting without seeds", ", ".join(map(str, paths)))
+            # A warning: a relative NEWSDESK_SEEDS read from another folder leaves the bot with
+            # nothing to answer from, and every question would be refused.
+            log.warning(
+                "no seed folder found (%s, from %s); starting without seeds (NEWSDESK_SEEDS)",
+                ", ".join(map(str, paths)),
+                Path.cwd(),
+            )
             return
         try:
             report = await self.kb.index_paths(existing)

@@ -351,4 +351,10 @@ async def run_console(
             report = await kb.index_paths(existing)
             if report.added or report.updated:
                 console.say(f"seeds: {len(report.added)} added, {len(report.updated)} updated")
+        if not await kb.count_documents():
+            # Started away from the project folder (the seeds path is relative), or seeds turned
+            # off: say so now rather than refuse every question later.
+            where = ", ".join(str(p) for p in settings.seeds)
+            missing = "" if existing else f" (seed folders not found: {where}; NEWSDESK_SEEDS)"
+            console.say(f"No documents yet{missing}. Add some with `doc add PATH`.")
         await console.run(read_line, interactive=interactive)

@@ -53,6 +53,8 @@ if TYPE_CHECKING:
 
 PASSAGES_READ = 6  # passages whose sentences are scored
 RELATED_SHOWN = 3
+# The reply when nothing is indexed at all (in the asker's scope): what to do, not "couldn't find".
+NO_DOCUMENTS = "There are no documents to search yet: add some, then ask again."
 
 
 @dataclass(frozen=True)
@@ -168,7 +170,12 @@ async def read_question(
     cands = await _restricted_candidates(corpus, query, scope, intent, restrict)
     fused = retrieval.fuse_scores(cands.dense, cands.bm25)
     if not fused:
-        return Reading(question, reply=_refusal(question, resolved, intent, [], why=_nothing_found(intent)))
+        # An empty collection (a fresh install started away from its seeds folder, or a guild
+        # whose documents were all removed) says so: "couldn't find this" would read as if the
+        # question were the problem.
+        empty = restrict is None and not await corpus.store.count_documents(scope=scope)
+        why = NO_DOCUMENTS if empty else _nothing_found(intent)
+        return Reading(question, reply=_refusal(question, resolved, intent, [], why=why))
 
     pool = retrieval.top_k(fused, PASSAGES_READ * 3)
     rows = await corpus.store.passages_with_documents([pid for pid, _ in pool])

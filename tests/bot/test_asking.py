@@ -222,3 +222,15 @@ async def test_a_database_that_went_away_is_a_plain_reply_and_the_bot_goes_on(wo
     monkeypatch.setattr(world.kb, "ask", real_ask)
     again = await world.user.slash(world.channel, "ask", question=QUESTION)
     assert ANSWER_SENTENCE in reply_of(again).embeds[0].description
+
+
+async def test_a_bot_started_away_from_its_seeds_warns_in_its_log(settings, embedder, tmp_path, caplog):
+    # NEWSDESK_SEEDS is relative to where the bot starts: without a warning, the only sign would
+    # be every question refused.
+    bot = create_bot(settings, embedder=embedder)
+    with caplog.at_level("WARNING", logger="bot.app"):
+        await bot.index_seeds([tmp_path / "elsewhere"])
+    assert any(
+        r.levelname == "WARNING" and "no seed folder found" in r.getMessage() and "elsewhere" in r.getMessage()
+        for r in caplog.records
+    )

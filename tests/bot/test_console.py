@@ -246,3 +246,18 @@ async def test_the_console_logs_the_scores_of_what_it_cited_and_the_export_has_t
     for row in rows:
         assert row["passage_ids"] and len(row["scores"]) == len(row["passage_ids"])
         assert all(isinstance(s, float) for s in row["scores"])
+
+
+async def test_a_console_started_away_from_its_seeds_says_it_has_no_documents(settings, embedder, tmp_path):
+    # The seeds path is relative: started from another folder, there is nothing indexed. Say so at
+    # start, and a question gets "nothing to search", not "couldn't find this".
+    away = dataclasses.replace(settings, seeds=(tmp_path / "elsewhere",))
+    out = io.StringIO()
+    await run_console(away, embedder=embedder, out=out, interactive=False, read_line=lines("Who won?"))
+    text = out.getvalue()
+    assert f"No documents yet (seed folders not found: {tmp_path / 'elsewhere'}; NEWSDESK_SEEDS)" in text
+    assert "There are no documents to search yet" in text and "couldn't find" not in text
+
+    seeded = io.StringIO()
+    await run_console(settings, embedder=embedder, out=seeded, interactive=False, read_line=lines())
+    assert "seeds: 3 added" in seeded.getvalue() and "No documents yet" not in seeded.getvalue()

@@ -16,6 +16,7 @@ import psycopg
 import pytest
 from kb_helpers import orphans, table_counts
 
+from knowledge.answer import NO_DOCUMENTS
 from knowledge.backends import copy_store
 from knowledge.config import KnowledgeConfig
 from knowledge.embed import HashingEmbedder
@@ -62,6 +63,20 @@ async def test_documents_round_trip_with_their_passages_and_index(db):
         await kb.remove_document(hits[0].document.id)
         assert table_counts(kb)["documents"] == 2 and orphans(kb) == 0
         assert all(h.document.title != "Tram line approved" for h in await kb.search("tram line council", k=3))
+    finally:
+        await kb.close()
+
+
+async def test_a_question_to_an_empty_collection_says_there_is_nothing_to_search(db):
+    kb = await _open(db)
+    try:
+        empty = await kb.ask("When was the tram line approved?")
+        assert empty.abstained and empty.text == NO_DOCUMENTS and not empty.citations
+        await kb.add_text(DOCS[0].text, guild_id=7)
+        # Another guild sees neither that document nor any shared one: still nothing to search.
+        assert (await kb.ask("When was the tram line approved?", scope=8)).text == NO_DOCUMENTS
+        own = await kb.ask("When was the tram line approved?", scope=7)
+        assert own.text != NO_DOCUMENTS and own.citations
     finally:
         await kb.close()
 
