@@ -171,9 +171,7 @@ class ShardedNewsdeskBot(NewsdeskBot, commands.AutoShardedBot):
     ``SHARD_IDS``: other processes run the other shards over the same PostgreSQL database."""
 
 
-def create_bot(
-    settings: Settings, *, kb: KnowledgeBase | None = None, embedder: Embedder | None = None
-) -> commands.Bot:
+def create_bot(settings: Settings, *, kb: KnowledgeBase | None = None, embedder: Embedder | None = None) -> NewsdeskBot:
     """The bot, ready to ``start``. ``kb``: an already open knowledge base to share (the bot then
     leaves closing it to the caller); by default the bot opens its own in ``setup_hook``, with
     ``embedder`` (tests pass a fast deterministic one; None loads the real model)."""
