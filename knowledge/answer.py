@@ -39,6 +39,7 @@ from .question import (
     earlier_answers,
     is_greeting,
     normalise_question,
+    refers_back,
     resolve_follow_up,
     small_talk_reply,
     wants_later,
@@ -145,7 +146,7 @@ async def read_question(
     now = now or dt.datetime.now(dt.UTC)
     question = normalise_question(question)
     text, cut = clean_question(question)
-    if not text or not retrieval.query_terms(text) and not is_greeting(text):
+    if not text:
         return Reading(question, reply=_ask_about_documents(question))
     if is_greeting(text):
         return Reading(
@@ -158,7 +159,13 @@ async def read_question(
             ),
         )
 
+    # A line of stopwords alone asks nothing ("the", "what?"), unless it points back at the
+    # conversation: "and what did he say after that?" is a question only after an answer.
+    if not retrieval.query_terms(text) and not (history and refers_back(text)):
+        return Reading(question, reply=_ask_about_documents(question))
     resolved = resolve_follow_up(text, history)
+    if not retrieval.query_terms(resolved):
+        return Reading(question, reply=_ask_about_documents(question))
     said = earlier_answers(history) if resolved != text else []
     intent = parse_date_intent(resolved, now=now)
     query = intent.query

@@ -80,6 +80,12 @@ def is_greeting(question: str) -> bool:
     return bool(_GREETING.match(question))
 
 
+def refers_back(question: str) -> bool:
+    """Whether a line points back at the conversation ("and ...?", "what did he say?", "what
+    else?"): then even a line of stopwords alone is a follow-up."""
+    return bool(_FOLLOW_UP.match(question) or _PRONOUN.search(question) or _LATER.search(question))
+
+
 def small_talk_reply(question: str) -> str:
     """The reply to a greeting or small talk (``is_greeting``): thanks and goodbyes get a goodbye."""
     if _THANKS.search(question):

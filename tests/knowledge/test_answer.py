@@ -14,7 +14,14 @@ import pytest
 from knowledge import KnowledgeBase, KnowledgeConfig
 from knowledge.answer import AnswerSettings, about_boost, recency_boost
 from knowledge.dates import parse_date_intent
-from knowledge.question import clean_question, is_greeting, previous_question, resolve_follow_up, small_talk_reply
+from knowledge.question import (
+    clean_question,
+    is_greeting,
+    previous_question,
+    refers_back,
+    resolve_follow_up,
+    small_talk_reply,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 SEEDS = ROOT / "seeds"
@@ -328,6 +335,13 @@ def test_follow_up_replaces_the_name_it_changes():
     resolved = resolve_follow_up("and what about Russia?", ["Why does China benefit from the Kazakhstan intervention?"])
     assert "Russia" in resolved and "Kazakhstan intervention" in resolved
     assert "China" not in resolved
+
+
+def test_a_line_of_stopwords_refers_back_only_when_it_points_at_the_conversation():
+    for line in ("and what did he say after that?", "what else?", "tell me more", "and then?", "why?"):
+        assert refers_back(line), line
+    for line in ("the", "what?", "is", "ok"):
+        assert not refers_back(line), line
 
 
 def test_standalone_question_is_not_rewritten():
