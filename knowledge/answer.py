@@ -38,6 +38,7 @@ from .question import (
     clean_question,
     earlier_answers,
     is_greeting,
+    last_answer,
     normalise_question,
     refers_back,
     resolve_follow_up,
@@ -167,6 +168,8 @@ async def read_question(
     if not retrieval.query_terms(resolved):
         return Reading(question, reply=_ask_about_documents(question))
     said = earlier_answers(history) if resolved != text else []
+    more = bool(said) and wants_later(text)
+    last = earlier_answers(last_answer(history)) if said else []
     intent = parse_date_intent(resolved, now=now)
     query = intent.query
     terms = retrieval.query_terms(query)
@@ -224,9 +227,17 @@ async def read_question(
         # wheat, where did it go?", not the "how much" carried from before).
         asks = text if own and answer_type(text) else resolved
         ranked = candidates(resolved, choose, top, passages, titles, asks=asks)
-        if said and wants_later(text):
+        if more:
+            # "What else?", "after that?": only what was not said in the conversation.
             ranked = _after_said(ranked, said, settings)
-        chosen = select(resolved, ranked, said=said)
+            chosen = select(resolved, ranked, said=said)
+        else:
+            # Another question on the topic ("and how long did the strike last?") may quote a
+            # sentence said earlier in the conversation: it is the answer. Of the answer just
+            # given it repeats nothing: what is new among the best sentences comes first and
+            # alone, and when all of them were just said, the documents hold nothing more on it
+            # (sentences further down would answer something else).
+            chosen = [c for c in select(resolved, ranked) if not _said_in(c.text, last)]
         if not chosen:
             return ranked, chosen, None
         passage, doc = rows[chosen[0].passage_id]
@@ -249,7 +260,7 @@ async def read_question(
         return Reading(
             question, reply=_refusal(question, resolved, intent, _related(rows, top), why=_nothing_found(intent))
         )
-    if not chosen:  # a follow-up whose every candidate was said already
+    if not chosen:  # a follow-up: every candidate said already, or all the best just said
         return Reading(question, reply=_nothing_more(question, resolved, intent))
     phrase_found = bool(phrases) and any(p.lower() in rows[chosen[0].passage_id][0].text.lower() for p in phrases)
     return Reading(
@@ -264,8 +275,12 @@ async def read_question(
         chosen=chosen,
         evidence=evidence,
         phrase_found=phrase_found,
-        follow_up=bool(said) and wants_later(text),
+        follow_up=more,
     )
+
+
+def _said_in(sentence: str, said: Sequence[str]) -> bool:
+    return any(overlap(sentence, earlier) > WEIGHTS.repeat_overlap for earlier in said)
 
 
 def _after_said(ranked: Sequence[Candidate], said: Sequence[str], s: AnswerSettings) -> list[Candidate]:
@@ -273,7 +288,7 @@ def _after_said(ranked: Sequence[Candidate], said: Sequence[str], s: AnswerSetti
     passage, move up; the order is otherwise kept."""
     last: dict[int, int] = {}
     for c in ranked:
-        if any(overlap(c.text, earlier) > WEIGHTS.repeat_overlap for earlier in said):
+        if _said_in(c.text, said):
             last[c.passage_id] = max(last.get(c.passage_id, -1), c.index)
     if not last:
         return list(ranked)

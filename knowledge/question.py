@@ -47,10 +47,20 @@ _PRONOUN = re.compile(r"\b(?:he|she|they|him|her|his|hers|them|their|it|its)\b",
 _LATER = re.compile(r"\b(?:after that|afterwards?|then|next|later|what else|anything else|more)\b", re.I)
 _FOLLOW_UP = re.compile(
     r"^\s*(?:and|but|also|what about|how about|and what about|and how about|what of|same for|"
-    r"what else|why|how come|when|where|who else|is that|was that|did (?:he|she|they|it)|"
+    r"what else|how come|who else|is that|was that|did (?:he|she|they|it)|"
     r"(?:and )?(?:he|she|they|it|that|this|those|these|them|his|her|their|its)\b)",
     re.I,
 )
+# A question asked in full ("Where were ships diverted?", "Who is Tokayev?"): with words of its own
+# it stands alone, however short. Only a bare phrase ("Russia?", "wheat prices?") is read as "what
+# about ...?".
+_ASKS = re.compile(
+    r"^\s*(?:who|whom|whose|what|which|when|where|why|how|is|are|was|were|do|does|did|can|could|will|"
+    r"would|should|shall|has|have|had|may|might|must|tell me|name|list|explain|describe)\b",
+    re.I,
+)
+# A line of stopwords that asks about the last answer: "why?", "when?", "how?".
+_BARE_ASK = re.compile(r"^\s*(?:who|when|where|why|how)\b", re.I)
 
 
 # ---------------------------------------------------------------------------- question handling
@@ -82,8 +92,25 @@ def is_greeting(question: str) -> bool:
 
 def refers_back(question: str) -> bool:
     """Whether a line points back at the conversation ("and ...?", "what did he say?", "what
-    else?"): then even a line of stopwords alone is a follow-up."""
-    return bool(_FOLLOW_UP.match(question) or _PRONOUN.search(question) or _LATER.search(question))
+    else?", "why?"): then even a line of stopwords alone is a follow-up."""
+    return bool(
+        _FOLLOW_UP.match(question) or _PRONOUN.search(question) or _LATER.search(question) or _BARE_ASK.match(question)
+    )
+
+
+def is_follow_up(question: str) -> bool:
+    """Whether a question asked after another continues it: it opens with "and", "what about" and
+    the like, points back with a pronoun and names nobody itself ("what did he say?"), has no word
+    to search of its own ("why?", "and in 2019?"), or is a bare phrase ("Russia?"). A question in
+    full is a new one, however short: read as a follow-up, "Where were ships diverted?" after a
+    question on pay got the pay question's words, and lost the sentences already said (a
+    follow-up must not repeat them)."""
+    own = retrieval.query_terms(question)
+    if _FOLLOW_UP.match(question) or not any(re.search(r"[^\W\d_]", t) for t in own):
+        return True
+    if _PRONOUN.search(question) and not name_phrases(question):
+        return True
+    return len(own) <= 2 and not _ASKS.match(question)
 
 
 def small_talk_reply(question: str) -> str:
@@ -116,6 +143,11 @@ def earlier_answers(history: Sequence[str]) -> list[str]:
     return [part for turn in history for part in _answer_parts(turn) if len(part) > 20]
 
 
+def last_answer(history: Sequence[str]) -> list[str]:
+    """The bot's latest turn (one with ``[n]`` markers) as a one-turn history, or none."""
+    return next(([turn] for turn in reversed(history) if _answer_parts(turn)), [])
+
+
 def wants_later(question: str) -> bool:
     """ "And what did he say after that?", "what else?": the follow-up asks for what comes next."""
     return bool(_LATER.search(question))
@@ -135,10 +167,7 @@ def resolve_follow_up(question: str, history: Sequence[str]) -> str:
     words are carried over, and names the follow-up replaces are dropped. A question that stands on
     its own is returned unchanged."""
     previous = previous_question(history)
-    if not previous:
-        return question
-    own_terms = retrieval.query_terms(question)
-    if not (_FOLLOW_UP.match(question) or len(own_terms) <= 2):
+    if not previous or not is_follow_up(question):
         return question
     new_names = {n.lower() for n in name_phrases(question)}
     carried = previous

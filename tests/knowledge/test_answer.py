@@ -16,6 +16,7 @@ from knowledge.answer import AnswerSettings, about_boost, recency_boost
 from knowledge.dates import parse_date_intent
 from knowledge.question import (
     clean_question,
+    is_follow_up,
     is_greeting,
     previous_question,
     refers_back,
@@ -153,6 +154,44 @@ async def test_follow_up_is_resolved_against_history(kb):
     assert not answer.abstained
     assert "Egypt" in answer.text
     assert answer.resolved_question  # the follow-up was rewritten with the earlier question
+
+
+@pytest.mark.model
+async def test_a_new_question_in_a_thread_is_answered_even_with_a_sentence_said_before(kb):
+    # "When do ..." after another question was read as a follow-up: the earlier question's words
+    # were carried in and every sentence already said was skipped, so the answer was lost.
+    resume = "Commuters were told to work from home until services resume on Friday."
+    history = ["How many drivers joined the rail strike?", f"The union said 4,000 drivers joined. [1] {resume} [1]"]
+    answer = await kb.ask("When do train services resume?", history=history, now=NOW)
+    assert not answer.abstained and not answer.resolved_question, answer.text
+    assert "resume on Friday" in answer.text.split(" [1]")[0]
+
+
+@pytest.mark.model
+async def test_a_follow_up_repeats_nothing_of_the_answer_just_given(kb):
+    said = "Russia exported a record 38 million tonnes of grain last season, the agriculture ministry said."
+    history = ["How much grain did Russia export last season?", f"{said} [1]"]
+    answer = await kb.ask("and how much grain was that?", history=history, now=NOW)
+    assert answer.resolved_question and said not in answer.text, answer.text
+
+
+def test_a_question_asked_in_full_is_no_follow_up_however_short():
+    for line in (
+        "Where were ships diverted?",
+        "Who is Tokayev?",
+        "When was the CSTO formed?",
+        "What did Tokayev say about his plans?",
+    ):
+        assert not is_follow_up(line), line
+    for line in (
+        "and when will they leave?",
+        "what did he say?",
+        "How much did it cost?",
+        "Why?",
+        "in 2019?",
+        "Russia?",
+    ):
+        assert is_follow_up(line), line
 
 
 @pytest.mark.model
