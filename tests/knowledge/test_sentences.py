@@ -119,17 +119,27 @@ def test_select_adds_close_ones_but_never_a_repeat():
     assert len(tight) == 2  # 2.4 is more than 0.55 below 3.0
 
 
-def test_select_gives_explanations_a_fourth_sentence():
+def test_select_gives_explanations_a_fifth_sentence():
     texts = [
         "Pay fell behind prices.",
         "Talks broke down in May.",
         "The union balloted its drivers.",
         "Trains stopped.",
         "Managers offered a bonus.",
+        "Passengers complained.",
     ]
     ranked = [_cand(text, 3.0 - 0.1 * i, index=i) for i, text in enumerate(texts)]
-    assert len(select("Why did the strike happen?", ranked)) == 4
-    assert len(select("What did the strike cost?", ranked)) == 3
+    assert len(select("Why did the strike happen?", ranked)) == 5
+    assert len(select("What did the strike cost?", ranked)) == 4
+
+
+def test_select_stops_before_the_word_bound_but_may_pass_the_old_one():
+    # 50 + 40 words: past the 70 the answer was once cut at, within 120.
+    long = " ".join(["word"] * 49) + " end."
+    second = " ".join(["other"] * 39) + " end."
+    third = " ".join(["more"] * 39) + " end."
+    ranked = [_cand(long, 3.0), _cand(second, 2.9, index=1), _cand(third, 2.8, index=2)]
+    assert [c.text for c in select("What did the strike cost?", ranked)] == [long, second]
 
 
 def test_select_skips_what_was_already_said():
