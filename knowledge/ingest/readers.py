@@ -187,6 +187,10 @@ def read_html(data: bytes, name: str) -> Draft:
             include_tables=True,
             include_images=False,
             favor_recall=True,
+            # Dates from what the page states (its meta tags, JSON-LD, <time>, a "Published ..."
+            # line), not htmldate's last-resort guesses: a page with only "© 2026" in its footer
+            # was dated 1 January 2026, to the day, and counted as that day's news.
+            date_extraction_params={"extensive_search": False, "original_date": True},
         )
     except Exception as e:  # lxml and trafilatura raise many types on malformed input
         log.info("trafilatura failed on %s: %r", name, e)

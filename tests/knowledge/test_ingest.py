@@ -318,6 +318,28 @@ def test_html_page_gives_the_article_without_navigation_ads_or_footer():
     assert "Sign up for our morning newsletter to get the news you need delivered to your inbox." in doc.removed
 
 
+@pytest.mark.parametrize(
+    ("stated", "published"),
+    [
+        ('<meta property="article:published_time" content="2025-03-04T10:00:00Z">', dt.date(2025, 3, 4)),
+        (
+            '<script type="application/ld+json">{"@type": "NewsArticle", "datePublished": "2025-03-04"}</script>',
+            dt.date(2025, 3, 4),
+        ),
+        ("", None),
+    ],
+    ids=["meta tag", "JSON-LD", "nothing stated"],
+)
+def test_a_page_is_dated_by_what_it_states_never_by_its_copyright_year(stated, published):
+    page = (
+        f"<html><head><title>Ferry service resumes</title>{stated}</head><body><article><h1>Ferry service resumes</h1>"
+        "<p>The ferry between Rotterdam and Hull resumed on Friday after a two-week halt for repairs, the operator "
+        "said. Passengers welcomed the news.</p></article><footer>© 2026 Harbour News</footer></body></html>"
+    )
+    doc = ingest.parse_bytes(page.encode(), "ferry.html")
+    assert doc.published == published  # never 2026-01-01 from "© 2026"
+
+
 def test_markdown_front_matter_and_headings():
     md = """---
 title: "Council budget 2024"
