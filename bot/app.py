@@ -124,6 +124,8 @@ class NewsdeskBot(commands.Bot):
             len(report.unchanged),
             len(report.errors),
         )
+        for error in report.errors:
+            log.warning("seed not indexed: %s", error)
 
     async def on_message(self, message: discord.Message) -> None:
         # Deliberately not calling process_commands: there are no prefix commands, and a mention

@@ -153,7 +153,9 @@ class Indexer:
                     report.unchanged.append(same)
                     status = "unchanged"
                 elif isinstance(result, Exception):
-                    log.warning("not indexed: %s", result)
+                    # INFO: the error is in the report, and each caller shows it its own way (the
+                    # console and the CLI print it, a command replies with it, the bot's seeds log it).
+                    log.info("not indexed: %s", result)
                     report.errors.append(result)
                     status = "error"
                 elif isinstance(item, Prepared) and item.replace_id is not None:

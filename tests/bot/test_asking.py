@@ -234,3 +234,16 @@ async def test_a_bot_started_away_from_its_seeds_warns_in_its_log(settings, embe
         r.levelname == "WARNING" and "no seed folder found" in r.getMessage() and "elsewhere" in r.getMessage()
         for r in caplog.records
     )
+
+
+async def test_a_seed_that_cannot_be_indexed_is_named_in_the_bot_log(world, tmp_path, caplog):
+    # The library reports a failed file to its caller (and logs it at INFO only, so the console,
+    # which prints it, does not show it twice): the bot, whose seeds nobody watches, warns.
+    seeds = tmp_path / "own-seeds"
+    seeds.mkdir()
+    (seeds / "empty.txt").write_text("")
+    with caplog.at_level("INFO"):
+        await world.bot.index_seeds([seeds])
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("seed not indexed" in m and "empty.txt" in m for m in warnings), warnings
+    assert not any(m.startswith("not indexed") for m in warnings)

@@ -56,19 +56,27 @@ async def test_console_commands_work_from_piped_input(settings, embedder, tmp_pa
     assert "never reached" not in text
 
 
-async def test_console_reports_errors_without_a_traceback(settings, embedder, tmp_path):
+async def test_console_reports_errors_without_a_traceback(settings, embedder, tmp_path, caplog):
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    (folder / "empty.txt").write_text("")
     out = io.StringIO()
-    await run_console(
-        settings,
-        embedder=embedder,
-        out=out,
-        interactive=False,
-        read_line=lines(f"doc add {tmp_path / 'photo.png'}", "doc remove 999"),
-    )
+    with caplog.at_level("WARNING"):
+        await run_console(
+            settings,
+            embedder=embedder,
+            out=out,
+            interactive=False,
+            read_line=lines(f"doc add {tmp_path / 'photo.png'}", f"doc add {folder}", "doc remove 999"),
+        )
     text = out.getvalue()
     assert "error: photo.png: unsupported file type .png" in text
+    assert "error: empty.txt: the file is empty" in text
     assert "error: no document #999" in text
     assert "Traceback" not in text
+    # Said once: the console prints each failed file, and the log (shown from WARNING up in the
+    # terminal) does not repeat it.
+    assert not [r for r in caplog.records if "empty.txt" in r.getMessage()]
 
 
 async def test_a_question_after_a_question_is_a_follow_up_until_reset(settings, embedder):
