@@ -3,6 +3,7 @@ the format marked each as a heading or list item, and the metadata the format it
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import logging
 import re
@@ -431,9 +432,15 @@ def read_docx(data: bytes, name: str) -> Draft:
     if blocks and blocks[0].heading and (draft.title is None or same_text(blocks[0].text, draft.title)):
         draft.title = blocks.pop(0).text
         draft.title_in_body = False
-    if props.created is not None:
+    if props.created is not None and props.created.replace(tzinfo=None) != _PYTHON_DOCX_TEMPLATE_CREATED:
         draft.published, draft.weak_date = props.created.date(), True
     return draft
+
+
+# python-docx's blank template carries this creation time, and every file it writes keeps it unless
+# the program sets another: it says when the template was made, not the report (as its author,
+# "python-docx", names no one: ``metadata._GENERATOR_NAMES``).
+_PYTHON_DOCX_TEMPLATE_CREATED = dt.datetime(2013, 12, 23, 23, 15)
 
 
 def read(data: bytes, suffix: str, name: str, *, max_pages: int | None = None) -> Draft:

@@ -409,6 +409,17 @@ def test_docx_title_paragraphs_and_core_properties():
     assert doc.published == dt.date(2023, 5, 2)
 
 
+def test_a_docx_keeping_python_docx_s_template_date_is_undated():
+    import docx
+
+    document = docx.Document()  # created: the template's 2013-12-23, author "python-docx"
+    document.add_paragraph("Throughput at the port rose 3 per cent in the third quarter.")
+    buffer = io.BytesIO()
+    document.save(buffer)
+    doc = ingest.parse_bytes(buffer.getvalue(), "report.docx")
+    assert doc.published is None and doc.author is None
+
+
 PDF_PARAGRAPHS = [
     "The regional parliament voted on Thursday to ban new coal heating systems from 2026, after a debate "
     "that lasted late into the night and split the governing coalition.",
