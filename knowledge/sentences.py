@@ -25,7 +25,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from .signals import answer_type, has_answer_of_type, has_quantity
+from .signals import answer_type, has_answer_of_type, has_quantity, money_asked
 from .termweights import coverage, text_stems
 from .text import split_sentences, words
 
@@ -106,6 +106,8 @@ def candidates(
     follow-up's own words)."""
     asks = asks or question
     kind = answer_type(asks)
+    if kind == "number" and money_asked(asks):
+        kind = "money"  # "How much did it cost?": "40 turbines" holds a number, not the price
     best = top[0][1] if top else 0.0
     out: list[Candidate] = []
     for rank, (pid, pscore) in enumerate(top):

@@ -186,6 +186,26 @@ ANSWER_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
         ),
     ),
 )
+# "How much did it cost?": the number asked for is a sum of money, and "40 turbines" is no answer.
+_MONEY_ASKED = re.compile(
+    r"\bhow much\b(?:(?!\?).)*?\b(?:cost|costs|costing|pay|pays|paid|paying|spend|spends|spent|spending|worth|"
+    r"price|priced|charge|charges|charged|fund|funded|invest|invests|invested|sell|sells|sold|raise|raised|earn|"
+    r"earns|earned|owe|owes|owed|fine|fined|budget|budgeted|money|revenue|profit|salary|wage|wages)\b|"
+    r"\bwhat (?:was |is |will be )?(?:the )?(?:price|cost|sum|fee|fine|salary)\b",
+    re.I,
+)
+_CURRENCY = re.compile(
+    r"[$€£¥₹]|\b(?:euros?|dollars?|pounds?|sterling|yen|yuan|renminbi|rupees?|francs?|kronor|kroner|krona|rubles?|"
+    r"roubles?|pesos?|reais|lira|shekels?|dirhams?|riyals?|rand|usd|eur|gbp|chf|jpy|cny)\b",
+    re.I,
+)
+
+
+def money_asked(question: str) -> bool:
+    """Whether a "how much" question asks for a sum of money ("how much did the wind farm cost?")."""
+    return bool(_MONEY_ASKED.search(question))
+
+
 _NUMBER_WORDS = frozenset(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
     "seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred thousand "
@@ -212,10 +232,21 @@ def has_answer_of_type(kind: str | None, sentences: Iterable[str], question: str
     answer is new information: "Who won?" is not answered by a sentence naming only the question's
     own names). A name is a capitalised word that does not open its sentence and is not a month or
     a weekday ("If shareholders approve ... in June" names nobody); a number is digits or a count
-    word; a date a year, a month, a weekday or yesterday/today/tomorrow. True when ``kind`` is None."""
+    word; a date a year, a month, a weekday or yesterday/today/tomorrow; ``money`` a number in a
+    sentence naming a currency. True when ``kind`` is None."""
     if kind is None:
         return True
     asked = text_keys(question) | {w.lower() for w in _WORD.findall(question)}
+    if kind == "money":
+        # A number in a sentence that names a currency ("1.2 billion euros", "$44bn").
+        return any(
+            _CURRENCY.search(sentence)
+            and any(
+                (any(c.isdigit() for c in token) or token.lower() in _COUNT_WORDS) and token.lower() not in asked
+                for token in _WORD.findall(sentence)
+            )
+            for sentence in sentences
+        )
     for sentence in sentences:
         for i, token in enumerate(_WORD.findall(sentence)):
             low = token.lower()

@@ -14,6 +14,7 @@ from knowledge.signals import (
     has_answer_of_type,
     has_quantity,
     missing_share,
+    money_asked,
     specific_terms,
     text_keys,
     weighted_missing_share,
@@ -88,6 +89,35 @@ def test_has_answer_of_type_needs_something_new(kind, sentence, found):
         None: "Why?",
     }[kind]
     assert has_answer_of_type(kind, [sentence], question) is found
+
+
+@pytest.mark.parametrize(
+    ("question", "money"),
+    [
+        ("How much did the wind farm cost?", True),
+        ("How much was Twitter sold for?", True),
+        ("How much money did the campaign raise?", True),
+        ("What was the price of a barrel of oil?", True),
+        ("How much grain did Russia export?", False),
+        ("How much did the temperature rise?", False),
+        ("How many turbines does the wind farm have?", False),
+    ],
+)
+def test_money_asked(question, money):
+    assert money_asked(question) is money
+
+
+@pytest.mark.parametrize(
+    ("sentence", "found"),
+    [
+        ("Construction cost 1.2 billion euros, the ministry said.", True),
+        ("The deal was worth $44bn.", True),
+        ("The offshore wind farm has 40 turbines.", False),  # a number, but no sum of money
+        ("Construction cost a lot of euros.", False),  # a currency, but no number
+    ],
+)
+def test_a_sum_of_money_is_a_number_beside_a_currency(sentence, found):
+    assert has_answer_of_type("money", [sentence], "How much did the wind farm cost?") is found
 
 
 def test_age_is_symmetric_log_scaled_and_neutral_when_undated():
