@@ -103,6 +103,18 @@ def central_member(similarity: np.ndarray, group: Sequence[int]) -> int:
     return group[int(np.argmax(sub.sum(axis=1)))]
 
 
+def lead_member(similarity: np.ndarray, group: Sequence[int], published: Sequence[dt.date | None]) -> int:
+    """The document a story opens with, and whose title heads it: the newest when its documents
+    were published on different days (a story that developed is told from its latest news: "strike
+    ends" before "strike begins"), otherwise the most central (``central_member``); of several
+    newest, the most central of them."""
+    days = {day for i in group if (day := published[i]) is not None}
+    if len(days) < 2:
+        return central_member(similarity, group)
+    newest = [i for i in group if published[i] == max(days)]
+    return max(newest, key=lambda i: (float(similarity[i, list(group)].sum()), -i))
+
+
 def order_stories(groups: list[list[int]], latest: Sequence[float]) -> list[list[int]]:
     """Most important first: stories covered by more documents, then the more recent (``latest``:
     a timestamp per document; a story is as recent as its newest document)."""
@@ -298,9 +310,9 @@ def _story(
     first_number: int,
 ) -> Story | None:
     docs = window.docs
-    centre = central_member(similarity, group)
-    # Central document first (summaries read in document order), then the closest to it; copies of
-    # an article already in the story are left out of the summary.
+    centre = lead_member(similarity, group, [d.published for d in docs])
+    # The lead document first (summaries read in document order), then the closest to it; copies
+    # of an article already in the story are left out of the summary.
     readers = sorted(
         (i for i in group if i not in duplicate_of or duplicate_of[i] not in group),
         key=lambda i: (i != centre, -similarity[centre, i]),

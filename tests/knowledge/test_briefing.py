@@ -14,6 +14,7 @@ from knowledge.briefing import (
     containing_passage,
     format_briefing,
     group_stories,
+    lead_member,
     near_duplicate,
     order_stories,
     shingles,
@@ -55,6 +56,17 @@ def test_the_central_document_is_the_most_similar_to_the_others():
     sim = np.array([[1.0, 0.5, 0.4], [0.5, 1.0, 0.9], [0.4, 0.9, 1.0]])
     assert central_member(sim, [0, 1, 2]) == 1
     assert central_member(sim, [2]) == 2
+
+
+def test_a_story_opens_with_its_newest_document_when_they_were_published_on_different_days():
+    sim = np.array([[1.0, 0.5, 0.4], [0.5, 1.0, 0.9], [0.4, 0.9, 1.0]])
+    may = [dt.date(2024, 5, 1), dt.date(2024, 5, 1), dt.date(2024, 5, 3)]
+    assert lead_member(sim, [0, 1, 2], may) == 2  # the newest, though 1 is the most central
+    assert lead_member(sim, [0, 1, 2], [may[0]] * 3) == 1  # one day: the most central
+    assert lead_member(sim, [0, 1, 2], [None, None, None]) == 1
+    assert (
+        lead_member(sim, [0, 1, 2], [dt.date(2024, 5, 3), dt.date(2024, 5, 3), None]) == 1
+    )  # of the newest, the central
 
 
 def test_stories_with_more_sources_come_first_then_newer():
@@ -173,6 +185,28 @@ async def test_headlines_are_document_titles(kb, newsroom):
     b = await kb.brief(since=NOW - dt.timedelta(hours=24), until=NOW)
     titles = {t for t, _ in HARBOUR} | {GLACIER[0]}
     assert all(s.headline in titles for s in b.stories)
+
+
+async def test_a_story_that_developed_is_told_from_its_latest_news(kb):
+    # Both added this morning: the strike's start (published on the 1st) and its end (the 3rd). The
+    # briefing once opened with "the strike will continue", headed by the older title.
+    begins = (
+        "Harbour strike begins in Porthaven",
+        "Harbour workers in Porthaven began a strike on Monday, and the port authority said cargo ships were "
+        "stopped in the harbour.\n\nCrane operators said the strike over pay would continue for days.",
+    )
+    ends = (
+        "Harbour strike ends in Porthaven",
+        "Harbour workers in Porthaven ended their strike on Wednesday, and the port authority said cargo ships "
+        "were moving in the harbour.\n\nCrane operators said the pay deal gives them a six percent raise.",
+    )
+    await _add(kb, *begins, hours_ago=3, published=dt.date(2024, 5, 1))
+    newer = await _add(kb, *ends, hours_ago=2, published=dt.date(2024, 5, 3))
+    b = await kb.brief(since=NOW - dt.timedelta(hours=24), until=NOW)
+    [story] = b.stories
+    assert story.sources == 2
+    assert story.headline == "Harbour strike ends in Porthaven"
+    assert story.citations[0].document_id == newer.id
 
 
 async def test_only_documents_added_in_the_window_are_briefed(kb, newsroom):
