@@ -310,7 +310,9 @@ def _story(
     first_number: int,
 ) -> Story | None:
     docs = window.docs
-    centre = lead_member(similarity, group, [d.published for d in docs])
+    published = [d.published for d in docs]
+    centre = lead_member(similarity, group, published)
+    developed = len({published[i] for i in group if published[i] is not None}) > 1
     # The lead document first (summaries read in document order), then the closest to it; copies
     # of an article already in the story are left out of the summary.
     readers = sorted(
@@ -318,7 +320,8 @@ def _story(
         key=lambda i: (i != centre, -similarity[centre, i]),
     )
     texts = [window.texts.get(docs[i].id, "") for i in readers]
-    picked = summarize(texts, budget, max_sentences=STORY_SENTENCES, strict=True)
+    # A story that developed opens with its newest document's lead: the latest news first.
+    picked = summarize(texts, budget, max_sentences=STORY_SENTENCES, strict=True, opening=developed)
     citations: list[Citation] = []
     parts: list[str] = []
     for s in picked:

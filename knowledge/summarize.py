@@ -182,13 +182,20 @@ def _concept_weights(candidates: list[_Candidate], bigram_weight: float) -> dict
 
 
 def summarize(
-    documents: Sequence[str], budget_words: int, *, max_sentences: int | None = None, strict: bool = False
+    documents: Sequence[str],
+    budget_words: int,
+    *,
+    max_sentences: int | None = None,
+    strict: bool = False,
+    opening: bool = False,
 ) -> list[SummarySentence]:
     """An extractive summary of ``documents`` (one story) in about ``budget_words`` words.
 
     Sentences are returned in reading order: by document, then by place in the document. The
     summary reaches the budget with at most one sentence over it (none over with ``strict``);
-    ``max_sentences`` caps the number of sentences. Empty input gives an empty summary.
+    ``max_sentences`` caps the number of sentences. ``opening``: the first document's lead is
+    taken first (a briefing's newest news on a story that developed), then the rest as usual.
+    Empty input gives an empty summary.
     """
     if budget_words <= 0 or max_sentences == 0:
         return []
@@ -200,7 +207,7 @@ def summarize(
     if settings.lead_only:
         chosen = _lead(candidates, lead, budget_words, max_sentences, strict)
     else:
-        chosen = _select(candidates, lead, settings, budget_words, max_sentences, strict)
+        chosen = _select(candidates, lead, settings, budget_words, max_sentences, strict, opening=opening)
     order = sorted(chosen, key=lambda i: (candidates[i].document, candidates[i].sentence.start))
     return [
         SummarySentence(
@@ -241,15 +248,24 @@ def _select(
     budget_words: int,
     max_sentences: int | None,
     strict: bool,
+    *,
+    opening: bool = False,
 ) -> dict[int, float]:
-    """Greedy concept coverage with a lead prior (see the module's docstring)."""
+    """Greedy concept coverage with a lead prior (see the module's docstring); with ``opening``,
+    the first document's first usable sentence is taken before the rest."""
     weights = _concept_weights(candidates, settings.bigram_weight)
 
     covered: set[str] = set()
     chosen: dict[int, float] = {}  # candidate -> its score when picked
     available = set(range(len(candidates)))
     words = 0
-    while available and (max_sentences is None or len(chosen) < max_sentences):
+    first = next((i for i, c in enumerate(candidates) if c.document == 0), None) if opening else None
+    if first is not None and not (strict and len(candidates[first].sentence.text.split()) > budget_words):
+        chosen[first] = 1.0
+        covered |= candidates[first].concepts
+        available.discard(first)
+        words += len(candidates[first].sentence.text.split())
+    while available and words < budget_words and (max_sentences is None or len(chosen) < max_sentences):
         # fsum: exact, so the gain (and which sentence wins a near tie) does not depend on the order
         # a set of strings iterates in, which changes with the hash seed.
         gains = {

@@ -76,6 +76,18 @@ def test_captions_and_share_prompts_are_never_chosen():
     assert "newsletter" not in text
 
 
+def test_an_opening_document_s_lead_comes_first_then_the_usual_choice():
+    # FLOOD_B's lead is not what the cluster repeats most (its rescue sentence is chosen), but as
+    # the newest news it opens the story.
+    newest_first = [FLOOD_B, FLOOD_A, FLOOD_C]
+    plain = summarize(newest_first, 40, strict=True)
+    opened = summarize(newest_first, 40, strict=True, opening=True)
+    lead = "Officials in Millbrook ordered evacuations after the river burst its banks and flooded homes across town."
+    assert opened[0].document == 0 and opened[0].text == lead
+    assert sum(_words(opened)) <= 40 and len(opened) > 1  # the budget rule still holds, and more follows
+    assert [s.text for s in plain] != [s.text for s in opened]  # the opening changed the choice
+
+
 def test_the_same_sentence_in_two_articles_is_chosen_once():
     shared = "The central bank raised interest rates by half a percentage point on Wednesday to fight inflation."
     docs = [
