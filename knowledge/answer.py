@@ -35,7 +35,9 @@ from .dates import DateIntent, format_date, parse_date_intent
 from .models import Answer, Citation, Document, Passage
 from .question import (
     MAX_QUESTION_CHARS,
+    asks_the_clock,
     clean_question,
+    clock_reply,
     earlier_answers,
     is_greeting,
     last_answer,
@@ -160,6 +162,8 @@ async def read_question(
             ),
         )
 
+    if asks_the_clock(text):  # "What day is it today?": the clock's, not the documents'
+        return Reading(question, reply=Answer(question=question, abstained=False, citations=[], text=clock_reply(now)))
     # A line of stopwords alone asks nothing ("the", "what?"), unless it points back at the
     # conversation: "and what did he say after that?" is a question only after an answer.
     if not retrieval.query_terms(text) and not (history and refers_back(text)):

@@ -4,6 +4,7 @@ by ``answer`` before retrieval."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Sequence
 
@@ -25,12 +26,15 @@ _GOODBYE = (
 )
 _POLITE = (
     r"hi+|hello+|hey+|yo|hiya|howdy|greetings|good\s+(?:morning|afternoon|evening|day)|ok(?:ay)?|cool|great|"
-    rf"perfect|awesome|nice|got\s+it|understood|that{_A}s\s+(?:great|helpful|perfect)|{_GOODBYE}"
+    rf"perfect|awesome|nice|got\s+it|understood|that{_A}s\s+(?:great|helpful|perfect)|{_GOODBYE}|"
+    # A first message to see whether the bot answers: "test", "testing 1 2 3", "blah blah test".
+    r"test(?:ing)?|blah|1\s*,?\s*2\s*,?\s*3"
 )
 _CHAT = (
     rf"how\s+are\s+(?:you|u)(?:\s+doing)?(?:\s+today)?|how{_A}s\s+it\s+going|what{_A}s\s+up|"
     rf"nice\s+to\s+meet\s+you|who\s+are\s+you|what\s+can\s+you\s+do|what{_A}s\s+your\s+name|"
-    r"are\s+you\s+(?:a\s+)?(?:bot|robot|human|real|there|alive)|tell\s+me\s+about\s+yourself"
+    r"are\s+you\s+(?:a\s+)?(?:bot|robot|human|real|there|alive|awake|online|working)|tell\s+me\s+about\s+yourself|"
+    r"is\s+(?:this|it)\s+(?:thing\s+)?(?:on|working)"
 )
 _GREETING = re.compile(
     # Atomic groups, one separator class: each word is matched one way only, so a long line of
@@ -111,6 +115,26 @@ def is_follow_up(question: str) -> bool:
     if _PRONOUN.search(question) and not name_phrases(question):
         return True
     return len(own) <= 2 and not _ASKS.match(question)
+
+
+# "What day is it today?", "What time is it?": the clock answers, not the documents (a story about
+# International Women's Day is no answer to what day it is).
+_CLOCK = re.compile(
+    rf"^\s*(?:(?:what|which)\s+(?:day|date|time|year|month)\s+is\s+it(?:\s+(?:today|now|right\s+now))?|"
+    rf"what(?:{_A}s|\s+is)\s+(?:the\s+)?(?:date|day|time|year|month)(?:\s+(?:today|now|right\s+now))?|"
+    rf"what(?:{_A}s|\s+is)\s+today(?:{_A}s\s+date)?)\s*[?!.]*\s*$",
+    re.I,
+)
+
+
+def asks_the_clock(question: str) -> bool:
+    return bool(_CLOCK.match(question))
+
+
+def clock_reply(now: dt.datetime) -> str:
+    """Today's date and the time, in UTC (the bot does not know the asker's time zone)."""
+    now = now.astimezone(dt.UTC)
+    return f"It is {now:%A}, {now.day} {now:%B %Y}, {now:%H:%M} UTC. Ask me about the documents any time."
 
 
 def small_talk_reply(question: str) -> str:

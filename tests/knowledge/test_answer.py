@@ -341,13 +341,33 @@ def test_thanks_and_goodbyes_get_a_goodbye_not_a_search(line):
     assert small_talk_reply(line).startswith("You're welcome")
 
 
-@pytest.mark.parametrize("line", ["what's your name?", "Are you a bot?", "great, thanks!", "hi :)"])
+@pytest.mark.parametrize(
+    "line",
+    ["what's your name?", "Are you a bot?", "great, thanks!", "hi :)", "test", "testing 1 2 3", "is this thing on?"],
+)
 def test_more_small_talk_is_small_talk(line):
+    # "test" is a newcomer's first message: it once got a sentence about testing positive.
     assert is_greeting(line)
 
 
+@pytest.mark.model
+@pytest.mark.parametrize("line", ["What day is it today?", "what time is it", "What's the date today?"])
+async def test_the_clock_answers_what_day_it_is_not_the_documents(kb, line):
+    answer = await kb.ask(line, now=NOW)
+    assert not answer.abstained and not answer.citations and not answer.related
+    assert answer.text.startswith("It is Friday, 14 January 2022, 12:00 UTC")
+
+
 @pytest.mark.parametrize(
-    "line", ["Thanks to whom did the CSTO win?", "have a look at the CSTO", "great wall of china?", "nice weather?"]
+    "line",
+    [
+        "Thanks to whom did the CSTO win?",
+        "have a look at the CSTO",
+        "great wall of china?",
+        "nice weather?",
+        "Which test did the drivers fail?",
+        "What day is the town hall meeting?",
+    ],
 )
 def test_questions_that_start_like_small_talk_are_questions(line):
     assert not is_greeting(line)
