@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from . import retrieval
-from .answerability import ABSTAIN_BELOW, Evidence, answerability, gather_evidence
+from .answerability import ABSTAIN_BELOW, MEANING_ALONE_MIN_COSINE, Evidence, answerability, gather_evidence
 from .dates import DateIntent, format_date, parse_date_intent
 from .models import Answer, Citation, Document, Passage
 from .question import (
@@ -132,6 +132,7 @@ class Reading:
     evidence: Evidence | None = None
     phrase_found: bool = False
     follow_up: bool = False  # a follow-up asking what came next, after answers were given
+    meaning_alone: bool = False  # no passage holds a word of the question: only the dense side found any
     reply: Answer | None = None
 
 
@@ -280,6 +281,7 @@ async def read_question(
         evidence=evidence,
         phrase_found=phrase_found,
         follow_up=more,
+        meaning_alone=not cands.bm25,
     )
 
 
@@ -357,7 +359,8 @@ def decide(reading: Reading, settings: AnswerSettings = SETTINGS, *, confidence:
     conf = answerability(reading.evidence) if confidence is None else confidence
     if reading.phrase_found:
         conf = max(conf, 0.9)  # the exact words the user quoted are there: that is the answer's place
-    if conf < settings.abstain_below:
+    weak_meaning = reading.meaning_alone and reading.evidence.cited_cosine < MEANING_ALONE_MIN_COSINE
+    if conf < settings.abstain_below or weak_meaning:
         if reading.follow_up:
             return _nothing_more(question, resolved, intent, confidence=conf)
         why = _nothing_found(intent) if intent.window else "I couldn't find this in the documents."

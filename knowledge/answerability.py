@@ -207,6 +207,14 @@ _ANSWERABLE_COEF = (
 _ANSWERABLE_BIAS = -3.546
 ABSTAIN_BELOW = 0.1026  # refuse when the probability of "answerable" is below this
 
+# When no passage in reach holds a single word of the question (BM25 found nothing), only meaning
+# ties the answer to it, and it must be clear: a cosine of at least this with the passage cited.
+# Off-topic lines in small collections are mostly in this case ("What is photosynthesis?", "hmm"),
+# answered with a passage at 0.1-0.26 of the model's probability; answerable questions rarely are
+# (1.4% of those asked in small collections of realtimeqa-dev) and then sit above it (README,
+# "Refusals").
+MEANING_ALONE_MIN_COSINE = 0.3
+
 
 def probability(features: Sequence[float], coef: Sequence[float], bias: float) -> float:
     z = bias + sum(w * x for w, x in zip(coef, features, strict=True))
