@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 
 from knowledge import KnowledgeBase, KnowledgeConfig
+from knowledge.answer import decide, read_question
+from knowledge.answerability import MEANING_ALONE_MIN_COSINE
 
 ROOT = Path(__file__).resolve().parents[2]
 SEEDS = ROOT / "seeds"
@@ -155,6 +157,27 @@ async def test_a_line_of_unknown_words_is_refused_without_related_passages(seed_
     # it: a name it cannot match counts as missing).
     typo = await seed_only.ask("Who is Tokaev?", now=when)
     assert any("Tokayev" in c.quote for c in typo.shown), typo.text
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("line", ["What is photosynthesis?", "hmm", "zzzz", "Which animal is the fastest?"])
+@pytest.mark.parametrize("when", [SEED_DAY, YEARS_LATER], ids=["on its day", "years later"])
+async def test_a_line_no_passage_shares_a_word_with_needs_a_clear_meaning_to_be_answered(seed_and_two, line, when):
+    # No document holds a word of these: only the dense side finds a passage, at a cosine that
+    # says little. In small collections the refusal model answered such lines now and then with
+    # whatever passage came nearest (probability 0.10-0.26); here even a confident model refuses.
+    reading = await read_question(seed_and_two, line, now=when)
+    assert reading.meaning_alone and reading.evidence is not None
+    assert reading.evidence.cited_cosine < MEANING_ALONE_MIN_COSINE
+    assert decide(reading, confidence=0.9).abstained
+    assert (await seed_and_two.ask(line, now=when)).abstained
+
+
+@pytest.mark.model
+async def test_a_question_sharing_a_word_with_a_passage_is_left_to_the_refusal_model(seed_and_two):
+    reading = await read_question(seed_and_two, "How many troops did the CSTO send to Kazakhstan?", now=YEARS_LATER)
+    assert not reading.meaning_alone
+    assert not decide(reading, confidence=0.9).abstained and decide(reading, confidence=0.01).abstained
 
 
 @pytest.mark.model
