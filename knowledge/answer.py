@@ -47,7 +47,7 @@ from .question import (
     small_talk_reply,
     wants_later,
 )
-from .sentences import WEIGHTS, Candidate, candidates, overlap, select
+from .sentences import Candidate, candidates, said_in, select
 from .signals import answer_type, name_phrases
 from .termweights import nothing_to_match, stem_weights, text_stems
 from .text import split_sentences
@@ -242,7 +242,7 @@ async def read_question(
             # given it repeats nothing: what is new among the best sentences comes first and
             # alone, and when all of them were just said, the documents hold nothing more on it
             # (sentences further down would answer something else).
-            chosen = [c for c in select(resolved, ranked) if not _said_in(c.text, last)]
+            chosen = [c for c in select(resolved, ranked) if not said_in(c.text, last)]
         if not chosen:
             return ranked, chosen, None
         passage, doc = rows[chosen[0].passage_id]
@@ -285,16 +285,12 @@ async def read_question(
     )
 
 
-def _said_in(sentence: str, said: Sequence[str]) -> bool:
-    return any(overlap(sentence, earlier) > WEIGHTS.repeat_overlap for earlier in said)
-
-
 def _after_said(ranked: Sequence[Candidate], said: Sequence[str], s: AnswerSettings) -> list[Candidate]:
     """ "And what did he say after that?": sentences after the last one already said, in its
     passage, move up; the order is otherwise kept."""
     last: dict[int, int] = {}
     for c in ranked:
-        if _said_in(c.text, said):
+        if said_in(c.text, said):
             last[c.passage_id] = max(last.get(c.passage_id, -1), c.index)
     if not last:
         return list(ranked)

@@ -148,11 +148,11 @@ def select(
     chosen: list[Candidate] = []
     n_words = 0
     for c in ranked:
-        if any(overlap(c.text, earlier) > s.repeat_overlap for earlier in said):
+        if said_in(c.text, said, s):
             continue
         if chosen and (len(chosen) >= limit or chosen[0].score - c.score > s.margin):
             break
-        if any(overlap(c.text, other.text) > s.repeat_overlap for other in chosen):
+        if said_in(c.text, [other.text for other in chosen], s):
             continue
         n = len(c.text.split())
         if chosen and n_words + n > max_words:
@@ -160,6 +160,11 @@ def select(
         chosen.append(c)
         n_words += n
     return chosen
+
+
+def said_in(sentence: str, said: Sequence[str], s: SentenceWeights = WEIGHTS) -> bool:
+    """Whether ``sentence`` repeats one of ``said`` (``repeat_overlap`` of its words or more)."""
+    return any(overlap(sentence, earlier) > s.repeat_overlap for earlier in said)
 
 
 def overlap(a: str, b: str) -> float:
