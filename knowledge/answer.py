@@ -153,18 +153,9 @@ async def read_question(
     if not text:
         return Reading(question, reply=_ask_about_documents(question))
     if is_greeting(text):
-        return Reading(
-            question,
-            reply=Answer(
-                question=question,
-                abstained=False,
-                citations=[],
-                text=small_talk_reply(text),
-            ),
-        )
-
+        return Reading(question, reply=_chat(question, small_talk_reply(text)))
     if asks_the_clock(text):  # "What day is it today?": the clock's, not the documents'
-        return Reading(question, reply=Answer(question=question, abstained=False, citations=[], text=clock_reply(now)))
+        return Reading(question, reply=_chat(question, clock_reply(now)))
     # A line of stopwords alone asks nothing ("the", "what?"), unless it points back at the
     # conversation: "and what did he say after that?" is a question only after an answer.
     if not retrieval.query_terms(text) and not (history and refers_back(text)):
@@ -300,6 +291,11 @@ def _after_said(ranked: Sequence[Candidate], said: Sequence[str], s: AnswerSetti
 
     moved = [(c.score + bonus(c), c) for c in ranked]
     return [c for _, c in sorted(moved, key=lambda sc: (-sc[0], sc[1].rank, sc[1].index))]
+
+
+def _chat(question: str, text: str) -> Answer:
+    """A reply that is no answer from the documents and no refusal (small talk, the date)."""
+    return Answer(question=question, abstained=False, citations=[], text=text)
 
 
 def _ask_about_documents(question: str) -> Answer:
