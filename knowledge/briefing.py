@@ -108,11 +108,16 @@ def lead_member(similarity: np.ndarray, group: Sequence[int], published: Sequenc
     were published on different days (a story that developed is told from its latest news: "strike
     ends" before "strike begins"), otherwise the most central (``central_member``); of several
     newest, the most central of them."""
-    days = {day for i in group if (day := published[i]) is not None}
+    days = publication_days(group, published)
     if len(days) < 2:
         return central_member(similarity, group)
     newest = [i for i in group if published[i] == max(days)]
     return max(newest, key=lambda i: (float(similarity[i, list(group)].sum()), -i))
+
+
+def publication_days(group: Sequence[int], published: Sequence[dt.date | None]) -> set[dt.date]:
+    """The days a story's documents were published on (undated ones aside)."""
+    return {day for i in group if (day := published[i]) is not None}
 
 
 def order_stories(groups: list[list[int]], latest: Sequence[float]) -> list[list[int]]:
@@ -312,7 +317,7 @@ def _story(
     docs = window.docs
     published = [d.published for d in docs]
     centre = lead_member(similarity, group, published)
-    developed = len({published[i] for i in group if published[i] is not None}) > 1
+    developed = len(publication_days(group, published)) > 1
     # The lead document first (summaries read in document order), then the closest to it; copies
     # of an article already in the story are left out of the summary.
     readers = sorted(
