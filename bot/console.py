@@ -25,7 +25,7 @@ from knowledge.embed import Embedder
 from knowledge.errors import KnowledgeError
 from knowledge.ingest import strip_credentials
 from knowledge.models import cited_passages
-from knowledge.question import normalise_question
+from knowledge.question import Reply, normalise_question
 
 from . import render
 from .settings import Settings
@@ -191,7 +191,7 @@ class Console:
             return
         await self.model_ready()
         answer = await self.kb.ask(question, scope=None, history=self.history[-6:])
-        self.history += [question, answer.text]
+        self.history += [question, Reply(answer.text)]
         await self.kb.log_interaction(
             "ask",
             input=question,

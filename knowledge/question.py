@@ -144,13 +144,29 @@ def small_talk_reply(question: str) -> str:
     return "Hello! Ask me anything about the documents and I will answer with the passages that support it."
 
 
+class Reply(str):
+    """A turn of a conversation's history that the bot said. Plain strings are read by their
+    shape (an answer carries ``[n]`` markers); a refusal or a greeting has none, and would read as
+    the user's last question: a follow-up after "I couldn't find this" carried that line's words."""
+
+    __slots__ = ()
+
+
 def previous_question(history: Sequence[str]) -> str | None:
-    """The latest user turn of ``history`` (oldest first). Answer turns carry ``[n]`` markers or
-    are long; they are skipped."""
-    for turn in reversed(history):
+    """The latest user turn of ``history`` (oldest first). The bot's turns (``Reply``, or a turn
+    with ``[n]`` markers or too long to be a question) are skipped."""
+    at = _previous_at(history)
+    return None if at is None else " ".join(history[at].split())
+
+
+def _previous_at(history: Sequence[str]) -> int | None:
+    for at in range(len(history) - 1, -1, -1):
+        turn = history[at]
+        if isinstance(turn, Reply):
+            continue
         turn = " ".join((turn or "").split())
         if turn and not _MARKER.search(turn) and len(turn) <= MAX_QUESTION_CHARS and not is_greeting(turn):
-            return turn
+            return at
     return None
 
 
@@ -186,13 +202,19 @@ def _answer_names(history: Sequence[str]) -> list[str]:
     return []
 
 
-def resolve_follow_up(question: str, history: Sequence[str]) -> str:
+def resolve_follow_up(question: str, history: Sequence[str], *, chain: bool = True) -> str:
     """A follow-up ("and what about Russia?") resolved against the previous question: its topic
     words are carried over, and names the follow-up replaces are dropped. A question that stands on
     its own is returned unchanged."""
-    previous = previous_question(history)
-    if not previous or not is_follow_up(question):
+    at = _previous_at(history)
+    if at is None or not is_follow_up(question):
         return question
+    previous = " ".join(history[at].split())
+    if chain:
+        # The previous question may be a follow-up too: "how long will they stay?" after "when
+        # did they leave?" is about the troops of the question before that one. One step back
+        # only: further back, the carried words outweigh what is asked now.
+        previous = resolve_follow_up(previous, history[:at], chain=False)
     new_names = {n.lower() for n in name_phrases(question)}
     carried = previous
     if new_names:

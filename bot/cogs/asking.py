@@ -10,7 +10,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from knowledge.models import Answer, cited_passages
-from knowledge.question import MAX_QUESTION_CHARS
+from knowledge.question import MAX_QUESTION_CHARS, Reply
 
 from .. import render
 from ..app import NewsdeskBot
@@ -161,7 +161,7 @@ class Asking(commands.Cog):
         async for msg in thread.history(limit=HISTORY_MESSAGES, before=before, oldest_first=True):
             if msg.author.id == me.id:
                 if msg.embeds and msg.embeds[0].description:
-                    turns.append(msg.embeds[0].description)
+                    turns.append(Reply(msg.embeds[0].description))
             elif not msg.author.bot and msg.content:
                 turns.append(strip_mentions(msg.content, me.id))
         return [t for t in turns if t]

@@ -10,6 +10,7 @@ from bot_helpers import ANSWER_SENTENCE, QUESTION, acknowledged_by_defer, reply_
 
 from bot.app import create_bot
 from knowledge.errors import DatabaseError
+from knowledge.question import Reply
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -149,6 +150,8 @@ async def test_follow_up_in_the_thread_uses_earlier_turns(world, monkeypatch):
     history = seen["history"]
     assert history[0] == QUESTION
     assert ANSWER_SENTENCE in history[1]
+    # The bot's own turns are marked as such: a refusal has no [n] marker to tell it by.
+    assert isinstance(history[1], Reply) and not isinstance(history[0], Reply)
     assert len(thread.history()) == 3  # answer, follow-up, second answer
     assert thread.last_message.author.id == world.bot.user.id
     [row] = await world.rows("followup")

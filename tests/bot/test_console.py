@@ -82,6 +82,7 @@ async def test_console_reports_errors_without_a_traceback(settings, embedder, tm
 async def test_a_question_after_a_question_is_a_follow_up_until_reset(settings, embedder):
     from bot.console import Console
     from knowledge import KnowledgeBase
+    from knowledge.question import Reply
 
     async with await KnowledgeBase.open(settings.knowledge, embedder=embedder) as kb:
         await kb.index_paths(list(settings.seeds))
@@ -102,6 +103,7 @@ async def test_a_question_after_a_question_is_a_follow_up_until_reset(settings, 
     assert histories[0] == []
     assert histories[1][0] == "When did the council approve the tram line?" and len(histories[1]) == 2
     assert "tram line on Thursday" in histories[1][1]
+    assert isinstance(histories[1][1], Reply) and not isinstance(histories[1][0], Reply)
     assert "400 million euros" in out.getvalue().split("Conversation reset")[0]
     assert histories[2] == []  # after reset
 

@@ -15,6 +15,7 @@ from knowledge import KnowledgeBase, KnowledgeConfig
 from knowledge.answer import AnswerSettings, about_boost, recency_boost
 from knowledge.dates import parse_date_intent
 from knowledge.question import (
+    Reply,
     clean_question,
     is_follow_up,
     is_greeting,
@@ -388,6 +389,30 @@ def test_a_long_run_of_polite_words_is_matched_in_linear_time():
 def test_previous_question_skips_answer_turns():
     history = ["How many troops were sent?", "Some 2,500 troops arrived. [1]"]
     assert previous_question(history) == "How many troops were sent?"
+
+
+def test_previous_question_skips_the_bots_own_replies():
+    # A refusal carries no [n] markers: read by its shape it was the user's last question, and a
+    # follow-up carried "couldn't find documents passages" as its topic.
+    history = ["How many troops did Russia send?", Reply("I couldn't find this in the documents.")]
+    assert previous_question(history) == "How many troops did Russia send?"
+    resolved = resolve_follow_up("and when did they leave?", history)
+    assert "troops" in resolved and "find" not in resolved
+    assert previous_question(["hi", Reply("Hello! Ask me anything about the documents.")]) is None
+
+
+def test_a_follow_up_of_a_follow_up_carries_the_topic_of_the_question_before():
+    history = [
+        "How many troops did Russia send?",
+        Reply("Some 2,500 troops arrived in Kazakhstan last week. [1]"),
+        "when did they leave?",
+        Reply("Their withdrawal would occur within 10 days. [1]"),
+    ]
+    resolved = resolve_follow_up("how long will they stay?", history)
+    assert "troops" in resolved and "leave" in resolved
+    # One step back only: further back, the carried words would outweigh what is asked now.
+    deeper = history + ["how long will they stay?", Reply("The documents hold nothing more on this.")]
+    assert "troops" not in resolve_follow_up("and why?", deeper)
 
 
 def test_follow_up_replaces_the_name_it_changes():
