@@ -137,12 +137,16 @@ def gather_evidence(
     cited_date: dt.date | None = None,
     time_words: bool = False,
     today: dt.date | None = None,
+    asks: str | None = None,
 ) -> Evidence:
     """``weights``: the question's stems and their rarity weights (``termweights.stem_weights``);
     ``answer_sentences``: what the answer would quote, first sentence first; ``cited_passage``: the
     passage of the first sentence, ``cited_title`` and ``cited_date`` its document's;
     ``top_texts``: the best passages (with titles), best first; ``today``: the day the question's
-    time words count from."""
+    time words count from; ``asks``: the words whose question word says what is asked, when not all
+    of ``question`` (a follow-up's own: "when" in "when did they leave?", not the "how many" of the
+    question it carries)."""
+    asks = asks or question
     lead = answer_sentences[0] if answer_sentences else ""
     lead_stems = text_stems(lead)
     title_stems = text_stems(cited_title)
@@ -156,7 +160,7 @@ def gather_evidence(
     for text in top_texts:
         read_keys |= text_keys(text)
     specific = specific_terms(question)
-    kind = answer_type(question)
+    kind = answer_type(asks)
     # Ties on weight go to the first stem in sorted order: the same in every process.
     rarest = max(sorted(weights), key=lambda t: weights[t]) if weights else None
     return Evidence(
@@ -169,7 +173,7 @@ def gather_evidence(
         specific_missing_answer=missing_share(specific, text_keys(" ".join(answer_sentences))),
         specific_missing_weighted=weighted_missing_share(specific, cited_keys, weights),
         type_missing=0.0 if has_answer_of_type(kind, answer_sentences, question) else 1.0,
-        quantity_missing=0.0 if has_quantity(question, answer_sentences) else 1.0,
+        quantity_missing=0.0 if has_quantity(asks, answer_sentences) else 1.0,
         bigram_coverage=bigram_coverage(question, cited_text),
         rarest_missing=1.0 if rarest is not None and rarest not in cited_stems else 0.0,
         has_specific=1.0 if specific else 0.0,

@@ -162,6 +162,15 @@ def select(
     return chosen
 
 
+def by_meaning(ranked: Sequence[Candidate], cosines: Sequence[float]) -> list[Candidate]:
+    """The candidates closest in meaning to the question first (``cosines``, one per candidate, in
+    ``ranked`` order; ties keep that order). For a follow-up whose own words no sentence holds
+    ("when did they leave?" where the article says "withdrawal"): the words cannot tell which
+    sentence answers it, the meaning can."""
+    pairs = [(round(float(cos), 6), i, c) for i, (c, cos) in enumerate(zip(ranked, cosines, strict=True))]
+    return [c for _, _, c in sorted(pairs, key=lambda p: (-p[0], p[1]))]
+
+
 def said_in(sentence: str, said: Sequence[str], s: SentenceWeights = WEIGHTS) -> bool:
     """Whether ``sentence`` repeats one of ``said`` (``repeat_overlap`` of its words or more)."""
     return any(overlap(sentence, earlier) > s.repeat_overlap for earlier in said)

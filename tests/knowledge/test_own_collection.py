@@ -17,6 +17,7 @@ import pytest
 from knowledge import KnowledgeBase, KnowledgeConfig
 from knowledge.answer import decide, read_question
 from knowledge.answerability import MEANING_ALONE_MIN_COSINE
+from knowledge.question import Reply
 
 ROOT = Path(__file__).resolve().parents[2]
 SEEDS = ROOT / "seeds"
@@ -198,6 +199,22 @@ async def test_a_follow_up_in_a_small_collection_is_answered(seed_and_two):
     follow = await seed_and_two.ask("and when will they leave?", history=history, now=YEARS_LATER)
     assert not follow.abstained, follow.text
     assert "10 days" in follow.text.split(" [1]")[0], follow.text
+
+
+@pytest.mark.model
+async def test_a_follow_up_whose_words_no_sentence_holds_is_read_by_its_meaning(seed_only):
+    first = await seed_only.ask("How many troops did Russia send?", now=YEARS_LATER)
+    assert not first.abstained and "2,500" in first.text
+    # "leave" is in no sentence (the article says "withdrawal"): by its words it got the troops
+    # sentence again, and "nothing more"; and the "how many" it carried counted against the answer.
+    history = ["How many troops did Russia send?", Reply(first.text)]
+    follow = await seed_only.ask("when did they leave?", history=history, now=YEARS_LATER)
+    assert not follow.abstained, follow.text
+    assert "10 days" in follow.text.split(" [1]")[0], follow.text
+    # What the documents hold on it was just said: no other sentence stands in for it.
+    history += ["when did they leave?", Reply(follow.text)]
+    again = await seed_only.ask("how long will they stay?", history=history, now=YEARS_LATER)
+    assert not again.citations and "nothing more" in again.text, again.text
 
 
 @pytest.mark.model

@@ -174,6 +174,25 @@ def test_gather_evidence_near_miss_against_answerable():
     assert len(hit.features()) == len(FEATURES)
 
 
+def test_a_follow_ups_own_question_word_says_what_is_asked():
+    # "when did they leave?" carries the question before it, "how many troops": the answer is a
+    # date, and no count of troops is missing from it.
+    def evidence(asks: str | None):
+        return gather_evidence(
+            "when did they leave? (How many troops did Russia send?)",
+            {"leave": 1.0, "troop": 0.25, "russia": 0.25, "send": 0.25},
+            answer_sentences=["Their withdrawal would occur within 10 days, Tokayev said on Tuesday."],
+            cited_title="Kazakhstan",
+            cited_passage="Their withdrawal would occur within 10 days, Tokayev said on Tuesday.",
+            cited_cosine=0.5,
+            asks=asks,
+        )
+
+    assert evidence(None).quantity_missing == 1.0
+    own = evidence("when did they leave?")
+    assert own.quantity_missing == 0.0 and own.type_missing == 0.0 and own.typed == 1.0
+
+
 def test_evidence_ignores_time_unless_the_question_has_time_words():
     """Issue 16: the same evidence asked the day the news broke or two years later reads the same;
     only time words make the document's distance from the time asked about count."""

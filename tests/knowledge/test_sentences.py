@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from knowledge import termweights
-from knowledge.sentences import Candidate, SentenceWeights, candidates, select, wants_explanation
+from knowledge.sentences import Candidate, SentenceWeights, by_meaning, candidates, select, wants_explanation
 from knowledge.termweights import coverage, stem_weights, word_weight
 
 # ---------------------------------------------------------------------------- word weights
@@ -162,3 +162,12 @@ def test_select_skips_what_was_already_said():
 )
 def test_wants_explanation(question, explains):
     assert wants_explanation(question) is explains
+
+
+def test_by_meaning_orders_by_cosine_and_keeps_the_ranked_order_on_ties():
+    ranked = [_cand("Troops arrived last week.", 6.0), _cand("They will withdraw in ten days.", 1.5, index=1)]
+    ranked.append(_cand("Experts spoke.", 1.0, index=2))
+    order = by_meaning(ranked, [0.20, 0.24, 0.20])
+    assert [c.index for c in order] == [1, 0, 2]
+    with pytest.raises(ValueError):
+        by_meaning(ranked, [0.2])  # one cosine per candidate
