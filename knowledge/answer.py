@@ -31,10 +31,12 @@ from typing import TYPE_CHECKING
 
 from . import retrieval
 from .answerability import ABSTAIN_BELOW, MEANING_ALONE_MIN_COSINE, Evidence, answerability, gather_evidence
+from .briefing import overview_answer
 from .dates import DateIntent, format_date, parse_date_intent
 from .models import Answer, Citation, Document, Passage
 from .question import (
     MAX_QUESTION_CHARS,
+    asks_for_overview,
     asks_the_clock,
     clean_question,
     clock_reply,
@@ -157,6 +159,9 @@ async def read_question(
         return Reading(question, reply=_chat(question, small_talk_reply(text)))
     if asks_the_clock(text):  # "What day is it today?": the clock's, not the documents'
         return Reading(question, reply=_chat(question, clock_reply(now)))
+    if asks_for_overview(text):  # "What's new?": the newest documents' stories, not a search
+        reply = await overview_answer(corpus, question, scope=scope, now=now)
+        return Reading(question, reply=reply or _chat(question, NO_DOCUMENTS))
     # A line of stopwords alone asks nothing ("the", "what?"), unless it points back at the
     # conversation: "and what did he say after that?" is a question only after an answer.
     if not retrieval.query_terms(text) and not (history and refers_back(text)):
@@ -313,13 +318,8 @@ def _chat(question: str, text: str) -> Answer:
 
 def _ask_about_documents(question: str) -> Answer:
     """The reply to a line with nothing to search for."""
-    return Answer(
-        question=question,
-        abstained=True,
-        citations=[],
-        text="Ask me a question about the documents, for example: "
-        "“What did the experts say about China's role in Central Asia?”",
-    )
+    example = "“What did the experts say about China's role in Central Asia?”"
+    return Answer(question, f"Ask me a question about the documents, for example: {example}", [], abstained=True)
 
 
 async def _restricted_candidates(

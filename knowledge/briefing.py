@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .dates import format_date
-from .models import Briefing, Citation, Document, Passage, Story
+from .models import Answer, Briefing, Citation, Document, Passage, Story
 from .plain import plural
 from .retrieval import passage_embedding_text, stored_vectors
 from .summarize import SummarySentence, summarize
@@ -48,6 +48,10 @@ MIN_STORY_WORDS = 20
 MAX_GROUPED = 500
 
 PARAGRAPH_SEPARATOR = "\n\n"
+# "What's new?" (``overview_answer``): the stories of this many newest documents, in a chat reply's
+# length rather than a briefing's.
+OVERVIEW_DOCUMENTS = 10
+OVERVIEW_MAX_WORDS = 200
 
 
 # ---------------------------------------------------------------------------- pure parts
@@ -175,6 +179,23 @@ async def build_briefing(
     stories, more, ungrouped = await asyncio.to_thread(_compose, window, max_words, by)
     briefing = Briefing(since=since, until=until, stories=stories, documents=len(docs))
     return replace(briefing, text=format_briefing(briefing, more_stories=more, by=by, ungrouped=ungrouped))
+
+
+async def overview_answer(corpus: Corpus, question: str, *, scope: int | None, now: dt.datetime) -> Answer | None:
+    """ "What's new?", "what are the documents about?": the stories of the ``OVERVIEW_DOCUMENTS``
+    newest documents added, as a cited reply in fewer words than a briefing (None when the
+    collection is empty). A search would find nothing to match: such a line names no topic."""
+    newest = await corpus.store.list_documents(scope=scope, limit=OVERVIEW_DOCUMENTS)
+    if not newest:
+        return None
+    since = min(d.added_at for d in newest)
+    until = max(max(d.added_at for d in newest) + dt.timedelta(seconds=1), now)
+    b = await build_briefing(corpus, since=since, until=until, scope=scope, max_words=OVERVIEW_MAX_WORDS)
+    if not b.stories:
+        return None
+    opening = f"The newest {plural(b.documents, 'document')}, story by story:"
+    text = PARAGRAPH_SEPARATOR.join([opening] + [f"{s.headline}: {s.summary}" for s in b.stories])
+    return Answer(question=question, text=text, citations=b.citations, confidence=1.0)
 
 
 async def _document_vectors(

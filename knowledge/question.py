@@ -131,6 +131,30 @@ def asks_the_clock(question: str) -> bool:
     return bool(_CLOCK.match(question))
 
 
+# "What's new?", "What are the documents about?", "Summarize the documents": a newcomer's first
+# lines ask for an overview, and name no topic to search (they were refused, or got "ask me a
+# question"). With a topic ("what's the latest on the strike?") it is a question like any other.
+_DOCS = r"(?:documents?|docs?|articles?|news|stories|collection|files?|everything)"
+_OVERVIEW = re.compile(
+    rf"^\s*(?:(?:so|ok(?:ay)?|hey|hi|and)[\s,]+)?(?:"
+    rf"what(?:{_A}s|\s+is|\s+are)\s+(?:the\s+)?(?:latest|newest|new|news|happening|going\s+on)"
+    rf"(?:\s+(?:news|stories|headlines|documents|today|now|lately|here|then))*|"
+    rf"(?:is\s+there\s+)?any(?:thing)?\s+(?:new|news|updates?)(?:\s+(?:today|lately|then))?|"
+    rf"(?:(?:can|could)\s+you\s+)?(?:give\s+me\s+|show\s+me\s+)?(?:a\s+|an\s+|the\s+)?(?:summary|overview|rundown|recap|"
+    rf"headlines)(?:\s+of\s+(?:the\s+|your\s+|all\s+(?:the\s+)?)?{_DOCS})?(?:\s+please)?|"
+    rf"(?:(?:can|could)\s+you\s+)?(?:summari[sz]e|sum\s+up)\s+(?:the\s+|your\s+|all\s+(?:the\s+)?|these\s+)?{_DOCS}"
+    rf"(?:\s+(?:for\s+me|please))?|"
+    rf"what\s+(?:are|is)\s+(?:the|these|your|all\s+the|this)\s+{_DOCS}\s+about|"
+    rf"what\s+(?:do\s+you\s+(?:know|have)|{_DOCS}\s+do\s+you\s+have|can\s+i\s+ask(?:\s+you)?(?:\s+about)?)"
+    rf")\s*[?!.]*\s*$",
+    re.I,
+)
+
+
+def asks_for_overview(question: str) -> bool:
+    return bool(_OVERVIEW.match(question))
+
+
 def clock_reply(now: dt.datetime) -> str:
     """Today's date and the time, in UTC (the bot does not know the asker's time zone)."""
     now = now.astimezone(dt.UTC)

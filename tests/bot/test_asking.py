@@ -9,6 +9,7 @@ import simcord
 from bot_helpers import ANSWER_SENTENCE, QUESTION, acknowledged_by_defer, reply_of
 
 from bot.app import create_bot
+from bot.render import MESSAGE_EMBED_TOTAL, embed_total
 from knowledge.errors import DatabaseError
 from knowledge.question import Reply
 
@@ -33,6 +34,22 @@ async def test_ask_answers_with_cited_sources_and_buttons(world):
     [row] = await world.rows("ask")
     assert (row.input, row.outcome, row.user_id, row.guild_id) == (QUESTION, "answered", world.user.id, world.guild.id)
     assert row.passage_ids and row.latency_ms is not None and row.answer == embed.description
+
+
+async def test_whats_new_gets_the_newest_stories_within_discords_limits(world):
+    for i in range(6):
+        await world.kb.add_text(
+            f"Report {i}: the harbour board met on day {i} and agreed a budget of {i + 2} million euros. "
+            f"Dockers in berth {i} said the night shifts would end. The mayor welcomed decision {i}.",
+            guild_id=world.guild.id,
+            title=f"Harbour report {i}",
+        )
+    result = await world.user.slash(world.channel, "ask", question="What's new?")
+    reply = reply_of(result)
+    assert reply.embeds[0].description.startswith("The newest")
+    assert sum(embed_total(e) for e in reply.embeds) <= MESSAGE_EMBED_TOTAL
+    [row] = await world.rows("ask")
+    assert row.outcome == "answered" and row.passage_ids
 
 
 async def test_feedback_buttons_are_recorded_against_the_answer(world):

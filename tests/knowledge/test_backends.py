@@ -77,6 +77,10 @@ async def test_a_question_to_an_empty_collection_says_there_is_nothing_to_search
         assert (await kb.ask("When was the tram line approved?", scope=8)).text == NO_DOCUMENTS
         own = await kb.ask("When was the tram line approved?", scope=7)
         assert own.text != NO_DOCUMENTS and own.citations
+        # "What's new?" reads the newest documents of the asker's scope only.
+        assert (await kb.ask("What's new?", scope=8)).text == NO_DOCUMENTS
+        news = await kb.ask("What's new?", scope=7)
+        assert news.citations and {c.document_id for c in news.citations} == {own.citations[0].document_id}
     finally:
         await kb.close()
 

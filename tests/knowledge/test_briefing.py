@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import pytest_asyncio
 
+from knowledge.answer import NO_DOCUMENTS
 from knowledge.briefing import (
     central_member,
     containing_passage,
@@ -22,6 +23,7 @@ from knowledge.briefing import (
 from knowledge.config import KnowledgeConfig
 from knowledge.embed import HashingEmbedder
 from knowledge.models import Briefing, Passage
+from knowledge.question import asks_for_overview
 from knowledge.service import KnowledgeBase
 
 NOW = dt.datetime(2024, 5, 2, 8, 0, tzinfo=dt.UTC)
@@ -340,3 +342,29 @@ async def test_a_date_known_only_by_its_year_is_briefed_as_the_year(kb):
     assert (doc.published, doc.published_precision) == (dt.date(2022, 1, 1), "year")
     b = await kb.brief(since=NOW - dt.timedelta(hours=24), until=NOW)
     assert f"[1] {GLACIER[0]} — 2022" in b.text and "2022-01-01" not in b.text
+
+
+async def test_whats_new_is_answered_with_the_newest_documents_stories(kb, newsroom):
+    # A newcomer's first line names no topic: it was refused ("I couldn't find this"), or got
+    # "ask me a question". It gets the stories of the newest documents, cited, whatever their age.
+    later = NOW + dt.timedelta(days=400)
+    for line in ("What's new?", "what are the documents about?", "Summarize the documents", "any news today?"):
+        answer = await kb.ask(line, now=later)
+        assert not answer.abstained and answer.text.startswith("The newest 5 documents"), answer.text
+        assert answer.text.count("[") == len(answer.citations) > 0
+        assert {c.document_id for c in answer.citations} >= {newsroom["glacier"], newsroom["harbour"][0]}
+    # With a topic it is a question like any other.
+    topical = await kb.ask("What is the latest news on the glacier?", now=later)
+    assert not topical.text.startswith("The newest")
+
+
+async def test_whats_new_in_an_empty_collection_says_there_is_nothing_yet(kb):
+    answer = await kb.ask("What's new?", now=NOW)
+    assert answer.text == NO_DOCUMENTS and not answer.citations
+
+
+def test_an_overview_is_asked_only_without_a_topic():
+    asked = ("whats new", "What’s the latest news?", "Can you give me an overview of the documents?", "recap")
+    topical = ("What is the latest news on Ukraine?", "what do you know about Tokayev?", "summarize the strike")
+    assert all(asks_for_overview(q) for q in asked)
+    assert not any(asks_for_overview(q) for q in topical)
