@@ -173,6 +173,10 @@ async def read_question(
     more = bool(said) and wants_later(text)
     last = earlier_answers(last_answer(history)) if said else []
     intent = parse_date_intent(resolved, now=now)
+    if intent.window and asks_for_overview(intent.query, dated=True):  # "What happened this week?"
+        reply = await overview_answer(corpus, question, scope=scope, now=now, intent=intent)
+        why = f"No document is dated {intent.describe()}."
+        return Reading(question, reply=reply or _refusal(question, resolved, intent, [], why=why))
     query = intent.query
     terms = retrieval.query_terms(query)
     if not any(re.search(r"[^\W\d_]", term) for term in terms):
@@ -468,14 +472,8 @@ def _nothing_found(intent: DateIntent) -> str:
 
 def _nothing_more(question: str, resolved: str, intent: DateIntent, *, confidence: float = 0.0) -> Answer:
     """A follow-up the documents hold nothing new for: said instead of repeating the last answer."""
-    return _refusal(
-        question,
-        resolved,
-        intent,
-        [],
-        why="The documents hold nothing more on this than what I said.",
-        confidence=confidence,
-    )
+    why = "The documents hold nothing more on this than what I said."
+    return _refusal(question, resolved, intent, [], why=why, confidence=confidence)
 
 
 def _refusal(

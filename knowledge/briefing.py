@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .dates import format_date
+from .dates import DateIntent, format_date
 from .models import Answer, Briefing, Citation, Document, Passage, Story
 from .plain import plural
 from .retrieval import passage_embedding_text, stored_vectors
@@ -181,21 +181,33 @@ async def build_briefing(
     return replace(briefing, text=format_briefing(briefing, more_stories=more, by=by, ungrouped=ungrouped))
 
 
-async def overview_answer(corpus: Corpus, question: str, *, scope: int | None, now: dt.datetime) -> Answer | None:
+async def overview_answer(
+    corpus: Corpus, question: str, *, scope: int | None, now: dt.datetime, intent: DateIntent | None = None
+) -> Answer | None:
     """ "What's new?", "what are the documents about?": the stories of the ``OVERVIEW_DOCUMENTS``
-    newest documents added, as a cited reply in fewer words than a briefing (None when the
-    collection is empty). A search would find nothing to match: such a line names no topic."""
-    newest = await corpus.store.list_documents(scope=scope, limit=OVERVIEW_DOCUMENTS)
-    if not newest:
-        return None
-    since = min(d.added_at for d in newest)
-    until = max(max(d.added_at for d in newest) + dt.timedelta(seconds=1), now)
-    b = await build_briefing(corpus, since=since, until=until, scope=scope, max_words=OVERVIEW_MAX_WORDS)
+    newest documents added, as a cited reply in fewer words than a briefing; "What happened this
+    week?" (``intent`` with a window): those of the documents published in it. None when there
+    are none. A search would find nothing to match: such a line names no topic."""
+    if intent is not None and intent.window:
+        since = dt.datetime.combine(intent.date_from or dt.date.min, dt.time(), dt.UTC)
+        until = dt.datetime.combine(intent.date_to or now.date(), dt.time(), dt.UTC)
+        b = await build_briefing(
+            corpus, since=since, until=until, scope=scope, max_words=OVERVIEW_MAX_WORDS, by="published"
+        )
+        opening = f"{plural(b.documents, 'document')} dated {intent.describe()}, story by story:"
+    else:
+        newest = await corpus.store.list_documents(scope=scope, limit=OVERVIEW_DOCUMENTS)
+        if not newest:
+            return None
+        since = min(d.added_at for d in newest)
+        until = max(max(d.added_at for d in newest) + dt.timedelta(seconds=1), now)
+        b = await build_briefing(corpus, since=since, until=until, scope=scope, max_words=OVERVIEW_MAX_WORDS)
+        opening = f"The newest {plural(b.documents, 'document')}, story by story:"
     if not b.stories:
         return None
-    opening = f"The newest {plural(b.documents, 'document')}, story by story:"
     text = PARAGRAPH_SEPARATOR.join([opening] + [f"{s.headline}: {s.summary}" for s in b.stories])
-    return Answer(question=question, text=text, citations=b.citations, confidence=1.0)
+    window = intent if intent is not None else DateIntent()
+    return Answer(question, text, b.citations, confidence=1.0, date_from=window.date_from, date_to=window.date_to)
 
 
 async def _document_vectors(

@@ -151,8 +151,20 @@ _OVERVIEW = re.compile(
 )
 
 
-def asks_for_overview(question: str) -> bool:
-    return bool(_OVERVIEW.match(question))
+# With a window of time words ("What happened this week?", what is left once they are taken out):
+# what happened then, in the documents dated in it. Without one, "what happened?" asks about the
+# story being talked of.
+_DATED_OVERVIEW = re.compile(
+    rf"^\s*(?:what(?:{_A}s|\s+has|\s+have)?\s+(?:happened|been\s+happening)|what\s+was\s+(?:in\s+the\s+news|new)|"
+    rf"(?:any|the)\s+news|news|headlines)\s*[?!.]*\s*$",
+    re.I,
+)
+
+
+def asks_for_overview(question: str, *, dated: bool = False) -> bool:
+    """ "What's new?" and the like (``dated``: also "what happened?", the rest of "What happened
+    this week?" once its time words are taken out)."""
+    return bool(_OVERVIEW.match(question) or (dated and _DATED_OVERVIEW.match(question)))
 
 
 def clock_reply(now: dt.datetime) -> str:

@@ -368,3 +368,18 @@ def test_an_overview_is_asked_only_without_a_topic():
     topical = ("What is the latest news on Ukraine?", "what do you know about Tokayev?", "summarize the strike")
     assert all(asks_for_overview(q) for q in asked)
     assert not any(asks_for_overview(q) for q in topical)
+
+
+async def test_what_happened_this_week_tells_the_stories_of_the_documents_dated_in_it(kb, newsroom):
+    # Thursday 2 May 2024: this week is 29 April to 2 May. The harbour and glacier articles are
+    # dated in it, the library one (20 April) is not. It was "I found nothing ... about this".
+    thursday = dt.datetime(2024, 5, 2, 12, tzinfo=dt.UTC)
+    answer = await kb.ask("What happened this week?", now=thursday)
+    assert not answer.abstained and answer.text.startswith("4 documents dated from 2024-04-29"), answer.text
+    cited = {c.document_id for c in answer.citations}
+    assert newsroom["glacier"] in cited and newsroom["old"] not in cited
+    quiet = await kb.ask("what happened yesterday?", now=dt.datetime(2024, 5, 4, 12, tzinfo=dt.UTC))
+    assert quiet.abstained and quiet.text == "No document is dated on 2024-05-03."
+    # A topic makes it a question; without time words, "what happened?" is one too.
+    assert not (await kb.ask("What happened to the glacier this week?", now=thursday)).text[0].isdigit()
+    assert asks_for_overview("What happened?", dated=True) and not asks_for_overview("What happened?")
