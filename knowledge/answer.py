@@ -36,8 +36,10 @@ from .dates import DateIntent, format_date, parse_date_intent
 from .models import Answer, Citation, Document, Passage
 from .question import (
     MAX_QUESTION_CHARS,
+    asks_for_author,
     asks_for_overview,
     asks_the_clock,
+    byline_reply,
     clean_question,
     clock_reply,
     earlier_answers,
@@ -204,6 +206,8 @@ async def read_question(
     top = retrieval.top_k(scores, PASSAGES_READ)
     if not top:  # every candidate was removed between ranking and loading, or is from later
         return Reading(question, reply=_refusal(question, resolved, intent, [], why=_nothing_found(intent)))
+    if asks_for_author(text):  # "Who wrote it?": the byline of the document search finds best
+        return Reading(question, reply=_chat(question, byline_reply(rows[next(p for p, _ in pool if p in rows)][1])))
     floor = min(cands.dense.values(), default=0.0)
     if not cands.bm25 and await asyncio.to_thread(
         nothing_to_match, query, [f"{rows[pid][1].title} {rows[pid][0].text}" for pid, _ in top]

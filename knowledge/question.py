@@ -9,6 +9,8 @@ import re
 from collections.abc import Sequence
 
 from . import retrieval
+from .dates import format_date
+from .models import Document
 from .signals import name_phrases
 
 MAX_QUESTION_CHARS = 1000  # a question longer than this is cut (Discord allows 4,000 in a modal)
@@ -149,6 +151,33 @@ _OVERVIEW = re.compile(
     rf")\s*[?!.]*\s*$",
     re.I,
 )
+
+
+# "Who wrote it?", "who is the author of the article on the strike?": the byline read at indexing
+# answers (it was taken out of the text, so no sentence can), of the document the search finds best.
+_PIECE = r"(?:article|story|piece|document|text|column|post|op-ed)s?"
+_POINTER = rf"(?:it|this|that|these|those|(?:the|this|that|these|those)\s+(?:[\w'’-]+\s+){{0,3}}?{_PIECE})"
+_AUTHOR = re.compile(
+    # "who wrote" must point at a document ("Who wrote the CSTO treaty?" asks the news), and "who
+    # is the author" end or do ("Who was the journalist arrested?" asks the news too).
+    rf"^\s*(?:and\s+)?(?:who\s+(?:wrote|authored|penned)\s+{_POINTER}\b.*|"
+    rf"(?:(?:who(?:{_A}s|\s+is|\s+was)|what(?:{_A}s|\s+is)\s+the\s+name\s+of)\s+)?(?:the\s+)?(?:author|writer)"
+    rf"(?:\s+of\s+{_POINTER}(?:\s+(?:about|on)\s+.*)?)?\s*[?!.]*\s*|"
+    rf"whose\s+{_PIECE}\b.*|by\s+whom\b.*)$",
+    re.I,
+)
+
+
+def asks_for_author(question: str) -> bool:
+    return bool(_AUTHOR.match(question))
+
+
+def byline_reply(doc: Document) -> str:
+    """The answer to "who wrote it?" from the document's metadata."""
+    when = f" ({format_date(doc.published, doc.published_precision)})" if doc.published else ""
+    if not doc.author:
+        return f"“{doc.title}”{when} names no author."
+    return f"“{doc.title}”{when} is by {doc.author}."
 
 
 # With a window of time words ("What happened this week?", what is left once they are taken out):

@@ -12,6 +12,7 @@ import pytest_asyncio
 
 from knowledge.config import KnowledgeConfig
 from knowledge.embed import HashingEmbedder
+from knowledge.question import Reply, asks_for_author
 from knowledge.service import KnowledgeBase
 
 TITLE = "Harbour budget approved after long debate"
@@ -103,3 +104,22 @@ async def test_the_answer_opens_with_the_fact_not_the_byline(kb):
     assert not answer.abstained
     assert "Lindqvist" not in answer.text
     assert answer.text.startswith("The city council approved")
+
+
+async def test_who_wrote_it_is_answered_from_the_byline(kb):
+    # The byline is metadata, out of the text, so no sentence could answer "who wrote it?": it got
+    # the closest passages, or a quote naming someone else.
+    await kb.add_bytes(as_txt("By Maria Lindqvist", "December 1, 2026"), "harbour.txt")
+    await kb.add_text("A winter storm closed the port of Rotterdam for two days.", title="Storm closes port")
+    history = ["When was the harbour budget approved?", Reply("The city council approved it on Tuesday. [1]")]
+    for question, kw in (
+        ("who wrote it?", {"history": history}),
+        ("Who wrote the article about the harbour budget?", {}),
+    ):
+        answer = await kb.ask(question, **kw)
+        assert not answer.abstained and answer.text == f"“{TITLE}” (2026-12-01) is by Maria Lindqvist.", answer.text
+    unsigned = await kb.ask("Who is the author of the article on the Rotterdam storm?")
+    assert unsigned.text == "“Storm closes port” names no author."
+    # A question about who wrote something in the news is a question like any other.
+    assert not asks_for_author("Who wrote the new harbour law?")
+    assert not asks_for_author("Who was the journalist arrested in Moscow?")
