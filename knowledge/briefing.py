@@ -202,7 +202,9 @@ async def overview_answer(
         since = min(d.added_at for d in newest)
         until = max(max(d.added_at for d in newest) + dt.timedelta(seconds=1), now)
         b = await build_briefing(corpus, since=since, until=until, scope=scope, max_words=OVERVIEW_MAX_WORDS)
-        opening = f"The newest {plural(b.documents, 'document')}, story by story:"
+        total = await corpus.store.count_documents(scope=scope)
+        some = f"{plural(total, 'document')} in all; the newest {b.documents}" if total > b.documents else None
+        opening = f"{some or 'The newest ' + plural(b.documents, 'document')}, story by story:"
     if not b.stories:
         return None
     text = PARAGRAPH_SEPARATOR.join([opening] + [f"{s.headline}: {s.summary}" for s in b.stories])

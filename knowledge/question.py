@@ -147,7 +147,9 @@ _OVERVIEW = re.compile(
     rf"(?:(?:can|could)\s+you\s+)?(?:summari[sz]e|sum\s+up)\s+(?:the\s+|your\s+|all\s+(?:the\s+)?|these\s+)?{_DOCS}"
     rf"(?:\s+(?:for\s+me|please))?|"
     rf"what\s+(?:are|is)\s+(?:the|these|your|all\s+the|this)\s+{_DOCS}\s+about|"
-    rf"what\s+(?:do\s+you\s+(?:know|have)|{_DOCS}\s+do\s+you\s+have|can\s+i\s+ask(?:\s+you)?(?:\s+about)?)"
+    rf"what\s+(?:do\s+you\s+(?:know|have)|{_DOCS}\s+do\s+you\s+have|can\s+i\s+ask(?:\s+you)?(?:\s+about)?)|"
+    rf"(?:what|which|how\s+many)\s+(?:{_DOCS}|sources)\s+(?:do\s+you\s+have|are\s+there|have\s+you\s+got)|"
+    rf"(?:(?:can|could)\s+you\s+)?(?:list|show(?:\s+me)?)\s+(?:the\s+|your\s+|all\s+(?:the\s+)?)?(?:{_DOCS}|sources)"
     rf")\s*[?!.]*\s*$",
     re.I,
 )

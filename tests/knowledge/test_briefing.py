@@ -383,3 +383,14 @@ async def test_what_happened_this_week_tells_the_stories_of_the_documents_dated_
     # A topic makes it a question; without time words, "what happened?" is one too.
     assert not (await kb.ask("What happened to the glacier this week?", now=thursday)).text[0].isdigit()
     assert asks_for_overview("What happened?", dated=True) and not asks_for_overview("What happened?")
+
+
+async def test_how_many_documents_counts_them_all_and_tells_the_newest(kb):
+    for k in range(12):
+        await _add(
+            kb, f"Ferry report {k}", f"Ferry line {k} changed its timetable for winter, operator {k} said.", hours_ago=k
+        )
+    answer = await kb.ask("How many documents do you have?", now=NOW)
+    assert answer.text.startswith("12 documents in all; the newest 10, story by story:"), answer.text
+    assert all(c.title != "Ferry report 11" for c in answer.citations)  # the oldest is not among them
+    assert asks_for_overview("list the documents") and not asks_for_overview("list the CSTO's members")
