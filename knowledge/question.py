@@ -92,8 +92,19 @@ def clean_question(question: str) -> tuple[str, bool]:
     return text[: cut if cut > 0 else MAX_QUESTION_CHARS], True
 
 
+# "How do I add a document?", "what can you do?": about the bot, not the documents.
+_HOW_TO = re.compile(
+    r"^\s*(?:how\s+(?:do|can|should)\s+(?:i|we|you|one)\s+(?:add|upload|index|import|send|give\s+you|feed\s+you)"
+    r"(?:\s+(?:a|an|the|new|more|my|our|some))*\s+(?:documents?|docs?|files?|articles?|pdfs?|links?|urls?|texts?|news)"
+    r"(?:\s+to\s+(?:you|the\s+bot|it))?|what\s+can\s+you\s+do|how\s+do\s+(?:i\s+use\s+(?:you|this|it)|you\s+work))"
+    r"\s*[?!.]*\s*$",
+    re.I,
+)
+
+
 def is_greeting(question: str) -> bool:
-    return bool(_GREETING.match(question))
+    """A greeting or small talk, also about the bot itself ("how do I add a document?")."""
+    return bool(_GREETING.match(question) or _HOW_TO.match(question))
 
 
 def refers_back(question: str) -> bool:
@@ -208,6 +219,12 @@ def small_talk_reply(question: str) -> str:
     """The reply to a greeting or small talk (``is_greeting``): thanks and goodbyes get a goodbye."""
     if _THANKS.search(question):
         return "You're welcome! Ask me again whenever you need something from the documents."
+    if _HOW_TO.match(question):
+        return (
+            "I answer questions from the documents, quoting the passages that support each answer, and post a "
+            "daily briefing of what is new. Moderators add documents (a file, pasted text or a link) with "
+            "/doc add; in the console, doc add PATH or URL."
+        )
     return "Hello! Ask me anything about the documents and I will answer with the passages that support it."
 
 

@@ -368,6 +368,8 @@ async def test_the_clock_answers_what_day_it_is_not_the_documents(kb, line):
         "nice weather?",
         "Which test did the drivers fail?",
         "What day is the town hall meeting?",
+        "How did they add troops?",
+        "what can you do about inflation?",
     ],
 )
 def test_questions_that_start_like_small_talk_are_questions(line):
@@ -450,3 +452,11 @@ def test_about_boost_prefers_passages_about_the_named_period():
     assert about_boost("Investment grew.", dt.date(2022, 1, 14), intent, s) == 0.0
     assert about_boost("Investment grew in 20180.", None, intent, s) == 0.0  # a number, not the year
     assert about_boost("Anything.", None, parse_date_intent("How much?", now=NOW), s) == 0.0
+
+
+@pytest.mark.parametrize("line", ["How do I add a document?", "how can I upload files?", "what can you do?"])
+async def test_how_to_use_the_bot_is_answered_about_the_bot(kb, line):
+    # It was searched in the documents and refused, with passages about something else.
+    answer = await kb.ask(line, now=NOW)
+    assert not answer.abstained and not answer.citations and not answer.related
+    assert "/doc add" in answer.text
