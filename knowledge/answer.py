@@ -37,6 +37,7 @@ from .models import Answer, Citation, Document, Passage
 from .question import (
     MAX_QUESTION_CHARS,
     asks_for_author,
+    asks_for_more,
     asks_for_overview,
     asks_the_clock,
     byline_reply,
@@ -45,15 +46,16 @@ from .question import (
     earlier_answers,
     is_greeting,
     last_answer,
+    more_topic,
     normalise_question,
     refers_back,
     resolve_follow_up,
     small_talk_reply,
     wants_later,
 )
-from .sentences import Candidate, by_meaning, candidates, said_in, select
+from .sentences import Candidate, after_said, by_meaning, candidates, said_in, select
 from .signals import answer_type, name_phrases
-from .termweights import nothing_to_match, stem_weights, text_stems
+from .termweights import coverage, nothing_to_match, stem_weights, text_stems
 from .text import split_sentences
 
 if TYPE_CHECKING:
@@ -171,8 +173,11 @@ async def read_question(
     resolved = resolve_follow_up(text, history)
     if not retrieval.query_terms(resolved):
         return Reading(question, reply=_ask_about_documents(question))
+    more_about = bool(history) and resolved == text and asks_for_more(text)
+    if more_about:  # "Tell me more about the strike": on the strike, what was not said yet
+        resolved = more_topic(text)
     said = earlier_answers(history) if resolved != text else []
-    more = bool(said) and wants_later(text)
+    more = bool(said) and (wants_later(text) or more_about)
     last = earlier_answers(last_answer(history)) if said else []
     intent = parse_date_intent(resolved, now=now)
     if intent.window and asks_for_overview(intent.query, dated=True):  # "What happened this week?"
@@ -221,7 +226,7 @@ async def read_question(
         # Stemming, sentence splitting and scoring are CPU work (the first use imports NLTK and
         # the word list): one trip off the event loop for all of it.
         weights = stem_weights(terms)
-        own = stem_weights(retrieval.query_terms(text)) if resolved != text else {}
+        own = stem_weights(retrieval.query_terms(text)) if resolved != text and not more_about else {}
         choose = weights
         if own:
             # A follow-up's own words say what is asked now ("and wheat, where did it go?"); the
@@ -239,7 +244,10 @@ async def read_question(
         ranked = candidates(resolved, choose, top, passages, titles, asks=asks)
         if more:
             # "What else?", "after that?": only what was not said in the conversation.
-            ranked = _after_said(ranked, said, settings)
+            ranked = after_said(ranked, said, settings.later_weight)
+            if more_about:  # only passages on the topic: past them, the documents hold no more on it
+                on = {p for p in passages if coverage(choose, text_stems(f"{titles[p]} {passages[p]}")) > 0}
+                ranked = [c for c in ranked if c.passage_id in on]
             chosen = select(resolved, ranked, said=said)
         elif own and not any(own.keys() & text_stems(c.text) for c in ranked):
             # "when did they leave?" after the troops' arrival: no sentence holds "leave" (the
@@ -300,23 +308,6 @@ async def read_question(
         follow_up=more,
         meaning_alone=not cands.bm25,
     )
-
-
-def _after_said(ranked: Sequence[Candidate], said: Sequence[str], s: AnswerSettings) -> list[Candidate]:
-    """ "And what did he say after that?": sentences after the last one already said, in its
-    passage, move up; the order is otherwise kept."""
-    last: dict[int, int] = {}
-    for c in ranked:
-        if said_in(c.text, said):
-            last[c.passage_id] = max(last.get(c.passage_id, -1), c.index)
-    if not last:
-        return list(ranked)
-
-    def bonus(c: Candidate) -> float:
-        return s.later_weight if c.passage_id in last and c.index > last[c.passage_id] else 0.0
-
-    moved = [(c.score + bonus(c), c) for c in ranked]
-    return [c for _, c in sorted(moved, key=lambda sc: (-sc[0], sc[1].rank, sc[1].index))]
 
 
 def _chat(question: str, text: str) -> Answer:

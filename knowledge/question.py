@@ -277,6 +277,20 @@ def wants_later(question: str) -> bool:
     return bool(_LATER.search(question))
 
 
+# "Tell me more about the strike": a question in full, with a topic of its own, that asks for what
+# has not been said (after "What's new?" it repeated the sentences just given).
+_MORE_ABOUT = re.compile(r"^\s*(?:(?:tell|give|show)\s+(?:me|us)\s+more|more\s+(?:about|on)|what\s+else)\b", re.I)
+
+
+def asks_for_more(question: str) -> bool:
+    return bool(_MORE_ABOUT.match(question))
+
+
+def more_topic(question: str) -> str:
+    """ "Tell me more about the strike" -> "the strike"."""
+    return re.sub(r"^\s*(?:about|on|of)\b", "", _MORE_ABOUT.sub("", question, count=1), flags=re.I).strip()
+
+
 def _answer_names(history: Sequence[str]) -> list[str]:
     """The names in the bot's latest answer, first sentence first: what "he" or "they" in a
     follow-up most likely points at."""

@@ -171,6 +171,23 @@ def by_meaning(ranked: Sequence[Candidate], cosines: Sequence[float]) -> list[Ca
     return [c for _, _, c in sorted(pairs, key=lambda p: (-p[0], p[1]))]
 
 
+def after_said(ranked: Sequence[Candidate], said: Sequence[str], later_weight: float) -> list[Candidate]:
+    """ "And what did he say after that?": sentences after the last one already said, in its
+    passage, move up by ``later_weight``; the order is otherwise kept."""
+    last: dict[int, int] = {}
+    for c in ranked:
+        if said_in(c.text, said):
+            last[c.passage_id] = max(last.get(c.passage_id, -1), c.index)
+    if not last:
+        return list(ranked)
+
+    def bonus(c: Candidate) -> float:
+        return later_weight if c.passage_id in last and c.index > last[c.passage_id] else 0.0
+
+    moved = [(c.score + bonus(c), c) for c in ranked]
+    return [c for _, c in sorted(moved, key=lambda sc: (-sc[0], sc[1].rank, sc[1].index))]
+
+
 def said_in(sentence: str, said: Sequence[str], s: SentenceWeights = WEIGHTS) -> bool:
     """Whether ``sentence`` repeats one of ``said`` (``repeat_overlap`` of its words or more)."""
     return any(overlap(sentence, earlier) > s.repeat_overlap for earlier in said)

@@ -460,3 +460,19 @@ async def test_how_to_use_the_bot_is_answered_about_the_bot(kb, line):
     answer = await kb.ask(line, now=NOW)
     assert not answer.abstained and not answer.citations and not answer.related
     assert "/doc add" in answer.text
+
+
+async def test_tell_me_more_about_a_topic_says_only_what_was_not_said_on_it(kb):
+    first = await kb.ask("How many drivers joined the rail strike?", now=NOW)
+    assert not first.abstained and "4,000" in first.text
+    history = ["How many drivers joined the rail strike?", Reply(first.text)]
+    # A question in full, with a topic of its own: it repeated the sentence just given.
+    more = await kb.ask("Tell me more about the rail strike", history=history, now=NOW)
+    said = [c.quote for c in first.citations]
+    assert more.citations and all(c.quote not in said for c in more.citations), more.text
+    assert all(re.search(r"strike|train|rail", c.quote, re.I) for c in more.citations), more.text
+    # Once all of it was said, the documents hold no more on it (not a sentence on something else).
+    history += ["Tell me more about the rail strike", Reply(more.text)]
+    again = await kb.ask("tell me more about the rail strike", history=history, now=NOW)
+    assert all(re.search(r"strike|train|rail", c.quote, re.I) for c in again.citations), again.text
+    assert all(c.quote not in said + [c.quote for c in more.citations] for c in again.citations)
