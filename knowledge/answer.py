@@ -212,7 +212,8 @@ async def read_question(
     if not top:  # every candidate was removed between ranking and loading, or is from later
         return Reading(question, reply=_refusal(question, resolved, intent, [], why=_nothing_found(intent)))
     if asks_for_author(text):  # "Who wrote it?": the byline of the document search finds best
-        return Reading(question, reply=_chat(question, byline_reply(rows[next(p for p, _ in pool if p in rows)][1])))
+        best = next(pid for pid, _ in pool if pid in rows)  # top holds one at least
+        return Reading(question, reply=_chat(question, byline_reply(rows[best][1])))
     floor = min(cands.dense.values(), default=0.0)
     if not cands.bm25 and await asyncio.to_thread(
         nothing_to_match, query, [f"{rows[pid][1].title} {rows[pid][0].text}" for pid, _ in top]

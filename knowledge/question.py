@@ -244,6 +244,7 @@ def previous_question(history: Sequence[str]) -> str | None:
 
 
 def _previous_at(history: Sequence[str]) -> int | None:
+    """Where ``previous_question`` is in ``history``."""
     for at in range(len(history) - 1, -1, -1):
         turn = history[at]
         if isinstance(turn, Reply):
