@@ -19,6 +19,7 @@ MAX_QUESTION_CHARS = 1000  # a question longer than this is cut (Discord allows 
 # ("thanks, that's all for now"): a friendly reply, not a search ("today" or "now" in it is no time
 # word, and no document answers it).
 _A = "['’]?"  # an apostrophe, straight or curly, or none
+_END = r"\s*[?!.]*\s*$"  # the end of a line that is matched whole: only spaces and ?!. after it
 # Thanks and goodbyes (they get a goodbye: ``small_talk_reply``), and the other polite words.
 _GOODBYE = (
     r"thanks?(?:\s+you)?|thank\s+you|thx|ty|cheers|no\s+thanks?|never\s*mind|bye(?:\s+for\s+now)?|goodbye|"
@@ -96,8 +97,8 @@ def clean_question(question: str) -> tuple[str, bool]:
 _HOW_TO = re.compile(
     r"^\s*(?:how\s+(?:do|can|should)\s+(?:i|we|you|one)\s+(?:add|upload|index|import|send|give\s+you|feed\s+you)"
     r"(?:\s+(?:a|an|the|new|more|my|our|some))*\s+(?:documents?|docs?|files?|articles?|pdfs?|links?|urls?|texts?|news)"
-    r"(?:\s+to\s+(?:you|the\s+bot|it))?|what\s+can\s+you\s+do|how\s+do\s+(?:i\s+use\s+(?:you|this|it)|you\s+work))"
-    r"\s*[?!.]*\s*$",
+    r"(?:\s+to\s+(?:you|the\s+bot|it))?|"
+    rf"what\s+can\s+you\s+do|how\s+do\s+(?:i\s+use\s+(?:you|this|it)|you\s+work)){_END}",
     re.I,
 )
 
@@ -135,7 +136,7 @@ def is_follow_up(question: str) -> bool:
 _CLOCK = re.compile(
     rf"^\s*(?:(?:what|which)\s+(?:day|date|time|year|month)\s+is\s+it(?:\s+(?:today|now|right\s+now))?|"
     rf"what(?:{_A}s|\s+is)\s+(?:the\s+)?(?:date|day|time|year|month)(?:\s+(?:today|now|right\s+now))?|"
-    rf"what(?:{_A}s|\s+is)\s+today(?:{_A}s\s+date)?)\s*[?!.]*\s*$",
+    rf"what(?:{_A}s|\s+is)\s+today(?:{_A}s\s+date)?){_END}",
     re.I,
 )
 
@@ -153,15 +154,16 @@ _OVERVIEW = re.compile(
     rf"what(?:{_A}s|\s+is|\s+are)\s+(?:the\s+)?(?:latest|newest|new|news|happening|going\s+on)"
     rf"(?:\s+(?:news|stories|headlines|documents|today|now|lately|here|then))*|"
     rf"(?:is\s+there\s+)?any(?:thing)?\s+(?:new|news|updates?)(?:\s+(?:today|lately|then))?|"
-    rf"(?:(?:can|could)\s+you\s+)?(?:give\s+me\s+|show\s+me\s+)?(?:a\s+|an\s+|the\s+)?(?:summary|overview|rundown|recap|"
-    rf"headlines)(?:\s+of\s+(?:the\s+|your\s+|all\s+(?:the\s+)?)?{_DOCS})?(?:\s+please)?|"
+    rf"(?:(?:can|could)\s+you\s+)?(?:give\s+me\s+|show\s+me\s+)?(?:a\s+|an\s+|the\s+)?"
+    rf"(?:summary|overview|rundown|recap|headlines)"
+    rf"(?:\s+of\s+(?:the\s+|your\s+|all\s+(?:the\s+)?)?{_DOCS})?(?:\s+please)?|"
     rf"(?:(?:can|could)\s+you\s+)?(?:summari[sz]e|sum\s+up)\s+(?:the\s+|your\s+|all\s+(?:the\s+)?|these\s+)?{_DOCS}"
     rf"(?:\s+(?:for\s+me|please))?|"
     rf"what\s+(?:are|is)\s+(?:the|these|your|all\s+the|this)\s+{_DOCS}\s+about|"
     rf"what\s+(?:do\s+you\s+(?:know|have)|{_DOCS}\s+do\s+you\s+have|can\s+i\s+ask(?:\s+you)?(?:\s+about)?)|"
     rf"(?:what|which|how\s+many)\s+(?:{_DOCS}|sources)\s+(?:do\s+you\s+have|are\s+there|have\s+you\s+got)|"
     rf"(?:(?:can|could)\s+you\s+)?(?:list|show(?:\s+me)?)\s+(?:the\s+|your\s+|all\s+(?:the\s+)?)?(?:{_DOCS}|sources)"
-    rf")\s*[?!.]*\s*$",
+    rf"){_END}",
     re.I,
 )
 
@@ -198,7 +200,7 @@ def byline_reply(doc: Document) -> str:
 # story being talked of.
 _DATED_OVERVIEW = re.compile(
     rf"^\s*(?:what(?:{_A}s|\s+has|\s+have)?\s+(?:happened|been\s+happening)|what\s+was\s+(?:in\s+the\s+news|new)|"
-    rf"(?:any|the)\s+news|news|headlines)\s*[?!.]*\s*$",
+    rf"(?:any|the)\s+news|news|headlines){_END}",
     re.I,
 )
 
