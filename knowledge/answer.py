@@ -378,8 +378,8 @@ def decide(reading: Reading, settings: AnswerSettings = SETTINGS, *, confidence:
     if intent.window or intent.recency:
         dated = sorted({(c.published, c.published_precision) for c in citations if c.published}, reverse=True)
         shown = list(dict.fromkeys(format_date(d, p) for d, p in dated))
-        when = ", ".join(shown[:3]) or "undated"
-        body = f"{body}\n(Sources dated {when}; you asked for {intent.describe()}.)"
+        when = f"Sources dated {', '.join(shown[:3])}" if shown else "The sources are undated"
+        body = f"{body}\n({when}; you asked for {intent.describe()}.)"
     return Answer(
         question=question,
         text=body,

@@ -307,6 +307,22 @@ async def test_scope_hides_other_guilds_documents(tmp_path, real_embedder):
     assert "12 engineers" not in theirs.text and all("Bluebird" != c.title for c in theirs.related)
 
 
+@pytest.mark.model
+async def test_latest_over_undated_sources_says_they_are_undated(tmp_path, real_embedder):
+    # It said "(Sources dated undated; ...)".
+    kb = await KnowledgeBase.open(KnowledgeConfig(db=tmp_path / "kb.db"), embedder=real_embedder)
+    try:
+        await kb.add_text(
+            "Average lithium-ion battery pack prices fell to $98 per kilowatt-hour, the first time below $100.",
+            title="Battery outlook",
+        )
+        answer = await kb.ask("What is the latest battery pack price?")
+    finally:
+        await kb.close()
+    assert not answer.abstained and "$98" in answer.text
+    assert "(The sources are undated; you asked for" in answer.text and "dated undated" not in answer.text
+
+
 # ---------------------------------------------------------------------------- pure functions
 
 
