@@ -173,7 +173,10 @@ def header_line(text: str, header: Header) -> bool:
         kind = _header_part(part, found, allow_names=False)
         if kind is None and (split := _split_date(part)):
             pieces = [(piece, _header_part(piece, found)) for piece in split]
-            split_names = split_names or any(k == "name" for _, k in pieces)
+            # "Analyst report, October 5, 2026": a label set off from its date by a comma is a
+            # dateline. Run together ("Budget Day December 1, 2026") it may be a heading.
+            set_off = re.match(rf"{re.escape(split[0])}\s*,", part) is not None
+            split_names = split_names or (any(k == "name" for _, k in pieces) and not set_off)
         else:
             pieces = [(part, kind or _header_part(part, found))]
         for piece, kind in pieces:

@@ -84,6 +84,21 @@ async def test_a_date_over_a_byline_is_read_too(kb):
 
 
 @pytest.mark.parametrize(
+    "text",
+    [
+        "\n\n".join([TITLE, "Analyst report, December 1, 2026", *BODY]),
+        "\n\n".join([f"# {TITLE}", "*Analyst report, December 1, 2026*", *BODY]),  # Markdown italics
+        "\n\n".join([TITLE, "Harbour Gazette, 1 December 2026", *BODY]),
+    ],
+)
+async def test_a_label_set_off_from_its_date_by_a_comma_is_a_dateline(kb, text):
+    # It stayed in the text, the document undated, and became an answer sentence of its own.
+    doc = await kb.add_bytes(text.encode(), "report.md")
+    assert doc.published == dt.date(2026, 12, 1)
+    assert (await stored_text(kb, doc.id)).startswith(BODY[0])
+
+
+@pytest.mark.parametrize(
     "line",
     [
         "Budget Day December 1, 2026",  # a name and a date, but no byline: a heading, kept
