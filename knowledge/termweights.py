@@ -72,13 +72,35 @@ def warm() -> None:
     word_weight("newsdesk")
 
 
+@lru_cache(maxsize=1)
+def _lemmas():
+    # Lazy, as the frequency list: the first use reads lemminflect's tables (~0.1 s, ~45 MB).
+    from lemminflect import getAllLemmas
+
+    return getAllLemmas
+
+
+@lru_cache(maxsize=200_000)
+def match_stem(word: str) -> str:
+    """The stem a question's word and a sentence's word meet on: Porter's, after an irregular form
+    is brought to its base ("kept" meets "keep", "won" "win", "died" "die", "children" "child";
+    Porter leaves each pair apart). Only a word with one reading is: "left" (leave, or the side)
+    and "found" (find, or found a company) stay as they are. Not the index's tokens: those are
+    Porter's alone, in SQLite and PostgreSQL."""
+    word = word.lower()
+    readings = [lemma for lemmas in _lemmas()(word).values() for lemma in lemmas]
+    if len(readings) == 1 and readings[0] != word:
+        return stem(readings[0])
+    return stem(word)
+
+
 def stem_weights(terms: Iterable[str]) -> dict[str, float]:
     """Weights keyed by stem (what sentences are matched on), for a question's content words; a
     stem reached from several words takes the heaviest. Keys in sorted order, so every sum and
     tie-break over them is the same in every process (no dependence on the hash seed)."""
     out: dict[str, float] = {}
     for term in terms:
-        key = stem(term)
+        key = match_stem(term)
         out[key] = max(out.get(key, 0.0), word_weight(term))
     return dict(sorted(out.items()))
 
@@ -115,10 +137,34 @@ def _derived_in(term: str, stems: set[str] | frozenset[str]) -> bool:
 
 
 _TOKEN = re.compile(r"\w+")
+# A run of capitalised words, maybe joined by "of", "and", "for", "the" or a hyphen: "European
+# Central Bank", "Bank of England", "Russia-led Collective Security Treaty Organisation".
+_NAME_RUN = re.compile(r"[A-Z][a-z]+(?:(?:\s+(?:of|and|for|the|on)\s+|[\s-]+)[A-Z][a-z]+)+")
+_CAPITAL_WORD = re.compile(r"[A-Z][a-z]+")
+_RUN_WORD = re.compile(r"[A-Za-z]+")
+LONGEST_ACRONYM = 6
+
+
+def acronyms(text: str) -> set[str]:
+    """The initials of every run of two to six capitalised words in ``text``, lowercased: a
+    question's "ECB" meets "The European Central Bank kept its rate", the way news names an
+    organisation in full first and by its initials after. Every part of a run counts ("The
+    European Central Bank" gives "tecb", "ecb", "cb" ...): where the name starts is not known."""
+    out: set[str] = set()
+    for run in _NAME_RUN.finditer(text):
+        # With and without the joining words' initials: "Bank of England" is the BoE, "United
+        # States of America" the USA.
+        for found in (_CAPITAL_WORD.findall(run.group(0)), _RUN_WORD.findall(run.group(0))):
+            initials = "".join(w[0] for w in found).lower()
+            for i in range(len(initials)):
+                for j in range(i + 2, min(len(initials), i + LONGEST_ACRONYM) + 1):
+                    out.add(initials[i:j])
+    return out
 
 
 def text_stems(text: str) -> set[str]:
-    """The stems of every word of ``text``, to match a question's stems against. Split as a
-    question's words are (``retrieval.query_terms``): "CSTO's" gives "csto" (and "s"), so it meets
-    the question's "CSTO"."""
-    return {stem(w) for w in _TOKEN.findall(text.lower())}
+    """The stems of every word of ``text`` (``match_stem``), and the initials of its names
+    (``acronyms``), to match a question's stems against. Split as a question's words are
+    (``retrieval.query_terms``): "CSTO's" gives "csto" (and "s"), so it meets the question's
+    "CSTO"."""
+    return {match_stem(w) for w in _TOKEN.findall(text.lower())} | acronyms(text)

@@ -7,7 +7,7 @@ import pytest
 
 from knowledge import termweights
 from knowledge.sentences import Candidate, SentenceWeights, by_meaning, candidates, select, wants_explanation
-from knowledge.termweights import coverage, stem_weights, word_weight
+from knowledge.termweights import acronyms, coverage, match_stem, stem_weights, text_stems, word_weight
 
 # ---------------------------------------------------------------------------- word weights
 
@@ -50,6 +50,38 @@ def test_coverage_does_not_depend_on_the_order_of_the_weights():
     reordered = dict(reversed(list(weights.items())))
     have = {f"w{i}" for i in range(0, 40, 3)}
     assert coverage(weights, have) == coverage(reordered, have)  # exactly, not approximately
+
+
+@pytest.mark.parametrize(
+    ("asked", "written"),
+    [("keep", "kept"), ("win", "won"), ("die", "died"), ("send", "sent"), ("child", "children"), ("say", "said")],
+)
+def test_an_irregular_form_meets_its_base(asked, written):
+    # Porter leaves each pair apart ("kept" / "keep", "died" -> "di" / "die").
+    assert match_stem(asked) == match_stem(written)
+    assert coverage(stem_weights([asked]), text_stems(f"The council {written} it.")) == 1.0
+
+
+def test_a_word_with_two_readings_stays_as_it_is():
+    # "left" is the past of leave and the side; "found" of find and to found a company.
+    assert match_stem("left") == "left" and match_stem("found") == "found"
+    assert match_stem("founded") == match_stem("found")
+
+
+def test_acronyms_are_the_initials_of_every_run_of_capitalised_names():
+    text = "FRANKFURT - The European Central Bank kept its rate, as the Bank of England did."
+    assert {"ecb", "boe"} <= acronyms(text)
+    assert acronyms("the troops arrived last week") == set()
+
+
+def test_a_question_by_acronym_meets_the_name_in_full():
+    # The lead sentence names the bank in full and says "kept": it held none of "ECB", "keep".
+    weights = stem_weights(["rate", "ecb", "keep"])
+    lead = "The European Central Bank kept its deposit rate at 2.25% on Thursday."
+    quote = 'ECB President Christine Lagarde said the bank was "in a good place".'
+    assert coverage(weights, text_stems(lead)) == 1.0
+    ranked = candidates("What rate did the ECB keep?", weights, [(1, 1.0)], {1: f"{quote} {lead}"}, {})
+    assert "2.25%" in ranked[0].text
 
 
 # ---------------------------------------------------------------------------- scoring
