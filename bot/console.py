@@ -48,7 +48,7 @@ Commands (the console's versions of the Discord commands; a leading / is accepte
                       http(s) link
   doc list [PAGE]     list documents
   doc show ID         a document's details and opening
-  doc remove ID       remove a document
+  doc remove ID       remove a document ("add PATH", "docs", "show ID", "remove ID" work too)
   feed add URL        follow an RSS or Atom feed
   feed list           the feeds followed, with their last success and error
   feed remove ID      stop following a feed
@@ -61,6 +61,23 @@ PROMPT = "newsdesk> "
 _URL = re.compile(r"[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 
 
+# The document commands as a newcomer types them, without "doc" ("add notes.txt", "docs",
+# "remove 4"): each is that command only when the rest can mean nothing else (paths or links to
+# add, an id to show or remove, nothing or a page number to list). "list the documents" and "show
+# me the latest on the strike" stay questions.
+_DOC_ALIASES = {
+    "add": "add",
+    "upload": "add",
+    "docs": "list",
+    "documents": "list",
+    "list": "list",
+    "show": "show",
+    "remove": "remove",
+    "delete": "remove",
+}
+_ID = re.compile(r"#?\d+")
+
+
 def split_command(line: str) -> tuple[str | None, list[str], str]:
     """``(command, words after it, text after it)`` for a command line, ``(None, [], line)`` for a
     question. ``/ask`` works as ``ask``: someone reading the Discord commands types them so."""
@@ -68,13 +85,23 @@ def split_command(line: str) -> tuple[str | None, list[str], str]:
     word = first.lower().removeprefix("/")
     if not rest.strip():
         word = word.rstrip("?")  # "help?" is help
-    if word not in COMMANDS or (word != "ask" and rest.strip() and line.rstrip().endswith("?")):
-        return None, [], line
     try:
         words = shlex.split(rest)
     except ValueError:  # an unbalanced quote: the words as typed
         words = rest.split()
+    if word in _DOC_ALIASES and _doc_alias_fits(_DOC_ALIASES[word], words):
+        return "doc", [_DOC_ALIASES[word], *words], rest.strip()
+    if word not in COMMANDS or (word != "ask" and rest.strip() and line.rstrip().endswith("?")):
+        return None, [], line
     return word, words, rest.strip()
+
+
+def _doc_alias_fits(sub: str, words: list[str]) -> bool:
+    if sub == "add":
+        return bool(words) and all(_URL.match(w) or Path(w).expanduser().exists() for w in words)
+    if sub == "list":
+        return not words or (len(words) == 1 and words[0].isascii() and words[0].isdigit())
+    return len(words) == 1 and _ID.fullmatch(words[0]) is not None
 
 
 class Console:

@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from bot.console import run_console
+from bot.console import run_console, split_command
 from knowledge.embed import HashingEmbedder
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -153,6 +153,23 @@ async def test_commands_still_work_with_or_without_a_slash_and_help_stays_discov
 
 
 # ---------------------------------------------------------------------------------------------- documents
+
+
+async def test_document_commands_typed_without_doc_run_when_they_can_mean_nothing_else(seeded_kb, settings, tmp_path):
+    # "add notes.txt" was a question: it quoted whatever shared a word with the file name.
+    notes = tmp_path / "harbour.txt"
+    notes.write_text("Harbour fees\n\nThe harbour board raised mooring fees by 12 percent on Monday.")
+    text = await handled(seeded_kb, settings, f"add {notes}", "docs")
+    [doc] = [d for d in await seeded_kb.list_documents() if d.title == "Harbour fees"]
+    assert f"added #{doc.id} Harbour fees" in text and f"#{doc.id:<5} Harbour fees" in text
+    text = await handled(seeded_kb, settings, f"show #{doc.id}", f"remove {doc.id}")
+    assert "raised mooring fees" in text and f"removed #{doc.id} Harbour fees" in text
+    assert await seeded_kb.interactions(kind="ask") == []
+    # Where the rest could be a question, it is one.
+    for line in ("add more detail on the tram line", "show me the tram line news", "list the council's plans"):
+        assert split_command(line) == (None, [], line)
+    assert split_command("documents") == ("doc", ["list"], "")
+    assert split_command("delete #4") == ("doc", ["remove", "#4"], "#4")
 
 
 async def test_doc_show_prints_a_documents_details_and_opening(seeded_kb, settings):
