@@ -12,6 +12,7 @@ from . import retrieval
 from .dates import format_date
 from .models import Document
 from .signals import name_phrases
+from .text import stem
 
 MAX_QUESTION_CHARS = 1000  # a question longer than this is cut (Discord allows 4,000 in a modal)
 
@@ -303,6 +304,32 @@ def _answer_names(history: Sequence[str]) -> list[str]:
     return []
 
 
+def _bare_phrase(question: str) -> bool:
+    """A line of one or two words to search, no question word, opener or pronoun: "Russia?",
+    "wheat?", "rotterdam strike"."""
+    own = retrieval.query_terms(question)
+    return (
+        0 < len(own) <= 2
+        and any(re.search(r"[^\W\d_]", t) for t in own)
+        and not _FOLLOW_UP.match(question)
+        and not _PRONOUN.search(question)
+        and not _ASKS.match(question)
+    )
+
+
+def _new_topic(phrase: str, previous: str) -> bool:
+    """Whether a bare phrase after a question starts a search of its own: it shares no word with
+    the question, and is typed as keywords are (two words, no question mark: "rotterdam strike"),
+    or names something where the question names nothing it could replace ("ECB" after "how many
+    jobs is nordwave cutting"). "wheat?" after a question on corn exports, and "Russia?" after
+    "What did China say?", still carry the question."""
+    own = {stem(t) for t in retrieval.query_terms(phrase)}
+    if own & {stem(t) for t in retrieval.query_terms(previous)}:
+        return False
+    keywords = len(own) == 2 and not phrase.rstrip().endswith("?")
+    return keywords or (bool(name_phrases(f". {phrase}")) and not name_phrases(previous))
+
+
 def resolve_follow_up(question: str, history: Sequence[str], *, chain: bool = True) -> str:
     """A follow-up ("and what about Russia?") resolved against the previous question: its topic
     words are carried over, and names the follow-up replaces are dropped. A question that stands on
@@ -311,12 +338,16 @@ def resolve_follow_up(question: str, history: Sequence[str], *, chain: bool = Tr
     if at is None or not is_follow_up(question):
         return question
     previous = " ".join(history[at].split())
+    bare = _bare_phrase(question)
+    if bare and _new_topic(question, previous):
+        return question
     if chain:
         # The previous question may be a follow-up too: "how long will they stay?" after "when
         # did they leave?" is about the troops of the question before that one. One step back
         # only: further back, the carried words outweigh what is asked now.
         previous = resolve_follow_up(previous, history[:at], chain=False)
-    new_names = {n.lower() for n in name_phrases(question)}
+    # A bare phrase's first word is a name too: "Russia?" replaces "China" as "and Russia?" does.
+    new_names = {n.lower() for n in name_phrases(f". {question}" if bare else question)}
     carried = previous
     if new_names:
         # "China" in the previous question gives way to "Russia" in "what about Russia?": as many

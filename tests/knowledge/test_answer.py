@@ -439,6 +439,23 @@ def test_follow_up_replaces_the_name_it_changes():
     assert "China" not in resolved
 
 
+def test_a_bare_name_replaces_the_name_it_changes_too():
+    # "Russia?" kept "China": a lone first word was not read as a name.
+    resolved = resolve_follow_up("Russia?", ["Why does China benefit from the Kazakhstan intervention?"])
+    assert "Russia" in resolved and "Kazakhstan intervention" in resolved and "China" not in resolved
+
+
+def test_keywords_on_another_topic_are_a_search_of_their_own():
+    # "ECB" after a question on Nordwave's job cuts was answered with both: the question's words
+    # were carried into it.
+    assert resolve_follow_up("rotterdam strike", ["What did China say about the intervention?"]) == "rotterdam strike"
+    assert resolve_follow_up("ECB", ["how many jobs is nordwave cutting"]) == "ECB"
+    # On the same topic, or asked as a question, they still carry it.
+    corn = ["How much corn did Ukraine export?"]
+    for line in ("wheat?", "wheat exports?", "exports to Poland"):
+        assert "corn" in resolve_follow_up(line, corn), line
+
+
 def test_a_line_of_stopwords_refers_back_only_when_it_points_at_the_conversation():
     for line in ("and what did he say after that?", "what else?", "tell me more", "and then?", "why?"):
         assert refers_back(line), line
