@@ -25,7 +25,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .errors import InvalidInput
 
@@ -57,10 +57,19 @@ class DateIntent:
     # A period the question names as when something happened ("in 2018"): ranks, never filters.
     about_from: dt.date | None = None
     about_to: dt.date | None = None
+    about_phrase: str = ""  # the words that name it, as written ("in August")
 
     @property
     def window(self) -> bool:
         return self.date_from is not None or self.date_to is not None
+
+    def period_as_window(self) -> DateIntent:
+        """The period named as when something happened, as the window: for a line that asks only
+        what happened then ("What happened in August?"), where it can mean nothing else."""
+        query = re.sub(r"\s+([?.!,])", r"\1", " ".join(self.query.replace(self.about_phrase, " ").split()))
+        return replace(
+            self, date_from=self.about_from, date_to=self.about_to, phrase=self.about_phrase, query=query or self.query
+        )
 
     @property
     def time_words(self) -> bool:
@@ -252,6 +261,7 @@ def parse_date_intent(question: str, *, now: dt.datetime | dt.date) -> DateInten
     today = now.date() if isinstance(now, dt.datetime) else now
     query = question
     date_from = date_to = about_from = about_to = None
+    about_phrase = ""
     recency = False
     phrases: list[str] = []
     # Date words inside a quoted phrase are part of the phrase ("first increase since 2018").
@@ -268,7 +278,7 @@ def parse_date_intent(question: str, *, now: dt.datetime | dt.date) -> DateInten
         masked = masked[: m.start()] + blank + masked[m.end() :]
         if kind == "about":
             if about_from is None and about_to is None:
-                about_from, about_to = start, end
+                about_from, about_to, about_phrase = start, end, question[m.start() : m.end()].strip()
             continue
         if kind == "recency":
             recency = True
@@ -287,6 +297,7 @@ def parse_date_intent(question: str, *, now: dt.datetime | dt.date) -> DateInten
         query=query or question,
         about_from=about_from,
         about_to=about_to,
+        about_phrase=about_phrase,
     )
 
 

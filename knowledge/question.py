@@ -64,7 +64,8 @@ _FOLLOW_UP = re.compile(
 # about ...?".
 _ASKS = re.compile(
     r"^\s*(?:who|whom|whose|what|which|when|where|why|how|is|are|was|were|do|does|did|can|could|will|"
-    r"would|should|shall|has|have|had|may|might|must|tell me|name|list|explain|describe)\b",
+    r"would|should|shall|has|have|had|may|might|must|any(?:thing)?\s+(?:new|news|updates?)|tell me|name|"
+    r"list|explain|describe)\b",
     re.I,
 )
 # A line of stopwords that asks about the last answer: "why?", "when?", "how?".
@@ -200,7 +201,8 @@ def byline_reply(doc: Document) -> str:
 # what happened then, in the documents dated in it. Without one, "what happened?" asks about the
 # story being talked of.
 _DATED_OVERVIEW = re.compile(
-    rf"^\s*(?:what(?:{_A}s|\s+has|\s+have)?\s+(?:happened|been\s+happening)|what\s+was\s+(?:in\s+the\s+news|new)|"
+    rf"^\s*(?:what(?:{_A}s|\s+has|\s+have)?\s+(?:happened|been\s+happening)|"
+    rf"what\s+(?:was|were)\s+(?:in\s+the\s+news|new|the\s+(?:news|headlines))|"
     rf"(?:any|the)\s+news|news|headlines){_END}",
     re.I,
 )

@@ -182,6 +182,7 @@ def test_a_question_asked_in_full_is_no_follow_up_however_short():
         "Who is Tokayev?",
         "When was the CSTO formed?",
         "What did Tokayev say about his plans?",
+        "Any news this week?",  # it carried the question before, and missed the week's overview
     ):
         assert not is_follow_up(line), line
     for line in (
@@ -191,6 +192,7 @@ def test_a_question_asked_in_full_is_no_follow_up_however_short():
         "Why?",
         "in 2019?",
         "Russia?",
+        "any other countries?",
     ):
         assert is_follow_up(line), line
 

@@ -385,6 +385,22 @@ async def test_what_happened_this_week_tells_the_stories_of_the_documents_dated_
     assert asks_for_overview("What happened?", dated=True) and not asks_for_overview("What happened?")
 
 
+async def test_what_happened_in_a_named_month_tells_the_stories_of_the_documents_dated_in_it(kb, newsroom):
+    # It was refused: "in April" names when something happened, which only ranks, and "what
+    # happened" alone matched no sentence. With no topic, the period is all the line asks about.
+    later = dt.datetime(2024, 11, 20, 12, tzinfo=dt.UTC)
+    answer = await kb.ask("What happened in April?", now=later)
+    assert not answer.abstained and answer.text.startswith("1 document dated from 2024-04-01 to 2024-04-30")
+    assert {c.document_id for c in answer.citations} == {newsroom["old"]}
+    may = await kb.ask("What was the news in May 2024?", now=later)
+    cited = {c.document_id for c in may.citations}
+    assert newsroom["glacier"] in cited and newsroom["old"] not in cited and cited & set(newsroom["harbour"])
+    empty = await kb.ask("What happened in 2019?", now=later)
+    assert empty.abstained and empty.text == "No document is dated from 2019-01-01 to 2019-12-31."
+    # With a topic, the month still only ranks.
+    assert not (await kb.ask("What happened to the glacier in April?", now=later)).text[0].isdigit()
+
+
 async def test_how_many_documents_counts_them_all_and_tells_the_newest(kb):
     for k in range(12):
         await _add(

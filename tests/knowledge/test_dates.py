@@ -125,3 +125,11 @@ def test_words_about_what_is_going_on_now_ask_for_recent_news(question):
 def test_now_inside_a_question_is_not_a_time_word(question):
     intent = parse_date_intent(question, now=NOW)
     assert not intent.recency and intent.query == question
+
+
+def test_a_named_period_can_be_taken_as_the_window_with_its_words_out():
+    intent = parse_date_intent("What happened in August?", now=dt.date(2026, 12, 3))
+    assert not intent.window and intent.about_phrase == "in August"
+    period = intent.period_as_window()
+    assert (period.date_from, period.date_to) == (dt.date(2026, 8, 1), dt.date(2026, 8, 31))
+    assert period.query == "What happened?" and period.phrase == "in August"
