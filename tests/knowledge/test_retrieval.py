@@ -17,7 +17,16 @@ from knowledge.backends.sqlite import memory_index, sqlite_store
 from knowledge.backends.sqlite.index import DenseIndex, LexicalIndex
 from knowledge.config import KnowledgeConfig
 from knowledge.embed import HashingEmbedder
-from knowledge.retrieval import FusionWeights, fts_match_expression, fuse_scores, ndcg_at_k, rrf, standardise, top_k
+from knowledge.retrieval import (
+    FusionWeights,
+    fts_match_expression,
+    fuse_scores,
+    meaning_weight,
+    ndcg_at_k,
+    rrf,
+    standardise,
+    top_k,
+)
 from knowledge.scope import GLOBAL_SCOPE
 from knowledge.service import KnowledgeBase, TextItem
 
@@ -50,6 +59,16 @@ def test_fuse_scores_weighted_sum_of_z_scores_with_floor_for_missing_side():
     assert fused[2] == pytest.approx(0.0 + 0.5 * 1)
     assert fused[3] == pytest.approx(-s + 0.5 * -1)
     assert fused[4] == pytest.approx(-s + 0.5 * -1)  # missing from dense: dense's floor (-s)
+
+
+def test_a_dense_side_that_found_no_meaning_does_not_outvote_an_exact_match():
+    # Cosines of 0.11 against 0.02 are noise (a name the model does not know); standardised, they
+    # put the one passage BM25 found (2) last.
+    dense = {1: 0.11, 2: 0.02, 3: 0.05, 4: 0.09}
+    assert top_k(fuse_scores(dense, {2: 2.4}), 1) == [(2, pytest.approx(fuse_scores(dense, {2: 2.4})[2]))]
+    assert meaning_weight(dense) == pytest.approx(0.05)
+    assert meaning_weight({1: 0.2}) == pytest.approx(0.5) and meaning_weight({1: 0.3, 2: -0.1}) == 1.0
+    assert meaning_weight({1: 0.05}) == 0.0 and meaning_weight({}) == 1.0
 
 
 def test_fuse_scores_with_one_side_empty_keeps_the_other_sides_order():
