@@ -52,6 +52,7 @@ from .question import (
     resolve_follow_up,
     small_talk_reply,
     wants_later,
+    without_framing,
 )
 from .sentences import Candidate, after_said, by_meaning, candidates, said_in, select
 from .signals import answer_type, name_phrases
@@ -186,7 +187,7 @@ async def read_question(
         reply = await overview_answer(corpus, question, scope=scope, now=now, intent=intent)
         why = f"No document is dated {intent.describe()}."
         return Reading(question, reply=reply or _refusal(question, resolved, intent, [], why=why))
-    query = intent.query
+    query = without_framing(intent.query)
     terms = retrieval.query_terms(query)
     if not any(re.search(r"[^\W\d_]", term) for term in terms):
         # Only numbers ("What is 2+2?", "2018?"): no word to match, and a sentence that happens to

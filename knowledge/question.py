@@ -95,6 +95,24 @@ def clean_question(question: str) -> tuple[str, bool]:
     return text[: cut if cut > 0 else MAX_QUESTION_CHARS], True
 
 
+# "What do you know about Lagarde?", "Tell me about the strike": the frame asks nothing; its words
+# ("know", "tell") matched "tells more than anything" in a quote, not the topic.
+_FRAMING = re.compile(
+    r"^\s*(?:(?:so|ok(?:ay)?|and)[\s,]+)?(?:(?:what|how\s+much)\s+do\s+you\s+know\s+(?:about|of|on)|"
+    r"(?:(?:can|could|would)\s+you\s+)?(?:please\s+)?tell\s+me\s+(?:something\s+|a\s+bit\s+|anything\s+)?(?:about|of)|"
+    r"what\s+can\s+you\s+tell\s+me\s+(?:about|of)|(?:do\s+you\s+have|is\s+there)\s+any(?:thing)?\s+(?:on|about)|"
+    r"i\s+(?:want|would\s+like|'d\s+like)\s+to\s+know\s+(?:about|more\s+about))\s+",
+    re.I,
+)
+
+
+def without_framing(question: str) -> str:
+    """The question without a frame that only says "about": "What do you know about Lagarde?" is
+    "Lagarde?". Unchanged when the frame is all there is."""
+    rest = _FRAMING.sub("", question, count=1).strip()
+    return rest if retrieval.query_terms(rest) else question
+
+
 # "How do I add a document?", "what can you do?": about the bot, not the documents.
 _HOW_TO = re.compile(
     r"^\s*(?:how\s+(?:do|can|should)\s+(?:i|we|you|one)\s+(?:add|upload|index|import|send|give\s+you|feed\s+you)"

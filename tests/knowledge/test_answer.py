@@ -23,6 +23,7 @@ from knowledge.question import (
     refers_back,
     resolve_follow_up,
     small_talk_reply,
+    without_framing,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -456,6 +457,15 @@ def test_keywords_on_another_topic_are_a_search_of_their_own():
     corn = ["How much corn did Ukraine export?"]
     for line in ("wheat?", "wheat exports?", "exports to Poland"):
         assert "corn" in resolve_follow_up(line, corn), line
+
+
+def test_a_frame_that_only_says_about_is_no_part_of_the_question():
+    assert without_framing("What do you know about Lagarde?") == "Lagarde?"
+    assert without_framing("Can you tell me about the Rotterdam strike?") == "the Rotterdam strike?"
+    assert without_framing("Is there anything about Tesla?") == "Tesla?"
+    # The frame alone, "tell me more" (a follow-up of its own) and other questions stay as they are.
+    for line in ("What can you tell me?", "tell me more about the strike", "What did Lagarde tell reporters?"):
+        assert without_framing(line) == line
 
 
 def test_a_line_of_stopwords_refers_back_only_when_it_points_at_the_conversation():

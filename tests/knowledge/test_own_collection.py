@@ -289,3 +289,56 @@ async def test_near_misses_have_less_evidence_than_answers(seed_only):
     near = [(await seed_only.ask(q, now=YEARS_LATER)).confidence for q in NEAR_MISSES]
     held = [(await seed_only.ask(q, now=YEARS_LATER)).confidence for q, _ in ANSWERABLE]
     assert max(near) < min(held)
+
+
+ARCHIVE = [
+    (
+        "ECB holds rates steady as inflation cools",
+        dt.date(2026, 10, 29),
+        "The European Central Bank kept its deposit rate at 2.25% on Thursday, the third meeting in a row "
+        "without a change. ECB President Christine Lagarde said the bank was in a good place but warned that "
+        "trade tensions could weigh on growth next year.",
+    ),
+    (
+        "Rotterdam dockworkers strike over automation plans",
+        dt.date(2026, 11, 30),
+        "Hundreds of dockworkers at the port of Rotterdam walked off the job on Monday in a 48-hour strike "
+        "over plans to automate two container terminals. The FNV union said the plans could cost 800 jobs.",
+    ),
+    (
+        "Nordwave to cut 1,200 jobs as cloud sales slow",
+        dt.date(2026, 9, 14),
+        "Nordwave, the Swedish software maker, said on Monday it would cut about 1,200 jobs. Chief executive "
+        "Lars Holm said the cuts would mostly hit sales and administration in Europe.",
+    ),
+]
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("question", ["What do you know about Lagarde?", "Tell me about Lagarde", "Lagarde"])
+async def test_a_name_only_an_older_document_holds_is_found_over_this_week_s_news(tmp_path, real_embedder, question):
+    # Over a few documents the model's cosines with a name it does not know are all near zero, and
+    # standardised they outvoted the one passage naming her: the answer was this week's strike, or
+    # a refusal. The question's frame ("what do you know about") is no part of what is searched.
+    kb = await KnowledgeBase.open(KnowledgeConfig(db=tmp_path / "kb.db"), embedder=real_embedder)
+    try:
+        for title, published, text in ARCHIVE:
+            await kb.add_text(text, title=title, source="Test Wire", published=published)
+        answer = await kb.ask(question, now=dt.datetime(2026, 12, 3, 9, 0, tzinfo=dt.UTC))
+    finally:
+        await kb.close()
+    assert not answer.abstained, answer.text
+    assert answer.text.startswith("ECB President Christine Lagarde said"), answer.text
+
+
+@pytest.mark.model
+async def test_a_search_for_a_name_the_model_does_not_know_lists_the_passage_naming_it_first(tmp_path, real_embedder):
+    # The dense side's near-zero cosines, standardised, put the Nordwave article first.
+    kb = await KnowledgeBase.open(KnowledgeConfig(db=tmp_path / "kb.db"), embedder=real_embedder)
+    try:
+        for title, published, text in ARCHIVE:
+            await kb.add_text(text, title=title, source="Test Wire", published=published)
+        hits = await kb.search("Lagarde")
+    finally:
+        await kb.close()
+    assert "Lagarde" in hits[0].passage.text
