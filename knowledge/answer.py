@@ -36,13 +36,13 @@ from .dates import DateIntent, format_date, parse_date_intent
 from .models import Answer, Citation, Document, Passage
 from .question import (
     MAX_QUESTION_CHARS,
-    asks_for_author,
+    asks_about_document,
     asks_for_more,
     asks_for_overview,
     asks_the_clock,
-    byline_reply,
     clean_question,
     clock_reply,
+    document_reply,
     earlier_answers,
     is_greeting,
     last_answer,
@@ -214,9 +214,10 @@ async def read_question(
     top = retrieval.top_k(scores, PASSAGES_READ)
     if not top:  # every candidate was removed between ranking and loading, or is from later
         return Reading(question, reply=_refusal(question, resolved, intent, [], why=_nothing_found(intent)))
-    if asks_for_author(text):  # "Who wrote it?": the byline of the document search finds best
-        best = next(pid for pid, _ in pool if pid in rows)  # top holds one at least
-        return Reading(question, reply=_chat(question, byline_reply(rows[best][1])))
+    if field := asks_about_document(text):  # "Who wrote it?": the metadata of the document named
+        # by its words ("the article on the storm"): BM25's best, else search's.
+        best = max((p for p in cands.bm25 if p in rows), key=cands.bm25.__getitem__, default=top[0][0])
+        return Reading(question, reply=_chat(question, document_reply(rows[best][1], field)))
     floor = min(cands.dense.values(), default=0.0)
     if not cands.bm25 and await asyncio.to_thread(
         nothing_to_match, query, [f"{rows[pid][1].title} {rows[pid][0].text}" for pid, _ in top]

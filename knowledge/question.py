@@ -203,16 +203,53 @@ _AUTHOR = re.compile(
 )
 
 
+# "When was the battery report published?", "What is the source of the ECB article?": about a
+# document, which its metadata answers (its sentences were quoted instead).
+_DOCUMENT = rf"(?:it|this|that|(?:the|this|that)\s+(?:[\w'’-]+\s+){{0,3}}?(?:{_PIECE}|reports?))"
+_ON = r"(?:\s+(?:about|on|of)\s+(?:[\w'’-]+\s+){0,4}?[\w'’-]+)?"  # "the article on the Rotterdam storm"
+_PUBLISHED = re.compile(
+    rf"^\s*(?:and\s+)?(?:when\s+(?:was|is)\s+{_DOCUMENT}{_ON}\s+(?:published|written|posted|released|dated|from)|"
+    rf"(?:what(?:{_A}s|\s+is)\s+the\s+date\s+of|how\s+old\s+is)\s+{_DOCUMENT})\b.*$",
+    re.I,
+)
+_SOURCE = re.compile(
+    rf"^\s*(?:and\s+)?(?:what(?:{_A}s|\s+is)\s+the\s+(?:source|origin)\s+of\s+{_DOCUMENT}|"
+    rf"where\s+(?:is|does)\s+{_DOCUMENT}{_ON}\s+(?:from|come\s+from)|"
+    rf"(?:who|which\s+(?:\w+\s+)?(?:paper|newspaper|outlet|publication|site|website|agency))\s+"
+    rf"(?:published|ran|released|put\s+out)\s+{_DOCUMENT})\b.*$",
+    re.I,
+)
+
+
+def asks_about_document(question: str) -> str | None:
+    """Which of a document's metadata the question asks for: "author", "date", "source" or None."""
+    for field, pattern in (("author", _AUTHOR), ("date", _PUBLISHED), ("source", _SOURCE)):
+        if pattern.match(question):
+            return field
+    return None
+
+
 def asks_for_author(question: str) -> bool:
-    return bool(_AUTHOR.match(question))
+    return asks_about_document(question) == "author"
+
+
+def document_reply(doc: Document, field: str) -> str:
+    """The answer to "who wrote it?", "when was it published?" or "where is it from?" from the
+    document's metadata."""
+    when = format_date(doc.published, doc.published_precision) if doc.published else ""
+    dated = f" ({when})" if when else ""
+    if field == "date":
+        return f"“{doc.title}” is dated {when}." if when else f"“{doc.title}” has no date."
+    if field == "source":
+        if doc.source:
+            return f"“{doc.title}”{dated} is from {doc.source}."
+        return f"“{doc.title}”{dated} names no source; it was added from {doc.origin}."
+    return f"“{doc.title}”{dated} is by {doc.author}." if doc.author else f"“{doc.title}”{dated} names no author."
 
 
 def byline_reply(doc: Document) -> str:
     """The answer to "who wrote it?" from the document's metadata."""
-    when = f" ({format_date(doc.published, doc.published_precision)})" if doc.published else ""
-    if not doc.author:
-        return f"“{doc.title}”{when} names no author."
-    return f"“{doc.title}”{when} is by {doc.author}."
+    return document_reply(doc, "author")
 
 
 # With a window of time words ("What happened this week?", what is left once they are taken out):

@@ -12,7 +12,7 @@ import pytest_asyncio
 
 from knowledge.config import KnowledgeConfig
 from knowledge.embed import HashingEmbedder
-from knowledge.question import Reply, asks_for_author
+from knowledge.question import Reply, asks_about_document, asks_for_author
 from knowledge.service import KnowledgeBase
 
 TITLE = "Harbour budget approved after long debate"
@@ -138,3 +138,32 @@ async def test_who_wrote_it_is_answered_from_the_byline(kb):
     # A question about who wrote something in the news is a question like any other.
     assert not asks_for_author("Who wrote the new harbour law?")
     assert not asks_for_author("Who was the journalist arrested in Moscow?")
+
+
+async def test_when_and_where_a_document_is_from_are_answered_from_its_metadata(kb):
+    # They quoted the document's sentences, none of which says when it was published or by whom.
+    await kb.add_bytes(as_txt("By Maria Lindqvist | Harbour Gazette", "December 1, 2026"), "harbour.txt")
+    await kb.add_text("A winter storm closed the port of Rotterdam for two days.", title="Storm closes port")
+    for question, expected in (
+        ("When was the harbour budget article published?", f"“{TITLE}” is dated 2026-12-01."),
+        (
+            "What is the source of the article about the harbour budget?",
+            f"“{TITLE}” (2026-12-01) is from Harbour Gazette.",
+        ),
+        ("When was the article on the Rotterdam storm written?", "“Storm closes port” has no date."),
+        (
+            "Which paper published the story about the Rotterdam storm?",
+            "“Storm closes port” names no source; it was added from pasted text.",
+        ),
+    ):
+        answer = await kb.ask(question)
+        assert not answer.abstained and answer.text == expected, answer.text
+    history = ["When was the harbour budget approved?", Reply("The city council approved it on Tuesday. [1]")]
+    assert (await kb.ask("when was it published?", history=history)).text == f"“{TITLE}” is dated 2026-12-01."
+    # Questions about the news are not about the document.
+    for line in (
+        "When was the CSTO formed?",
+        "What is the source of the unrest?",
+        "Who published the list of sanctions?",
+    ):
+        assert asks_about_document(line) is None, line
