@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable, Mapping
 
 from .dates import MONTHS
+from .termweights import is_common_word
 from .text import STOPWORDS, content_words, stem
 
 # ---------------------------------------------------------------------------- specific words
@@ -230,9 +231,9 @@ _DAY_WORDS = _WEEKDAYS | {"yesterday", "today", "tomorrow", "tonight"}
 def has_answer_of_type(kind: str | None, sentences: Iterable[str], question: str) -> bool:
     """Whether the sentences hold something of ``kind`` that the question itself does not (an
     answer is new information: "Who won?" is not answered by a sentence naming only the question's
-    own names). A name is a capitalised word that does not open its sentence and is not a month or
-    a weekday ("If shareholders approve ... in June" names nobody); a number is digits or a count
-    word; a date a year, a month, a weekday or yesterday/today/tomorrow; ``money`` a number in a
+    own names). A name is a capitalised word that is not a month or a weekday ("If shareholders
+    approve ... in June" names nobody) and does not open its sentence, unless it is a name there
+    too (``_opens_with_name``); a number is digits or a count word; a date a year, a month, a weekday or yesterday/today/tomorrow; ``money`` a number in a
     sentence naming a currency. True when ``kind`` is None."""
     if kind is None:
         return True
@@ -248,7 +249,8 @@ def has_answer_of_type(kind: str | None, sentences: Iterable[str], question: str
             for sentence in sentences
         )
     for sentence in sentences:
-        for i, token in enumerate(_WORD.findall(sentence)):
+        tokens = _WORD.findall(sentence)
+        for i, token in enumerate(tokens):
             low = token.lower()
             if low in asked or _word_key(token) in asked:
                 continue
@@ -258,7 +260,7 @@ def has_answer_of_type(kind: str | None, sentences: Iterable[str], question: str
                 return True
             if (
                 kind == "name"
-                and i > 0
+                and (i > 0 or _opens_with_name(tokens))
                 and _CAPITALISED.fullmatch(token)
                 and low not in _NOT_NAMES
                 and low not in MONTHS
@@ -266,6 +268,15 @@ def has_answer_of_type(kind: str | None, sentences: Iterable[str], question: str
             ):
                 return True
     return False
+
+
+def _opens_with_name(tokens: list[str]) -> bool:
+    """Whether a sentence's capitalised first word is a name, not just its first word: the next
+    word is capitalised too ("Lars Holm said"), or it is no common English word ("Tokayev said",
+    "Maria will lead the project")."""
+    if len(tokens) < 2 or not _CAPITALISED.fullmatch(tokens[0]) or tokens[0].lower() in _NOT_NAMES:
+        return False
+    return bool(_CAPITALISED.fullmatch(tokens[1])) or not is_common_word(tokens[0])
 
 
 _HOW_MANY = re.compile(r"\bhow (?:many|much)\s+((?:[\w'’-]+\s+){0,2}[\w'’-]+)", re.I)

@@ -75,23 +75,35 @@ def warm() -> None:
 @lru_cache(maxsize=1)
 def _lemmas():
     # Lazy, as the frequency list: the first use reads lemminflect's tables (~0.1 s, ~45 MB).
-    from lemminflect import getAllLemmas
+    from lemminflect import getAllLemmas, getInflection
 
-    return getAllLemmas
+    return getAllLemmas, getInflection
 
 
 @lru_cache(maxsize=200_000)
 def match_stem(word: str) -> str:
     """The stem a question's word and a sentence's word meet on: Porter's, after an irregular form
     is brought to its base ("kept" meets "keep", "won" "win", "died" "die", "children" "child";
-    Porter leaves each pair apart). Only a word with one reading is: "left" (leave, or the side)
-    and "found" (find, or found a company) stay as they are. Not the index's tokens: those are
+    Porter leaves each pair apart). A verb's past is read as the past, whatever else it may be
+    ("fell" is "fall" rather than a hill, "found" "find": "founded" stays Porter's "found"); any
+    other word with two readings stays as it is ("data"). Not the index's tokens: those are
     Porter's alone, in SQLite and PostgreSQL."""
     word = word.lower()
-    readings = [lemma for lemmas in _lemmas()(word).values() for lemma in lemmas]
+    lemmas, inflect = _lemmas()
+    found = lemmas(word)
+    pasts = sorted(v for v in found.get("VERB", ()) if v != word and word in inflect(v, "VBD") + inflect(v, "VBN"))
+    if pasts:
+        return stem(pasts[0])
+    readings = [lemma for forms in found.values() for lemma in forms]
     if len(readings) == 1 and readings[0] != word:
         return stem(readings[0])
     return stem(word)
+
+
+def is_common_word(word: str) -> bool:
+    """Whether a word is in English's dictionary as a noun, verb, adjective or adverb ("Experts",
+    "Average"), not only a name ("Maria", "Tokayev", "Rotterdam")."""
+    return bool(_lemmas()[0](word.lower()))
 
 
 def stem_weights(terms: Iterable[str]) -> dict[str, float]:

@@ -75,6 +75,8 @@ def test_answer_type(question, kind):
         ("name", "The election was won by Gabriel Boric.", True),
         ("name", "Voters in Chile went to the polls.", False),  # Chile is the question's own name
         ("name", "Officials said turnout was high.", False),  # a capitalised first word alone is no name
+        ("name", "Boric won by a wide margin.", True),  # ... unless it is no English word
+        ("name", "Gabriel Boric won by a wide margin.", True),  # ... or the next is capitalised too
         ("name", "If voters approve, the vote in June will be the first since 1999.", False),  # a month names nobody
         ("date", "The dam opened on Tuesday.", True),
         ("date", "The dam opened this week.", False),  # "week" says when, not which day
