@@ -181,8 +181,9 @@ async def read_question(
     more = bool(said) and (wants_later(text) or more_about)
     last = earlier_answers(last_answer(history)) if said else []
     intent = parse_date_intent(resolved, now=now)
-    if not intent.window and intent.about_from and asks_for_overview(intent.period_as_window().query, dated=True):
-        intent = intent.period_as_window()  # "What happened in August?": no topic, only the period
+    period = intent.period_as_window()  # "What happened in August?": no topic, only the period
+    if not intent.window and intent.about_from and asks_for_overview(period.query, dated=True):
+        intent = period
     if intent.window and asks_for_overview(intent.query, dated=True):  # "What happened this week?"
         reply = await overview_answer(corpus, question, scope=scope, now=now, intent=intent)
         why = f"No document is dated {intent.describe()}."

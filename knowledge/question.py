@@ -99,7 +99,8 @@ def clean_question(question: str) -> tuple[str, bool]:
 # ("know", "tell") matched "tells more than anything" in a quote, not the topic.
 _FRAMING = re.compile(
     r"^\s*(?:(?:so|ok(?:ay)?|and)[\s,]+)?(?:(?:what|how\s+much)\s+do\s+you\s+know\s+(?:about|of|on)|"
-    r"(?:(?:can|could|would)\s+you\s+)?(?:please\s+)?tell\s+me\s+(?:something\s+|a\s+bit\s+|anything\s+)?(?:about|of)|"
+    r"(?:(?:can|could|would)\s+you\s+)?(?:please\s+)?tell\s+me\s+(?:something\s+|a\s+bit\s+|anything\s+)?"
+    r"(?:about|of)|"
     r"what\s+can\s+you\s+tell\s+me\s+(?:about|of)|(?:do\s+you\s+have|is\s+there)\s+any(?:thing)?\s+(?:on|about)|"
     r"i\s+(?:want|would\s+like|'d\s+like)\s+to\s+know\s+(?:about|more\s+about))\s+",
     re.I,
@@ -244,7 +245,9 @@ def document_reply(doc: Document, field: str) -> str:
         if doc.source:
             return f"“{doc.title}”{dated} is from {doc.source}."
         return f"“{doc.title}”{dated} names no source; it was added from {doc.origin}."
-    return f"“{doc.title}”{dated} is by {doc.author}." if doc.author else f"“{doc.title}”{dated} names no author."
+    if doc.author:
+        return f"“{doc.title}”{dated} is by {doc.author}."
+    return f"“{doc.title}”{dated} names no author."
 
 
 def byline_reply(doc: Document) -> str:

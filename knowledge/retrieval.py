@@ -117,8 +117,8 @@ def fuse_scores(
 # Below this best cosine the dense side has found nothing the question means (a name the model does
 # not know, "Lagarde"; a line of nonsense), and standardising would blow its noise up to the scale
 # of a real preference: 0.11 against 0.02 outvoted the one passage that names Lagarde. Its weight
-# rises from 0 there to 1 at MEANINGFUL_COSINE; questions on the dev sets sit above that (99% of
-# the answerable ones have a cosine over 0.2 with the passage they cite).
+# rises from 0 there to 1 at MEANINGFUL_COSINE. The dev sets' questions nearly all find more (99%
+# of the answerable ones have a cosine over 0.2 with the passage they cite): nDCG@10 moved 0.0002.
 NOISE_COSINE = 0.1
 MEANINGFUL_COSINE = 0.3
 

@@ -68,8 +68,9 @@ def nothing_to_match(line: str, texts: Iterable[str]) -> bool:
 
 
 def warm() -> None:
-    """Load the frequency list now (start-up), not during the first question."""
+    """Load the frequency list and the lemma tables now (start-up), not during the first question."""
     word_weight("newsdesk")
+    match_stem("kept")
 
 
 @lru_cache(maxsize=1)
@@ -158,10 +159,11 @@ LONGEST_ACRONYM = 6
 
 
 def acronyms(text: str) -> set[str]:
-    """The initials of every run of two to six capitalised words in ``text``, lowercased: a
-    question's "ECB" meets "The European Central Bank kept its rate", the way news names an
-    organisation in full first and by its initials after. Every part of a run counts ("The
-    European Central Bank" gives "tecb", "ecb", "cb" ...): where the name starts is not known."""
+    """The initials (two to six letters, lowercased) of every run of capitalised words in
+    ``text``: a question's "ECB" meets "The European Central Bank kept its rate", the way news
+    names an organisation in full first and by its initials after. Every part of a run counts
+    ("The European Central Bank" gives "tecb", "ecb", "cb" ...): where the name starts is not
+    known."""
     out: set[str] = set()
     for run in _NAME_RUN.finditer(text):
         # With and without the joining words' initials: "Bank of England" is the BoE, "United
