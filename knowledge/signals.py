@@ -191,12 +191,14 @@ ANSWER_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
 _MONEY_ASKED = re.compile(
     r"\bhow much\b(?:(?!\?).)*?\b(?:cost|costs|costing|pay|pays|paid|paying|spend|spends|spent|spending|worth|"
     r"price|priced|charge|charges|charged|fund|funded|invest|invests|invested|sell|sells|sold|raise|raised|earn|"
-    r"earns|earned|owe|owes|owed|fine|fined|budget|budgeted|money|revenue|profit|salary|wage|wages)\b|"
+    r"earns|earned|owe|owes|owed|fine|fined|budget|budgeted|money|revenue|profit|salary|wage|wages|save|saves|"
+    r"saved|saving|savings)\b|"
     r"\bwhat (?:was |is |will be )?(?:the )?(?:price|cost|sum|fee|fine|salary)\b",
     re.I,
 )
 _CURRENCY = re.compile(
-    r"[$€£¥₹]|\b(?:euros?|dollars?|pounds?|sterling|yen|yuan|renminbi|rupees?|francs?|kronor|kroner|krona|rubles?|"
+    r"[$€£¥₹]|\b(?:euros?|dollars?|pounds?|sterling|yen|yuan|renminbi|rupees?|francs?|kronor|kroner|krona|crowns?|"
+    r"zlotys?|forints?|rubles?|"
     r"roubles?|pesos?|reais|lira|shekels?|dirhams?|riyals?|rand|usd|eur|gbp|chf|jpy|cny)\b",
     re.I,
 )

@@ -100,6 +100,7 @@ def test_has_answer_of_type_needs_something_new(kind, sentence, found):
         ("How much was Twitter sold for?", True),
         ("How much money did the campaign raise?", True),
         ("What was the price of a barrel of oil?", True),
+        ("How much will Nordwave save?", True),  # it took "1,200 jobs" for the savings
         ("How much grain did Russia export?", False),
         ("How much did the temperature rise?", False),
         ("How many turbines does the wind farm have?", False),
@@ -114,6 +115,7 @@ def test_money_asked(question, money):
     [
         ("Construction cost 1.2 billion euros, the ministry said.", True),
         ("The deal was worth $44bn.", True),
+        ("The cuts would save 1.5 billion crowns a year.", True),
         ("The offshore wind farm has 40 turbines.", False),  # a number, but no sum of money
         ("Construction cost a lot of euros.", False),  # a currency, but no number
     ],
