@@ -28,9 +28,14 @@ _GOODBYE = (
     rf"that{_A}s\s+(?:all|it)(?:\s+for\s+(?:now|today))?|that\s+(?:will|{_A}ll)\s+be\s+all|"
     r"have\s+a\s+(?:good|nice|great)\s+(?:day|one|evening|weekend)"
 )
+# Acknowledgements of an answer ("yes", "ok", "got it"): "yes" was searched, and quoted a passage.
+_ACK = (
+    r"ok(?:ay)?|yes|yeah|yep|yup|sure|cool|great|perfect|awesome|nice|interesting|wow|i\s+see|got\s+it|"
+    rf"understood|makes\s+sense|that{_A}s\s+(?:great|helpful|perfect|interesting)"
+)
 _POLITE = (
-    r"hi+|hello+|hey+|yo|hiya|howdy|greetings|good\s+(?:morning|afternoon|evening|day)|ok(?:ay)?|cool|great|"
-    rf"perfect|awesome|nice|got\s+it|understood|that{_A}s\s+(?:great|helpful|perfect)|{_GOODBYE}|"
+    r"hi+|hello+|hey+|yo|hiya|howdy|greetings|good\s+(?:morning|afternoon|evening|day)|"
+    rf"{_ACK}|{_GOODBYE}|"
     # A first message to see whether the bot answers: "test", "testing 1 2 3", "blah blah test".
     r"test(?:ing)?|blah|1\s*,?\s*2\s*,?\s*3"
 )
@@ -48,6 +53,7 @@ _GREETING = re.compile(
     re.I,
 )
 _THANKS = re.compile(rf"\b(?:{_GOODBYE})", re.I)
+_ACK_ONLY = re.compile(rf"^\s*(?>(?:{_ACK})[\s!.?,]*)+$", re.I)
 _MENTION = re.compile(r"<@[!&]?\d+>|@(?:everyone|here)\b")
 # A citation marker, "[2]", also as the bot's escaped embed text gives it back ("\\[2\\]").
 _MARKER = re.compile(r"\\?\[\d+\\?\]")
@@ -282,6 +288,8 @@ def small_talk_reply(question: str) -> str:
     """The reply to a greeting or small talk (``is_greeting``): thanks and goodbyes get a goodbye."""
     if _THANKS.search(question):
         return "You're welcome! Ask me again whenever you need something from the documents."
+    if _ACK_ONLY.match(question):
+        return "Glad it helps. Ask me anything else about the documents."
     if _HOW_TO.match(question):
         return (
             "I answer questions from the documents, quoting the passages that support each answer, and post a "

@@ -361,6 +361,16 @@ def test_thanks_and_goodbyes_get_a_goodbye_not_a_search(line):
     assert small_talk_reply(line).startswith("You're welcome")
 
 
+@pytest.mark.parametrize("line", ["yes", "Yes!", "ok, got it", "yeah sure", "interesting", "I see"])
+def test_an_acknowledgement_is_small_talk_and_no_question_to_follow_up(line):
+    # "yes" after an answer was searched (and quoted a passage), and as the last question it broke
+    # the next follow-up: "why?" carried "yes".
+    assert is_greeting(line) and small_talk_reply(line).startswith("Glad it helps")
+    history = ["When did the central bank raise rates?", Reply("It raised them on Tuesday. [1]"), line]
+    assert previous_question(history) == "When did the central bank raise rates?"
+    assert not is_greeting("yes please, the 2019 figures") and not is_greeting("Is it yes or no?")
+
+
 @pytest.mark.parametrize(
     "line",
     ["what's your name?", "Are you a bot?", "great, thanks!", "hi :)", "test", "testing 1 2 3", "is this thing on?"],
