@@ -42,6 +42,7 @@ from .question import (
     asks_the_clock,
     clean_question,
     clock_reply,
+    document_named,
     document_reply,
     earlier_answers,
     is_greeting,
@@ -215,10 +216,9 @@ async def read_question(
     top = retrieval.top_k(scores, PASSAGES_READ)
     if not top:  # every candidate was removed between ranking and loading, or is from later
         return Reading(question, reply=_refusal(question, resolved, intent, [], why=_nothing_found(intent)))
-    if field := asks_about_document(text):  # "Who wrote it?": the metadata of the document named
-        # by its words ("the article on the storm"): BM25's best, else search's.
-        best = max((p for p in cands.bm25 if p in rows), key=cands.bm25.__getitem__, default=top[0][0])
-        return Reading(question, reply=_chat(question, document_reply(rows[best][1], field)))
+    if field := asks_about_document(text):  # "Who wrote it?": the metadata of the document it names
+        named = document_named(terms, [rows[pid] for pid, _ in pool if pid in rows])
+        return Reading(question, reply=_chat(question, document_reply(named, field)))
     floor = min(cands.dense.values(), default=0.0)
     if not cands.bm25 and await asyncio.to_thread(
         nothing_to_match, query, [f"{rows[pid][1].title} {rows[pid][0].text}" for pid, _ in top]

@@ -10,8 +10,9 @@ from collections.abc import Sequence
 
 from . import retrieval
 from .dates import format_date
-from .models import Document
+from .models import Document, Passage
 from .signals import name_phrases
+from .termweights import coverage, stem_weights, text_stems
 from .text import stem
 
 MAX_QUESTION_CHARS = 1000  # a question longer than this is cut (Discord allows 4,000 in a modal)
@@ -226,6 +227,23 @@ _SOURCE = re.compile(
     rf"(?:published|ran|released|put\s+out)\s+{_DOCUMENT})\b.*$",
     re.I,
 )
+
+
+# The words that point at a document rather than name it: "report" in "When was the utilities
+# report published?" matched "No deaths have been reported" in another one.
+_POINTING = frozenset(
+    "article articles story stories piece document text column post report reports paper newspaper outlet "
+    "publication site website agency source origin date published written posted released dated wrote "
+    "authored penned author writer old ran come".split()
+)
+
+
+def document_named(terms: Sequence[str], found: Sequence[tuple[Passage, Document]]) -> Document:
+    """The document a question about one names ("When was the utilities report published?"): the
+    one whose title and passage hold most of its words, bar those that only point at a document;
+    on a tie, search's order (``found``, best first, never empty)."""
+    topic = stem_weights([t for t in terms if t not in _POINTING])
+    return max(found, key=lambda row: coverage(topic, text_stems(f"{row[1].title} {row[0].text}")))[1]
 
 
 def asks_about_document(question: str) -> str | None:

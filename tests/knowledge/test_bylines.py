@@ -167,3 +167,20 @@ async def test_when_and_where_a_document_is_from_are_answered_from_its_metadata(
         "Who published the list of sanctions?",
     ):
         assert asks_about_document(line) is None, line
+
+
+async def test_the_document_asked_about_is_the_one_its_words_name_title_included(kb):
+    # "report" matched "reported" in the wildfire article, and "utilities" is only in the other's
+    # title: the wildfire article's date was given.
+    await kb.add_text(
+        "We expect power prices in Germany to average 85 euros per megawatt-hour next year.",
+        title="2027 Outlook: European Utilities",
+        published=dt.date(2026, 11, 18),
+    )
+    await kb.add_text(
+        "A wildfire burned 45,000 acres near Oroville. No deaths have been reported.",
+        title="Wildfire forces thousands to evacuate",
+        published=dt.date(2026, 8, 21),
+    )
+    answer = await kb.ask("When was the utilities report published?")
+    assert answer.text == "“2027 Outlook: European Utilities” is dated 2026-11-18.", answer.text
