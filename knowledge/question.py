@@ -430,8 +430,9 @@ def resolve_follow_up(question: str, history: Sequence[str], *, chain: bool = Tr
     if chain:
         # The previous question may be a follow-up too: "how long will they stay?" after "when
         # did they leave?" is about the troops of the question before that one. One step back
-        # only: further back, the carried words outweigh what is asked now.
-        previous = resolve_follow_up(previous, history[:at], chain=False)
+        # only, further back the carried words outweigh what is asked now; unless that one had no
+        # words of its own ("when?", "where?", then "who said so?"): then on to the one before.
+        previous = resolve_follow_up(previous, history[:at], chain=not retrieval.query_terms(previous))
     # A bare phrase's first word is a name too: "Russia?" replaces "China" as "and Russia?" does.
     new_names = {n.lower() for n in name_phrases(f". {question}" if bare else question)}
     carried = previous

@@ -446,6 +446,20 @@ def test_a_follow_up_of_a_follow_up_carries_the_topic_of_the_question_before():
     assert "troops" not in resolve_follow_up("and why?", deeper)
 
 
+def test_a_chain_of_question_words_alone_carries_the_topic_back_to_its_question():
+    # "who said so?" after "when?" and "where?" carried only "where? (when?)", and was told to ask
+    # a question.
+    history = [
+        "How many jobs will Nordwave cut?",
+        Reply("Nordwave said on Monday it would cut about 1,200 jobs. [1]"),
+        "when?",
+        Reply("The documents hold nothing more on this than what I said."),
+        "where?",
+        Reply("The documents hold nothing more on this than what I said."),
+    ]
+    assert "Nordwave" in resolve_follow_up("who said so?", history)
+
+
 def test_follow_up_replaces_the_name_it_changes():
     resolved = resolve_follow_up("and what about Russia?", ["Why does China benefit from the Kazakhstan intervention?"])
     assert "Russia" in resolved and "Kazakhstan intervention" in resolved
