@@ -86,6 +86,9 @@ _EXPLAIN = re.compile(
 )
 
 
+_ENDS_SENTENCE = re.compile(r"[.!?…:;\"”’)]\s*$")
+
+
 def wants_explanation(question: str) -> bool:
     return bool(_EXPLAIN.match(question))
 
@@ -114,6 +117,10 @@ def candidates(
         title_stems = text_stems(titles.get(pid, ""))
         for i, sent in enumerate(split_sentences(passages[pid])):
             if len(sent.text.split()) < 3 and len(sent.text) < 20:
+                if not _ENDS_SENTENCE.search(sent.text):
+                    # A heading ("Risks", "Outlook"): what follows is about it, as a document
+                    # is about its title. "What are the risks?" met only "the main driver".
+                    title_stems = text_stems(f"{titles.get(pid, '')} {sent.text}")
                 continue
             stems = text_stems(sent.text)
             cov = coverage(weights, stems)

@@ -126,6 +126,19 @@ def test_a_sentence_score_is_the_weighted_sum_of_its_signals():
     assert tokayev.score == pytest.approx(expected)
 
 
+def test_a_heading_is_context_for_the_sentences_under_it_as_a_title_is():
+    # "What are the main risks?" quoted "the main driver" from another report: the risk sentences
+    # of the outlook sit under a "Risks" heading and name no risk.
+    weights = stem_weights(["risks"])
+    ask = lambda passage: candidates("What are the risks?", weights, [(1, 1.0)], {1: passage}, {})  # noqa: E731
+    under = ask("Risks\n\nLower gas prices could cut margins.")
+    other = ask("Prices\n\nLower gas prices could cut margins.")
+    assert under[0].text == other[0].text == "Lower gas prices could cut margins."
+    assert under[0].score - other[0].score == pytest.approx(SentenceWeights().terms_titled)
+    # A sentence that ends as one is no heading: "Risks." says nothing of what follows.
+    assert ask("Risks.\n\nLower gas prices could cut margins.")[0].score == pytest.approx(other[0].score)
+
+
 def test_fragments_are_not_candidates():
     ranked = candidates(
         "What happened?", {"happen": 1.0}, [(1, 1.0)], {1: "Photo: AP. The strike happened on Monday."}, {}
