@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from .signals import answer_type, has_answer_of_type, has_quantity, money_asked
 from .termweights import coverage, text_stems
-from .text import split_sentences, words
+from .text import SENTENCE_END, split_sentences, words
 
 # Sentences after the first stop before this many words. A bound on a long tail, not what keeps
 # answers short (the margin below does): at 70 it cut the second sentence after a long first one,
@@ -86,9 +86,6 @@ _EXPLAIN = re.compile(
 )
 
 
-_ENDS_SENTENCE = re.compile(r"[.!?…:;\"”’)]\s*$")
-
-
 def wants_explanation(question: str) -> bool:
     return bool(_EXPLAIN.match(question))
 
@@ -117,7 +114,7 @@ def candidates(
         title_stems = text_stems(titles.get(pid, ""))
         for i, sent in enumerate(split_sentences(passages[pid])):
             if len(sent.text.split()) < 3 and len(sent.text) < 20:
-                if not _ENDS_SENTENCE.search(sent.text):
+                if not SENTENCE_END.search(sent.text.rstrip()):
                     # A heading ("Risks", "Outlook"): what follows is about it, as a document
                     # is about its title. "What are the risks?" met only "the main driver".
                     title_stems = text_stems(f"{titles.get(pid, '')} {sent.text}")

@@ -40,6 +40,10 @@ class Sentence:
     end: int
 
 
+# The end of a sentence (a heading, a byline or a list item has none).
+SENTENCE_END = re.compile(r"[.!?…:;\"”’'»]\)?$")
+
+
 def words(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 

@@ -9,6 +9,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
+from ..text import SENTENCE_END as SENTENCE_END  # kept where the readers and cleaner import it
+
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
 
 
@@ -73,9 +75,6 @@ def normalise(text: str) -> str:
 
 
 LIST_ITEM = re.compile(r"^(?:[-*•–]|\d{1,3}[.)]|[a-z][.)])\s")
-
-
-SENTENCE_END = re.compile(r"[.!?…:;\"”’'»]\)?$")
 
 
 def same_text(a: str, b: str) -> bool:
