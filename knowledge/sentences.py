@@ -112,14 +112,24 @@ def candidates(
     out: list[Candidate] = []
     for rank, (pid, pscore) in enumerate(top):
         title_stems = text_stems(titles.get(pid, ""))
+        asked: set[str] = set()
         for i, sent in enumerate(split_sentences(passages[pid])):
+            if _asks_itself(sent.text):
+                # A question the text asks ("Q: Will jobs be lost?" in an interview, "So what went
+                # wrong?") is not an answer, though it holds the asker's words best. The sentence
+                # after it answers it ("A: No one will be laid off."), and holds its words as its
+                # own; the rest have it as context, as under a heading.
+                asked = text_stems(sent.text)
+                title_stems = text_stems(f"{titles.get(pid, '')} {sent.text}")
+                continue
             if len(sent.text.split()) < 3 and len(sent.text) < 20:
                 if not SENTENCE_END.search(sent.text.rstrip()):
                     # A heading ("Risks", "Outlook"): what follows is about it, as a document
                     # is about its title. "What are the risks?" met only "the main driver".
                     title_stems = text_stems(f"{titles.get(pid, '')} {sent.text}")
                 continue
-            stems = text_stems(sent.text)
+            stems = text_stems(sent.text) | asked
+            asked = set()
             cov = coverage(weights, stems)
             score = (
                 s.passage * (pscore - best)
@@ -134,6 +144,13 @@ def candidates(
             out.append(Candidate(pid, rank, i, sent.start, sent.end, sent.text, pscore, cov, round(score, 9)))
     # Rounded scores and a full sort key: the order is the same in every process and on every run.
     return sorted(out, key=lambda c: (-c.score, c.rank, c.index))
+
+
+_ASKS_ITSELF = re.compile(r"\?[\"”’'»)]*$")
+
+
+def _asks_itself(sentence: str) -> bool:
+    return bool(_ASKS_ITSELF.search(sentence.rstrip()))
 
 
 def select(
