@@ -11,8 +11,8 @@ import re
 from collections.abc import Iterable, Mapping
 
 from .dates import MONTHS
-from .termweights import is_common_word
-from .text import STOPWORDS, content_words, stem
+from .termweights import abbreviated, is_common_word
+from .text import STOPWORDS, content_words, fold_accents, stem
 
 # ---------------------------------------------------------------------------- specific words
 
@@ -65,7 +65,8 @@ def _norm_number(token: str) -> str:
 
 
 def _word_key(word: str) -> str:
-    return stem(word.lower().strip("'’-").removesuffix("'s").removesuffix("’s"))
+    # Without accents, as the index: "Peric" names "Perić".
+    return stem(fold_accents(word.lower().strip("'’-").removesuffix("'s").removesuffix("’s")))
 
 
 def specific_terms(question: str) -> set[str]:
@@ -124,7 +125,7 @@ def text_keys(text: str) -> set[str]:
     """The keys ``specific_terms`` are matched against: every word's stem and every number."""
     keys = {_word_key(w) for w in _WORD.findall(text)}
     keys.update(_norm_number(m.group(0)) for m in _NUMBER.finditer(text))
-    return keys
+    return keys | abbreviated(text, keys)  # "CEO" is there where it says "chief executive"
 
 
 def missing_share(terms: set[str], keys: set[str]) -> float:
@@ -146,7 +147,7 @@ def weighted_missing_share(terms: set[str], keys: set[str], weights: Mapping[str
 
 def bigrams(text: str) -> set[tuple[str, str]]:
     """Pairs of neighbouring content words (stemmed), stopwords skipped."""
-    stems_ = [stem(w) for w in content_words(text)]
+    stems_ = [stem(fold_accents(w)) for w in content_words(text)]
     return set(zip(stems_, stems_[1:], strict=False))
 
 

@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 
-from .text import stem, words
+from .text import fold_accents, stem, words
 
 # Zipf frequency is log10 of a word's frequency per billion words: "the" 7.7, "president" 5.5,
 # "Kazakhstan" 3.6, a name the list does not know 0. A weight of CEILING - Zipf gives "the" a
@@ -88,8 +88,9 @@ def match_stem(word: str) -> str:
     Porter leaves each pair apart). A verb's past is read as the past, whatever else it may be
     ("fell" is "fall" rather than a hill, "found" "find": "founded" stays Porter's "found"); any
     other word with two readings stays as it is ("data"). Not the index's tokens: those are
-    Porter's alone, in SQLite and PostgreSQL."""
-    word = word.lower()
+    Porter's alone, in SQLite and PostgreSQL. Accents go, as in the index: "Gdansk" is
+    "Gdańsk"."""
+    word = fold_accents(word.lower())
     lemmas, inflect = _lemmas()
     found = lemmas(word)
     pasts = sorted(v for v in found.get("VERB", ()) if v != word and word in inflect(v, "VBD") + inflect(v, "VBN"))
@@ -176,9 +177,46 @@ def acronyms(text: str) -> set[str]:
     return out
 
 
+# Initials news writes for lowercase words, which ``acronyms`` cannot read off capitals: "Who is
+# the CEO?" over "Chief executive Anna Keller said ...". Each way round: the sentence that writes
+# the words holds the initials, the one that writes the initials holds the words.
+ABBREVIATIONS = {
+    "ai": "artificial intelligence",
+    "ceo": "chief executive",
+    "cfo": "chief financial officer",
+    "coo": "chief operating officer",
+    "cpi": "consumer price index",
+    "cto": "chief technology officer",
+    "ev": "electric vehicle",
+    "gdp": "gross domestic product",
+    "hq": "headquarters",
+    "ipo": "initial public offering",
+    "lng": "liquefied natural gas",
+    "mp": "member of parliament",
+    "ngo": "non governmental organization",
+    "pm": "prime minister",
+    "vp": "vice president",
+}
+_SPELLED_OUT = re.compile(
+    r"\b(?:" + "|".join(r"[\s-]+".join(p.split()) for p in sorted(ABBREVIATIONS.values())) + r")",
+    re.IGNORECASE,
+)
+_EXPANSION = {phrase: initials for initials, phrase in ABBREVIATIONS.items()}
+
+
 def text_stems(text: str) -> set[str]:
     """The stems of every word of ``text`` (``match_stem``), and the initials of its names
-    (``acronyms``), to match a question's stems against. Split as a question's words are
-    (``retrieval.query_terms``): "CSTO's" gives "csto" (and "s"), so it meets the question's
-    "CSTO"."""
-    return {match_stem(w) for w in _TOKEN.findall(text.lower())} | acronyms(text)
+    (``acronyms``) and of the lowercase phrases news abbreviates (``ABBREVIATIONS``), to match a
+    question's stems against. Split as a question's words are (``retrieval.query_terms``):
+    "CSTO's" gives "csto" (and "s"), so it meets the question's "CSTO"."""
+    out = {match_stem(w) for w in _TOKEN.findall(text.lower())}
+    return out | acronyms(text) | abbreviated(text, out)
+
+
+def abbreviated(text: str, stems: set[str]) -> set[str]:
+    """What ``text`` (with these ``stems``) says the other way round (``ABBREVIATIONS``): the
+    initials of the phrases it spells out, and the words' stems of the initials it writes."""
+    out = {_EXPANSION[" ".join(re.split(r"[\s-]+", m.group(0).lower()))] for m in _SPELLED_OUT.finditer(text)}
+    for initials in sorted(stems & ABBREVIATIONS.keys()):
+        out.update(match_stem(w) for w in ABBREVIATIONS[initials].split())
+    return out

@@ -77,10 +77,15 @@ _INDEX_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 def index_tokens(text: str) -> list[str]:
     """Tokens as SQLite FTS5's ``porter unicode61 remove_diacritics 2`` makes them: runs of letters
     and digits, lowercased, accents removed, Porter-stemmed."""
-    text = text.lower()
-    if not text.isascii():
-        text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
-    return [stem(t) or t for t in _INDEX_TOKEN.findall(text)]
+    return [stem(t) or t for t in _INDEX_TOKEN.findall(fold_accents(text.lower()))]
+
+
+def fold_accents(text: str) -> str:
+    """``text`` without its accents ("Gdańsk" -> "Gdansk", "Perić" -> "Peric"), as the index reads
+    it: a question typed without them meets the document that has them."""
+    if text.isascii():
+        return text
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
 # Fallback for abbreviations sentencex leaves alone; also the split used when a "sentence" is

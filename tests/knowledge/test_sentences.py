@@ -93,6 +93,29 @@ def test_a_question_by_acronym_meets_the_name_in_full():
     assert "2.25%" in ranked[0].text
 
 
+def test_a_name_typed_without_its_accents_meets_it():
+    # "Will jobs be lost at the port of Gdansk?" did not meet the interview's "Gdańsk" (the index
+    # had found it: FTS5 drops accents), and "Who is Ivana Peric?" lost confidence.
+    assert match_stem("Gdansk") == match_stem("Gdańsk") and match_stem("Peric") == match_stem("Perić")
+    assert coverage(stem_weights(["Gdansk"]), text_stems("The port of Gdańsk")) == 1.0
+
+
+@pytest.mark.parametrize(
+    ("asked", "written"),
+    [
+        ("CEO", "Chief executive Anna Keller said the company would raise its dividend."),
+        ("chief executive", "Helvia's CEO, Anna Keller, said the company would raise its dividend."),
+        ("GDP", "Gross domestic product grew 1.1% in the third quarter."),
+        ("EV", "Demand for electric-vehicle batteries rose 24%."),
+    ],
+)
+def test_initials_news_writes_for_lowercase_words_meet_the_words(asked, written):
+    # "Who is the CEO of Helvia?" found no CEO: the article says "Chief executive Anna Keller".
+    weights = stem_weights(asked.split())
+    assert coverage(weights, text_stems(written)) == 1.0
+    assert coverage(weights, text_stems("Helvia shares rose 3.2% in early trading in Zurich.")) == 0.0
+
+
 # ---------------------------------------------------------------------------- scoring
 
 
@@ -137,6 +160,24 @@ def test_a_heading_is_context_for_the_sentences_under_it_as_a_title_is():
     assert under[0].score - other[0].score == pytest.approx(SentenceWeights().terms_titled)
     # A sentence that ends as one is no heading: "Risks." says nothing of what follows.
     assert ask("Risks.\n\nLower gas prices could cut margins.")[0].score == pytest.approx(other[0].score)
+
+
+def test_a_question_the_text_asks_is_no_answer_but_is_what_the_next_sentence_answers():
+    # An interview: "Will jobs be lost at the port?" quoted "Q: Will jobs be lost?" first, then
+    # the cranes; the answer came third.
+    interview = (
+        "Q: Why is the port investing in automated cranes?\n"
+        "A: Ships are getting bigger. The new cranes will cut the time a ship spends in port.\n"
+        "Q: Will jobs be lost?\nA: No one will be laid off. Operators will be retrained by 2028."
+    )
+    weights = stem_weights(["jobs", "lost", "port"])
+    ranked = candidates("Will jobs be lost at the port?", weights, [(1, 1.0)], {1: interview}, {})
+    assert not any(c.text.endswith("?") for c in ranked)
+    assert ranked[0].text == "A: No one will be laid off."
+    # The answer holds its question's words as its own; the sentence after it has them as context.
+    retrained = next(c for c in ranked if c.text.startswith("Operators"))
+    assert ranked[0].coverage == coverage(weights, text_stems("Will jobs be lost?")) > 0
+    assert retrained.coverage == 0.0
 
 
 def test_fragments_are_not_candidates():
