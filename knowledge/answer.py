@@ -37,6 +37,7 @@ from .models import Answer, Citation, Document, Passage
 from .question import (
     MAX_QUESTION_CHARS,
     asks_about_document,
+    asks_for_dated_overview,
     asks_for_more,
     asks_for_overview,
     asks_the_clock,
@@ -172,7 +173,7 @@ async def read_question(
     # conversation: "and what did he say after that?" is a question only after an answer.
     if not retrieval.query_terms(text) and not (history and refers_back(text)):
         return Reading(question, reply=_ask_about_documents(question))
-    resolved = resolve_follow_up(text, history)
+    resolved = text if asks_for_dated_overview(text, now=now) else resolve_follow_up(text, history)
     if not retrieval.query_terms(resolved):
         return Reading(question, reply=_ask_about_documents(question))
     more_about = bool(history) and resolved == text and asks_for_more(text)

@@ -66,6 +66,8 @@ class DateIntent:
     def period_as_window(self) -> DateIntent:
         """The period named as when something happened, as the window: for a line that asks only
         what happened then ("What happened in August?"), where it can mean nothing else."""
+        if not self.about_phrase:
+            return self
         query = re.sub(r"\s+([?.!,])", r"\1", " ".join(self.query.replace(self.about_phrase, " ").split()))
         return replace(
             self, date_from=self.about_from, date_to=self.about_to, phrase=self.about_phrase, query=query or self.query
@@ -218,7 +220,8 @@ def _rules():
         (rf"{b}since\s+{_MONTH}(?!\w){b}", since_month, "window"),
         (rf"{b}since\s+{_YEAR}(?!-\d){b}", since_year, "window"),
         (rf"{b}(?:before|prior to)\s+{_YEAR}{b}", before_year, "about"),
-        (rf"{b}(?:in|during)\s+{_MONTH}(?!\w)", in_month, "about"),
+        (rf"{b}(?:in|during|from)\s+{_MONTH}(?!\w)", in_month, "about"),
+        (rf"{b}{_MONTH}(?=\s+(?:news|stories|headlines|documents|reports){b})", in_month, "about"),
         (rf"{b}(?:in|during|of|from)\s+{_YEAR}{b}", in_year, "about"),
         (
             rf"{b}(?:in|over|during)?\s*the\s+(?:past|last)\s+(?P<n>\d{{1,3}})\s+(?P<unit>days?|weeks?|months?|years?){b}",
@@ -252,6 +255,19 @@ def _rules():
 
 
 _COMPILED = [(re.compile(p, re.I), f, kind) for p, f, kind in _rules()]
+
+
+def time_phrases(text: str) -> list[str]:
+    """Every time phrase of ``text`` ("this week", "in November", "latest"), in reading order, as
+    ``parse_date_intent`` finds them: what a follow-up ("and last week?") replaces."""
+    found: list[tuple[int, str]] = []
+    masked = text
+    for pattern, _, _ in _COMPILED:
+        for m in pattern.finditer(masked):
+            if m.group(0).strip():
+                found.append((m.start(), m.group(0).strip()))
+                masked = masked[: m.start()] + "\0" * (m.end() - m.start()) + masked[m.end() :]
+    return [phrase for _, phrase in sorted(found)]
 
 
 def parse_date_intent(question: str, *, now: dt.datetime | dt.date) -> DateIntent:

@@ -9,7 +9,7 @@ import re
 from collections.abc import Sequence
 
 from . import retrieval
-from .dates import format_date
+from .dates import format_date, parse_date_intent, time_phrases
 from .models import Document, Passage
 from .signals import name_phrases
 from .termweights import coverage, stem_weights, text_stems
@@ -284,8 +284,9 @@ def byline_reply(doc: Document) -> str:
 # story being talked of.
 _DATED_OVERVIEW = re.compile(
     rf"^\s*(?:what(?:{_A}s|\s+has|\s+have)?\s+(?:happened|been\s+happening)|"
-    rf"what\s+(?:was|were)\s+(?:in\s+the\s+news|new|the\s+(?:news|headlines))|"
-    rf"(?:any|the)\s+news|news|headlines){_END}",
+    rf"what\s+(?:was|were)\s+(?:in\s+the\s+news|new|reported|the\s+(?:news|headlines))|"
+    rf"(?:was|were)\s+there\s+(?:any\s+)?(?:news|stories)|(?:show|give|tell)\s+me\s+(?:the\s+)?news|"
+    rf"(?:any|the)\s+news|news|headlines|anything){_END}",
     re.I,
 )
 
@@ -294,6 +295,15 @@ def asks_for_overview(question: str, *, dated: bool = False) -> bool:
     """ "What's new?" and the like (``dated``: also "what happened?", the rest of "What happened
     this week?" once its time words are taken out)."""
     return bool(_OVERVIEW.match(question) or (dated and _DATED_OVERVIEW.match(question)))
+
+
+def asks_for_dated_overview(question: str, *, now: dt.datetime) -> bool:
+    """ "What happened this week?", "Any news from November?": what happened in a period, with no
+    topic; a line that stands on its own, whatever was asked before it."""
+    intent = parse_date_intent(question, now=now)
+    if intent.window:
+        return asks_for_overview(intent.query, dated=True)
+    return intent.about_from is not None and asks_for_overview(intent.period_as_window().query, dated=True)
 
 
 def clock_reply(now: dt.datetime) -> str:
@@ -416,6 +426,23 @@ def _new_topic(phrase: str, previous: str) -> bool:
     return keywords or (bool(name_phrases(f". {phrase}")) and not name_phrases(previous))
 
 
+# A follow-up that names a period and nothing else: "and last week?", "what about in 2019?", or a
+# month or year alone, "and October?" (read "in October"; not "May?", which may be a name).
+_NOTHING_ELSE = re.compile(r"(?:(?:and|but|also|so|or|then|what|how|about|in)\b\s*)*[?!.]*", re.I)
+_PERIOD_ALONE = re.compile(
+    r"^((?:(?:and|but|also|so|or|then|what|how|about)\s+)*)"
+    r"((?:jan|febr)uary|march|april|june|july|august|(?:septem|octo|novem|decem)ber|(?:19|20)\d\d)"
+    r"(?=\s*[?!.]*\s*$)",
+    re.I,
+)
+
+
+def _without(text: str, phrases: Sequence[str]) -> str:
+    for phrase in phrases:
+        text = text.replace(phrase, " ")
+    return " ".join(text.split())
+
+
 def resolve_follow_up(question: str, history: Sequence[str], *, chain: bool = True) -> str:
     """A follow-up ("and what about Russia?") resolved against the previous question: its topic
     words are carried over, and names the follow-up replaces are dropped. A question that stands on
@@ -433,6 +460,11 @@ def resolve_follow_up(question: str, history: Sequence[str], *, chain: bool = Tr
         # only, further back the carried words outweigh what is asked now; unless that one had no
         # words of its own ("when?", "where?", then "who said so?"): then on to the one before.
         previous = resolve_follow_up(previous, history[:at], chain=not retrieval.query_terms(previous))
+    period = time_phrases(_PERIOD_ALONE.sub(r"\1in \2", question))
+    if period and _NOTHING_ELSE.fullmatch(_without(_PERIOD_ALONE.sub(r"\1in \2", question), period)):
+        # "and last week?" after "What happened this week?": the same question, its time words
+        # replaced (carried beside them, "this week" would be read first and win).
+        return f"{_without(previous, time_phrases(previous)).rstrip(' ?!.')} {' '.join(period)}?"
     # A bare phrase's first word is a name too: "Russia?" replaces "China" as "and Russia?" does.
     new_names = {n.lower() for n in name_phrases(f". {question}" if bare else question)}
     carried = previous

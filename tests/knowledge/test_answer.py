@@ -460,6 +460,21 @@ def test_a_chain_of_question_words_alone_carries_the_topic_back_to_its_question(
     assert "Nordwave" in resolve_follow_up("who said so?", history)
 
 
+def test_a_follow_up_naming_only_a_period_asks_the_same_of_that_period():
+    # "and last week?" after "What happened this week?" carried "this week" beside it, and this
+    # week's rule, read first, won.
+    answered = Reply("Helvia's profit rose 18%. [1]")
+    assert resolve_follow_up("and last week?", ["What happened this week?", answered]) == "What happened last week?"
+    asked = ["How much did Chinese investment reach in 2018?", answered]
+    assert resolve_follow_up("and 2019?", asked) == "How much did Chinese investment reach in 2019?"
+    assert resolve_follow_up("what about October?", ["What did Helvia report in November?", answered]) == (
+        "What did Helvia report in October?"
+    )
+    # A follow-up with words of its own keeps them; "May?" may be a name.
+    assert "say" in resolve_follow_up("and what did he say this week?", ["Who won the election?", answered])
+    assert resolve_follow_up("May?", ["Who won the election?", answered]) != "Who won the election in May?"
+
+
 def test_follow_up_replaces_the_name_it_changes():
     resolved = resolve_follow_up("and what about Russia?", ["Why does China benefit from the Kazakhstan intervention?"])
     assert "Russia" in resolved and "Kazakhstan intervention" in resolved

@@ -23,7 +23,7 @@ from knowledge.briefing import (
 from knowledge.config import KnowledgeConfig
 from knowledge.embed import HashingEmbedder
 from knowledge.models import Briefing, Passage
-from knowledge.question import asks_for_overview
+from knowledge.question import Reply, asks_for_overview
 from knowledge.service import KnowledgeBase
 
 NOW = dt.datetime(2024, 5, 2, 8, 0, tzinfo=dt.UTC)
@@ -399,6 +399,25 @@ async def test_what_happened_in_a_named_month_tells_the_stories_of_the_documents
     assert empty.abstained and empty.text == "No document is dated from 2019-01-01 to 2019-12-31."
     # With a topic, the month still only ranks.
     assert not (await kb.ask("What happened to the glacier in April?", now=later)).text[0].isdigit()
+
+
+async def test_a_named_period_asked_in_other_words_or_as_a_follow_up_is_that_period(kb, newsroom):
+    # "Any news from November?" was refused ("from" named no period), and after one overview
+    # "Anything from October?" was read as a follow-up of it, the two months together.
+    later = dt.datetime(2024, 11, 20, 12, tzinfo=dt.UTC)
+    april = "1 document dated from 2024-04-01 to 2024-04-30"
+    for line in ("Any news from April?", "Anything from April?", "Show me April news", "Was there news in April?"):
+        assert (await kb.ask(line, now=later)).text.startswith(april), line
+    first = await kb.ask("What was the news in May 2024?", now=later)
+    history = ["What was the news in May 2024?", Reply(first.text)]
+    assert (await kb.ask("Anything from April?", history=history, now=later)).text.startswith(april)
+    # A period alone after it asks the same of that period; "this week" is not carried beside it.
+    for line in ("and in April?", "what about April?"):
+        assert (await kb.ask(line, history=history, now=later)).text.startswith(april), line
+    thursday = dt.datetime(2024, 5, 2, 12, tzinfo=dt.UTC)
+    history = ["What happened this week?", Reply((await kb.ask("What happened this week?", now=thursday)).text)]
+    last_week = await kb.ask("and last week?", history=history, now=thursday)
+    assert last_week.text == "No document is dated from 2024-04-22 to 2024-04-28.", last_week.text
 
 
 async def test_how_many_documents_counts_them_all_and_tells_the_newest(kb):

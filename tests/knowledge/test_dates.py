@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from knowledge.dates import parse_date_intent
+from knowledge.dates import parse_date_intent, time_phrases
 
 NOW = dt.datetime(2026, 11, 28, 15, 0, tzinfo=dt.UTC)
 
@@ -133,3 +133,14 @@ def test_a_named_period_can_be_taken_as_the_window_with_its_words_out():
     period = intent.period_as_window()
     assert (period.date_from, period.date_to) == (dt.date(2026, 8, 1), dt.date(2026, 8, 31))
     assert period.query == "What happened?" and period.phrase == "in August"
+    for line, phrase in (("Any news from August?", "from August"), ("Show me August news", "August")):
+        assert parse_date_intent(line, now=dt.date(2026, 12, 3)).about_phrase == phrase
+    # Without a named period there is nothing to take: the intent is kept as it is (it was the
+    # query with a space put between every two letters).
+    plain = parse_date_intent("Any news?", now=dt.date(2026, 12, 3))
+    assert plain.period_as_window() == plain
+
+
+def test_time_phrases_are_found_in_reading_order():
+    assert time_phrases("What happened this week, and in August 2026?") == ["this week", "in August 2026"]
+    assert time_phrases("Who won the election?") == []
