@@ -18,6 +18,7 @@ from .metadata import (
     header_line,
     is_reading_time,
     origin_publisher,
+    title_date,
     title_from_text,
     wire_agency,
     wire_date,
@@ -231,6 +232,11 @@ def finish(draft: Draft, *, name: str, fallback_title: str | None) -> ParsedDocu
 
     if not title:
         title = fallback_title or title_from_text(paragraphs[0])
+    # A date ending the title ("Editorial meeting minutes — 24 November 2026") beats a copyright
+    # year and a file's creation date, never a date the text or the page states.
+    weak = published is None or precision == "year" or (draft.weak_date and not text_date)
+    if weak and (dated := title_date(title)):
+        published, precision = dated
     return ParsedDocument(
         title=clean_name(title),
         paragraphs=paragraphs,

@@ -39,6 +39,30 @@ class Block:
     list_item: bool = False  # an item of a list the format marked as one: short and unpunctuated by nature
 
 
+def table_blocks(rows: list[list[str]], *, header: bool) -> list[Block]:
+    """A table's rows as blocks. After a ``header`` row, each row is a sentence that names its
+    columns ("Owner: Sofia Berg; Task: Hire two data reporters; Due: February 2027."): a row read
+    alone says what its cells are, and "When is the expenses tool due?" meets "Due". Without one, a
+    row's cells are joined by " | ". A row is short and unpunctuated by nature, as a list item is:
+    never taken for a related-story teaser (they were all dropped as ones)."""
+    rows = [cells for cells in ([" ".join(c.split()) for c in row] for row in rows) if any(cells)]
+    if header and len(rows) > 1 and all(rows[0]):
+        names = rows[0]
+        out = []
+        for cells in rows[1:]:
+            text = "; ".join(f"{name}: {cell}" for name, cell in zip(names, cells, strict=False) if cell)
+            text += "" if SENTENCE_END.search(text) else "."
+            out.append(Block(text, list_item=True))
+        return out
+    return [Block(" | ".join(c for c in cells if c), list_item=True) for cells in rows]
+
+
+def looks_like_header(cells: list[str]) -> bool:
+    """A first row that names columns (a format that does not mark one: Word): every cell filled,
+    short, and no number in it ("Owner", "Due date"), with at least two of them."""
+    return len(cells) >= 2 and all(c and len(c.split()) <= 4 and not any(ch.isdigit() for ch in c) for c in cells)
+
+
 @dataclass
 class Draft:
     """What a format reader found, before the shared cleaning."""

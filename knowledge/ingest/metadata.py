@@ -303,6 +303,18 @@ def wire_date(first_paragraph: str) -> tuple[dt.date, str] | None:
     return found if found and found[1] == "day" else None
 
 
+def title_date(title: str) -> tuple[dt.date, str] | None:
+    """A full date that ends a title: "Editorial meeting minutes — 24 November 2026", "Minutes,
+    2026-11-24". A team's notes carry their date there and nowhere else. A date inside a title
+    ("The March 3, 2020 crash, a year on") names what it is about, not when it was written."""
+    words = title.rstrip(" .)]").split()
+    for n in (1, 2, 3, 4):
+        found = find_date(" ".join(words[-n:]))
+        if found and found[1] == "day":
+            return found
+    return None
+
+
 def title_from_filename(name: str) -> str:
     stem = PurePosixPath(name).stem
     return " ".join(re.sub(r"[_]+|(?<=\w)-(?=\w)", " ", stem).split()) or name

@@ -13,7 +13,7 @@ import zlib
 from collections import Counter
 
 from ..errors import CorruptFile, EmptyDocument, FileTooComplex, UndecodableText
-from .document import LIST_ITEM, SENTENCE_END, Block, Draft, mb, normalise, same_text
+from .document import LIST_ITEM, SENTENCE_END, Block, Draft, looks_like_header, mb, normalise, same_text, table_blocks
 from .metadata import clean_author, find_date, useful_title
 
 log = logging.getLogger(__name__)
@@ -123,10 +123,15 @@ def read_markdown(text: str) -> Draft:
     tokens = MarkdownIt("commonmark").enable("table").parse(body)
     blocks: list[Block] = []
     row: list[str] | None = None
+    table: list[list[str]] = []
     heading = False
     lists = 0
     for token in tokens:
-        if token.type == "heading_open":
+        if token.type == "table_open":
+            table = []
+        elif token.type == "table_close":
+            blocks.extend(table_blocks(table, header=True))  # a Markdown table always has its header row
+        elif token.type == "heading_open":
             heading = True
         elif token.type == "heading_close":
             heading = False
@@ -137,8 +142,7 @@ def read_markdown(text: str) -> Draft:
         elif token.type == "tr_open":
             row = []
         elif token.type == "tr_close" and row is not None:
-            if any(row):
-                blocks.append(Block(" | ".join(row)))
+            table.append(row)
             row = None
         elif token.type == "inline":
             content = _inline_text(token)
@@ -227,8 +231,10 @@ def _html_element_blocks(element) -> list[Block]:
     if element.tag == "list":
         return [Block(t, list_item=True) for t in (text_of(item) for item in element.iter("item")) if t]
     if element.tag == "table":
-        rows = (" | ".join(text_of(cell) for cell in row.iter("cell")) for row in element.iter("row"))
-        return [Block(r) for r in rows if r.strip(" |")]
+        rows = list(element.iter("row"))
+        cells = [[text_of(cell) for cell in row.iter("cell")] for row in rows]
+        marked = bool(rows) and all(cell.get("role") == "head" for cell in rows[0].iter("cell"))
+        return table_blocks(cells, header=marked or bool(cells) and looks_like_header(cells[0]))
     text = text_of(element)
     return [Block(text)] if text else []
 
@@ -412,12 +418,13 @@ def read_docx(data: bytes, name: str) -> Draft:
     blocks: list[Block] = []
     for item in document.iter_inner_content():
         if isinstance(item, Table):
+            rows = []
             for row in item.rows:
                 cells = [" ".join(normalise(c.text).split()) for c in row.cells]
                 # merged cells repeat their text across the row
-                cells = [c for i, c in enumerate(cells) if c and (i == 0 or c != cells[i - 1])]
-                if cells:
-                    blocks.append(Block(" | ".join(cells)))
+                rows.append([c if i == 0 or c != cells[i - 1] else "" for i, c in enumerate(cells)])
+            # Word marks no header row: a first row that reads as column names is one.
+            blocks.extend(table_blocks(rows, header=bool(rows) and looks_like_header(rows[0])))
             continue
         text = " ".join(normalise(item.text).split())  # manual line breaks inside a paragraph → spaces
         if not text:

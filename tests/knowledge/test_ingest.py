@@ -381,6 +381,78 @@ def test_markdown_first_heading_is_the_title_without_front_matter():
     assert doc.paragraphs == ["River levels rose overnight after two days of heavy rain."]
 
 
+MINUTES = """# Editorial meeting minutes — 24 November 2026
+
+Present: Priya Nair, Johan Ek, Lars Holm, Sofia Berg.
+
+## Action items
+
+| Owner | Task | Due |
+|---|---|---|
+| Sofia Berg | Hire two data reporters | February 2027 |
+| Johan Ek | New expenses tool | |
+"""
+MINUTES_ROWS = [
+    "Owner: Sofia Berg; Task: Hire two data reporters; Due: February 2027.",
+    "Owner: Johan Ek; Task: New expenses tool.",
+]
+
+
+def test_a_markdown_table_row_is_kept_as_a_sentence_naming_its_columns_and_the_title_date_dates_it():
+    # The rows were dropped as related-story teasers, and the minutes were undated: "Who is hiring
+    # data reporters?" was refused.
+    doc = ingest.parse_bytes(MINUTES.encode(), "minutes.md")
+    assert doc.paragraphs[-2:] == MINUTES_ROWS
+    assert (doc.published, doc.published_precision) == (dt.date(2026, 11, 24), "day")
+
+
+def test_an_html_or_word_table_row_names_its_columns_too():
+    html = (
+        "<html><body><article><h1>Team plan</h1><p>This is the plan for the year, as the whole team agreed it "
+        "at its meeting last week.</p><table><tr><th>Owner</th><th>Task</th><th>Due</th></tr>"
+        "<tr><td>Sofia Berg</td><td>Hire two data reporters</td><td>February 2027</td></tr>"
+        "<tr><td>Johan Ek</td><td>New expenses tool</td><td></td></tr></table></article></body></html>"
+    )
+    assert ingest.parse_bytes(html.encode(), "plan.html").paragraphs[-2:] == MINUTES_ROWS
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph("This is the plan for the year, as the whole team agreed it at its meeting.")
+    table = document.add_table(rows=3, cols=3)
+    for row, cells in zip(
+        table.rows,
+        [
+            ["Owner", "Task", "Due"],
+            ["Sofia Berg", "Hire two data reporters", "February 2027"],
+            ["Johan Ek", "New expenses tool", ""],
+        ],
+        strict=True,
+    ):
+        for cell, text in zip(row.cells, cells, strict=True):
+            cell.text = text
+    buffer = io.BytesIO()
+    document.save(buffer)
+    assert ingest.parse_bytes(buffer.getvalue(), "plan.docx").paragraphs[-2:] == MINUTES_ROWS
+    # A first row with a number in it names no columns: the cells are joined as they are.
+    numbers = html.replace("<th>Owner</th><th>Task</th><th>Due</th>", "<td>Q1</td><td>2026</td><td>41</td>")
+    assert "Q1 | 2026 | 41" in ingest.parse_bytes(numbers.encode(), "plan.html").paragraphs
+
+
+@pytest.mark.parametrize(
+    ("title", "date"),
+    [
+        ("Editorial meeting minutes — 24 November 2026", dt.date(2026, 11, 24)),
+        ("Minutes, 2026-11-24", dt.date(2026, 11, 24)),
+        ("Weekly report (December 1, 2026)", dt.date(2026, 12, 1)),
+        ("The March 3, 2020 crash, a year on", None),  # what it is about, not when it was written
+        ("Q3 2026 outlook", None),
+    ],
+)
+def test_a_date_ending_the_title_dates_a_document_that_states_none_else(title, date):
+    doc = ingest.parse_bytes(f"# {title}\n\nThe desk met to plan the coverage of the winter.\n".encode(), "n.md")
+    assert doc.published == date
+
+
 def _docx_bytes(*, title: str | None = "Harbour dredging approved") -> bytes:
     import docx
 
