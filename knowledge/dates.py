@@ -101,6 +101,12 @@ def _last_month_named(month: int, today: dt.date) -> int:
 
 
 # Each rule: a pattern and a function of (match, today) -> (from, to, recency).
+_NOT_MODIFIER = (
+    r"(?!\s+(?!(?:in|at|on|for|to|and|or|but|with|of|from|by|when|after|before|near|across|around|as|so|while)\b)"
+    r"[a-z])"
+)
+
+
 def _rules():
     def days(n_from: int, n_to: int = 0):
         return lambda m, t: (t - dt.timedelta(days=n_from), t - dt.timedelta(days=n_to), False)
@@ -230,7 +236,13 @@ def _rules():
         ),
         (rf"{b}(?:in|over|during)\s+(?:the\s+)?recent\s+(?P<unit>days|weeks|months){b}", recent_n, "window"),
         (rf"{b}(?:on|last|this|since|early|late)\s+(?P<day>{_WEEKDAY}){b}", weekday, "window"),
-        (rf"{b}(?:over|during)?\s*(?:the|this|last)\s+weekend{b}", weekend, "window"),
+        # Not "the weekend edition": after a bare "the", a word that is no preposition makes it a
+        # modifier ("this weekend sparked", "over the weekend brought" are times).
+        (
+            rf"{b}(?:(?:over|during)\s+(?:the|this|last)|this|last|the(?=\s+weekend{b}{_NOT_MODIFIER}))\s+weekend{b}",
+            weekend,
+            "window",
+        ),
         (
             rf"{b}(?P<n>\d{{1,2}}|a|an|one|two|three|four|five|six|seven)\s+(?P<unit>days?|weeks?)\s+ago{b}",
             ago,

@@ -127,6 +127,14 @@ def test_now_inside_a_question_is_not_a_time_word(question):
     assert not intent.recency and intent.query == question
 
 
+def test_the_weekend_before_a_noun_names_a_thing_not_a_time():
+    # "When does the weekend edition move?" was searched only in documents dated last weekend.
+    for question in ("When does the weekend edition move?", "Who edits the weekend paper?"):
+        assert not parse_date_intent(question, now=NOW).window, question
+    for question in ("What happened this weekend in Paris?", "Who won last weekend's race?"):
+        assert parse_date_intent(question, now=NOW).window, question
+
+
 def test_a_named_period_can_be_taken_as_the_window_with_its_words_out():
     intent = parse_date_intent("What happened in August?", now=dt.date(2026, 12, 3))
     assert not intent.window and intent.about_phrase == "in August"
