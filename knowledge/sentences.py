@@ -122,11 +122,12 @@ def candidates(
                 asked = text_stems(sent.text)
                 title_stems = text_stems(f"{titles.get(pid, '')} {sent.text}")
                 continue
+            if _is_heading(sent.text):
+                # A heading ("Risks", "Outlook", "Who to ask"): what follows is about it, as a
+                # document is about its title. "What are the risks?" met only "the main driver".
+                title_stems = text_stems(f"{titles.get(pid, '')} {sent.text}")
+                continue
             if len(sent.text.split()) < 3 and len(sent.text) < 20:
-                if not SENTENCE_END.search(sent.text.rstrip()):
-                    # A heading ("Risks", "Outlook"): what follows is about it, as a document
-                    # is about its title. "What are the risks?" met only "the main driver".
-                    title_stems = text_stems(f"{titles.get(pid, '')} {sent.text}")
                 continue
             stems = text_stems(sent.text) | asked
             asked = set()
@@ -144,6 +145,15 @@ def candidates(
             out.append(Candidate(pid, rank, i, sent.start, sent.end, sent.text, pscore, cov, round(score, 9)))
     # Rounded scores and a full sort key: the order is the same in every process and on every run.
     return sorted(out, key=lambda c: (-c.score, c.rank, c.index))
+
+
+# "Who to ask", "How to apply": a heading, though it has words enough for a sentence.
+_HOW_TO = re.compile(r"(?:who|what|when|where|why|how)\s+(?:to|it)\b", re.I)
+
+
+def _is_heading(text: str) -> bool:
+    short = len(text.split()) < 3 and len(text) < 20
+    return (short or len(text.split()) <= 5 and bool(_HOW_TO.match(text))) and not SENTENCE_END.search(text.rstrip())
 
 
 _ASKS_ITSELF = re.compile(r"\?[\"”’'»)]*$")

@@ -160,6 +160,15 @@ def test_a_heading_is_context_for_the_sentences_under_it_as_a_title_is():
     assert under[0].score - other[0].score == pytest.approx(SentenceWeights().terms_titled)
     # A sentence that ends as one is no heading: "Risks." says nothing of what follows.
     assert ask("Risks.\n\nLower gas prices could cut margins.")[0].score == pytest.approx(other[0].score)
+    # "Who to ask" has words enough for a sentence, and was quoted as one.
+    guide = candidates(
+        "Who to ask about editing?",
+        stem_weights(["ask", "editing"]),
+        [(1, 1.0)],
+        {1: "Who to ask\n\nEditing questions: Priya Nair, night editor."},
+        {},
+    )
+    assert [c.text for c in guide] == ["Editing questions: Priya Nair, night editor."]
 
 
 def test_a_question_the_text_asks_is_no_answer_but_is_what_the_next_sentence_answers():
