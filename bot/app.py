@@ -112,7 +112,8 @@ class NewsdeskBot(commands.Bot):
             )
             return
         try:
-            report = await self.kb.index_paths(existing)
+            # A seed a moderator removed stays removed (until its file changes).
+            report = await self.kb.index_paths(existing, skip_removed=True)
         except Exception:
             # A background task: log it (with traceback) instead of losing it; the bot keeps running.
             log.exception("indexing seeds failed")

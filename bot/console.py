@@ -375,7 +375,7 @@ async def run_console(
         console.start_loading_model()
         existing = [p for p in settings.seeds if p.exists()]
         if existing:
-            report = await kb.index_paths(existing)
+            report = await kb.index_paths(existing, skip_removed=True)  # a removed seed stays removed
             if report.added or report.updated:
                 console.say(f"seeds: {len(report.added)} added, {len(report.updated)} updated")
         if not await kb.count_documents():

@@ -135,10 +135,12 @@ class Indexer:
         *,
         guild_id: int | None = None,
         progress: Callable[[Path, str], None] | None = None,
+        skip_removed: bool = False,
     ) -> IndexReport:
         """Index files and folders incrementally: an unchanged file (same content hash) embeds
         nothing, a changed one replaces its passages. A failing file never stops the batch; its
-        error is in the report."""
+        error is in the report. ``skip_removed`` (start-up seeding): a file whose document a
+        moderator removed stays out, unless it has changed since."""
         report = IndexReport()
         batch: list[tuple[Path, Prepared | KnowledgeError]] = []
         passages = 0
@@ -177,6 +179,11 @@ class Indexer:
                     report.unchanged.append(existing)
                     if progress:
                         progress(path, "unchanged")
+                    continue
+                if skip_removed and await self.store.removed_file_hash(str(path), guild_id) == sha256(data):
+                    report.removed.append(path)
+                    if progress:
+                        progress(path, "removed earlier")
                     continue
                 item = await self._prepare_bytes(data, path.name, guild_id=guild_id, title=None, origin=str(path))
                 if existing is not None:
@@ -333,6 +340,7 @@ class Indexer:
                 raise DocumentNotFound(f"no document #{doc_id} that can be removed here")
             await self.store.delete_document(doc_id)
             await self.index.remove_document(doc_id)
+            await self.store.record_removed_file(doc)  # start-up seeding leaves its file out
         return doc
 
     async def index_prepared(self, item: Prepared) -> Document:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TypedDict
 
 
@@ -140,6 +141,7 @@ class IndexReport:
     updated: list[Document] = field(default_factory=list)
     unchanged: list[Document] = field(default_factory=list)
     errors: list[Exception] = field(default_factory=list)  # KnowledgeError per failed file
+    removed: list[Path] = field(default_factory=list)  # left out: a moderator removed them (seeding)
 
 
 class CitedPassages(TypedDict):

@@ -184,10 +184,12 @@ class KnowledgeBase:
         *,
         guild_id: int | None = None,
         progress: Callable[[Path, str], None] | None = None,
+        skip_removed: bool = False,
     ) -> IndexReport:
         """Index files and folders incrementally (an unchanged file embeds nothing); a failing file
-        never stops the batch, its error is in the report."""
-        return await self.indexer.index_paths(paths, guild_id=guild_id, progress=progress)
+        never stops the batch, its error is in the report. ``skip_removed`` (start-up seeding): a
+        file whose document was removed stays out until it changes."""
+        return await self.indexer.index_paths(paths, guild_id=guild_id, progress=progress, skip_removed=skip_removed)
 
     async def remove_document(self, doc_id: int, *, guild_id: int | None = None) -> Document:
         """Remove a document with its passages and vectors. With ``guild_id`` only that guild's own

@@ -145,6 +145,14 @@ class DocumentStore(Protocol):
         """Delete a document with its passages and vectors; the deleted passages' ids."""
         ...
 
+    async def record_removed_file(self, doc: Document) -> None:
+        """Remember that the file ``doc`` was read from (its origin) was removed, with its hash."""
+        ...
+
+    async def removed_file_hash(self, origin: str, guild_id: int | None) -> str | None:
+        """The content hash the file at ``origin`` had when its document was removed; None if never."""
+        ...
+
     async def get_document(self, doc_id: int) -> Document | None: ...
 
     async def list_documents(

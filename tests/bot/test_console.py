@@ -288,3 +288,28 @@ async def test_a_console_started_away_from_its_seeds_says_it_has_no_documents(se
     seeded = io.StringIO()
     await run_console(settings, embedder=embedder, out=seeded, interactive=False, read_line=lines())
     assert "seeds: 3 added" in seeded.getvalue() and "No documents yet" not in seeded.getvalue()
+
+
+async def test_a_seed_a_moderator_removed_stays_removed_across_starts_until_its_file_changes(settings, embedder):
+    # The sample article came back on every start: seeding indexed the seeds folder again.
+    from knowledge import KnowledgeBase
+
+    await run_console(settings, embedder=embedder, out=io.StringIO(), interactive=False, read_line=lines())
+    seed = sorted(settings.seeds[0].iterdir())[0]
+    async with await KnowledgeBase.open(settings.knowledge, embedder=embedder) as kb:
+        doc = next(d for d in await kb.list_documents() if d.origin == str(seed))
+        await kb.remove_document(doc.id)
+    restarted = io.StringIO()
+    await run_console(settings, embedder=embedder, out=restarted, interactive=False, read_line=lines())
+    assert "seeds:" not in restarted.getvalue()
+    async with await KnowledgeBase.open(settings.knowledge, embedder=embedder) as kb:
+        assert str(seed) not in {d.origin for d in await kb.list_documents()}
+        assert await kb.count_documents() == 2
+        # Asked for by name, it is indexed: only start-up seeding leaves it out.
+        assert (await kb.index_paths([seed])).added
+        await kb.remove_document(next(d.id for d in await kb.list_documents() if d.origin == str(seed)))
+    # Its file edited since, it is new content: seeding takes it.
+    seed.write_text(seed.read_text(encoding="utf-8") + "\n\nA line added after it was removed.\n", encoding="utf-8")
+    edited = io.StringIO()
+    await run_console(settings, embedder=embedder, out=edited, interactive=False, read_line=lines())
+    assert "seeds: 1 added" in edited.getvalue()

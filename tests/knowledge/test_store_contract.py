@@ -6,6 +6,7 @@ As haystack's ``testing/document_store.py``: what every store must do, in one pl
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import AsyncIterator
 
@@ -150,6 +151,16 @@ class TestDeleteDocument:
         assert await store.passages_with_documents(gone_pids) == {}
         assert await store.count_passages() == len(keep_pids)
         assert await store.get_document(keep_id) is not None
+
+    async def test_a_removed_file_is_remembered_per_scope_with_its_last_content(self, store: Store) -> None:
+        doc_id, _ = await _insert(store, _write("Seed", ["The sample article."]))
+        doc = await store.get_document(doc_id)
+        assert doc is not None and await store.removed_file_hash("Seed.txt", None) is None
+        await store.record_removed_file(doc)
+        assert await store.removed_file_hash("Seed.txt", None) == "hash-Seed"
+        assert await store.removed_file_hash("Seed.txt", GUILD) is None
+        await store.record_removed_file(dataclasses.replace(doc, content_hash="hash-edited"))
+        assert await store.removed_file_hash("Seed.txt", None) == "hash-edited"
 
     async def test_an_id_that_names_no_document(self, store: Store) -> None:
         assert await store.delete_document(12345) == []

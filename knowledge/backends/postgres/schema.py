@@ -190,4 +190,15 @@ PG_MIGRATIONS: list[str] = [
     );
     ALTER TABLE corpus_stats ADD COLUMN lexical TEXT NOT NULL DEFAULT 'postings' CHECK (lexical IN ('postings', 'bm25'));
     """,
+    # 6: files a moderator removed, with the content they had: start-up seeding does not bring
+    # them back, unless the file has changed since (as in SQLite's migration 6).
+    """
+    CREATE TABLE removed_files (
+        origin TEXT NOT NULL,
+        scope BIGINT NOT NULL,
+        content_hash TEXT NOT NULL,
+        removed_at TEXT NOT NULL,
+        PRIMARY KEY (origin, scope)
+    );
+    """,
 ]

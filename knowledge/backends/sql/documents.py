@@ -115,6 +115,27 @@ class DocumentSQL(SqlDatabase):
             row = await cur.fetchone()
         return _document(row) if row else None
 
+    async def record_removed_file(self, doc: Document) -> None:
+        """Remember that the file ``doc`` was read from was removed, with the content it had."""
+        if not doc.origin:
+            return
+        async with self.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO removed_files (origin, scope, content_hash, removed_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (origin, scope) DO UPDATE SET content_hash = excluded.content_hash,"
+                " removed_at = excluded.removed_at",
+                (storable(doc.origin), scope_of(doc.guild_id), doc.content_hash, iso(utcnow())),
+            )
+
+    async def removed_file_hash(self, origin: str, guild_id: int | None) -> str | None:
+        """The content hash the file at ``origin`` had when its document was removed; None if never."""
+        async with self._conn.execute(
+            "SELECT content_hash FROM removed_files WHERE origin = ? AND scope = ?",
+            (storable(origin), scope_of(guild_id)),
+        ) as cur:
+            row = await cur.fetchone()
+        return row["content_hash"] if row else None
+
     async def get_document(self, doc_id: int) -> Document | None:
         if not valid_id(doc_id):
             return None

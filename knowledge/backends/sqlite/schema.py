@@ -146,4 +146,15 @@ MIGRATIONS: list[str] = [
     );
     INSERT INTO meta (key, value) VALUES ('database_id', lower(hex(randomblob(16))));
     """,
+    # 6: files a moderator removed, with the content they had: start-up seeding does not bring
+    # them back (the sample article came back on every start), unless the file has changed since.
+    """
+    CREATE TABLE removed_files (
+        origin TEXT NOT NULL,
+        scope INTEGER NOT NULL,
+        content_hash TEXT NOT NULL,
+        removed_at TEXT NOT NULL,
+        PRIMARY KEY (origin, scope)
+    );
+    """,
 ]
