@@ -88,6 +88,7 @@ _BYLINE = re.compile(
     r"^(?i:by|words\s+by|written\s+by)\s+(?P<names>[A-Z][\w'’.-]*(?:[ ,]+(?:and\s+|&\s+)?"
     r"[A-Z][\w'’.-]*){0,8})(?:\s*[,|/–—-]\s*(?P<org>[A-Z][\w&'’. -]{1,40}))?$"
 )
+_PREPARED = re.compile(r"^(?i:prepared|compiled|produced|issued|edited)\s+by\s+(?P<who>\S.{1,60})$")
 _DATE_WORDS = re.compile(
     r"\b(?:published|updated|last\s+updated|first\s+published|posted|modified|on|at|as\s+of|"
     r"mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun|monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
@@ -202,6 +203,12 @@ def _header_part(part: str, found: Header, *, allow_names: bool = True) -> str |
         names, org = _byline_names(match["names"])
         found.author = found.author or names
         found.org = found.org or match["org"] or org
+        return "byline"
+    if (match := _PREPARED.match(part)) and not _split_date(part):  # with a date: split first
+        # "Prepared by the research desk": a report's byline. A team is no author; people are.
+        if _BYLINE.match(f"By {match['who']}"):
+            names, _ = _byline_names(match["who"])
+            found.author = found.author or names
         return "byline"
     if match := _PLACE_LINE.match(part):
         found.org = found.org or match["org"]

@@ -154,6 +154,8 @@ def test_wire_agency_from_dateline_when_nothing_better():
         ("2022-01-11T10:02:00Z", dt.date(2022, 1, 11)),
         ("11 January 2022 · 4 min read", dt.date(2022, 1, 11)),
         ("By Ann Lee | Reuters | January 11, 2022", dt.date(2022, 1, 11)),
+        # A report's: it was quoted as the first answer sentence, and the PDF dated the day it was made.
+        ("Prepared by the research desk, January 11, 2022", dt.date(2022, 1, 11)),
     ],
 )
 def test_dateline_at_the_top_becomes_metadata(line, date):
@@ -162,6 +164,14 @@ def test_dateline_at_the_top_becomes_metadata(line, date):
     assert doc.published == date
     assert doc.paragraphs == [body]
     assert doc.removed == [line]
+
+
+def test_a_report_prepared_by_people_names_them_as_its_authors_and_a_team_as_none():
+    body = "Container volumes at Baltic ports are expected to grow 3.5% in 2027, after a flat 2026."
+    people = ingest.parse_text(f"Freight outlook\n\nPrepared by Lars Holm and Maria Berg, November 30, 2026\n\n{body}")
+    assert people.author == "Lars Holm and Maria Berg" and people.published == dt.date(2026, 11, 30)
+    team = ingest.parse_text(f"Freight outlook\n\nCompiled by the research desk\n\n{body}")
+    assert team.author is None and team.paragraphs == [body]
 
 
 def test_dateline_and_copyright_year_give_day_precision_over_year():
