@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 
 from . import retrieval
 from .answerability import ABSTAIN_BELOW, MEANING_ALONE_MIN_COSINE, Evidence, answerability, gather_evidence
-from .briefing import overview_answer
+from .briefing import about_document, overview_answer
 from .dates import DateIntent, format_date, parse_date_intent
 from .models import Answer, Citation, Document, Passage
 from .question import (
@@ -44,7 +44,6 @@ from .question import (
     clean_question,
     clock_reply,
     document_named,
-    document_reply,
     earlier_answers,
     is_greeting,
     last_answer,
@@ -217,9 +216,9 @@ async def read_question(
     top = retrieval.top_k(scores, PASSAGES_READ)
     if not top:  # every candidate was removed between ranking and loading, or is from later
         return Reading(question, reply=_refusal(question, resolved, intent, [], why=_nothing_found(intent)))
-    if field := asks_about_document(text):  # "Who wrote it?": the metadata of the document it names
+    if field := asks_about_document(text):  # "Who wrote it?", "Summarize the report": the document it names
         named = document_named(terms, [rows[pid] for pid, _ in pool if pid in rows])
-        return Reading(question, reply=_chat(question, document_reply(named, field)))
+        return Reading(question, reply=await about_document(corpus, question, named, field))
     floor = min(cands.dense.values(), default=0.0)
     if not cands.bm25 and await asyncio.to_thread(
         nothing_to_match, query, [f"{rows[pid][1].title} {rows[pid][0].text}" for pid, _ in top]

@@ -22,6 +22,7 @@ import numpy as np
 from .dates import DateIntent, format_date
 from .models import Answer, Briefing, Citation, Document, Passage, Story
 from .plain import plural
+from .question import document_reply
 from .retrieval import passage_embedding_text, stored_vectors
 from .summarize import SummarySentence, summarize
 from .text import words
@@ -210,6 +211,29 @@ async def overview_answer(
     text = PARAGRAPH_SEPARATOR.join([opening] + [f"{s.headline}: {s.summary}" for s in b.stories])
     window = intent if intent is not None else DateIntent()
     return Answer(question, text, b.citations, confidence=1.0, date_from=window.date_from, date_to=window.date_to)
+
+
+# "Summarize the freight outlook": a document's lead, in about as many words as a story of a briefing.
+DOCUMENT_SUMMARY_WORDS = 90
+
+
+async def about_document(corpus: Corpus, question: str, doc: Document | None, field: str) -> Answer:
+    """The reply to a question about one document (``question.asks_about_document``): its metadata,
+    or its summary (its lead, cited, as a briefing's story); a refusal when the question names no
+    document here."""
+    if doc is None:
+        return Answer(question, "I couldn't find a document on this.", [], abstained=True)
+    if field != "summary":
+        return Answer(question, document_reply(doc, field), [])
+    text = await corpus.store.document_text(doc.id) or ""
+    passages = await corpus.store.passages_of_documents([doc.id])
+    picked = await asyncio.to_thread(
+        summarize, [text], DOCUMENT_SUMMARY_WORDS, max_sentences=STORY_SENTENCES + 1, strict=True
+    )
+    citations = [c for c in (_citation(i + 1, doc, passages, s) for i, s in enumerate(picked)) if c is not None]
+    when = f" ({format_date(doc.published, doc.published_precision)})" if doc.published else ""
+    body = " ".join(f"{c.quote} [{c.number}]" for c in citations) or "It has no text to summarise."
+    return Answer(question, f"“{doc.title}”{when}, in brief: {body}", citations, confidence=1.0)
 
 
 async def _document_vectors(

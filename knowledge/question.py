@@ -198,12 +198,12 @@ _OVERVIEW = re.compile(
 
 # "Who wrote it?", "who is the author of the article on the strike?": the byline read at indexing
 # answers (it was taken out of the text, so no sentence can), of the document the search finds best.
-_PIECE = r"(?:article|story|piece|document|text|column|post|op-ed)s?"
+_PIECE = r"(?:article|story|piece|document|text|column|post|op-ed|report|memo|note|minute|outlook|guide)s?"
 _POINTER = rf"(?:it|this|that|these|those|(?:the|this|that|these|those)\s+(?:[\w'’-]+\s+){{0,3}}?{_PIECE})"
 _AUTHOR = re.compile(
     # "who wrote" must point at a document ("Who wrote the CSTO treaty?" asks the news), and "who
     # is the author" end or do ("Who was the journalist arrested?" asks the news too).
-    rf"^\s*(?:and\s+)?(?:who\s+(?:wrote|authored|penned)\s+{_POINTER}\b.*|"
+    rf"^\s*(?:and\s+)?(?:who\s+(?:wrote|authored|penned|prepared|compiled)\s+{_POINTER}\b.*|"
     rf"(?:(?:who(?:{_A}s|\s+is|\s+was)|what(?:{_A}s|\s+is)\s+the\s+name\s+of)\s+)?(?:the\s+)?(?:author|writer)"
     rf"(?:\s+of\s+{_POINTER}(?:\s+(?:about|on)\s+.*)?)?\s*[?!.]*\s*|"
     rf"whose\s+{_PIECE}\b.*|by\s+whom\b.*)$",
@@ -234,21 +234,41 @@ _SOURCE = re.compile(
 _POINTING = frozenset(
     "article articles story stories piece document text column post report reports paper newspaper outlet "
     "publication site website agency source origin date published written posted released dated wrote "
-    "authored penned author writer old ran come".split()
+    "authored penned author writer old ran come prepared compiled summary summarize summarise sum gist tl dr "
+    "tldr give say says".split()
 )
 
 
-def document_named(terms: Sequence[str], found: Sequence[tuple[Passage, Document]]) -> Document:
+# A document named holds at least this share of the question's words (weighted), title included:
+# "Summarize the Tesla report" over documents that never name Tesla names none of them.
+NAMED_MIN_COVERAGE = 0.5
+
+
+def document_named(terms: Sequence[str], found: Sequence[tuple[Passage, Document]]) -> Document | None:
     """The document a question about one names ("When was the utilities report published?"): the
     one whose title and passage hold most of its words, bar those that only point at a document;
-    on a tie, search's order (``found``, best first, never empty)."""
+    on a tie, search's order (``found``, best first, never empty). None when even that one holds
+    less than ``NAMED_MIN_COVERAGE`` of them; a question that only points ("who wrote it?", its
+    topic carried from the conversation) takes search's best."""
     topic = stem_weights([t for t in terms if t not in _POINTING])
-    return max(found, key=lambda row: coverage(topic, text_stems(f"{row[1].title} {row[0].text}")))[1]
+    held = [coverage(topic, text_stems(f"{doc.title} {passage.text}")) for passage, doc in found]
+    best = max(range(len(found)), key=lambda i: held[i])
+    return found[best][1] if not topic or held[best] >= NAMED_MIN_COVERAGE else None
+
+
+# "Summarize the freight outlook", "What does the ECB article say?": one document, in brief (its
+# sentences matching the words were quoted instead).
+_SUMMARY = re.compile(
+    rf"^\s*(?:(?:can|could)\s+you\s+)?(?:please\s+)?(?:summari[sz]e|sum\s+up|"
+    rf"(?:give\s+me\s+)?(?:a\s+|the\s+)?(?:summary|gist|tl;?dr)\s+of|what\s+does\s+{_DOCUMENT}{_ON}\s+say)\b.*$",
+    re.I,
+)
 
 
 def asks_about_document(question: str) -> str | None:
-    """Which of a document's metadata the question asks for: "author", "date", "source" or None."""
-    for field, pattern in (("author", _AUTHOR), ("date", _PUBLISHED), ("source", _SOURCE)):
+    """What the question asks of a document: its metadata ("author", "date", "source"), its
+    "summary", or None."""
+    for field, pattern in (("author", _AUTHOR), ("date", _PUBLISHED), ("source", _SOURCE), ("summary", _SUMMARY)):
         if pattern.match(question):
             return field
     return None

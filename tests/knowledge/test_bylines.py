@@ -184,3 +184,18 @@ async def test_the_document_asked_about_is_the_one_its_words_name_title_included
     )
     answer = await kb.ask("When was the utilities report published?")
     assert answer.text == "“2027 Outlook: European Utilities” is dated 2026-11-18.", answer.text
+
+
+async def test_a_document_named_is_summarised_by_its_lead_with_citations(kb):
+    # "Summarize the harbour budget article" quoted the sentences holding its words, not the article.
+    await kb.add_bytes(as_txt("By Maria Lindqvist", "December 1, 2026"), "harbour.txt")
+    await kb.add_text("A winter storm closed the port of Rotterdam for two days.", title="Storm closes port")
+    for question in ("Summarize the harbour budget article", "What does the article on the harbour budget say?"):
+        answer = await kb.ask(question)
+        assert answer.text.startswith(f"“{TITLE}” (2026-12-01), in brief: {BODY[0]} [1]"), answer.text
+        assert [c.quote for c in answer.citations] == BODY[: len(answer.citations)] and len(answer.citations) >= 2
+    # A document the collection does not hold is named by none: no summary of another one.
+    for question in ("Summarize the Tesla report", "Who wrote the article on the Tesla layoffs?"):
+        answer = await kb.ask(question)
+        assert answer.abstained and answer.text == "I couldn't find a document on this.", answer.text
+    assert asks_about_document("Who prepared the freight outlook?") == "author"
