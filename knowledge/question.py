@@ -259,8 +259,10 @@ def document_named(terms: Sequence[str], found: Sequence[tuple[Passage, Document
 # "Summarize the freight outlook", "What does the ECB article say?": one document, in brief (its
 # sentences matching the words were quoted instead).
 _SUMMARY = re.compile(
-    rf"^\s*(?:(?:can|could)\s+you\s+)?(?:please\s+)?(?:summari[sz]e|sum\s+up|"
-    rf"(?:give\s+me\s+)?(?:a\s+|the\s+)?(?:summary|gist|tl;?dr)\s+of|what\s+does\s+{_DOCUMENT}{_ON}\s+say)\b.*$",
+    rf"^\s*(?:(?:can|could)\s+you\s+)?(?:please\s+)?(?:(?:summari[sz]e|sum\s+up|"
+    rf"(?:give\s+me\s+)?(?:a\s+|the\s+)?(?:summary|gist|tl;?dr)\s+of)\b.*|"
+    # "What does the report say about wages?" asks about wages: a question like any other.
+    rf"what\s+does\s+{_DOCUMENT}{_ON}\s+say{_END})$",
     re.I,
 )
 
