@@ -196,7 +196,7 @@ async def read_question(
         # hold the number is no answer. A follow-up ("and in 2019?") has its topic's words carried in.
         return Reading(question, reply=_ask_about_documents(question))
     cands = await _restricted_candidates(corpus, query, scope, intent, restrict)
-    fused = retrieval.fuse_scores(cands.dense, cands.bm25)
+    fused = retrieval.fuse_scores(cands.dense, cands.bm25, bm25_exhaustive=cands.bm25_exhaustive)
     if not fused:
         # An empty collection (a fresh install started away from its seeds folder, or a guild
         # whose documents were all removed) says so: "couldn't find this" would read as if the
@@ -347,9 +347,9 @@ async def _restricted_candidates(
     def keep(side: dict[int, float]) -> dict[int, float]:
         return dict(retrieval.top_k({p: s for p, s in side.items() if p not in hidden}, retrieval.CANDIDATES))
 
-    return retrieval.Candidates(
-        dense=keep(cands.dense), bm25=keep(cands.bm25), query_vector=cands.query_vector, snapshot=cands.snapshot
-    )
+    bm25 = keep(cands.bm25)
+    exhaustive = cands.bm25_exhaustive and len(bm25) < retrieval.CANDIDATES
+    return retrieval.Candidates(keep(cands.dense), bm25, cands.query_vector, cands.snapshot, exhaustive)
 
 
 def decide(reading: Reading, settings: AnswerSettings = SETTINGS, *, confidence: float | None = None) -> Answer:

@@ -102,10 +102,20 @@ class FusionWeights:
 
 
 def fuse_scores(
-    dense: Mapping[int, float], bm25: Mapping[int, float], weights: FusionWeights = FusionWeights()
+    dense: Mapping[int, float],
+    bm25: Mapping[int, float],
+    weights: FusionWeights = FusionWeights(),
+    *,
+    bm25_exhaustive: bool = False,
 ) -> dict[int, float]:
     """Weighted sum of standardised scores over the union of both candidate lists; a candidate
-    missing from one side gets that side's lowest standardised score (it ranked below all of them)."""
+    missing from one side gets that side's lowest standardised score (it ranked below all of them).
+    ``bm25_exhaustive``: BM25 returned every passage holding a word of the query (fewer than asked
+    for), so one it lacks holds none and scores 0, standardised with the rest. "Lagarde", in one
+    passage of a small collection, was otherwise one deviation above the rest, and the dense side's
+    noise outvoted it."""
+    if bm25_exhaustive and bm25:
+        bm25 = {pid: bm25.get(pid, 0.0) for pid in sorted(set(dense) | set(bm25))}
     dz, bz = standardise(dense), standardise(bm25)
     dense_floor, bm25_floor = _floor(dz), _floor(bz)
     w = meaning_weight(dense)
@@ -204,6 +214,9 @@ class Candidates:
     bm25: dict[int, float]
     query_vector: np.ndarray
     snapshot: object = None
+    # BM25 returned fewer than asked for: every passage holding a word of the query is in ``bm25``,
+    # and any other scores 0 (``fuse_scores``).
+    bm25_exhaustive: bool = False
 
 
 def search_words(query: str) -> str:
@@ -237,7 +250,13 @@ async def candidates(
     found = await corpus.index.search(
         vector, terms, n, scope=scope, date_from=date_from, date_to=date_to, words=search_words(query)
     )
-    return Candidates(dense=dict(found.dense), bm25=dict(found.bm25), query_vector=vector, snapshot=found.view)
+    return Candidates(
+        dense=dict(found.dense),
+        bm25=dict(found.bm25),
+        query_vector=vector,
+        snapshot=found.view,
+        bm25_exhaustive=len(found.bm25) < n,
+    )
 
 
 async def term_statistics(corpus: Corpus, cands: Candidates, terms: Sequence[str]) -> tuple[dict[str, int], int]:
@@ -271,13 +290,14 @@ async def search(
         return []
     if now is None:
         cands = await candidates(corpus, query, scope=scope, date_from=date_from, date_to=date_to)
-        return await hits(corpus, top_k(fuse_scores(cands.dense, cands.bm25, weights), k), cands)
+        fused = fuse_scores(cands.dense, cands.bm25, weights, bm25_exhaustive=cands.bm25_exhaustive)
+        return await hits(corpus, top_k(fused, k), cands)
     intent = parse_date_intent(query, now=now)
     date_from, date_to = intersect_window(date_from, date_to, intent.date_from, intent.date_to)
     if date_from is not None and date_to is not None and date_from > date_to:
         return []
     cands = await candidates(corpus, intent.query, scope=scope, date_from=date_from, date_to=date_to)
-    fused = fuse_scores(cands.dense, cands.bm25, weights)
+    fused = fuse_scores(cands.dense, cands.bm25, weights, bm25_exhaustive=cands.bm25_exhaustive)
     # Every candidate's date is needed before ranking: one read, reused for the hits.
     rows = await corpus.store.passages_with_documents(list(fused))
     published = {pid: doc.published for pid, (_, doc) in rows.items()}

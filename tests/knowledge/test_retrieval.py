@@ -71,6 +71,29 @@ def test_a_dense_side_that_found_no_meaning_does_not_outvote_an_exact_match():
     assert meaning_weight({1: 0.05}) == 0.0 and meaning_weight({}) == 1.0
 
 
+def test_an_exhaustive_bm25_list_scores_the_passages_it_lacks_zero_before_standardising():
+    # "Lagarde" in one passage of a small collection: the lone match was standardised to 0 and the
+    # rest put one deviation under it, and dense noise (meaning weight 0.36) outvoted it.
+    dense = {1: 0.17, 2: 0.15, 3: 0.02}
+    bm25 = {3: 3.0}
+    assert top_k(fuse_scores(dense, bm25), 1)[0][0] == 1
+    fused = fuse_scores(dense, bm25, bm25_exhaustive=True)
+    # BM25 over the union is 0, 0, 3 (mean 1, std sqrt(2)): z = -1/sqrt(2), -1/sqrt(2), sqrt(2).
+    w = meaning_weight(dense)
+    dz = {pid: z for pid, z in zip(dense, _z([0.17, 0.15, 0.02]), strict=True)}
+    assert fused[3] == pytest.approx(w * dz[3] + 0.5 * math.sqrt(2))
+    assert fused[1] == pytest.approx(w * dz[1] + 0.5 * -1 / math.sqrt(2))
+    assert top_k(fused, 1)[0][0] == 3
+    # A full list (as many as asked) says nothing of the rest: the floor, as before.
+    assert fuse_scores(dense, bm25, bm25_exhaustive=False) == fuse_scores(dense, bm25)
+
+
+def _z(values: list[float]) -> list[float]:
+    mean = sum(values) / len(values)
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
+    return [(v - mean) / std for v in values]
+
+
 def test_fuse_scores_with_one_side_empty_keeps_the_other_sides_order():
     fused = fuse_scores({1: 0.2, 2: 0.8, 3: 0.5}, {})
     assert [pid for pid, _ in top_k(fused, 3)] == [2, 3, 1]
@@ -340,6 +363,19 @@ def test_a_lone_bm25_match_outranks_an_equal_dense_candidate_it_holds():
     # Two passages equally close on the dense side; only passage 2 holds the rare keyword.
     fused = fuse_scores({1: 0.5, 2: 0.5, 3: 0.1}, {2: 7.0})
     assert fused[2] > fused[1] > fused[3]
+
+
+async def test_candidates_say_whether_bm25_returned_every_passage_holding_a_query_word(tmp_path):
+    from knowledge import KnowledgeBase, KnowledgeConfig
+    from knowledge.embed import HashingEmbedder
+
+    async with await KnowledgeBase.open(KnowledgeConfig(db=tmp_path / "kb.db"), embedder=HashingEmbedder()) as kb:
+        await kb.add_text("ECB President Christine Lagarde said the bank was in a good place.", title="ECB")
+        await kb.add_text("Container volumes at Baltic ports will grow in 2027.", title="Freight")
+        await kb.add_text("Lagarde spoke again on Friday about trade.", title="ECB again")
+        found = await retrieval.candidates(kb, "Lagarde")
+        assert len(found.bm25) == 2 and found.bm25_exhaustive
+        assert not (await retrieval.candidates(kb, "Lagarde", n=2)).bm25_exhaustive  # as many as asked
 
 
 async def test_in_memory_bm25_ranks_like_fts5_bm25(tmp_path):
