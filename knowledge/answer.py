@@ -30,20 +30,19 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from . import retrieval
+from .about_documents import asks_about_document, document_named
 from .answerability import ABSTAIN_BELOW, MEANING_ALONE_MIN_COSINE, Evidence, answerability, gather_evidence
 from .briefing import about_document, overview_answer
 from .dates import DateIntent, format_date, parse_date_intent
 from .models import Answer, Citation, Document, Passage
 from .question import (
     MAX_QUESTION_CHARS,
-    asks_about_document,
     asks_for_dated_overview,
     asks_for_more,
     asks_for_overview,
     asks_the_clock,
     clean_question,
     clock_reply,
-    document_named,
     earlier_answers,
     is_greeting,
     last_answer,

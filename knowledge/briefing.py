@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .about_documents import document_reply
 from .dates import DateIntent, format_date
 from .models import Answer, Briefing, Citation, Document, Passage, Story
 from .plain import plural
-from .question import document_reply
 from .retrieval import passage_embedding_text, stored_vectors
 from .summarize import SummarySentence, summarize
 from .text import words

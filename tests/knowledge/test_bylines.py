@@ -10,9 +10,10 @@ import datetime as dt
 import pytest
 import pytest_asyncio
 
+from knowledge.about_documents import asks_about_document, asks_for_author
 from knowledge.config import KnowledgeConfig
 from knowledge.embed import HashingEmbedder
-from knowledge.question import Reply, asks_about_document, asks_for_author
+from knowledge.question import Reply
 from knowledge.service import KnowledgeBase
 
 TITLE = "Harbour budget approved after long debate"

@@ -58,7 +58,14 @@ LAYERS: list[tuple[str, set[str]]] = [
     # Search, answers and briefings: they read a Corpus (store, search index, embedder).
     (
         "search",
-        {"knowledge.corpus", "knowledge.retrieval", "knowledge.question", "knowledge.answer", "knowledge.briefing"},
+        {
+            "knowledge.corpus",
+            "knowledge.retrieval",
+            "knowledge.question",
+            "knowledge.about_documents",
+            "knowledge.answer",
+            "knowledge.briefing",
+        },
     ),
     # Features over narrow collaborators: the indexing pipeline, feeds, server setup.
     ("features", {"knowledge.indexing", "knowledge.feeds", "knowledge.servers"}),
