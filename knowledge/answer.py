@@ -54,7 +54,7 @@ from .question import (
     wants_later,
     without_framing,
 )
-from .sentences import Candidate, after_said, by_meaning, candidates, said_in, select
+from .sentences import Candidate, after_said, by_meaning, candidates, said_in, select, with_parts
 from .signals import answer_type, name_phrases
 from .termweights import coverage, nothing_to_match, stem_weights, text_stems
 from .text import split_sentences
@@ -271,7 +271,9 @@ async def read_question(
             # given it repeats nothing: what is new among the best sentences comes first and
             # alone, and when all of them were just said, the documents hold nothing more on it
             # (sentences further down would answer something else).
-            chosen = [c for c in select(resolved, ranked) if not said_in(c.text, last)]
+            chosen = with_parts(
+                text, [c for c in select(resolved, ranked) if not said_in(c.text, last)], top, passages, titles
+            )
         if not chosen:
             return ranked, chosen, None
         passage, doc = rows[chosen[0].passage_id]

@@ -26,8 +26,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from .signals import answer_type, has_answer_of_type, has_quantity, money_asked
-from .termweights import coverage, text_stems
-from .text import SENTENCE_END, split_sentences, words
+from .termweights import coverage, stem_weights, text_stems
+from .text import SENTENCE_END, content_words, split_sentences, words
 
 # Sentences after the first stop before this many words. A bound on a long tail, not what keeps
 # answers short (the margin below does): at 70 it cut the second sentence after a long first one,
@@ -191,6 +191,50 @@ def select(
         chosen.append(c)
         n_words += n
     return chosen
+
+
+# "Who won the election and what was the turnout?": a second question in the same line (a wh-word
+# and its verb after "and"; "Harry and which musician ...?" is one question).
+_SECOND_QUESTION = re.compile(
+    r",?\s+and\s+(?=(?:what|who|when|where|which|how(?:\s+(?:many|much|long|old))?)\s+"
+    r"(?:was|is|are|were|did|does|do|will|would|has|have|had|can|could)\b)",
+    re.I,
+)
+# The best sentence for a second question is added when it holds at least this share of its words.
+PART_MIN_COVERAGE = 0.5
+
+
+def question_parts(question: str) -> list[str]:
+    """The questions one line asks: two or more when a second is joined by "and" (each with words
+    of its own), else the line itself."""
+    parts = [p.strip() for p in _SECOND_QUESTION.split(question)]
+    return parts if len(parts) > 1 and all(content_words(p) for p in parts) else [question]
+
+
+def with_parts(
+    question: str,
+    chosen: Sequence[Candidate],
+    top: Sequence[tuple[int, float]],
+    passages: Mapping[int, str],
+    titles: Mapping[int, str],
+    *,
+    max_words: int = MAX_WORDS,
+) -> list[Candidate]:
+    """The answer's sentences, with the best one for each further question of the line when the
+    answer lacks it ("... and what was the turnout?" was left unanswered: the winner's sentence
+    scored far above the turnout's)."""
+    out = list(chosen)
+    # From the passages the answer quotes: the second question is about the same story ("what
+    # did she say?" would otherwise quote anyone who said anything).
+    quoted = [(pid, score) for pid, score in top if any(c.passage_id == pid for c in chosen)]
+    for part in question_parts(question)[1:]:
+        ranked = candidates(part, stem_weights(content_words(part)), quoted, passages, titles)
+        # The best sentence not already in the answer (the one before it may answer both).
+        best = next((c for c in ranked if not said_in(c.text, [o.text for o in out])), None)
+        n_words = sum(len(c.text.split()) for c in out) + (len(best.text.split()) if best else 0)
+        if best and out and best.coverage >= PART_MIN_COVERAGE and n_words <= max_words:
+            out.append(best)
+    return out
 
 
 def by_meaning(ranked: Sequence[Candidate], cosines: Sequence[float]) -> list[Candidate]:

@@ -6,7 +6,16 @@ from __future__ import annotations
 import pytest
 
 from knowledge import termweights
-from knowledge.sentences import Candidate, SentenceWeights, by_meaning, candidates, select, wants_explanation
+from knowledge.sentences import (
+    Candidate,
+    SentenceWeights,
+    by_meaning,
+    candidates,
+    question_parts,
+    select,
+    wants_explanation,
+    with_parts,
+)
 from knowledge.termweights import acronyms, coverage, match_stem, stem_weights, text_stems, word_weight
 
 # ---------------------------------------------------------------------------- word weights
@@ -275,3 +284,35 @@ def test_by_meaning_orders_by_cosine_and_keeps_the_ranked_order_on_ties():
     assert [c.index for c in order] == [1, 0, 2]
     with pytest.raises(ValueError):
         by_meaning(ranked, [0.2])  # one cosine per candidate
+
+
+@pytest.mark.parametrize(
+    ("line", "parts"),
+    [
+        ("Who won the election and what was the turnout?", ["Who won the election", "what was the turnout?"]),
+        (
+            "When was the deal signed, and how much was it worth?",
+            ["When was the deal signed", "how much was it worth?"],
+        ),
+        ("Prince Harry and which famous musician are heading to court?", None),  # one question
+        ("How and when did the plague enter Europe?", None),  # "How" alone asks nothing of its own
+    ],
+)
+def test_a_second_question_joined_by_and_is_a_part_of_its_own(line, parts):
+    assert question_parts(line) == (parts or [line])
+
+
+def test_the_best_sentence_for_a_second_question_is_added_from_the_passages_quoted():
+    # "Who won the Dalmatia election and what was the turnout?" was answered with the winner alone.
+    passages = {
+        1: "The Green Coast alliance won the regional election with 41% of the vote. Turnout reached 68%, a record.",
+        2: "Turnout in the national vote was 55%.",
+    }
+    line = "Who won the election and what was the turnout?"
+    weights = stem_weights(["won", "election", "turnout"])
+    top = [(1, 2.0), (2, 1.0)]
+    winner = [c for c in candidates(line, weights, top, passages, {}) if c.text.startswith("The Green Coast")]
+    answer = with_parts(line, winner, top, passages, {})
+    assert [c.text for c in answer] == [winner[0].text, "Turnout reached 68%, a record."]
+    # A line asking one thing gets its answer as it is.
+    assert with_parts("Who won the election?", winner, top, passages, {}) == winner
