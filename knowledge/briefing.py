@@ -218,7 +218,7 @@ DOCUMENT_SUMMARY_WORDS = 90
 
 
 async def about_document(corpus: Corpus, question: str, doc: Document | None, field: str) -> Answer:
-    """The reply to a question about one document (``question.asks_about_document``): its metadata,
+    """The reply to a question about one document (``about_documents.asks_about_document``): its metadata,
     or its summary (its lead, cited, as a briefing's story); a refusal when the question names no
     document here."""
     if doc is None:

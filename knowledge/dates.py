@@ -100,13 +100,15 @@ def _last_month_named(month: int, today: dt.date) -> int:
     return today.year if month <= today.month else today.year - 1
 
 
-# Each rule: a pattern and a function of (match, today) -> (from, to, recency).
+# After a time word, a lowercase word that is no preposition or conjunction makes it a modifier:
+# "the weekend edition" names a thing, "the weekend in Paris" a time.
 _NOT_MODIFIER = (
     r"(?!\s+(?!(?:in|at|on|for|to|and|or|but|with|of|from|by|when|after|before|near|across|around|as|so|while)\b)"
     r"[a-z])"
 )
 
 
+# Each rule: a pattern and a function of (match, today) -> (from, to, recency).
 def _rules():
     def days(n_from: int, n_to: int = 0):
         return lambda m, t: (t - dt.timedelta(days=n_from), t - dt.timedelta(days=n_to), False)

@@ -375,8 +375,9 @@ def resolve_follow_up(question: str, history: Sequence[str], *, chain: bool = Tr
         # only, further back the carried words outweigh what is asked now; unless that one had no
         # words of its own ("when?", "where?", then "who said so?"): then on to the one before.
         previous = resolve_follow_up(previous, history[:at], chain=not retrieval.query_terms(previous))
-    period = time_phrases(_PERIOD_ALONE.sub(r"\1in \2", question))
-    if period and _NOTHING_ELSE.fullmatch(_without(_PERIOD_ALONE.sub(r"\1in \2", question), period)):
+    asked = _PERIOD_ALONE.sub(r"\1in \2", question)  # "and October?" asks "and in October?"
+    period = time_phrases(asked)
+    if period and _NOTHING_ELSE.fullmatch(_without(asked, period)):
         # "and last week?" after "What happened this week?": the same question, its time words
         # replaced (carried beside them, "this week" would be read first and win).
         return f"{_without(previous, time_phrases(previous)).rstrip(' ?!.')} {' '.join(period)}?"
