@@ -34,7 +34,7 @@ from .about_documents import asks_about_document, document_named
 from .answerability import ABSTAIN_BELOW, MEANING_ALONE_MIN_COSINE, Evidence, answerability, gather_evidence
 from .briefing import about_document, overview_answer
 from .dates import DateIntent, format_date, parse_date_intent
-from .models import Answer, Citation, Document, Passage
+from .models import Answer, Document, Passage
 from .question import (
     MAX_QUESTION_CHARS,
     asks_for_dated_overview,
@@ -54,17 +54,16 @@ from .question import (
     wants_later,
     without_framing,
 )
+from .replies import ask_about_documents, chat, cite, nothing_found, nothing_more, refusal, related
 from .sentences import Candidate, after_said, by_meaning, candidates, said_in, select, with_parts
 from .signals import answer_type, name_phrases
 from .termweights import coverage, nothing_to_match, stem_weights, text_stems
-from .text import split_sentences
 
 if TYPE_CHECKING:
     from .corpus import Corpus
 
 PASSAGES_READ = 6  # passages whose sentences are scored
 MEANING_READ = 20  # sentences a follow-up whose words match none reads by meaning (~280 ms here)
-RELATED_SHOWN = 3
 # The reply when nothing is indexed at all (in the asker's scope): what to do, not "couldn't find".
 NO_DOCUMENTS = "There are no documents to search yet: add some, then ask again."
 
@@ -140,6 +139,7 @@ class Reading:
     evidence: Evidence | None = None
     phrase_found: bool = False
     follow_up: bool = False  # a follow-up asking what came next, after answers were given
+    continued: bool = False  # ... answered from a passage already quoted: more on the same topic
     meaning_alone: bool = False  # no passage holds a word of the question: only the dense side found any
     reply: Answer | None = None
 
@@ -159,21 +159,21 @@ async def read_question(
     question = normalise_question(question)
     text, cut = clean_question(question)
     if not text:
-        return Reading(question, reply=_ask_about_documents(question))
+        return Reading(question, reply=ask_about_documents(question))
     if is_greeting(text):
-        return Reading(question, reply=_chat(question, small_talk_reply(text)))
+        return Reading(question, reply=chat(question, small_talk_reply(text)))
     if asks_the_clock(text):  # "What day is it today?": the clock's, not the documents'
-        return Reading(question, reply=_chat(question, clock_reply(now)))
+        return Reading(question, reply=chat(question, clock_reply(now)))
     if asks_for_overview(text):  # "What's new?": the newest documents' stories, not a search
         reply = await overview_answer(corpus, question, scope=scope, now=now)
-        return Reading(question, reply=reply or _chat(question, NO_DOCUMENTS))
+        return Reading(question, reply=reply or chat(question, NO_DOCUMENTS))
     # A line of stopwords alone asks nothing ("the", "what?"), unless it points back at the
     # conversation: "and what did he say after that?" is a question only after an answer.
     if not retrieval.query_terms(text) and not (history and refers_back(text)):
-        return Reading(question, reply=_ask_about_documents(question))
+        return Reading(question, reply=ask_about_documents(question))
     resolved = text if asks_for_dated_overview(text, now=now) else resolve_follow_up(text, history)
     if not retrieval.query_terms(resolved):
-        return Reading(question, reply=_ask_about_documents(question))
+        return Reading(question, reply=ask_about_documents(question))
     more_about = bool(history) and resolved == text and asks_for_more(text)
     if more_about:  # "Tell me more about the strike": on the strike, what was not said yet
         resolved = more_topic(text)
@@ -187,13 +187,13 @@ async def read_question(
     if intent.window and asks_for_overview(intent.query, dated=True):  # "What happened this week?"
         reply = await overview_answer(corpus, question, scope=scope, now=now, intent=intent)
         why = f"No document is dated {intent.describe()}."
-        return Reading(question, reply=reply or _refusal(question, resolved, intent, [], why=why))
+        return Reading(question, reply=reply or refusal(question, resolved, intent, [], why=why))
     query = without_framing(intent.query)
     terms = retrieval.query_terms(query)
     if not any(re.search(r"[^\W\d_]", term) for term in terms):
         # Only numbers ("What is 2+2?", "2018?"): no word to match, and a sentence that happens to
         # hold the number is no answer. A follow-up ("and in 2019?") has its topic's words carried in.
-        return Reading(question, reply=_ask_about_documents(question))
+        return Reading(question, reply=ask_about_documents(question))
     cands = await _restricted_candidates(corpus, query, scope, intent, restrict)
     fused = retrieval.fuse_scores(cands.dense, cands.bm25, bm25_exhaustive=cands.bm25_exhaustive)
     if not fused:
@@ -201,8 +201,8 @@ async def read_question(
         # whose documents were all removed) says so: "couldn't find this" would read as if the
         # question were the problem.
         empty = restrict is None and not await corpus.store.count_documents(scope=scope)
-        why = NO_DOCUMENTS if empty else _nothing_found(intent)
-        return Reading(question, reply=_refusal(question, resolved, intent, [], why=why))
+        why = NO_DOCUMENTS if empty else nothing_found(intent)
+        return Reading(question, reply=refusal(question, resolved, intent, [], why=why))
 
     pool = retrieval.top_k(fused, PASSAGES_READ * 3)
     rows = await corpus.store.passages_with_documents([pid for pid, _ in pool])
@@ -214,7 +214,7 @@ async def read_question(
     scores = _prefer({pid: score for pid, score in pool if pid in rows}, phrases, intent, rows, today, settings)
     top = retrieval.top_k(scores, PASSAGES_READ)
     if not top:  # every candidate was removed between ranking and loading, or is from later
-        return Reading(question, reply=_refusal(question, resolved, intent, [], why=_nothing_found(intent)))
+        return Reading(question, reply=refusal(question, resolved, intent, [], why=nothing_found(intent)))
     if field := asks_about_document(text):  # "Who wrote it?", "Summarize the report": the document it names
         named = document_named(terms, [rows[pid] for pid, _ in pool if pid in rows])
         return Reading(question, reply=await about_document(corpus, question, named, field))
@@ -225,7 +225,7 @@ async def read_question(
         # A keyboard mash ("qwertyuiop"): no document holds any of its words, and none is English
         # or a misspelling of a word read. Only the dense side found anything, and its cosine with
         # such a line is noise. Nothing to show as related either.
-        return Reading(question, reply=_refusal(question, resolved, intent, [], why=_nothing_found(intent)))
+        return Reading(question, reply=refusal(question, resolved, intent, [], why=nothing_found(intent)))
 
     def read() -> tuple[list[Candidate], list[Candidate], Evidence | None]:
         # Stemming, sentence splitting and scoring are CPU work (the first use imports NLTK and
@@ -250,6 +250,10 @@ async def read_question(
         if more:
             # "What else?", "after that?": only what was not said in the conversation.
             ranked = after_said(ranked, said, settings.later_weight)
+            # More on the story told: from the documents quoted, when the candidates hold any ("tell
+            # me more" after the grain exports got the troops, with "Russia" in both).
+            told = {rows[c.passage_id][1].id for c in ranked if said_in(c.text, said)}
+            ranked = [c for c in ranked if rows[c.passage_id][1].id in told] if told else ranked
             if more_about:  # only passages on the topic: past them, the documents hold no more on it
                 on = {p for p in passages if coverage(choose, text_stems(f"{titles[p]} {passages[p]}")) > 0}
                 ranked = [c for c in ranked if c.passage_id in on]
@@ -295,11 +299,15 @@ async def read_question(
     ranked, chosen, evidence = await asyncio.to_thread(read)
     if not ranked:
         return Reading(
-            question, reply=_refusal(question, resolved, intent, _related(rows, top), why=_nothing_found(intent))
+            question, reply=refusal(question, resolved, intent, related(rows, top), why=nothing_found(intent))
         )
     if not chosen:  # a follow-up: every candidate said already, or all the best just said
-        return Reading(question, reply=_nothing_more(question, resolved, intent))
+        return Reading(question, reply=nothing_more(question, resolved, intent))
     phrase_found = bool(phrases) and any(p.lower() in rows[chosen[0].passage_id][0].text.lower() for p in phrases)
+    # "tell me more": a sentence of a document quoted is more on its story, whatever it holds of the question.
+    continued = more and any(
+        said_in(c.text, said) and rows[c.passage_id][1].id == rows[chosen[0].passage_id][1].id for c in ranked
+    )
     return Reading(
         question,
         text=text,
@@ -313,19 +321,9 @@ async def read_question(
         evidence=evidence,
         phrase_found=phrase_found,
         follow_up=more,
+        continued=continued,
         meaning_alone=not cands.bm25,
     )
-
-
-def _chat(question: str, text: str) -> Answer:
-    """A reply that is no answer from the documents and no refusal (small talk, the date)."""
-    return Answer(question=question, abstained=False, citations=[], text=text)
-
-
-def _ask_about_documents(question: str) -> Answer:
-    """The reply to a line with nothing to search for."""
-    example = "“What did the experts say about China's role in Central Asia?”"
-    return Answer(question, f"Ask me a question about the documents, for example: {example}", [], abstained=True)
 
 
 async def _restricted_candidates(
@@ -368,16 +366,16 @@ def decide(reading: Reading, settings: AnswerSettings = SETTINGS, *, confidence:
     # A reading without a reply has read the passages: all of these are set.
     assert reading.evidence is not None and rows is not None and top is not None and reading.chosen is not None
     conf = answerability(reading.evidence) if confidence is None else confidence
-    if reading.phrase_found:
-        conf = max(conf, 0.9)  # the exact words the user quoted are there: that is the answer's place
+    if reading.phrase_found or reading.continued:
+        conf = max(conf, 0.9)  # the exact words the user quoted are there, or the passage talked of
     weak_meaning = reading.meaning_alone and reading.evidence.cited_cosine < MEANING_ALONE_MIN_COSINE
     if conf < settings.abstain_below or weak_meaning:
         if reading.follow_up:
-            return _nothing_more(question, resolved, intent, confidence=conf)
-        why = _nothing_found(intent) if intent.window else "I couldn't find this in the documents."
-        return _refusal(question, resolved, intent, _related(rows, top), confidence=conf, why=why)
+            return nothing_more(question, resolved, intent, confidence=conf)
+        why = nothing_found(intent) if intent.window else "I couldn't find this in the documents."
+        return refusal(question, resolved, intent, related(rows, top), confidence=conf, why=why)
 
-    citations, parts = _cite(reading.chosen, rows)
+    citations, parts = cite(reading.chosen, rows)
     body = " ".join(parts)
     if reading.cut:
         body = f"(Your question was long; I used its first {MAX_QUESTION_CHARS} characters.) " + body
@@ -421,77 +419,3 @@ def _prefer(
         if intent.recency and doc.published:
             out[pid] += 1.0 - dated.index(doc.published) / max(1, len(dated))
     return out
-
-
-def _cite(
-    chosen: Sequence[Candidate], rows: Mapping[int, tuple[Passage, Document]]
-) -> tuple[list[Citation], list[str]]:
-    """One citation per passage (numbered in the answer's order) quoting its chosen sentences; each
-    answer sentence carries its passage's marker."""
-    numbers: dict[int, int] = {}
-    spans: dict[int, list[Candidate]] = {}
-    parts = []
-    for sent in chosen:
-        n = numbers.setdefault(sent.passage_id, len(numbers) + 1)
-        spans.setdefault(sent.passage_id, []).append(sent)
-        parts.append(f"{sent.text} [{n}]")
-    citations = []
-    for pid, n in numbers.items():
-        passage, doc = rows[pid]
-        group = spans[pid]
-        start, end = min(s.start for s in group), max(s.end for s in group)
-        citations.append(_citation(n, passage, doc, start, end, max(s.score for s in group)))
-    return citations, parts
-
-
-def _citation(number: int, passage: Passage, doc: Document, start: int, end: int, score: float) -> Citation:
-    span = (passage.char_start + start, passage.char_start + end)
-    return Citation.of(
-        number, doc, passage, passage.text[start:end], _paragraph_of(passage, start), span, round(float(score), 4)
-    )
-
-
-def _paragraph_of(passage: Passage, offset: int) -> int:
-    """Paragraph of an offset inside a passage that may span several (joined by a blank line)."""
-    return passage.paragraph_index + passage.text.count("\n\n", 0, offset)
-
-
-def _related(rows: Mapping[int, tuple[Passage, Document]], top: Sequence[tuple[int, float]]) -> list[Citation]:
-    out = []
-    for pid, score in top[:RELATED_SHOWN]:
-        passage, doc = rows[pid]
-        first = split_sentences(passage.text)
-        end = first[min(1, len(first) - 1)].end if first else len(passage.text)
-        out.append(_citation(len(out) + 1, passage, doc, 0, end, score))
-    return out
-
-
-def _nothing_found(intent: DateIntent) -> str:
-    if intent.window:
-        return f"I found nothing in the documents dated {intent.describe()} about this."
-    return "I couldn't find this in the documents."
-
-
-def _nothing_more(question: str, resolved: str, intent: DateIntent, *, confidence: float = 0.0) -> Answer:
-    """A follow-up the documents hold nothing new for: said instead of repeating the last answer."""
-    why = "The documents hold nothing more on this than what I said."
-    return _refusal(question, resolved, intent, [], why=why, confidence=confidence)
-
-
-def _refusal(
-    question: str, resolved: str, intent: DateIntent, related: list[Citation], *, why: str, confidence: float = 0.0
-) -> Answer:
-    text = why
-    if related:
-        text += " These passages are the closest I have; they may be related:"
-    return Answer(
-        question=question,
-        text=text,
-        citations=[],
-        abstained=True,
-        related=related,
-        resolved_question=resolved if resolved != question else "",
-        date_from=intent.date_from,
-        date_to=intent.date_to,
-        confidence=round(confidence, 4),
-    )

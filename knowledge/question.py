@@ -57,7 +57,7 @@ _MENTION = re.compile(r"<@[!&]?\d+>|@(?:everyone|here)\b")
 # A citation marker, "[2]", also as the bot's escaped embed text gives it back ("\\[2\\]").
 _MARKER = re.compile(r"\\?\[\d+\\?\]")
 _PRONOUN = re.compile(r"\b(?:he|she|they|him|her|his|hers|them|their|it|its)\b", re.I)
-_LATER = re.compile(r"\b(?:after that|afterwards?|then|next|later|what else|anything else|more)\b", re.I)
+_LATER = re.compile(r"\b(?:after that|afterwards?|then|next|later|what else|anything else|more|go on|continue)\b", re.I)
 _FOLLOW_UP = re.compile(
     r"^\s*(?:and|but|also|what about|how about|and what about|and how about|what of|same for|"
     r"what else|how come|who else|is that|was that|did (?:he|she|they|it)|"
@@ -150,7 +150,7 @@ def is_follow_up(question: str) -> bool:
     question on pay got the pay question's words, and lost the sentences already said (a
     follow-up must not repeat them)."""
     own = retrieval.query_terms(question)
-    if _FOLLOW_UP.match(question) or not any(re.search(r"[^\W\d_]", t) for t in own):
+    if _FOLLOW_UP.match(question) or _MORE_ALONE.match(question) or not any(re.search(r"[^\W\d_]", t) for t in own):
         return True
     if _PRONOUN.search(question) and not name_phrases(question):
         return True
@@ -297,8 +297,18 @@ def wants_later(question: str) -> bool:
 _MORE_ABOUT = re.compile(r"^\s*(?:(?:tell|give|show)\s+(?:me|us)\s+more|more\s+(?:about|on)|what\s+else)\b", re.I)
 
 
+# "tell me more", "go on", "anything else?" alone: more on what was being talked of (it was told to
+# ask a question, and "more" alone was searched: "tells more than anything" in a quote).
+_MORE_ALONE = re.compile(
+    r"^\s*(?:(?:so|ok(?:ay)?|and)[\s,]+)?(?:(?:tell|give|show)\s+(?:me|us)\s+more|more|go\s+on|continue|"
+    rf"keep\s+going|anything\s+else|what\s+else|and\s+then|then\s+what)(?:\s+please)?{_END}",
+    re.I,
+)
+
+
 def asks_for_more(question: str) -> bool:
-    return bool(_MORE_ABOUT.match(question))
+    """ "Tell me more about the strike": more on a topic the line names itself."""
+    return bool(_MORE_ABOUT.match(question)) and not _MORE_ALONE.match(question)
 
 
 def more_topic(question: str) -> str:
@@ -396,5 +406,7 @@ def resolve_follow_up(question: str, history: Sequence[str], *, chain: bool = Tr
         if names:
             carried = f"{names[0]} {carried}"
     carried = " ".join(carried.split())
+    if _MORE_ALONE.match(question) and carried:
+        return carried  # "tell me more": its own words would be searched ("tells more than anything")
     stripped = re.sub(r"^\s*(?:and|but|also)\s+", "", question, flags=re.I).strip()
     return f"{stripped} ({carried})" if carried else stripped

@@ -16,6 +16,7 @@ from knowledge.answer import AnswerSettings, about_boost, recency_boost
 from knowledge.dates import parse_date_intent
 from knowledge.question import (
     Reply,
+    asks_for_more,
     clean_question,
     is_follow_up,
     is_greeting,
@@ -23,6 +24,7 @@ from knowledge.question import (
     refers_back,
     resolve_follow_up,
     small_talk_reply,
+    wants_later,
     without_framing,
 )
 
@@ -175,6 +177,25 @@ async def test_a_follow_up_repeats_nothing_of_the_answer_just_given(kb):
     history = ["How much grain did Russia export last season?", f"{said} [1]"]
     answer = await kb.ask("and how much grain was that?", history=history, now=NOW)
     assert answer.resolved_question and said not in answer.text, answer.text
+
+
+@pytest.mark.model
+async def test_tell_me_more_alone_tells_more_of_the_topic_talked_of(kb):
+    # "tell me more" was told to ask a question, and then "more" alone was searched as a word.
+    said = "Russia exported a record 38 million tonnes of grain last season, the agriculture ministry said."
+    history = ["How much grain did Russia export last season?", Reply(f"{said} [1]")]
+    for line in ("tell me more", "more", "go on"):
+        answer = await kb.ask(line, history=history, now=NOW)
+        assert not answer.abstained and answer.resolved_question and said not in answer.text, (line, answer.text)
+        assert "grain" in answer.resolved_question.lower()
+
+
+def test_more_alone_is_a_follow_up_and_more_about_a_topic_is_a_question_of_its_own():
+    history = ["What happened to Nordwave?", Reply("Nordwave said it would cut about 1,200 jobs. [1]")]
+    for line in ("tell me more", "Tell me more please", "go on", "anything else?", "more"):
+        assert is_follow_up(line) and not asks_for_more(line) and wants_later(line), line
+        assert "Nordwave" in resolve_follow_up(line, history), line
+    assert asks_for_more("Tell me more about the strike") and not is_follow_up("Tell me more about the strike")
 
 
 def test_a_question_asked_in_full_is_no_follow_up_however_short():

@@ -45,6 +45,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "knowledge.sentences",
             "knowledge.answerability",
             "knowledge.summarize",
+            "knowledge.replies",
             "knowledge.plain",
             "knowledge.workers",
         },

@@ -1,0 +1,97 @@
+"""What a reply looks like when it is built: citations of the chosen sentences, refusals (with
+the closest passages), and the replies that are no answer from the documents. Pure functions over
+what ``answer`` read."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from .dates import DateIntent
+from .models import Answer, Citation, Document, Passage
+from .sentences import Candidate
+from .text import split_sentences
+
+RELATED_SHOWN = 3
+
+
+def chat(question: str, text: str) -> Answer:
+    """A reply that is no answer from the documents and no refusal (small talk, the date)."""
+    return Answer(question=question, abstained=False, citations=[], text=text)
+
+
+def ask_about_documents(question: str) -> Answer:
+    """The reply to a line with nothing to search for."""
+    example = "“What did the experts say about China's role in Central Asia?”"
+    return Answer(question, f"Ask me a question about the documents, for example: {example}", [], abstained=True)
+
+
+def cite(chosen: Sequence[Candidate], rows: Mapping[int, tuple[Passage, Document]]) -> tuple[list[Citation], list[str]]:
+    """One citation per passage (numbered in the answer's order) quoting its chosen sentences; each
+    answer sentence carries its passage's marker."""
+    numbers: dict[int, int] = {}
+    spans: dict[int, list[Candidate]] = {}
+    parts = []
+    for sent in chosen:
+        n = numbers.setdefault(sent.passage_id, len(numbers) + 1)
+        spans.setdefault(sent.passage_id, []).append(sent)
+        parts.append(f"{sent.text} [{n}]")
+    citations = []
+    for pid, n in numbers.items():
+        passage, doc = rows[pid]
+        group = spans[pid]
+        start, end = min(s.start for s in group), max(s.end for s in group)
+        citations.append(citation(n, passage, doc, start, end, max(s.score for s in group)))
+    return citations, parts
+
+
+def citation(number: int, passage: Passage, doc: Document, start: int, end: int, score: float) -> Citation:
+    span = (passage.char_start + start, passage.char_start + end)
+    return Citation.of(
+        number, doc, passage, passage.text[start:end], paragraph_of(passage, start), span, round(float(score), 4)
+    )
+
+
+def paragraph_of(passage: Passage, offset: int) -> int:
+    """Paragraph of an offset inside a passage that may span several (joined by a blank line)."""
+    return passage.paragraph_index + passage.text.count("\n\n", 0, offset)
+
+
+def related(rows: Mapping[int, tuple[Passage, Document]], top: Sequence[tuple[int, float]]) -> list[Citation]:
+    out = []
+    for pid, score in top[:RELATED_SHOWN]:
+        passage, doc = rows[pid]
+        first = split_sentences(passage.text)
+        end = first[min(1, len(first) - 1)].end if first else len(passage.text)
+        out.append(citation(len(out) + 1, passage, doc, 0, end, score))
+    return out
+
+
+def nothing_found(intent: DateIntent) -> str:
+    if intent.window:
+        return f"I found nothing in the documents dated {intent.describe()} about this."
+    return "I couldn't find this in the documents."
+
+
+def nothing_more(question: str, resolved: str, intent: DateIntent, *, confidence: float = 0.0) -> Answer:
+    """A follow-up the documents hold nothing new for: said instead of repeating the last answer."""
+    why = "The documents hold nothing more on this than what I said."
+    return refusal(question, resolved, intent, [], why=why, confidence=confidence)
+
+
+def refusal(
+    question: str, resolved: str, intent: DateIntent, related: list[Citation], *, why: str, confidence: float = 0.0
+) -> Answer:
+    text = why
+    if related:
+        text += " These passages are the closest I have; they may be related:"
+    return Answer(
+        question=question,
+        text=text,
+        citations=[],
+        abstained=True,
+        related=related,
+        resolved_question=resolved if resolved != question else "",
+        date_from=intent.date_from,
+        date_to=intent.date_to,
+        confidence=round(confidence, 4),
+    )
