@@ -4,6 +4,7 @@ the format marked each as a heading or list item, and the metadata the format it
 from __future__ import annotations
 
 import datetime as dt
+import html
 import io
 import logging
 import re
@@ -206,10 +207,11 @@ def read_html(data: bytes, name: str) -> Draft:
     blocks = []
     for element in doc.body:
         blocks.extend(_html_element_blocks(element))
+    title = normalise(doc.title or "").replace("\n", " ") or None
     draft = Draft(
         blocks,
-        title=normalise(doc.title or "").replace("\n", " ") or None,
-        source=doc.sitename or None,
+        title=title,
+        source=doc.sitename or (title and _site_in_title(data, title)),
         author=clean_author(doc.author),
     )
     if doc.date:
@@ -217,6 +219,23 @@ def read_html(data: bytes, name: str) -> Draft:
         if found:
             draft.published, draft.precision = found
     return draft
+
+
+_PAGE_TITLE = re.compile(rb"<title[^>]*>(.{1,300}?)</title>", re.I | re.S)
+_TITLE_SITE = re.compile(r"^(?P<head>.+)\s(?:\||[-–—])\s(?P<site>[^|–—]+?)$")
+
+
+def _site_in_title(data: bytes, title: str) -> str | None:
+    """The site a page's <title> names after its headline ("Helvia posts record profit - Market
+    Wire", "… | The Harbour Gazette"), for a page that states its site nowhere else."""
+    found = _PAGE_TITLE.search(data[:65536])
+    if not found:
+        return None
+    page_title = " ".join(html.unescape(found.group(1).decode("utf-8", "replace")).split())
+    parts = _TITLE_SITE.match(page_title)  # the last separator: a headline may hold one too
+    if parts and same_text(parts["head"], title) and len(parts["site"].split()) <= 5:
+        return parts["site"]
+    return None
 
 
 def _html_element_blocks(element) -> list[Block]:

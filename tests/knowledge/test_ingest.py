@@ -416,6 +416,26 @@ def test_a_markdown_table_row_is_kept_as_a_sentence_naming_its_columns_and_the_t
     assert (doc.published, doc.published_precision) == (dt.date(2026, 11, 24), "day")
 
 
+@pytest.mark.parametrize(
+    ("page_title", "source"),
+    [
+        ("Ferry service resumes - Harbour News", "Harbour News"),
+        ("Ferry service resumes | The Island Post", "The Island Post"),
+        ("Ferry service resumes", None),
+        ("Ferry service resumes - a long tail that is no site name at all", None),
+        ("Ferries: what the strike means - Harbour News", None),  # another headline than the page's
+    ],
+)
+def test_the_site_a_page_title_names_after_its_headline_is_its_source(page_title, source):
+    # "Helvia Foods posts record third-quarter profit - Market Wire" was listed as "unknown".
+    page = (
+        f"<html><head><title>{page_title}</title></head><body><article><h1>Ferry service resumes</h1>"
+        "<p>The ferry between the islands resumed service on Monday after a two-week break for repairs.</p>"
+        "</article></body></html>"
+    )
+    assert ingest.parse_bytes(page.encode(), "ferry.html").source == source
+
+
 def test_an_html_or_word_table_row_names_its_columns_too():
     html = (
         "<html><body><article><h1>Team plan</h1><p>This is the plan for the year, as the whole team agreed it "
