@@ -26,7 +26,7 @@ import datetime as dt
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from . import retrieval
@@ -57,7 +57,7 @@ from .question import (
 from .replies import ask_about_documents, chat, cite, nothing_found, nothing_more, refusal, related
 from .sentences import Candidate, after_said, by_meaning, candidates, said_in, select, with_parts
 from .signals import answer_type, name_phrases
-from .termweights import coverage, nothing_to_match, stem_weights, text_stems
+from .termweights import coverage, nothing_to_match, respelled, stem_weights, text_stems
 
 if TYPE_CHECKING:
     from .corpus import Corpus
@@ -130,6 +130,7 @@ class Reading:
     question: str
     text: str = ""
     cut: bool = False
+    respelled: str = ""  # "“Helvai” as “Helvia”": words of the question read as the passages spell them
     resolved: str = ""
     intent: DateIntent = field(default_factory=DateIntent)
     rows: dict[int, tuple[Passage, Document]] | None = None
@@ -153,8 +154,10 @@ async def read_question(
     now: dt.datetime | None = None,
     settings: AnswerSettings = SETTINGS,
     restrict: Restriction | None = None,
+    respell: bool = True,
 ) -> Reading:
-    """Retrieval, sentence scoring and the refusal evidence for a question (steps 1-3)."""
+    """Retrieval, sentence scoring and the refusal evidence for a question (steps 1-3). ``respell``:
+    a misspelt name may be read as the one the passages found hold (once)."""
     now = now or dt.datetime.now(dt.UTC)
     question = normalise_question(question)
     text, cut = clean_question(question)
@@ -210,6 +213,15 @@ async def read_question(
     # As of the time of asking: a document published later could not have been read then (only
     # an evaluation asks in the past; search does the same).
     rows = {pid: row for pid, row in rows.items() if row[1].published is None or row[1].published <= today}
+    found_texts = [f"{rows[pid][1].title} {rows[pid][0].text}" for pid, _ in pool if pid in rows]
+    fixed, pairs = respelled(text, found_texts) if respell else (text, [])
+    if pairs:  # "Helvai": no passage holds it and English does not know it; one found holds "Helvia"
+        again = await read_question(
+            corpus, fixed, scope=scope, history=history, now=now, settings=settings, restrict=restrict, respell=False
+        )
+        again.question, again.respelled = question, ", ".join(f"“{typed}” as “{read}”" for typed, read in pairs)
+        again.reply = again.reply and replace(again.reply, question=question)
+        return again
     phrases = retrieval.quoted_phrases(text)
     scores = _prefer({pid: score for pid, score in pool if pid in rows}, phrases, intent, rows, today, settings)
     top = retrieval.top_k(scores, PASSAGES_READ)
@@ -377,6 +389,8 @@ def decide(reading: Reading, settings: AnswerSettings = SETTINGS, *, confidence:
 
     citations, parts = cite(reading.chosen, rows)
     body = " ".join(parts)
+    if reading.respelled:
+        body = f"(I read {reading.respelled}.) " + body
     if reading.cut:
         body = f"(Your question was long; I used its first {MAX_QUESTION_CHARS} characters.) " + body
     if intent.window or intent.recency:

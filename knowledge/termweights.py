@@ -67,6 +67,31 @@ def nothing_to_match(line: str, texts: Iterable[str]) -> bool:
     return not any(difflib.get_close_matches(token, vocabulary, n=1, cutoff=TYPO_RATIO) for token in tokens)
 
 
+_SPELLED = re.compile(r"\w+(?:['’]\w+)*")
+
+
+def respelled(line: str, texts: Iterable[str]) -> tuple[str, list[tuple[str, str]]]:
+    """``line`` with each word of it that neither general English nor ``texts`` knows replaced by
+    the word of ``texts`` it misspells ("Helvai" by "Helvia": difflib's ratio ``TYPO_RATIO`` or
+    more, four letters at least), and the (typed, read) pairs. A name no passage read holds is
+    searched by its meaning alone, and refused."""
+    vocabulary: dict[str, str] = {}
+    for text in texts:
+        for word in _SPELLED.findall(text):
+            vocabulary.setdefault(word.lower(), word)
+    pairs: list[tuple[str, str]] = []
+    for typed in dict.fromkeys(_SPELLED.findall(line)):
+        low = typed.lower()
+        if len(low) < 4 or low in vocabulary or is_known(low) or any(c.isdigit() for c in low):
+            continue
+        close = difflib.get_close_matches(low, sorted(vocabulary), n=1, cutoff=TYPO_RATIO)
+        if close:
+            pairs.append((typed, vocabulary[close[0]]))
+    for typed, read in pairs:
+        line = re.sub(rf"(?<!\w){re.escape(typed)}(?!\w)", read, line)
+    return line, pairs
+
+
 def warm() -> None:
     """Load the frequency list and the lemma tables now (start-up), not during the first question."""
     word_weight("newsdesk")

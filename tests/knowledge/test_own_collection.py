@@ -158,6 +158,8 @@ async def test_a_line_of_unknown_words_is_refused_without_related_passages(seed_
     # it: a name it cannot match counts as missing).
     typo = await seed_only.ask("Who is Tokaev?", now=when)
     assert any("Tokayev" in c.quote for c in typo.shown), typo.text
+    # ... and read as the name the passages found spell: it is answered, saying so.
+    assert not typo.abstained and typo.text.startswith("(I read “Tokaev” as “Tokayev”.) "), typo.text
 
 
 @pytest.mark.model

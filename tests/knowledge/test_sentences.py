@@ -16,7 +16,7 @@ from knowledge.sentences import (
     wants_explanation,
     with_parts,
 )
-from knowledge.termweights import acronyms, coverage, match_stem, stem_weights, text_stems, word_weight
+from knowledge.termweights import acronyms, coverage, match_stem, respelled, stem_weights, text_stems, word_weight
 
 # ---------------------------------------------------------------------------- word weights
 
@@ -59,6 +59,15 @@ def test_coverage_does_not_depend_on_the_order_of_the_weights():
     reordered = dict(reversed(list(weights.items())))
     have = {f"w{i}" for i in range(0, 40, 3)}
     assert coverage(weights, have) == coverage(reordered, have)  # exactly, not approximately
+
+
+def test_a_word_no_text_holds_and_english_does_not_know_is_read_as_the_one_it_misspells():
+    texts = ["Helvia Foods posts record profit", "ECB President Christine Lagarde said the bank was in a good place."]
+    assert respelled("Who is the CEO of Helvai?", texts) == ("Who is the CEO of Helvia?", [("Helvai", "Helvia")])
+    assert respelled("what did lagard say", texts) == ("what did Lagarde say", [("lagard", "Lagarde")])
+    # English words, numbers, short words and names found as typed stay as they are.
+    for line in ("What did the bank say?", "Who is Lagarde?", "What is 2025?", "Is Tokayev there?"):
+        assert respelled(line, texts) == (line, [])
 
 
 @pytest.mark.parametrize(
