@@ -84,8 +84,11 @@ def test_an_exhaustive_bm25_list_scores_the_passages_it_lacks_zero_before_standa
     assert fused[3] == pytest.approx(w * dz[3] + 0.5 * math.sqrt(2))
     assert fused[1] == pytest.approx(w * dz[1] + 0.5 * -1 / math.sqrt(2))
     assert top_k(fused, 1)[0][0] == 3
-    # A full list (as many as asked) says nothing of the rest: the floor, as before.
+    # A full list (as many as asked) says nothing of the rest: the floor, as before; nor does a
+    # list beside a dense side sure of its meaning (weight 1).
     assert fuse_scores(dense, bm25, bm25_exhaustive=False) == fuse_scores(dense, bm25)
+    sure = {1: 0.6, 2: 0.5, 3: 0.2}
+    assert fuse_scores(sure, bm25, bm25_exhaustive=True) == fuse_scores(sure, bm25)
 
 
 def _z(values: list[float]) -> list[float]:
