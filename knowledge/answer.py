@@ -214,7 +214,7 @@ async def read_question(
     # an evaluation asks in the past; search does the same).
     rows = {pid: row for pid, row in rows.items() if row[1].published is None or row[1].published <= today}
     found_texts = [f"{rows[pid][1].title} {rows[pid][0].text}" for pid, _ in pool if pid in rows]
-    fixed, pairs = respelled(text, found_texts) if respell else (text, [])
+    fixed, pairs = await asyncio.to_thread(respelled, text, found_texts) if respell else (text, [])
     if pairs:  # "Helvai": no passage holds it and English does not know it; one found holds "Helvia"
         again = await read_question(
             corpus, fixed, scope=scope, history=history, now=now, settings=settings, restrict=restrict, respell=False

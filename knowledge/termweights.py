@@ -75,14 +75,21 @@ def respelled(line: str, texts: Iterable[str]) -> tuple[str, list[tuple[str, str
     the word of ``texts`` it misspells ("Helvai" by "Helvia": difflib's ratio ``TYPO_RATIO`` or
     more, four letters at least), and the (typed, read) pairs. A name no passage read holds is
     searched by its meaning alone, and refused."""
+    unknown = [
+        typed
+        for typed in dict.fromkeys(_SPELLED.findall(line))
+        if len(typed) >= 4 and not any(c.isdigit() for c in typed) and not is_known(typed)
+    ]
+    if not unknown:  # nearly every question: nothing to read the passages for
+        return line, []
     vocabulary: dict[str, str] = {}
     for text in texts:
         for word in _SPELLED.findall(text):
             vocabulary.setdefault(word.lower(), word)
     pairs: list[tuple[str, str]] = []
-    for typed in dict.fromkeys(_SPELLED.findall(line)):
+    for typed in unknown:
         low = typed.lower()
-        if len(low) < 4 or low in vocabulary or is_known(low) or any(c.isdigit() for c in low):
+        if low in vocabulary:
             continue
         close = difflib.get_close_matches(low, sorted(vocabulary), n=1, cutoff=TYPO_RATIO)
         if close:
