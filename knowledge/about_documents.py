@@ -111,3 +111,20 @@ def document_reply(doc: Document, field: str) -> str:
     if doc.author:
         return f"“{doc.title}”{dated} is by {doc.author}."
     return f"“{doc.title}”{dated} names no author."
+
+
+# "Which documents mention Gdansk?", "What articles cover the strike?": a list of documents, each
+# with its line on it (one sentence of one of them was quoted).
+_WHICH_DOCUMENTS = re.compile(
+    r"^\s*(?:(?:which|what)\s+(?:documents?|articles?|stories|reports?|sources|pieces)\s+"
+    r"(?:mention|mentions|talk\s+about|are\s+about|is\s+about|cover|covers|discuss|name|names|say\s+anything\s+about)"
+    r"|(?:list|show\s+me)\s+(?:the\s+|all\s+(?:the\s+)?)?(?:documents?|articles?|stories|reports?)\s+"
+    r"(?:that\s+)?(?:mention(?:ing)?|about|on|covering))\s+(?P<topic>.+?)\s*[?!.]*\s*$",
+    re.I,
+)
+
+
+def asks_which_documents(question: str) -> str | None:
+    """The topic of "Which documents mention X?" (the words after the verb), or None."""
+    found = _WHICH_DOCUMENTS.match(question)
+    return found["topic"] if found else None

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from . import retrieval
-from .about_documents import asks_about_document, document_named
+from .about_documents import asks_about_document, asks_which_documents, document_named
 from .answerability import ABSTAIN_BELOW, MEANING_ALONE_MIN_COSINE, Evidence, answerability, gather_evidence
 from .briefing import about_document, overview_answer
 from .dates import DateIntent, format_date, parse_date_intent
@@ -54,7 +54,16 @@ from .question import (
     wants_later,
     without_framing,
 )
-from .replies import ask_about_documents, chat, cite, nothing_found, nothing_more, refusal, related
+from .replies import (
+    ask_about_documents,
+    chat,
+    cite,
+    documents_mentioning,
+    nothing_found,
+    nothing_more,
+    refusal,
+    related,
+)
 from .sentences import Candidate, after_said, by_meaning, candidates, said_in, select, with_parts
 from .signals import answer_type, name_phrases
 from .termweights import coverage, nothing_to_match, respelled, stem_weights, text_stems
@@ -227,6 +236,8 @@ async def read_question(
     top = retrieval.top_k(scores, PASSAGES_READ)
     if not top:  # every candidate was removed between ranking and loading, or is from later
         return Reading(question, reply=refusal(question, resolved, intent, [], why=nothing_found(intent)))
+    if topic := asks_which_documents(text):  # "Which documents mention Gdansk?": each, with its line
+        return Reading(question, reply=documents_mentioning(question, topic, [r for r in pool if r[0] in rows], rows))
     if field := asks_about_document(text):  # "Who wrote it?", "Summarize the report": the document it names
         named = document_named(terms, [rows[pid] for pid, _ in pool if pid in rows])
         return Reading(question, reply=await about_document(corpus, question, named, field))

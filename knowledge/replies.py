@@ -8,10 +8,13 @@ from collections.abc import Mapping, Sequence
 
 from .dates import DateIntent
 from .models import Answer, Citation, Document, Passage
-from .sentences import Candidate
-from .text import split_sentences
+from .sentences import Candidate, candidates
+from .termweights import coverage, stem_weights, text_stems
+from .text import content_words, split_sentences
 
 RELATED_SHOWN = 3
+MENTIONS_SHOWN = 10  # "Which documents mention X?": at most this many listed
+MENTION_MIN_COVERAGE = 0.5  # ... a document holding at least this share of X's words (weighted)
 
 
 def chat(question: str, text: str) -> Answer:
@@ -95,3 +98,28 @@ def refusal(
         date_to=intent.date_to,
         confidence=round(confidence, 4),
     )
+
+
+def documents_mentioning(
+    question: str, topic: str, top: Sequence[tuple[int, float]], rows: Mapping[int, tuple[Passage, Document]]
+) -> Answer:
+    """ "Which documents mention Gdansk?": each document of the passages found (``top``, best
+    first) whose title and passage hold ``topic``, with its sentence that holds most of it."""
+    weights = stem_weights(content_words(topic))
+    best: dict[int, Candidate] = {}  # per document, its first (best-ranked) passage's best sentence
+    for pid, score in top:
+        passage, doc = rows[pid]
+        if doc.id in best or coverage(weights, text_stems(f"{doc.title} {passage.text}")) < MENTION_MIN_COVERAGE:
+            continue
+        ranked = candidates(topic, weights, [(pid, score)], {pid: passage.text}, {pid: doc.title})
+        if ranked:
+            best[doc.id] = ranked[0]
+    chosen = list(best.values())[:MENTIONS_SHOWN]
+    if not chosen:
+        return Answer(question, f"No document here mentions “{topic}”.", [], abstained=True)
+    citations, parts = cite(chosen, rows)
+    lines = [f"{rows[c.passage_id][1].title}: {part}" for c, part in zip(chosen, parts, strict=True)]
+    # "these": the documents of the passages read, not a count of the whole collection.
+    these = f"these {len(chosen)} documents" if len(chosen) > 1 else "this document"
+    opening = f"“{topic}” is mentioned in {these}{' (and more)' if len(best) > len(chosen) else ''}:"
+    return Answer(question, "\n\n".join([opening, *lines]), citations, confidence=1.0)

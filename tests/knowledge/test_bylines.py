@@ -10,7 +10,7 @@ import datetime as dt
 import pytest
 import pytest_asyncio
 
-from knowledge.about_documents import asks_about_document, asks_for_author
+from knowledge.about_documents import asks_about_document, asks_for_author, asks_which_documents
 from knowledge.config import KnowledgeConfig
 from knowledge.embed import HashingEmbedder
 from knowledge.question import Reply
@@ -200,3 +200,18 @@ async def test_a_document_named_is_summarised_by_its_lead_with_citations(kb):
         answer = await kb.ask(question)
         assert answer.abstained and answer.text == "I couldn't find a document on this.", answer.text
     assert asks_about_document("Who prepared the freight outlook?") == "author"
+
+
+async def test_which_documents_mention_a_name_lists_each_with_its_line(kb):
+    # "Which documents mention Gdansk?" quoted one sentence of one of them.
+    await kb.add_text("Gdansk will remain the largest container port in the region.", title="Baltic freight outlook")
+    await kb.add_text("The new director took over the port in June.", title="Interview: the port of Gdansk")
+    await kb.add_text("A winter storm closed the port of Rotterdam for two days.", title="Storm closes port")
+    answer = await kb.ask("Which documents mention Gdansk?")
+    assert answer.text.startswith("“Gdansk” is mentioned in these 2 documents:"), answer.text
+    assert {c.title for c in answer.citations} == {"Baltic freight outlook", "Interview: the port of Gdansk"}
+    assert "Baltic freight outlook: Gdansk will remain the largest container port in the region. [" in answer.text
+    missing = await kb.ask("What documents mention Tesla?")
+    assert missing.abstained and missing.text == "No document here mentions “Tesla”.", missing.text
+    assert asks_which_documents("list the articles about automation") == "automation"
+    assert asks_which_documents("Which document is the oldest?") is None
