@@ -353,9 +353,10 @@ def _new_topic(phrase: str, previous: str) -> bool:
 
 # A follow-up that names a period and nothing else: "and last week?", "what about in 2019?", or a
 # month or year alone, "and October?" (read "in October"; not "May?", which may be a name).
-_NOTHING_ELSE = re.compile(r"(?:(?:and|but|also|so|or|then|what|how|about|in)\b\s*)*[?!.]*", re.I)
+_OPENER = r"(?:and|but|also|so|or|then|what|how|about)"
+_NOTHING_ELSE = re.compile(rf"(?:(?:{_OPENER}|in)\b\s*)*[?!.]*", re.I)
 _PERIOD_ALONE = re.compile(
-    r"^((?:(?:and|but|also|so|or|then|what|how|about)\s+)*)"
+    rf"^((?:{_OPENER}\s+)*)"
     r"((?:jan|febr)uary|march|april|june|july|august|(?:septem|octo|novem|decem)ber|(?:19|20)\d\d)"
     r"(?=\s*[?!.]*\s*$)",
     re.I,
