@@ -237,7 +237,8 @@ async def read_question(
     if not top:  # every candidate was removed between ranking and loading, or is from later
         return Reading(question, reply=refusal(question, resolved, intent, [], why=nothing_found(intent)))
     if topic := asks_which_documents(text):  # "Which documents mention Gdansk?": each, with its line
-        return Reading(question, reply=documents_mentioning(question, topic, [r for r in pool if r[0] in rows], rows))
+        found = [r for r in pool if r[0] in rows]
+        return Reading(question, reply=await asyncio.to_thread(documents_mentioning, question, topic, found, rows))
     if field := asks_about_document(text):  # "Who wrote it?", "Summarize the report": the document it names
         named = document_named(terms, [rows[pid] for pid, _ in pool if pid in rows])
         return Reading(question, reply=await about_document(corpus, question, named, field))
