@@ -4,6 +4,7 @@ by ``answer`` before retrieval."""
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import re
 from collections.abc import Sequence
@@ -357,7 +358,7 @@ _OPENER = r"(?:and|but|also|so|or|then|what|how|about)"
 _NOTHING_ELSE = re.compile(rf"(?:(?:{_OPENER}|in)\b\s*)*[?!.]*", re.I)
 _PERIOD_ALONE = re.compile(
     rf"^((?:{_OPENER}\s+)*)"
-    r"((?:jan|febr)uary|march|april|june|july|august|(?:septem|octo|novem|decem)ber|(?:19|20)\d\d)"
+    rf"((?:{'|'.join(m.lower() for m in calendar.month_name if m and m != 'May')})|(?:19|20)\d\d)"
     r"(?=\s*[?!.]*\s*$)",
     re.I,
 )
