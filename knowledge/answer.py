@@ -195,8 +195,12 @@ async def read_question(
     intent = parse_date_intent(resolved, now=now)
     period = intent.period_as_window()  # "What happened in August?": no topic, only the period
     if not intent.window and intent.about_from and asks_for_overview(period.query, dated=True):
-        intent = period
-    if intent.window and asks_for_overview(intent.query, dated=True):  # "What happened this week?"
+        # The documents of that period first; with none, the ones that tell of it: "What happened
+        # in 2021?" over a rail project's timeline ("2021 – Kestrel Rail reports an overrun") is
+        # a question about the text, as a year naming an event always is (issue 16 item 2).
+        if reply := await overview_answer(corpus, question, scope=scope, now=now, intent=period):
+            return Reading(question, reply=reply)
+    elif intent.window and asks_for_overview(intent.query, dated=True):  # "What happened this week?"
         reply = await overview_answer(corpus, question, scope=scope, now=now, intent=intent)
         why = f"No document is dated {intent.describe()}."
         return Reading(question, reply=reply or refusal(question, resolved, intent, [], why=why))

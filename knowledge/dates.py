@@ -37,6 +37,15 @@ _WEEKDAY = "|".join(WEEKDAYS)
 _NUMBER_WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7}
 _MONTH = r"(?P<month>" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.?"
 _YEAR = r"(?P<year>(?:19|20)\d\d)"
+# A clause's auxiliary verbs: the last one before a day says whether it is a date or every such day.
+_AUXILIARY = re.compile(r"\b(is|are|am|does|do|can|was|were|did|will|would|has|have|had)\b", re.I)
+_PRESENT = {"is", "are", "am", "does", "do", "can"}
+
+
+def _present_clause(text: str) -> bool:
+    """Is the last clause of ``text`` in the present tense ("When is the library open")?"""
+    verbs = _AUXILIARY.findall(re.split(r"[.!?;]", text)[-1])
+    return bool(verbs) and verbs[-1].lower() in _PRESENT
 
 
 def format_date(day: dt.date | None, precision: str = "day") -> str:
@@ -198,6 +207,10 @@ def _rules():
 
     def weekday(m, t):
         # "on Wednesday", "last Friday", "since Monday": the latest such day up to today, and since.
+        # Not "When is the library open on Sunday?": "on <day>" after a present "is/does" is every
+        # such day, not a date (the day stays in the query).
+        if m.group(0).lower().startswith("on") and _present_clause(m.string[: m.start()]):
+            return None
         day = WEEKDAYS[m.group("day").lower()]
         return t - dt.timedelta(days=(t.weekday() - day) % 7), t, False
 

@@ -135,6 +135,27 @@ def test_the_weekend_before_a_noun_names_a_thing_not_a_time():
         assert parse_date_intent(question, now=NOW).window, question
 
 
+def test_a_day_after_a_present_verb_is_every_such_day_not_a_date():
+    # "When is the central library open on Sunday?" was searched only in the documents of the
+    # past week, and the library's FAQ (dated a month earlier) was not read.
+    for question, day in (
+        ("When is the central library open on Sunday?", "Sunday"),
+        ("Is the pool open on Monday?", "Monday"),
+        ("Who is playing on Sunday?", "Sunday"),
+    ):
+        intent = parse_date_intent(question, now=NOW)
+        assert not intent.window and day in intent.query, question
+    # A past or future verb keeps it a date, as does a clause of its own without one.
+    for question in (
+        "What did the minister say on Tuesday?",
+        "Who will speak on Friday?",
+        "The UN marked World Refugee Day on Tuesday. How many refugees are there?",
+        "What happened last Sunday?",
+        "Is there news since Monday?",
+    ):
+        assert parse_date_intent(question, now=NOW).window, question
+
+
 def test_a_named_period_can_be_taken_as_the_window_with_its_words_out():
     intent = parse_date_intent("What happened in August?", now=dt.date(2026, 12, 3))
     assert not intent.window and intent.about_phrase == "in August"

@@ -344,3 +344,40 @@ async def test_a_search_for_a_name_the_model_does_not_know_lists_the_passage_nam
     finally:
         await kb.close()
     assert "Lagarde" in hits[0].passage.text
+
+
+REFERENCE = [
+    (
+        "Kestrel Rail: a timeline of the Northline project",
+        dt.date(2026, 10, 12),
+        "The Northline high-speed rail line between Leeds and Newcastle has been delayed again.\n\n"
+        "2017 – The government approves the Northline plan, budgeted at £4.1 billion.\n\n"
+        "2021 – Kestrel Rail, the main contractor, reports a £600 million overrun.\n\n"
+        "2026 – Opening is pushed from 2027 to 2029.",
+    ),
+    (
+        "Harbour City Library: frequently asked questions",
+        dt.date(2026, 11, 2),
+        "Anyone who lives, works or studies in Harbour City can get a library card for free. The central "
+        "library on Quay Street is open Monday to Saturday from 9am to 8pm, and on Sundays from noon to 5pm.",
+    ),
+]
+
+
+@pytest.mark.model
+async def test_a_year_or_a_weekday_that_is_no_publication_date_finds_what_tells_of_it(tmp_path, real_embedder):
+    # "What happened in 2021?" was "No document is dated from 2021-01-01 to 2021-12-31" over a
+    # timeline that has a line for 2021; "When is the central library open on Sunday?" read only
+    # the past week's documents and was refused.
+    kb = await KnowledgeBase.open(KnowledgeConfig(db=tmp_path / "kb.db"), embedder=real_embedder)
+    try:
+        for title, published, text in REFERENCE:
+            await kb.add_text(text, title=title, source="Test Wire", published=published)
+        year = await kb.ask("What happened in 2021?", now=YEARS_LATER)
+        sunday = await kb.ask("When is the central library open on Sunday?", now=YEARS_LATER)
+        nothing = await kb.ask("What happened in 2030?", now=YEARS_LATER)
+    finally:
+        await kb.close()
+    assert not year.abstained and year.text.startswith("2021 – Kestrel Rail"), year.text
+    assert not sunday.abstained and "on Sundays from noon" in sunday.text.split(" [1]")[0], sunday.text
+    assert nothing.abstained and "dated from 2030" not in nothing.text, nothing.text
