@@ -397,7 +397,10 @@ def decide(reading: Reading, settings: AnswerSettings = SETTINGS, *, confidence:
     if reading.phrase_found or reading.continued:
         conf = max(conf, 0.9)  # the exact words the user quoted are there, or the passage talked of
     weak_meaning = reading.meaning_alone and reading.evidence.cited_cosine < MEANING_ALONE_MIN_COSINE
-    if conf < settings.abstain_below or weak_meaning:
+    # A telephone number, an e-mail or web address is there or not, and is told without doubt:
+    # "What's the phone number of the library?" was answered with the FAQ's late fees.
+    no_contact = bool(reading.evidence.type_missing) and answer_type(resolved) == "contact"
+    if conf < settings.abstain_below or weak_meaning or no_contact:
         if reading.follow_up:
             return nothing_more(question, resolved, intent, confidence=conf)
         why = nothing_found(intent) if intent.window else "I couldn't find this in the documents."

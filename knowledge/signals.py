@@ -171,6 +171,18 @@ _NAME_NOUNS = (
     r"network|airline|retailer|automaker|agency|university|school|party|league|film|movie|show|song|album|book"
 )
 ANSWER_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    # "What's the phone number of the library?": a telephone number, an e-mail or web address. It
+    # was a "number", and the FAQ's "January 2024" answered it.
+    (
+        "contact",
+        re.compile(
+            r"\b(?:tele)?phone number (?:of|for)\b|"
+            r"\b(?:what(?:'s|’s| is| are)|give me|find) (?:the |their |his |her |its )?(?:tele)?phone numbers?\b|"
+            r"\be-?mail(?: address)? (?:of|for)\b|\bwhat(?:'s|’s| is) (?:the |their |his |her |its )?e-?mail\b|"
+            r"\b(?:website|web address|url|homepage) (?:of|for)\b|\bcontact details\b",
+            re.I,
+        ),
+    ),
     (
         "number",
         re.compile(
@@ -219,14 +231,26 @@ _COUNT_WORDS = _NUMBER_WORDS - {"first", "second", "third", "fourth", "fifth"}  
 
 
 def answer_type(question: str) -> str | None:
-    """What kind of thing the question asks for: ``number``, ``date``, ``name`` (a person, place
-    or organisation: without a tagger they look alike) or None when it cannot be told."""
+    """What kind of thing the question asks for: ``contact`` (a telephone number, an e-mail or web
+    address), ``number``, ``date``, ``name`` (a person, place or organisation: without a tagger
+    they look alike) or None when it cannot be told."""
     for kind, pattern in ANSWER_TYPES:
         if pattern.search(question):
             return kind
     return None
 
 
+# An e-mail address, a web address, a telephone number (six digits or more, spaced as people do),
+# each for the question that names it; "contact details" take any of them.
+_EMAIL = r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
+_WEB = r"\bhttps?://\S+|\bwww\.[\w-]+\.\w+"
+_PHONE = r"(?<![\w.,])(?!\d{4}-\d\d-\d\d\b)\+?\(?\d(?:[\d \t().-]*\d){5,}(?![\w.,]\d)"
+_CONTACTS = (
+    (re.compile(r"\bphone\b", re.I), re.compile(_PHONE)),
+    (re.compile(r"\be-?mail\b", re.I), re.compile(_EMAIL)),
+    (re.compile(r"\b(?:website|web address|url|homepage)\b", re.I), re.compile(_WEB)),
+)
+_CONTACT = re.compile(f"{_EMAIL}|{_WEB}|{_PHONE}")
 _WEEKDAYS = frozenset("monday tuesday wednesday thursday friday saturday sunday".split())
 _DAY_WORDS = _WEEKDAYS | {"yesterday", "today", "tomorrow", "tonight"}
 
@@ -237,9 +261,13 @@ def has_answer_of_type(kind: str | None, sentences: Iterable[str], question: str
     own names). A name is a capitalised word that is not a month or a weekday ("If shareholders
     approve ... in June" names nobody) and does not open its sentence, unless it is a name there
     too (``_opens_with_name``); a number is digits or a count word; a date a year, a month, a weekday or yesterday/today/tomorrow; ``money`` a number in a
-    sentence naming a currency. True when ``kind`` is None."""
+    sentence naming a currency; ``contact`` an e-mail or web address or a telephone number. True
+    when ``kind`` is None."""
     if kind is None:
         return True
+    if kind == "contact":
+        asked_for = next((found for named, found in _CONTACTS if named.search(question)), _CONTACT)
+        return any(asked_for.search(sentence) for sentence in sentences)
     asked = text_keys(question) | {w.lower() for w in _WORD.findall(question)}
     if kind == "money":
         # A number in a sentence that names a currency ("1.2 billion euros", "$44bn").

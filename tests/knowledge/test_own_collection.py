@@ -359,7 +359,8 @@ REFERENCE = [
         "Harbour City Library: frequently asked questions",
         dt.date(2026, 11, 2),
         "Anyone who lives, works or studies in Harbour City can get a library card for free. The central "
-        "library on Quay Street is open Monday to Saturday from 9am to 8pm, and on Sundays from noon to 5pm.",
+        "library on Quay Street is open Monday to Saturday from 9am to 8pm, and on Sundays from noon to 5pm. "
+        "The library stopped charging late fees in January 2024. Questions: write to ask@harbourlibrary.example.",
     ),
 ]
 
@@ -381,3 +382,19 @@ async def test_a_year_or_a_weekday_that_is_no_publication_date_finds_what_tells_
     assert not year.abstained and year.text.startswith("2021 – Kestrel Rail"), year.text
     assert not sunday.abstained and "on Sundays from noon" in sunday.text.split(" [1]")[0], sunday.text
     assert nothing.abstained and "dated from 2030" not in nothing.text, nothing.text
+
+
+@pytest.mark.model
+async def test_a_phone_number_asked_for_is_given_or_refused_never_another_number(tmp_path, real_embedder):
+    # "What's the phone number of the library?" was answered with the FAQ's late fees (a "number":
+    # January 2024).
+    kb = await KnowledgeBase.open(KnowledgeConfig(db=tmp_path / "kb.db"), embedder=real_embedder)
+    try:
+        for title, published, text in REFERENCE:
+            await kb.add_text(text, title=title, source="Test Wire", published=published)
+        phone = await kb.ask("What's the phone number of the library?", now=YEARS_LATER)
+        email = await kb.ask("What is the email address of the library?", now=YEARS_LATER)
+    finally:
+        await kb.close()
+    assert phone.abstained, phone.text
+    assert not email.abstained and "ask@harbourlibrary.example" in email.text.split(" [1]")[0], email.text

@@ -124,6 +124,38 @@ def test_a_sum_of_money_is_a_number_beside_a_currency(sentence, found):
     assert has_answer_of_type("money", [sentence], "How much did the wind farm cost?") is found
 
 
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("What's the phone number of the library?", "contact"),
+        ("What is the email address of the IT desk?", "contact"),
+        ("What is the website of Lumora Health?", "contact"),
+        ("Which three-digit phone number is going out of service?", None),  # a number it names
+        ("How many mobile phone thefts were reported?", "number"),
+        ("What is the number of patients?", "number"),
+    ],
+)
+def test_a_phone_number_or_an_address_is_asked_as_contact(question, kind):
+    assert answer_type(question) == kind
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "found"),
+    [
+        ("What's the phone number of the library?", "Call 020 7946 0958 for help.", True),
+        ("What's the phone number of the library?", "Call +44 (0)20 7946 0958.", True),
+        ("What's the phone number of the library?", "The library stopped charging late fees in January 2024.", False),
+        ("What's the phone number of the library?", "It opened on 2026-11-30 with 1,200,000 books.", False),
+        ("What's the phone number of the library?", "Write to ask@library.example.", False),  # not a phone
+        ("What is the email of the library?", "Write to ask@library.example.", True),
+        ("What is the website of the library?", "See www.library.example for hours.", True),
+        ("What are the contact details of the library?", "Write to ask@library.example.", True),
+    ],
+)
+def test_a_contact_is_an_address_or_a_number_of_the_kind_asked(question, sentence, found):
+    assert has_answer_of_type("contact", [sentence], question) is found
+
+
 def test_age_is_symmetric_log_scaled_and_neutral_when_undated():
     today = dt.date(2022, 6, 30)
     assert age_of(today, today) == 0.0
