@@ -7,7 +7,8 @@ hand-checked numbers and are the same in every process.
 The score of a sentence (``SentenceWeights``, fitted on the dev sets, README "Answers"):
 - how much of the question it holds: the share of the question's words it contains, each word
   weighted by its general-English rarity (``termweights``: the same in a collection of 1 document
-  and of 1,000,000), alone and with its document's title;
+  and of 1,000,000), alone and with its document's title, and weighted also by its rarity among
+  the sentences read (``local_weights``: which of them it tells apart);
 - whether it holds what the question asks for and the question itself does not (a name for "who",
   a number for "how many", a date for "when": ``signals.has_answer_of_type``), and for "how many X"
   a number next to X (``signals.has_quantity``);
@@ -21,13 +22,14 @@ one thread here, and no gain in choosing the answer sentence (0.804 vs 0.811 on 
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from .signals import answer_type, has_answer_of_type, has_quantity, money_asked
 from .termweights import coverage, stem_weights, text_stems
-from .text import SENTENCE_END, content_words, split_sentences, words
+from .text import SENTENCE_END, Sentence, content_words, split_sentences, words
 
 # Sentences after the first stop before this many words. A bound on a long tail, not what keeps
 # answers short (the margin below does): at 70 it cut the second sentence after a long first one,
@@ -40,14 +42,16 @@ class SentenceWeights:
     """Fitted as a conditional logit (the sentence holding the gold answer against the others of
     its question) on realtimeqa-dev and xquad-en together: it picks the answer sentence first for
     0.811 and 0.774 of the questions that have one among the candidates (the reading-order choice
-    it replaces: 0.843 and 0.381)."""
+    it replaces: 0.843 and 0.381). The three shares of the question's words were then set by a grid
+    on the first sentence (README, "Answers")."""
 
     passage: float = 0.366  # times (passage score - best passage score)
     best_passage: float = 0.926  # the sentence is in the best passage
     opening: float = 0.646  # it opens its passage
     later: float = 0.39  # times min(index, 5) / 5: past the opening, position matters little
-    terms: float = 3.026  # weighted share of the question's words in the sentence
-    terms_titled: float = 1.055  # ... in the sentence and its document's title
+    terms: float = 1.5  # weighted share of the question's words in the sentence
+    terms_local: float = 2.0  # ... each word weighted by its rarity among the sentences read too
+    terms_titled: float = 0.5  # ... in the sentence and its document's title
     quantity: float = 0.954  # "how many X": a number next to X
     answer_type: float = 1.266  # holds a name / number / date / sum of money the question asks for and lacks
     # More sentences follow the first only while they score within this of it (the answer is
@@ -109,7 +113,7 @@ def candidates(
     if kind == "number" and money_asked(asks):
         kind = "money"  # "How much did it cost?": "40 turbines" holds a number, not the price
     best = top[0][1] if top else 0.0
-    out: list[Candidate] = []
+    read: list[tuple[int, int, float, int, Sentence, set[str], set[str]]] = []
     for rank, (pid, pscore) in enumerate(top):
         title_stems = text_stems(titles.get(pid, ""))
         asked: set[str] = set()
@@ -129,26 +133,43 @@ def candidates(
                 continue
             if len(sent.text.split()) < 3 and len(sent.text) < 20:
                 continue
-            stems = text_stems(sent.text) | asked
+            read.append((rank, pid, pscore, i, sent, text_stems(sent.text) | asked, title_stems))
             asked = set()
-            cov = coverage(weights, stems)
-            score = (
-                s.passage * (pscore - best)
-                + s.best_passage * (rank == 0)
-                + s.opening * (i == 0)
-                + s.later * min(i, 5) / 5
-                + s.terms * cov
-                + s.terms_titled * coverage(weights, stems | title_stems)
-                + s.quantity * has_quantity(asks, [sent.text])
-                + s.answer_type * (kind is not None and has_answer_of_type(kind, [sent.text], question))
-            )
-            out.append(Candidate(pid, rank, i, sent.start, sent.end, sent.text, pscore, cov, round(score, 9)))
+    local = local_weights(weights, [stems for *_, stems, _ in read])
+    out: list[Candidate] = []
+    for rank, pid, pscore, i, sent, stems, title_stems in read:
+        cov = coverage(weights, stems)
+        score = (
+            s.passage * (pscore - best)
+            + s.best_passage * (rank == 0)
+            + s.opening * (i == 0)
+            + s.later * min(i, 5) / 5
+            + s.terms * cov
+            + s.terms_local * coverage(local, stems)
+            + s.terms_titled * coverage(weights, stems | title_stems)
+            + s.quantity * has_quantity(asks, [sent.text])
+            + s.answer_type * (kind is not None and has_answer_of_type(kind, [sent.text], question))
+        )
+        out.append(Candidate(pid, rank, i, sent.start, sent.end, sent.text, pscore, cov, round(score, 9)))
     # Rounded scores and a full sort key: the order is the same in every process and on every run.
     return sorted(out, key=lambda c: (-c.score, c.rank, c.index))
 
 
 # "Who to ask", "How to apply": a heading, though it has words enough for a sentence.
 _HOW_TO = re.compile(r"(?:who|what|when|where|why|how)\s+(?:to|it)\b", re.I)
+
+
+def local_weights(weights: Mapping[str, float], sentences: Sequence[set[str]]) -> dict[str, float]:
+    """The question's word weights times how rare each word is among the sentences read
+    (log((n + 1) / (in + 0.5))): a word every candidate holds, as a document's name does in its
+    own sentences, cannot tell them apart. "Where will Lumora expand next?" over Lumora's press
+    release chose a sentence for "Lumora" over the one that says "expand". Relative to what was
+    read, so it ranks sentences only; whether to answer is decided without it."""
+    n = len(sentences)
+    return {
+        term: weight * math.log((n + 1) / (sum(term in stems for stems in sentences) + 0.5))
+        for term, weight in weights.items()
+    }
 
 
 def _is_heading(text: str) -> bool:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from knowledge import termweights
@@ -11,6 +13,7 @@ from knowledge.sentences import (
     SentenceWeights,
     by_meaning,
     candidates,
+    local_weights,
     question_parts,
     select,
     wants_explanation,
@@ -161,10 +164,41 @@ def test_a_sentence_score_is_the_weighted_sum_of_its_signals():
     ranked = _ranked()
     tokayev = next(c for c in ranked if "Tokayev" in c.text)
     # Passage 2 (score 1.0 against the best 2.0), not the best passage, its opening sentence, both
-    # question words, a name the question lacks; "who" asks no quantity, so that signal holds.
-    expected = s.passage * (1.0 - 2.0) + s.opening + s.terms + s.terms_titled + s.quantity + s.answer_type
+    # question words (so all of their weight among the sentences read too), a name the question
+    # lacks; "who" asks no quantity, so that signal holds.
+    expected = (
+        s.passage * (1.0 - 2.0) + s.opening + s.terms + s.terms_local + s.terms_titled + s.quantity + s.answer_type
+    )
     assert tokayev.coverage == 1.0
     assert tokayev.score == pytest.approx(expected)
+
+
+def test_a_word_every_sentence_read_holds_weighs_less_for_choosing_among_them():
+    weights = {"lumora": 1.0, "expand": 0.5}
+    read = [{"lumora", "found"}, {"lumora", "home"}, {"compani", "expand"}]
+    local = local_weights(weights, read)
+    # log((3 + 1) / (2 + 0.5)) and 0.5 * log((3 + 1) / (1 + 0.5)), worked by hand.
+    assert local["lumora"] == pytest.approx(0.470004, abs=1e-6)
+    assert local["expand"] == pytest.approx(0.490415, abs=1e-6)
+    # A word every sentence holds tells them apart no more than one none holds.
+    assert local_weights({"x": 1.0}, [{"x"}, {"x"}])["x"] == pytest.approx(math.log(3 / 2.5))
+
+
+def test_a_sentence_with_the_question_s_own_verb_beats_others_that_only_name_the_company():
+    # "Where will Lumora expand next?" over Lumora's press release: the name is in most of its
+    # sentences and in the title; the answer is the one sentence that says "expand".
+    passages = {
+        7: "Lumora Health was founded in 2015 by Erik Nygaard. Lumora Health employs 430 people in Oslo. "
+        "Lumora Health is listed on the Oslo Stock Exchange. The company plans to expand to Stavanger and "
+        "Tromsø in 2028."
+    }
+    args = ("Where will Lumora expand next?", stem_weights(["lumora", "expand"]), [(7, 1.0)], passages, {7: "Lumora"})
+    order = [c.text.split()[-1] for c in candidates(*args)]
+    # Only the opening sentence (news puts the answer first) stays ahead of it.
+    assert order == ["Nygaard.", "2028.", "Exchange.", "Oslo."]
+    # Without the words' rarity among the sentences read, every sentence naming Lumora won.
+    plain = candidates(*args, SentenceWeights(terms=3.026, terms_local=0.0, terms_titled=1.055))
+    assert plain[-1].text.endswith("2028.")
 
 
 def test_a_heading_is_context_for_the_sentences_under_it_as_a_title_is():
