@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from .signals import answer_type, has_answer_of_type, has_quantity, money_asked
-from .termweights import coverage, stem_weights, text_stems
+from .termweights import coverage, match_stem, stem_weights, text_stems
 from .text import SENTENCE_END, Sentence, content_words, split_sentences, words
 
 # Sentences after the first stop before this many words. A bound on a long tail, not what keeps
@@ -90,6 +90,10 @@ _EXPLAIN = re.compile(
 )
 
 
+# The adjective of "how long/old/far ...?" says what kind of answer is asked, not what it is about.
+_HOW_WHAT = re.compile(r"\bhow\s+(long|old|far|big|tall|high|often|fast|soon|large|wide|deep|late|early)\b", re.I)
+
+
 def wants_explanation(question: str) -> bool:
     return bool(_EXPLAIN.match(question))
 
@@ -109,6 +113,9 @@ def candidates(
     ``asks``: the words whose question word says what is asked, when not all of ``question`` (a
     follow-up's own words)."""
     asks = asks or question
+    # "How long has the strike lasted?": "long" asks for a duration, and "a long strike" is none.
+    if frame := _HOW_WHAT.search(asks):
+        weights = {k: v for k, v in weights.items() if k != match_stem(frame.group(1).lower())}
     kind = answer_type(asks)
     if kind == "number" and money_asked(asks):
         kind = "money"  # "How much did it cost?": "40 turbines" holds a number, not the price

@@ -201,6 +201,17 @@ def test_a_sentence_with_the_question_s_own_verb_beats_others_that_only_name_the
     assert plain[-1].text.endswith("2028.")
 
 
+def test_the_adjective_of_how_long_asks_for_a_kind_of_answer_and_is_not_matched():
+    # "How long has the strike lasted?" quoted "a long strike" first.
+    passages = {1: "The strike entered its third week on Monday. Analysts expect a long strike, a trader said."}
+    question = "How long has the strike lasted?"
+    ranked = candidates(question, stem_weights(["long", "strike", "lasted"]), [(1, 1.0)], passages, {1: "Mine"})
+    assert ranked[0].text.startswith("The strike entered its third week")
+    # The same adjective elsewhere in a question is a word like any other.
+    other = candidates("Who expects a long strike?", stem_weights(["expects", "long", "strike"]), [(1, 1.0)], passages, {1: "Mine"})
+    assert other[0].text.startswith("Analysts expect a long strike")
+
+
 def test_a_heading_is_context_for_the_sentences_under_it_as_a_title_is():
     # "What are the main risks?" quoted "the main driver" from another report: the risk sentences
     # of the outlook sit under a "Risks" heading and name no risk.
