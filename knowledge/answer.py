@@ -86,6 +86,7 @@ class AnswerSettings:
     recency_days: float = 14.0  # score, decaying over this many days
     about_weight: float = 0.5  # "in 2018": passages naming that year, or dated in or just after it
     phrase_weight: float = 1.0  # a passage holding a phrase the user quoted
+    conversation_weight: float = 0.5  # the conversation's document, when it holds the question as well
     carried_weight: float = 0.25  # a follow-up's words carried from the question before
     later_weight: float = 1.0  # a follow-up asking what came next: sentences after the last one said
     abstain_below: float = ABSTAIN_BELOW  # probability of "answerable" under which we refuse
@@ -237,6 +238,8 @@ async def read_question(
         return again
     phrases = retrieval.quoted_phrases(text)
     scores = _prefer({pid: score for pid, score in pool if pid in rows}, phrases, intent, rows, today, settings)
+    if talked_of := await _talked_of(corpus, earlier_answers(last_answer(history)), scope):
+        scores = await asyncio.to_thread(conversation_first, scores, rows, talked_of, terms, settings)
     top = retrieval.top_k(scores, PASSAGES_READ)
     if not top:  # every candidate was removed between ranking and loading, or is from later
         return Reading(question, reply=refusal(question, resolved, intent, [], why=nothing_found(intent)))
@@ -427,6 +430,37 @@ def decide(reading: Reading, settings: AnswerSettings = SETTINGS, *, confidence:
         date_to=intent.date_to,
         confidence=round(conf, 4),
     )
+
+
+async def _talked_of(corpus: Corpus, quoted: Sequence[str], scope: int | None) -> set[int]:
+    """The documents holding the sentences an answer quoted (found by searching for the first)."""
+    if not quoted:
+        return set()
+    found = await retrieval.candidates(corpus, quoted[0], scope=scope, n=3)
+    rows = await corpus.store.passages_with_documents(sorted(found.bm25))
+    return {doc.id for passage, doc in rows.values() if any(q in passage.text for q in quoted)}
+
+
+def conversation_first(
+    scores: Mapping[int, float],
+    rows: Mapping[int, tuple[Passage, Document]],
+    talked_of: set[int],
+    terms: Sequence[str],
+    settings: AnswerSettings = SETTINGS,
+) -> dict[int, float]:
+    """In a conversation, "what does the union want?" after an answer on a mine strike asks about
+    that strike's union, not the port's in a fresher document. The passages of the documents
+    ``talked_of`` come first (in their order, ``conversation_weight`` ahead) when they hold as much
+    of the question's words as any other passage; "What did Lagarde say?" next is a new topic,
+    and a passage naming Lagarde holds more of it. Ranking only."""
+    weights = stem_weights(terms)
+    held = {pid: coverage(weights, text_stems(f"{rows[pid][1].title} {rows[pid][0].text}")) for pid in scores}
+    others = max((h for pid, h in held.items() if rows[pid][1].id not in talked_of), default=0.0)
+    ahead = [pid for pid in scores if rows[pid][1].id in talked_of and held[pid] > 0 and held[pid] >= others]
+    if not ahead:
+        return dict(scores)
+    lift = max(scores.values()) - max(scores[pid] for pid in ahead) + settings.conversation_weight
+    return {pid: score + lift if pid in ahead else score for pid, score in scores.items()}
 
 
 def _prefer(

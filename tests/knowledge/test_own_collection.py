@@ -398,3 +398,41 @@ async def test_a_phone_number_asked_for_is_given_or_refused_never_another_number
         await kb.close()
     assert phone.abstained, phone.text
     assert not email.abstained and "ask@harbourlibrary.example" in email.text.split(" [1]")[0], email.text
+
+
+STRIKES = [
+    (
+        "Copper hits record as Chilean mine strike enters third week",
+        None,
+        "Copper prices hit a record high of $12,450 a tonne on Wednesday as a strike at Chile's Escondida "
+        "mine entered its third week.\n\nAbout 2,300 workers walked out demanding a bonus of 25 million pesos "
+        "each. The union said on Tuesday it would not return to work before Christmas without a better offer.",
+    ),
+    (
+        "Rotterdam dockworkers strike over automation",
+        dt.date(2026, 11, 30),
+        "Hundreds of dockworkers at the port of Rotterdam walked off the job on Monday in a 48-hour strike "
+        "over plans to automate two container terminals.\n\nThe FNV union said the plans could cost 800 jobs "
+        "by 2030.",
+    ),
+]
+
+
+@pytest.mark.model
+async def test_a_question_in_a_conversation_prefers_the_document_talked_of(tmp_path, real_embedder):
+    # "what does the union want?" after an answer on the copper mine strike quoted the port's union
+    # (a fresher document): the conversation's document now ranks first. Asked on its own, the
+    # fresher one still does.
+    kb = await KnowledgeBase.open(KnowledgeConfig(db=tmp_path / "kb.db"), embedder=real_embedder)
+    try:
+        for title, published, text in STRIKES:
+            await kb.add_text(text, title=title, source="Test Wire", published=published)
+        first = await kb.ask("Why are copper prices rising?", now=YEARS_LATER)
+        history = ["Why are copper prices rising?", Reply(first.text)]
+        union = await kb.ask("what does the union want?", history=history, now=YEARS_LATER)
+        alone = await kb.ask("what does the union want?", now=YEARS_LATER)
+    finally:
+        await kb.close()
+    assert first.text.startswith("Copper prices hit a record"), first.text
+    assert union.text.startswith("The union said on Tuesday"), union.text
+    assert alone.text.startswith("The FNV union said"), alone.text
