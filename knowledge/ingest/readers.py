@@ -222,19 +222,24 @@ def read_html(data: bytes, name: str) -> Draft:
 
 
 _PAGE_TITLE = re.compile(rb"<title[^>]*>(.{1,300}?)</title>", re.I | re.S)
-_TITLE_SITE = re.compile(r"^(?P<head>.+)\s(?:\||[-–—])\s(?P<site>[^|–—]+?)$")
+_TITLE_SITE = (
+    re.compile(r"^(?P<head>.+)\s(?:\||[-–—])\s(?P<site>[^|–—]+?)$"),  # the last separator: a headline may hold one
+    re.compile(r"^(?P<site>[^|–—]+?)\s(?:\||[-–—])\s(?P<head>.+)$"),  # "Harbour City Library – FAQ"
+)
 
 
 def _site_in_title(data: bytes, title: str) -> str | None:
     """The site a page's <title> names after its headline ("Helvia posts record profit - Market
-    Wire", "… | The Harbour Gazette"), for a page that states its site nowhere else."""
+    Wire", "… | The Harbour Gazette") or before it ("Harbour City Library – Frequently asked
+    questions"), for a page that states its site nowhere else."""
     found = _PAGE_TITLE.search(data[:65536])
     if not found:
         return None
     page_title = " ".join(html.unescape(found.group(1).decode("utf-8", "replace")).split())
-    parts = _TITLE_SITE.match(page_title)  # the last separator: a headline may hold one too
-    if parts and same_text(parts["head"], title) and len(parts["site"].split()) <= 5:
-        return parts["site"]
+    for pattern in _TITLE_SITE:
+        parts = pattern.match(page_title)
+        if parts and same_text(parts["head"], title) and len(parts["site"].split()) <= 5:
+            return parts["site"]
     return None
 
 

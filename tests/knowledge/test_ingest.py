@@ -424,9 +424,11 @@ def test_a_markdown_table_row_is_kept_as_a_sentence_naming_its_columns_and_the_t
         ("Ferry service resumes", None),
         ("Ferry service resumes - a long tail that is no site name at all", None),
         ("Ferries: what the strike means - Harbour News", None),  # another headline than the page's
+        ("Harbour News – Ferry service resumes", "Harbour News"),  # the site first, as libraries and councils put it
+        ("A long name that is no site name at all – Ferry service resumes", None),
     ],
 )
-def test_the_site_a_page_title_names_after_its_headline_is_its_source(page_title, source):
+def test_the_site_a_page_title_names_beside_its_headline_is_its_source(page_title, source):
     # "Helvia Foods posts record third-quarter profit - Market Wire" was listed as "unknown".
     page = (
         f"<html><head><title>{page_title}</title></head><body><article><h1>Ferry service resumes</h1>"
