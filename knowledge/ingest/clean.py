@@ -155,7 +155,9 @@ def _looks_like_title(text: str) -> bool:
 _HEADER_SPAN = 8  # paragraphs at the top where bylines and datelines live
 
 
-def finish(draft: Draft, *, name: str, fallback_title: str | None) -> ParsedDocument:
+def finish(draft: Draft, *, name: str, fallback_title: str | None, today: dt.date | None = None) -> ParsedDocument:
+    """The parsed document: boilerplate out, metadata in. ``today``: the day a file is indexed, to
+    read a wire dateline that gives no year against (none: such a dateline dates nothing)."""
     blocks = [b for b in draft.blocks if b.text]
     removed: list[str] = []
     title = draft.title
@@ -216,7 +218,7 @@ def finish(draft: Draft, *, name: str, fallback_title: str | None) -> ParsedDocu
     source, published, precision, author = draft.source, draft.published, draft.precision, draft.author
     author = author or header.author or credit_author(removed)
     # A dateline in the text beats a file's creation date, never a page's own publication metadata.
-    text_date = header.date or header.updated or wire_date(paragraphs[0])
+    text_date = header.date or header.updated or wire_date(paragraphs[0], today=today)
     if text_date and (published is None or draft.weak_date):
         published, precision = text_date
     publisher = next((p for p in map(origin_publisher, removed) if p), None)

@@ -128,6 +128,8 @@ _CORPORATE = re.compile(
     r"corp|corporation|company|group|holdings|publishers|publishing|publications)\.?)+$",
     re.I,
 )
+# "SANTIAGO, Dec 2 (Wire) -": a month and a day, the year left out.
+_WIRE_DAY = re.compile(r",\s*(?P<month>[A-Z][a-z]{2,8}\.?)\s+(?P<day>\d{1,2})\s*\(")
 _AGENCY = re.compile(r"^[^()]{0,60}?\((?P<agency>[A-Z][A-Za-z&.' ]{1,30})\)\s*[-–—]{1,2}\s")
 
 
@@ -301,13 +303,28 @@ def wire_agency(first_paragraph: str) -> str | None:
     return match["agency"].strip() if match else None
 
 
-def wire_date(first_paragraph: str) -> tuple[dt.date, str] | None:
-    """A full date in a dateline: "WASHINGTON, Jan. 11, 2022 (AP) — ..."."""
+def wire_date(first_paragraph: str, *, today: dt.date | None = None) -> tuple[dt.date, str] | None:
+    """A full date in a dateline: "WASHINGTON, Jan. 11, 2022 (AP) — ...". A wire's dateline gives
+    no year ("SANTIAGO, Dec 2 (Reuters) - ..."): it is the latest such day up to ``today`` (when the
+    story is indexed: wire copy is filed the day it is dated)."""
     head = re.split(r"\s[-–—]{1,2}\s", first_paragraph[:100], maxsplit=1)
     if len(head) < 2:
         return None
     found = find_date(head[0])
-    return found if found and found[1] == "day" else None
+    if found and found[1] == "day":
+        return found
+    day = _WIRE_DAY.search(head[0]) if today and _AGENCY.match(first_paragraph) else None
+    month = day and MONTHS.get(day["month"].lower().rstrip("."))
+    if not (day and today and month):
+        return None
+    for year in range(today.year, today.year - 5, -1):  # "Feb 29": the latest year that had one
+        try:
+            date = dt.date(year, month, int(day["day"]))
+        except ValueError:  # "Feb 29" in a year without it
+            continue
+        if date <= today + dt.timedelta(days=1):  # a day ahead: datelines are local time, ``today`` UTC
+            return date, "day"
+    return None
 
 
 def title_date(title: str) -> tuple[dt.date, str] | None:

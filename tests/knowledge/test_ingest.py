@@ -15,6 +15,7 @@ import pytest_asyncio
 
 from knowledge import ingest
 from knowledge.errors import CorruptFile, EmptyDocument, FetchError, FileTooLarge, UndecodableText, UnsupportedFileType
+from knowledge.ingest.metadata import wire_date
 
 ROOT = Path(__file__).resolve().parents[2]
 SCMP = ROOT / "seeds" / "scmp-2022-kazakhstan-intervention-benefits-china-and-russia.txt"
@@ -143,6 +144,34 @@ def test_wire_agency_from_dateline_when_nothing_better():
     assert doc.source == "Reuters"
     assert doc.author == "Jane Doe"  # from "Reporting by", there is no byline
     assert doc.paragraphs == WIRE_BODY[:2]
+
+
+@pytest.mark.parametrize(
+    ("dateline", "date"),
+    [
+        ("SANTIAGO, Dec 2 (Reuters) - Copper prices hit a record.", dt.date(2026, 12, 2)),
+        ("LONDON, Dec 31 (Reuters) - Shares fell.", dt.date(2025, 12, 31)),  # not yet this year
+        ("SYDNEY, Dec 5 (AAP) - Rain fell.", dt.date(2026, 12, 5)),  # a day ahead of UTC
+        ("TOKYO, Feb 29 (Reuters) - A leap day.", dt.date(2024, 2, 29)),
+        ("WASHINGTON, Jan. 11, 2022 (AP) — A full date.", dt.date(2022, 1, 11)),
+        ("The market, Dec 2 (note) - no agency.", None),
+    ],
+)
+def test_a_wire_dateline_without_a_year_is_its_latest_day_up_to_the_indexing_day(dateline, date):
+    # "SANTIAGO, Dec 2 (Wire) - ..." was undated, so "the latest on the strike" passed it over.
+    found = wire_date(dateline, today=dt.date(2026, 12, 4))
+    assert (found[0] if found else None) == date
+
+
+def test_a_wire_story_file_is_dated_the_day_it_is_indexed_and_pasted_text_is_not():
+    text = "Copper hits record\n\nSANTIAGO, Dec 2 (Reuters) - Copper prices hit a record high on Wednesday."
+    doc = ingest.parse_bytes(text.encode(), "copper.txt")
+    today = dt.datetime.now(dt.UTC).date()
+    assert doc.published is not None and (doc.published.month, doc.published.day) == (12, 2)
+    assert dt.timedelta(days=-1) <= today - doc.published <= dt.timedelta(days=366)
+    # Text given with no file (a corpus loaded for an evaluation asked years ago) is not dated by
+    # today's calendar.
+    assert ingest.parse_text(text).published is None
 
 
 @pytest.mark.parametrize(
