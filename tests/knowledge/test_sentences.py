@@ -208,7 +208,9 @@ def test_the_adjective_of_how_long_asks_for_a_kind_of_answer_and_is_not_matched(
     ranked = candidates(question, stem_weights(["long", "strike", "lasted"]), [(1, 1.0)], passages, {1: "Mine"})
     assert ranked[0].text.startswith("The strike entered its third week")
     # The same adjective elsewhere in a question is a word like any other.
-    other = candidates("Who expects a long strike?", stem_weights(["expects", "long", "strike"]), [(1, 1.0)], passages, {1: "Mine"})
+    other = candidates(
+        "Who expects a long strike?", stem_weights(["expects", "long", "strike"]), [(1, 1.0)], passages, {1: "Mine"}
+    )
     assert other[0].text.startswith("Analysts expect a long strike")
 
 
