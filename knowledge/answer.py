@@ -33,6 +33,7 @@ from . import retrieval
 from .about_documents import asks_about_document, asks_which_documents, document_named
 from .answerability import ABSTAIN_BELOW, MEANING_ALONE_MIN_COSINE, Evidence, answerability, gather_evidence
 from .briefing import about_document, overview_answer
+from .conversation import conversation_first, talked_of
 from .dates import DateIntent, format_date, parse_date_intent
 from .models import Answer, Document, Passage
 from .question import (
@@ -152,6 +153,7 @@ class Reading:
     follow_up: bool = False  # a follow-up asking what came next, after answers were given
     continued: bool = False  # ... answered from a passage already quoted: more on the same topic
     meaning_alone: bool = False  # no passage holds a word of the question: only the dense side found any
+    undated: DateIntent | None = None  # "What happened in 2021?" with no document dated then
     reply: Answer | None = None
 
 
@@ -195,30 +197,36 @@ async def read_question(
     last = earlier_answers(last_answer(history)) if said else []
     intent = parse_date_intent(resolved, now=now)
     period = intent.period_as_window()  # "What happened in August?": no topic, only the period
+    undated: DateIntent | None = None  # ... and no document dated in it: the text is read for it
     if not intent.window and intent.about_from and asks_for_overview(period.query, dated=True):
         # The documents of that period first; with none, the ones that tell of it: "What happened
         # in 2021?" over a rail project's timeline ("2021 – Kestrel Rail reports an overrun") is
         # a question about the text, as a year naming an event always is (issue 16 item 2).
         if reply := await overview_answer(corpus, question, scope=scope, now=now, intent=period):
             return Reading(question, reply=reply)
+        undated = period
     elif intent.window and asks_for_overview(intent.query, dated=True):  # "What happened this week?"
         reply = await overview_answer(corpus, question, scope=scope, now=now, intent=intent)
         why = f"No document is dated {intent.describe()}."
         return Reading(question, reply=reply or refusal(question, resolved, intent, [], why=why))
-    query = without_framing(intent.query)
+    # With no document dated then, what is searched for is the period itself ("2021", "March 2021"):
+    # "what happened" is no topic, and its meaning drew a meeting's minutes over the timeline.
+    query = undated.phrase if undated else without_framing(intent.query)
     terms = retrieval.query_terms(query)
-    if not any(re.search(r"[^\W\d_]", term) for term in terms):
+    if not undated and not any(re.search(r"[^\W\d_]", term) for term in terms):
         # Only numbers ("What is 2+2?", "2018?"): no word to match, and a sentence that happens to
         # hold the number is no answer. A follow-up ("and in 2019?") has its topic's words carried in.
         return Reading(question, reply=ask_about_documents(question))
     cands = await _restricted_candidates(corpus, query, scope, intent, restrict)
+    if undated:  # the text that names the period; a bare date's meaning is any dated text's
+        cands = replace(cands, dense={})
     fused = retrieval.fuse_scores(cands.dense, cands.bm25, bm25_exhaustive=cands.bm25_exhaustive)
     if not fused:
         # An empty collection (a fresh install started away from its seeds folder, or a guild
         # whose documents were all removed) says so: "couldn't find this" would read as if the
         # question were the problem.
         empty = restrict is None and not await corpus.store.count_documents(scope=scope)
-        why = NO_DOCUMENTS if empty else nothing_found(intent)
+        why = NO_DOCUMENTS if empty else _untold(undated) if undated else nothing_found(intent)
         return Reading(question, reply=refusal(question, resolved, intent, [], why=why))
 
     pool = retrieval.top_k(fused, PASSAGES_READ * 3)
@@ -238,8 +246,8 @@ async def read_question(
         return again
     phrases = retrieval.quoted_phrases(text)
     scores = _prefer({pid: score for pid, score in pool if pid in rows}, phrases, intent, rows, today, settings)
-    if talked_of := await _talked_of(corpus, earlier_answers(last_answer(history)), scope):
-        scores = await asyncio.to_thread(conversation_first, scores, rows, talked_of, terms, settings)
+    if talked := await talked_of(corpus, earlier_answers(last_answer(history)), scope):
+        scores = await asyncio.to_thread(conversation_first, scores, rows, talked, terms, settings.conversation_weight)
     top = retrieval.top_k(scores, PASSAGES_READ)
     if not top:  # every candidate was removed between ranking and loading, or is from later
         return Reading(question, reply=refusal(question, resolved, intent, [], why=nothing_found(intent)))
@@ -354,6 +362,7 @@ async def read_question(
         follow_up=more,
         continued=continued,
         meaning_alone=not cands.bm25,
+        undated=undated,
     )
 
 
@@ -403,6 +412,9 @@ def decide(reading: Reading, settings: AnswerSettings = SETTINGS, *, confidence:
     # A telephone number, an e-mail or web address is there or not, and is told without doubt:
     # "What's the phone number of the library?" was answered with the FAQ's late fees.
     no_contact = bool(reading.evidence.type_missing) and answer_type(resolved) == "contact"
+    if reading.undated and not reading.evidence.lead_coverage:
+        # Nothing is dated then, and the sentence found holds nothing of the period either.
+        return refusal(question, resolved, intent, [], confidence=conf, why=_untold(reading.undated))
     if conf < settings.abstain_below or weak_meaning or no_contact:
         if reading.follow_up:
             return nothing_more(question, resolved, intent, confidence=conf)
@@ -432,35 +444,8 @@ def decide(reading: Reading, settings: AnswerSettings = SETTINGS, *, confidence:
     )
 
 
-async def _talked_of(corpus: Corpus, quoted: Sequence[str], scope: int | None) -> set[int]:
-    """The documents holding the sentences an answer quoted (found by searching for the first)."""
-    if not quoted:
-        return set()
-    found = await retrieval.candidates(corpus, quoted[0], scope=scope, n=3)
-    rows = await corpus.store.passages_with_documents(sorted(found.bm25))
-    return {doc.id for passage, doc in rows.values() if any(q in passage.text for q in quoted)}
-
-
-def conversation_first(
-    scores: Mapping[int, float],
-    rows: Mapping[int, tuple[Passage, Document]],
-    talked_of: set[int],
-    terms: Sequence[str],
-    settings: AnswerSettings = SETTINGS,
-) -> dict[int, float]:
-    """In a conversation, "what does the union want?" after an answer on a mine strike asks about
-    that strike's union, not the port's in a fresher document. The passages of the documents
-    ``talked_of`` come first (in their order, ``conversation_weight`` ahead) when they hold as much
-    of the question's words as any other passage; "What did Lagarde say?" next is a new topic,
-    and a passage naming Lagarde holds more of it. Ranking only."""
-    weights = stem_weights(terms)
-    held = {pid: coverage(weights, text_stems(f"{rows[pid][1].title} {rows[pid][0].text}")) for pid in scores}
-    others = max((h for pid, h in held.items() if rows[pid][1].id not in talked_of), default=0.0)
-    ahead = [pid for pid in scores if rows[pid][1].id in talked_of and held[pid] > 0 and held[pid] >= others]
-    if not ahead:
-        return dict(scores)
-    lift = max(scores.values()) - max(scores[pid] for pid in ahead) + settings.conversation_weight
-    return {pid: score + lift if pid in ahead else score for pid, score in scores.items()}
+def _untold(period: DateIntent) -> str:
+    return f"No document is dated {period.describe()}, and none I found tells of it."
 
 
 def _prefer(

@@ -63,6 +63,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "knowledge.corpus",
             "knowledge.retrieval",
             "knowledge.question",
+            "knowledge.conversation",
             "knowledge.about_documents",
             "knowledge.answer",
             "knowledge.briefing",

@@ -362,6 +362,13 @@ REFERENCE = [
         "library on Quay Street is open Monday to Saturday from 9am to 8pm, and on Sundays from noon to 5pm. "
         "The library stopped charging late fees in January 2024. Questions: write to ask@harbourlibrary.example.",
     ),
+    (
+        # What "what happened" means: the dense side put it first for "What happened in 2021?".
+        "Editorial meeting minutes — 24 November 2026",
+        dt.date(2026, 11, 24),
+        "Present: Priya Nair, Johan Ek, Lars Holm, Sofia Berg. The weekend edition moves to Saturday morning "
+        "from January 10. The next meeting is on December 8 at 10:00 in room 4B.",
+    ),
 ]
 
 
@@ -376,12 +383,13 @@ async def test_a_year_or_a_weekday_that_is_no_publication_date_finds_what_tells_
             await kb.add_text(text, title=title, source="Test Wire", published=published)
         year = await kb.ask("What happened in 2021?", now=YEARS_LATER)
         sunday = await kb.ask("When is the central library open on Sunday?", now=YEARS_LATER)
-        nothing = await kb.ask("What happened in 2030?", now=YEARS_LATER)
+        nothing = await kb.ask("What happened in 2019?", now=YEARS_LATER)
     finally:
         await kb.close()
     assert not year.abstained and year.text.startswith("2021 – Kestrel Rail"), year.text
     assert not sunday.abstained and "on Sundays from noon" in sunday.text.split(" [1]")[0], sunday.text
-    assert nothing.abstained and "dated from 2030" not in nothing.text, nothing.text
+    assert nothing.abstained, nothing.text
+    assert nothing.text == "No document is dated from 2019-01-01 to 2019-12-31, and none I found tells of it."
 
 
 @pytest.mark.model

@@ -1,0 +1,45 @@
+"""What a conversation is about: the documents its last answer quoted, and how they rank for the
+next question. Ranking only: whether to answer is decided from the evidence, as for any question."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from . import retrieval
+from .models import Document, Passage
+from .termweights import coverage, stem_weights, text_stems
+
+if TYPE_CHECKING:
+    from .corpus import Corpus
+
+
+async def talked_of(corpus: Corpus, quoted: Sequence[str], scope: int | None) -> set[int]:
+    """The documents holding the sentences an answer quoted (found by searching for the first)."""
+    if not quoted:
+        return set()
+    found = await retrieval.candidates(corpus, quoted[0], scope=scope, n=3)
+    rows = await corpus.store.passages_with_documents(sorted(found.bm25))
+    return {doc.id for passage, doc in rows.values() if any(q in passage.text for q in quoted)}
+
+
+def conversation_first(
+    scores: Mapping[int, float],
+    rows: Mapping[int, tuple[Passage, Document]],
+    talked: set[int],
+    terms: Sequence[str],
+    ahead_by: float,
+) -> dict[int, float]:
+    """In a conversation, "what does the union want?" after an answer on a mine strike asks about
+    that strike's union, not the port's in a fresher document. The passages of the documents
+    ``talked`` of come first (in their order, ``ahead_by`` ahead of the rest) when they hold as much
+    of the question's words as any other passage; "What did Lagarde say?" next is a new topic, and
+    a passage naming Lagarde holds more of it."""
+    weights = stem_weights(terms)
+    held = {pid: coverage(weights, text_stems(f"{rows[pid][1].title} {rows[pid][0].text}")) for pid in scores}
+    others = max((h for pid, h in held.items() if rows[pid][1].id not in talked), default=0.0)
+    ahead = [pid for pid in scores if rows[pid][1].id in talked and held[pid] > 0 and held[pid] >= others]
+    if not ahead:
+        return dict(scores)
+    lift = max(scores.values()) - max(scores[pid] for pid in ahead) + ahead_by
+    return {pid: score + lift if pid in ahead else score for pid, score in scores.items()}
