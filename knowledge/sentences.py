@@ -27,7 +27,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from .signals import answer_type, has_answer_of_type, has_quantity, money_asked
+from .signals import answer_type, has_answer_of_type, has_named_role, has_quantity, money_asked, role_asked
 from .termweights import coverage, match_stem, stem_weights, text_stems
 from .text import SENTENCE_END, Sentence, content_words, split_sentences, words
 
@@ -119,6 +119,7 @@ def candidates(
     kind = answer_type(asks)
     if kind == "number" and money_asked(asks):
         kind = "money"  # "How much did it cost?": "40 turbines" holds a number, not the price
+    role = role_asked(asks)  # "Who is the CEO of Helvia?": a name next to the role, not any name
     best = top[0][1] if top else 0.0
     read: list[tuple[int, int, float, int, Sentence, set[str], set[str]]] = []
     for rank, (pid, pscore) in enumerate(top):
@@ -155,7 +156,12 @@ def candidates(
             + s.terms_local * coverage(local, stems)
             + s.terms_titled * coverage(weights, stems | title_stems)
             + s.quantity * has_quantity(asks, [sent.text])
-            + s.answer_type * (kind is not None and has_answer_of_type(kind, [sent.text], question))
+            + s.answer_type
+            * (
+                has_named_role(role, sent.text, question)
+                if role
+                else kind is not None and has_answer_of_type(kind, [sent.text], question)
+            )
         )
         out.append(Candidate(pid, rank, i, sent.start, sent.end, sent.text, pscore, cov, round(score, 9)))
     # Rounded scores and a full sort key: the order is the same in every process and on every run.

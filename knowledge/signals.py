@@ -333,6 +333,52 @@ def has_quantity(question: str, sentences: Iterable[str], *, window: int = 4) ->
     return False
 
 
+# "Who is the CEO of Helvia?": the name asked for is the one the role is given to.
+_ROLE_ASKED = re.compile(
+    r"^\W*who\s+(?:is|was|are|were|will\s+be|has\s+been|became|becomes)\s+(?:now\s+)?(?:the\s+|a\s+|an\s+)?"
+    r"(?:new\s+|current\s+|former\s+|next\s+|first\s+|last\s+|final\s+)?"
+    r"(?P<role>ceo|cfo|coo|cto|pm|chief executive|chief|president|prime minister|chancellor|minister|secretary|"
+    r"director|head|leader|founder|chair(?:man|woman|person)?|governor|mayor|coach|manager|captain|editor|"
+    r"spokes(?:man|woman|person)|ambassador|commissioner|owner)\b",
+    re.I,
+)
+
+
+def role_asked(question: str) -> str | None:
+    """The role a "who is the ROLE of ...?" question asks the holder of ("ceo", "prime minister")."""
+    m = _ROLE_ASKED.search(question)
+    return m["role"].lower() if m else None
+
+
+def has_named_role(role: str, sentence: str, question: str, *, window: int = 4) -> bool:
+    """Whether a name the question lacks stands within ``window`` words of the role in the sentence
+    ("Chief executive Anna Keller said", "Tokayev, the president"): "Helvia shares rose in Zurich"
+    names a place, no chief executive. The role's initials count both ways ("CEO")."""
+    from .termweights import ABBREVIATIONS
+
+    spellings = {role, *([ABBREVIATIONS[role]] if role in ABBREVIATIONS else [])}
+    spellings |= {k for k, v in ABBREVIATIONS.items() if v == role}
+    wanted = [[_word_key(w) for w in spelling.split()] for spelling in spellings]
+    asked = text_keys(question)
+    tokens = _WORD.findall(sentence)
+    keys = [_word_key(t) for t in tokens]
+    for i in range(len(tokens)):
+        for words in wanted:
+            if keys[i : i + len(words)] != words:
+                continue
+            near = range(max(0, i - window), min(len(tokens), i + len(words) + window))
+            if any(
+                j not in range(i, i + len(words))
+                and (j > 0 or _opens_with_name(tokens))
+                and _CAPITALISED.fullmatch(tokens[j])
+                and tokens[j].lower() not in _NOT_NAMES
+                and keys[j] not in asked
+                for j in near
+            ):
+                return True
+    return False
+
+
 # ---------------------------------------------------------------------------- time
 
 

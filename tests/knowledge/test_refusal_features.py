@@ -12,9 +12,11 @@ from knowledge.signals import (
     answer_type,
     bigram_coverage,
     has_answer_of_type,
+    has_named_role,
     has_quantity,
     missing_share,
     money_asked,
+    role_asked,
     specific_terms,
     text_keys,
     weighted_missing_share,
@@ -154,6 +156,34 @@ def test_a_phone_number_or_an_address_is_asked_as_contact(question, kind):
 )
 def test_a_contact_is_an_address_or_a_number_of_the_kind_asked(question, sentence, found):
     assert has_answer_of_type("contact", [sentence], question) is found
+
+
+@pytest.mark.parametrize(
+    ("question", "role"),
+    [
+        ("Who is the CEO of Helvia?", "ceo"),
+        ("Who is the new prime minister of the United Kingdom?", "prime minister"),
+        ("Who was the founder of the Oracle Corporation?", "founder"),
+        ("Who was Defence Secretary Ben Wallace addressing?", None),  # a title in a name, no role asked
+        ("Who won the election?", None),
+    ],
+)
+def test_the_role_a_who_question_asks_the_holder_of(question, role):
+    assert role_asked(question) == role
+
+
+@pytest.mark.parametrize(
+    ("sentence", "found"),
+    [
+        ("Chief executive Anna Keller said the company would raise its dividend.", True),
+        ("Anna Keller, the CEO, said the company would raise its dividend.", True),
+        ("Helvia shares rose 3.2% in early trading in Zurich.", False),  # a place, no role
+        ("ZURICH — Helvia Foods, the Swiss maker of chocolate, reported a record.", False),
+        ("The chief executive said the company would raise its dividend.", False),  # the role, no name
+    ],
+)
+def test_a_role_holder_is_a_name_next_to_the_role(sentence, found):
+    assert has_named_role("ceo", sentence, "Who is the CEO of Helvia?") is found
 
 
 def test_age_is_symmetric_log_scaled_and_neutral_when_undated():

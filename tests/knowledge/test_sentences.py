@@ -214,6 +214,19 @@ def test_the_adjective_of_how_long_asks_for_a_kind_of_answer_and_is_not_matched(
     assert other[0].text.startswith("Analysts expect a long strike")
 
 
+def test_who_holds_a_role_is_answered_by_a_name_next_to_it_not_by_any_name():
+    # "Who is the CEO of Helvia?" quoted "Helvia shares rose ... in Zurich" (a capitalised word is
+    # a name) over "Chief executive Anna Keller said ...".
+    passages = {
+        3: "Markets were mixed on Monday. Helvia shares rose 3.2% in early trading in Zurich. Chief executive "
+        "Anna Keller said the company would raise its dividend."
+    }
+    question = "Who is the CEO of Helvia?"
+    ranked = candidates(question, stem_weights(["ceo", "helvia"]), [(3, 1.0)], passages, {3: "Helvia Foods"})
+    order = [c.text.split()[0] for c in ranked]
+    assert order.index("Chief") < order.index("Helvia"), order
+
+
 def test_a_heading_is_context_for_the_sentences_under_it_as_a_title_is():
     # "What are the main risks?" quoted "the main driver" from another report: the risk sentences
     # of the outlook sit under a "Risks" heading and name no risk.
