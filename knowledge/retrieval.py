@@ -21,6 +21,7 @@ import numpy as np
 
 from .dates import parse_date_intent
 from .models import Document, Passage, SearchHit
+from .termweights import ABBREVIATIONS
 from .text import STOPWORDS, index_tokens
 
 if TYPE_CHECKING:
@@ -222,8 +223,19 @@ class Candidates:
 
 
 def search_words(query: str) -> str:
-    """The BM25 side's words of a query: its content words, at most 32."""
-    return " ".join(query_terms(query)[:32])
+    """The BM25 side's words of a query: its content words, at most 32, and the words of the
+    initials news writes for them either way ("CEO" and "chief executive"): "Who is the CEO of
+    Helvia?" found no passage saying "Chief executive Anna Keller"."""
+    terms = query_terms(query)[:32]
+    spelled = " ".join(terms)
+    extra = [
+        word
+        for t in terms
+        if t in ABBREVIATIONS and not re.search(rf"\d\s*{t}\b", query, re.I)  # "7 pm" is no prime minister
+        for word in ABBREVIATIONS[t].split()
+    ]
+    extra += [initials for initials, words in ABBREVIATIONS.items() if f" {words} " in f" {spelled} "]
+    return " ".join(dict.fromkeys(terms + extra))
 
 
 def search_tokens(query: str) -> list[str]:

@@ -102,6 +102,21 @@ def test_fuse_scores_with_one_side_empty_keeps_the_other_sides_order():
     assert [pid for pid, _ in top_k(fused, 3)] == [2, 3, 1]
 
 
+@pytest.mark.parametrize(
+    ("query", "words"),
+    [
+        # "Who is the CEO of Helvia?" found no passage saying "Chief executive Anna Keller".
+        ("Who is the CEO of Helvia?", "ceo helvia chief executive"),
+        ("Who is the chief executive of Helvia?", "chief executive helvia ceo"),
+        ("Who is the PM of Britain?", "pm britain prime minister"),
+        ("What happens at 7 pm?", "happens 7 pm"),  # a time, not a prime minister
+        ("Who is Keller?", "keller"),
+    ],
+)
+def test_the_bm25_words_of_a_query_take_the_initials_news_writes_either_way(query, words):
+    assert retrieval.search_words(query) == words
+
+
 def test_rrf_sums_reciprocal_ranks_from_one():
     fused = rrf([[1, 2, 3], [3, 1]], k=60)
     assert fused[1] == pytest.approx(1 / 61 + 1 / 62)
