@@ -444,3 +444,40 @@ async def test_a_question_in_a_conversation_prefers_the_document_talked_of(tmp_p
     assert first.text.startswith("Copper prices hit a record"), first.text
     assert union.text.startswith("The union said on Tuesday"), union.text
     assert alone.text.startswith("The FNV union said"), alone.text
+
+
+PORTS = [
+    (
+        "Baltic Freight Outlook 2027",
+        dt.date(2026, 11, 30),
+        "Container volumes at Baltic ports are expected to grow 3.5% in 2027, as new rail links to Central "
+        "Europe open.\n\nThe main risk is a slowdown in German industrial output, which accounts for a third "
+        "of the region's transit cargo.\n\nRail freight between Poland and the Baltic states will get a boost "
+        "when the Rail Baltica line opens its first section in 2028.",
+    ),
+    (
+        "Interview: the port of Gdańsk's new director on automation",
+        dt.date(2026, 10, 20),
+        "Q: Why is the port investing in automated cranes?\nA: Ships are getting bigger and we need to unload "
+        "them faster.\n\nQ: Will jobs be lost?\nA: No one will be laid off.",
+    ),
+]
+
+
+@pytest.mark.model
+async def test_a_follow_up_read_by_its_meaning_stays_on_the_topic(tmp_path, real_embedder):
+    # "and the opportunity?" after the freight outlook's main risk: no sentence says "opportunity",
+    # and by meaning alone the port interview's "No one will be laid off" was chosen.
+    kb = await KnowledgeBase.open(KnowledgeConfig(db=tmp_path / "kb.db"), embedder=real_embedder)
+    try:
+        ids = {}
+        for title, published, text in PORTS:
+            ids[title] = (await kb.add_text(text, title=title, source="Test Wire", published=published)).id
+        first = await kb.ask("What is the main risk for Baltic freight?", now=YEARS_LATER)
+        history = ["What is the main risk for Baltic freight?", Reply(first.text)]
+        then = await kb.ask("and the opportunity?", history=history, now=YEARS_LATER)
+    finally:
+        await kb.close()
+    assert "The main risk is a slowdown" in first.text, first.text
+    assert "laid off" not in then.text, then.text
+    assert {c.document_id for c in then.citations} <= {ids["Baltic Freight Outlook 2027"]}
