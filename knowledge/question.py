@@ -288,9 +288,17 @@ def last_answer(history: Sequence[str]) -> list[str]:
     return next(([turn] for turn in reversed(history) if _answer_parts(turn)), [])
 
 
+# "why?" alone after an answer asks what explains it; news tells it next ("No one will be laid
+# off. About 150 crane operators will be retrained ...").
+_WHY_ALONE = re.compile(
+    r"^\s*(?:(?:and|but|so)[\s,]+)?(?:why|why so|why not|why is that|how so|how come)\s*[?!.]*\s*$", re.I
+)
+
+
 def wants_later(question: str) -> bool:
-    """ "And what did he say after that?", "what else?": the follow-up asks for what comes next."""
-    return bool(_LATER.search(question))
+    """ "And what did he say after that?", "what else?", "why?": the follow-up asks for what comes
+    next."""
+    return bool(_LATER.search(question) or _WHY_ALONE.match(question))
 
 
 # "Tell me more about the strike": a question in full, with a topic of its own, that asks for what

@@ -531,6 +531,10 @@ def test_a_frame_that_only_says_about_is_no_part_of_the_question():
 def test_a_line_of_stopwords_refers_back_only_when_it_points_at_the_conversation():
     for line in ("and what did he say after that?", "what else?", "tell me more", "and then?", "why?"):
         assert refers_back(line), line
+    # "why?" alone asks for what explains the answer, as "what else?" for what follows it.
+    for line in ("why?", "and why?", "how so?", "why is that?"):
+        assert wants_later(line), line
+    assert not wants_later("why did the union strike?")
     for line in ("the", "what?", "is", "ok"):
         assert not refers_back(line), line
 

@@ -459,7 +459,8 @@ PORTS = [
         "Interview: the port of Gdańsk's new director on automation",
         dt.date(2026, 10, 20),
         "Q: Why is the port investing in automated cranes?\nA: Ships are getting bigger and we need to unload "
-        "them faster.\n\nQ: Will jobs be lost?\nA: No one will be laid off.",
+        "them faster.\n\nQ: Will jobs be lost?\nA: No one will be laid off. About 150 crane operators will be "
+        "retrained as remote operators by 2028.",
     ),
 ]
 
@@ -481,3 +482,18 @@ async def test_a_follow_up_read_by_its_meaning_stays_on_the_topic(tmp_path, real
     assert "The main risk is a slowdown" in first.text, first.text
     assert "laid off" not in then.text, then.text
     assert {c.document_id for c in then.citations} <= {ids["Baltic Freight Outlook 2027"]}
+
+
+@pytest.mark.model
+async def test_why_alone_after_an_answer_is_told_what_follows_it(tmp_path, real_embedder):
+    # "why?" after "No one will be laid off." was "The documents hold nothing more on this".
+    kb = await KnowledgeBase.open(KnowledgeConfig(db=tmp_path / "kb.db"), embedder=real_embedder)
+    try:
+        for title, published, text in PORTS:
+            await kb.add_text(text, title=title, source="Test Wire", published=published)
+        first = await kb.ask("Will jobs be lost at the port?", now=YEARS_LATER)
+        why = await kb.ask("why?", history=["Will jobs be lost at the port?", Reply(first.text)], now=YEARS_LATER)
+    finally:
+        await kb.close()
+    assert first.text.startswith("A: No one will be laid off."), first.text
+    assert why.text.startswith("About 150 crane operators will be retrained"), why.text
