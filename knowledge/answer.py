@@ -255,7 +255,9 @@ async def read_question(
         found = [r for r in pool if r[0] in rows]
         return Reading(question, reply=await asyncio.to_thread(documents_mentioning, question, topic, found, rows))
     if field := asks_about_document(text):  # "Who wrote it?", "Summarize the report": the document it names
-        named = document_named(terms, [rows[pid] for pid, _ in pool if pid in rows])
+        # In a conversation, "the report" it points at is the one just quoted (first on a tie).
+        found = sorted((rows[pid] for pid, _ in pool if pid in rows), key=lambda row: row[1].id not in talked)
+        named = document_named(terms, found)
         return Reading(question, reply=await about_document(corpus, question, named, field))
     floor = min(cands.dense.values(), default=0.0)
     if not cands.bm25 and await asyncio.to_thread(

@@ -141,6 +141,19 @@ async def test_who_wrote_it_is_answered_from_the_byline(kb):
     assert not asks_for_author("Who was the journalist arrested in Moscow?")
 
 
+async def test_who_wrote_it_in_a_conversation_is_asked_of_the_document_just_quoted(kb):
+    # "Who prepared the report?" after an answer from the freight outlook named the meeting minutes'
+    # author: the document was search's best for the question's words, not the one talked of.
+    await kb.add_bytes(as_txt("By Maria Lindqvist", "December 1, 2026"), "harbour.txt")
+    await kb.add_text("A winter storm closed the port of Rotterdam for two days.", title="Storm closes port")
+    for quoted, expected in (
+        (BODY[1], f"“{TITLE}” (2026-12-01) is by Maria Lindqvist."),
+        ("A winter storm closed the port of Rotterdam for two days.", "“Storm closes port” names no author."),
+    ):
+        history = ["What is the latest?", Reply(f"{quoted} [1]")]
+        assert (await kb.ask("Who wrote the article?", history=history)).text == expected
+
+
 async def test_when_and_where_a_document_is_from_are_answered_from_its_metadata(kb):
     # They quoted the document's sentences, none of which says when it was published or by whom.
     await kb.add_bytes(as_txt("By Maria Lindqvist | Harbour Gazette", "December 1, 2026"), "harbour.txt")
