@@ -98,6 +98,9 @@ _SINGLE = _Settings(lead_weight=0.7, min_words=6, furniture=_FURNITURE_PHRASES, 
 # content words may be used: a short document still gets a summary.
 _RELAXED = _Settings(lead_weight=0.7, min_words=1, max_words=10_000, filtered=False)
 
+# A line that only points at what follows ("Here is how the project got here.", "Here's what we
+# know:", "This is why it matters."), 7 of multinews-dev's sentences.
+_SIGNPOST = re.compile(r"(?:here(?:'s|’s|\s+is|\s+are)|(?:this|that)(?:'s|’s|\s+is)\s+(?:how|what|why))\b", re.I)
 _CLOSERS = "\"'”’)]"
 _FINAL_PUNCT = re.compile(r"[.!?][\"'”’)\]]*$")
 _OPENERS = "\"“‘'("
@@ -119,6 +122,8 @@ def _usable(text: str, settings: _Settings) -> bool:
     if (settings.furniture or _FURNITURE).search(text):
         return False
     if settings.skip_questions and bare.endswith("?"):
+        return False
+    if n <= 12 and _SIGNPOST.match(text):  # "Here is how the project got here.": it tells nothing yet
         return False
     letters = [c for c in text if c.isalpha()]
     return not letters or sum(c.isupper() for c in letters) <= 0.3 * len(letters)

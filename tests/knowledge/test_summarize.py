@@ -154,6 +154,18 @@ def test_a_lead_sentence_that_mentions_a_photo_is_kept_but_a_caption_is_not():
     assert "Lawmakers spent much of the autumn" in skipped
 
 
+def test_a_line_that_only_points_at_what_follows_is_no_summary_sentence():
+    # "Summarize the Northline timeline" gave "Here is how the project got here." as its second line.
+    article = (
+        "The Northline high-speed rail line between Leeds and Newcastle has been delayed again. Here is how "
+        "the project got here.\n\n2017: The government approves the Northline plan, budgeted at 4.1 billion "
+        "pounds.\n\n2021: Kestrel Rail, the main contractor, reports a 600 million pound overrun."
+    )
+    texts = [s.text for s in summarize([article], 40)]
+    assert texts[0].startswith("The Northline high-speed rail line") and "Here is how" not in " ".join(texts)
+    assert any(t.startswith("2017") for t in texts)
+
+
 def test_a_single_article_summary_keeps_the_budget_rules():
     for budget in (10, 25, 40, 60):
         lengths = _words(summarize([ARTICLE], budget))
