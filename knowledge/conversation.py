@@ -3,6 +3,7 @@ next question. Ranking only: whether to answer is decided from the evidence, as 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -15,12 +16,20 @@ if TYPE_CHECKING:
 
 
 async def talked_of(corpus: Corpus, quoted: Sequence[str], scope: int | None) -> set[int]:
-    """The documents holding the sentences an answer quoted (found by searching for the first)."""
-    if not quoted:
+    """The documents holding the sentences an answer quoted (searched for by their words). The
+    quotes come back as Discord showed them: spaces collapsed, a zero-width space after an "@",
+    maybe a note before the first ("(I read ... as ...)"), so each is matched whitespace-blind."""
+    quotes = [_plain(q) for q in quoted if len(_plain(q)) > 20]
+    if not quotes:
         return set()
-    found = await retrieval.candidates(corpus, quoted[0], scope=scope, n=3)
+    found = await retrieval.candidates(corpus, " ".join(quotes)[:2000], scope=scope, n=6)
     rows = await corpus.store.passages_with_documents(sorted(found.bm25))
-    return {doc.id for passage, doc in rows.values() if any(q in passage.text for q in quoted)}
+    return {doc.id for passage, doc in rows.values() if any(q in _plain(passage.text) for q in quotes)}
+
+
+def _plain(text: str) -> str:
+    text = re.sub(r"^\s*\([^()]*\)\s+", "", text)  # "(I read “Helvai” as “Helvia”.) ..."
+    return " ".join(text.replace("\u200b", "").split())
 
 
 def conversation_first(
