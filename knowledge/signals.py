@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable, Mapping
 
 from .dates import MONTHS
-from .termweights import abbreviated, is_common_word
+from .termweights import ABBREVIATIONS, abbreviated, is_common_word
 from .text import STOPWORDS, content_words, fold_accents, stem
 
 # ---------------------------------------------------------------------------- specific words
@@ -354,8 +354,6 @@ def has_named_role(role: str, sentence: str, question: str, *, window: int = 4) 
     """Whether a name the question lacks stands within ``window`` words of the role in the sentence
     ("Chief executive Anna Keller said", "Tokayev, the president"): "Helvia shares rose in Zurich"
     names a place, no chief executive. The role's initials count both ways ("CEO")."""
-    from .termweights import ABBREVIATIONS
-
     spellings = {role, *([ABBREVIATIONS[role]] if role in ABBREVIATIONS else [])}
     spellings |= {k for k, v in ABBREVIATIONS.items() if v == role}
     wanted = [[_word_key(w) for w in spelling.split()] for spelling in spellings]
