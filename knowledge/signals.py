@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable, Mapping
 
 from .dates import MONTHS
-from .termweights import ABBREVIATIONS, abbreviated, is_common_word
+from .termweights import ABBREVIATIONS, abbreviated, acronyms, is_common_word
 from .text import STOPWORDS, content_words, fold_accents, stem
 
 # ---------------------------------------------------------------------------- specific words
@@ -170,6 +170,9 @@ _NAME_NOUNS = (
     r"country|countries|nation|state|city|town|region|province|island|continent|capital|place|"
     r"network|airline|retailer|automaker|agency|university|school|party|league|film|movie|show|song|album|book"
 )
+_EXPANSION_ASKED = re.compile(
+    r"^\W*(?i:what\s+(?:is|are|was|were|does)\s+(?:the\s+)?)(?P<initials>[A-Z]{2,6})(?i:\s+stand\s+for)?\W*$"
+)
 ANSWER_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
     # "What's the phone number of the library?": a telephone number, an e-mail or web address. It
     # was a "number", and the FAQ's "January 2024" answered it.
@@ -183,6 +186,9 @@ ANSWER_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
             re.I,
         ),
     ),
+    # "What is the CSTO?": what its initials stand for, which news spells out once ("the Collective
+    # Security Treaty Organisation (CSTO)"); a sentence that only writes "CSTO" was quoted first.
+    ("expansion", _EXPANSION_ASKED),
     (
         "number",
         re.compile(
@@ -265,6 +271,9 @@ def has_answer_of_type(kind: str | None, sentences: Iterable[str], question: str
     when ``kind`` is None."""
     if kind is None:
         return True
+    if kind == "expansion":
+        asked_initials = _EXPANSION_ASKED.match(question)
+        return bool(asked_initials) and any(asked_initials["initials"].lower() in acronyms(s) for s in sentences)
     if kind == "contact":
         asked_for = next((found for named, found in _CONTACTS if named.search(question)), _CONTACT)
         return any(asked_for.search(sentence) for sentence in sentences)

@@ -59,6 +59,8 @@ ANSWERABLE = [
     ("When was the CSTO formed?", "2002"),
     ("How much did Chinese investment in Central Asia reach in 2018?", "14.7 billion"),
     ("Who is Yang Shu?", "Lanzhou University"),
+    # It opened with a quote that only writes "CSTO".
+    ("What is the CSTO?", "Collective Security Treaty Organisation"),
 ]
 
 

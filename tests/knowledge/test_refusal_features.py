@@ -186,6 +186,26 @@ def test_a_role_holder_is_a_name_next_to_the_role(sentence, found):
     assert has_named_role("ceo", sentence, "Who is the CEO of Helvia?") is found
 
 
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("What is the CSTO?", "expansion"),
+        ("What does SCO stand for?", "expansion"),
+        ("What is the ECB doing?", None),  # a question about it, not its name
+        ("what is the csto?", None),  # no initials written as such
+    ],
+)
+def test_what_initials_stand_for_is_asked_as_their_expansion(question, kind):
+    assert answer_type(question) == kind
+
+
+def test_initials_are_answered_by_the_sentence_that_spells_them_out():
+    question = "What is the CSTO?"
+    spelled = "Troops under the Russia-led Collective Security Treaty Organisation (CSTO) alliance arrived."
+    assert has_answer_of_type("expansion", [spelled], question)
+    assert not has_answer_of_type("expansion", ["The role of the CSTO also improved."], question)
+
+
 def test_age_is_symmetric_log_scaled_and_neutral_when_undated():
     today = dt.date(2022, 6, 30)
     assert age_of(today, today) == 0.0
