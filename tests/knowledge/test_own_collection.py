@@ -5,11 +5,13 @@ the same answer."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -71,6 +73,18 @@ async def _open(path: Path, embedder, *, others: bool) -> KnowledgeBase:
         for title, published, text in OTHERS:
             await kb.add_text(text, title=title, source="Test Wire", published=published)
     return kb
+
+
+@contextlib.asynccontextmanager
+async def _collection(tmp_path: Path, embedder, documents) -> AsyncIterator[KnowledgeBase]:
+    """A team's own few documents (title, date, text), in a fresh store."""
+    kb = await KnowledgeBase.open(KnowledgeConfig(db=tmp_path / "kb.db"), embedder=embedder)
+    try:
+        for title, published, text in documents:
+            await kb.add_text(text, title=title, source="Test Wire", published=published)
+        yield kb
+    finally:
+        await kb.close()
 
 
 @pytest.fixture(scope="module")
@@ -324,13 +338,8 @@ async def test_a_name_only_an_older_document_holds_is_found_over_this_week_s_new
     # Over a few documents the model's cosines with a name it does not know are all near zero, and
     # standardised they outvoted the one passage naming her: the answer was this week's strike, or
     # a refusal. The question's frame ("what do you know about") is no part of what is searched.
-    kb = await KnowledgeBase.open(KnowledgeConfig(db=tmp_path / "kb.db"), embedder=real_embedder)
-    try:
-        for title, published, text in ARCHIVE:
-            await kb.add_text(text, title=title, source="Test Wire", published=published)
+    async with _collection(tmp_path, real_embedder, ARCHIVE) as kb:
         answer = await kb.ask(question, now=dt.datetime(2026, 12, 3, 9, 0, tzinfo=dt.UTC))
-    finally:
-        await kb.close()
     assert not answer.abstained, answer.text
     assert answer.text.startswith("ECB President Christine Lagarde said"), answer.text
 
@@ -338,13 +347,8 @@ async def test_a_name_only_an_older_document_holds_is_found_over_this_week_s_new
 @pytest.mark.model
 async def test_a_search_for_a_name_the_model_does_not_know_lists_the_passage_naming_it_first(tmp_path, real_embedder):
     # The dense side's near-zero cosines, standardised, put the Nordwave article first.
-    kb = await KnowledgeBase.open(KnowledgeConfig(db=tmp_path / "kb.db"), embedder=real_embedder)
-    try:
-        for title, published, text in ARCHIVE:
-            await kb.add_text(text, title=title, source="Test Wire", published=published)
+    async with _collection(tmp_path, real_embedder, ARCHIVE) as kb:
         hits = await kb.search("Lagarde")
-    finally:
-        await kb.close()
     assert "Lagarde" in hits[0].passage.text
 
 
@@ -379,15 +383,10 @@ async def test_a_year_or_a_weekday_that_is_no_publication_date_finds_what_tells_
     # "What happened in 2021?" was "No document is dated from 2021-01-01 to 2021-12-31" over a
     # timeline that has a line for 2021; "When is the central library open on Sunday?" read only
     # the past week's documents and was refused.
-    kb = await KnowledgeBase.open(KnowledgeConfig(db=tmp_path / "kb.db"), embedder=real_embedder)
-    try:
-        for title, published, text in REFERENCE:
-            await kb.add_text(text, title=title, source="Test Wire", published=published)
+    async with _collection(tmp_path, real_embedder, REFERENCE) as kb:
         year = await kb.ask("What happened in 2021?", now=YEARS_LATER)
         sunday = await kb.ask("When is the central library open on Sunday?", now=YEARS_LATER)
         nothing = await kb.ask("What happened in 2019?", now=YEARS_LATER)
-    finally:
-        await kb.close()
     assert not year.abstained and year.text.startswith("2021 – Kestrel Rail"), year.text
     assert not sunday.abstained and "on Sundays from noon" in sunday.text.split(" [1]")[0], sunday.text
     assert nothing.abstained, nothing.text
@@ -398,14 +397,9 @@ async def test_a_year_or_a_weekday_that_is_no_publication_date_finds_what_tells_
 async def test_a_phone_number_asked_for_is_given_or_refused_never_another_number(tmp_path, real_embedder):
     # "What's the phone number of the library?" was answered with the FAQ's late fees (a "number":
     # January 2024).
-    kb = await KnowledgeBase.open(KnowledgeConfig(db=tmp_path / "kb.db"), embedder=real_embedder)
-    try:
-        for title, published, text in REFERENCE:
-            await kb.add_text(text, title=title, source="Test Wire", published=published)
+    async with _collection(tmp_path, real_embedder, REFERENCE) as kb:
         phone = await kb.ask("What's the phone number of the library?", now=YEARS_LATER)
         email = await kb.ask("What is the email address of the library?", now=YEARS_LATER)
-    finally:
-        await kb.close()
     assert phone.abstained, phone.text
     assert not email.abstained and "ask@harbourlibrary.example" in email.text.split(" [1]")[0], email.text
 
@@ -433,16 +427,11 @@ async def test_a_question_in_a_conversation_prefers_the_document_talked_of(tmp_p
     # "what does the union want?" after an answer on the copper mine strike quoted the port's union
     # (a fresher document): the conversation's document now ranks first. Asked on its own, the
     # fresher one still does.
-    kb = await KnowledgeBase.open(KnowledgeConfig(db=tmp_path / "kb.db"), embedder=real_embedder)
-    try:
-        for title, published, text in STRIKES:
-            await kb.add_text(text, title=title, source="Test Wire", published=published)
+    async with _collection(tmp_path, real_embedder, STRIKES) as kb:
         first = await kb.ask("Why are copper prices rising?", now=YEARS_LATER)
         history = ["Why are copper prices rising?", Reply(first.text)]
         union = await kb.ask("what does the union want?", history=history, now=YEARS_LATER)
         alone = await kb.ask("what does the union want?", now=YEARS_LATER)
-    finally:
-        await kb.close()
     assert first.text.startswith("Copper prices hit a record"), first.text
     assert union.text.startswith("The union said on Tuesday"), union.text
     assert alone.text.startswith("The FNV union said"), alone.text
@@ -471,31 +460,20 @@ PORTS = [
 async def test_a_follow_up_read_by_its_meaning_stays_on_the_topic(tmp_path, real_embedder):
     # "and the opportunity?" after the freight outlook's main risk: no sentence says "opportunity",
     # and by meaning alone the port interview's "No one will be laid off" was chosen.
-    kb = await KnowledgeBase.open(KnowledgeConfig(db=tmp_path / "kb.db"), embedder=real_embedder)
-    try:
-        ids = {}
-        for title, published, text in PORTS:
-            ids[title] = (await kb.add_text(text, title=title, source="Test Wire", published=published)).id
+    async with _collection(tmp_path, real_embedder, PORTS) as kb:
         first = await kb.ask("What is the main risk for Baltic freight?", now=YEARS_LATER)
         history = ["What is the main risk for Baltic freight?", Reply(first.text)]
         then = await kb.ask("and the opportunity?", history=history, now=YEARS_LATER)
-    finally:
-        await kb.close()
     assert "The main risk is a slowdown" in first.text, first.text
     assert "laid off" not in then.text, then.text
-    assert {c.document_id for c in then.citations} <= {ids["Baltic Freight Outlook 2027"]}
+    assert {c.title for c in then.citations} <= {"Baltic Freight Outlook 2027"}
 
 
 @pytest.mark.model
 async def test_why_alone_after_an_answer_is_told_what_follows_it(tmp_path, real_embedder):
     # "why?" after "No one will be laid off." was "The documents hold nothing more on this".
-    kb = await KnowledgeBase.open(KnowledgeConfig(db=tmp_path / "kb.db"), embedder=real_embedder)
-    try:
-        for title, published, text in PORTS:
-            await kb.add_text(text, title=title, source="Test Wire", published=published)
+    async with _collection(tmp_path, real_embedder, PORTS) as kb:
         first = await kb.ask("Will jobs be lost at the port?", now=YEARS_LATER)
         why = await kb.ask("why?", history=["Will jobs be lost at the port?", Reply(first.text)], now=YEARS_LATER)
-    finally:
-        await kb.close()
     assert first.text.startswith("A: No one will be laid off."), first.text
     assert why.text.startswith("About 150 crane operators will be retrained"), why.text
