@@ -181,7 +181,8 @@ ANSWER_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
         re.compile(
             r"\b(?:tele)?phone number (?:of|for)\b|"
             r"\b(?:what(?:'s|’s| is| are)|give me|find) (?:the |their |his |her |its )?(?:tele)?phone numbers?\b|"
-            r"\be-?mail(?: address)? (?:of|for)\b|\bwhat(?:'s|’s| is) (?:the |their |his |her |its )?e-?mail\b|"
+            r"\be-?mail(?: address)? (?:of|for)\b|"
+            r"\bwhat(?:'s|’s| is) (?:the |their |his |her |its )?e-?mail(?: address)?(?= (?:of|for)\b|\s*[?.!]*\s*$)|"
             r"\b(?:website|web address|url|homepage) (?:of|for)\b|\bcontact details\b",
             re.I,
         ),

@@ -133,6 +133,8 @@ def test_a_sum_of_money_is_a_number_beside_a_currency(sentence, found):
         ("What is the email address of the IT desk?", "contact"),
         ("What is the website of Lumora Health?", "contact"),
         ("Which three-digit phone number is going out of service?", None),  # a number it names
+        ("What is their email?", "contact"),
+        ("What is the email policy?", None),  # a question about e-mail, answered in words
         ("How many mobile phone thefts were reported?", "number"),
         ("What is the number of patients?", "number"),
     ],
