@@ -271,10 +271,11 @@ def _previous_at(history: Sequence[str]) -> int | None:
 
 
 def _answer_parts(turn: str) -> list[str]:
-    """A bot turn's quoted parts, between its ``[n]`` markers (empty for a user turn)."""
+    """A bot turn's quoted parts, between its ``[n]`` markers (empty for a user turn), as the
+    passages hold them: without the escapes and the zero-width spaces Discord's rendering adds."""
     if not turn or not _MARKER.search(turn):
         return []
-    return [" ".join(part.split()) for part in _MARKER.split(turn.replace("\\", ""))]
+    return [" ".join(part.split()) for part in _MARKER.split(turn.replace("\\", "").replace("\u200b", ""))]
 
 
 def earlier_answers(history: Sequence[str]) -> list[str]:
