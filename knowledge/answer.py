@@ -246,7 +246,7 @@ async def read_question(
         return again
     phrases = retrieval.quoted_phrases(text)
     scores = _prefer({pid: score for pid, score in pool if pid in rows}, phrases, intent, rows, today, settings)
-    if talked := await talked_of(corpus, earlier_answers(last_answer(history)), scope):
+    if talked := await talked_of(corpus, earlier_answers(last_answer(history)), scope, cands.query_vector):
         scores = await asyncio.to_thread(conversation_first, scores, rows, talked, terms, settings.conversation_weight)
     top = retrieval.top_k(scores, PASSAGES_READ)
     if not top:  # every candidate was removed between ranking and loading, or is from later

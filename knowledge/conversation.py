@@ -7,6 +7,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from . import retrieval
 from .models import Document, Passage
 from .termweights import coverage, stem_weights, text_stems
@@ -15,21 +17,23 @@ if TYPE_CHECKING:
     from .corpus import Corpus
 
 
-async def talked_of(corpus: Corpus, quoted: Sequence[str], scope: int | None) -> set[int]:
-    """The documents holding the sentences an answer quoted (searched for by their words). The
-    quotes come back as Discord showed them: spaces collapsed, a zero-width space after an "@",
-    maybe a note before the first ("(I read ... as ...)"), so each is matched whitespace-blind."""
-    quotes = [_plain(q) for q in quoted if len(_plain(q)) > 20]
+async def talked_of(
+    corpus: Corpus, quoted: Sequence[str], scope: int | None, vector: np.ndarray | None = None
+) -> set[int]:
+    """The documents holding the sentences an answer quoted (``question.earlier_answers``: spaces
+    collapsed, maybe a note before the first, "(I read ... as ...)"), found by their words: only
+    the BM25 side is read, so the question's own ``vector`` stands in and nothing more is embedded."""
+    quotes = [q for q in map(_plain, quoted) if len(q) > 20]
     if not quotes:
         return set()
-    found = await retrieval.candidates(corpus, " ".join(quotes)[:2000], scope=scope, n=6)
+    found = await retrieval.candidates(corpus, " ".join(quotes)[:2000], scope=scope, n=6, query_vector=vector)
     rows = await corpus.store.passages_with_documents(sorted(found.bm25))
     return {doc.id for passage, doc in rows.values() if any(q in _plain(passage.text) for q in quotes)}
 
 
 def _plain(text: str) -> str:
     text = re.sub(r"^\s*\([^()]*\)\s+", "", text)  # "(I read “Helvai” as “Helvia”.) ..."
-    return " ".join(text.replace("\u200b", "").split())
+    return " ".join(text.split())
 
 
 def conversation_first(
