@@ -125,7 +125,9 @@ def candidates(
     for rank, (pid, pscore) in enumerate(top):
         title_stems = text_stems(titles.get(pid, ""))
         asked: set[str] = set()
+        before: set[str] = set()  # the names of the sentence before, for one that opens "She ..."
         for i, sent in enumerate(split_sentences(passages[pid])):
+            names, before = before, _name_stems(sent.text)
             if _asks_itself(sent.text):
                 # A question the text asks ("Q: Will jobs be lost?" in an interview, "So what went
                 # wrong?") is not an answer, though it holds the asker's words best. The sentence
@@ -141,7 +143,13 @@ def candidates(
                 continue
             if len(sent.text.split()) < 3 and len(sent.text) < 20:
                 continue
-            read.append((rank, pid, pscore, i, sent, text_stems(sent.text) | asked, title_stems))
+            stems = text_stems(sent.text) | asked
+            if _PRONOUN_FIRST.match(sent.text):
+                # "She was 91." answers "How old was Margarethe Olsen?" with the name the sentence
+                # before gave: its pronoun holds that name. xquad-en's lead_hit 0.784 to 0.791,
+                # realtimeqa-dev's 0.856 to 0.855 (one question); answer_hit up on both.
+                stems |= names
+            read.append((rank, pid, pscore, i, sent, stems, title_stems))
             asked = set()
     local = local_weights(weights, [stems for *_, stems, _ in read])
     out: list[Candidate] = []
@@ -166,6 +174,15 @@ def candidates(
         out.append(Candidate(pid, rank, i, sent.start, sent.end, sent.text, pscore, cov, round(score, 9)))
     # Rounded scores and a full sort key: the order is the same in every process and on every run.
     return sorted(out, key=lambda c: (-c.score, c.rank, c.index))
+
+
+# A sentence that opens with a pronoun is about what the sentence before it named.
+_PRONOUN_FIRST = re.compile(r"(?:He|She|It|They|His|Her|Its|Their)\b")
+
+
+def _name_stems(text: str) -> set[str]:
+    """The stems of the capitalised words of ``text`` past its first (which any sentence capitalises)."""
+    return text_stems(" ".join(w for w in text.split()[1:] if w[:1].isupper()))
 
 
 # "Who to ask", "How to apply": a heading, though it has words enough for a sentence.

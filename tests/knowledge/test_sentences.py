@@ -227,6 +227,23 @@ def test_who_holds_a_role_is_answered_by_a_name_next_to_it_not_by_any_name():
     assert order.index("Chief") < order.index("Helvia"), order
 
 
+def test_a_sentence_opening_with_a_pronoun_holds_the_names_of_the_one_before():
+    # "She retired in 2001" answers "When did Olsen retire?": its "She" is the Olsen the sentence
+    # before named. Without that, the opening sentence (Olsen and a year) came first.
+    passages = {
+        4: "Born in Tromsø in 1933, Margarethe Olsen joined the Institute of Marine Research in 1961. "
+        "She retired in 2001 but kept diving until she was 80."
+    }
+    question = "When did Olsen retire?"
+    weights = stem_weights(["olsen", "retire"])
+    ranked = candidates(question, weights, [(4, 1.0)], passages, {4: "Obituary"})
+    assert ranked[0].text.startswith("She retired"), [c.text for c in ranked]
+    assert ranked[0].coverage == pytest.approx(1.0)
+    # Only a pronoun opening takes them: a sentence that names someone else keeps its own words.
+    other = {4: passages[4].replace("She retired", "Ivar Dahl retired")}
+    assert candidates(question, weights, [(4, 1.0)], other, {4: "Obituary"})[0].text.startswith("Born")
+
+
 def test_a_heading_is_context_for_the_sentences_under_it_as_a_title_is():
     # "What are the main risks?" quoted "the main driver" from another report: the risk sentences
     # of the outlook sit under a "Risks" heading and name no risk.
