@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 
 from . import retrieval
 from .about_documents import asks_about_document, asks_which_documents, document_named
-from .answerability import ABSTAIN_BELOW, MEANING_ALONE_MIN_COSINE, Evidence, answerability, gather_evidence
+from .answerability import ABSTAIN_BELOW, Evidence, answerability, gather_evidence, weak_match
 from .briefing import about_document, overview_answer
 from .conversation import conversation_first, talked_of
 from .dates import DateIntent, format_date, parse_date_intent
@@ -399,6 +399,17 @@ async def _restricted_candidates(
     return retrieval.Candidates(keep(cands.dense), bm25, cands.query_vector, cands.snapshot, exhaustive)
 
 
+def weakly_held(reading: Reading) -> bool:
+    """Refused whatever the model's confidence (``answerability.weak_match``): only meaning ties
+    what was found to the question, and weakly; not when the user's quoted words are there, or the
+    passage talked of holds the question's words."""
+    if reading.evidence is None:
+        return False
+    return weak_match(reading.evidence, meaning_alone=reading.meaning_alone) and not (
+        reading.phrase_found or reading.continued and not reading.meaning_alone
+    )
+
+
 def decide(reading: Reading, settings: AnswerSettings = SETTINGS, *, confidence: float | None = None) -> Answer:
     """Answer or refuse (steps 4-5). ``confidence``: a probability from another refusal model (for
     evaluation); by default the shipped one."""
@@ -416,7 +427,7 @@ def decide(reading: Reading, settings: AnswerSettings = SETTINGS, *, confidence:
     conf = answerability(reading.evidence) if confidence is None else confidence
     if reading.phrase_found or reading.continued:
         conf = max(conf, 0.9)  # the exact words the user quoted are there, or the passage talked of
-    weak_meaning = reading.meaning_alone and reading.evidence.cited_cosine < MEANING_ALONE_MIN_COSINE
+    weak_meaning = weakly_held(reading)
     # A telephone number, an e-mail or web address is there or not, and is told without doubt:
     # "What's the phone number of the library?" was answered with the FAQ's late fees.
     no_contact = bool(reading.evidence.type_missing) and answer_type(resolved) == "contact"

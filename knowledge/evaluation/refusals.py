@@ -38,6 +38,7 @@ from ..answer import (
     parse_date_intent,
     read_question,
     resolve_follow_up,
+    weakly_held,
 )
 from ..answerability import FEATURE_SIGNS, FEATURES
 from ..config import KnowledgeConfig
@@ -68,6 +69,7 @@ class Sample:
     group: str  # fold key: the question's week (or its gold document when undated)
     features: tuple[float, ...] | None  # None: nothing was found, the bot refuses whatever the model
     forced: bool = False  # a quoted phrase was found: the bot answers whatever the model
+    refused: bool = False  # held by meaning only, and weakly: the bot refuses whatever the model
     quoted_answer: bool = False  # the sentences the bot would quote hold a gold answer
 
     @property
@@ -202,6 +204,7 @@ def sample_of(reading: Reading, q: Query, kind: str, group: str, *, query_id: st
         group,
         features,
         reading.phrase_found,
+        refused=weakly_held(reading),
         quoted_answer=contains_answer(quoted, q.answers),
     )
 
@@ -308,10 +311,11 @@ def trainable(sample: Sample) -> bool:
 
 def probabilities(samples: Sequence[Sample], coef: np.ndarray, bias: float) -> np.ndarray:
     """The model's probability of "answerable"; -1 for a question the bot refuses anyway (nothing
-    found), 2 for one it answers anyway (a quoted phrase was found)."""
+    found, or held by meaning alone and weakly: ``answer.weakly_held``), 2 for one it answers anyway
+    (a quoted phrase was found)."""
     out = np.empty(len(samples))
     for i, s in enumerate(samples):
-        if s.features is None:
+        if s.features is None or s.refused:
             out[i] = -1.0
         elif s.forced:
             out[i] = max(0.9, _sigmoid(bias + float(np.dot(coef, s.features))))

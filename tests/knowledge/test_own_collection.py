@@ -12,13 +12,14 @@ import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from knowledge import KnowledgeBase, KnowledgeConfig
 from knowledge.answer import decide, read_question
-from knowledge.answerability import MEANING_ALONE_MIN_COSINE
+from knowledge.answerability import FEATURES, MEANING_ALONE_MIN_COSINE, Evidence, weak_match
 from knowledge.question import Reply
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -190,6 +191,42 @@ async def test_a_line_no_passage_shares_a_word_with_needs_a_clear_meaning_to_be_
     assert reading.evidence.cited_cosine < MEANING_ALONE_MIN_COSINE
     assert decide(reading, confidence=0.9).abstained
     assert (await seed_and_two.ask(line, now=when)).abstained
+
+
+ODD_NEWS = [
+    ("Apple chief's pay", dt.date(2023, 1, 13), "Tim Cook, CEO of Apple, took home nearly $100 million last year."),
+    ("Wakanda series", dt.date(2023, 2, 2), "Wakanda is one of the primary settings of the Black Panther franchise."),
+]
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("line", ["How do I cook rice?", "What is a black hole?"])
+async def test_a_passage_holding_one_word_of_a_question_but_its_rarest_needs_a_clear_meaning(
+    tmp_path, real_embedder, line
+):
+    # "How do I cook rice?" was answered with Tim Cook's pay, "What is a black hole?" with the
+    # Black Panther franchise: the passage holds one of the question's words, not its rarest, and
+    # means something else (cosine below 0.3). The refusal model gave them 0.13-0.16.
+    async with _collection(tmp_path, real_embedder, ODD_NEWS) as kb:
+        reading = await read_question(kb, line, now=YEARS_LATER)
+        assert reading.evidence is not None and not reading.meaning_alone
+        assert reading.evidence.one_word and reading.evidence.rarest_missing
+        assert weak_match(reading.evidence, meaning_alone=False)
+        assert decide(reading, confidence=0.9).abstained
+        # What the passages are about is still answered.
+        pay = await kb.ask("How much did Tim Cook take home?", now=YEARS_LATER)
+    assert pay.text.startswith("Tim Cook, CEO of Apple"), pay.text
+
+
+def test_one_word_of_a_question_needs_a_clear_meaning_only_when_its_rarest_is_missing():
+    base = Evidence(**dict.fromkeys(FEATURES, 0.0))
+    weak = replace(base, one_word=True, rarest_missing=1.0, cited_cosine=0.29)
+    assert weak_match(weak, meaning_alone=False)
+    assert not weak_match(replace(weak, cited_cosine=0.3), meaning_alone=False)
+    # "What does the union want?": the passage holds "union", the rarer word; left to the model.
+    assert not weak_match(replace(weak, rarest_missing=0.0), meaning_alone=False)
+    assert not weak_match(replace(weak, one_word=False), meaning_alone=False)
+    assert weak_match(replace(base, cited_cosine=0.2), meaning_alone=True)
 
 
 @pytest.mark.model
