@@ -15,7 +15,10 @@ from .termweights import coverage, stem_weights, text_stems
 
 # "Who wrote it?", "who is the author of the article on the strike?": the byline read at indexing
 # answers (it was taken out of the text, so no sentence can), of the document the search finds best.
-_PIECE = r"(?:article|story|piece|document|text|column|post|op-ed|report|memo|note|minute|outlook|guide)s?"
+_PIECE = (
+    r"(?:article|story|piece|document|text|column|post|op-ed|report|memo|note|minute|outlook|guide|policy|policie"
+    r"|handbook|manual|faq|brochure|newsletter)s?"
+)
 _POINTER = rf"(?:it|this|that|these|those|(?:the|this|that|these|those)\s+(?:[\w'’-]+\s+){{0,3}}?{_PIECE})"
 _AUTHOR = re.compile(
     # "who wrote" must point at a document ("Who wrote the CSTO treaty?" asks the news), and "who
@@ -73,13 +76,15 @@ def document_named(terms: Sequence[str], found: Sequence[tuple[Passage, Document
     return found[best][1] if not topic or held[best] >= NAMED_MIN_COVERAGE else None
 
 
-# "Summarize the freight outlook", "What does the ECB article say?": one document, in brief (its
-# sentences matching the words were quoted instead).
+# "Summarize the freight outlook", "What does the ECB article say?", "Tell me about the travel
+# policy": one document, in brief (its sentences matching the words were quoted instead).
 _SUMMARY = re.compile(
     rf"^\s*(?:(?:can|could)\s+you\s+)?(?:please\s+)?(?:(?:summari[sz]e|sum\s+up|"
     rf"(?:give\s+me\s+)?(?:a\s+|the\s+)?(?:summary|gist|tl;?dr)\s+of)\b.*|"
     # "What does the report say about wages?" asks about wages: a question like any other.
-    rf"what\s+does\s+{_DOCUMENT}{_ON}\s+say{_END})$",
+    rf"what\s+does\s+{_DOCUMENT}{_ON}\s+say{_END}|"
+    # "Tell me about the travel policy" (a document), not "Tell me about the strike" (the news).
+    rf"tell\s+me\s+about\s+(?:the|this|that)\s+(?:[\w'’-]+\s+){{0,3}}?{_PIECE}{_END})$",
     re.I,
 )
 

@@ -215,6 +215,22 @@ async def test_a_document_named_is_summarised_by_its_lead_with_citations(kb):
     assert asks_about_document("Who prepared the freight outlook?") == "author"
 
 
+async def test_tell_me_about_a_document_is_its_summary_and_about_its_topic_a_question(kb):
+    # "Tell me about the travel policy" quoted the minutes' "Corrections policy update" line first.
+    await kb.add_text(
+        "All business travel must be booked at least 14 days in advance. Economy class is the standard "
+        "for all flights. Alcohol is not reimbursed.",
+        title="Travel and expenses policy",
+    )
+    await kb.add_text("Owner: Priya Nair; Task: Corrections policy update; Due: December 15.", title="Minutes")
+    answer = await kb.ask("Tell me about the travel policy")
+    assert answer.text.startswith("“Travel and expenses policy”, in brief: All business travel"), answer.text
+    # The policy's rule on one thing is a question about that thing; so is the news.
+    for line in ("Tell me about the policy on alcohol", "Tell me about the strike", "Tell me about it"):
+        assert asks_about_document(line) is None, line
+    assert (await kb.ask("Tell me about the policy on alcohol")).text.startswith("Alcohol is not reimbursed.")
+
+
 async def test_which_documents_mention_a_name_lists_each_with_its_line(kb):
     # "Which documents mention Gdansk?" quoted one sentence of one of them.
     await kb.add_text("Gdansk will remain the largest container port in the region.", title="Baltic freight outlook")
