@@ -15,10 +15,10 @@ from .termweights import coverage, stem_weights, text_stems
 
 # "Who wrote it?", "who is the author of the article on the strike?": the byline read at indexing
 # answers (it was taken out of the text, so no sentence can), of the document the search finds best.
-_PIECE = (
-    r"(?:article|story|piece|document|text|column|post|op-ed|report|memo|note|minute|outlook|guide|policy|policie"
-    r"|handbook|manual|faq|brochure|newsletter)s?"
-)
+_PIECE = r"(?:article|story|piece|document|text|column|post|op-ed|report|memo|note|minute|outlook|guide)s?"
+# A team's own documents, which "Tell me about the ..." names too; not the other patterns' ("Whose
+# policy caused the crisis?", "When was the visa policy released?" ask about the news).
+_OWN_PIECE = r"(?:policy|policie|handbook|manual|faq|brochure|newsletter)s?"
 _POINTER = rf"(?:it|this|that|these|those|(?:the|this|that|these|those)\s+(?:[\w'’-]+\s+){{0,3}}?{_PIECE})"
 _AUTHOR = re.compile(
     # "who wrote" must point at a document ("Who wrote the CSTO treaty?" asks the news), and "who
@@ -84,7 +84,7 @@ _SUMMARY = re.compile(
     # "What does the report say about wages?" asks about wages: a question like any other.
     rf"what\s+does\s+{_DOCUMENT}{_ON}\s+say{_END}|"
     # "Tell me about the travel policy" (a document), not "Tell me about the strike" (the news).
-    rf"tell\s+me\s+about\s+(?:the|this|that)\s+(?:[\w'’-]+\s+){{0,3}}?{_PIECE}{_END})$",
+    rf"tell\s+me\s+about\s+(?:the|this|that)\s+(?:[\w'’-]+\s+){{0,3}}?(?:{_PIECE}|{_OWN_PIECE}){_END})$",
     re.I,
 )
 

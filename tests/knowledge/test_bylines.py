@@ -226,7 +226,13 @@ async def test_tell_me_about_a_document_is_its_summary_and_about_its_topic_a_que
     answer = await kb.ask("Tell me about the travel policy")
     assert answer.text.startswith("“Travel and expenses policy”, in brief: All business travel"), answer.text
     # The policy's rule on one thing is a question about that thing; so is the news.
-    for line in ("Tell me about the policy on alcohol", "Tell me about the strike", "Tell me about it"):
+    for line in (
+        "Tell me about the policy on alcohol",
+        "Tell me about the strike",
+        "Tell me about it",
+        "Whose policy caused the crisis?",
+        "When was the visa policy released?",
+    ):
         assert asks_about_document(line) is None, line
     assert (await kb.ask("Tell me about the policy on alcohol")).text.startswith("Alcohol is not reimbursed.")
 
