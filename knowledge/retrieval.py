@@ -21,7 +21,7 @@ import numpy as np
 
 from .dates import parse_date_intent
 from .models import Document, Passage, SearchHit
-from .termweights import ABBREVIATIONS
+from .termweights import ABBREVIATIONS, same_sense
 from .text import STOPWORDS, index_tokens
 
 if TYPE_CHECKING:
@@ -235,6 +235,7 @@ def search_words(query: str) -> str:
         for word in ABBREVIATIONS[t].split()
     ]
     extra += [initials for initials, words in ABBREVIATIONS.items() if f" {words} " in f" {spelled} "]
+    extra += [word for t in terms for word in same_sense(t)]  # "killed" finds "deaths"
     return " ".join(dict.fromkeys(terms + extra))
 
 

@@ -127,11 +127,29 @@ def match_stem(word: str) -> str:
     found = lemmas(word)
     pasts = sorted(v for v in found.get("VERB", ()) if v != word and word in inflect(v, "VBD") + inflect(v, "VBN"))
     if pasts:
-        return stem(pasts[0])
-    readings = [lemma for forms in found.values() for lemma in forms]
-    if len(readings) == 1 and readings[0] != word:
-        return stem(readings[0])
-    return stem(word)
+        base = stem(pasts[0])
+    else:
+        readings = [lemma for forms in found.values() for lemma in forms]
+        base = stem(readings[0]) if len(readings) == 1 and readings[0] != word else stem(word)
+    return _same_sense().get(base, base)
+
+
+# Words news uses for one toll, which no stemmer joins: "Was anyone killed?" is answered by "No
+# deaths have been reported", "How many were injured?" by "40 injuries". Each word meets the first
+# of its family; the BM25 side searches them all (``retrieval.search_words``).
+SAME_SENSE = (("die", "killed", "death", "dead", "fatal", "dying"), ("injured", "injury", "wounded"))
+
+
+@lru_cache(maxsize=1)
+def _same_sense() -> dict[str, str]:
+    # Lazy, as the stemmer it needs: Porter's stem of each word, to its family's first.
+    return {stem(word): stem(family[0]) for family in SAME_SENSE for word in family}
+
+
+def same_sense(term: str) -> tuple[str, ...]:
+    """The words of ``term``'s family (``SAME_SENSE``), or none."""
+    key = match_stem(term)
+    return next((family for family in SAME_SENSE if stem(family[0]) == key), ())
 
 
 def is_common_word(word: str) -> bool:

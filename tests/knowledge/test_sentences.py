@@ -91,6 +91,18 @@ def test_an_irregular_form_meets_its_base(asked, written):
     assert coverage(stem_weights([asked]), text_stems(f"The council {written} it.")) == 1.0
 
 
+@pytest.mark.parametrize(
+    ("asked", "written"),
+    [("killed", "deaths"), ("died", "dead"), ("killed", "fatalities"), ("injured", "injuries"), ("injured", "wounded")],
+)
+def test_words_for_one_toll_meet_as_one(asked, written):
+    # "Was anyone killed in the storm?" quoted the landfall, not "No deaths have been reported";
+    # Porter even leaves "injured" ("injur") and "injuries" ("injuri") apart.
+    assert match_stem(asked) == match_stem(written)
+    assert coverage(stem_weights([asked]), text_stems(f"Officials reported {written}.")) == 1.0
+    assert match_stem("killed") != match_stem("injured") and match_stem("dead") != match_stem("deadline")
+
+
 def test_a_past_with_another_reading_is_read_as_the_past_and_other_words_stay():
     # "fell" is also a hill, "found" also to found a company: in news they are fall and find.
     assert match_stem("fell") == match_stem("fall") and match_stem("found") == match_stem("find")
