@@ -343,13 +343,16 @@ def has_quantity(question: str, sentences: Iterable[str], *, window: int = 4) ->
     return False
 
 
-# "Who is the CEO of Helvia?": the name asked for is the one the role is given to.
+# "Who is the CEO of Helvia?", "Who is Helvia's CEO?": the name asked for is the one the role is
+# given to.
 _ROLE_ASKED = re.compile(
     r"^\W*who\s+(?:is|was|are|were|will\s+be|has\s+been|became|becomes)\s+(?:now\s+)?(?:the\s+|a\s+|an\s+)?"
     r"(?:new\s+|current\s+|former\s+|next\s+|first\s+|last\s+|final\s+)?"
+    r"(?:(?-i:[A-Z])[\w.&-]*(?:['’]s?)?\s+){0,3}"  # "Who is Aldwyn's CEO?", "Who is Aldwyn CEO?"
     r"(?P<role>ceo|cfo|coo|cto|pm|chief executive|chief|president|prime minister|chancellor|minister|secretary|"
     r"director|head|leader|founder|chair(?:man|woman|person)?|governor|mayor|coach|manager|captain|editor|"
-    r"spokes(?:man|woman|person)|ambassador|commissioner|owner)\b",
+    # Not "Who is President Tokayev?": a name after the role is who is asked about.
+    r"spokes(?:man|woman|person)|ambassador|commissioner|owner)\b(?!\s+(?-i:[A-Z]))",
     re.I,
 )
 

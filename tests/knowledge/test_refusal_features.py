@@ -168,6 +168,10 @@ def test_a_contact_is_an_address_or_a_number_of_the_kind_asked(question, sentenc
         ("Who was the founder of the Oracle Corporation?", "founder"),
         ("Who was Defence Secretary Ben Wallace addressing?", None),  # a title in a name, no role asked
         ("Who won the election?", None),
+        # The company before the role, possessive or not (the 's goes when a question is read).
+        ("Who is Aldwyn's CEO?", "ceo"),
+        ("Who is Aldwyn Pharma CEO?", "ceo"),
+        ("Who is President Tokayev?", None),  # the name after the role is who is asked about
     ],
 )
 def test_the_role_a_who_question_asks_the_holder_of(question, role):

@@ -177,10 +177,9 @@ def test_a_sentence_score_is_the_weighted_sum_of_its_signals():
     tokayev = next(c for c in ranked if "Tokayev" in c.text)
     # Passage 2 (score 1.0 against the best 2.0), not the best passage, its opening sentence, both
     # question words (so all of their weight among the sentences read too), a name the question
-    # lacks; "who" asks no quantity, so that signal holds.
-    expected = (
-        s.passage * (1.0 - 2.0) + s.opening + s.terms + s.terms_local + s.terms_titled + s.quantity + s.answer_type
-    )
+    # lacks next to the role it asks for ("Who is the president ...?"); "who" asks no quantity, so
+    # that signal holds.
+    expected = s.passage * (1.0 - 2.0) + s.opening + s.terms + s.terms_local + s.terms_titled + s.quantity + s.role
     assert tokayev.coverage == 1.0
     assert tokayev.score == pytest.approx(expected)
 
@@ -254,6 +253,27 @@ def test_a_sentence_opening_with_a_pronoun_holds_the_names_of_the_one_before():
     # Only a pronoun opening takes them: a sentence that names someone else keeps its own words.
     other = {4: passages[4].replace("She retired", "Ivar Dahl retired")}
     assert candidates(question, weights, [(4, 1.0)], other, {4: "Obituary"})[0].text.startswith("Born")
+
+
+def test_a_name_next_to_the_role_asked_beats_the_company_s_name_in_the_opening_line():
+    # "Who is Aldwyn's CEO?" over a call's transcript quoted "Welcome to the Aldwyn Pharma call".
+    passages = {
+        5: "Operator: Welcome to the Aldwyn Pharma third-quarter call. Today's speakers are CEO Rachel Lim "
+        "and CFO David Osei. Sales of our heart drug Corvexa rose 22%."
+    }
+    question = "Who is Aldwyn's CEO?"
+    ranked = candidates(question, stem_weights(["aldwyn", "ceo"]), [(5, 1.0)], passages, {5: "Earnings call"})
+    assert ranked[0].text.startswith("Today's speakers"), [c.text for c in ranked]
+    # At the weight any other kind of answer has, the opening line won.
+    plain = candidates(
+        question,
+        stem_weights(["aldwyn", "ceo"]),
+        [(5, 1.0)],
+        passages,
+        {5: "Earnings call"},
+        SentenceWeights(role=1.266),
+    )
+    assert plain[0].text.startswith("Operator")
 
 
 def test_a_heading_is_context_for_the_sentences_under_it_as_a_title_is():
