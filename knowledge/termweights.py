@@ -137,7 +137,11 @@ def match_stem(word: str) -> str:
 # Words news uses for one toll, which no stemmer joins: "Was anyone killed?" is answered by "No
 # deaths have been reported", "How many were injured?" by "40 injuries". Each word meets the first
 # of its family; the BM25 side searches them all (``retrieval.search_words``).
-SAME_SENSE = (("die", "killed", "death", "dead", "fatal", "dying"), ("injured", "injury", "wounded"))
+SAME_SENSE = (
+    ("die", "killed", "death", "dead", "fatal", "dying"),
+    ("injured", "injury", "wounded"),
+    ("win", "won", "beat", "beaten", "defeated", "victory"),
+)
 
 
 @lru_cache(maxsize=1)
