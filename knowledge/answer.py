@@ -59,6 +59,7 @@ from .replies import (
     ask_about_documents,
     chat,
     cite,
+    day_note,
     documents_mentioning,
     nothing_found,
     nothing_more,
@@ -451,6 +452,8 @@ def decide(reading: Reading, settings: AnswerSettings = SETTINGS, *, confidence:
         shown = list(dict.fromkeys(format_date(d, p) for d, p in dated))
         when = f"Sources dated {', '.join(shown[:3])}" if shown else "The sources are undated"
         body = f"{body}\n({when}; you asked for {intent.describe()}.)"
+    if answer_type(resolved) == "date":  # "When did she die?": "on Saturday" as a date
+        body += day_note(reading.chosen[0].text, citations[0].published, citations[0].published_precision)
     return Answer(
         question=question,
         text=body,

@@ -4,12 +4,14 @@ what ``answer`` read."""
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from collections.abc import Mapping, Sequence
 
-from .dates import DateIntent
+from .dates import WEEKDAYS, DateIntent
 from .models import Answer, Citation, Document, Passage
 from .sentences import Candidate, candidates
-from .termweights import coverage, stem_weights, text_stems
+from .termweights import coverage, is_past, stem_weights, text_stems
 from .text import content_words, split_sentences
 
 RELATED_SHOWN = 3
@@ -67,6 +69,45 @@ def related(rows: Mapping[int, tuple[Passage, Document]], top: Sequence[tuple[in
         end = first[min(1, len(first) - 1)].end if first else len(passage.text)
         out.append(citation(len(out) + 1, passage, doc, 0, end, score))
     return out
+
+
+_NAMED_DAY = re.compile(rf"\b(?:(?P<word>next|last|on)\s+)?(?P<day>{'|'.join(WEEKDAYS)}|yesterday)\b", re.I)
+_CLAUSE_WORD = re.compile(r"[A-Za-z]+")
+
+
+def named_days(sentence: str, published: dt.date) -> list[tuple[str, dt.date]]:
+    """The days ``sentence`` names by weekday or "yesterday", as dates by its document's date: the
+    latest such day up to it when its clause tells of the past ("died on Saturday", "last Friday"),
+    the next after it when it looks ahead ("will meet on Friday", "next Friday").
+    Neither ("Rovers travel to Eastport on Wednesday", "The pool is open on Monday"): no date, as
+    a guess could be a week off."""
+    out: list[tuple[str, dt.date]] = []
+    for m in _NAMED_DAY.finditer(sentence):
+        word = m["day"]
+        # Lowercase words only: "Manchester United" is a name, not a verb's past.
+        before = [w for w in _CLAUSE_WORD.findall(re.split(r"[.!?;]", sentence[: m.start()])[-1]) if w.islower()]
+        if word.lower() == "yesterday":
+            out.append((word, published - dt.timedelta(days=1)))
+            continue
+        day = WEEKDAYS[word.lower()]
+        said = (m["word"] or "").lower()
+        if said == "next" or {"will", "would"} & set(before):
+            out.append((word, published + dt.timedelta(days=(day - published.weekday() - 1) % 7 + 1)))
+        elif said == "last" or said == "on" and any(is_past(w) for w in before):
+            # Not "The meeting has moved to Thursday": the day the past verb tells of is "on" it.
+            # "Last Friday" on a Friday is a week before.
+            back = (published.weekday() - day) % 7 or (7 if said == "last" else 0)
+            out.append((word, published - dt.timedelta(days=back)))
+    return list(dict.fromkeys(out))
+
+
+def day_note(sentence: str, published: dt.date | None, precision: str) -> str:
+    """The note under an answer whose first sentence names days by weekday, when its document is
+    dated to the day: (Saturday: 2025-03-01, by the source's date.); else nothing."""
+    if published is None or precision != "day":
+        return ""
+    days = named_days(sentence, published)
+    return f"\n({'; '.join(f'{word}: {day.isoformat()}' for word, day in days)}, by the source's date.)" if days else ""
 
 
 def nothing_found(intent: DateIntent) -> str:

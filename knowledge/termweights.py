@@ -156,6 +156,14 @@ def same_sense(term: str) -> tuple[str, ...]:
     return next((family for family in SAME_SENSE if stem(family[0]) == key), ())
 
 
+@lru_cache(maxsize=20_000)
+def is_past(word: str) -> bool:
+    """Whether ``word`` is a verb's past or past participle ("died", "beat", "was", "arrested")."""
+    lemmas, inflect = _lemmas()
+    low = word.lower()
+    return any(low in inflect(v, "VBD") + inflect(v, "VBN") for v in lemmas(low).get("VERB", ()))
+
+
 def is_common_word(word: str) -> bool:
     """Whether a word is in English's dictionary as a noun, verb, adjective or adverb ("Experts",
     "Average"), not only a name ("Maria", "Tokayev", "Rotterdam")."""

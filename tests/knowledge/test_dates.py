@@ -5,6 +5,7 @@ import datetime as dt
 import pytest
 
 from knowledge.dates import parse_date_intent, time_phrases
+from knowledge.replies import day_note, named_days
 
 NOW = dt.datetime(2026, 11, 28, 15, 0, tzinfo=dt.UTC)
 
@@ -173,3 +174,34 @@ def test_a_named_period_can_be_taken_as_the_window_with_its_words_out():
 def test_time_phrases_are_found_in_reading_order():
     assert time_phrases("What happened this week, and in August 2026?") == ["this week", "in August 2026"]
     assert time_phrases("Who won the election?") == []
+
+
+# ---------------------------------------------------------------------------- days in answers
+
+PUBLISHED = dt.date(2025, 3, 3)  # a Monday
+
+
+@pytest.mark.parametrize(
+    ("sentence", "days"),
+    [
+        ("Olsen died on Saturday at her home in Bergen.", [("Saturday", dt.date(2025, 3, 1))]),
+        ("He resigned last Monday.", [("Monday", dt.date(2025, 2, 24))]),  # a week before, on a Monday
+        ("He resigned on Monday.", [("Monday", dt.date(2025, 3, 3))]),
+        ("The ministers will meet on Friday.", [("Friday", dt.date(2025, 3, 7))]),
+        ("Talks resume next Monday.", [("Monday", dt.date(2025, 3, 10))]),
+        ("It rained yesterday.", [("yesterday", dt.date(2025, 3, 2))]),
+        # Neither past nor ahead, or the past verb tells of something else: no date to guess.
+        ("Rovers travel to Eastport on Wednesday.", []),
+        ("The pool is open on Monday.", []),
+        ("The meeting has moved to Thursday at 7 pm.", []),
+        ("Manchester United play on Saturday.", []),  # "United" is a name, not a past
+    ],
+)
+def test_a_day_an_answer_names_by_weekday_is_dated_by_its_document(sentence, days):
+    assert named_days(sentence, PUBLISHED) == days
+
+
+def test_the_note_under_an_answer_dates_its_days_only_for_a_document_dated_to_the_day():
+    sentence = "Olsen died on Saturday at her home in Bergen."
+    assert day_note(sentence, PUBLISHED, "day") == "\n(Saturday: 2025-03-01, by the source's date.)"
+    assert day_note(sentence, PUBLISHED, "year") == "" and day_note(sentence, None, "day") == ""

@@ -514,3 +514,25 @@ async def test_why_alone_after_an_answer_is_told_what_follows_it(tmp_path, real_
         why = await kb.ask("why?", history=["Will jobs be lost at the port?", Reply(first.text)], now=YEARS_LATER)
     assert first.text.startswith("A: No one will be laid off."), first.text
     assert why.text.startswith("About 150 crane operators will be retrained"), why.text
+
+
+OBITUARY = [
+    (
+        "Margarethe Olsen, marine biologist, dies at 91",
+        dt.date(2025, 3, 3),
+        "Margarethe Olsen, whose studies of cold-water coral reefs changed how Norway manages its fisheries, "
+        "died on Saturday at her home in Bergen. She was 91.",
+    ),
+]
+
+
+@pytest.mark.model
+async def test_a_when_answer_that_names_a_weekday_is_given_its_date(tmp_path, real_embedder):
+    # "When did Margarethe Olsen die?" answered "died on Saturday" and left the reader to count
+    # back from the source's date (2025-03-03, a Monday).
+    async with _collection(tmp_path, real_embedder, OBITUARY) as kb:
+        when = await kb.ask("When did Margarethe Olsen die?", now=YEARS_LATER)
+        where = await kb.ask("Where did Margarethe Olsen die?", now=YEARS_LATER)
+    assert when.text.startswith("Margarethe Olsen, whose studies"), when.text
+    assert when.text.endswith("\n(Saturday: 2025-03-01, by the source's date.)"), when.text
+    assert not where.abstained and "by the source's date" not in where.text  # not asked when
