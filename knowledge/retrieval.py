@@ -223,9 +223,10 @@ class Candidates:
 
 
 def search_words(query: str) -> str:
-    """The BM25 side's words of a query: its content words, at most 32, and the words of the
-    initials news writes for them either way ("CEO" and "chief executive"): "Who is the CEO of
-    Helvia?" found no passage saying "Chief executive Anna Keller"."""
+    """The BM25 side's words of a query: its content words, at most 32, the words of the
+    initials news writes for them either way ("CEO" and "chief executive": "Who is the CEO of
+    Helvia?" found no passage saying "Chief executive Anna Keller"), and the other words of a toll
+    or a result (``termweights.SAME_SENSE``: "killed" finds "deaths")."""
     terms = query_terms(query)[:32]
     spelled = " ".join(terms)
     extra = [

@@ -123,9 +123,9 @@ def match_stem(word: str) -> str:
     Porter's alone, in SQLite and PostgreSQL. Accents go, as in the index: "Gdansk" is
     "Gdańsk"."""
     word = fold_accents(word.lower())
-    lemmas, inflect = _lemmas()
+    lemmas, _ = _lemmas()
     found = lemmas(word)
-    pasts = sorted(v for v in found.get("VERB", ()) if v != word and word in inflect(v, "VBD") + inflect(v, "VBN"))
+    pasts = [v for v in _past_of(word) if v != word]
     if pasts:
         base = stem(pasts[0])
     else:
@@ -134,9 +134,10 @@ def match_stem(word: str) -> str:
     return _same_sense().get(base, base)
 
 
-# Words news uses for one toll, which no stemmer joins: "Was anyone killed?" is answered by "No
-# deaths have been reported", "How many were injured?" by "40 injuries". Each word meets the first
-# of its family; the BM25 side searches them all (``retrieval.search_words``).
+# Words news uses for one toll or one result, which no stemmer joins: "Was anyone killed?" is
+# answered by "No deaths have been reported", "How many were injured?" by "40 injuries", "Who won?"
+# by "Rovers beat Castlefield". Each word meets the first of its family; the BM25 side searches them
+# all (``retrieval.search_words``).
 SAME_SENSE = (
     ("die", "killed", "death", "dead", "fatal", "dying"),
     ("injured", "injury", "wounded"),
@@ -156,12 +157,16 @@ def same_sense(term: str) -> tuple[str, ...]:
     return next((family for family in SAME_SENSE if stem(family[0]) == key), ())
 
 
+def _past_of(word: str) -> list[str]:
+    """The verbs (in sorted order) whose past or past participle ``word`` (lowercase) is."""
+    lemmas, inflect = _lemmas()
+    return sorted(v for v in lemmas(word).get("VERB", ()) if word in inflect(v, "VBD") + inflect(v, "VBN"))
+
+
 @lru_cache(maxsize=20_000)
 def is_past(word: str) -> bool:
     """Whether ``word`` is a verb's past or past participle ("died", "beat", "was", "arrested")."""
-    lemmas, inflect = _lemmas()
-    low = word.lower()
-    return any(low in inflect(v, "VBD") + inflect(v, "VBN") for v in lemmas(low).get("VERB", ()))
+    return bool(_past_of(word.lower()))
 
 
 def is_common_word(word: str) -> bool:
