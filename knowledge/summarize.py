@@ -75,11 +75,13 @@ _FURNITURE = re.compile(
 # The same furniture told by its phrasing only. With one article its lead is the summary, and a lead
 # sentence that merely mentions a photo, a tweet, shares or an e-mail is still reporting; the broad
 # word list above dropped such leads (measured on single articles: below lead at the same length).
+# A handle ("@Reuters") is furniture, an address in a sentence ("book through travel@northwind.com")
+# is not: a travel policy's summary lost its first rule.
 _FURNITURE_PHRASES = re.compile(
     r"(\bphoto(?:graph)?s? ?(?:by|:|credit)|\((?:AP|AFP|Reuters|Getty)[^)]*photo|image (?:copyright|caption)"
     r"|getty images|reuters/|\bcaption\b|copyright|\bshare (?:this|on)|\d[\d,]* shares\b|sign up|subscribe"
     r"|newsletter|click (?:here|to)|read more|cookie|advertisement|all rights reserved|follow (?:us|him|her) on"
-    r"|@\w|https?:|www\.|pic\.twitter|javascript|your browser|scroll down|last updated|published:|updated:)",
+    r"|(?<![\w.])@\w|https?:|www\.|pic\.twitter|javascript|your browser|scroll down|last updated|published:|updated:)",
     re.IGNORECASE,
 )
 # Datelines before the first words of an article: "LONDON, England (CNN) -- ", "(Reuters) - ",

@@ -154,6 +154,18 @@ def test_a_lead_sentence_that_mentions_a_photo_is_kept_but_a_caption_is_not():
     assert "Lawmakers spent much of the autumn" in skipped
 
 
+def test_a_sentence_with_an_address_in_it_is_kept_but_a_handle_line_is_not():
+    # "Tell me about the travel policy" left out its first rule: "@" in the address read as a handle.
+    policy = (
+        "All business travel must be booked through the travel desk (travel@northwind.example) at least "
+        "14 days in advance.\n\nFollow @NorthwindTravel for updates on the new booking system.\n\n"
+        "Economy class is the standard for all flights."
+    )
+    kept = [s.text for s in summarize([policy], 40)]
+    assert kept[0].startswith("All business travel must be booked"), kept
+    assert not any("@NorthwindTravel" in text for text in kept), kept
+
+
 def test_a_line_that_only_points_at_what_follows_is_no_summary_sentence():
     # "Summarize the Northline timeline" gave "Here is how the project got here." as its second line.
     article = (
