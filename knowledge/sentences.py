@@ -129,9 +129,9 @@ def candidates(
     for rank, (pid, pscore) in enumerate(top):
         title_stems = text_stems(titles.get(pid, ""))
         asked: set[str] = set()
-        before: set[str] = set()  # the names of the sentence before, for one that opens "She ..."
+        before = ""  # the sentence before, whose names one that opens "She ..." holds
         for i, sent in enumerate(split_sentences(passages[pid])):
-            names, before = before, _name_stems(sent.text)
+            previous, before = before, sent.text
             if _asks_itself(sent.text):
                 # A question the text asks ("Q: Will jobs be lost?" in an interview, "So what went
                 # wrong?") is not an answer, though it holds the asker's words best. The sentence
@@ -152,7 +152,7 @@ def candidates(
                 # "She was 91." answers "How old was Margarethe Olsen?" with the name the sentence
                 # before gave: its pronoun holds that name. xquad-en's lead_hit 0.784 to 0.791,
                 # realtimeqa-dev's 0.856 to 0.855 (one question); answer_hit up on both.
-                stems |= names
+                stems |= _name_stems(previous)  # only here: most sentences open otherwise
             read.append((rank, pid, pscore, i, sent, stems, title_stems))
             asked = set()
     local = local_weights(weights, [stems for *_, stems, _ in read])

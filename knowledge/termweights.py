@@ -123,9 +123,8 @@ def match_stem(word: str) -> str:
     Porter's alone, in SQLite and PostgreSQL. Accents go, as in the index: "Gdansk" is
     "Gdańsk"."""
     word = fold_accents(word.lower())
-    lemmas, _ = _lemmas()
-    found = lemmas(word)
-    pasts = [v for v in _past_of(word) if v != word]
+    found = _lemmas()[0](word)
+    pasts = [v for v in _past_of(word, found) if v != word]
     if pasts:
         base = stem(pasts[0])
     else:
@@ -157,16 +156,18 @@ def same_sense(term: str) -> tuple[str, ...]:
     return next((family for family in SAME_SENSE if stem(family[0]) == key), ())
 
 
-def _past_of(word: str) -> list[str]:
-    """The verbs (in sorted order) whose past or past participle ``word`` (lowercase) is."""
-    lemmas, inflect = _lemmas()
-    return sorted(v for v in lemmas(word).get("VERB", ()) if word in inflect(v, "VBD") + inflect(v, "VBN"))
+def _past_of(word: str, found: Mapping[str, Iterable[str]]) -> list[str]:
+    """The verbs (in sorted order) whose past or past participle ``word`` (lowercase) is, of its
+    lemmas ``found`` (looked up once by the caller)."""
+    inflect = _lemmas()[1]
+    return sorted(v for v in found.get("VERB", ()) if word in inflect(v, "VBD") + inflect(v, "VBN"))
 
 
 @lru_cache(maxsize=20_000)
 def is_past(word: str) -> bool:
     """Whether ``word`` is a verb's past or past participle ("died", "beat", "was", "arrested")."""
-    return bool(_past_of(word.lower()))
+    low = word.lower()
+    return bool(_past_of(low, _lemmas()[0](low)))
 
 
 def is_common_word(word: str) -> bool:
