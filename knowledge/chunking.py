@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .models import NewPassage
-from .text import sha256, split_sentences
+from .text import is_heading, sha256, split_sentences
 
 PARAGRAPH_SEPARATOR = "\n\n"
 TARGET_WORDS = 90
@@ -60,11 +60,19 @@ def chunk_paragraphs(
         )
         group.clear()
 
+    heading = [is_heading(p) for p in paragraphs]
     for piece in pieces:
         words = sum(p[3] for p in group)
         # A sentence run of a long paragraph always stands alone; whole paragraphs are packed.
         if group and (words + piece[3] > target_words or piece[2] == group[-1][2]):
+            # A heading ("Risks") goes with the text under it, never at the end of the passage
+            # before: "What are the main risks?" met a passage on revenue that ended "Risks",
+            # and the risks themselves without their heading.
+            carried: list[tuple[int, int, int, int]] = []
+            while len(group) > 1 and heading[group[-1][2]]:
+                carried.insert(0, group.pop())
             flush()
+            group.extend(carried)
         group.append(piece)
     flush()
     return passages

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from .signals import answer_type, has_answer_of_type, has_named_role, has_quantity, money_asked, role_asked
 from .termweights import coverage, match_stem, stem_weights, text_stems
-from .text import SENTENCE_END, Sentence, content_words, split_sentences, words
+from .text import Sentence, content_words, is_heading, split_sentences, words
 
 # Sentences after the first stop before this many words. A bound on a long tail, not what keeps
 # answers short (the margin below does): at 70 it cut the second sentence after a long first one,
@@ -129,6 +129,7 @@ def candidates(
     for rank, (pid, pscore) in enumerate(top):
         title_stems = text_stems(titles.get(pid, ""))
         asked: set[str] = set()
+        section: set[str] = set()  # under a heading: its words and the title's
         before = ""  # the sentence before, whose names one that opens "She ..." holds
         for i, sent in enumerate(split_sentences(passages[pid])):
             previous, before = before, sent.text
@@ -140,14 +141,19 @@ def candidates(
                 asked = text_stems(sent.text)
                 title_stems = text_stems(f"{titles.get(pid, '')} {sent.text}")
                 continue
-            if _is_heading(sent.text):
+            if is_heading(sent.text):
                 # A heading ("Risks", "Outlook", "Who to ask"): what follows is about it, as a
                 # document is about its title. "What are the risks?" met only "the main driver".
                 title_stems = text_stems(f"{titles.get(pid, '')} {sent.text}")
+                # A report's section says what its sentences are about, and they seldom repeat it:
+                # under "Risks" in "Vantor Systems: Q3 review", "Customer concentration remains
+                # high" holds "risks" and "Vantor" as its own words. "What are the risks for
+                # Vantor?" quoted the revenue line, which names Vantor, before it.
+                section = title_stems
                 continue
             if len(sent.text.split()) < 3 and len(sent.text) < 20:
                 continue
-            stems = text_stems(sent.text) | asked
+            stems = text_stems(sent.text) | asked | section
             if _PRONOUN_FIRST.match(sent.text):
                 # "She was 91." answers "How old was Margarethe Olsen?" with the name the sentence
                 # before gave: its pronoun holds that name. xquad-en's lead_hit 0.784 to 0.791,
@@ -188,10 +194,6 @@ def _name_stems(text: str) -> set[str]:
     return text_stems(" ".join(w for w in text.split()[1:] if w[:1].isupper()))
 
 
-# "Who to ask", "How to apply": a heading, though it has words enough for a sentence.
-_HOW_TO = re.compile(r"(?:who|what|when|where|why|how)\s+(?:to|it)\b", re.I)
-
-
 def local_weights(weights: Mapping[str, float], sentences: Sequence[set[str]]) -> dict[str, float]:
     """The question's word weights times how rare each word is among the sentences read
     (log((n + 1) / (in + 0.5))): a word every candidate holds, as a document's name does in its
@@ -203,11 +205,6 @@ def local_weights(weights: Mapping[str, float], sentences: Sequence[set[str]]) -
         term: weight * math.log((n + 1) / (sum(term in stems for stems in sentences) + 0.5))
         for term, weight in weights.items()
     }
-
-
-def _is_heading(text: str) -> bool:
-    short = len(text.split()) < 3 and len(text) < 20
-    return (short or len(text.split()) <= 5 and bool(_HOW_TO.match(text))) and not SENTENCE_END.search(text.rstrip())
 
 
 _ASKS_ITSELF = re.compile(r"\?[\"”’'»)]*$")

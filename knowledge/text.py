@@ -42,6 +42,14 @@ class Sentence:
 
 # The end of a sentence (a heading, a byline or a list item has none).
 SENTENCE_END = re.compile(r"[.!?…:;\"”’'»]\)?$")
+# "Who to ask", "How to apply": a heading, though it has words enough for a sentence.
+_HOW_TO = re.compile(r"(?:who|what|when|where|why|how)\s+(?:to|it)\b", re.I)
+
+
+def is_heading(text: str) -> bool:
+    """A heading's shape: "Risks", "Outlook", "Who to ask" (short, and not ended as a sentence)."""
+    short = len(text.split()) < 3 and len(text) < 20
+    return (short or len(text.split()) <= 5 and bool(_HOW_TO.match(text))) and not SENTENCE_END.search(text.rstrip())
 
 
 def words(text: str) -> list[str]:

@@ -133,3 +133,19 @@ def test_text_hash_covers_title_and_text():
 
 def test_no_paragraphs_give_no_passages():
     assert chunk_paragraphs([]) == []
+
+
+def test_a_heading_goes_with_the_text_under_it():
+    # Packed by words alone, "Risks" ended the passage on revenue and the risks went without it:
+    # "What are the main risks?" met the revenue passage.
+    revenue = " ".join(["Revenue rose 14% in the quarter on strong orders."] * 6)  # 54 words
+    risks = " ".join(["Customer concentration remains high across the business."] * 6)  # 42 words
+    rating = "We keep our Buy rating with a price target of $86, and see a fifth of upside over the year."  # 20
+    paragraphs = [revenue, "Risks", risks, "Rating", rating]
+    passages = chunk_paragraphs(paragraphs, target_words=60)
+    assert [p.text for p in passages] == [revenue, f"Risks\n\n{risks}", f"Rating\n\n{rating}"]
+    assert [p.paragraph_index for p in passages] == [0, 1, 3]
+    # A heading that starts the document is not carried anywhere, and a sentence is no heading.
+    assert [p.text for p in chunk_paragraphs(["Risks", risks], target_words=60)] == [f"Risks\n\n{risks}"]
+    ended = chunk_paragraphs([revenue, "Risks remain.", risks], target_words=60)
+    assert ended[0].text == f"{revenue}\n\nRisks remain."

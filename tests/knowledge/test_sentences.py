@@ -286,6 +286,25 @@ def test_a_name_next_to_the_role_asked_beats_the_company_s_name_in_the_opening_l
     assert plain[0].text.startswith("Operator")
 
 
+def test_a_section_holds_its_heading_and_title_so_a_name_alone_does_not_outweigh_them():
+    # "What are the risks for Vantor?" over an analyst's note quoted its revenue line, which names
+    # Vantor, before the sentences under "Risks", which name neither (the title does).
+    passages = {
+        1: "Vantor Systems reported third-quarter revenue of $412 million, up 14% from a year earlier.",
+        2: "Risks\n\nCustomer concentration remains high: three clients account for 41% of sales. "
+        "A slowdown in hyperscaler spending would hit orders within two quarters.",
+    }
+    titles = {1: "Vantor Systems: Q3 review", 2: "Vantor Systems: Q3 review"}
+    question = "What are the risks for Vantor?"
+    weights = stem_weights(["risks", "vantor"])
+    for top in ([(1, 1.0), (2, 0.9)], [(2, 1.0), (1, 0.9)]):
+        ranked = candidates(question, weights, top, passages, titles)
+        assert ranked[0].passage_id == 2 and ranked[1].passage_id == 2, [c.text for c in ranked]
+    # Without the heading the revenue line, which names Vantor, still comes first.
+    plain = {**passages, 2: passages[2].removeprefix("Risks\n\n")}
+    assert candidates(question, weights, [(1, 1.0), (2, 0.9)], plain, titles)[0].passage_id == 1
+
+
 def test_a_heading_is_context_for_the_sentences_under_it_as_a_title_is():
     # "What are the main risks?" quoted "the main driver" from another report: the risk sentences
     # of the outlook sit under a "Risks" heading and name no risk.
@@ -294,7 +313,9 @@ def test_a_heading_is_context_for_the_sentences_under_it_as_a_title_is():
     under = ask("Risks\n\nLower gas prices could cut margins.")
     other = ask("Prices\n\nLower gas prices could cut margins.")
     assert under[0].text == other[0].text == "Lower gas prices could cut margins."
-    assert under[0].score - other[0].score == pytest.approx(SentenceWeights().terms_titled)
+    # Under a heading its words are the sentence's own, and its document's title's with them.
+    w = SentenceWeights()
+    assert under[0].score - other[0].score == pytest.approx(w.terms + w.terms_local + w.terms_titled)
     # A sentence that ends as one is no heading: "Risks." says nothing of what follows.
     assert ask("Risks.\n\nLower gas prices could cut margins.")[0].score == pytest.approx(other[0].score)
     # "Who to ask" has words enough for a sentence, and was quoted as one.
