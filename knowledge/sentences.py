@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from .signals import answer_type, has_answer_of_type, has_named_role, has_quantity, money_asked, role_asked
 from .termweights import coverage, match_stem, stem_weights, text_stems
-from .text import Sentence, content_words, is_heading, split_sentences, words
+from .text import Sentence, content_words, is_heading, sign_off, split_sentences, words
 
 # Sentences after the first stop before this many words. A bound on a long tail, not what keeps
 # answers short (the margin below does): at 70 it cut the second sentence after a long first one,
@@ -151,8 +151,8 @@ def candidates(
                 # Vantor?" quoted the revenue line, which names Vantor, before it.
                 section = title_stems
                 continue
-            if len(sent.text.split()) < 3 and len(sent.text) < 20:
-                continue
+            if len(sent.text.split()) < 3 and len(sent.text) < 20 or sign_off(sent.text):
+                continue  # a fragment ("Photo: AP"), or who signed the text: no answer
             stems = text_stems(sent.text) | asked | section
             if _PRONOUN_FIRST.match(sent.text):
                 # "She was 91." answers "How old was Margarethe Olsen?" with the name the sentence

@@ -52,6 +52,25 @@ def is_heading(text: str) -> bool:
     return (short or len(text.split()) <= 5 and bool(_HOW_TO.match(text))) and not SENTENCE_END.search(text.rstrip())
 
 
+# A sign-off ending a report or a letter: "Analyst: Tomas Reinholt", "Written by Jane Doe, Oslo",
+# "— Maria Lindqvist, senior correspondent". A person's name of two to four capitalised words, then
+# at most a short role or place; a sentence ("By Friday the port was open.") is no sign-off. It
+# names the author (ingest), and is no answer to a question about the text (sentences).
+_SIGN_OFF = re.compile(
+    r"^(?:(?i:analysts?|authors?|written\s+by|words\s+by|reporter|correspondent|signed)\s*[:：]?\s+|"
+    r"(?i:by)\s+|[—–-]{1,2}\s*)"
+    r"(?P<name>[A-Z][\w'’.-]+(?:\s+[A-Z][\w'’.-]+){1,3})(?:\s*[,|–—-]\s*(?P<role>[^.!?:;]{1,60}))?$"
+)
+
+
+def sign_off(text: str) -> str | None:
+    """The person a closing line signs the text with, or None."""
+    match = _SIGN_OFF.match(text.strip())
+    if not match or len(text) > 120:
+        return None
+    return match["name"].rstrip(".")
+
+
 def words(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 

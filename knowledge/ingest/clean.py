@@ -9,6 +9,7 @@ import logging
 import re
 
 from ..errors import EmptyDocument
+from ..text import sign_off
 from .document import LIST_ITEM, SENTENCE_END, Block, Draft, ParsedDocument, clean_name, same_text
 from .metadata import (
     RIGHTS,
@@ -201,7 +202,7 @@ def finish(draft: Draft, *, name: str, fallback_title: str | None, today: dt.dat
             reason = "copyright"
         elif _is_promotion(text):
             reason = "promotion"
-        elif not in_header and kept and _is_teaser(block):
+        elif not in_header and kept and _is_teaser(block) and not (i == len(blocks) - 1 and sign_off(text)):
             reason = "teaser"
         if reason:
             log.debug("%s: dropped %s: %.80r", name, reason, text)
@@ -209,6 +210,9 @@ def finish(draft: Draft, *, name: str, fallback_title: str | None, today: dt.dat
         else:
             kept.append(block)
 
+    # A sign-off closing the text ("Analyst: Tomas Reinholt") names its author. It stays in the
+    # text, whose words it is part of ("What rating does the analyst give?").
+    signed = sign_off(kept[-1].text) if len(kept) > 1 and not kept[-1].heading else None
     paragraphs = [b.text for b in kept]
     if not paragraphs:
         if removed:
@@ -216,7 +220,7 @@ def finish(draft: Draft, *, name: str, fallback_title: str | None, today: dt.dat
         raise EmptyDocument(f"{name}: no readable text found")
 
     source, published, precision, author = draft.source, draft.published, draft.precision, draft.author
-    author = author or header.author or credit_author(removed)
+    author = author or header.author or credit_author(removed) or signed
     # A dateline in the text beats a file's creation date, never a page's own publication metadata.
     text_date = header.date or header.updated or wire_date(paragraphs[0], today=today)
     if text_date and (published is None or draft.weak_date):

@@ -141,6 +141,26 @@ async def test_who_wrote_it_is_answered_from_the_byline(kb):
     assert not asks_for_author("Who was the journalist arrested in Moscow?")
 
 
+@pytest.mark.parametrize(
+    "closing, author",
+    [
+        ("Analyst: Tomas Reinholt", "Tomas Reinholt"),
+        ("— Maria Lindqvist, senior correspondent", "Maria Lindqvist"),
+        ("Written by Jonas Berg, Oslo", "Jonas Berg"),
+        ("Contact: Jonas Berg", None),  # who to ask, not who wrote it
+        ("By Friday the quay was open.", None),  # a sentence
+    ],
+)
+async def test_a_sign_off_closing_the_text_names_its_author(kb, closing, author):
+    # A report signed at its end ("Analyst: Tomas Reinholt") was read as unsigned: "Who wrote the
+    # note?" got "names no author". The line stays in the text, as everything the author wrote does.
+    doc = await kb.add_bytes("\n\n".join([TITLE, *BODY, closing]).encode(), "signed.txt")
+    assert doc.author == author
+    assert closing in await stored_text(kb, doc.id)
+    answer = await kb.ask("Who wrote the article about the harbour budget?")
+    assert answer.text.endswith(f"is by {author}." if author else "names no author.")
+
+
 async def test_who_wrote_it_in_a_conversation_is_asked_of_the_document_just_quoted(kb):
     # "Who prepared the report?" after an answer from the freight outlook named the meeting minutes'
     # author: the document was search's best for the question's words, not the one talked of.

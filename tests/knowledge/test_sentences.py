@@ -305,6 +305,15 @@ def test_a_section_holds_its_heading_and_title_so_a_name_alone_does_not_outweigh
     assert candidates(question, weights, [(1, 1.0), (2, 0.9)], plain, titles)[0].passage_id == 1
 
 
+def test_a_sign_off_is_no_answer():
+    # "Analyst: Tomas Reinholt" closing a note opened the answer to "What rating does the analyst give?".
+    passage = "We keep our Buy rating with a price target of $86.\n\nAnalyst: Tomas Reinholt"
+    ranked = candidates(
+        "What rating does the analyst give?", stem_weights(["rating", "analyst", "give"]), [(1, 1.0)], {1: passage}, {}
+    )
+    assert [c.text for c in ranked] == ["We keep our Buy rating with a price target of $86."]
+
+
 def test_a_heading_is_context_for_the_sentences_under_it_as_a_title_is():
     # "What are the main risks?" quoted "the main driver" from another report: the risk sentences
     # of the outlook sit under a "Risks" heading and name no risk.
