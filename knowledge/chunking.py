@@ -60,7 +60,7 @@ def chunk_paragraphs(
         )
         group.clear()
 
-    heading = [is_heading(p) for p in paragraphs]
+    heading = [is_heading(p, own_line=True) for p in paragraphs]
     for piece in pieces:
         words = sum(p[3] for p in group)
         # A sentence run of a long paragraph always stands alone; whole paragraphs are packed.

@@ -27,9 +27,16 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from .signals import answer_type, has_answer_of_type, has_named_role, has_quantity, money_asked, role_asked
+from .signals import (
+    answer_type,
+    has_answer_of_type,
+    has_named_role,
+    has_quantity,
+    money_asked,
+    role_asked,
+)
 from .termweights import coverage, match_stem, stem_weights, text_stems
-from .text import Sentence, content_words, is_heading, sign_off, split_sentences, words
+from .text import NUMBERED, Sentence, content_words, is_heading, sign_off, split_sentences, words
 
 # Sentences after the first stop before this many words. A bound on a long tail, not what keeps
 # answers short (the margin below does): at 70 it cut the second sentence after a long first one,
@@ -131,7 +138,8 @@ def candidates(
         asked: set[str] = set()
         section: set[str] = set()  # under a heading: its words and the title's
         before = ""  # the sentence before, whose names one that opens "She ..." holds
-        for i, sent in enumerate(split_sentences(passages[pid])):
+        text = passages[pid]
+        for i, sent in enumerate(split_sentences(text)):
             previous, before = before, sent.text
             if _asks_itself(sent.text):
                 # A question the text asks ("Q: Will jobs be lost?" in an interview, "So what went
@@ -141,7 +149,7 @@ def candidates(
                 asked = text_stems(sent.text)
                 title_stems = text_stems(f"{titles.get(pid, '')} {sent.text}")
                 continue
-            if is_heading(sent.text):
+            if is_heading(sent.text, own_line=_own_line(text, sent)):
                 # A heading ("Risks", "Outlook", "Who to ask"): what follows is about it, as a
                 # document is about its title. "What are the risks?" met only "the main driver".
                 title_stems = text_stems(f"{titles.get(pid, '')} {sent.text}")
@@ -187,6 +195,14 @@ def candidates(
 
 # A sentence that opens with a pronoun is about what the sentence before it named.
 _PRONOUN_FIRST = re.compile(r"(?:He|She|It|They|His|Her|Its|Their)\b")
+
+
+def _own_line(text: str, sent: Sentence) -> bool:
+    """Is ``sent`` the whole of its line (after a number: "1. Aurora launch review")?"""
+    start = text.rfind("\n", 0, sent.start) + 1
+    end = text.find("\n", sent.end)
+    line = text[start : len(text) if end < 0 else end].strip()
+    return sent.text.strip() in (line, NUMBERED.sub("", line))
 
 
 def _name_stems(text: str) -> set[str]:

@@ -46,10 +46,27 @@ SENTENCE_END = re.compile(r"[.!?…:;\"”’'»]\)?$")
 _HOW_TO = re.compile(r"(?:who|what|when|where|why|how)\s+(?:to|it)\b", re.I)
 
 
-def is_heading(text: str) -> bool:
-    """A heading's shape: "Risks", "Outlook", "Who to ask" (short, and not ended as a sentence)."""
-    short = len(text.split()) < 3 and len(text) < 20
-    return (short or len(text.split()) <= 5 and bool(_HOW_TO.match(text))) and not SENTENCE_END.search(text.rstrip())
+def is_heading(text: str, *, own_line: bool = False) -> bool:
+    """A heading's shape: "Risks", "Outlook", "Who to ask" (short, and not ended as a sentence).
+    ``own_line``: ``text`` is a whole line or paragraph, which a heading of a few words
+    ("Pricing and availability", "2. Warranty claims") is; a line that sets a label off with a
+    colon ("Media contact: press@example.com") says something and is none."""
+    text = text.strip()
+    if own_line and text.endswith(":") and len(text.split()) <= 4:
+        return True  # "Actions:", "Key risks:": a label over the list below it
+    if SENTENCE_END.search(text):
+        return False
+    if len(text.split()) < 3 and len(text) < 20 or len(text.split()) <= 5 and _HOW_TO.match(text):
+        return True
+    if not own_line or ":" in text:
+        return False
+    text = NUMBERED.sub("", text)
+    return len(text.split()) <= 6 and text[:1].isupper()
+
+
+# "2. Warranty claims", "B) Budget": the number of a numbered heading or item (the sentence
+# splitter reads "2." as a sentence of its own).
+NUMBERED = re.compile(r"^(?:\d{1,2}|[A-Za-z])[.)]\s+")
 
 
 # A sign-off ending a report or a letter: "Analyst: Tomas Reinholt", "Written by Jane Doe, Oslo",

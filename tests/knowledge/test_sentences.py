@@ -20,6 +20,7 @@ from knowledge.sentences import (
     with_parts,
 )
 from knowledge.termweights import acronyms, coverage, match_stem, respelled, stem_weights, text_stems, word_weight
+from knowledge.text import is_heading
 
 # ---------------------------------------------------------------------------- word weights
 
@@ -336,6 +337,35 @@ def test_a_heading_is_context_for_the_sentences_under_it_as_a_title_is():
         {},
     )
     assert [c.text for c in guide] == ["Editing questions: Priya Nair, night editor."]
+
+
+def test_a_line_of_a_few_words_a_numbered_one_or_a_label_is_a_heading():
+    # Minutes: "1. Aurora launch review" was quoted as an answer sentence, and the action items
+    # under "Actions:" sat in the section of the agenda item before them.
+    minutes = (
+        "1. Aurora launch review\n\nMarcus reported 1,850 pre-registrations in the first week.\n\n"
+        "2. Warranty claims\n\nClaims on the Boreal model rose to 3.1% of units sold.\n\n"
+        "Actions:\n\n- Aiko Tanaka: cost of the warranty extension, by 11 December."
+    )
+    ranked = candidates(
+        "What are Aiko's action items?", stem_weights(["aiko", "action", "items"]), [(1, 1.0)], {1: minutes}, {}
+    )
+    assert "Aurora launch review" not in [c.text for c in ranked]
+    assert ranked[0].text.startswith("- Aiko Tanaka"), [c.text for c in ranked]
+    # Each sentence holds its own section's heading: the claims are not under the launch review.
+    launch = stem_weights(["aurora", "launch"])
+    under = candidates("What about the Aurora launch?", launch, [(1, 1.0)], {1: minutes}, {})
+    held = {c.text: c.coverage for c in under}
+    assert held["Marcus reported 1,850 pre-registrations in the first week."] == 1.0
+    assert held["Claims on the Boreal model rose to 3.1% of units sold."] == 0.0
+    # Within a line a heading's shape is stricter: a short sentence run on with others is none, and
+    # a line that sets a label off with a colon says something.
+    assert is_heading("Pricing and availability", own_line=True)
+    assert is_heading("2. Warranty claims", own_line=True)
+    assert not is_heading("Pricing and availability")
+    assert not is_heading("Media contact: press@example.com", own_line=True)
+    assert not is_heading("The council agreed to extend the warranty from five to eight years", own_line=True)
+    assert not is_heading("Prices rose.", own_line=True)
 
 
 def test_a_question_the_text_asks_is_no_answer_but_is_what_the_next_sentence_answers():
