@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 from .signals import (
     answer_type,
+    duration_asked,
     has_answer_of_type,
     has_named_role,
     has_quantity,
@@ -130,6 +131,8 @@ def candidates(
     kind = answer_type(asks)
     if kind == "number" and money_asked(asks):
         kind = "money"  # "How much did it cost?": "40 turbines" holds a number, not the price
+    elif kind == "number" and duration_asked(asks):
+        kind = "duration"  # "How long does installation take?": "13.5 kWh" is no span of time
     role = role_asked(asks)  # "Who is the CEO of Helvia?": a name next to the role, not any name
     best = top[0][1] if top else 0.0
     read: list[tuple[int, int, float, int, Sentence, set[str], set[str]]] = []

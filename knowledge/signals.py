@@ -229,6 +229,37 @@ def money_asked(question: str) -> bool:
     return bool(_MONEY_ASKED.search(question))
 
 
+# "How long does installation take?", "How long has she been chief executive?": a span of time,
+# which "13.5 kWh" or "2026" is not. ("How long is the bridge?" asks a length: a number.)
+_DURATION_ASKED = re.compile(
+    r"\bhow long\s+(?:does|did|do|will|would|has|have|had|can|could|should|must|might|is\s+it|was\s+it)\b|"
+    r"\bhow long\b(?:(?!\?).)*?\b(?:take|takes|took|taken|last|lasts|lasted|wait|stay|stays|stayed|"
+    r"remain|remains|remained|continue|continues|continued|been|ago)\b",
+    re.I,
+)
+_UNITS = r"(?:seconds?|minutes?|mins?|hours?|hrs?|days?|nights?|weeks?|months?|years?|decades?|centur(?:y|ies))"
+_DURATION = re.compile(
+    rf"\b(?P<n>\d[\d,.]*|an?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|"
+    rf"thirty|forty|fifty|sixty|hundred|several|few|couple\s+of|half\s+an?|many)[\s-]+(?:more\s+)?{_UNITS}\b|"
+    r"\bsince\s+(?P<since>\d{4}|(?-i:[A-Z])\w+)",
+    re.I,
+)
+
+
+def duration_asked(question: str) -> bool:
+    """Whether a "how long" question asks for a span of time ("how long does installation take?")."""
+    return bool(_DURATION_ASKED.search(question))
+
+
+def has_duration(sentence: str, question: str) -> bool:
+    """A span of time ("under four hours", "a 12-year warranty", "since 2019") the question lacks."""
+    asked = question.lower()
+    return any(
+        not re.search(rf"\b{re.escape((m['n'] or m['since']).lower())}\b", asked) or m["n"] in ("a", "an")
+        for m in _DURATION.finditer(sentence)
+    )
+
+
 _NUMBER_WORDS = frozenset(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
     "seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred thousand "
@@ -278,6 +309,8 @@ def has_answer_of_type(kind: str | None, sentences: Iterable[str], question: str
     if kind == "contact":
         asked_for = next((found for named, found in _CONTACTS if named.search(question)), _CONTACT)
         return any(asked_for.search(sentence) for sentence in sentences)
+    if kind == "duration":
+        return any(has_duration(sentence, question) for sentence in sentences)
     asked = text_keys(question) | {w.lower() for w in _WORD.findall(question)}
     if kind == "money":
         # A number in a sentence that names a currency ("1.2 billion euros", "$44bn").

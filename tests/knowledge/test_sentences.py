@@ -19,6 +19,7 @@ from knowledge.sentences import (
     wants_explanation,
     with_parts,
 )
+from knowledge.signals import duration_asked, has_duration
 from knowledge.termweights import acronyms, coverage, match_stem, respelled, stem_weights, text_stems, word_weight
 from knowledge.text import is_heading
 
@@ -366,6 +367,24 @@ def test_a_line_of_a_few_words_a_numbered_one_or_a_label_is_a_heading():
     assert not is_heading("Media contact: press@example.com", own_line=True)
     assert not is_heading("The council agreed to extend the warranty from five to eight years", own_line=True)
     assert not is_heading("Prices rose.", own_line=True)
+
+
+def test_how_long_asks_for_a_span_of_time_not_any_number():
+    # "How long does installation take?" quoted the launch line ("stores 13.5 kWh and costs 7,900
+    # euros before installation") before "it can be installed in under four hours".
+    passage = (
+        "Kestrel launched Aurora, a battery that stores 13.5 kWh and costs 7,900 euros before installation. "
+        "The company says it can be installed in under four hours."
+    )
+    question = "How long does installation take?"
+    ranked = candidates(question, stem_weights(["long", "installation", "take"]), [(1, 1.0)], {1: passage}, {})
+    assert ranked[0].text.startswith("The company says"), [c.text for c in ranked]
+    assert duration_asked(question) and duration_asked("How long did the strike last?")
+    assert not duration_asked("How long is the bridge?")  # a length: any number
+    assert has_duration("It carries a 12-year warranty.", question)
+    assert has_duration("It has been based in Oslo since 2019.", question)
+    assert not has_duration("It has run since then.", question)
+    assert not has_duration("The strike lasted 12 days.", "Did the strike last 12 days?")  # the question's own
 
 
 def test_a_question_the_text_asks_is_no_answer_but_is_what_the_next_sentence_answers():
