@@ -291,7 +291,7 @@ async def read_question(
         ranked = candidates(resolved, choose, top, passages, titles, asks=asks)
         if more:
             # "What else?", "after that?": only what was not said in the conversation.
-            ranked = after_said(ranked, said, settings.later_weight)
+            ranked = after_said(ranked, said, settings.later_weight, None if more_about else choose)
             # More on the story told: from the documents quoted, when the candidates hold any ("tell
             # me more" after the grain exports got the troops, with "Russia" in both).
             told = {rows[c.passage_id][1].id for c in ranked if said_in(c.text, said)}

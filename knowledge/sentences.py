@@ -316,9 +316,17 @@ def by_meaning(ranked: Sequence[Candidate], cosines: Sequence[float]) -> list[Ca
     return [c for _, _, c in sorted(pairs, key=lambda p: (-p[0], p[1]))]
 
 
-def after_said(ranked: Sequence[Candidate], said: Sequence[str], later_weight: float) -> list[Candidate]:
+def after_said(
+    ranked: Sequence[Candidate],
+    said: Sequence[str],
+    later_weight: float,
+    weights: Mapping[str, float] | None = None,
+) -> list[Candidate]:
     """ "And what did he say after that?": sentences after the last one already said, in its
-    passage, move up by ``later_weight``; the order is otherwise kept."""
+    passage, move up by ``later_weight``; the order is otherwise kept. Elsewhere only sentences
+    that hold a word of the question (``weights``, when given) in their own text are kept: "why?"
+    after the council's decision on a warranty went on with the website's crash, from the same
+    minutes, whose title names the council."""
     last: dict[int, int] = {}
     for c in ranked:
         if said_in(c.text, said):
@@ -326,10 +334,13 @@ def after_said(ranked: Sequence[Candidate], said: Sequence[str], later_weight: f
     if not last:
         return list(ranked)
 
-    def bonus(c: Candidate) -> float:
-        return later_weight if c.passage_id in last and c.index > last[c.passage_id] else 0.0
+    def after(c: Candidate) -> bool:
+        return c.passage_id in last and c.index > last[c.passage_id]
 
-    moved = [(c.score + bonus(c), c) for c in ranked]
+    def kept(c: Candidate) -> bool:
+        return weights is None or after(c) or coverage(weights, text_stems(c.text)) > 0
+
+    moved = [(c.score + later_weight * after(c), c) for c in ranked if kept(c)]
     return [c for _, c in sorted(moved, key=lambda sc: (-sc[0], sc[1].rank, sc[1].index))]
 
 

@@ -11,6 +11,7 @@ from knowledge import termweights
 from knowledge.sentences import (
     Candidate,
     SentenceWeights,
+    after_said,
     by_meaning,
     candidates,
     local_weights,
@@ -385,6 +386,29 @@ def test_how_long_asks_for_a_span_of_time_not_any_number():
     assert has_duration("It has been based in Oslo since 2019.", question)
     assert not has_duration("It has run since then.", question)
     assert not has_duration("The strike lasted 12 days.", "Did the strike last 12 days?")  # the question's own
+
+
+def test_what_else_after_an_answer_is_what_follows_it_or_holds_a_word_of_the_question():
+    # "why?" after the council's decision on the Boreal warranty went on with the website's crash
+    # and who attended, from the same minutes (whose title names the council).
+    minutes = {
+        1: "The council agreed to extend the Boreal warranty from 5 to 8 years. Claims rose to 3.1% of units.",
+        2: "The website crashed for 40 minutes on launch day. Present: Lena Dahl, Marcus Berg.",
+        3: "Aiko Tanaka will cost the Boreal warranty extension by 11 December.",
+    }
+    titles = dict.fromkeys(minutes, "Product council minutes")
+    weights = stem_weights(["council", "decide", "boreal", "warranty"])
+    ranked = candidates("why?", weights, [(1, 1.0), (2, 0.9), (3, 0.8)], minutes, titles)
+    said = ["The council agreed to extend the Boreal warranty from 5 to 8 years."]
+    later = after_said(ranked, said, 2.0, weights)
+    texts = [c.text for c in later if c.text not in said]  # select() skips what was said
+    assert texts[:2] == [
+        "Claims rose to 3.1% of units.",
+        "Aiko Tanaka will cost the Boreal warranty extension by 11 December.",
+    ]
+    assert not any("website" in t or "Present" in t for t in texts)
+    # Without the question's words ("tell me more about ...", whose passages are on the topic) all stay.
+    assert len(after_said(ranked, said, 2.0)) == len(ranked)
 
 
 def test_a_question_the_text_asks_is_no_answer_but_is_what_the_next_sentence_answers():
