@@ -134,6 +134,8 @@ def candidates(
     elif kind == "number" and duration_asked(asks):
         kind = "duration"  # "How long does installation take?": "13.5 kWh" is no span of time
     role = role_asked(asks)  # "Who is the CEO of Helvia?": a name next to the role, not any name
+    # "Who asked about acquisitions?": the text's own question is the answer, with its asker.
+    about_asking = bool(_ABOUT_ASKING.search(asks))
     best = top[0][1] if top else 0.0
     read: list[tuple[int, int, float, int, Sentence, set[str], set[str]]] = []
     for rank, (pid, pscore) in enumerate(top):
@@ -144,7 +146,7 @@ def candidates(
         text = passages[pid]
         for i, sent in enumerate(split_sentences(text)):
             previous, before = before, sent.text
-            if _asks_itself(sent.text):
+            if _asks_itself(sent.text) and not about_asking:
                 # A question the text asks ("Q: Will jobs be lost?" in an interview, "So what went
                 # wrong?") is not an answer, though it holds the asker's words best. The sentence
                 # after it answers it ("A: No one will be laid off."), and holds its words as its
@@ -226,6 +228,7 @@ def local_weights(weights: Mapping[str, float], sentences: Sequence[set[str]]) -
     }
 
 
+_ABOUT_ASKING = re.compile(r"\b(?:who|which\s+\w+)\s+asked\b|\b(?:did|does|do)\b.*\bask\b", re.I)
 _ASKS_ITSELF = re.compile(r"\?[\"”’'»)]*$")
 
 

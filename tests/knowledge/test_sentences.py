@@ -22,7 +22,7 @@ from knowledge.sentences import (
 )
 from knowledge.signals import duration_asked, has_duration
 from knowledge.termweights import acronyms, coverage, match_stem, respelled, stem_weights, text_stems, word_weight
-from knowledge.text import is_heading
+from knowledge.text import content_words, is_heading
 
 # ---------------------------------------------------------------------------- word weights
 
@@ -409,6 +409,23 @@ def test_what_else_after_an_answer_is_what_follows_it_or_holds_a_word_of_the_que
     assert not any("website" in t or "Present" in t for t in texts)
     # Without the question's words ("tell me more about ...", whose passages are on the topic) all stay.
     assert len(after_said(ranked, said, 2.0)) == len(ranked)
+
+
+def test_who_asked_is_answered_by_the_question_the_text_asks():
+    # An earnings call: "Who asked about acquisitions?" quoted the chief executive's answer, since
+    # a question in the text is no answer, but here it is the one asked about, with its asker.
+    call = (
+        "Hannah Cole: Are you looking at acquisitions to fill the gap when Corvexa loses its patent?\n\n"
+        "Rachel Lim: We are looking at small biotech companies, but we will not overpay on acquisitions."
+    )
+
+    def ask(question: str) -> list[str]:
+        return [c.text for c in candidates(question, stem_weights(content_words(question)), [(1, 1.0)], {1: call}, {})]
+
+    assert ask("Who asked about acquisitions?")[0].startswith("Hannah Cole: Are you")
+    assert ask("What did Hannah Cole ask?")[0].startswith("Hannah Cole: Are you")
+    # Asked what was said, the question stays out: it is no answer.
+    assert ask("What did Rachel Lim say about acquisitions?") == [call.split("\n\n")[1]]
 
 
 def test_a_question_the_text_asks_is_no_answer_but_is_what_the_next_sentence_answers():
