@@ -12,7 +12,7 @@ from .dates import WEEKDAYS, DateIntent
 from .models import Answer, Citation, Document, Passage
 from .sentences import Candidate, candidates
 from .termweights import coverage, is_past, stem_weights, text_stems
-from .text import content_words, split_sentences
+from .text import content_words, is_heading, split_sentences
 
 RELATED_SHOWN = 3
 MENTIONS_SHOWN = 10  # "Which documents mention X?": at most this many listed
@@ -65,7 +65,8 @@ def related(rows: Mapping[int, tuple[Passage, Document]], top: Sequence[tuple[in
     out = []
     for pid, score in top[:RELATED_SHOWN]:
         passage, doc = rows[pid]
-        first = split_sentences(passage.text)
+        # Its opening, up to two sentences past a heading ("3. German launch") or a fragment.
+        first = [s for s in split_sentences(passage.text) if len(s.text.split()) >= 3 and not is_heading(s.text)]
         end = first[min(1, len(first) - 1)].end if first else len(passage.text)
         out.append(citation(len(out) + 1, passage, doc, 0, end, score))
     return out

@@ -14,6 +14,7 @@ import pytest
 from knowledge import KnowledgeBase, KnowledgeConfig
 from knowledge.answer import AnswerSettings, about_boost, recency_boost
 from knowledge.dates import parse_date_intent
+from knowledge.models import Document, Passage
 from knowledge.question import (
     Reply,
     asks_for_more,
@@ -27,6 +28,7 @@ from knowledge.question import (
     wants_later,
     without_framing,
 )
+from knowledge.replies import related
 
 ROOT = Path(__file__).resolve().parents[2]
 SEEDS = ROOT / "seeds"
@@ -585,3 +587,12 @@ async def test_tell_me_more_about_a_topic_says_only_what_was_not_said_on_it(kb):
     again = await kb.ask("tell me more about the rail strike", history=history, now=NOW)
     assert all(re.search(r"strike|train|rail", c.quote, re.I) for c in again.citations), again.text
     assert all(c.quote not in said + [c.quote for c in more.citations] for c in again.citations)
+
+
+def test_a_related_passage_is_shown_by_its_opening_sentences_past_a_heading():
+    # A refusal showed the minutes' closest passage as "3. German launch" alone.
+    text = "3. German launch\n\nThe German launch stays in July 2027. Lena asked for a decision on a warehouse. Next."
+    doc = Document(1, "Minutes", None, None, None, None, "m.txt", "h", dt.datetime(2026, 11, 25, tzinfo=dt.UTC))
+    shown = related({7: (Passage(7, 1, 0, 0, 0, len(text), text), doc)}, [(7, 1.0)])
+    assert shown[0].quote.endswith("Lena asked for a decision on a warehouse.")
+    assert shown[0].quote.startswith("3. German launch")
