@@ -135,12 +135,14 @@ def match_stem(word: str) -> str:
 
 # Words news uses for one toll or one result, which no stemmer joins: "Was anyone killed?" is
 # answered by "No deaths have been reported", "How many were injured?" by "40 injuries", "Who won?"
-# by "Rovers beat Castlefield". Each word meets the first of its family; the BM25 side searches them
-# all (``retrieval.search_words``).
+# by "Rovers beat Castlefield", "How much does it cost in Germany?" by a price list's "Price: 8,400
+# euros". Each word meets the first of its family; the BM25 side searches them all
+# (``retrieval.search_words``).
 SAME_SENSE = (
     ("die", "killed", "death", "dead", "fatal", "dying"),
     ("injured", "injury", "wounded"),
     ("win", "won", "beat", "beaten", "defeated", "victory"),
+    ("cost", "price", "priced"),
 )
 
 

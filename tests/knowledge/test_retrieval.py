@@ -114,6 +114,7 @@ def test_fuse_scores_with_one_side_empty_keeps_the_other_sides_order():
         # ... and the other words for a toll: "Was anyone killed?" finds "No deaths".
         ("Was anyone killed in the storm?", "anyone killed storm die death dead fatal dying"),
         ("How many were wounded?", "wounded injured injury"),
+        ("How much does Aurora cost?", "aurora cost price priced"),
     ],
 )
 def test_the_bm25_words_of_a_query_take_the_initials_news_writes_either_way(query, words):

@@ -105,6 +105,8 @@ def test_an_irregular_form_meets_its_base(asked, written):
         ("won", "beat"),
         ("win", "defeated"),
         ("won", "victory"),
+        ("cost", "price"),
+        ("costs", "priced"),
     ],
 )
 def test_words_news_uses_for_one_toll_or_one_result_meet_as_one(asked, written):
