@@ -137,11 +137,12 @@ def candidates(
     # "Who asked about acquisitions?": the text's own question is the answer, with its asker.
     about_asking = bool(_ABOUT_ASKING.search(asks))
     best = top[0][1] if top else 0.0
-    read: list[tuple[int, int, float, int, Sentence, set[str], set[str]]] = []
+    read: list[tuple[int, int, float, int, int, Sentence, set[str], set[str]]] = []
     for rank, (pid, pscore) in enumerate(top):
         title_stems = text_stems(titles.get(pid, ""))
         asked: set[str] = set()
         section: set[str] = set()  # under a heading: its words and the title's
+        row_at: int | None = None  # where the run of list items or table rows being read began
         before = ""  # the sentence before, whose names one that opens "She ..." holds
         text = passages[pid]
         for i, sent in enumerate(split_sentences(text)):
@@ -167,22 +168,28 @@ def candidates(
             if len(sent.text.split()) < 3 and len(sent.text) < 20 or sign_off(sent.text):
                 continue  # a fragment ("Photo: AP"), or who signed the text: no answer
             stems = text_stems(sent.text) | asked | section
+            # The items of a list or the rows of a table stand where their run begins: a later
+            # row is no likelier the answer ("How much does the Aurora battery cost?" quoted
+            # the last market of a price table, Germany's, first).
+            item = _LIST_ITEM.match(sent.text) is not None and _own_line(text, sent)
+            row_at = (i if row_at is None else row_at) if item else None
+            place = i if row_at is None else row_at
             if _PRONOUN_FIRST.match(sent.text):
                 # "She was 91." answers "How old was Margarethe Olsen?" with the name the sentence
                 # before gave: its pronoun holds that name. xquad-en's lead_hit 0.784 to 0.791,
                 # realtimeqa-dev's 0.856 to 0.855 (one question); answer_hit up on both.
                 stems |= _name_stems(previous)  # only here: most sentences open otherwise
-            read.append((rank, pid, pscore, i, sent, stems, title_stems))
+            read.append((rank, pid, pscore, i, place, sent, stems, title_stems))
             asked = set()
     local = local_weights(weights, [stems for *_, stems, _ in read])
     out: list[Candidate] = []
-    for rank, pid, pscore, i, sent, stems, title_stems in read:
+    for rank, pid, pscore, i, place, sent, stems, title_stems in read:
         cov = coverage(weights, stems)
         score = (
             s.passage * (pscore - best)
             + s.best_passage * (rank == 0)
             + s.opening * (i == 0)
-            + s.later * min(i, 5) / 5
+            + s.later * min(place, 5) / 5
             + s.terms * cov
             + s.terms_local * coverage(local, stems)
             + s.terms_titled * coverage(weights, stems | title_stems)
@@ -200,6 +207,11 @@ def candidates(
 
 # A sentence that opens with a pronoun is about what the sentence before it named.
 _PRONOUN_FIRST = re.compile(r"(?:He|She|It|They|His|Her|Its|Their)\b")
+
+
+# A list item ("- Aiko Tanaka: cost ...", "• Laptop") or a table row as the readers write it
+# ("Market: Norway; Price: 7,900 euros").
+_LIST_ITEM = re.compile(r"[-•*–]\s|\w[\w ]{0,30}: [^;]+; ")
 
 
 def _own_line(text: str, sent: Sentence) -> bool:

@@ -372,6 +372,24 @@ def test_a_line_of_a_few_words_a_numbered_one_or_a_label_is_a_heading():
     assert not is_heading("Prices rose.", own_line=True)
 
 
+def test_a_later_row_of_a_table_or_item_of_a_list_is_no_likelier_the_answer():
+    # "How much does the Aurora battery cost?" quoted the price table's last row, Germany's,
+    # first: past a passage's opening, a later sentence scores a little higher, as news tells it.
+    table = (
+        "Pricing\n\nMarket: Norway; Price: 7,900 euros; Deliveries: February 2027.\n\n"
+        "Market: Germany; Price: 8,400 euros; Deliveries: July 2027."
+    )
+    ranked = candidates("How much does it cost?", stem_weights(["cost"]), [(1, 1.0)], {1: table}, {})
+    assert ranked[0].text.startswith("Market: Norway") and ranked[0].score == ranked[1].score
+    prose = (
+        table.replace("Market: ", "In ")
+        .replace("; Price:", ", the price is")
+        .replace("; Deliveries:", " with delivery in")
+    )
+    ranked = candidates("How much does it cost?", stem_weights(["cost"]), [(1, 1.0)], {1: prose}, {})
+    assert ranked[0].text.startswith("In Germany") and ranked[0].score > ranked[1].score
+
+
 def test_how_long_asks_for_a_span_of_time_not_any_number():
     # "How long does installation take?" quoted the launch line ("stores 13.5 kWh and costs 7,900
     # euros before installation") before "it can be installed in under four hours".
