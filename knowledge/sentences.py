@@ -144,9 +144,22 @@ def candidates(
         section: set[str] = set()  # under a heading: its words and the title's
         row_at: int | None = None  # where the run of list items or table rows being read began
         before = ""  # the sentence before, whose names one that opens "She ..." holds
+        speaker: set[str] = set()  # who speaks in this paragraph of a transcript ("Rachel Lim: ...")
+        said_to = 0  # where the sentence before ended
         text = passages[pid]
         for i, sent in enumerate(split_sentences(text)):
             previous, before = before, sent.text
+            if "\n" in text[said_to : sent.start]:
+                speaker = set()  # a new paragraph, a new turn
+            said_to = sent.end
+            label = _SPEAKER.match(sent.text)
+            if label:
+                # "Rachel Lim: Thank you. Sales of our heart drug Corvexa rose 22%": the sentences
+                # of her turn are hers. "What did Rachel Lim say about Corvexa?" quoted another
+                # of her turns, whose first sentence names her, before the one on Corvexa.
+                speaker = text_stems(label["who"])
+                if len(sent.text[label.end() :].split()) < 3:
+                    continue  # "Rachel Lim: Thank you.": a turn's courtesy, no answer
             if _asks_itself(sent.text) and not about_asking:
                 # A question the text asks ("Q: Will jobs be lost?" in an interview, "So what went
                 # wrong?") is not an answer, though it holds the asker's words best. The sentence
@@ -167,7 +180,7 @@ def candidates(
                 continue
             if len(sent.text.split()) < 3 and len(sent.text) < 20 or sign_off(sent.text):
                 continue  # a fragment ("Photo: AP"), or who signed the text: no answer
-            stems = text_stems(sent.text) | asked | section
+            stems = text_stems(sent.text) | asked | section | speaker
             # The items of a list or the rows of a table stand where their run begins: a later
             # row is no likelier the answer ("How much does the Aurora battery cost?" quoted
             # the last market of a price table, Germany's, first).
@@ -209,6 +222,8 @@ def candidates(
 _PRONOUN_FIRST = re.compile(r"(?:He|She|It|They|His|Her|Its|Their)\b")
 
 
+# A transcript's speaker: "Rachel Lim: ...", "Operator: ..." (a name of up to four words and a colon).
+_SPEAKER = re.compile(r"(?P<who>[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*){0,3}):\s+(?=\S)")
 # A list item ("- Aiko Tanaka: cost ...", "• Laptop") or a table row as the readers write it
 # ("Market: Norway; Price: 7,900 euros").
 _LIST_ITEM = re.compile(r"[-•*–]\s|\w[\w ]{0,30}: [^;]+; ")

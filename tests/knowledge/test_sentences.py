@@ -431,6 +431,24 @@ def test_what_else_after_an_answer_is_what_follows_it_or_holds_a_word_of_the_que
     assert len(after_said(ranked, said, 2.0)) == len(ranked)
 
 
+def test_the_sentences_of_a_speakers_turn_are_the_speakers():
+    # An earnings call: "What did Rachel Lim say about Corvexa?" quoted her later turn, which opens
+    # with her name, before "Sales of Corvexa rose 22%", said after her "Thank you."
+    call = (
+        "Rachel Lim: Thank you. Sales of our heart drug Corvexa rose 22% to 310 million dollars.\n\n"
+        "David Osei: Corvexa's patent runs until 2031.\n\n"
+        "Rachel Lim: We are looking at small biotech companies, but we will not overpay."
+    )
+    question = "What did Rachel Lim say about Corvexa?"
+    ranked = candidates(question, stem_weights(content_words(question)), [(1, 1.0)], {1: call}, {})
+    texts = [c.text for c in ranked]
+    assert texts[0] == "Sales of our heart drug Corvexa rose 22% to 310 million dollars.", texts
+    assert "Rachel Lim: Thank you." not in texts  # a courtesy is no answer
+    # The turn ends with its paragraph: David Osei's sentence is not hers.
+    osei = next(c for c in ranked if c.text.startswith("David Osei"))
+    assert osei.coverage < ranked[0].coverage
+
+
 def test_who_asked_is_answered_by_the_question_the_text_asks():
     # An earnings call: "Who asked about acquisitions?" quoted the chief executive's answer, since
     # a question in the text is no answer, but here it is the one asked about, with its asker.
