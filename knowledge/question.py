@@ -58,6 +58,7 @@ _MENTION = re.compile(r"<@[!&]?\d+>|@(?:everyone|here)\b")
 # A citation marker, "[2]", also as the bot's escaped embed text gives it back ("\\[2\\]").
 _MARKER = re.compile(r"\\?\[\d+\\?\]")
 _PRONOUN = re.compile(r"\b(?:he|she|they|him|her|his|hers|them|their|it|its)\b", re.I)
+_PERSON = re.compile(r"\b(?:he|she|they|him|her|his|hers|them|their)\b", re.I)  # who: "it" is no one
 _LATER = re.compile(r"\b(?:after that|afterwards?|then|next|later|what else|anything else|more|go on|continue)\b", re.I)
 _FOLLOW_UP = re.compile(
     r"^\s*(?:and|but|also|what about|how about|and what about|and how about|what of|same for|"
@@ -411,8 +412,9 @@ def resolve_follow_up(question: str, history: Sequence[str], *, chain: bool = Tr
         replaced = [n for n in name_phrases(previous) if n.lower() not in new_names][: len(new_names)]
         for name in replaced:
             carried = re.sub(rf"\b{re.escape(name)}\b", " ", carried)
-    if not new_names and _PRONOUN.search(question):
-        # "and what did he say?": he is most likely who the last answer named first.
+    if not new_names and _PERSON.search(question):
+        # "and what did he say?": he is most likely who the last answer named first. Not "it":
+        # "who asked about it?" after the buyback carried the finance chief who announced it.
         names = [n for n in _answer_names(history) if n.lower() not in carried.lower()]
         if names:
             carried = f"{names[0]} {carried}"

@@ -483,6 +483,17 @@ def test_a_chain_of_question_words_alone_carries_the_topic_back_to_its_question(
     assert "Nordwave" in resolve_follow_up("who said so?", history)
 
 
+def test_he_or_she_is_who_the_last_answer_named_first_and_it_is_no_one():
+    # "who asked about it?" after the buyback carried the finance chief who announced it.
+    history = [
+        "What about the buyback?",
+        Reply("David Osei: We will buy back up to 200 million dollars of shares. [1]"),
+    ]
+    assert "David Osei" in resolve_follow_up("and what did he say after that?", history)
+    assert "David Osei" not in resolve_follow_up("who asked about it?", history)
+    assert "buyback" in resolve_follow_up("who asked about it?", history)
+
+
 def test_a_follow_up_naming_only_a_period_asks_the_same_of_that_period():
     # "and last week?" after "What happened this week?" carried "this week" beside it, and this
     # week's rule, read first, won.
