@@ -68,6 +68,7 @@ def nothing_to_match(line: str, texts: Iterable[str]) -> bool:
 
 
 _SPELLED = re.compile(r"\w+(?:['’]\w+)*")
+_POSSESSIVE = re.compile(r"['’]s$")
 
 
 def respelled(line: str, texts: Iterable[str]) -> tuple[str, list[tuple[str, str]]]:
@@ -88,12 +89,15 @@ def respelled(line: str, texts: Iterable[str]) -> tuple[str, list[tuple[str, str
             vocabulary.setdefault(word.lower(), word)
     pairs: list[tuple[str, str]] = []
     for typed in unknown:
+        # A possessive is read apart: "Kestrel's" is Kestrel's name, no misspelling of "Kestrel",
+        # and "Kestral's" is "Kestrel's".
         low = typed.lower()
-        if low in vocabulary:
+        base = _POSSESSIVE.sub("", low)
+        if low in vocabulary or base in vocabulary:
             continue
-        close = difflib.get_close_matches(low, sorted(vocabulary), n=1, cutoff=TYPO_RATIO)
+        close = difflib.get_close_matches(base, sorted(vocabulary), n=1, cutoff=TYPO_RATIO)
         if close:
-            pairs.append((typed, vocabulary[close[0]]))
+            pairs.append((typed, vocabulary[close[0]] + typed[len(base) :]))
     for typed, read in pairs:
         line = re.sub(rf"(?<!\w){re.escape(typed)}(?!\w)", read, line)
     return line, pairs

@@ -74,6 +74,9 @@ def test_a_word_no_text_holds_and_english_does_not_know_is_read_as_the_one_it_mi
     # English words, numbers, short words and names found as typed stay as they are.
     for line in ("What did the bank say?", "Who is Lagarde?", "What is 2025?", "Is Tokayev there?"):
         assert respelled(line, texts) == (line, [])
+    # A possessive is no misspelling: "(I read “Helvia's” as “Helvia”.)" opened the answer.
+    assert respelled("What is Helvia's profit?", texts) == ("What is Helvia's profit?", [])
+    assert respelled("What is Helvai’s profit?", texts) == ("What is Helvia’s profit?", [("Helvai’s", "Helvia’s")])
 
 
 @pytest.mark.parametrize(
