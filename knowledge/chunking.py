@@ -60,7 +60,9 @@ def chunk_paragraphs(
         )
         group.clear()
 
-    heading = [is_heading(p, own_line=True) for p in paragraphs]
+    # A heading is over text: each line of a list of short lines has a heading's shape.
+    shaped = [is_heading(p, own_line=True) for p in paragraphs]
+    heading = [h and i + 1 < len(shaped) and not shaped[i + 1] for i, h in enumerate(shaped)]
     for piece in pieces:
         words = sum(p[3] for p in group)
         # A sentence run of a long paragraph always stands alone; whole paragraphs are packed.
@@ -68,8 +70,10 @@ def chunk_paragraphs(
             # A heading ("Risks") goes with the text under it, never at the end of the passage
             # before: "What are the main risks?" met a passage on revenue that ended "Risks",
             # and the risks themselves without their heading.
+            # Only a heading or two over text: a list of short lines ("Lena Dahl", "Marcus Berg")
+            # is no run of headings, and carrying it would cut it a line at a time.
             carried: list[tuple[int, int, int, int]] = []
-            while len(group) > 1 and heading[group[-1][2]]:
+            while len(carried) < 2 and heading[group[-1][2]] and not all(heading[p[2]] for p in group):
                 carried.insert(0, group.pop())
             flush()
             group.extend(carried)

@@ -147,7 +147,8 @@ def candidates(
         speaker: set[str] = set()  # who speaks in this paragraph of a transcript ("Rachel Lim: ...")
         said_to = 0  # where the sentence before ended
         text = passages[pid]
-        for i, sent in enumerate(split_sentences(text)):
+        sentences = split_sentences(text)
+        for i, sent in enumerate(sentences):
             previous, before = before, sent.text
             if "\n" in text[said_to : sent.start]:
                 speaker = set()  # a new paragraph, a new turn
@@ -168,7 +169,7 @@ def candidates(
                 asked = text_stems(sent.text)
                 title_stems = text_stems(f"{titles.get(pid, '')} {sent.text}")
                 continue
-            if is_heading(sent.text, own_line=_own_line(text, sent)):
+            if _heads(text, sentences, i):
                 # A heading ("Risks", "Outlook", "Who to ask"): what follows is about it, as a
                 # document is about its title. "What are the risks?" met only "the main driver".
                 title_stems = text_stems(f"{titles.get(pid, '')} {sent.text}")
@@ -227,6 +228,18 @@ _SPEAKER = re.compile(r"(?P<who>[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*){0,3}):\s
 # A list item ("- Aiko Tanaka: cost ...", "• Laptop") or a table row as the readers write it
 # ("Market: Norway; Price: 7,900 euros").
 _LIST_ITEM = re.compile(r"[-•*–]\s|\w[\w ]{0,30}: [^;]+; ")
+
+
+def _heads(text: str, sentences: Sequence[Sentence], i: int) -> bool:
+    """Is sentence ``i`` a heading? One of a few words on its own line is, only over text: each
+    line of a list of short lines ("Deliveries begin in February") has a heading's shape."""
+    sent = sentences[i]
+    if is_heading(sent.text):
+        return True
+    if not is_heading(sent.text, own_line=_own_line(text, sent)):
+        return False
+    after = sentences[i + 1] if i + 1 < len(sentences) else None
+    return after is not None and not is_heading(after.text, own_line=_own_line(text, after))
 
 
 def _own_line(text: str, sent: Sentence) -> bool:

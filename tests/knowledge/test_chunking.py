@@ -149,3 +149,11 @@ def test_a_heading_goes_with_the_text_under_it():
     assert [p.text for p in chunk_paragraphs(["Risks", risks], target_words=60)] == [f"Risks\n\n{risks}"]
     ended = chunk_paragraphs([revenue, "Risks remain.", risks], target_words=60)
     assert ended[0].text == f"{revenue}\n\nRisks remain."
+
+
+def test_a_list_of_short_lines_is_packed_not_cut_a_line_at_a_time():
+    # Every line of a list of names has a heading's shape; carried as headings, each passage
+    # would have held one line.
+    names = [f"Delegate number {i} present" for i in range(100)]
+    passages = chunk_paragraphs(names)
+    assert len(passages) == 5 and all(len(p.text.split()) >= 40 for p in passages)

@@ -373,6 +373,10 @@ def test_a_line_of_a_few_words_a_numbered_one_or_a_label_is_a_heading():
     assert not is_heading("Media contact: press@example.com", own_line=True)
     assert not is_heading("The council agreed to extend the warranty from five to eight years", own_line=True)
     assert not is_heading("Prices rose.", own_line=True)
+    # A line of a list of short lines is none, though it has the shape: it is quoted.
+    slides = "Aurora launch\n\nDeliveries begin in February 2027\n\nGermany follows in July\n\nPre-orders open now"
+    ranked = candidates("When do deliveries begin?", stem_weights(["deliveries", "begin"]), [(1, 1.0)], {1: slides}, {})
+    assert ranked[0].text == "Deliveries begin in February 2027"
 
 
 def test_a_later_row_of_a_table_or_item_of_a_list_is_no_likelier_the_answer():
