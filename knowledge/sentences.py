@@ -268,7 +268,10 @@ def local_weights(weights: Mapping[str, float], sentences: Sequence[set[str]]) -
     }
 
 
-_ABOUT_ASKING = re.compile(r"\b(?:who|which\s+\w+)\s+asked\b|\b(?:did|does|do)\b.*\bask\b", re.I)
+# "Who asked ...?", "Which analyst asked ...?", "What did Hannah Cole ask?"; not "Who do I ask?".
+_ABOUT_ASKING = re.compile(
+    r"\b(?:who|which\s+\w+)\s+asked\b|\bwhat\s+(?:did|does|do)\s+(?!I\b|we\b|you\b)\w+(?:\s+\w+){0,3}\s+ask\b", re.I
+)
 _ASKS_ITSELF = re.compile(r"\?[\"”’'»)]*$")
 
 

@@ -469,7 +469,8 @@ def test_who_asked_is_answered_by_the_question_the_text_asks():
 
     assert ask("Who asked about acquisitions?")[0].startswith("Hannah Cole: Are you")
     assert ask("What did Hannah Cole ask?")[0].startswith("Hannah Cole: Are you")
-    # Asked what was said, the question stays out: it is no answer.
+    # Asked whom to ask, or what was said, the question stays out: it is no answer.
+    assert ask("Who do I ask about acquisitions?")[0].startswith("Rachel Lim")
     assert ask("What did Rachel Lim say about acquisitions?") == [call.split("\n\n")[1]]
 
 
