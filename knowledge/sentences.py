@@ -159,7 +159,7 @@ def candidates(
                 # of her turn are hers. "What did Rachel Lim say about Corvexa?" quoted another
                 # of her turns, whose first sentence names her, before the one on Corvexa.
                 speaker = text_stems(label["who"])
-                if len(sent.text[label.end() :].split()) < 3:
+                if _COURTESY.fullmatch(sent.text[label.end() :].strip()):
                     continue  # "Rachel Lim: Thank you.": a turn's courtesy, no answer
             if _asks_itself(sent.text) and not about_asking:
                 # A question the text asks ("Q: Will jobs be lost?" in an interview, "So what went
@@ -225,6 +225,9 @@ _PRONOUN_FIRST = re.compile(r"(?:He|She|It|They|His|Her|Its|Their)\b")
 
 # A transcript's speaker: "Rachel Lim: ...", "Operator: ..." (a name of up to four words and a colon).
 _SPEAKER = re.compile(r"(?P<who>[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*){0,3}):\s+(?=\S)")
+# Up to two words, neither a name nor a number: "Thank you.", "Yes.", "Good morning!" ("Apologies:
+# Petra Novak." and "Date: 5 May" say something).
+_COURTESY = re.compile(r"[A-Za-z'’]+(?:\s+[a-z'’]+)?[.!,]*")
 # A list item ("- Aiko Tanaka: cost ...", "• Laptop") or a table row as the readers write it
 # ("Market: Norway; Price: 7,900 euros").
 _LIST_ITEM = re.compile(r"[-•*–]\s|\w[\w ]{0,30}: [^;]+; ")

@@ -255,7 +255,8 @@ def has_duration(sentence: str, question: str) -> bool:
     """A span of time ("under four hours", "a 12-year warranty", "since 2019") the question lacks."""
     asked = question.lower()
     return any(
-        not re.search(rf"\b{re.escape((m['n'] or m['since']).lower())}\b", asked) or m["n"] in ("a", "an")
+        (m["n"] or "").lower() in ("a", "an")
+        or not re.search(rf"\b{re.escape((m['n'] or m['since']).lower())}\b", asked)
         for m in _DURATION.finditer(sentence)
     )
 

@@ -412,6 +412,7 @@ def test_how_long_asks_for_a_span_of_time_not_any_number():
     assert has_duration("It carries a 12-year warranty.", question)
     assert has_duration("It has been based in Oslo since 2019.", question)
     assert not has_duration("It has run since then.", question)
+    assert has_duration("A day is enough for a refund.", "How long does a refund take?")  # though "a" is asked
     assert not has_duration("The strike lasted 12 days.", "Did the strike last 12 days?")  # the question's own
 
 
@@ -451,6 +452,10 @@ def test_the_sentences_of_a_speakers_turn_are_the_speakers():
     texts = [c.text for c in ranked]
     assert texts[0] == "Sales of our heart drug Corvexa rose 22% to 310 million dollars.", texts
     assert "Rachel Lim: Thank you." not in texts  # a courtesy is no answer
+    # A label over a name or a date says something: "Apologies: Petra Novak." is a candidate.
+    minutes = {1: "Present: Lena Dahl, Marcus Berg.\n\nApologies: Petra Novak."}
+    absent = candidates("Who sent apologies?", stem_weights(["sent", "apologies"]), [(1, 1.0)], minutes, {})
+    assert absent[0].text == "Apologies: Petra Novak."
     # The turn ends with its paragraph: David Osei's sentence is not hers.
     osei = next(c for c in ranked if c.text.startswith("David Osei"))
     assert osei.coverage < ranked[0].coverage
