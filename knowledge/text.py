@@ -76,7 +76,7 @@ NUMBERED = re.compile(r"^(?:\d{1,2}|[A-Za-z])[.)]\s+")
 _SIGN_OFF = re.compile(
     r"^(?:(?i:analysts?|authors?|written\s+by|words\s+by|reporter|correspondent|signed)\s*[:：]?\s+|"
     r"(?i:by)\s+|[—–-]{1,2}\s*)"
-    r"(?P<name>[A-Z][\w'’.-]+(?:\s+[A-Z][\w'’.-]+){1,3})(?:\s*[,|–—-]\s*(?P<role>[^.!?:;]{1,60}))?$"
+    r"(?P<name>[A-Z][\w'’.-]+(?:\s+[A-Z][\w'’.-]+){1,3})(?:\s*[,|–—-]\s*(?P<role>[^.!?:;]{1,60}))?\.?$"
 )
 
 

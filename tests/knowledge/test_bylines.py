@@ -146,6 +146,7 @@ async def test_who_wrote_it_is_answered_from_the_byline(kb):
     [
         ("Analyst: Tomas Reinholt", "Tomas Reinholt"),
         ("— Maria Lindqvist, senior correspondent", "Maria Lindqvist"),
+        ("— Maria Lindqvist, senior correspondent.", "Maria Lindqvist"),
         ("Written by Jonas Berg, Oslo", "Jonas Berg"),
         ("Contact: Jonas Berg", None),  # who to ask, not who wrote it
         ("By Friday the quay was open.", None),  # a sentence
