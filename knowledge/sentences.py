@@ -37,7 +37,7 @@ from .signals import (
     role_asked,
 )
 from .termweights import coverage, match_stem, stem_weights, text_stems
-from .text import NUMBERED, Sentence, content_words, is_heading, sign_off, split_sentences, words
+from .text import LIST_ITEM, NUMBERED, Sentence, content_words, is_heading, sign_off, split_sentences, words
 
 # Sentences after the first stop before this many words. A bound on a long tail, not what keeps
 # answers short (the margin below does): at 70 it cut the second sentence after a long first one,
@@ -185,7 +185,7 @@ def candidates(
             # The items of a list or the rows of a table stand where their run begins: a later
             # row is no likelier the answer ("How much does the Aurora battery cost?" quoted
             # the last market of a price table, Germany's, first).
-            item = _LIST_ITEM.match(sent.text) is not None and _own_line(text, sent)
+            item = bool(LIST_ITEM.match(sent.text) or _TABLE_ROW.match(sent.text)) and _own_line(text, sent)
             row_at = (i if row_at is None else row_at) if item else None
             place = i if row_at is None else row_at
             if _PRONOUN_FIRST.match(sent.text):
@@ -228,9 +228,9 @@ _SPEAKER = re.compile(r"(?P<who>[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*){0,3}):\s
 # Up to two words, neither a name nor a number: "Thank you.", "Yes.", "Good morning!" ("Apologies:
 # Petra Novak." and "Date: 5 May" say something).
 _COURTESY = re.compile(r"[A-Za-z'’]+(?:\s+[a-z'’]+)?[.!,]*")
-# A list item ("- Aiko Tanaka: cost ...", "• Laptop") or a table row as the readers write it
-# ("Market: Norway; Price: 7,900 euros").
-_LIST_ITEM = re.compile(r"[-•*–]\s|\w[\w ]{0,30}: [^;]+; ")
+# A table row as the readers write it ("Market: Norway; Price: 7,900 euros; ...", or without a
+# header "Norway | 7,900 euros | February 2027": ``ingest.document.table_blocks``).
+_TABLE_ROW = re.compile(r"\w[\w ]{0,30}: [^;]+; |[^|]+ \| ")
 
 
 def _heads(text: str, sentences: Sequence[Sentence], i: int) -> bool:

@@ -42,6 +42,8 @@ class Sentence:
 
 # The end of a sentence (a heading, a byline or a list item has none).
 SENTENCE_END = re.compile(r"[.!?…:;\"”’'»]\)?$")
+# A list item: "- Laptop", "• Monitor", "2) Headset", "b. Chair".
+LIST_ITEM = re.compile(r"^(?:[-*•–]|\d{1,3}[.)]|[a-z][.)])\s")
 # "Who to ask", "How to apply": a heading, though it has words enough for a sentence.
 _HOW_TO = re.compile(r"(?:who|what|when|where|why|how)\s+(?:to|it)\b", re.I)
 

@@ -9,7 +9,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-from ..text import SENTENCE_END as SENTENCE_END  # kept where the readers and cleaner import it
+from ..text import LIST_ITEM as LIST_ITEM  # kept where the readers and cleaner import them
+from ..text import SENTENCE_END as SENTENCE_END
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
 
@@ -96,9 +97,6 @@ def normalise(text: str) -> str:
     text = unicodedata.normalize("NFC", text.translate(_INVISIBLE))
     text = _CONTROL.sub("", text)
     return "\n".join(_SPACE.sub(" ", line).strip() for line in text.split("\n"))
-
-
-LIST_ITEM = re.compile(r"^(?:[-*•–]|\d{1,3}[.)]|[a-z][.)])\s")
 
 
 def same_text(a: str, b: str) -> bool:

@@ -388,6 +388,13 @@ def test_a_later_row_of_a_table_or_item_of_a_list_is_no_likelier_the_answer():
     )
     ranked = candidates("How much does it cost?", stem_weights(["cost"]), [(1, 1.0)], {1: table}, {})
     assert ranked[0].text.startswith("Market: Norway") and ranked[0].score == ranked[1].score
+    # A table without a header row, its cells joined by " | ", and a list: the same.
+    bare = "Pricing\n\nNorway | 7,900 euros | cost in February\n\nGermany | 8,400 euros | cost in July"
+    ranked = candidates("How much does it cost?", stem_weights(["cost"]), [(1, 1.0)], {1: bare}, {})
+    assert ranked[0].text.startswith("Norway") and ranked[0].score == ranked[1].score
+    listed = "Costs\n\n- Norway: the cost is 7,900 euros.\n\n- Germany: the cost is 8,400 euros."
+    ranked = candidates("How much does it cost?", stem_weights(["cost"]), [(1, 1.0)], {1: listed}, {})
+    assert ranked[0].text.startswith("- Norway") and ranked[0].score == ranked[1].score
     prose = (
         table.replace("Market: ", "In ")
         .replace("; Price:", ", the price is")
