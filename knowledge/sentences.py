@@ -148,6 +148,8 @@ def candidates(
         said_to = 0  # where the sentence before ended
         text = passages[pid]
         sentences = split_sentences(text)
+        own = [_own_line(text, sent) for sent in sentences]
+        heads = _headings(sentences, own)
         for i, sent in enumerate(sentences):
             previous, before = before, sent.text
             if "\n" in text[said_to : sent.start]:
@@ -169,7 +171,7 @@ def candidates(
                 asked = text_stems(sent.text)
                 title_stems = text_stems(f"{titles.get(pid, '')} {sent.text}")
                 continue
-            if _heads(text, sentences, i):
+            if heads[i]:
                 # A heading ("Risks", "Outlook", "Who to ask"): what follows is about it, as a
                 # document is about its title. "What are the risks?" met only "the main driver".
                 title_stems = text_stems(f"{titles.get(pid, '')} {sent.text}")
@@ -185,7 +187,7 @@ def candidates(
             # The items of a list or the rows of a table stand where their run begins: a later
             # row is no likelier the answer ("How much does the Aurora battery cost?" quoted
             # the last market of a price table, Germany's, first).
-            item = bool(LIST_ITEM.match(sent.text) or _TABLE_ROW.match(sent.text)) and _own_line(text, sent)
+            item = bool(LIST_ITEM.match(sent.text) or _TABLE_ROW.match(sent.text)) and own[i]
             row_at = (i if row_at is None else row_at) if item else None
             place = i if row_at is None else row_at
             if _PRONOUN_FIRST.match(sent.text):
@@ -233,16 +235,15 @@ _COURTESY = re.compile(r"[A-Za-z'’]+(?:\s+[a-z'’]+)?[.!,]*")
 _TABLE_ROW = re.compile(r"\w[\w ]{0,30}: [^;]+; |[^|]+ \| ")
 
 
-def _heads(text: str, sentences: Sequence[Sentence], i: int) -> bool:
-    """Is sentence ``i`` a heading? One of a few words on its own line is, only over text: each
-    line of a list of short lines ("Deliveries begin in February") has a heading's shape."""
-    sent = sentences[i]
-    if is_heading(sent.text):
-        return True
-    if not is_heading(sent.text, own_line=_own_line(text, sent)):
-        return False
-    after = sentences[i + 1] if i + 1 < len(sentences) else None
-    return after is not None and not is_heading(after.text, own_line=_own_line(text, after))
+def _headings(sentences: Sequence[Sentence], own: Sequence[bool]) -> list[bool]:
+    """Which sentences are headings (``own``: which are the whole of their line). One of a few
+    words on its own line is, only over text, as in ``chunking``: each line of a list of short
+    lines ("Deliveries begin in February") has a heading's shape."""
+    shaped = [is_heading(sent.text, own_line=o) for sent, o in zip(sentences, own, strict=True)]
+    return [
+        is_heading(sent.text) or shaped[i] and i + 1 < len(shaped) and not shaped[i + 1]
+        for i, sent in enumerate(sentences)
+    ]
 
 
 def _own_line(text: str, sent: Sentence) -> bool:
