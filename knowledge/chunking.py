@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .models import NewPassage
-from .text import is_heading, sha256, split_sentences
+from .text import headings, sha256, split_sentences
 
 PARAGRAPH_SEPARATOR = "\n\n"
 TARGET_WORDS = 90
@@ -61,8 +61,7 @@ def chunk_paragraphs(
         group.clear()
 
     # A heading is over text: each line of a list of short lines has a heading's shape.
-    shaped = [is_heading(p, own_line=True) for p in paragraphs]
-    heading = [h and i + 1 < len(shaped) and not shaped[i + 1] for i, h in enumerate(shaped)]
+    heading = headings(paragraphs)
     for piece in pieces:
         words = sum(p[3] for p in group)
         # A sentence run of a long paragraph always stands alone; whole paragraphs are packed.

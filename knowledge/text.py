@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -56,6 +57,8 @@ def is_heading(text: str, *, own_line: bool = False) -> bool:
     text = text.strip()
     if own_line and text.endswith(":") and len(text.split()) <= 4:
         return True  # "Actions:", "Key risks:": a label over the list below it
+    if is_data_row(text):
+        return False  # "Norway 91% 88%": a row of a table's figures is what is under a heading
     if SENTENCE_END.search(text):
         return False
     if len(text.split()) < 3 and len(text) < 20 or len(text.split()) <= 5 and _HOW_TO.match(text):
@@ -66,9 +69,51 @@ def is_heading(text: str, *, own_line: bool = False) -> bool:
     return len(text.split()) <= 6 and text[:1].isupper()
 
 
-# "2. Warranty claims", "B) Budget": the number of a numbered heading or item (the sentence
-# splitter reads "2." as a sentence of its own).
-NUMBERED = re.compile(r"^(?:\d{1,2}|[A-Za-z])[.)]\s+")
+# "2. Warranty claims", "3.1 Annual leave", "B) Budget": the number of a numbered heading or item
+# (the sentence splitter reads "2." as a sentence of its own). A bare number is none: "12 people".
+NUMBERED = re.compile(r"^(?:\d{1,2}(?:\.\d{1,2})+\.?|\d{1,2}[.)]|[A-Za-z][.)])\s+")
+
+
+def headings(lines: Sequence[str], own: Sequence[bool] | None = None) -> list[bool]:
+    """Which of ``lines`` (each the whole of its line, or as ``own`` says) are headings: those
+    with a heading's shape (``is_heading``) over text, one or two lines above it ("Version 4.2"
+    over "Fixed" over the fixes; "3. Leave" over "3.1 Annual leave"), and a line over rows of
+    figures, which names their columns (a PDF's "Country EV share Q3 2026 EV share Q3 2025" over
+    "Norway 91% 88%"). Each line of a list of short lines ("Lena Dahl", "Marcus Berg", ...) has
+    a heading's shape too, and is no heading."""
+    own = [True] * len(lines) if own is None else own
+    shaped = [is_heading(line, own_line=o) for line, o in zip(lines, own, strict=True)]
+    rows = [o and is_data_row(line) for line, o in zip(lines, own, strict=True)]
+    n = len(lines)
+    return [
+        shaped[i]
+        and (i + 1 < n and not shaped[i + 1] or i + 2 < n and not shaped[i + 2])
+        or own[i]
+        and not rows[i]
+        and not SENTENCE_END.search(lines[i])
+        and i + 2 < n
+        and rows[i + 1]
+        and rows[i + 2]
+        for i in range(n)
+    ]
+
+
+# A figure: "91%", "412", "(3.5)", "-2.1%", "$86" ("$4.3bn" is none: "bn" is a word).
+_FIGURE = re.compile(r"[-+(]?[$€£¥]?\d[\d.,]*%?\)?")
+# A date written out ("November 18, 2026", "18 Nov 2026") holds figures and is no row of them.
+_WRITTEN_DATE = re.compile(
+    r"\b(?:\d{1,2}\s+)?(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
+    r"(?:\s+\d{1,2}(?:st|nd|rd|th)?)?,?\s+\d{4}\b"
+)
+
+
+def is_data_row(text: str) -> bool:
+    """A row of a table's figures as a PDF gives it: a label and two figures or more, the figures
+    at least half its words ("Norway 91% 88%", "Revenue 412 361 14%"); not a heading that dates
+    itself ("Version 4.2 — November 18, 2026")."""
+    tokens = _WRITTEN_DATE.sub(" ", text).split()
+    figures = sum(bool(_FIGURE.fullmatch(t)) for t in tokens)
+    return figures >= 2 and 2 * figures >= len(tokens)
 
 
 # A sign-off ending a report or a letter: "Analyst: Tomas Reinholt", "Written by Jane Doe, Oslo",

@@ -9,7 +9,7 @@ import logging
 import re
 
 from ..errors import EmptyDocument
-from ..text import sign_off
+from ..text import is_data_row, sign_off
 from .document import LIST_ITEM, SENTENCE_END, Block, Draft, ParsedDocument, clean_name, same_text
 from .metadata import (
     RIGHTS,
@@ -202,7 +202,15 @@ def finish(draft: Draft, *, name: str, fallback_title: str | None, today: dt.dat
             reason = "copyright"
         elif _is_promotion(text):
             reason = "promotion"
-        elif not in_header and kept and _is_teaser(block) and not (i == len(blocks) - 1 and sign_off(text)):
+        elif (
+            not in_header
+            and kept
+            and _is_teaser(block)
+            and not (i == len(blocks) - 1 and sign_off(text))
+            # A line over a table's rows or a list heads them: a PDF's "Market share by country"
+            # over the header row over "Norway 91% 88%" (both were dropped as teasers).
+            and not any(b.list_item or LIST_ITEM.match(b.text) or is_data_row(b.text) for b in blocks[i + 1 : i + 3])
+        ):
             reason = "teaser"
         if reason:
             log.debug("%s: dropped %s: %.80r", name, reason, text)

@@ -125,3 +125,13 @@ def display_name(filename: str) -> str:
 def mb(n: int) -> str:
     """A size as every limit message states it: "2.5 MB"."""
     return f"{n / (1024 * 1024):.1f} MB"
+
+
+def join_wrapped(text: str, line: str) -> str:
+    # A word broken at a hyphen keeps its hyphen ("well-" + "known"): dropping it would invent
+    # "wellknown" as often as it repairs "inter-national".
+    # Only the tail is searched: "$" made re.search scan the whole paragraph built so far, which was
+    # quadratic (a 10,000-page PDF reflowed into one paragraph took minutes).
+    if re.search(r"[^\W\d_]-$", text[-2:]) and line[:1].islower():
+        return text + line
+    return text + " " + line

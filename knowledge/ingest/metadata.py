@@ -221,8 +221,9 @@ def _header_part(part: str, found: Header, *, allow_names: bool = True) -> str |
         else:
             found.date = found.date or date
         return "date"
+    # "Version 4.2" over release notes is a heading, no outlet ("France 24" is one).
     if allow_names and len(part.split()) <= 4 and not SENTENCE_END.search(part) and part[:1].isupper():
-        return "name"  # "Reuters", "World News": only accepted next to real metadata
+        return None if re.search(r"\d\.\d", part) else "name"  # "Reuters", "World News": next to real metadata only
     return None
 
 

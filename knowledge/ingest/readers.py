@@ -11,11 +11,12 @@ import re
 import unicodedata
 import zipfile
 import zlib
-from collections import Counter
 
-from ..errors import CorruptFile, EmptyDocument, FileTooComplex, UndecodableText
-from .document import LIST_ITEM, SENTENCE_END, Block, Draft, looks_like_header, mb, normalise, same_text, table_blocks
+from ..errors import CorruptFile, EmptyDocument, UndecodableText
+from .document import LIST_ITEM, Block, Draft, join_wrapped, looks_like_header, mb, normalise, same_text, table_blocks
+from .mail import REPLY_PREFIX, SENDER_ADDRESS, drop_quoted_headers, mail_header
 from .metadata import clean_author, find_date, useful_title
+from .pdf import read_pdf
 
 log = logging.getLogger(__name__)
 
@@ -65,19 +66,9 @@ def _lines_to_paragraphs(lines: list[str]) -> list[str]:
         if len(prev) + 1 + len(first_word) <= width or LIST_ITEM.match(line):
             out.append(line)
         else:
-            out[-1] = _join_wrapped(out[-1], line)
+            out[-1] = join_wrapped(out[-1], line)
         prev = line
     return out
-
-
-def _join_wrapped(text: str, line: str) -> str:
-    # A word broken at a hyphen keeps its hyphen ("well-" + "known"): dropping it would invent
-    # "wellknown" as often as it repairs "inter-national".
-    # Only the tail is searched: "$" made re.search scan the whole paragraph built so far, which was
-    # quadratic (a 10,000-page PDF reflowed into one paragraph took minutes).
-    if re.search(r"[^\W\d_]-$", text[-2:]) and line[:1].islower():
-        return text + line
-    return text + " " + line
 
 
 def _plain_blocks(text: str) -> list[Block]:
@@ -93,7 +84,17 @@ def _plain_blocks(text: str) -> list[Block]:
 
 
 def read_plain(text: str, *, given_title: str | None = None) -> Draft:
-    draft = Draft(_plain_blocks(text))
+    fields, body = mail_header(normalise(text))
+    draft = Draft(_plain_blocks(drop_quoted_headers(body) if fields else text))
+    if fields:
+        # An e-mail saved or pasted as text: its subject is its title, its sender its author, the
+        # day it was sent its date; the header lines were its first "paragraph", and the title
+        # ("From: Sofia Marchetti <sofia@...> Sent: Tuesday ...").
+        draft.title = REPLY_PREFIX.sub("", fields["subject"]).strip() or None
+        draft.title_in_body = False
+        draft.author = clean_author(SENDER_ADDRESS.sub("", fields["from"]).strip(" \"'")) or None
+        if dated := find_date(fields.get("sent") or fields.get("date") or ""):
+            draft.published, draft.precision = dated
     # A caller-given title, even an empty one, means the text is all body: no title line is looked for.
     if given_title is not None:
         draft.title = normalise(given_title).replace("\n", " ")
@@ -261,100 +262,6 @@ def _html_element_blocks(element) -> list[Block]:
         return table_blocks(cells, header=marked or bool(cells) and looks_like_header(cells[0]))
     text = text_of(element)
     return [Block(text)] if text else []
-
-
-def read_pdf(data: bytes, name: str, *, max_pages: int | None = None) -> Draft:
-    # lazy: ~0.15 s to import, and only PDFs need it
-    from pypdf import PdfReader
-    from pypdf.errors import PyPdfError
-
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        # Many PDFs are encrypted with an empty password only to set permissions: those open fine.
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise CorruptFile(f"{name}: the PDF is password-protected")
-        count = len(reader.pages)
-        if max_pages is not None and count > max_pages:
-            raise FileTooComplex(f"{name}: the PDF has {count:,} pages, over the limit of {max_pages:,}")
-        pages = [page.extract_text() or "" for page in reader.pages]
-        info = reader.metadata
-    except (CorruptFile, FileTooComplex):
-        raise
-    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, OSError, RecursionError) as e:
-        log.info("pypdf failed on %s: %r", name, e)
-        raise CorruptFile(f"{name}: the PDF is damaged or not a PDF") from e
-    if not any(p.strip() for p in pages):
-        raise EmptyDocument(f"{name}: the PDF has no text layer (it may be a scanned image); run it through OCR first")
-    lines_per_page = [[line for line in normalise(p).split("\n")] for p in pages]
-    lines_per_page = _drop_running_lines(lines_per_page)
-    # One line break between pages: a paragraph running over a page break is one paragraph.
-    text = "\n".join("\n".join(lines) for lines in lines_per_page)
-    draft = Draft(_pdf_blocks(text))
-    if info is not None:
-        try:
-            draft.title = useful_title(info.title)
-            draft.author = clean_author(info.author)
-            created = info.creation_date
-        except (PyPdfError, ValueError, TypeError) as e:  # malformed metadata is no reason to fail
-            log.info("unreadable PDF metadata in %s: %r", name, e)
-            created = None
-        if created is not None:
-            draft.published, draft.weak_date = created.date(), True
-    return draft
-
-
-_PAGE_NUMBER = re.compile(r"^(?:page\s*)?[-–—]?\s*\d{1,4}\s*(?:(?:of|/)\s*\d{1,4})?\s*[-–—]?$", re.I)
-
-
-def _drop_running_lines(pages: list[list[str]]) -> list[list[str]]:
-    """Page numbers and running headers/footers: a line (its digits aside) at the top or bottom of
-    most pages, counted only on pages that have other content. A line alone on its page is that
-    page's text, not a header over it: a 10,000-page PDF with one line per page ("Entry 1",
-    "Entry 2" ...) once lost every line to this and was refused as having no text. And whatever
-    the counts say, running lines are kept when dropping them would leave no text at all."""
-    edges: Counter[str] = Counter()
-    for lines in pages:
-        keys = [_running_key(line) for line in lines if line and not _PAGE_NUMBER.match(line)]
-        for key in set(keys[:2] + keys[-2:]):
-            if any(other != key for other in keys):
-                edges[key] += 1
-    majority = max(2, len(pages) // 2 + 1)
-    repeated = {key for key, n in edges.items() if len(pages) >= 2 and n >= majority}
-
-    def kept(lines: list[str], drop: set[str]) -> list[str]:
-        return [line for line in lines if not _PAGE_NUMBER.match(line) and _running_key(line) not in drop]
-
-    out = [kept(lines, repeated) for lines in pages]
-    if repeated and not any(line for lines in out for line in lines):
-        out = [kept(lines, set()) for lines in pages]
-    return out
-
-
-def _running_key(line: str) -> str:
-    return re.sub(r"\d+", "#", line)
-
-
-def _pdf_blocks(text: str) -> list[Block]:
-    """PDF text comes as visual lines, usually without blank lines between paragraphs: a break is a
-    paragraph end when the line ends a sentence well short of the column width (proportional fonts
-    make character counts vary, hence the margins), or when the line is very short (a heading)."""
-    blocks: list[Block] = []
-    for chunk in re.split(r"\n\s*\n", text):
-        lines = [line for line in chunk.split("\n") if line]
-        if not lines:
-            continue
-        width = sorted(len(line) for line in lines)[int((len(lines) - 1) * 0.9)]
-        current, prev = lines[0], lines[0]
-        for line in lines[1:]:
-            ends_sentence = bool(SENTENCE_END.search(prev))
-            if (ends_sentence and len(prev) < 0.8 * width) or len(prev) < 0.5 * width or LIST_ITEM.match(line):
-                blocks.append(Block(current))
-                current = line
-            else:
-                current = _join_wrapped(current, line)
-            prev = line
-        blocks.append(Block(current))
-    return blocks
 
 
 # Limits for zip-based formats (.docx). A long real report is a few MB of XML and a docx with many

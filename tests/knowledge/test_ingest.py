@@ -902,7 +902,7 @@ def test_nothing_readable_is_empty(data, filename):
 
 
 def test_one_line_per_page_is_the_text_not_a_running_header():
-    from knowledge.ingest.readers import _drop_running_lines
+    from knowledge.ingest.pdf import _drop_running_lines
 
     pages = [[f"Entry {i}: the council met and voted on item {i}."] for i in range(1, 10_001)]
     assert _drop_running_lines(pages) == pages
@@ -911,7 +911,7 @@ def test_one_line_per_page_is_the_text_not_a_running_header():
 
 
 def test_a_header_over_pages_with_other_content_is_still_dropped():
-    from knowledge.ingest.readers import _drop_running_lines
+    from knowledge.ingest.pdf import _drop_running_lines
 
     pages = [["Harbour Board Minutes", f"Item {i} was agreed after a long debate.", f"Page {i}"] for i in range(1, 6)]
     # "Item # was agreed ..." repeats too (digits aside): dropping both would leave no text, so
