@@ -39,7 +39,9 @@ def passage_embedding_text(title: str, text: str) -> str:
 
 # ---------------------------------------------------------------------------- BM25 side
 
-_TOKEN = re.compile(r"\w+", re.UNICODE)
+# A number with its decimal point or thousands separator is one word ("4.2", "7,000"): split, its
+# parts met any "2" or "000" ("When did version 4.2 come out?" chose version 4.1 of October 2).
+_TOKEN = re.compile(r"\d+(?:[.,]\d+)+|\w+", re.UNICODE)
 _PHRASE = re.compile(r"[\"“”]([^\"“”]{2,200})[\"“”]")
 
 

@@ -37,7 +37,18 @@ from .signals import (
     role_asked,
 )
 from .termweights import coverage, match_stem, stem_weights, text_stems
-from .text import LIST_ITEM, NUMBERED, Sentence, content_words, is_heading, sign_off, split_sentences, words
+from .text import (
+    LIST_ITEM,
+    NUMBERED,
+    Sentence,
+    content_words,
+    headings,
+    is_data_row,
+    is_heading,
+    sign_off,
+    split_sentences,
+    words,
+)
 
 # Sentences after the first stop before this many words. A bound on a long tail, not what keeps
 # answers short (the margin below does): at 70 it cut the second sentence after a long first one,
@@ -60,6 +71,12 @@ class SentenceWeights:
     terms: float = 1.5  # weighted share of the question's words in the sentence
     terms_local: float = 2.0  # ... each word weighted by its rarity among the sentences read too
     terms_titled: float = 0.5  # ... in the sentence and its document's title
+    # Less for the share of the question's words a sentence holds only through its heading: under
+    # "3.1 Annual leave", "How many days of annual leave do employees get?" quoted the days carried
+    # over (which say "days" alone) before "27 days of paid annual leave". Set by hand: from 0.6
+    # a heading's words no longer outweigh a name the title gives ("What are the risks for
+    # Vantor?"); the dev sets have no headings.
+    section_only: float = 0.3
     quantity: float = 0.954  # "how many X": a number next to X
     answer_type: float = 1.266  # holds a name / number / date / sum of money the question asks for and lacks
     # "Who is the CEO of Aldwyn?": a name next to the role is the answer, and the document's
@@ -91,6 +108,9 @@ class Candidate:
     passage_score: float
     coverage: float  # weighted share of the question's words in the sentence
     score: float
+    # The words it holds as its own: its text's, and its headings' and title's under headings
+    # ("Duplicate payments were shown twice" under "Version 4.1" / "Fixed" holds "4.1").
+    stems: frozenset[str] = frozenset()
 
 
 # "Why ...?", "How does ...?", "Explain ...": the answer is an explanation, and may take more than
@@ -137,19 +157,24 @@ def candidates(
     # "Who asked about acquisitions?": the text's own question is the answer, with its asker.
     about_asking = bool(_ABOUT_ASKING.search(asks))
     best = top[0][1] if top else 0.0
-    read: list[tuple[int, int, float, int, int, Sentence, set[str], set[str]]] = []
+    read: list[tuple[int, int, float, int, int, Sentence, set[str], set[str], set[str]]] = []
     for rank, (pid, pscore) in enumerate(top):
         title_stems = text_stems(titles.get(pid, ""))
         asked: set[str] = set()
-        section: set[str] = set()  # under a heading: its words and the title's
-        row_at: int | None = None  # where the run of list items or table rows being read began
-        before = ""  # the sentence before, whose names one that opens "She ..." holds
-        speaker: set[str] = set()  # who speaks in this paragraph of a transcript ("Rachel Lim: ...")
-        said_to = 0  # where the sentence before ended
         text = passages[pid]
         sentences = split_sentences(text)
         own = [_own_line(text, sent) for sent in sentences]
         heads = _headings(sentences, own)
+        # Under a heading: its words and the title's. A text cut in sections is about its title in
+        # each of them, the opening before the first heading too: "How long did the outage last?"
+        # took the title's "outage" for every line under "Impact" or "Timeline", and not for the
+        # summary above them that says "For 2 hours and 10 minutes".
+        sections = _sections(text, sentences, heads, title_stems)
+        section: set[str] = sections[0] if sections else set()
+        row_at: int | None = None  # where the run of list items or table rows being read began
+        before = ""  # the sentence before, whose names one that opens "She ..." holds
+        speaker: set[str] = set()  # who speaks in this paragraph of a transcript ("Rachel Lim: ...")
+        said_to = 0  # where the sentence before ended
         for i, sent in enumerate(sentences):
             previous, before = before, sent.text
             if "\n" in text[said_to : sent.start]:
@@ -174,20 +199,22 @@ def candidates(
             if heads[i]:
                 # A heading ("Risks", "Outlook", "Who to ask"): what follows is about it, as a
                 # document is about its title. "What are the risks?" met only "the main driver".
-                title_stems = text_stems(f"{titles.get(pid, '')} {sent.text}")
                 # A report's section says what its sentences are about, and they seldom repeat it:
                 # under "Risks" in "Vantor Systems: Q3 review", "Customer concentration remains
                 # high" holds "risks" and "Vantor" as its own words. "What are the risks for
                 # Vantor?" quoted the revenue line, which names Vantor, before it.
-                section = title_stems
-                continue
+                section = title_stems = sections[i]
+                # A heading is no answer ("Aurora launch review"), unless it gives the date asked
+                # for: "When did version 4.2 come out?" over "Version 4.2 — November 18, 2026".
+                if not (kind == "date" and has_answer_of_type(kind, [NUMBERED.sub("", sent.text)], question)):
+                    continue
             if len(sent.text.split()) < 3 and len(sent.text) < 20 or sign_off(sent.text):
                 continue  # a fragment ("Photo: AP"), or who signed the text: no answer
-            stems = text_stems(sent.text) | asked | section | speaker
+            stems = text_stems(sent.text) | asked | speaker
             # The items of a list or the rows of a table stand where their run begins: a later
             # row is no likelier the answer ("How much does the Aurora battery cost?" quoted
             # the last market of a price table, Germany's, first).
-            item = bool(LIST_ITEM.match(sent.text) or _TABLE_ROW.match(sent.text)) and own[i]
+            item = bool(LIST_ITEM.match(sent.text) or _TABLE_ROW.match(sent.text) or is_data_row(sent.text)) and own[i]
             row_at = (i if row_at is None else row_at) if item else None
             place = i if row_at is None else row_at
             if _PRONOUN_FIRST.match(sent.text):
@@ -195,11 +222,15 @@ def candidates(
                 # before gave: its pronoun holds that name. xquad-en's lead_hit 0.784 to 0.791,
                 # realtimeqa-dev's 0.856 to 0.855 (one question); answer_hit up on both.
                 stems |= _name_stems(previous)  # only here: most sentences open otherwise
-            read.append((rank, pid, pscore, i, place, sent, stems, title_stems))
+            read.append((rank, pid, pscore, i, place, sent, stems, section, title_stems))
             asked = set()
-    local = local_weights(weights, [stems for *_, stems, _ in read])
+    # Which words tell the sentences read apart is read off their own words: under "3.1 Annual
+    # leave" every line holds "annual leave", and "How many days of annual leave do employees
+    # get?" quoted the days carried over before "27 days of paid annual leave".
+    local = local_weights(weights, [stems | section for *_, stems, section, _ in read])
     out: list[Candidate] = []
-    for rank, pid, pscore, i, place, sent, stems, title_stems in read:
+    for rank, pid, pscore, i, place, sent, own_stems, section, title_stems in read:
+        stems = own_stems | section
         cov = coverage(weights, stems)
         score = (
             s.passage * (pscore - best)
@@ -208,6 +239,7 @@ def candidates(
             + s.later * min(place, 5) / 5
             + s.terms * cov
             + s.terms_local * coverage(local, stems)
+            - s.section_only * (cov - coverage(weights, own_stems))
             + s.terms_titled * coverage(weights, stems | title_stems)
             + s.quantity * has_quantity(asks, [sent.text])
             + (
@@ -216,7 +248,9 @@ def candidates(
                 else s.answer_type * (kind is not None and has_answer_of_type(kind, [sent.text], question))
             )
         )
-        out.append(Candidate(pid, rank, i, sent.start, sent.end, sent.text, pscore, cov, round(score, 9)))
+        out.append(
+            Candidate(pid, rank, i, sent.start, sent.end, sent.text, pscore, cov, round(score, 9), frozenset(stems))
+        )
     # Rounded scores and a full sort key: the order is the same in every process and on every run.
     return sorted(out, key=lambda c: (-c.score, c.rank, c.index))
 
@@ -237,13 +271,44 @@ _TABLE_ROW = re.compile(r"\w[\w ]{0,30}: [^;]+; |[^|]+ \| ")
 
 def _headings(sentences: Sequence[Sentence], own: Sequence[bool]) -> list[bool]:
     """Which sentences are headings (``own``: which are the whole of their line). One of a few
-    words on its own line is, only over text, as in ``chunking``: each line of a list of short
-    lines ("Deliveries begin in February") has a heading's shape."""
-    shaped = [is_heading(sent.text, own_line=o) for sent, o in zip(sentences, own, strict=True)]
-    return [
-        is_heading(sent.text) or shaped[i] and i + 1 < len(shaped) and not shaped[i + 1]
-        for i, sent in enumerate(sentences)
-    ]
+    words on its own line is, only over text, as in ``chunking`` (``text.headings``): each line of
+    a list of short lines ("Deliveries begin in February") has a heading's shape."""
+    over_text = headings([sent.text for sent in sentences], own)
+    return [is_heading(sent.text) or h for sent, h in zip(sentences, over_text, strict=True)]
+
+
+def _sections(text: str, sentences: Sequence[Sentence], heads: Sequence[bool], title: set[str]) -> list[set[str]]:
+    """The words each sentence's place under headings gives it, as its own (empty in a passage
+    without headings). A text cut in sections is about its title in each of them, the opening
+    before the first heading too: "How long did the outage last?" took the title's "outage" for
+    every line under "Impact", not for the summary above them that says "For 2 hours". Under a
+    heading, its words too, and those of the headings it comes under: the one right above it
+    ("Version 4.2", then "Fixed"), and after text, the first of the last pair ("Fixed" after the
+    "New" items of version 4.2), or where the headings are numbered, those of lower numbers
+    ("3. Leave" over "3.1 Annual leave", not over "4. Expenses")."""
+    if not any(heads):
+        return [set() for _ in sentences]
+    out: list[set[str]] = []
+    current, parent = title, set[str]()
+    numbered: list[tuple[int, set[str]]] = []  # the numbered headings open at this point, by depth
+    for i, sent in enumerate(sentences):
+        if heads[i]:
+            own = text_stems(sent.text)
+            # The number's own line: the splitter reads "3." of "3. Leave" as a sentence apart.
+            number = NUMBERED.match(text[text.rfind("\n", 0, sent.start) + 1 : sent.end])
+            if number:
+                depth = number.group(0).strip().rstrip(".)").count(".") + 1
+                numbered = [(d, stems) for d, stems in numbered if d < depth]
+                current = title.union(*(stems for _, stems in numbered), own)
+                numbered.append((depth, own))
+            elif i and heads[i - 1]:
+                current = current | own
+            elif i + 1 < len(heads) and heads[i + 1]:
+                current = parent = title | own
+            else:
+                current = title | parent | own
+        out.append(current)
+    return out
 
 
 def _own_line(text: str, sent: Sentence) -> bool:
@@ -329,6 +394,17 @@ def question_parts(question: str) -> list[str]:
     of its own), else the line itself."""
     parts = [p.strip() for p in _SECOND_QUESTION.split(question)]
     return parts if len(parts) > 1 and all(content_words(p) for p in parts) else [question]
+
+
+def not_said(best: Sequence[Candidate], last: Sequence[str], own: Mapping[str, float]) -> list[Candidate]:
+    """A follow-up's answer among ``best``: what the last answer (``last``, its sentences) did not
+    say. Unless the best of them was said there in passing and holds every word of the follow-up's
+    own (``own``): it answers what is asked now, and is quoted again, alone. "and for electric
+    cars?" after "Cars will pay a toll of 45 kroner each way; electric cars pay half. The toll
+    will be collected for 15 years." got the EV market report. Never a whole answer again."""
+    if best and own and len(last) > 1 and said_in(best[0].text, last) and own.keys() <= best[0].stems:
+        return [best[0]]
+    return [c for c in best if not said_in(c.text, last)]
 
 
 def with_parts(

@@ -207,13 +207,15 @@ ANSWER_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
         ),
     ),
 )
-# "How much did it cost?": the number asked for is a sum of money, and "40 turbines" is no answer.
+# "How much did it cost?", "How much is the toll?": the number asked for is a sum of money, and
+# "40 turbines" or "for 15 years" is no answer.
 _MONEY_ASKED = re.compile(
     r"\bhow much\b(?:(?!\?).)*?\b(?:cost|costs|costing|pay|pays|paid|paying|spend|spends|spent|spending|worth|"
     r"price|priced|charge|charges|charged|fund|funded|invest|invests|invested|sell|sells|sold|raise|raised|earn|"
     r"earns|earned|owe|owes|owed|fine|fined|budget|budgeted|money|revenue|profit|salary|wage|wages|save|saves|"
-    r"saved|saving|savings)\b|"
-    r"\bwhat (?:was |is |will be )?(?:the )?(?:price|cost|sum|fee|fine|salary)\b",
+    r"saved|saving|savings|fee|fees|toll|tolls|fare|fares|rent|rents|tax|taxes|ticket|tickets|bid|bids|offer|"
+    r"subscription|deposit|loan|loans|grant|bonus|pension|refund|refunded|compensation)\b|"
+    r"\bwhat (?:was |is |will be )?(?:the )?(?:price|cost|sum|fee|fine|salary|toll|fare|rent|bid)\b",
     re.I,
 )
 _CURRENCY = re.compile(
@@ -238,8 +240,9 @@ _DURATION_ASKED = re.compile(
     re.I,
 )
 _UNITS = r"(?:seconds?|minutes?|mins?|hours?|hrs?|days?|nights?|weeks?|months?|years?|decades?|centur(?:y|ies))"
+# "every 5 minutes" is how often, not how long ("How long did the outage last?").
 _DURATION = re.compile(
-    rf"\b(?P<n>\d[\d,.]*|an?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|"
+    rf"(?<!\bevery )(?<!\beach )\b(?P<n>\d[\d,.]*|an?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|"
     rf"thirty|forty|fifty|sixty|hundred|several|few|couple\s+of|half\s+an?|many)[\s-]+(?:more\s+)?{_UNITS}\b|"
     r"\bsince\s+(?P<since>\d{4}|(?-i:[A-Z])\w+)",
     re.I,
@@ -397,10 +400,11 @@ def role_asked(question: str) -> str | None:
     return m["role"].lower() if m else None
 
 
-def has_named_role(role: str, sentence: str, question: str, *, window: int = 4) -> bool:
+def has_named_role(role: str, sentence: str, question: str, *, window: int = 4, loose: bool = False) -> bool:
     """Whether a name the question lacks stands within ``window`` words of the role in the sentence
     ("Chief executive Anna Keller said", "Tokayev, the president"): "Helvia shares rose in Zurich"
-    names a place, no chief executive. The role's initials count both ways ("CEO")."""
+    names a place, no chief executive. The role's initials count both ways ("CEO"). ``loose``: a
+    word the role's begins counts as the role ("under the leadership of Hassan al-Turabi")."""
     spellings = {role, *([ABBREVIATIONS[role]] if role in ABBREVIATIONS else [])}
     spellings |= {k for k, v in ABBREVIATIONS.items() if v == role}
     wanted = [[_word_key(w) for w in spelling.split()] for spelling in spellings]
@@ -409,7 +413,10 @@ def has_named_role(role: str, sentence: str, question: str, *, window: int = 4) 
     keys = [_word_key(t) for t in tokens]
     for i in range(len(tokens)):
         for words in wanted:
-            if keys[i : i + len(words)] != words:
+            found = keys[i : i + len(words)]
+            if found != words and not (
+                loose and len(found) == len(words) and all(k.startswith(w) for k, w in zip(found, words, strict=True))
+            ):
                 continue
             near = range(max(0, i - window), min(len(tokens), i + len(words) + window))
             if any(

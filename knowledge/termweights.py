@@ -224,7 +224,7 @@ def _derived_in(term: str, stems: set[str] | frozenset[str]) -> bool:
     return any(s[:4] == head and related(term, s) for s in stems)
 
 
-_TOKEN = re.compile(r"\w+")
+_TOKEN = re.compile(r"\d+(?:[.,]\d+)+|\w+")  # as ``retrieval.query_terms`` splits a question
 # A run of capitalised words, maybe joined by "of", "and", "for", "the" or a hyphen: "European
 # Central Bank", "Bank of England", "Russia-led Collective Security Treaty Organisation".
 _NAME_RUN = re.compile(r"[A-Z][a-z]+(?:(?:\s+(?:of|and|for|the|on)\s+|[\s-]+)[A-Z][a-z]+)+")

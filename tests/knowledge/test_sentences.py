@@ -8,6 +8,7 @@ import math
 import pytest
 
 from knowledge import termweights
+from knowledge.retrieval import query_terms
 from knowledge.sentences import (
     Candidate,
     SentenceWeights,
@@ -22,7 +23,7 @@ from knowledge.sentences import (
 )
 from knowledge.signals import duration_asked, has_duration
 from knowledge.termweights import acronyms, coverage, match_stem, respelled, stem_weights, text_stems, word_weight
-from knowledge.text import content_words, is_heading
+from knowledge.text import NUMBERED, content_words, is_heading
 
 # ---------------------------------------------------------------------------- word weights
 
@@ -313,6 +314,24 @@ def test_a_section_holds_its_heading_and_title_so_a_name_alone_does_not_outweigh
     assert candidates(question, weights, [(1, 1.0), (2, 0.9)], plain, titles)[0].passage_id == 1
 
 
+def test_under_one_heading_the_sentence_that_writes_the_words_comes_first():
+    # "How many days of annual leave do employees get?": both lines under "3.1 Annual leave" hold
+    # a number of days and, through the heading and the title, "annual leave" and "employee".
+    passage = (
+        "3.1 Annual leave\n\nFull-time employees receive 27 days of paid annual leave per calendar year. "
+        "Up to 5 unused days may be carried over to the next year; the rest expire on 31 March."
+    )
+    question = "How many days of annual leave do employees get?"
+    weights = stem_weights(["days", "annual", "leave", "employees", "get"])
+    ranked = candidates(question, weights, [(1, 1.0)], {1: passage}, {1: "Employee handbook"})
+    assert ranked[0].text.startswith("Full-time employees receive 27 days")
+    # Without the heading's discount the later line won, on its place alone.
+    even = candidates(
+        question, weights, [(1, 1.0)], {1: passage}, {1: "Employee handbook"}, SentenceWeights(section_only=0)
+    )
+    assert even[0].text.startswith("Up to 5 unused days")
+
+
 def test_a_sign_off_is_no_answer():
     # "Analyst: Tomas Reinholt" closing a note opened the answer to "What rating does the analyst give?".
     passage = "We keep our Buy rating with a price target of $86.\n\nAnalyst: Tomas Reinholt"
@@ -330,9 +349,10 @@ def test_a_heading_is_context_for_the_sentences_under_it_as_a_title_is():
     under = ask("Risks\n\nLower gas prices could cut margins.")
     other = ask("Prices\n\nLower gas prices could cut margins.")
     assert under[0].text == other[0].text == "Lower gas prices could cut margins."
-    # Under a heading its words are the sentence's own, and its document's title's with them.
+    # Under a heading its words are the sentence's own, and its document's title's with them,
+    # a little less than words it writes itself.
     w = SentenceWeights()
-    assert under[0].score - other[0].score == pytest.approx(w.terms + w.terms_local + w.terms_titled)
+    assert under[0].score - other[0].score == pytest.approx(w.terms + w.terms_local + w.terms_titled - w.section_only)
     # A sentence that ends as one is no heading: "Risks." says nothing of what follows.
     assert ask("Risks.\n\nLower gas prices could cut margins.")[0].score == pytest.approx(other[0].score)
     # "Who to ask" has words enough for a sentence, and was quoted as one.
@@ -377,6 +397,63 @@ def test_a_line_of_a_few_words_a_numbered_one_or_a_label_is_a_heading():
     slides = "Aurora launch\n\nDeliveries begin in February 2027\n\nGermany follows in July\n\nPre-orders open now"
     ranked = candidates("When do deliveries begin?", stem_weights(["deliveries", "begin"]), [(1, 1.0)], {1: slides}, {})
     assert ranked[0].text == "Deliveries begin in February 2027"
+
+
+RELEASE_NOTES = (
+    "Version 4.2 — November 18, 2026\n\nNew\n\n- Bank feeds now sync every 15 minutes instead of hourly.\n\n"
+    "Fixed\n\n- Exporting a VAT return no longer fails when an invoice has no customer.\n\n"
+    "Version 4.1 — October 2, 2026\n\nNew\n\n- Two-factor authentication with hardware keys.\n\n"
+    "Fixed\n\n- Duplicate payments were shown twice in the reconciliation view."
+)
+
+
+def test_a_heading_under_another_holds_both_and_a_section_after_text_its_parent():
+    # Release notes: "Fixed" under "Version 4.2" is about version 4.2's fixes. "What was fixed in
+    # version 4.2?" quoted what was new in 4.1; "When did version 4.2 come out?" the 4.1 heading,
+    # whose "October 2" met the "2" of "4.2".
+    def ask(question: str) -> list[str]:
+        weights = stem_weights(query_terms(question))
+        return [c.text for c in candidates(question, weights, [(1, 1.0)], {1: RELEASE_NOTES}, {1: "Release notes"})]
+
+    assert ask("What was fixed in version 4.2?")[0].startswith("- Exporting a VAT return")
+    assert ask("What was fixed in version 4.1?")[0].startswith("- Duplicate payments")
+    assert ask("What is new in version 4.1?")[0].startswith("- Two-factor")
+    # A heading is no answer, unless it gives the date asked for.
+    assert ask("When did version 4.2 come out?")[0] == "Version 4.2 — November 18, 2026"
+    assert "Version 4.2 — November 18, 2026" not in ask("What is new in version 4.2?")
+    assert query_terms("version 4.2 for 7,000 users") == ["version", "4.2", "7,000", "users"]
+    assert {"4.2", "7,000"} <= text_stems("Version 4.2 reached 7,000 users") and "2" not in text_stems("Version 4.2")
+
+
+def test_numbered_headings_hold_those_of_lower_numbers_above_them():
+    handbook = (
+        "3. Leave\n\n3.1 Annual leave\n\nFull-time staff receive 27 days a year.\n\n"
+        "3.2 Sick leave\n\nA doctor's note is needed from the fourth day.\n\n"
+        "4. Expenses\n\nHotels may cost up to 180 euros a night."
+    )
+    ranked = candidates("leave", {"leav": 1.0}, [(1, 1.0)], {1: handbook}, {})
+    held = {c.text: c.coverage for c in ranked}
+    assert held["Full-time staff receive 27 days a year."] == 1.0
+    assert held["A doctor's note is needed from the fourth day."] == 1.0  # under 3.2, under 3.
+    assert held["Hotels may cost up to 180 euros a night."] == 0.0  # under 4., no longer 3.
+    assert is_heading("3.1 Annual leave", own_line=True) and NUMBERED.match("3.1.2 Carry-over ")
+    assert not NUMBERED.match("12 people attended")
+
+
+def test_the_opening_above_a_documents_first_heading_is_about_its_title_too():
+    # An incident report: "How long did the outage last?" quoted "every 5 minutes" from the
+    # changes under a heading (which held the title's "outage"), not the summary above the first
+    # heading, which gives the duration and held no word of the question.
+    report = (
+        "Summary: For 2 hours and 10 minutes, customers could not complete payments.\n\n"
+        "Impact\n\nAbout 4,300 orders failed.\n\n"
+        "What we will change\n\nAdd a synthetic checkout test that runs every 5 minutes."
+    )
+    question = "How long did the outage last?"
+    weights = stem_weights(query_terms(question))
+    ranked = candidates(question, weights, [(1, 1.0)], {1: report}, {1: "Incident report: checkout outage"})
+    assert ranked[0].text.startswith("Summary: For 2 hours"), [c.text for c in ranked]
+    assert not has_duration("Add a test that runs every 5 minutes.", question)  # how often, not how long
 
 
 def test_a_later_row_of_a_table_or_item_of_a_list_is_no_likelier_the_answer():
