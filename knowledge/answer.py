@@ -66,7 +66,7 @@ from .replies import (
     refusal,
     related,
 )
-from .sentences import Candidate, after_said, by_meaning, candidates, said_in, select, with_parts
+from .sentences import Candidate, after_said, by_meaning, candidates, not_said, said_in, select, with_parts
 from .signals import answer_type, name_phrases
 from .termweights import coverage, nothing_to_match, respelled, stem_weights, text_stems
 
@@ -282,7 +282,9 @@ async def read_question(
             # the CSTO formed?" must not pull the answer to "and when will they leave?" back to it.
             names = text_stems(" ".join(name_phrases(resolved)))
             weights = {k: w * (1.0 if k in own else settings.carried_weight) for k, w in weights.items()}
-            choose = {k: w for k, w in weights.items() if k in own or k in names}
+            # Without a question word of its own ("and in 4.1?" after "What was fixed in version
+            # 4.2?") it asks the question before again, of something else: all its words count.
+            choose = {k: w for k, w in weights.items() if k in own or k in names or not answer_type(text)}
         passages = {pid: rows[pid][0].text for pid, _ in top}
         titles = {pid: rows[pid][1].title for pid, _ in top}
         # The follow-up's own question word says what kind of answer is asked ("where" in "and
@@ -300,7 +302,7 @@ async def read_question(
                 on = {p for p in passages if coverage(choose, text_stems(f"{titles[p]} {passages[p]}")) > 0}
                 ranked = [c for c in ranked if c.passage_id in on]
             chosen = select(resolved, ranked, said=said)
-        elif own and not any(own.keys() & text_stems(c.text) for c in ranked):
+        elif own and not any(own.keys() & c.stems for c in ranked):
             # "when did they leave?" after the troops' arrival: no sentence holds "leave" (the
             # article says "withdrawal"), so its words cannot choose. Its own meaning chooses one
             # among the sentences of the topic's passages (with the carried question embedded
@@ -323,9 +325,7 @@ async def read_question(
             # given it repeats nothing: what is new among the best sentences comes first and
             # alone, and when all of them were just said, the documents hold nothing more on it
             # (sentences further down would answer something else).
-            chosen = with_parts(
-                text, [c for c in select(resolved, ranked) if not said_in(c.text, last)], top, passages, titles
-            )
+            chosen = with_parts(text, not_said(select(resolved, ranked), last, own), top, passages, titles)
         if not chosen:
             return ranked, chosen, None
         passage, doc = rows[chosen[0].passage_id]
@@ -430,8 +430,10 @@ def decide(reading: Reading, settings: AnswerSettings = SETTINGS, *, confidence:
         conf = max(conf, 0.9)  # the exact words the user quoted are there, or the passage talked of
     weak_meaning = weakly_held(reading)
     # A telephone number, an e-mail or web address is there or not, and is told without doubt:
-    # "What's the phone number of the library?" was answered with the FAQ's late fees.
-    no_contact = bool(reading.evidence.type_missing) and answer_type(resolved) == "contact"
+    # "What's the phone number of the library?" was answered with the FAQ's late fees. So is the
+    # holder of a role: "Who is the CEO of Ledgerly?" was answered with its release notes.
+    e = reading.evidence
+    no_contact = bool(e.type_missing) and answer_type(resolved) == "contact" or e.role_missing
     if reading.undated and not reading.evidence.lead_coverage:
         # Nothing is dated then, and the sentence found holds nothing of the period either.
         return refusal(question, resolved, intent, [], confidence=conf, why=_untold(reading.undated))

@@ -28,9 +28,11 @@ from .signals import (
     answer_type,
     bigram_coverage,
     has_answer_of_type,
+    has_named_role,
     has_quantity,
     missing_share,
     names_absent,
+    role_asked,
     specific_terms,
     text_keys,
     weighted_missing_share,
@@ -69,6 +71,9 @@ class Evidence:
     # Not a feature of the model (``weak_match``): the question has two words or more and the
     # passage cited, with its title, holds one of them at most.
     one_word: bool = False
+    # Not a feature either: "Who is the CEO of Ledgerly?" and no name next to the role in the
+    # answer (``signals.has_named_role``), which only a holder of the role answers.
+    role_missing: bool = False
 
     def features(self) -> list[float]:
         return [getattr(self, name) for name in FEATURES]
@@ -187,6 +192,8 @@ def gather_evidence(
         time_words=1.0 if time_words and cited_cosine > TIME_WORDS_MIN_COSINE else 0.0,
         age_asked=age_of(cited_date, today) if time_words and today is not None else 0.0,
         one_word=len(weights) >= 2 and sum(term in cited_stems for term in weights) <= 1,
+        role_missing=bool(role := role_asked(asks))
+        and not any(has_named_role(role, s, question, loose=True) for s in answer_sentences),
     )
 
 
