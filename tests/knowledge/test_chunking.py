@@ -157,3 +157,40 @@ def test_a_list_of_short_lines_is_packed_not_cut_a_line_at_a_time():
     names = [f"Delegate number {i} present" for i in range(100)]
     passages = chunk_paragraphs(names)
     assert len(passages) == 5 and all(len(p.text.split()) >= 40 for p in passages)
+
+
+def test_a_section_of_its_own_starts_a_passage_but_not_one_under_a_pair_of_headings():
+    # A product page of ~100 words was one passage (a table, the warranty, the installation):
+    # "How long does installation take?" met it at a cosine of 0.06 and was refused.
+    intro = "Aurora stores solar power for the evening and keeps the lights on during outages at home."  # 16
+    table = "Model: Aurora S; Capacity: 5 kWh; Price: 4,900 euros."
+    warranty = "Every Aurora carries a 10-year warranty or 6,000 full cycles, whichever comes first."
+    install = "A certified installer fits Aurora in under four hours, on a wall that stays cool."
+    page = [intro, table, "Warranty", warranty, "Installation", install]
+    # Not at the first heading: the opening is about the title as the first section is.
+    assert [p.text for p in chunk_paragraphs(page)] == [
+        "\n\n".join(page[:4]),
+        f"Installation\n\n{install}",
+    ]
+    # Under a pair of headings a lone one after text stays with the pair's first ("Fixed" under
+    # "Version 4.2"); the next pair starts a passage.
+    notes = [
+        "Version 4.2 — November 18, 2026",
+        "New",
+        "Bank feeds now sync every 15 minutes instead of hourly, for every bank we support today.",
+        "Fixed",
+        "Exporting a VAT return no longer fails when an invoice has no customer on it.",
+        "Version 4.1 — October 2, 2026",
+        "New",
+        "Two-factor authentication with hardware keys.",
+    ]
+    passages = [p.text for p in chunk_paragraphs(notes)]
+    assert passages == ["\n\n".join(notes[:5]), "\n\n".join(notes[5:])]
+    # A numbered heading opens a section once a passage has words enough.
+    handbook = [
+        "1. Leave",
+        "Full-time staff receive 27 days of paid leave a year, and may carry five unused days over to the next year.",
+        "2. Expenses",
+        intro,
+    ]
+    assert [p.text for p in chunk_paragraphs(handbook)] == ["\n\n".join(handbook[:2]), "\n\n".join(handbook[2:])]
