@@ -45,11 +45,17 @@ _TOKEN = re.compile(r"\d+(?:[.,]\d+)+|\w+", re.UNICODE)
 _PHRASE = re.compile(r"[\"“”]([^\"“”]{2,200})[\"“”]")
 
 
+# The letter of a model's name: "Aurora M", "Model S", "Plan B" (not "I" or "A", which are words).
+_MODEL_LETTER = re.compile(r"\b[A-Z][\w-]*\s+([B-HJ-Z])\b")
+
+
 def query_terms(question: str) -> list[str]:
-    """Content words of a question, lowercased, in order, without duplicates."""
+    """Content words of a question, lowercased, in order, without duplicates. A single letter is a
+    word only as a digit or a model's letter: "How much does the Aurora M cost?" got the Aurora S."""
+    letters = {m.lower() for m in _MODEL_LETTER.findall(question)}
     seen: dict[str, None] = {}
     for token in _TOKEN.findall(question.lower()):
-        if token not in STOPWORDS and (len(token) > 1 or token.isdigit()):
+        if token not in STOPWORDS and (len(token) > 1 or token.isdigit() or token in letters):
             seen.setdefault(token, None)
     return list(seen)
 

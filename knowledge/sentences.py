@@ -305,10 +305,18 @@ def _sections(text: str, sentences: Sequence[Sentence], heads: Sequence[bool], t
                 current = current | own
             elif i + 1 < len(heads) and heads[i + 1]:
                 current = parent = title | own
+            elif _ABOUT_WHOM.match(sent.text):
+                # A press release's "About Kestrel Energy" is about the company, not the story
+                # the title tells: "How many people will the Narvik factory employ?" quoted its
+                # staff of 1,100, which held the title's "Narvik factory".
+                current = own
             else:
                 current = title | parent | own
         out.append(current)
     return out
+
+
+_ABOUT_WHOM = re.compile(r"About\s+(?:the\s+)?[A-Z]")
 
 
 def _own_line(text: str, sent: Sentence) -> bool:

@@ -115,11 +115,19 @@ def _is_promotion(text: str) -> bool:
     return reader_directed and _promo_score(text) >= 5
 
 
+# An e-mail address or a telephone number: contact details, which no headline gives.
+_CONTACT_DETAILS = re.compile(r"[\w.+-]+@[\w-]+\.\w|\+?\d[\d ()-]{7,}\d")
+
+
 def _is_teaser(block: Block) -> bool:
     """An inserted related-story headline: a short standalone line with a headline's shape and no
-    sentence ending. Under four words it is more likely a section heading, which is kept."""
+    sentence ending. Under four words it is more likely a section heading, which is kept; with an
+    e-mail address or a telephone number it is a contact line ("Media contact: Jon Eriksen,
+    press@kestrel.example, +47 22 33 44 55" was dropped, and "Who is the media contact?" refused)."""
     text = block.text
     if block.heading or block.list_item or SENTENCE_END.search(text) or LIST_ITEM.match(text) or len(text) > 160:
+        return False
+    if _CONTACT_DETAILS.search(text):
         return False
     words = text.split()
     return 4 <= len(words) <= 22 and (text[0].isupper() or text[0].isdigit() or text[0] in "\"“‘'")

@@ -72,5 +72,46 @@ def test_a_dated_version_heading_is_kept_not_read_as_a_dateline():
     notes = "Version 4.2 — November 18, 2026\n\nFixed\n\n- Exports no longer fail when an invoice has no customer."
     doc = ingest.parse_text(notes, title="Release notes")
     assert doc.paragraphs[0] == "Version 4.2 — November 18, 2026"
-    wire = ingest.parse_text("France 24 — November 18, 2026\n\nThe summit opened in Paris on Monday with a call for calm.")
+    wire = ingest.parse_text(
+        "France 24 — November 18, 2026\n\nThe summit opened in Paris on Monday with a call for calm."
+    )
     assert wire.paragraphs[0].startswith("The summit opened") and wire.published is not None
+
+
+PRESS = """Kestrel Energy opens battery factory in Narvik
+
+NARVIK, Norway, November 12, 2026 -- Kestrel Energy today opened its first battery cell factory in Narvik. The plant will employ 650 people when it reaches full output in 2028.
+
+About Kestrel Energy
+Kestrel Energy is an Oslo-based maker of battery cells, founded in 2019. It employs 1,100 people in Norway and Sweden.
+
+Media contact: Jon Eriksen, press@kestrel.example, +47 22 33 44 55
+"""
+
+
+def test_a_press_release_keeps_its_contact_and_its_about_section_is_about_the_company():
+    doc = ingest.parse_text(PRESS)
+    # The contact line was dropped as a related-story teaser: "Who is the media contact?" refused.
+    assert "Media contact: Jon Eriksen, press@kestrel.example, +47 22 33 44 55" in doc.paragraphs
+    # "About Kestrel Energy" does not hold the title's "Narvik factory": its staff of 1,100 were
+    # quoted for "How many people will the Narvik factory employ?".
+    text = "\n\n".join(doc.paragraphs[1:3])
+    question = "How many people will the Narvik factory employ?"
+    ranked = candidates(question, stem_weights(query_terms(question)), [(1, 1.0)], {1: text}, {1: doc.title})
+    about = next(c for c in ranked if c.text.startswith("It employs 1,100"))
+    assert not {"narvik", "factori"} & about.stems
+    # Under another heading the title's words are the section's.
+    other = candidates(
+        question, stem_weights(query_terms(question)), [(1, 1.0)], {1: text.replace("About ", "")}, {1: doc.title}
+    )
+    assert {"narvik", "factori"} <= next(c for c in other if c.text.startswith("It employs 1,100")).stems
+
+
+def test_a_models_letter_is_a_word_of_the_question():
+    # "How much does the Aurora M cost?" quoted the Aurora S: "M" was no word of the question.
+    rows = "Model: Aurora S; Price: 4,900 euros.\n\nModel: Aurora M; Price: 7,900 euros."
+    question = "How much does the Aurora M cost?"
+    assert query_terms(question) == ["aurora", "m", "cost"]
+    assert query_terms("Is that A or B, as I thought?") == ["thought"]
+    ranked = candidates(question, stem_weights(query_terms(question)), [(1, 1.0)], {1: rows}, {})
+    assert ranked[0].text.startswith("Model: Aurora M"), [c.text for c in ranked]
