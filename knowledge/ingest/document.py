@@ -135,3 +135,11 @@ def join_wrapped(text: str, line: str) -> str:
     if re.search(r"[^\W\d_]-$", text[-2:]) and line[:1].islower():
         return text + line
     return text + " " + line
+
+
+def bulleted(text: str) -> str:
+    """A list item as a reader sees it, with its bullet ("• Dark mode"), unless the text brings its
+    own marker: the format marked it as an item, and the text must say so too. Without it a
+    two-word item ("Dark mode") was skipped as a fragment, or read as a heading over the next
+    one, and items were told from headings and captions by shape alone."""
+    return text if LIST_ITEM.match(text) else f"• {text}"

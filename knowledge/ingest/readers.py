@@ -13,7 +13,18 @@ import zipfile
 import zlib
 
 from ..errors import CorruptFile, EmptyDocument, UndecodableText
-from .document import LIST_ITEM, Block, Draft, join_wrapped, looks_like_header, mb, normalise, same_text, table_blocks
+from .document import (
+    LIST_ITEM,
+    Block,
+    Draft,
+    bulleted,
+    join_wrapped,
+    looks_like_header,
+    mb,
+    normalise,
+    same_text,
+    table_blocks,
+)
 from .mail import REPLY_PREFIX, SENDER_ADDRESS, drop_quoted_headers, mail_header
 from .metadata import clean_author, find_date, useful_title
 from .pdf import read_pdf
@@ -151,7 +162,7 @@ def read_markdown(text: str) -> Draft:
             if row is not None:
                 row.append(content)
             elif content:
-                blocks.append(Block(content, heading=heading, list_item=lists > 0))
+                blocks.append(Block(bulleted(content) if lists else content, heading=heading, list_item=lists > 0))
         elif token.type in ("fence", "code_block") and token.content.strip():
             blocks.append(Block(normalise(token.content).strip()))
     draft = Draft(
@@ -254,7 +265,7 @@ def _html_element_blocks(element) -> list[Block]:
         return " ".join(normalise("".join(node.itertext())).split())
 
     if element.tag == "list":
-        return [Block(t, list_item=True) for t in (text_of(item) for item in element.iter("item")) if t]
+        return [Block(bulleted(t), list_item=True) for t in (text_of(item) for item in element.iter("item")) if t]
     if element.tag == "table":
         rows = list(element.iter("row"))
         cells = [[text_of(cell) for cell in row.iter("cell")] for row in rows]
@@ -361,8 +372,13 @@ def read_docx(data: bytes, name: str) -> Draft:
         if not text:
             continue
         style = (item.style.name if item.style is not None else "") or ""
+        listed = style.startswith("List")
         blocks.append(
-            Block(text, heading=style.startswith("Heading") or style == "Title", list_item=style.startswith("List"))
+            Block(
+                bulleted(text) if listed else text,
+                heading=style.startswith("Heading") or style == "Title",
+                list_item=listed,
+            )
         )
     props = document.core_properties
     draft = Draft(blocks, title=useful_title(props.title), author=clean_author(props.author))

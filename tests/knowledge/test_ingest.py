@@ -407,8 +407,8 @@ Council tax will rise by 4.9 per cent, the maximum allowed without a referendum.
     assert doc.paragraphs == [
         "The council approved a budget of £41 million on Monday, with more money for libraries and road repairs.",
         "Libraries",
-        "Opening hours extended on Saturdays",
-        "Two branches refurbished",
+        "• Opening hours extended on Saturdays",  # a list's items keep a bullet
+        "• Two branches refurbished",
         "Council tax will rise by 4.9 per cent, the maximum allowed without a referendum.",
     ]
 

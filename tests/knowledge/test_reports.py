@@ -115,3 +115,30 @@ def test_a_models_letter_is_a_word_of_the_question():
     assert query_terms("Is that A or B, as I thought?") == ["thought"]
     ranked = candidates(question, stem_weights(query_terms(question)), [(1, 1.0)], {1: rows}, {})
     assert ranked[0].text.startswith("Model: Aurora M"), [c.text for c in ranked]
+
+
+ROADMAP = """# Mobile app roadmap 2027
+
+## Q1 2027
+- Offline mode for the shopping list
+- Apple Pay and Google Pay at checkout
+
+## Q2 2027
+- Loyalty points, replacing the paper stamp card
+- Dark mode
+
+## Later
+- Voice search (depends on the new search engine)
+"""
+
+
+def test_a_list_item_keeps_its_bullet_and_a_two_word_item_is_an_answer():
+    # "What is planned for Q2 2027?" quoted the loyalty points alone: "Dark mode", its bullet
+    # dropped by the reader, was skipped as a fragment and read as a heading over "Later".
+    doc = ingest.parse_bytes(ROADMAP.encode(), "roadmap.md")
+    assert "• Dark mode" in doc.paragraphs and "Q2 2027" in doc.paragraphs
+    text = "\n\n".join(doc.paragraphs)
+    assert headings(doc.paragraphs) == [p in ("Q1 2027", "Q2 2027", "Later") for p in doc.paragraphs]
+    question = "What is planned for Q2 2027?"
+    ranked = candidates(question, stem_weights(query_terms(question)), [(1, 1.0)], {1: text}, {1: doc.title})
+    assert {c.text for c in ranked[:2]} == {"• Loyalty points, replacing the paper stamp card", "• Dark mode"}
