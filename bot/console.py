@@ -23,7 +23,7 @@ from knowledge import KnowledgeBase, dates, plain
 from knowledge.cli_feeds import feed_text, poll_text
 from knowledge.embed import Embedder
 from knowledge.errors import KnowledgeError
-from knowledge.ingest import strip_credentials
+from knowledge.ingest import SUPPORTED_SUFFIXES, strip_credentials
 from knowledge.models import cited_passages
 from knowledge.question import Reply, normalise_question
 
@@ -98,10 +98,20 @@ def split_command(line: str) -> tuple[str | None, list[str], str]:
 
 def _doc_alias_fits(sub: str, words: list[str]) -> bool:
     if sub == "add":
-        return bool(words) and all(_URL.match(w) or Path(w).expanduser().exists() for w in words)
+        # A path that does not exist is still one ("add /tmp/notes.txt" mistyped): it gets "no
+        # such file", not an answer from the documents.
+        return bool(words) and all(_URL.match(w) or _path_like(w) for w in words)
     if sub == "list":
         return not words or (len(words) == 1 and words[0].isascii() and words[0].isdigit())
     return len(words) == 1 and _ID.fullmatch(words[0]) is not None
+
+
+def _path_like(word: str) -> bool:
+    return (
+        Path(word).expanduser().exists()
+        or any(sep in word for sep in "/\\")
+        or Path(word).suffix.lower() in SUPPORTED_SUFFIXES
+    )
 
 
 class Console:

@@ -38,7 +38,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .text import Sentence, content_words, split_sentences
+from .text import Sentence, content_words, headings, split_sentences
 
 
 @dataclass(frozen=True)
@@ -161,10 +161,14 @@ def _candidates(documents: Sequence[str], settings: _Settings) -> list[_Candidat
     out = []
     for d, text in enumerate(documents):
         position = 0
-        for sentence in split_sentences(text or ""):
+        sentences = split_sentences(text or "")
+        # Relaxed, a short document's headings still say nothing: "summarize the roadmap" gave
+        # "Q1 2027" as a sentence of its own.
+        heads = [False] * len(sentences) if settings.filtered else headings([s.text for s in sentences])
+        for sentence, heading in zip(sentences, heads, strict=True):
             if settings.filtered and (dateline := _DATELINE.match(sentence.text)):
                 sentence = Sentence(sentence.text[dateline.end() :], sentence.start + dateline.end(), sentence.end)
-            if not _usable(sentence.text, settings):
+            if heading or not _usable(sentence.text, settings):
                 continue
             stems = [_stem(w) for w in content_words(sentence.text)]
             if not stems:

@@ -170,6 +170,12 @@ async def test_document_commands_typed_without_doc_run_when_they_can_mean_nothin
         assert split_command(line) == (None, [], line)
     assert split_command("documents") == ("doc", ["list"], "")
     assert split_command("delete #4") == ("doc", ["remove", "#4"], "#4")
+    # A path that does not exist is still a path: "no such file", not an answer about the rest.
+    missing = tmp_path / "harbor.txt"
+    assert split_command(f"add {missing}") == ("doc", ["add", str(missing)], str(missing))
+    assert split_command("add notes.md") == ("doc", ["add", "notes.md"], "notes.md")
+    text = await handled(seeded_kb, settings, f"add {missing}")
+    assert "error: harbor.txt: cannot read the file" in text and await seeded_kb.interactions(kind="ask") == []
 
 
 async def test_doc_show_prints_a_documents_details_and_opening(seeded_kb, settings):

@@ -117,6 +117,14 @@ def test_a_document_of_short_lines_still_gets_a_summary():
     assert all(note[s.start : s.end] == s.text for s in summary)
 
 
+def test_a_short_document_s_headings_are_no_summary_sentences():
+    # "summarize the roadmap" gave "Q1 2027" as a sentence: of short lines, all are usable, the
+    # headings over them too.
+    roadmap = "Q1 2027\n\n• Offline mode for the shopping list\n\nQ2 2027\n\n• Loyalty points\n\n• Dark mode"
+    texts = [s.text for s in summarize([roadmap], 60)]
+    assert texts == ["• Offline mode for the shopping list", "• Loyalty points", "• Dark mode"]
+
+
 def test_nothing_to_summarise_gives_an_empty_summary():
     assert summarize([], 50) == []
     assert summarize(["", "   "], 50) == []
