@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable, Mapping
 
 from .dates import MONTHS
-from .termweights import ABBREVIATIONS, abbreviated, acronyms, is_common_word
+from .termweights import ABBREVIATIONS, abbreviated, acronyms, is_common_word, match_stem
 from .text import STOPWORDS, content_words, fold_accents, stem
 
 # ---------------------------------------------------------------------------- specific words
@@ -414,9 +414,7 @@ def has_named_role(role: str, sentence: str, question: str, *, window: int = 4, 
     for i in range(len(tokens)):
         for words in wanted:
             found = keys[i : i + len(words)]
-            if found != words and not (
-                loose and len(found) == len(words) and all(k.startswith(w) for k, w in zip(found, words, strict=True))
-            ):
+            if found != words and not (loose and len(words) == 1 and _held_role(tokens[i], words[0])):
                 continue
             near = range(max(0, i - window), min(len(tokens), i + len(words) + window))
             if any(
@@ -429,6 +427,15 @@ def has_named_role(role: str, sentence: str, question: str, *, window: int = 4, 
             ):
                 return True
     return False
+
+
+def _held_role(token: str, role: str) -> bool:
+    """``token`` says the role loosely: a word it begins ("leadership" for "leader"), or a form of
+    the verb it names ("led" for "leader", "founded" for "founder", "chaired" for "chair")."""
+    verb = re.sub(r"(?:er|or)$", "", role)
+    word = token.lower()
+    # Porter's stem and the irregular form's base both: "founded" is "found", "led" is "lead".
+    return _word_key(token).startswith(role) or bool({stem(word), match_stem(word)} & {stem(role), stem(verb)})
 
 
 # ---------------------------------------------------------------------------- time

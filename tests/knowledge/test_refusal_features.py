@@ -362,3 +362,21 @@ def test_has_quantity_wants_a_number_next_to_what_is_counted(sentence, found):
 
 def test_has_quantity_is_true_for_other_questions():
     assert has_quantity("Who won the election?", ["Nobody did."])
+
+
+def test_a_role_is_held_loosely_for_a_refusal():
+    # The refusal of "Who is the CEO of Ledgerly?" (no name next to the role) must not refuse
+    # what names the holder with another form of the role's word.
+    from knowledge.signals import has_named_role
+
+    cases = [
+        ("leader", "Sudan had an Islamist regime under the leadership of Hassan al-Turabi.", "Who led Sudan?"),
+        ("leader", "A Norman named Oursel led a force of Franks into the Euphrates valley.", "Who was the leader?"),
+        ("founder", "Larry Page founded the firm in 1998.", "Who was the founder of Google?"),
+        ("chair", "The meeting was chaired by Ida Berg.", "Who is the chair?"),
+    ]
+    for role, sentence, question in cases:
+        assert has_named_role(role, sentence, question, loose=True), sentence
+    # Strictly (for choosing the sentence) "leadership" and "led" are other words.
+    assert not any(has_named_role(role, sentence, question) for role, sentence, question in cases[:2])
+    assert not has_named_role("ceo", "Multi-currency invoices for the Pro plan.", "Who is the CEO?", loose=True)
