@@ -59,12 +59,12 @@ from .replies import (
     ask_about_documents,
     chat,
     cite,
-    day_note,
     documents_mentioning,
     nothing_found,
     nothing_more,
     refusal,
     related,
+    when_note,
 )
 from .sentences import Candidate, after_said, by_meaning, candidates, not_said, said_in, select, with_parts
 from .signals import answer_type, name_phrases
@@ -455,7 +455,8 @@ def decide(reading: Reading, settings: AnswerSettings = SETTINGS, *, confidence:
         when = f"Sources dated {', '.join(shown[:3])}" if shown else "The sources are undated"
         body = f"{body}\n({when}; you asked for {intent.describe()}.)"
     if answer_type(resolved) == "date":  # "When did she die?": "on Saturday" as a date
-        body += day_note(reading.chosen[0].text, citations[0].published, citations[0].published_precision)
+        first, cited = reading.chosen[0], citations[0]
+        body += when_note(first, rows[first.passage_id][0].text, cited.published, cited.published_precision, resolved)
     return Answer(
         question=question,
         text=body,

@@ -319,6 +319,14 @@ def _sections(text: str, sentences: Sequence[Sentence], heads: Sequence[bool], t
 _ABOUT_WHOM = re.compile(r"About\s+(?:the\s+)?[A-Z]")
 
 
+def heading_over(text: str, at: int) -> str | None:
+    """The heading nearest above offset ``at`` of a passage's ``text``, if any."""
+    sentences = split_sentences(text)
+    heads = _headings(sentences, [_own_line(text, sent) for sent in sentences])
+    above = [sent.text for sent, head in zip(sentences, heads, strict=True) if head and sent.end <= at]
+    return above[-1] if above else None
+
+
 def _own_line(text: str, sent: Sentence) -> bool:
     """Is ``sent`` the whole of its line (after a number: "1. Aurora launch review")?"""
     start = text.rfind("\n", 0, sent.start) + 1

@@ -27,6 +27,10 @@ NOTES = (
     "Version 4.1 — October 2, 2026\n\nNew\n\n- Two-factor authentication with hardware keys.\n\nFixed\n\n"
     "- Duplicate payments were shown twice in the bank reconciliation view."
 )
+ROADMAP = (
+    "Q1 2027\n\n• Offline mode for the shopping list\n\n• Apple Pay and Google Pay at checkout\n\n"
+    "Q2 2027\n\n• Loyalty points, replacing the paper stamp card\n\n• Dark mode"
+)
 EV_MARKET = (
     "Electric cars took 34% of new car sales in the Nordic countries in the third quarter, up from 29% a "
     "year earlier. Norway remains the leader, where nine in ten new cars are electric."
@@ -38,6 +42,7 @@ async def kb(tmp_path_factory, real_embedder):
     kb = await KnowledgeBase.open(KnowledgeConfig(db=tmp_path_factory.mktemp("team") / "kb.db"), embedder=real_embedder)
     await kb.add_text(TUNNEL, title="Harbour tunnel opens two years late", published=dt.date(2026, 10, 5))
     await kb.add_text(NOTES, title="Ledgerly release notes")
+    await kb.add_text(ROADMAP, title="Mobile app roadmap 2027")
     await kb.add_text(EV_MARKET, title="Nordic EV market report", published=dt.date(2026, 11, 2))
     yield kb
     await kb.close()
@@ -86,3 +91,14 @@ async def test_the_holder_of_a_role_is_named_next_to_it_or_refused(kb):
     # "Who is the CEO of Ledgerly?" was answered with its release notes, which name nobody.
     ceo = await kb.ask("Who is the CEO of Ledgerly?", now=LATER)
     assert ceo.abstained, ceo.text
+
+
+@pytest.mark.model
+async def test_a_when_answer_whose_date_is_its_sections_heading_says_the_heading(kb):
+    # "When is Apple Pay coming?" got "• Apple Pay and Google Pay at checkout": its "Q1 2027" only
+    # in the heading above it, which the quote leaves out.
+    [apple] = await _conversation(kb, "When is Apple Pay coming?")
+    assert apple.startswith("• Apple Pay and Google Pay at checkout [1]"), apple
+    assert apple.endswith("\n(Under “Q1 2027”.)"), apple
+    [fix] = await _conversation(kb, "When did version 4.2 come out?")  # the date in the answer: no note
+    assert "Under" not in fix, fix
