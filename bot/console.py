@@ -44,8 +44,8 @@ Commands (the console's versions of the Discord commands; a leading / is accepte
   reset               forget the conversation: the next question starts afresh
   brief [SINCE]       what was added recently (SINCE: 12h, 3d, 1w or 2024-05-01, up to a year back;
                       default 24h)
-  doc add PATH|URL    add a file (.txt .md .html .pdf .docx), a folder, or a web page or file by its
-                      http(s) link
+  doc add PATH|URL    add a file (.txt .md .html .pdf .docx .eml), a folder, or a web page or file
+                      by its http(s) link
   doc list [PAGE]     list documents
   doc show ID         a document's details and opening
   doc remove ID       remove a document ("add PATH", "docs", "show ID", "remove ID" work too)

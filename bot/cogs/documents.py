@@ -47,7 +47,7 @@ class Documents(commands.GroupCog, group_name="doc", group_description="The docu
 
     @app_commands.command(name="add", description="Add a document (moderators): a file, a URL, or pasted text")
     @app_commands.describe(
-        file="A .txt, .md, .html, .pdf or .docx file",
+        file="A .txt, .md, .html, .pdf, .docx or .eml file",
         url="A web page or file to fetch",
         text="Open a form to paste text",
         title="Title (default: taken from the document)",

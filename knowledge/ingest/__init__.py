@@ -2,7 +2,7 @@
 paragraphs, with boilerplate (reading-time lines, promotions, inserted related-story headlines,
 "originally appeared" and copyright lines) removed by general rules.
 
-The pipeline is the same for every format: a format reader (``readers``: txt, md, html, pdf, docx)
+The pipeline is the same for every format: a format reader (``readers``: txt, md, html, pdf, docx, eml)
 turns bytes into ``Block``s (a paragraph of text, and whether the format marked it as a heading) plus
 whatever metadata the format carries; ``clean.finish`` then applies the same shape rules (``clean``)
 and metadata finders (``metadata``) to every format, so a teaser inserted in a PDF is dropped just

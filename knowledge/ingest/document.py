@@ -12,7 +12,7 @@ from pathlib import PurePosixPath
 from ..text import LIST_ITEM as LIST_ITEM  # kept where the readers and cleaner import them
 from ..text import SENTENCE_END as SENTENCE_END
 
-SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
+SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx", ".eml")
 
 
 @dataclass(frozen=True)

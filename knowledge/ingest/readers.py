@@ -1,4 +1,4 @@
-"""Format readers: bytes of a txt, md, html, pdf or docx file → a ``Draft`` (paragraph blocks, whether
+"""Format readers: bytes of a txt, md, html, pdf, docx or eml file → a ``Draft`` (paragraph blocks, whether
 the format marked each as a heading or list item, and the metadata the format itself carries)."""
 
 from __future__ import annotations
@@ -397,6 +397,24 @@ def read_docx(data: bytes, name: str) -> Draft:
 _PYTHON_DOCX_TEMPLATE_CREATED = dt.datetime(2013, 12, 23, 23, 15)
 
 
+def read_eml(data: bytes, name: str) -> Draft:
+    """An e-mail file as a mail program shows it: its sender, date and subject over its body (the
+    plain part, else the HTML one as text), read as a pasted e-mail is (``read_plain``)."""
+    import email
+    from email import policy
+
+    _reject_binary(data.decode("ascii", errors="ignore"), name)  # the bytes over 127 are 8-bit text or none
+    message = email.message_from_bytes(data, policy=policy.default)
+    part = message.get_body(preferencelist=("plain", "html"))
+    body = part.get_content() if part is not None else ""
+    if part is not None and part.get_content_subtype() == "html":
+        body = "\n\n".join(block.text for block in read_html(body.encode(), name).blocks)
+    fields = {key: " ".join(str(message[key] or "").split()) for key in ("From", "Date", "Subject")}
+    if not (fields["From"] and fields["Subject"]):
+        return read_plain(body)
+    return read_plain("\n".join(f"{key}: {value}" for key, value in fields.items()) + "\n\n" + body)
+
+
 def read(data: bytes, suffix: str, name: str, *, max_pages: int | None = None) -> Draft:
     """The reader for ``suffix`` (one of ``SUPPORTED_SUFFIXES``)."""
     if suffix == ".txt":
@@ -407,4 +425,6 @@ def read(data: bytes, suffix: str, name: str, *, max_pages: int | None = None) -
         return read_html(data, name)
     if suffix == ".pdf":
         return read_pdf(data, name, max_pages=max_pages)
+    if suffix == ".eml":
+        return read_eml(data, name)
     return read_docx(data, name)
