@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from ..dates import MONTHS
+from ..text import sign_off
 from .document import SENTENCE_END, normalise
 
 # Titles and authors that document generators write on their own: not the article's.
@@ -211,6 +212,11 @@ def _header_part(part: str, found: Header, *, allow_names: bool = True) -> str |
         if _BYLINE.match(f"By {match['who']}"):
             names, _ = _byline_names(match["who"])
             found.author = found.author or names
+        return "byline"
+    if who := sign_off(part):
+        # "Analyst: Tomas Reinholt" in "Equity research | 6 November 2026 | Analyst: ...": read as
+        # a mere name, the report's author was dropped with the line.
+        found.author = found.author or who
         return "byline"
     if match := _PLACE_LINE.match(part):
         found.org = found.org or match["org"]

@@ -114,6 +114,11 @@ def _pdf_blocks(text: str) -> list[Block]:
                 or LIST_ITEM.match(line)
                 or heads
                 or is_data_row(line)
+                # Items set off by bars are a line of their own, no wrapped prose: "Equity research |
+                # 6 November 2026 | Analyst: Tomas Reinholt" ran into "Rating: Buy | Price target: $86",
+                # and neither the date, the analyst nor the rating was read.
+                or " | " in prev
+                or " | " in line
             ):
                 blocks.append(Block(current))
                 current = line

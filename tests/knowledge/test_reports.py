@@ -4,6 +4,8 @@ questions about them."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from knowledge import ingest
 from knowledge.retrieval import query_terms
 from knowledge.sentences import candidates
@@ -142,3 +144,28 @@ def test_a_list_item_keeps_its_bullet_and_a_two_word_item_is_an_answer():
     question = "What is planned for Q2 2027?"
     ranked = candidates(question, stem_weights(query_terms(question)), [(1, 1.0)], {1: text}, {1: doc.title})
     assert {c.text for c in ranked[:2]} == {"• Loyalty points, replacing the paper stamp card", "• Dark mode"}
+
+
+def test_a_pdf_research_note_s_header_line_gives_its_date_and_analyst_and_keeps_the_rating():
+    # "Equity research | 6 November 2026 | Analyst: Tomas Reinholt" ran into the rating line below
+    # it as one wrapped paragraph: neither the date nor the analyst was read, and "What rating
+    # does the analyst give?" quoted the whole run.
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=15)
+    pdf.cell(0, 9, "Vantor Systems: Q3 2026 results review", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", size=10)
+    pdf.cell(0, 6, "Equity research | 6 November 2026 | Analyst: Tomas Reinholt", new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 6, "Rating: Buy | Price target: $86 (from $78)", new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(
+        0,
+        5,
+        "Vantor beat expectations in the third quarter. Revenue rose 14% to $412 million, ahead of the consensus "
+        "of $398 million, driven by data-centre cooling orders. We raise our price target to $86.",
+    )
+    doc = ingest.parse_bytes(bytes(pdf.output()), "vantor.pdf")
+    assert (doc.author, doc.published) == ("Tomas Reinholt", dt.date(2026, 11, 6))
+    assert doc.paragraphs[0] == "Rating: Buy | Price target: $86 (from $78)"
+    assert doc.paragraphs[1].startswith("Vantor beat expectations")
