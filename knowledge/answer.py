@@ -433,11 +433,11 @@ def decide(reading: Reading, settings: AnswerSettings = SETTINGS, *, confidence:
     # "What's the phone number of the library?" was answered with the FAQ's late fees. So is the
     # holder of a role: "Who is the CEO of Ledgerly?" was answered with its release notes.
     e = reading.evidence
-    no_contact = bool(e.type_missing) and answer_type(resolved) == "contact" or e.role_missing
+    not_there = bool(e.type_missing) and answer_type(resolved) == "contact" or e.role_missing
     if reading.undated and not reading.evidence.lead_coverage:
         # Nothing is dated then, and the sentence found holds nothing of the period either.
         return refusal(question, resolved, intent, [], confidence=conf, why=_untold(reading.undated))
-    if conf < settings.abstain_below or weak_meaning or no_contact:
+    if conf < settings.abstain_below or weak_meaning or not_there:
         if reading.follow_up:
             return nothing_more(question, resolved, intent, confidence=conf)
         why = nothing_found(intent) if intent.window else "I couldn't find this in the documents."

@@ -165,18 +165,13 @@ def candidates(
         sentences = split_sentences(text)
         own = [_own_line(text, sent) for sent in sentences]
         heads = _headings(sentences, own)
-        # Under a heading: its words and the title's. A text cut in sections is about its title in
-        # each of them, the opening before the first heading too: "How long did the outage last?"
-        # took the title's "outage" for every line under "Impact" or "Timeline", and not for the
-        # summary above them that says "For 2 hours and 10 minutes".
-        sections = _sections(text, sentences, heads, title_stems)
-        section: set[str] = sections[0] if sections else set()
+        sections = _sections(text, sentences, heads, title_stems)  # what headings give each sentence
         row_at: int | None = None  # where the run of list items or table rows being read began
         before = ""  # the sentence before, whose names one that opens "She ..." holds
         speaker: set[str] = set()  # who speaks in this paragraph of a transcript ("Rachel Lim: ...")
         said_to = 0  # where the sentence before ended
         for i, sent in enumerate(sentences):
-            previous, before = before, sent.text
+            previous, before, section = before, sent.text, sections[i]
             if "\n" in text[said_to : sent.start]:
                 speaker = set()  # a new paragraph, a new turn
             said_to = sent.end
@@ -203,7 +198,7 @@ def candidates(
                 # under "Risks" in "Vantor Systems: Q3 review", "Customer concentration remains
                 # high" holds "risks" and "Vantor" as its own words. "What are the risks for
                 # Vantor?" quoted the revenue line, which names Vantor, before it.
-                section = title_stems = sections[i]
+                title_stems = section
                 # A heading is no answer ("Aurora launch review"), unless it gives the date asked
                 # for: "When did version 4.2 come out?" over "Version 4.2 — November 18, 2026".
                 if not (kind == "date" and has_answer_of_type(kind, [NUMBERED.sub("", sent.text)], question)):
@@ -224,9 +219,6 @@ def candidates(
                 stems |= _name_stems(previous)  # only here: most sentences open otherwise
             read.append((rank, pid, pscore, i, place, sent, stems, section, title_stems))
             asked = set()
-    # Which words tell the sentences read apart is read off their own words: under "3.1 Annual
-    # leave" every line holds "annual leave", and "How many days of annual leave do employees
-    # get?" quoted the days carried over before "27 days of paid annual leave".
     local = local_weights(weights, [stems | section for *_, stems, section, _ in read])
     out: list[Candidate] = []
     for rank, pid, pscore, i, place, sent, own_stems, section, title_stems in read:

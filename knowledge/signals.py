@@ -403,8 +403,8 @@ def role_asked(question: str) -> str | None:
 def has_named_role(role: str, sentence: str, question: str, *, window: int = 4, loose: bool = False) -> bool:
     """Whether a name the question lacks stands within ``window`` words of the role in the sentence
     ("Chief executive Anna Keller said", "Tokayev, the president"): "Helvia shares rose in Zurich"
-    names a place, no chief executive. The role's initials count both ways ("CEO"). ``loose``: a
-    word the role's begins counts as the role ("under the leadership of Hassan al-Turabi")."""
+    names a place, no chief executive. The role's initials count both ways ("CEO"). ``loose`` (for a
+    refusal): a word the role begins or the verb it names counts as the role (``_held_role``)."""
     spellings = {role, *([ABBREVIATIONS[role]] if role in ABBREVIATIONS else [])}
     spellings |= {k for k, v in ABBREVIATIONS.items() if v == role}
     wanted = [[_word_key(w) for w in spelling.split()] for spelling in spellings]
