@@ -115,8 +115,12 @@ def _is_promotion(text: str) -> bool:
     return reader_directed and _promo_score(text) >= 5
 
 
-# An e-mail address or a telephone number: contact details, which no headline gives.
-_CONTACT_DETAILS = re.compile(r"[\w.+-]+@[\w-]+\.\w|\+?\d[\d ()-]{7,}\d")
+# An e-mail address or a telephone number: contact details, which no headline gives. A label and
+# a person with a role ("Owner: Daniel Okafor, head of platform engineering") says who, as no
+# headline does either.
+_CONTACT_DETAILS = re.compile(
+    r"[\w.+-]+@[\w-]+\.\w|\+?\d[\d ()-]{7,}\d|^[A-Z][\w ]{0,20}:\s+[A-Z][\w'’.-]+(?:\s+[A-Z][\w'’.-]+){1,3},\s"
+)
 
 
 def _is_teaser(block: Block) -> bool:

@@ -169,3 +169,17 @@ def test_a_pdf_research_note_s_header_line_gives_its_date_and_analyst_and_keeps_
     assert (doc.author, doc.published) == ("Tomas Reinholt", dt.date(2026, 11, 6))
     assert doc.paragraphs[0] == "Rating: Buy | Price target: $86 (from $78)"
     assert doc.paragraphs[1].startswith("Vantor beat expectations")
+
+
+def test_a_labelled_person_closing_a_report_is_kept_and_a_labelled_teaser_is_not():
+    # "Owner: Daniel Okafor, head of platform engineering" closing an incident report was dropped
+    # as a related-story teaser: "Who is the head of platform engineering?" was refused.
+    report = (
+        "Incident report\n\nA certificate used by the payment gateway expired at 09:00 and payments failed.\n\n"
+        "Analysis: Why certificates keep expiring\n\n"
+        "The renewal job had been disabled during a migration in August and nobody re-enabled it.\n\n"
+        "Owner: Daniel Okafor, head of platform engineering"
+    )
+    doc = ingest.parse_text(report)
+    assert doc.paragraphs[-1] == "Owner: Daniel Okafor, head of platform engineering"
+    assert doc.removed == ["Analysis: Why certificates keep expiring"]
