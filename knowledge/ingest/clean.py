@@ -117,9 +117,9 @@ def _is_promotion(text: str) -> bool:
 
 # An e-mail address or a telephone number: contact details, which no headline gives. A label and
 # a person with a role ("Owner: Daniel Okafor, head of platform engineering") says who, as no
-# headline does either.
+# headline does either (a photo's credit names an agency: "Photo: John Smith, Reuters").
 _CONTACT_DETAILS = re.compile(
-    r"[\w.+-]+@[\w-]+\.\w|\+?\d[\d ()-]{7,}\d|^[A-Z][\w ]{0,20}:\s+[A-Z][\w'’.-]+(?:\s+[A-Z][\w'’.-]+){1,3},\s"
+    r"[\w.+-]+@[\w-]+\.\w|\+?\d[\d ()-]{7,}\d|^[A-Z][\w ]{0,20}:\s+[A-Z][\w'’.-]+(?:\s+[A-Z][\w'’.-]+){1,3},\s+[a-z]"
 )
 
 
