@@ -284,7 +284,8 @@ async def read_question(
             weights = {k: w * (1.0 if k in own else settings.carried_weight) for k, w in weights.items()}
             # Without a question word of its own ("and in 4.1?" after "What was fixed in version
             # 4.2?") it asks the question before again, of something else: all its words count.
-            choose = {k: w for k, w in weights.items() if k in own or k in names or not answer_type(text)}
+            again = not answer_type(text)
+            choose = {k: w for k, w in weights.items() if k in own or k in names or again}
         passages = {pid: rows[pid][0].text for pid, _ in top}
         titles = {pid: rows[pid][1].title for pid, _ in top}
         # The follow-up's own question word says what kind of answer is asked ("where" in "and
@@ -456,7 +457,7 @@ def decide(reading: Reading, settings: AnswerSettings = SETTINGS, *, confidence:
         body = f"{body}\n({when}; you asked for {intent.describe()}.)"
     if answer_type(resolved) == "date":  # "When did she die?": "on Saturday" as a date
         first, cited = reading.chosen[0], citations[0]
-        body += when_note(first, rows[first.passage_id][0].text, cited.published, cited.published_precision, resolved)
+        body += when_note(first, cited.published, cited.published_precision, resolved)
     return Answer(
         question=question,
         text=body,

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 
 from .dates import WEEKDAYS, DateIntent
 from .models import Answer, Citation, Document, Passage
-from .sentences import Candidate, candidates, heading_over
+from .sentences import Candidate, candidates
 from .signals import has_answer_of_type
 from .termweights import coverage, is_past, stem_weights, text_stems
 from .text import content_words, is_heading, split_sentences
@@ -112,15 +112,14 @@ def day_note(sentence: str, published: dt.date | None, precision: str) -> str:
     return f"\n({'; '.join(f'{word}: {day.isoformat()}' for word, day in days)}, by the source's date.)" if days else ""
 
 
-def when_note(first: Candidate, passage: str, published: dt.date | None, precision: str, question: str) -> str:
+def when_note(first: Candidate, published: dt.date | None, precision: str, question: str) -> str:
     """The note under a "when" answer: the dates of the weekdays its first sentence names
     (``day_note``), or, when the sentence holds no date and the heading it stands under does,
     that heading: "When is Apple Pay coming?" over a roadmap got "• Apple Pay and Google Pay at
     checkout", and its "Q1 2027" only in the heading above it, which the quote leaves out."""
-    heading = heading_over(passage, first.start)
-    if has_answer_of_type("date", [first.text], question) or not heading:
+    if has_answer_of_type("date", [first.text], question) or not first.heading:
         return day_note(first.text, published, precision)
-    return f"\n(Under “{heading}”.)" if has_answer_of_type("date", [heading], question) else ""
+    return f"\n(Under “{first.heading}”.)" if has_answer_of_type("date", [first.heading], question) else ""
 
 
 def nothing_found(intent: DateIntent) -> str:

@@ -111,6 +111,7 @@ class Candidate:
     # The words it holds as its own: its text's, and its headings' and title's under headings
     # ("Duplicate payments were shown twice" under "Version 4.1" / "Fixed" holds "4.1").
     stems: frozenset[str] = frozenset()
+    heading: str = ""  # the heading it stands under in its passage, if any ("Q1 2027")
 
 
 # "Why ...?", "How does ...?", "Explain ...": the answer is an explanation, and may take more than
@@ -158,6 +159,7 @@ def candidates(
     about_asking = bool(_ABOUT_ASKING.search(asks))
     best = top[0][1] if top else 0.0
     read: list[tuple[int, int, float, int, int, Sentence, set[str], set[str], set[str]]] = []
+    under: dict[tuple[int, int], str] = {}  # (passage, sentence) -> the heading it stands under
     for rank, (pid, pscore) in enumerate(top):
         title_stems = text_stems(titles.get(pid, ""))
         asked: set[str] = set()
@@ -170,6 +172,7 @@ def candidates(
         before = ""  # the sentence before, whose names one that opens "She ..." holds
         speaker: set[str] = set()  # who speaks in this paragraph of a transcript ("Rachel Lim: ...")
         said_to = 0  # where the sentence before ended
+        heading = ""
         for i, sent in enumerate(sentences):
             previous, before, section = before, sent.text, sections[i]
             if "\n" in text[said_to : sent.start]:
@@ -198,7 +201,7 @@ def candidates(
                 # under "Risks" in "Vantor Systems: Q3 review", "Customer concentration remains
                 # high" holds "risks" and "Vantor" as its own words. "What are the risks for
                 # Vantor?" quoted the revenue line, which names Vantor, before it.
-                title_stems = section
+                title_stems, heading = section, sent.text
                 # A heading is no answer ("Aurora launch review"), unless it gives the date asked
                 # for: "When did version 4.2 come out?" over "Version 4.2 — November 18, 2026".
                 if not (kind == "date" and has_answer_of_type(kind, [NUMBERED.sub("", sent.text)], question)):
@@ -218,6 +221,7 @@ def candidates(
                 # realtimeqa-dev's 0.856 to 0.855 (one question); answer_hit up on both.
                 stems |= _name_stems(previous)  # only here: most sentences open otherwise
             read.append((rank, pid, pscore, i, place, sent, stems, section, title_stems))
+            under[pid, i] = heading
             asked = set()
     local = local_weights(weights, [stems | section for *_, stems, section, _ in read])
     out: list[Candidate] = []
@@ -241,7 +245,19 @@ def candidates(
             )
         )
         out.append(
-            Candidate(pid, rank, i, sent.start, sent.end, sent.text, pscore, cov, round(score, 9), frozenset(stems))
+            Candidate(
+                pid,
+                rank,
+                i,
+                sent.start,
+                sent.end,
+                sent.text,
+                pscore,
+                cov,
+                round(score, 9),
+                frozenset(stems),
+                under[pid, i],
+            )
         )
     # Rounded scores and a full sort key: the order is the same in every process and on every run.
     return sorted(out, key=lambda c: (-c.score, c.rank, c.index))
@@ -309,14 +325,6 @@ def _sections(text: str, sentences: Sequence[Sentence], heads: Sequence[bool], t
 
 
 _ABOUT_WHOM = re.compile(r"About\s+(?:the\s+)?[A-Z]")
-
-
-def heading_over(text: str, at: int) -> str | None:
-    """The heading nearest above offset ``at`` of a passage's ``text``, if any."""
-    sentences = split_sentences(text)
-    heads = _headings(sentences, [_own_line(text, sent) for sent in sentences])
-    above = [sent.text for sent, head in zip(sentences, heads, strict=True) if head and sent.end <= at]
-    return above[-1] if above else None
 
 
 def _own_line(text: str, sent: Sentence) -> bool:
