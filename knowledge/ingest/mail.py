@@ -11,7 +11,14 @@ _MAIL_FIELD = re.compile(
     r"^(?P<field>from|sent|date|to|cc|bcc|subject|reply-to|importance|attachments?)[ \t]*:[ \t]*(?P<value>.*)$", re.I
 )
 REPLY_PREFIX = re.compile(r"^(?:\s*(?:re|fwd?|aw|sv|vs|tr)\s*:)+", re.I)
-SENDER_ADDRESS = re.compile(r"<[^<>]*>|\[mailto:[^\]]*\]|\S+@\S+")
+_SENDER_ADDRESS = re.compile(r"<[^<>]*>|\[mailto:[^\]]*\]|\S+@\S+")
+
+
+def sender(value: str) -> str:
+    """The sender's name of a From field, without the address ("Sofia Marchetti <sofia@...>")."""
+    return _SENDER_ADDRESS.sub("", value).strip(" \"'")
+
+
 # What a reply quotes the earlier message under: "-----Original Message-----", "---------- Forwarded
 # message ---------".
 _QUOTE_SEPARATOR = re.compile(r"^-{2,}\s*(?:original|forwarded)\s+message\s*-{2,}$", re.I)
@@ -45,8 +52,8 @@ def drop_quoted_headers(body: str) -> str:
         line = _QUOTE_MARKS.sub("", line)  # "> Sofia, the committee scored ...": a quoted line
         match = _MAIL_FIELD.match(line)
         if match and match["field"].lower() == "from":
-            sender = SENDER_ADDRESS.sub("", match["value"]).strip(" \"'")
-            kept.extend([f"{sender} wrote:"] if sender else [])
+            name = sender(match["value"])
+            kept.extend([f"{name} wrote:"] if name else [])
         elif not (match or _QUOTE_SEPARATOR.match(line)):
             kept.append(line)
     return "\n".join(kept)

@@ -25,7 +25,7 @@ from .document import (
     same_text,
     table_blocks,
 )
-from .mail import REPLY_PREFIX, SENDER_ADDRESS, drop_quoted_headers, mail_header
+from .mail import REPLY_PREFIX, drop_quoted_headers, mail_header, sender
 from .metadata import clean_author, find_date, useful_title
 from .pdf import read_pdf
 
@@ -103,7 +103,7 @@ def read_plain(text: str, *, given_title: str | None = None) -> Draft:
         # ("From: Sofia Marchetti <sofia@...> Sent: Tuesday ...").
         draft.title = REPLY_PREFIX.sub("", fields["subject"]).strip() or None
         draft.title_in_body = False
-        draft.author = clean_author(SENDER_ADDRESS.sub("", fields["from"]).strip(" \"'")) or None
+        draft.author = clean_author(sender(fields["from"])) or None
         if dated := find_date(fields.get("sent") or fields.get("date") or ""):
             draft.published, draft.precision = dated
     # A caller-given title, even an empty one, means the text is all body: no title line is looked for.
