@@ -27,6 +27,7 @@ from .signals import (
     age_of,
     answer_type,
     bigram_coverage,
+    count_held,
     has_answer_of_type,
     has_named_role,
     has_quantity,
@@ -69,7 +70,8 @@ class Evidence:
     time_words: float = 0.0
     age_asked: float = 0.0  # with time words: the passage's distance from the time asked about
     # Not a feature of the model (``weak_match``): the question has two words or more and the
-    # passage cited, with its title, holds one of them at most.
+    # passage cited, with its title, holds one of them at most, and not the count a "how many"
+    # asks for ("How many fans attended?" and "in front of 19,400 fans").
     one_word: bool = False
     # Not a feature either: "Who is the CEO of Ledgerly?" and no name next to the role in the
     # answer (``signals.has_named_role``), which only a holder of the role answers.
@@ -191,7 +193,9 @@ def gather_evidence(
         names_absent_cited=names_absent(question, cited_keys),
         time_words=1.0 if time_words and cited_cosine > TIME_WORDS_MIN_COSINE else 0.0,
         age_asked=age_of(cited_date, today) if time_words and today is not None else 0.0,
-        one_word=len(weights) >= 2 and sum(term in cited_stems for term in weights) <= 1,
+        one_word=len(weights) >= 2
+        and sum(term in cited_stems for term in weights) <= 1
+        and not count_held(asks, answer_sentences),
         role_missing=bool(role := role_asked(asks))
         and not any(has_named_role(role, s, question, loose=True) for s in answer_sentences),
     )

@@ -226,6 +226,16 @@ _CURRENCY = re.compile(
 )
 
 
+# "How much will fees rise?": a change, given as a share as often as a sum.
+_CHANGE_ASKED = re.compile(
+    r"\bhow much\b(?:(?!\?).)*?\b(?:rise|rises|rose|risen|rising|increase|increases|increased|grow|grows|grew|"
+    r"grown|fall|falls|fell|fallen|drop|drops|dropped|decline|declines|declined|climb|climbs|climbed|jump|jumps|"
+    r"jumped|cut|cuts|go up|goes up|went up|gone up|go down|went down|change|changes|changed)\b",
+    re.I,
+)
+_SHARE = re.compile(r"\d\s?%|\bper\s?cent\b|\bpercentage points?\b", re.I)
+
+
 def money_asked(question: str) -> bool:
     """Whether a "how much" question asks for a sum of money ("how much did the wind farm cost?")."""
     return bool(_MONEY_ASKED.search(question))
@@ -317,9 +327,12 @@ def has_answer_of_type(kind: str | None, sentences: Iterable[str], question: str
         return any(has_duration(sentence, question) for sentence in sentences)
     asked = text_keys(question) | {w.lower() for w in _WORD.findall(question)}
     if kind == "money":
-        # A number in a sentence that names a currency ("1.2 billion euros", "$44bn").
+        # A number in a sentence that names a currency ("1.2 billion euros", "$44bn"); for how much
+        # a sum changes, a share too: "How much will grid fees rise?" is answered by "by 9
+        # percent", and the strike price in kroner came first.
+        change = bool(_CHANGE_ASKED.search(question))
         return any(
-            _CURRENCY.search(sentence)
+            (_CURRENCY.search(sentence) or change and _SHARE.search(sentence))
             and any(
                 (any(c.isdigit() for c in token) or token.lower() in _COUNT_WORDS) and token.lower() not in asked
                 for token in _WORD.findall(sentence)
@@ -378,6 +391,15 @@ def has_quantity(question: str, sentences: Iterable[str], *, window: int = 4) ->
             ):
                 return True
     return False
+
+
+def count_held(question: str, sentences: Iterable[str]) -> bool:
+    """"How many fans attended?" and "in front of 19,400 fans": the count asked for is there, next
+    to what it counts, whatever else of the question the sentences lack."""
+    return bool(_HOW_MANY_ONLY.search(question)) and has_quantity(question, sentences)
+
+
+_HOW_MANY_ONLY = re.compile(r"\bhow many\b", re.I)
 
 
 # "Who is the CEO of Helvia?", "Who is Helvia's CEO?": the name asked for is the one the role is
