@@ -131,10 +131,32 @@ def _is_teaser(block: Block) -> bool:
     text = block.text
     if block.heading or block.list_item or SENTENCE_END.search(text) or LIST_ITEM.match(text) or len(text) > 160:
         return False
-    if _CONTACT_DETAILS.search(text):
-        return False
+    if _CONTACT_DETAILS.search(text) or text.isupper():
+        return False  # a contact line, or a plain text's heading in capitals ("GRID FEES TO RISE")
     words = text.split()
     return 4 <= len(words) <= 22 and (text[0].isupper() or text[0].isdigit() or text[0] in "\"“‘'")
+
+
+_CONTENTS_LABEL = re.compile(r"(?:in\s+this\s+(?:issue|edition|newsletter|report|update)|(?:table\s+of\s+)?contents|inside)\W*", re.I)
+
+
+def _contents(blocks: list[Block]) -> set[int]:
+    """Which blocks are a table of contents: a run of two or more short lines each of which comes
+    again later as a line of its own (a newsletter's "Offshore wind auction results" over
+    "Hydrogen hub delayed", then each over its story), with the label above them ("In this
+    issue"). The run, read as headings, gave the first story the words of every other."""
+    keys = [" ".join(b.text.casefold().split()) for b in blocks]
+    out: set[int] = set()
+    i = 0
+    while i < len(blocks):
+        j = i
+        while j < len(blocks) and len(keys[j].split()) <= 12 and not SENTENCE_END.search(blocks[j].text) and keys[j] in keys[j + 1 :]:
+            j += 1
+        labelled = i > 0 and _CONTENTS_LABEL.fullmatch(blocks[i - 1].text.strip()) is not None
+        if j - i >= 2 or j - i == 1 and labelled:
+            out.update(range(i - labelled, j))
+        i = j + 1
+    return out
 
 
 def _lead_in(text: str) -> bool:
@@ -193,12 +215,15 @@ def finish(draft: Draft, *, name: str, fallback_title: str | None, today: dt.dat
     # The header zone: bylines, datelines and reading times before the first real paragraph.
     kept: list[Block] = []
     in_header = True
+    contents = _contents(blocks)
     for i, block in enumerate(blocks):
         text = block.text
         if in_header and (i >= _HEADER_SPAN or (_is_prose(text) and not is_reading_time(text))):
             in_header = False
         reason = None
-        if not any(ch.isalnum() for ch in text):
+        if i in contents:
+            reason = "contents"
+        elif not any(ch.isalnum() for ch in text):
             reason = "rule"  # "___", "* * *": decoration between sections
         elif in_header and not block.heading and header_line(text, header):
             reason = "header"

@@ -58,6 +58,16 @@ def _reject_binary(text: str, name: str) -> None:
 
 
 _WRAP_MAX = 200  # nobody hard-wraps wider than this: longer lines are paragraphs of their own
+_NARROW = 40
+# A chat or log line: "[09:02] anna.k: ...", "2026-11-03 09:02 ben: ...". Each is a message of its
+# own; the next one was read as the wrapped rest of the last.
+_STAMPED = re.compile(r"\[?\d{1,2}:\d{2}\b|\[?\d{4}-\d{2}-\d{2}[ T]\d{1,2}:\d{2}\b")
+
+
+def _date_line(line: str) -> bool:
+    """A line that is a date alone ("14 November 2026", "Tuesday, 3 November 2026"): a title's
+    date, never its wrapped rest ("Energy Week — issue 47 14 November 2026" was the title)."""
+    return len(line.split()) <= 5 and find_date(line) is not None and not line.rstrip().endswith(".")
 
 
 def _lines_to_paragraphs(lines: list[str]) -> list[str]:
@@ -74,7 +84,16 @@ def _lines_to_paragraphs(lines: list[str]) -> list[str]:
     prev = lines[0]
     for line in lines[1:]:
         first_word = line.split(" ", 1)[0]
-        if len(prev) + 1 + len(first_word) <= width or LIST_ITEM.match(line):
+        if (
+            len(prev) + 1 + len(first_word) <= width
+            or LIST_ITEM.match(line)
+            or _STAMPED.match(line)
+            or _date_line(line)
+            or _date_line(prev)
+            # Nobody hard-wraps prose this narrow: short lines are lines (a newsletter's contents,
+            # "Offshore wind auction results" over "Hydrogen hub delayed", were run together).
+            or width < _NARROW and not line[:1].islower()
+        ):
             out.append(line)
         else:
             out[-1] = join_wrapped(out[-1], line)
@@ -161,8 +180,9 @@ def read_markdown(text: str) -> Draft:
             content = _inline_text(token)
             if row is not None:
                 row.append(content)
-            elif content:
-                blocks.append(Block(bulleted(content) if lists else content, heading=heading, list_item=lists > 0))
+            else:
+                for line in filter(None, content.split("\n")):
+                    blocks.append(Block(bulleted(line) if lists else line, heading=heading, list_item=lists > 0))
         elif token.type in ("fence", "code_block") and token.content.strip():
             blocks.append(Block(normalise(token.content).strip()))
     draft = Draft(
@@ -182,15 +202,34 @@ def read_markdown(text: str) -> Draft:
     return draft
 
 
+# "Date: 12 November 2026", "Owner: Lars Holm": a field's line.
+_FIELD = re.compile(r"[A-Z][\w /&-]{0,30}:\s+\S")
+
+
 def _inline_text(token) -> str:
-    """The reader-visible text of a markdown inline token: link text kept, markup and images dropped."""
-    parts: list[str] = []
+    """The reader-visible text of a markdown inline token: link text kept, markup and images
+    dropped. Lines stay apart (joined by a newline) where each gives a field: "**Date:** 12
+    November 2026" over "**Attendees:** ...", one paragraph to Markdown, was read as one line, and
+    the minutes had no date."""
+    lines: list[list[str]] = [[]]
+    bold: list[bool] = [False]  # the line opens with a label in bold ("**Date:**")
     for child in token.children or []:
         if child.type in ("text", "code_inline", "html_inline"):
-            parts.append(child.content if child.type != "html_inline" else "")
+            content = child.content if child.type != "html_inline" else ""
+            if bold[-1] is None:
+                bold[-1] = content.rstrip().endswith(":")
+            lines[-1].append(content)
+        elif child.type == "strong_open" and not "".join(lines[-1]).strip():
+            bold[-1] = None  # decided by the bold text
         elif child.type in ("softbreak", "hardbreak"):
-            parts.append(" ")
-    return re.sub(r" {2,}", " ", "".join(parts)).strip()
+            lines.append([])
+            bold.append(False)
+    texts = [re.sub(r" {2,}", " ", "".join(parts)).strip() for parts in lines]
+    out = texts[0]
+    for i in range(1, len(texts)):
+        fields = bool(bold[i]) or bool(_FIELD.match(texts[i]) and _FIELD.match(texts[i - 1]))
+        out = f"{out}\n{texts[i]}" if fields and out else f"{out} {texts[i]}"
+    return re.sub(r" {2,}", " ", out).strip()
 
 
 def read_html(data: bytes, name: str) -> Draft:
