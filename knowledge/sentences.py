@@ -28,12 +28,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from .signals import (
-    answer_type,
-    duration_asked,
+    answer_kind,
     has_answer_of_type,
     has_named_role,
     has_quantity,
-    money_asked,
     role_asked,
 )
 from .termweights import coverage, match_stem, stem_weights, text_stems
@@ -149,11 +147,7 @@ def candidates(
     # "How long has the strike lasted?": "long" asks for a duration, and "a long strike" is none.
     if frame := _HOW_WHAT.search(asks):
         weights = {k: v for k, v in weights.items() if k != match_stem(frame.group(1).lower())}
-    kind = answer_type(asks)
-    if kind == "number" and money_asked(asks):
-        kind = "money"  # "How much did it cost?": "40 turbines" holds a number, not the price
-    elif kind == "number" and duration_asked(asks):
-        kind = "duration"  # "How long does installation take?": "13.5 kWh" is no span of time
+    kind = answer_kind(asks)
     role = role_asked(asks)  # "Who is the CEO of Helvia?": a name next to the role, not any name
     # "Who asked about acquisitions?": the text's own question is the answer, with its asker.
     about_asking = bool(_ABOUT_ASKING.search(asks))

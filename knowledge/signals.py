@@ -11,8 +11,18 @@ import re
 from collections.abc import Iterable, Mapping
 
 from .dates import MONTHS
+from .measures import (
+    CURRENCY,
+    SHARE,
+    change_asked,
+    duration_asked,
+    frequency_asked,
+    has_duration,
+    has_frequency,
+    money_asked,
+)
 from .termweights import ABBREVIATIONS, abbreviated, acronyms, is_common_word, match_stem
-from .text import STOPWORDS, content_words, fold_accents, stem
+from .text import STOPWORDS, content_words, fold_accents, is_data_row, stem
 
 # ---------------------------------------------------------------------------- specific words
 
@@ -207,71 +217,20 @@ ANSWER_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
         ),
     ),
 )
-# "How much did it cost?", "How much is the toll?": the number asked for is a sum of money, and
-# "40 turbines" or "for 15 years" is no answer.
-_MONEY_ASKED = re.compile(
-    r"\bhow much\b(?:(?!\?).)*?\b(?:cost|costs|costing|pay|pays|paid|paying|spend|spends|spent|spending|worth|"
-    r"price|priced|charge|charges|charged|fund|funded|invest|invests|invested|sell|sells|sold|raise|raised|earn|"
-    r"earns|earned|owe|owes|owed|fine|fined|budget|budgeted|money|revenue|profit|salary|wage|wages|save|saves|"
-    r"saved|saving|savings|fee|fees|toll|tolls|fare|fares|rent|rents|tax|taxes|ticket|tickets|bid|bids|offer|"
-    r"subscription|deposit|loan|loans|grant|bonus|pension|refund|refunded|compensation)\b|"
-    r"\bwhat (?:was |is |will be )?(?:the )?(?:price|cost|sum|fee|fine|salary|toll|fare|rent|bid)\b",
-    re.I,
-)
-_CURRENCY = re.compile(
-    r"[$€£¥₹]|\b(?:euros?|dollars?|pounds?|sterling|yen|yuan|renminbi|rupees?|francs?|kronor|kroner|krona|crowns?|"
-    r"zlotys?|forints?|rubles?|"
-    r"roubles?|pesos?|reais|lira|shekels?|dirhams?|riyals?|rand|usd|eur|gbp|chf|jpy|cny)\b",
-    re.I,
-)
 
 
-# "How much will fees rise?": a change, given as a share as often as a sum.
-_CHANGE_ASKED = re.compile(
-    r"\bhow much\b(?:(?!\?).)*?\b(?:rise|rises|rose|risen|rising|increase|increases|increased|grow|grows|grew|"
-    r"grown|fall|falls|fell|fallen|drop|drops|dropped|decline|declines|declined|climb|climbs|climbed|jump|jumps|"
-    r"jumped|cut|cuts|go up|goes up|went up|gone up|go down|went down|change|changes|changed)\b",
-    re.I,
-)
-_SHARE = re.compile(r"\d\s?%|\bper\s?cent\b|\bpercentage points?\b", re.I)
-
-
-def money_asked(question: str) -> bool:
-    """Whether a "how much" question asks for a sum of money ("how much did the wind farm cost?")."""
-    return bool(_MONEY_ASKED.search(question))
-
-
-# "How long does installation take?", "How long has she been chief executive?": a span of time,
-# which "13.5 kWh" or "2026" is not. ("How long is the bridge?" asks a length: a number.)
-_DURATION_ASKED = re.compile(
-    r"\bhow long\s+(?:does|did|do|will|would|has|have|had|can|could|should|must|might|is\s+it|was\s+it)\b|"
-    r"\bhow long\b(?:(?!\?).)*?\b(?:take|takes|took|taken|last|lasts|lasted|wait|stay|stays|stayed|"
-    r"remain|remains|remained|continue|continues|continued|been|ago)\b",
-    re.I,
-)
-_UNITS = r"(?:seconds?|minutes?|mins?|hours?|hrs?|days?|nights?|weeks?|months?|years?|decades?|centur(?:y|ies))"
-# "every 5 minutes" is how often, not how long ("How long did the outage last?").
-_DURATION = re.compile(
-    rf"(?<!\bevery )(?<!\beach )\b(?P<n>\d[\d,.]*|an?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|"
-    rf"thirty|forty|fifty|sixty|hundred|several|few|couple\s+of|half\s+an?|many)[\s-]+(?:more\s+)?{_UNITS}\b|"
-    r"\bsince\s+(?P<since>\d{4}|(?-i:[A-Z])\w+)",
-    re.I,
-)
-
-
-def duration_asked(question: str) -> bool:
-    """Whether a "how long" question asks for a span of time ("how long does installation take?")."""
-    return bool(_DURATION_ASKED.search(question))
-
-
-def has_duration(sentence: str, question: str) -> bool:
-    """A span of time ("under four hours", "a 12-year warranty", "since 2019") the question lacks."""
-    asked = question.lower()
-    return any(
-        (m["n"] or "").lower() in ("a", "an")
-        or not re.search(rf"\b{re.escape((m['n'] or m['since']).lower())}\b", asked)
-        for m in _DURATION.finditer(sentence)
-    )
+def answer_kind(question: str) -> str | None:
+    """``answer_type``, told apart further where a number is not any number: a sum of money for
+    "How much did it cost?" ("40 turbines" is no price), a span of time for "How long does
+    installation take?" ("13.5 kWh" is none), a frequency for "How often ...?"."""
+    if frequency_asked(question):
+        return "frequency"
+    kind = answer_type(question)
+    if kind == "number" and money_asked(question):
+        return "money"
+    if kind == "number" and duration_asked(question):
+        return "duration"
+    return kind
 
 
 _NUMBER_WORDS = frozenset(
@@ -325,14 +284,16 @@ def has_answer_of_type(kind: str | None, sentences: Iterable[str], question: str
         return any(asked_for.search(sentence) for sentence in sentences)
     if kind == "duration":
         return any(has_duration(sentence, question) for sentence in sentences)
+    if kind == "frequency":
+        return any(has_frequency(sentence) for sentence in sentences)
     asked = text_keys(question) | {w.lower() for w in _WORD.findall(question)}
     if kind == "money":
         # A number in a sentence that names a currency ("1.2 billion euros", "$44bn"); for how much
         # a sum changes, a share too: "How much will grid fees rise?" is answered by "by 9
         # percent", and the strike price in kroner came first.
-        change = bool(_CHANGE_ASKED.search(question))
+        change = change_asked(question)
         return any(
-            (_CURRENCY.search(sentence) or change and _SHARE.search(sentence))
+            (CURRENCY.search(sentence) or change and SHARE.search(sentence))
             and any(
                 (any(c.isdigit() for c in token) or token.lower() in _COUNT_WORDS) and token.lower() not in asked
                 for token in _WORD.findall(sentence)
@@ -385,16 +346,20 @@ def has_quantity(question: str, sentences: Iterable[str], *, window: int = 4) ->
         return True
     for sentence in sentences:
         tokens = _WORD.findall(sentence)
+        # A table's row gives its count in another cell: "Metric: Customers; Q3 2026: 12,400".
+        row = bool(_CELLS.search(sentence)) or is_data_row(sentence)
         for i, token in enumerate(tokens):
-            if _word_key(token) in wanted and any(
-                _NUMBER.fullmatch(t) or t.lower() in _COUNT_WORDS for t in tokens[max(0, i - window) : i]
-            ):
+            near = tokens if row else tokens[max(0, i - window) : i]
+            if _word_key(token) in wanted and any(_NUMBER.fullmatch(t) or t.lower() in _COUNT_WORDS for t in near):
                 return True
     return False
 
 
+_CELLS = re.compile(r"\w: [^;]+; |\S \| \S")  # a table's row as the readers write it
+
+
 def count_held(question: str, sentences: Iterable[str]) -> bool:
-    """"How many fans attended?" and "in front of 19,400 fans": the count asked for is there, next
+    """ "How many fans attended?" and "in front of 19,400 fans": the count asked for is there, next
     to what it counts, whatever else of the question the sentences lack."""
     return bool(_HOW_MANY_ONLY.search(question)) and has_quantity(question, sentences)
 

@@ -42,6 +42,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "knowledge.files",
             "knowledge.termweights",
             "knowledge.signals",
+            "knowledge.measures",
             "knowledge.sentences",
             "knowledge.answerability",
             "knowledge.summarize",

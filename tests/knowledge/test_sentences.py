@@ -8,6 +8,7 @@ import math
 import pytest
 
 from knowledge import termweights
+from knowledge.measures import duration_asked, has_duration
 from knowledge.retrieval import query_terms
 from knowledge.sentences import (
     Candidate,
@@ -21,7 +22,6 @@ from knowledge.sentences import (
     wants_explanation,
     with_parts,
 )
-from knowledge.signals import duration_asked, has_duration
 from knowledge.termweights import acronyms, coverage, match_stem, respelled, stem_weights, text_stems, word_weight
 from knowledge.text import NUMBERED, content_words, is_heading
 
