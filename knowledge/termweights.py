@@ -147,6 +147,13 @@ SAME_SENSE = (
     ("injured", "injury", "wounded"),
     ("win", "won", "beat", "beaten", "defeated", "victory"),
     ("cost", "price", "priced"),
+    # A verb and the noun made from it, which Porter leaves apart: "Who attended?" is answered by
+    # minutes' "Attendees: ...", "How many people does it employ?" by "1,100 employees", "What
+    # was decided?" by "Decision: keep 12 euros".
+    ("attend", "attendee", "attendance"),
+    ("employ", "employee", "employment"),
+    ("decide", "decision"),
+    ("absent", "absence"),
 )
 
 
