@@ -137,7 +137,9 @@ def _is_teaser(block: Block) -> bool:
     return 4 <= len(words) <= 22 and (text[0].isupper() or text[0].isdigit() or text[0] in "\"“‘'")
 
 
-_CONTENTS_LABEL = re.compile(r"(?:in\s+this\s+(?:issue|edition|newsletter|report|update)|(?:table\s+of\s+)?contents|inside)\W*", re.I)
+_CONTENTS_LABEL = re.compile(
+    r"(?:in\s+this\s+(?:issue|edition|newsletter|report|update)|(?:table\s+of\s+)?contents|inside)\W*", re.I
+)
 
 
 def _contents(blocks: list[Block]) -> set[int]:
@@ -150,7 +152,12 @@ def _contents(blocks: list[Block]) -> set[int]:
     i = 0
     while i < len(blocks):
         j = i
-        while j < len(blocks) and len(keys[j].split()) <= 12 and not SENTENCE_END.search(blocks[j].text) and keys[j] in keys[j + 1 :]:
+        while (
+            j < len(blocks)
+            and len(keys[j].split()) <= 12
+            and not SENTENCE_END.search(blocks[j].text)
+            and keys[j] in keys[j + 1 :]
+        ):
             j += 1
         labelled = i > 0 and _CONTENTS_LABEL.fullmatch(blocks[i - 1].text.strip()) is not None
         if j - i >= 2 or j - i == 1 and labelled:
@@ -187,6 +194,7 @@ def _looks_like_title(text: str) -> bool:
 # ---------------------------------------------------------------------------------------------- cleaning
 
 
+_DATE_FIELD = re.compile(r"date\s*:", re.I)
 _HEADER_SPAN = 8  # paragraphs at the top where bylines and datelines live
 
 
@@ -226,7 +234,9 @@ def finish(draft: Draft, *, name: str, fallback_title: str | None, today: dt.dat
         elif not any(ch.isalnum() for ch in text):
             reason = "rule"  # "___", "* * *": decoration between sections
         elif in_header and not block.heading and header_line(text, header):
-            reason = "header"
+            # A field that says when, in minutes or a memo ("Date: 12 November 2026"), dates the
+            # document and stays in its text: "When was the meeting?" is answered by it.
+            reason = None if _DATE_FIELD.match(text) else "header"
         elif is_reading_time(text):
             reason = "reading time"
         elif _lead_in(text):

@@ -92,7 +92,8 @@ def _lines_to_paragraphs(lines: list[str]) -> list[str]:
             or _date_line(prev)
             # Nobody hard-wraps prose this narrow: short lines are lines (a newsletter's contents,
             # "Offshore wind auction results" over "Hydrogen hub delayed", were run together).
-            or width < _NARROW and not line[:1].islower()
+            or width < _NARROW
+            and not line[:1].islower()
         ):
             out.append(line)
         else:

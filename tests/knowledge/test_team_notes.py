@@ -11,8 +11,8 @@ from knowledge import ingest
 from knowledge.answerability import gather_evidence, weak_match
 from knowledge.retrieval import query_terms
 from knowledge.sentences import candidates
-from knowledge.signals import count_held, has_answer_of_type
-from knowledge.termweights import stem_weights
+from knowledge.signals import answer_kind, count_held, has_answer_of_type, has_quantity
+from knowledge.termweights import match_stem, stem_weights
 
 MINUTES = """# Product council — meeting minutes
 
@@ -61,13 +61,15 @@ def test_minutes_fields_in_bold_are_lines_of_their_own_and_the_date_field_dates_
     # One paragraph to Markdown ("**Date:** ... **Attendees:** ..."), read as one line before, and
     # the minutes were undated.
     assert doc.published == dt.date(2026, 11, 12)
-    assert doc.paragraphs[:2] == ["Attendees: Priya Nair (chair), Lars Holm, Mei Tanaka", "Apologies: Fatima Yusuf"]
+    assert doc.paragraphs[1:3] == ["Attendees: Priya Nair (chair), Lars Holm, Mei Tanaka", "Apologies: Fatima Yusuf"]
     # A wrapped line of prose is still one line.
     assert any(p.startswith("Lars reported") and p.endswith("can finish first.") for p in doc.paragraphs)
 
 
 def test_markdown_joins_wrapped_lines_unless_each_gives_a_field():
-    doc = ingest.parse_bytes(b"# Notes\n\nThe plan is simple:\nwe ship on Friday.\n\nOwner: Lars\nDue: Friday\n", "n.md")
+    doc = ingest.parse_bytes(
+        b"# Notes\n\nThe plan is simple:\nwe ship on Friday.\n\nOwner: Lars\nDue: Friday\n", "n.md"
+    )
     assert doc.paragraphs == ["The plan is simple: we ship on Friday.", "Owner: Lars", "Due: Friday"]
 
 
@@ -131,3 +133,58 @@ def test_the_count_asked_for_is_held_though_the_questions_verb_is_not():
     # rule for a passage sharing one word refused it, though the count was there.
     assert evidence.rarest_missing == 1.0 and not evidence.one_word
     assert not weak_match(evidence, meaning_alone=False)
+
+
+def test_the_date_field_of_minutes_stays_in_their_text_and_answers_when_they_met():
+    doc = ingest.parse_bytes(MINUTES.encode(), "minutes.md")
+    assert doc.paragraphs[0] == "Date: 12 November 2026" and doc.published == dt.date(2026, 11, 12)
+    # A news page's dateline is still metadata only.
+    news = ingest.parse_text(
+        "Storm hits coast\n\nPublished: 12 November 2026\n\nThe storm hit the coast on Monday night."
+    )
+    assert news.paragraphs == ["The storm hit the coast on Monday night."]
+    text = "\n\n".join(doc.paragraphs) + "\n\nNext meeting: 10 December 2026, 14:00, room Fjord."
+    question = "When was the product council meeting?"
+    ranked = candidates(question, stem_weights(query_terms(question)), [(1, 1.0)], {1: text}, {1: doc.title})
+    assert ranked[0].text == "Date: 12 November 2026", [c.text for c in ranked]
+
+
+def test_how_often_is_answered_by_a_frequency_not_by_any_date():
+    text = (
+        "Owner: Platform team · Last reviewed: 2 October 2026\n\n"
+        "Rotate the credentials every 90 days, or at once if a secret may have leaked.\n\n"
+        "Before you start\n\n• You need the db-admin role in Vault."
+    )
+    question = "How often should the database credentials be rotated?"
+    ranked = candidates(
+        question,
+        stem_weights(query_terms(question)),
+        [(1, 1.0)],
+        {1: text},
+        {1: "Runbook: rotating the database credentials"},
+    )
+    assert ranked[0].text.startswith("Rotate the credentials every 90 days"), [c.text for c in ranked]
+    assert answer_kind(question) == answer_kind("How frequently are backups taken?") == "frequency"
+    for said in (
+        "Backups run nightly.",
+        "We meet twice a year.",
+        "Trains leave every 15 minutes.",
+        "Three times a week.",
+    ):
+        assert has_answer_of_type("frequency", [said], question), said
+    assert not has_answer_of_type("frequency", ["Last reviewed: 2 October 2026"], question)
+
+
+def test_a_table_rows_count_stands_in_another_cell():
+    row = "Metric: Customers; Q3 2026: 12,400; Q3 2025: 9,100."
+    assert has_quantity("How many customers does Ledgerly have?", [row])
+    assert has_quantity("How many customers does Ledgerly have?", ["Customers 12,400 9,100"])
+    # In a sentence the number must stand before what it counts.
+    assert not has_quantity("How many customers does Ledgerly have?", ["Customers in 2026 paid more."])
+
+
+def test_a_verb_meets_the_noun_made_from_it():
+    # Porter leaves each pair apart; a question's verb missed the minutes' noun, and was refused.
+    for verb, noun in (("attended", "Attendees"), ("decided", "Decision"), ("employ", "employees")):
+        assert match_stem(verb) == match_stem(noun.lower()), (verb, noun)
+    assert match_stem("attend") != match_stem("attention")
