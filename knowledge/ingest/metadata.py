@@ -91,7 +91,7 @@ _BYLINE = re.compile(
 )
 _PREPARED = re.compile(r"^(?i:prepared|compiled|produced|issued|edited)\s+by\s+(?P<who>\S.{1,60})$")
 _DATE_WORDS = re.compile(
-    r"\b(?:published|updated|last\s+updated|first\s+published|posted|modified|date|dated|on|at|as\s+of|"
+    r"\b(?:published|updated|last\s+updated|first\s+published|posted|modified|date|dated|recorded|on|at|as\s+of|"
     r"mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun|monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
     r"am|pm|a\.m|p\.m|gmt|utc|bst|cet|cest|est|edt|cst|cdt|mst|mdt|pst|pdt|et|pt|hkt|sgt|jst|ist|aest|"
     r"local\s+time|time)\b\.?",

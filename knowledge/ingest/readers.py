@@ -237,6 +237,10 @@ def read_html(data: bytes, name: str) -> Draft:
     import trafilatura  # lazy: ~0.2 s to import, and only HTML needs it
     from trafilatura.settings import Document
 
+    # An FAQ's questions in <details><summary> are dropped by trafilatura, and its answers were
+    # left alone ("Yes, if it is enrolled in Intune."): each is read as a paragraph over its answer.
+    for tag, read_as in _FAQ_TAGS:
+        data = tag.sub(read_as, data)
     try:
         doc = trafilatura.bare_extraction(
             data,
@@ -273,6 +277,12 @@ def read_html(data: bytes, name: str) -> Draft:
     return draft
 
 
+_FAQ_TAGS = (
+    (re.compile(rb"<details\b[^>]*>", re.I), b"<section>"),
+    (re.compile(rb"</details\s*>", re.I), b"</section>"),
+    (re.compile(rb"<summary\b[^>]*>", re.I), b"<p>"),
+    (re.compile(rb"</summary\s*>", re.I), b"</p>"),
+)
 _PAGE_TITLE = re.compile(rb"<title[^>]*>(.{1,300}?)</title>", re.I | re.S)
 _TITLE_SITE = (
     re.compile(r"^(?P<head>.+)\s(?:\||[-–—])\s(?P<site>[^|–—]+?)$"),  # the last separator: a headline may hold one

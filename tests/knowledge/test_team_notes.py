@@ -188,3 +188,30 @@ def test_a_verb_meets_the_noun_made_from_it():
     for verb, noun in (("attended", "Attendees"), ("decided", "Decision"), ("employ", "employees")):
         assert match_stem(verb) == match_stem(noun.lower()), (verb, noun)
     assert match_stem("attend") != match_stem("attention")
+
+
+FAQ = b"""<html><head><title>Helpdesk FAQ</title></head><body><h1>Helpdesk FAQ</h1>
+<details><summary>Can I use my own laptop?</summary><p>Yes, if it is enrolled in Intune. Personal laptops cannot reach the finance systems.</p></details>
+<details><summary>What are the helpdesk hours?</summary><p>Weekdays 08:00-17:00. Outside those hours, call the duty phone.</p></details>
+</body></html>"""
+
+
+def test_an_faqs_folded_questions_stay_over_their_answers():
+    doc = ingest.parse_bytes(FAQ, "faq.html")
+    # trafilatura drops <summary>: the answers were left without their questions.
+    assert doc.paragraphs[:2] == [
+        "Can I use my own laptop?",
+        "Yes, if it is enrolled in Intune. Personal laptops cannot reach the finance systems.",
+    ]
+    text = "\n\n".join(doc.paragraphs)
+    question = "When is the helpdesk open?"
+    ranked = candidates(question, stem_weights(query_terms(question)), [(1, 1.0)], {1: text}, {1: doc.title})
+    assert ranked[0].text == "Weekdays 08:00-17:00.", [c.text for c in ranked]
+
+
+def test_a_recordings_date_line_dates_it():
+    doc = ingest.parse_text(
+        "Energy Talk, episode 12\n\nRecorded 20 November 2026\n\nKari Dahl: Welcome back to the show, everyone."
+    )
+    assert doc.published == dt.date(2026, 11, 20)
+    assert doc.paragraphs == ["Kari Dahl: Welcome back to the show, everyone."]
