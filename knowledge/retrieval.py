@@ -49,13 +49,20 @@ _PHRASE = re.compile(r"[\"“”]([^\"“”]{2,200})[\"“”]")
 _MODEL_LETTER = re.compile(r"\b[A-Z][\w-]*\s+([B-HJ-Z])\b")
 
 
+_INITIALS = re.compile(r"\b[A-Z]{2,3}\b")
+_NOT_INITIALS = frozenset({"am", "pm", "ok"})
+
+
 def query_terms(question: str) -> list[str]:
     """Content words of a question, lowercased, in order, without duplicates. A single letter is a
     word only as a digit or a model's letter: "How much does the Aurora M cost?" got the Aurora S."""
     letters = {m.lower() for m in _MODEL_LETTER.findall(question)}
+    # "US", "IT", "WHO" in capitals name something, though "us", "it" and "who" are stopwords:
+    # "How much can I spend on meals in the US?" quoted Germany's allowance.
+    initials = set() if question.isupper() else {m.lower() for m in _INITIALS.findall(question)} - _NOT_INITIALS
     seen: dict[str, None] = {}
     for token in _TOKEN.findall(question.lower()):
-        if token not in STOPWORDS and (len(token) > 1 or token.isdigit() or token in letters):
+        if (token not in STOPWORDS or token in initials) and (len(token) > 1 or token.isdigit() or token in letters):
             seen.setdefault(token, None)
     return list(seen)
 

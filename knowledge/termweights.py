@@ -291,7 +291,9 @@ def text_stems(text: str) -> set[str]:
     question's stems against. Split as a question's words are (``retrieval.query_terms``):
     "CSTO's" gives "csto" (and "s"), so it meets the question's "CSTO"."""
     out = {match_stem(w) for w in _TOKEN.findall(text.lower())}
-    return out | acronyms(text) | abbreviated(text, out)
+    initials = acronyms(text)
+    # Stemmed as a question's word is: "US" is "u" to Porter, and "United States" gives "us".
+    return out | initials | {match_stem(a) for a in initials} | abbreviated(text, out)
 
 
 def abbreviated(text: str, stems: set[str]) -> set[str]:

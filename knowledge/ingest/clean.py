@@ -143,27 +143,26 @@ _CONTENTS_LABEL = re.compile(
 
 
 def _contents(blocks: list[Block]) -> set[int]:
-    """Which blocks are a table of contents: a run of two or more short lines each of which comes
-    again later as a line of its own (a newsletter's "Offshore wind auction results" over
-    "Hydrogen hub delayed", then each over its story), with the label above them ("In this
-    issue"). The run, read as headings, gave the first story the words of every other."""
+    """Which blocks are a table of contents: near the top, a run of two or more short lines each
+    of which comes again later, in the same order and each over text of its own (a newsletter's
+    "Offshore wind auction results" over "Hydrogen hub delayed", then each over its story), with
+    the label above them ("In this issue"). The run, read as headings, gave the first story the
+    words of every other. One list at most: lines a log or a chat repeats are no contents."""
     keys = [" ".join(b.text.casefold().split()) for b in blocks]
-    out: set[int] = set()
-    i = 0
-    while i < len(blocks):
-        j = i
-        while (
-            j < len(blocks)
-            and len(keys[j].split()) <= 12
-            and not SENTENCE_END.search(blocks[j].text)
-            and keys[j] in keys[j + 1 :]
-        ):
-            j += 1
+    for i in range(min(len(blocks), _CONTENTS_SPAN)):
         labelled = i > 0 and _CONTENTS_LABEL.fullmatch(blocks[i - 1].text.strip()) is not None
+        j, after = i, None  # the run's end, and where its last entry comes again
+        while j < len(blocks) and len(keys[j].split()) <= 12 and not SENTENCE_END.search(blocks[j].text):
+            again = next((k for k in range(max(j, after or j) + 1, len(keys)) if keys[k] == keys[j]), None)
+            if again is None or (after is not None and again < after + 2):
+                break
+            j, after = j + 1, again
         if j - i >= 2 or j - i == 1 and labelled:
-            out.update(range(i - labelled, j))
-        i = j + 1
-    return out
+            return set(range(i - labelled, j))
+    return set()
+
+
+_CONTENTS_SPAN = 12  # blocks at the top where a contents list starts
 
 
 def _lead_in(text: str) -> bool:
