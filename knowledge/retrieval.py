@@ -50,7 +50,8 @@ _MODEL_LETTER = re.compile(r"\b[A-Z][\w-]*\s+([B-HJ-Z])\b")
 
 
 _INITIALS = re.compile(r"\b[A-Z]{2,3}\b")
-_NOT_INITIALS = frozenset({"am", "pm", "ok"})
+# Not "AND", "OR", "NOT" (typed as search syntax) or "AM": the stopwords that are initials too.
+_STOPWORD_INITIALS = frozenset({"us", "it", "who"})
 
 
 def query_terms(question: str) -> list[str]:
@@ -59,7 +60,7 @@ def query_terms(question: str) -> list[str]:
     letters = {m.lower() for m in _MODEL_LETTER.findall(question)}
     # "US", "IT", "WHO" in capitals name something, though "us", "it" and "who" are stopwords:
     # "How much can I spend on meals in the US?" quoted Germany's allowance.
-    initials = set() if question.isupper() else {m.lower() for m in _INITIALS.findall(question)} - _NOT_INITIALS
+    initials = set() if question.isupper() else {m.lower() for m in _INITIALS.findall(question)} & _STOPWORD_INITIALS
     seen: dict[str, None] = {}
     for token in _TOKEN.findall(question.lower()):
         if (token not in STOPWORDS or token in initials) and (len(token) > 1 or token.isdigit() or token in letters):

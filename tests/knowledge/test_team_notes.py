@@ -98,6 +98,13 @@ def test_headings_that_come_back_one_at_a_time_are_no_contents_list():
     assert doc.paragraphs.count("New") == 2 and doc.paragraphs.count("Fixed") == 2
 
 
+def test_lines_a_log_or_a_chat_repeats_are_no_contents_list():
+    log = "Deploy log\n\n" + "\n\n".join(f"step {i % 5} ok" for i in range(40))
+    assert len(ingest.parse_text(log).paragraphs) == 40
+    chat = "Chat\n\nok\n\nthanks\n\nok\n\nthanks\n\nWe ship on Friday."
+    assert ingest.parse_text(chat).paragraphs == ["ok", "thanks", "ok", "thanks", "We ship on Friday."]
+
+
 def test_the_story_under_its_heading_answers_and_not_the_contents_lists_first_entry():
     doc = ingest.parse_bytes(NEWSLETTER.encode(), "energy-week.txt")
     text = "\n\n".join(doc.paragraphs)
@@ -215,3 +222,14 @@ def test_a_recordings_date_line_dates_it():
     )
     assert doc.published == dt.date(2026, 11, 20)
     assert doc.paragraphs == ["Kari Dahl: Welcome back to the show, everyone."]
+
+
+def test_initials_that_are_stopwords_in_lower_case_are_words_in_capitals():
+    assert query_terms("How much can I spend on meals in the US?") == ["spend", "meals", "us"]
+    assert "it" in query_terms("Who approves IT purchases?") and "who" in query_terms("What did the WHO say?")
+    # Not when the whole question is in capitals, nor search syntax typed in capitals.
+    assert query_terms("WHAT IS IT?") == [] and query_terms("What is NOT in AND the OR news?") == ["news"]
+    rows = "Country: Germany; Meals per day: 45 EUR.\n\nCountry: United States; Meals per day: 75 USD."
+    question = "How much can I spend on meals in the US?"
+    ranked = candidates(question, stem_weights(query_terms(question)), [(1, 1.0)], {1: rows}, {1: "Travel policy"})
+    assert ranked[0].text.startswith("Country: United States"), [c.text for c in ranked]
