@@ -39,13 +39,17 @@ def read_pdf(data: bytes, name: str, *, max_pages: int | None = None) -> Draft:
     if not any(p.strip() for p in pages):
         raise EmptyDocument(f"{name}: the PDF has no text layer (it may be a scanned image); run it through OCR first")
     lines_per_page = [[line for line in normalise(p).split("\n")] for p in pages]
+    running_title = _running_title(lines_per_page)
     lines_per_page = _drop_running_lines(lines_per_page)
     # One line break between pages: a paragraph running over a page break is one paragraph.
     text = "\n".join("\n".join(lines) for lines in lines_per_page)
     draft = Draft(_pdf_blocks(text))
+    # A report's running header names it ("Nordlys Analytics - Annual report 2026" over every
+    # page): without a title in its metadata, the PDF was titled by its first section's heading.
+    draft.title = running_title
     if info is not None:
         try:
-            draft.title = useful_title(info.title)
+            draft.title = useful_title(info.title) or running_title
             draft.author = clean_author(info.author)
             created = info.creation_date
         except (PyPdfError, ValueError, TypeError) as e:  # malformed metadata is no reason to fail
@@ -81,6 +85,27 @@ def _drop_running_lines(pages: list[list[str]]) -> list[list[str]]:
     if repeated and not any(line for lines in out for line in lines):
         out = [kept(lines, set()) for lines in pages]
     return out
+
+
+# "Company confidential - do not distribute" over every page is a marking, not a title.
+_BANNER = re.compile(r"\b(?:confidential|draft|internal use|do not (?:distribute|copy|share)|proprietary)\b", re.I)
+
+
+def _running_title(pages: list[list[str]]) -> str | None:
+    """The running header over the first page, when it reads as a title (three words or more, not
+    a page number or a marking): the first line of most pages, page 1's included."""
+    tops = [next((line.strip() for line in lines if line.strip()), "") for lines in pages if any(lines)]
+    if (
+        len(tops) < 2
+        or not tops[0]
+        or _PAGE_NUMBER.match(tops[0])
+        or len(tops[0].split()) < 3
+        or _BANNER.search(tops[0])
+    ):
+        return None
+    key = _running_key(tops[0])
+    same = sum(_running_key(top) == key for top in tops)
+    return tops[0] if same >= max(2, len(tops) // 2 + 1) else None
 
 
 def _running_key(line: str) -> str:

@@ -183,3 +183,38 @@ def test_a_labelled_person_closing_a_report_is_kept_and_a_labelled_teaser_is_not
     doc = ingest.parse_text(report)
     assert doc.paragraphs[-1] == "Owner: Daniel Okafor, head of platform engineering"
     assert doc.removed == ["Analysis: Why certificates keep expiring"]
+
+
+def _paged_pdf(header: str) -> bytes:
+    from fpdf import FPDF
+
+    class Paged(FPDF):
+        def header(self):
+            self.set_font("Helvetica", size=9)
+            self.cell(0, 8, header, new_x="LMARGIN", new_y="NEXT")
+
+        def footer(self):
+            self.set_y(-15)
+            self.set_font("Helvetica", size=9)
+            self.cell(0, 8, f"Page {self.page_no()} of 2")
+
+    pdf = Paged()
+    for heading, text in (
+        ("Letter from the CEO", "In 2026 we grew revenue by 24% to 310 million kroner and signed 40 new customers."),
+        ("Outlook", "For 2027 we expect revenue of 360-380 million kroner, and we plan to enter Poland."),
+    ):
+        pdf.add_page()
+        pdf.set_font("Helvetica", size=14)
+        pdf.cell(0, 10, heading, new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font("Helvetica", size=11)
+        pdf.multi_cell(0, 6, text)
+    return bytes(pdf.output())
+
+
+def test_a_reports_running_header_is_its_title_and_no_marking_is():
+    doc = ingest.parse_bytes(_paged_pdf("Nordlys Analytics - Annual report 2026"), "annual.pdf")
+    # It was titled by its first section's heading, "Letter from the CEO", which stays a heading.
+    assert doc.title == "Nordlys Analytics - Annual report 2026"
+    assert doc.paragraphs[0] == "Letter from the CEO" and "Page 1 of 2" not in doc.paragraphs
+    marked = ingest.parse_bytes(_paged_pdf("Company confidential - do not distribute"), "annual.pdf")
+    assert marked.title == "Letter from the CEO"
