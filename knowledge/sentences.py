@@ -200,8 +200,9 @@ def candidates(
                 # for: "When did version 4.2 come out?" over "Version 4.2 — November 18, 2026".
                 if not (kind == "date" and has_answer_of_type(kind, [NUMBERED.sub("", sent.text)], question)):
                     continue
-            if len(sent.text.split()) < 3 and len(sent.text) < 20 or sign_off(sent.text):
-                continue  # a fragment ("Photo: AP"), or who signed the text: no answer
+            signed = sign_off(sent.text) and not (role and has_named_role(role, sent.text, question))
+            if len(sent.text.split()) < 3 and len(sent.text) < 20 or signed:
+                continue  # a fragment ("Photo: AP"), or who signed the text: no answer, but to "Who is the CEO?"
             stems = text_stems(sent.text) | asked | speaker
             # The items of a list or the rows of a table stand where their run begins: a later
             # row is no likelier the answer ("How much does the Aurora battery cost?" quoted

@@ -218,3 +218,14 @@ def test_a_reports_running_header_is_its_title_and_no_marking_is():
     assert doc.paragraphs[0] == "Letter from the CEO" and "Page 1 of 2" not in doc.paragraphs
     marked = ingest.parse_bytes(_paged_pdf("Company confidential - do not distribute"), "annual.pdf")
     assert marked.title == "Letter from the CEO"
+
+
+def test_a_sign_off_with_a_role_answers_who_holds_it_and_nothing_else():
+    text = "In 2026 we grew revenue by 24% to 310 million kroner. I thank our 180 employees. - Sara Holt, chief executive"
+    question = "Who is the CEO of Nordlys?"
+    ranked = candidates(question, stem_weights(query_terms(question)), [(1, 1.0)], {1: text}, {1: "Nordlys annual report"})
+    assert ranked[0].text == "- Sara Holt, chief executive", [c.text for c in ranked]
+    # Who signed is no answer to anything else.
+    other = "How many employees does Nordlys have?"
+    ranked = candidates(other, stem_weights(query_terms(other)), [(1, 1.0)], {1: text}, {1: "Nordlys annual report"})
+    assert "- Sara Holt, chief executive" not in [c.text for c in ranked]
