@@ -43,9 +43,9 @@ from .text import (
     headings,
     is_data_row,
     is_heading,
+    repeats,
     sign_off,
     split_sentences,
-    words,
 )
 
 # Sentences after the first stop before this many words. A bound on a long tail, not what keeps
@@ -482,13 +482,6 @@ def after_said(
 
 
 def said_in(sentence: str, said: Sequence[str], s: SentenceWeights = WEIGHTS) -> bool:
-    """Whether ``sentence`` repeats one of ``said`` (``repeat_overlap`` of its words or more)."""
-    return any(overlap(sentence, earlier) > s.repeat_overlap for earlier in said)
-
-
-def overlap(a: str, b: str) -> float:
-    """Share of the shorter text's distinct words found in the other."""
-    wa, wb = set(words(a)), set(words(b))
-    if not wa or not wb:
-        return 0.0
-    return len(wa & wb) / min(len(wa), len(wb))
+    """Whether ``sentence`` repeats one of ``said`` (``text.repeats``: ``repeat_overlap`` of its
+    words or more, and no figure or name the other lacks)."""
+    return any(repeats(sentence, earlier, s.repeat_overlap) for earlier in said)

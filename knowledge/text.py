@@ -222,3 +222,23 @@ def _regex_sentences(text: str, pos: int, *, offset: int = 0, max_chars: int = 6
         if piece:
             out.append(Sentence(piece, offset + start, offset + start + len(piece)))
     return out
+
+
+def repeats(sentence: str, earlier: str, threshold: float) -> bool:
+    """Whether ``sentence`` says again what ``earlier`` said: more than ``threshold`` of the shorter
+    one's distinct words are in the other, and it has no figure or name the other lacks. A
+    table's rows share most of their words ("Country: Germany; Meals per day: 45 EUR" after
+    Norway's row), and "and germany?" got "the documents hold nothing more"."""
+    own = set(_SPECIFIC.findall(sentence)[1:])  # past the first word, which any sentence capitalises
+    return overlap(sentence, earlier) > threshold and own <= set(_SPECIFIC.findall(earlier))
+
+
+_SPECIFIC = re.compile(r"\b[A-Z][\w'’-]*|\b\w*\d[\w.,]*\w|\b\d\b")
+
+
+def overlap(a: str, b: str) -> float:
+    """Share of the shorter text's distinct words found in the other."""
+    wa, wb = set(words(a)), set(words(b))
+    if not wa or not wb:
+        return 0.0
+    return len(wa & wb) / min(len(wa), len(wb))

@@ -10,7 +10,7 @@ import datetime as dt
 from knowledge import ingest
 from knowledge.answerability import gather_evidence, weak_match
 from knowledge.retrieval import query_terms
-from knowledge.sentences import candidates
+from knowledge.sentences import candidates, said_in
 from knowledge.signals import answer_kind, count_held, has_answer_of_type, has_quantity
 from knowledge.termweights import match_stem, stem_weights
 
@@ -233,3 +233,18 @@ def test_initials_that_are_stopwords_in_lower_case_are_words_in_capitals():
     question = "How much can I spend on meals in the US?"
     ranked = candidates(question, stem_weights(query_terms(question)), [(1, 1.0)], {1: rows}, {1: "Travel policy"})
     assert ranked[0].text.startswith("Country: United States"), [c.text for c in ranked]
+
+
+def test_a_tables_next_row_is_no_repeat_of_the_last():
+    norway = "Country: Norway; Meals per day: 650 NOK; Hotel cap per night: 1,800 NOK."
+    germany = "Country: Germany; Meals per day: 45 EUR; Hotel cap per night: 160 EUR."
+    # Most of their words are the same; the figures and the country are not. "and germany?" after
+    # Norway's row got "the documents hold nothing more on this than what I said".
+    assert not said_in(germany, [norway])
+    assert said_in(germany, [germany]) and said_in("Country: Germany; Meals per day: 45 EUR.", [germany])
+    # A sentence said again in other words, with nothing new, still repeats it.
+    assert said_in(
+        "The council agreed to move the release to 8 December.",
+        ["The council agreed to move the general release to 8 December."],
+    )
+    assert not said_in("The storm killed 14 people.", ["The storm killed 12 people."])
