@@ -66,6 +66,7 @@ from .replies import (
     related,
     when_note,
 )
+from .revisions import with_later_word
 from .sentences import Candidate, after_said, by_meaning, candidates, not_said, said_in, select, with_parts
 from .signals import answer_type, name_phrases
 from .termweights import coverage, nothing_to_match, respelled, stem_weights, text_stems
@@ -295,8 +296,7 @@ async def read_question(
         if more:
             # "What else?", "after that?": only what was not said in the conversation.
             ranked = after_said(ranked, said, settings.later_weight, None if more_about else choose)
-            # More on the story told: from the documents quoted, when the candidates hold any ("tell
-            # me more" after the grain exports got the troops, with "Russia" in both).
+            # More on the story told, from the documents quoted ("tell me more" after the grain got the troops).
             told = {rows[c.passage_id][1].id for c in ranked if said_in(c.text, said)}
             ranked = [c for c in ranked if rows[c.passage_id][1].id in told] if told else ranked
             if more_about:  # only passages on the topic: past them, the documents hold no more on it
@@ -327,6 +327,7 @@ async def read_question(
             # alone, and when all of them were just said, the documents hold nothing more on it
             # (sentences further down would answer something else).
             chosen = with_parts(text, not_said(select(resolved, ranked), last, own), top, passages, titles)
+            chosen = with_later_word(chosen, ranked, {pid: rows[pid][1].published for pid, _ in top})
         if not chosen:
             return ranked, chosen, None
         passage, doc = rows[chosen[0].passage_id]

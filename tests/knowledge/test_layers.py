@@ -44,6 +44,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "knowledge.signals",
             "knowledge.measures",
             "knowledge.sentences",
+            "knowledge.revisions",
             "knowledge.answerability",
             "knowledge.summarize",
             "knowledge.replies",
