@@ -21,7 +21,8 @@ def with_later_word(
     half the question's words or more, a figure of the answer's and one of its own. ``dates``:
     each passage's document date (None: undated, never later)."""
     first = chosen[0] if chosen else None
-    known = _figures(first.text) if first else set()
+    # A year alone is shared by too much to tie two sentences ("In 2026 we grew revenue ...").
+    known = {f for f in _figures(first.text) if not _YEAR.fullmatch(f)} if first else set()
     if first is None or not known or dates.get(first.passage_id) is None:
         return chosen
     for c in ranked:
@@ -47,4 +48,5 @@ def _figures(text: str) -> set[str]:
     return out
 
 
+_YEAR = re.compile(r"(?:19|20)\d\d")
 _FIGURE = re.compile(r"\b(?P<n>\d(?:[\d,.]*\d)?)\b(?:\s+(?P<unit>[A-Za-z]+))?")

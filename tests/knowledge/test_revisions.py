@@ -34,3 +34,9 @@ def test_only_a_later_document_and_only_on_the_same_figure_with_a_new_one():
     loose = _c(5, MOVED.text, 0.3)
     assert with_later_word([MEMO], [MEMO, loose], {1: OCT, 5: NOV}) == [MEMO]  # about something else
     assert with_later_word([], [MOVED], {2: NOV}) == []
+
+
+def test_a_year_alone_ties_no_two_sentences():
+    results = _c(1, "Ledgerly reported revenue of 48.2 million euros in 2026.", 1.0, 6.0)
+    annual = _c(2, "In 2026 revenue grew by 24% to 310 million kroner.", 0.8, 4.0)
+    assert with_later_word([results], [results, annual], {1: OCT, 2: NOV}) == [results]
