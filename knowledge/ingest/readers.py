@@ -13,6 +13,7 @@ import zipfile
 import zlib
 
 from ..errors import CorruptFile, EmptyDocument, UndecodableText
+from ..text import STOPWORDS
 from .document import (
     LIST_ITEM,
     Block,
@@ -88,8 +89,9 @@ def _lines_to_paragraphs(lines: list[str]) -> list[str]:
             len(prev) + 1 + len(first_word) <= width
             or LIST_ITEM.match(line)
             or _STAMPED.match(line)
-            or _date_line(line)
-            or _date_line(prev)
+            # A date alone on its line, unless the line before runs on into it ("held on").
+            or _date_line(line) and prev.split()[-1].lower() not in STOPWORDS
+            or _date_line(prev) and not line[:1].islower()
             # Nobody hard-wraps prose this narrow: short lines are lines (a newsletter's contents,
             # "Offshore wind auction results" over "Hydrogen hub delayed", were run together).
             or width < _NARROW

@@ -248,3 +248,8 @@ def test_a_tables_next_row_is_no_repeat_of_the_last():
         ["The council agreed to move the general release to 8 December."],
     )
     assert not said_in("The storm killed 14 people.", ["The storm killed 12 people."])
+
+
+def test_a_date_a_sentence_runs_on_into_stays_in_it():
+    doc = ingest.parse_text("Notice\n\nThe board will meet in Oslo to approve the budget, as agreed on\n12 November 2026\n\nAll members attend.")
+    assert "The board will meet in Oslo to approve the budget, as agreed on 12 November 2026" in doc.paragraphs
