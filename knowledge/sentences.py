@@ -203,7 +203,10 @@ def candidates(
             signed = sign_off(sent.text) and not (role and has_named_role(role, sent.text, question))
             if len(sent.text.split()) < 3 and len(sent.text) < 20 or signed:
                 continue  # a fragment ("Photo: AP"), or who signed the text: no answer, but to "Who is the CEO?"
-            stems = text_stems(sent.text) | asked | speaker
+            # An ordered list's item holds its number, which the splitter reads apart ("2." of "2.
+            # Restart the API pods"): "What is step 2?" asks for it.
+            number = NUMBERED.match(text[text.rfind("\n", 0, sent.start) + 1 : sent.end])
+            stems = text_stems(sent.text) | asked | speaker | ({number.group(0).strip(" .)")} if number else set())
             # The items of a list or the rows of a table stand where their run begins: a later
             # row is no likelier the answer ("How much does the Aurora battery cost?" quoted
             # the last market of a price table, Germany's, first).

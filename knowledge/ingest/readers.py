@@ -161,6 +161,7 @@ def read_markdown(text: str) -> Draft:
     table: list[list[str]] = []
     heading = False
     lists = 0
+    number = ""  # the number of the ordered list item whose text comes next
     for token in tokens:
         if token.type == "table_open":
             table = []
@@ -174,6 +175,10 @@ def read_markdown(text: str) -> Draft:
             lists += 1
         elif token.type in ("bullet_list_close", "ordered_list_close"):
             lists -= 1
+        elif token.type == "list_item_open" and token.info:
+            # An ordered list's item keeps its number ("2. Restart the API pods"): "What is step
+            # 2?" asks for it, and a bullet lost it.
+            number = f"{token.info}{token.markup} "
         elif token.type == "tr_open":
             row = []
         elif token.type == "tr_close" and row is not None:
@@ -185,6 +190,7 @@ def read_markdown(text: str) -> Draft:
                 row.append(content)
             else:
                 for line in filter(None, content.split("\n")):
+                    line, number = number + line, ""
                     blocks.append(Block(bulleted(line) if lists else line, heading=heading, list_item=lists > 0))
         elif token.type in ("fence", "code_block") and token.content.strip():
             blocks.append(Block(normalise(token.content).strip()))
@@ -317,7 +323,10 @@ def _html_element_blocks(element) -> list[Block]:
         return " ".join(normalise("".join(node.itertext())).split())
 
     if element.tag == "list":
-        return [Block(bulleted(t), list_item=True) for t in (text_of(item) for item in element.iter("item")) if t]
+        items = [t for t in (text_of(item) for item in element.iter("item")) if t]
+        if element.get("rend") == "ol":  # numbered, as the page shows it ("2. Press the power button")
+            return [Block(bulleted(f"{n}. {t}"), list_item=True) for n, t in enumerate(items, 1)]
+        return [Block(bulleted(t), list_item=True) for t in items]
     if element.tag == "table":
         rows = list(element.iter("row"))
         cells = [[text_of(cell) for cell in row.iter("cell")] for row in rows]
@@ -410,6 +419,7 @@ def read_docx(data: bytes, name: str) -> Draft:
             raise CorruptFile(f"{name}: the Word file is damaged") from e
         raise
     blocks: list[Block] = []
+    numbered = 0
     for item in document.iter_inner_content():
         if isinstance(item, Table):
             rows = []
@@ -425,9 +435,11 @@ def read_docx(data: bytes, name: str) -> Draft:
             continue
         style = (item.style.name if item.style is not None else "") or ""
         listed = style.startswith("List")
+        # "List Number" items are numbered as Word shows them, counting on from the item before.
+        numbered = numbered + 1 if style.startswith("List Number") else 0
         blocks.append(
             Block(
-                bulleted(text) if listed else text,
+                bulleted(f"{numbered}. {text}" if numbered else text) if listed else text,
                 heading=style.startswith("Heading") or style == "Title",
                 list_item=listed,
             )

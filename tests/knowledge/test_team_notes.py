@@ -251,5 +251,56 @@ def test_a_tables_next_row_is_no_repeat_of_the_last():
 
 
 def test_a_date_a_sentence_runs_on_into_stays_in_it():
-    doc = ingest.parse_text("Notice\n\nThe board will meet in Oslo to approve the budget, as agreed on\n12 November 2026\n\nAll members attend.")
+    doc = ingest.parse_text(
+        "Notice\n\nThe board will meet in Oslo to approve the budget, as agreed on\n12 November 2026\n\nAll members attend."
+    )
     assert "The board will meet in Oslo to approve the budget, as agreed on 12 November 2026" in doc.paragraphs
+
+
+RUNBOOK = """# Runbook: rotating the database credentials
+
+Owner: Platform team · Last reviewed: 2 October 2026
+
+## Steps
+
+1. Create the new password in Vault.
+2. Restart the API pods so they read the new secret.
+3. Revoke the old password.
+"""
+
+
+def test_an_ordered_lists_items_keep_their_numbers_and_answer_for_them():
+    doc = ingest.parse_bytes(RUNBOOK.encode(), "runbook.md")
+    assert "2. Restart the API pods so they read the new secret." in doc.paragraphs
+    text = "\n\n".join(doc.paragraphs)
+    question = "What is step 2?"
+    ranked = candidates(question, stem_weights(query_terms(question)), [(1, 1.0)], {1: text}, {1: doc.title})
+    # The item was "• Restart ...", and the review date's "2 October" came first.
+    assert ranked[0].text == "Restart the API pods so they read the new secret.", [c.text for c in ranked]
+
+
+def test_numbered_lists_keep_their_numbers_in_html_and_word():
+    import io
+
+    from docx import Document
+
+    page = b"<html><body><article><h1>Printer guide</h1><p>Follow these steps to set up the printer in the office.</p>"
+    page += b"<ol><li>Plug it in.</li><li>Press the power button.</li></ol><ul><li>Paper is in the cupboard.</li></ul></article></body></html>"
+    assert ingest.parse_bytes(page, "guide.html").paragraphs[1:] == [
+        "1. Plug it in.",
+        "2. Press the power button.",
+        "• Paper is in the cupboard.",
+    ]
+    word = Document()
+    word.add_heading("Printer guide", 0)
+    word.add_paragraph("Follow these steps to set up the office printer.")
+    for step in ("Plug it in.", "Press the power button."):
+        word.add_paragraph(step, style="List Number")
+    word.add_paragraph("Paper is in the cupboard.", style="List Bullet")
+    data = io.BytesIO()
+    word.save(data)
+    assert ingest.parse_bytes(data.getvalue(), "guide.docx").paragraphs[1:] == [
+        "1. Plug it in.",
+        "2. Press the power button.",
+        "• Paper is in the cupboard.",
+    ]
