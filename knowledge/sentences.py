@@ -43,6 +43,7 @@ from .text import (
     headings,
     is_data_row,
     is_heading,
+    numbered_items,
     repeats,
     sign_off,
     split_sentences,
@@ -160,7 +161,7 @@ def candidates(
         text = passages[pid]
         sentences = split_sentences(text)
         own = [_own_line(text, sent) for sent in sentences]
-        heads = _headings(sentences, own)
+        heads = _headings(text, sentences, own)
         sections = _sections(text, sentences, heads, title_stems)  # what headings give each sentence
         row_at: int | None = None  # where the run of list items or table rows being read began
         before = ""  # the sentence before, whose names one that opens "She ..." holds
@@ -275,12 +276,19 @@ _COURTESY = re.compile(r"[A-Za-z'’]+(?:\s+[a-z'’]+)?[.!,]*")
 _TABLE_ROW = re.compile(r"\w[\w ]{0,30}: [^;]+; |[^|]+ \| ")
 
 
-def _headings(sentences: Sequence[Sentence], own: Sequence[bool]) -> list[bool]:
+def _headings(text: str, sentences: Sequence[Sentence], own: Sequence[bool]) -> list[bool]:
     """Which sentences are headings (``own``: which are the whole of their line). One of a few
     words on its own line is, only over text, as in ``chunking`` (``text.headings``): each line of
-    a list of short lines ("Deliveries begin in February") has a heading's shape."""
+    a list of short lines ("Deliveries begin in February") has a heading's shape, and so has an
+    item of a numbered list ("2. Press the power button", its number a sentence apart)."""
     over_text = headings([sent.text for sent in sentences], own)
-    return [is_heading(sent.text) or h for sent, h in zip(sentences, over_text, strict=True)]
+    lines = [text[text.rfind("\n", 0, sent.start) + 1 :].split("\n", 1)[0] for sent in sentences]
+    distinct = list(dict.fromkeys(lines))
+    items = dict(zip(distinct, numbered_items(distinct), strict=True))
+    return [
+        (is_heading(sent.text) or h) and not items[line]
+        for sent, h, line in zip(sentences, over_text, lines, strict=True)
+    ]
 
 
 def _sections(text: str, sentences: Sequence[Sentence], heads: Sequence[bool], title: set[str]) -> list[set[str]]:

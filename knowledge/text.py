@@ -82,7 +82,8 @@ def headings(lines: Sequence[str], own: Sequence[bool] | None = None) -> list[bo
     "Norway 91% 88%"). Each line of a list of short lines ("Lena Dahl", "Marcus Berg", ...) has
     a heading's shape too, and is no heading."""
     own = [True] * len(lines) if own is None else own
-    shaped = [is_heading(line, own_line=o) for line, o in zip(lines, own, strict=True)]
+    items = numbered_items(lines)
+    shaped = [is_heading(line, own_line=o) and not item for line, o, item in zip(lines, own, items, strict=True)]
     rows = [o and is_data_row(line) for line, o in zip(lines, own, strict=True)]
     n = len(lines)
     return [
@@ -96,6 +97,31 @@ def headings(lines: Sequence[str], own: Sequence[bool] | None = None) -> list[bo
         and rows[i + 2]
         for i in range(n)
     ]
+
+
+def numbered_items(lines: Sequence[str]) -> list[bool]:
+    """Which lines are items of a numbered list: numbered one up or down from the line before or
+    after ("1. Plug it in" over "2. Press the power button"). A numbered heading has text under it
+    before the next one ("3. Leave", then "4. Expenses"), or a lower level ("3.1 Annual leave")."""
+    numbers = [_number(line) for line in lines]
+
+    def sibling(a: tuple[int, ...] | None, b: tuple[int, ...] | None) -> bool:
+        return a is not None and b is not None and len(a) == len(b) and a[:-1] == b[:-1] and abs(a[-1] - b[-1]) == 1
+
+    n = len(lines)
+    return [
+        sibling(numbers[i], numbers[i - 1] if i else None) or sibling(numbers[i], numbers[i + 1] if i + 1 < n else None)
+        for i in range(n)
+    ]
+
+
+def _number(line: str) -> tuple[int, ...] | None:
+    """ "3.1 Annual leave" -> (3, 1), "b) Budget" -> (2,): the number of a numbered line."""
+    found = NUMBERED.match(line)
+    if not found:
+        return None
+    parts = found.group(0).strip().rstrip(".)").split(".")
+    return tuple(int(p) if p.isdigit() else ord(p.lower()) - 96 for p in parts)
 
 
 # A figure: "91%", "412", "(3.5)", "-2.1%", "$86" ("$4.3bn" is none: "bn" is a word).

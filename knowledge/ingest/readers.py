@@ -90,8 +90,10 @@ def _lines_to_paragraphs(lines: list[str]) -> list[str]:
             or LIST_ITEM.match(line)
             or _STAMPED.match(line)
             # A date alone on its line, unless the line before runs on into it ("held on").
-            or _date_line(line) and prev.split()[-1].lower() not in STOPWORDS
-            or _date_line(prev) and not line[:1].islower()
+            or _date_line(line)
+            and prev.split()[-1].lower() not in STOPWORDS
+            or _date_line(prev)
+            and not line[:1].islower()
             # Nobody hard-wraps prose this narrow: short lines are lines (a newsletter's contents,
             # "Offshore wind auction results" over "Hydrogen hub delayed", were run together).
             or width < _NARROW

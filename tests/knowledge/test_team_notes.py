@@ -13,6 +13,7 @@ from knowledge.retrieval import query_terms
 from knowledge.sentences import candidates, said_in
 from knowledge.signals import answer_kind, count_held, has_answer_of_type, has_quantity
 from knowledge.termweights import match_stem, stem_weights
+from knowledge.text import headings
 
 MINUTES = """# Product council — meeting minutes
 
@@ -304,3 +305,19 @@ def test_numbered_lists_keep_their_numbers_in_html_and_word():
         "2. Press the power button.",
         "• Paper is in the cupboard.",
     ]
+
+
+def test_a_numbered_lists_short_items_are_no_headings():
+    text = "Follow these steps to set up the office printer.\n\n1. Plug it in\n\n2. Press the power button\n\n3. Print a test page\n\nAsk IT if it fails."
+    question = "Which button do I press?"
+    ranked = candidates(question, stem_weights(query_terms(question)), [(1, 1.0)], {1: text}, {1: "Printer guide"})
+    # Read as numbered headings ("3. Leave"), the steps were no answers, and gave their words to
+    # the line below them.
+    assert ranked[0].text == "Press the power button", [c.text for c in ranked]
+    assert headings(["1. Plug it in", "2. Press the power button", "Ask IT."]) == [False, False, False]
+    assert (
+        headings(["3. Leave", "Staff get leave.", "3.1 Annual leave", "You get 27 days.", "4. Expenses", "Claims."])[
+            ::2
+        ]
+        == [True] * 3
+    )
