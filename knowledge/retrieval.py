@@ -54,6 +54,10 @@ _INITIALS = re.compile(r"\b[A-Z]{2,3}\b")
 _STOPWORD_INITIALS = frozenset({"us", "it", "who"})
 
 
+_ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth")
+_ORDINAL_ITEM = re.compile(rf"\b({'|'.join(_ORDINALS)})\s+(?:step|item|point|stage|phase|clause|rule|question|task)\b")
+
+
 def query_terms(question: str) -> list[str]:
     """Content words of a question, lowercased, in order, without duplicates. A single letter is a
     word only as a digit or a model's letter: "How much does the Aurora M cost?" got the Aurora S."""
@@ -65,6 +69,9 @@ def query_terms(question: str) -> list[str]:
     for token in _TOKEN.findall(question.lower()):
         if (token not in STOPWORDS or token in initials) and (len(token) > 1 or token.isdigit() or token in letters):
             seen.setdefault(token, None)
+    # "What is the second step?": a list's item is numbered ("2. Restart the API pods").
+    for ordinal in _ORDINAL_ITEM.findall(question.lower()):
+        seen.setdefault(str(_ORDINALS.index(ordinal) + 1), None)
     return list(seen)
 
 

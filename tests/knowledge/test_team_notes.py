@@ -321,3 +321,13 @@ def test_a_numbered_lists_short_items_are_no_headings():
         ]
         == [True] * 3
     )
+
+
+def test_an_ordinal_step_asks_for_the_items_number():
+    assert query_terms("What is the second step?") == ["second", "step", "2"]
+    assert query_terms("Who was the first woman to win?") == ["first", "woman", "win"]  # no list asked
+    doc = ingest.parse_bytes(RUNBOOK.encode(), "runbook.md")
+    text = "\n\n".join(doc.paragraphs)
+    question = "What is the second step?"
+    ranked = candidates(question, stem_weights(query_terms(question)), [(1, 1.0)], {1: text}, {1: doc.title})
+    assert ranked[0].text == "Restart the API pods so they read the new secret.", [c.text for c in ranked]
