@@ -21,19 +21,14 @@ def with_later_word(
     half the question's words or more, a figure of the answer's and one of its own. ``dates``:
     each passage's document date (None: undated, never later)."""
     first = chosen[0] if chosen else None
+    since = dates.get(first.passage_id) if first else None
     # A year alone is shared by too much to tie two sentences ("In 2026 we grew revenue ...").
     known = {f for f in _figures(first.text) if not _YEAR.fullmatch(f)} if first else set()
-    if first is None or not known or dates.get(first.passage_id) is None:
+    if since is None or not known:
         return chosen
     for c in ranked:
         when, figures = dates.get(c.passage_id), _figures(c.text)
-        if (
-            when is not None
-            and when > dates[first.passage_id]
-            and c.coverage >= 0.5
-            and known & figures
-            and figures - known
-        ):
+        if when is not None and when > since and c.coverage >= 0.5 and known & figures and figures - known:
             return chosen if said_in(c.text, [o.text for o in chosen]) else [*chosen, c]
     return chosen
 

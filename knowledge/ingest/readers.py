@@ -223,7 +223,8 @@ def _inline_text(token) -> str:
     November 2026" over "**Attendees:** ...", one paragraph to Markdown, was read as one line, and
     the minutes had no date."""
     lines: list[list[str]] = [[]]
-    bold: list[bool] = [False]  # the line opens with a label in bold ("**Date:**")
+    # Whether each line opens with a label in bold ("**Date:**"); None while its bold text is read.
+    bold: list[bool | None] = [False]
     for child in token.children or []:
         if child.type in ("text", "code_inline", "html_inline"):
             content = child.content if child.type != "html_inline" else ""
@@ -231,7 +232,7 @@ def _inline_text(token) -> str:
                 bold[-1] = content.rstrip().endswith(":")
             lines[-1].append(content)
         elif child.type == "strong_open" and not "".join(lines[-1]).strip():
-            bold[-1] = None  # decided by the bold text
+            bold[-1] = None
         elif child.type in ("softbreak", "hardbreak"):
             lines.append([])
             bold.append(False)

@@ -221,9 +221,13 @@ def test_a_reports_running_header_is_its_title_and_no_marking_is():
 
 
 def test_a_sign_off_with_a_role_answers_who_holds_it_and_nothing_else():
-    text = "In 2026 we grew revenue by 24% to 310 million kroner. I thank our 180 employees. - Sara Holt, chief executive"
+    text = (
+        "In 2026 we grew revenue by 24% to 310 million kroner. I thank our 180 employees. - Sara Holt, chief executive"
+    )
     question = "Who is the CEO of Nordlys?"
-    ranked = candidates(question, stem_weights(query_terms(question)), [(1, 1.0)], {1: text}, {1: "Nordlys annual report"})
+    ranked = candidates(
+        question, stem_weights(query_terms(question)), [(1, 1.0)], {1: text}, {1: "Nordlys annual report"}
+    )
     assert ranked[0].text == "- Sara Holt, chief executive", [c.text for c in ranked]
     # Who signed is no answer to anything else.
     other = "How many employees does Nordlys have?"
