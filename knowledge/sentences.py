@@ -38,6 +38,7 @@ from .termweights import coverage, match_stem, stem_weights, text_stems
 from .text import (
     LIST_ITEM,
     NUMBERED,
+    TABLE_ROW,
     Sentence,
     content_words,
     headings,
@@ -204,14 +205,13 @@ def candidates(
             signed = sign_off(sent.text) and not (role and has_named_role(role, sent.text, question))
             if len(sent.text.split()) < 3 and len(sent.text) < 20 or signed:
                 continue  # a fragment ("Photo: AP"), or who signed the text: no answer, but to "Who is the CEO?"
-            # An ordered list's item holds its number, which the splitter reads apart ("2." of "2.
-            # Restart the API pods"): "What is step 2?" asks for it.
-            number = NUMBERED.match(text[text.rfind("\n", 0, sent.start) + 1 : sent.end])
+            # An ordered list's item holds its number, a sentence apart: "What is step 2?" asks for it.
+            number = NUMBERED.match(_from_line_start(text, sent))
             stems = text_stems(sent.text) | asked | speaker | ({number.group(0).strip(" .)")} if number else set())
             # The items of a list or the rows of a table stand where their run begins: a later
             # row is no likelier the answer ("How much does the Aurora battery cost?" quoted
             # the last market of a price table, Germany's, first).
-            item = bool(LIST_ITEM.match(sent.text) or _TABLE_ROW.match(sent.text) or is_data_row(sent.text)) and own[i]
+            item = bool(LIST_ITEM.match(sent.text) or TABLE_ROW.match(sent.text) or is_data_row(sent.text)) and own[i]
             row_at = (i if row_at is None else row_at) if item else None
             place = i if row_at is None else row_at
             if _PRONOUN_FIRST.match(sent.text):
@@ -271,9 +271,6 @@ _SPEAKER = re.compile(r"(?P<who>[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*){0,3}):\s
 # Up to two words, neither a name nor a number: "Thank you.", "Yes.", "Good morning!" ("Apologies:
 # Petra Novak." and "Date: 5 May" say something).
 _COURTESY = re.compile(r"[A-Za-z'’]+(?:\s+[a-z'’]+)?[.!,]*")
-# A table row as the readers write it ("Market: Norway; Price: 7,900 euros; ...", or without a
-# header "Norway | 7,900 euros | February 2027": ``ingest.document.table_blocks``).
-_TABLE_ROW = re.compile(r"\w[\w ]{0,30}: [^;]+; |[^|]+ \| ")
 
 
 def _headings(text: str, sentences: Sequence[Sentence], own: Sequence[bool]) -> list[bool]:
@@ -309,7 +306,7 @@ def _sections(text: str, sentences: Sequence[Sentence], heads: Sequence[bool], t
         if heads[i]:
             own = text_stems(sent.text)
             # The number's own line: the splitter reads "3." of "3. Leave" as a sentence apart.
-            number = NUMBERED.match(text[text.rfind("\n", 0, sent.start) + 1 : sent.end])
+            number = NUMBERED.match(_from_line_start(text, sent))
             if number:
                 depth = number.group(0).strip().rstrip(".)").count(".") + 1
                 numbered = [(d, stems) for d, stems in numbered if d < depth]
@@ -331,6 +328,11 @@ def _sections(text: str, sentences: Sequence[Sentence], heads: Sequence[bool], t
 
 
 _ABOUT_WHOM = re.compile(r"About\s+(?:the\s+)?[A-Z]")
+
+
+def _from_line_start(text: str, sent: Sentence) -> str:
+    """``sent`` with what stands before it on its line: the number of "2. Restart the API pods"."""
+    return text[text.rfind("\n", 0, sent.start) + 1 : sent.end]
 
 
 def _own_line(text: str, sent: Sentence) -> bool:

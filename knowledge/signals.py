@@ -22,7 +22,7 @@ from .measures import (
     money_asked,
 )
 from .termweights import ABBREVIATIONS, abbreviated, acronyms, is_common_word, match_stem
-from .text import STOPWORDS, content_words, fold_accents, is_data_row, stem
+from .text import STOPWORDS, TABLE_ROW, content_words, fold_accents, is_data_row, stem
 
 # ---------------------------------------------------------------------------- specific words
 
@@ -347,15 +347,12 @@ def has_quantity(question: str, sentences: Iterable[str], *, window: int = 4) ->
     for sentence in sentences:
         tokens = _WORD.findall(sentence)
         # A table's row gives its count in another cell: "Metric: Customers; Q3 2026: 12,400".
-        row = bool(_CELLS.search(sentence)) or is_data_row(sentence)
+        row = bool(TABLE_ROW.match(sentence)) or is_data_row(sentence)
         for i, token in enumerate(tokens):
             near = tokens if row else tokens[max(0, i - window) : i]
             if _word_key(token) in wanted and any(_NUMBER.fullmatch(t) or t.lower() in _COUNT_WORDS for t in near):
                 return True
     return False
-
-
-_CELLS = re.compile(r"\w: [^;]+; |\S \| \S")  # a table's row as the readers write it
 
 
 def count_held(question: str, sentences: Iterable[str]) -> bool:

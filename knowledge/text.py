@@ -99,6 +99,11 @@ def headings(lines: Sequence[str], own: Sequence[bool] | None = None) -> list[bo
     ]
 
 
+# A table row as the readers write it ("Market: Norway; Price: 7,900 euros; ...", or without a
+# header "Norway | 7,900 euros | February 2027": ``ingest.document.table_blocks``).
+TABLE_ROW = re.compile(r"\w[\w ]{0,30}: [^;]+; |[^|]+ \| ")
+
+
 def numbered_items(lines: Sequence[str]) -> list[bool]:
     """Which lines are items of a numbered list: numbered one up or down from the line before or
     after ("1. Plug it in" over "2. Press the power button"). A numbered heading has text under it

@@ -153,7 +153,8 @@ def _contents(blocks: list[Block]) -> set[int]:
         labelled = i > 0 and _CONTENTS_LABEL.fullmatch(blocks[i - 1].text.strip()) is not None
         j, after = i, None  # the run's end, and where its last entry comes again
         while j < len(blocks) and len(keys[j].split()) <= 12 and not SENTENCE_END.search(blocks[j].text):
-            again = next((k for k in range(max(j, after or j) + 1, len(keys)) if keys[k] == keys[j]), None)
+            start = j if after is None else max(j, after)
+            again = next((k for k in range(start + 1, len(keys)) if keys[k] == keys[j]), None)
             if again is None or (after is not None and again < after + 2):
                 break
             j, after = j + 1, again

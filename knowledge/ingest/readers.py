@@ -91,7 +91,7 @@ def _lines_to_paragraphs(lines: list[str]) -> list[str]:
             or _STAMPED.match(line)
             # A date alone on its line, unless the line before runs on into it ("held on").
             or _date_line(line)
-            and prev.split()[-1].lower() not in STOPWORDS
+            and (prev.split() or [""])[-1].lower() not in STOPWORDS
             or _date_line(prev)
             and not line[:1].islower()
             # Nobody hard-wraps prose this narrow: short lines are lines (a newsletter's contents,
@@ -177,6 +177,8 @@ def read_markdown(text: str) -> Draft:
             lists += 1
         elif token.type in ("bullet_list_close", "ordered_list_close"):
             lists -= 1
+        elif token.type == "list_item_close":
+            number = ""  # an item without text of its own gives its number to nothing after it
         elif token.type == "list_item_open" and token.info:
             # An ordered list's item keeps its number ("2. Restart the API pods"): "What is step
             # 2?" asks for it, and a bullet lost it.
