@@ -58,6 +58,16 @@ def table_blocks(rows: list[list[str]], *, header: bool) -> list[Block]:
     return [Block(" | ".join(c for c in cells if c), list_item=True) for cells in rows]
 
 
+def fields_blocks(rows: list[list[str]]) -> list[Block]:
+    """A table whose rows are headed (a label and its value each): "Population (2024): 11,450."."""
+    out = []
+    for label, value in ((" ".join(a.split()), " ".join(b.split())) for a, b in rows):
+        if label and value:
+            text = f"{label}: {value}"
+            out.append(Block(text if SENTENCE_END.search(text) else f"{text}.", list_item=True))
+    return out
+
+
 def looks_like_header(cells: list[str]) -> bool:
     """A first row that names columns (a format that does not mark one: Word): every cell filled,
     short, and no number in it ("Owner", "Due date"), with at least two of them."""

@@ -19,6 +19,7 @@ from .document import (
     Block,
     Draft,
     bulleted,
+    fields_blocks,
     join_wrapped,
     looks_like_header,
     mb,
@@ -226,8 +227,13 @@ def _html_element_blocks(element) -> list[Block]:
     if element.tag == "table":
         rows = list(element.iter("row"))
         cells = [[text_of(cell) for cell in row.iter("cell")] for row in rows]
-        marked = bool(rows) and all(cell.get("role") == "head" for cell in rows[0].iter("cell"))
-        return table_blocks(cells, header=marked or bool(cells) and looks_like_header(cells[0]))
+        roles = [cell.get("role") == "head" for cell in rows[0].iter("cell")] if rows else []
+        if roles == [True, False] and all(len(row) == 2 for row in cells):
+            # Its rows are headed, not its columns: an infobox, a product's specifications
+            # ("<th>Population</th><td>11,450</td>"), read as "Population: 11,450." It was read as
+            # a header row over the rest ("Country: County; Norway: Finnmark.").
+            return fields_blocks(cells)
+        return table_blocks(cells, header=all(roles) and bool(roles) or bool(cells) and looks_like_header(cells[0]))
     text = text_of(element)
     return [Block(text)] if text else []
 

@@ -10,7 +10,7 @@ import datetime as dt
 from knowledge import ingest
 from knowledge.answerability import gather_evidence, weak_match
 from knowledge.retrieval import query_terms
-from knowledge.sentences import candidates, said_in
+from knowledge.sentences import candidates, said_in, select
 from knowledge.signals import answer_kind, count_held, has_answer_of_type, has_quantity
 from knowledge.termweights import match_stem, stem_weights
 from knowledge.text import headings
@@ -331,3 +331,27 @@ def test_an_ordinal_step_asks_for_the_items_number():
     question = "What is the second step?"
     ranked = candidates(question, stem_weights(query_terms(question)), [(1, 1.0)], {1: text}, {1: doc.title})
     assert ranked[0].text == "Restart the API pods so they read the new secret.", [c.text for c in ranked]
+
+
+def test_a_table_whose_rows_are_headed_is_read_as_fields():
+    page = b"<html><head><title>Hammerfest</title></head><body><div id='content'><h1>Hammerfest</h1><table>"
+    page += b"<tr><th>Country</th><td>Norway</td></tr><tr><th>Population (2024)</th><td>11,450</td></tr>"
+    page += b"<tr><th>Mayor</th><td>Marianne Sivertsen Naess</td></tr></table>"
+    page += (
+        b"<p>Hammerfest is a town in Finnmark county, Norway, one of the northernmost in the world.</p></body></html>"
+    )
+    doc = ingest.parse_bytes(page, "hammerfest.html")
+    # Read as a header row over the rest, the infobox said "Country: Population (2024); Norway: 11,450."
+    assert doc.paragraphs[:3] == ["Country: Norway.", "Population (2024): 11,450.", "Mayor: Marianne Sivertsen Naess."]
+    text = "\n\n".join(doc.paragraphs)
+    question = "What is the population?"
+    ranked = candidates(question, stem_weights(query_terms(question)), [(1, 1.0)], {1: text}, {1: doc.title})
+    assert ranked[0].text == "Population (2024): 11,450.", [c.text for c in ranked]
+    # With the town named, the opening line that names it comes first, and the row follows it.
+    question = "What is the population of Hammerfest?"
+    ranked = candidates(question, stem_weights(query_terms(question)), [(1, 1.0)], {1: text}, {1: doc.title})
+    assert "Population (2024): 11,450." in [c.text for c in select(question, ranked)]
+    # A table headed by its columns is read as before.
+    shares = b"<html><body><article><h1>EV share</h1><p>Electric cars took a third of new car sales in the Nordics.</p>"
+    shares += b"<table><tr><th>Country</th><th>Share</th></tr><tr><td>Norway</td><td>91%</td></tr></table></article></body></html>"
+    assert "Country: Norway; Share: 91%." in ingest.parse_bytes(shares, "shares.html").paragraphs
