@@ -260,7 +260,9 @@ def repeats(sentence: str, earlier: str, threshold: float) -> bool:
     one's distinct words are in the other, and it has no figure or name the other lacks. A
     table's rows share most of their words ("Country: Germany; Meals per day: 45 EUR" after
     Norway's row), and "and germany?" got "the documents hold nothing more"."""
-    own = set(_SPECIFIC.findall(sentence)[1:])  # past the first word, which any sentence capitalises
+    opening = next((i for i, ch in enumerate(sentence) if ch.isalnum()), 0)
+    # Its first word counts only as a figure: any sentence capitalises it ("The storm ...").
+    own = {m.group(0) for m in _SPECIFIC.finditer(sentence) if m.start() != opening or m.group(0)[0].isdigit()}
     return overlap(sentence, earlier) > threshold and own <= set(_SPECIFIC.findall(earlier))
 
 

@@ -355,3 +355,11 @@ def test_a_table_whose_rows_are_headed_is_read_as_fields():
     shares = b"<html><body><article><h1>EV share</h1><p>Electric cars took a third of new car sales in the Nordics.</p>"
     shares += b"<table><tr><th>Country</th><th>Share</th></tr><tr><td>Norway</td><td>91%</td></tr></table></article></body></html>"
     assert "Country: Norway; Share: 91%." in ingest.parse_bytes(shares, "shares.html").paragraphs
+
+
+def test_a_new_figure_is_news_wherever_the_sentence_starts():
+    # Only a capitalised first word is passed over; a sentence opening in lower case ("the storm
+    # ...", as a list item or a quote's rest may) keeps its first figure or name.
+    assert not said_in("the storm killed 14 people in Bergen.", ["the storm killed 12 people in Bergen."])
+    assert not said_in("14 people died in the storm in Bergen.", ["12 people died in the storm in Bergen."])
+    assert said_in("The storm killed 12 people in Bergen.", ["A storm killed 12 people in Bergen."])
