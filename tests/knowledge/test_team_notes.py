@@ -56,6 +56,11 @@ Unsubscribe | Manage preferences
 """
 
 
+def _ranked(question: str, text: str, title: str) -> list:
+    """The candidates of one passage, best first, as the answer reads them."""
+    return candidates(question, stem_weights(query_terms(question)), [(1, 1.0)], {1: text}, {1: title})
+
+
 def test_minutes_fields_in_bold_are_lines_of_their_own_and_the_date_field_dates_them():
     doc = ingest.parse_bytes(MINUTES.encode(), "minutes.md")
     assert doc.title == "Product council — meeting minutes"
@@ -110,7 +115,7 @@ def test_the_story_under_its_heading_answers_and_not_the_contents_lists_first_en
     doc = ingest.parse_bytes(NEWSLETTER.encode(), "energy-week.txt")
     text = "\n\n".join(doc.paragraphs)
     question = "How much will grid fees rise?"
-    ranked = candidates(question, stem_weights(query_terms(question)), [(1, 1.0)], {1: text}, {1: doc.title})
+    ranked = _ranked(question, text, doc.title)
     assert ranked[0].text.startswith("Statnett will raise grid fees by 9 percent"), [c.text for c in ranked]
 
 
@@ -153,7 +158,7 @@ def test_the_date_field_of_minutes_stays_in_their_text_and_answers_when_they_met
     assert news.paragraphs == ["The storm hit the coast on Monday night."]
     text = "\n\n".join(doc.paragraphs) + "\n\nNext meeting: 10 December 2026, 14:00, room Fjord."
     question = "When was the product council meeting?"
-    ranked = candidates(question, stem_weights(query_terms(question)), [(1, 1.0)], {1: text}, {1: doc.title})
+    ranked = _ranked(question, text, doc.title)
     assert ranked[0].text == "Date: 12 November 2026", [c.text for c in ranked]
 
 
@@ -213,7 +218,7 @@ def test_an_faqs_folded_questions_stay_over_their_answers():
     ]
     text = "\n\n".join(doc.paragraphs)
     question = "When is the helpdesk open?"
-    ranked = candidates(question, stem_weights(query_terms(question)), [(1, 1.0)], {1: text}, {1: doc.title})
+    ranked = _ranked(question, text, doc.title)
     assert ranked[0].text == "Weekdays 08:00-17:00.", [c.text for c in ranked]
 
 
@@ -232,7 +237,7 @@ def test_initials_that_are_stopwords_in_lower_case_are_words_in_capitals():
     assert query_terms("WHAT IS IT?") == [] and query_terms("What is NOT in AND the OR news?") == ["news"]
     rows = "Country: Germany; Meals per day: 45 EUR.\n\nCountry: United States; Meals per day: 75 USD."
     question = "How much can I spend on meals in the US?"
-    ranked = candidates(question, stem_weights(query_terms(question)), [(1, 1.0)], {1: rows}, {1: "Travel policy"})
+    ranked = _ranked(question, rows, "Travel policy")
     assert ranked[0].text.startswith("Country: United States"), [c.text for c in ranked]
 
 
@@ -275,7 +280,7 @@ def test_an_ordered_lists_items_keep_their_numbers_and_answer_for_them():
     assert "2. Restart the API pods so they read the new secret." in doc.paragraphs
     text = "\n\n".join(doc.paragraphs)
     question = "What is step 2?"
-    ranked = candidates(question, stem_weights(query_terms(question)), [(1, 1.0)], {1: text}, {1: doc.title})
+    ranked = _ranked(question, text, doc.title)
     # The item was "• Restart ...", and the review date's "2 October" came first.
     assert ranked[0].text == "Restart the API pods so they read the new secret.", [c.text for c in ranked]
 
@@ -310,7 +315,7 @@ def test_numbered_lists_keep_their_numbers_in_html_and_word():
 def test_a_numbered_lists_short_items_are_no_headings():
     text = "Follow these steps to set up the office printer.\n\n1. Plug it in\n\n2. Press the power button\n\n3. Print a test page\n\nAsk IT if it fails."
     question = "Which button do I press?"
-    ranked = candidates(question, stem_weights(query_terms(question)), [(1, 1.0)], {1: text}, {1: "Printer guide"})
+    ranked = _ranked(question, text, "Printer guide")
     # Read as numbered headings ("3. Leave"), the steps were no answers, and gave their words to
     # the line below them.
     assert ranked[0].text == "Press the power button", [c.text for c in ranked]
@@ -329,7 +334,7 @@ def test_an_ordinal_step_asks_for_the_items_number():
     doc = ingest.parse_bytes(RUNBOOK.encode(), "runbook.md")
     text = "\n\n".join(doc.paragraphs)
     question = "What is the second step?"
-    ranked = candidates(question, stem_weights(query_terms(question)), [(1, 1.0)], {1: text}, {1: doc.title})
+    ranked = _ranked(question, text, doc.title)
     assert ranked[0].text == "Restart the API pods so they read the new secret.", [c.text for c in ranked]
 
 
@@ -345,11 +350,11 @@ def test_a_table_whose_rows_are_headed_is_read_as_fields():
     assert doc.paragraphs[:3] == ["Country: Norway.", "Population (2024): 11,450.", "Mayor: Marianne Sivertsen Naess."]
     text = "\n\n".join(doc.paragraphs)
     question = "What is the population?"
-    ranked = candidates(question, stem_weights(query_terms(question)), [(1, 1.0)], {1: text}, {1: doc.title})
+    ranked = _ranked(question, text, doc.title)
     assert ranked[0].text == "Population (2024): 11,450.", [c.text for c in ranked]
     # With the town named, the opening line that names it comes first, and the row follows it.
     question = "What is the population of Hammerfest?"
-    ranked = candidates(question, stem_weights(query_terms(question)), [(1, 1.0)], {1: text}, {1: doc.title})
+    ranked = _ranked(question, text, doc.title)
     assert "Population (2024): 11,450." in [c.text for c in select(question, ranked)]
     # A table headed by its columns is read as before.
     shares = b"<html><body><article><h1>EV share</h1><p>Electric cars took a third of new car sales in the Nordics.</p>"
