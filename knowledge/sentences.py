@@ -44,6 +44,7 @@ from .text import (
     headings,
     is_data_row,
     is_heading,
+    number_parts,
     numbered_items,
     repeats,
     sign_off,
@@ -306,12 +307,11 @@ def _sections(text: str, sentences: Sequence[Sentence], heads: Sequence[bool], t
         if heads[i]:
             own = text_stems(sent.text)
             # The number's own line: the splitter reads "3." of "3. Leave" as a sentence apart.
-            number = NUMBERED.match(_from_line_start(text, sent))
+            number = number_parts(_from_line_start(text, sent))  # (3, 1) of "3.1": its depth is 2
             if number:
-                depth = number.group(0).strip().rstrip(".)").count(".") + 1
-                numbered = [(d, stems) for d, stems in numbered if d < depth]
+                numbered = [(d, stems) for d, stems in numbered if d < len(number)]
                 current = title.union(*(stems for _, stems in numbered), own)
-                numbered.append((depth, own))
+                numbered.append((len(number), own))
             elif i and heads[i - 1]:
                 current = current | own
             elif i + 1 < len(heads) and heads[i + 1]:

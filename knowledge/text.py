@@ -108,7 +108,7 @@ def numbered_items(lines: Sequence[str]) -> list[bool]:
     """Which lines are items of a numbered list: numbered one up or down from the line before or
     after ("1. Plug it in" over "2. Press the power button"). A numbered heading has text under it
     before the next one ("3. Leave", then "4. Expenses"), or a lower level ("3.1 Annual leave")."""
-    numbers = [_number(line) for line in lines]
+    numbers = [number_parts(line) for line in lines]
 
     def sibling(a: tuple[int, ...] | None, b: tuple[int, ...] | None) -> bool:
         return a is not None and b is not None and len(a) == len(b) and a[:-1] == b[:-1] and abs(a[-1] - b[-1]) == 1
@@ -120,8 +120,9 @@ def numbered_items(lines: Sequence[str]) -> list[bool]:
     ]
 
 
-def _number(line: str) -> tuple[int, ...] | None:
-    """ "3.1 Annual leave" -> (3, 1), "b) Budget" -> (2,): the number of a numbered line."""
+def number_parts(line: str) -> tuple[int, ...] | None:
+    """ "3.1 Annual leave" -> (3, 1), "b) Budget" -> (2,): the number of a numbered line, one part
+    a level."""
     found = NUMBERED.match(line)
     if not found:
         return None
